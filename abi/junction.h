@@ -1,0 +1,312 @@
+/*
+ * junction.h - the stable C ABI of junction.
+ *
+ * This header is the single source of truth shared by the C++ host
+ * (libjunction), the Go bridge (cgo) and the Rust bridge (junction-sys).
+ * It is C99 with fixed-width types only and also compiles as C++.
+ * abi/ABI.md states the contract in prose; the comments here are normative.
+ *
+ * Pointer conventions, used on every parameter below:
+ *   borrowed    - the callee reads it during the call only; the caller keeps
+ *                 ownership and may free it as soon as the call returns.
+ *   transferred - ownership moves to the callee on success; on failure the
+ *                 caller still owns it (nothing is lost).
+ *   out         - written by the callee; what it then owns and how to free it
+ *                 is stated per parameter. Out parameters are written on
+ *                 success and, where stated, also on failure.
+ * A NULL where a pointer is required returns JN_INVALID_ARGUMENT.
+ */
+#ifndef JUNCTION_H
+#define JUNCTION_H
+
+#include <stdint.h>
+
+/* ABI version. A host accepts descriptors with the same major and a minor no
+ * newer than its own. From 1.0 on, changes are additive only: new functions,
+ * new status codes never, new fields only in reserved space or behind
+ * struct_size. */
+#define JN_ABI_VERSION_MAJOR 1
+#define JN_ABI_VERSION_MINOR 0
+#define JN_ABI_VERSION \
+  ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
+#define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define JN_ABI_VERSION_MINOR_OF(v) ((uint32_t)(v)&0xFFFFu)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define JN_API __attribute__((visibility("default")))
+#else
+#define JN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes: the same numbers as gRPC's, so mapping to gRPC is identity
+ * and to HTTP is one table (abi/ABI.md). */
+enum {
+  JN_OK = 0,
+  JN_CANCELLED = 1,
+  JN_UNKNOWN = 2,
+  JN_INVALID_ARGUMENT = 3,
+  JN_DEADLINE_EXCEEDED = 4,
+  JN_NOT_FOUND = 5,
+  JN_ALREADY_EXISTS = 6,
+  JN_PERMISSION_DENIED = 7,
+  JN_RESOURCE_EXHAUSTED = 8,
+  JN_FAILED_PRECONDITION = 9,
+  JN_ABORTED = 10,
+  JN_OUT_OF_RANGE = 11,
+  JN_UNIMPLEMENTED = 12,
+  JN_INTERNAL = 13,
+  JN_UNAVAILABLE = 14,
+  JN_DATA_LOSS = 15,
+  JN_UNAUTHENTICATED = 16
+};
+#define JN_STATUS_CODE_MAX 16
+
+/* Deadlines are absolute times in nanoseconds on jn_now_ns()'s monotonic
+ * clock. JN_NO_DEADLINE means the call may take as long as it needs. */
+#define JN_NO_DEADLINE INT64_MAX
+
+/* ------------------------------------------------------------------------ */
+/* Bytes. */
+
+/* A borrowed view: valid for the duration of the call it is passed to.
+ * data may be NULL only when len is 0. */
+typedef struct jn_bytes {
+  const uint8_t* data;
+  uint64_t len;
+} jn_bytes;
+
+/* An owned buffer, released through its producer's callback.
+ * - release(buffer) frees data and private_data with the allocator that made
+ *   them and sets buffer->release to NULL.
+ * - release == NULL means released (or empty): data and len must not be read.
+ * - Release exactly once. Moving a buffer is a bitwise copy followed by
+ *   setting the source's release to NULL.
+ * - release may be called from any thread. */
+typedef struct jn_buffer {
+  const uint8_t* data;
+  uint64_t len;
+  void (*release)(struct jn_buffer* buffer);
+  void* private_data;
+} jn_buffer;
+
+/* A status: a code and an owned UTF-8 message (not NUL-terminated; len is
+ * its length; empty when message.release == NULL). */
+typedef struct jn_status {
+  int32_t code;
+  uint32_t reserved; /* zero */
+  jn_buffer message;
+} jn_status;
+
+/* The outcome of a call: status and owned response. The response is empty
+ * (released) whenever status.code != JN_OK. Free with jn_result_release. */
+typedef struct jn_result {
+  jn_status status;
+  jn_buffer response;
+} jn_result;
+
+/* ------------------------------------------------------------------------ */
+/* Library-level functions. All are thread-safe. */
+
+/* The version this library implements (JN_ABI_VERSION when built). */
+JN_API uint32_t jn_abi_version(void);
+
+/* The canonical name of a code ("OK", "NOT_FOUND", ...), a static string;
+ * "INVALID_CODE" for a number outside 0..JN_STATUS_CODE_MAX. */
+JN_API const char* jn_status_name(int32_t code);
+
+/* Now, in nanoseconds, on the monotonic clock deadlines are measured on. */
+JN_API int64_t jn_now_ns(void);
+
+/* A host-allocated buffer of len bytes. out: *buffer, released with
+ * jn_buffer_release; *data_out (out, may be NULL) receives the writable
+ * bytes. len 0 yields an empty buffer whose release is still set. */
+JN_API int32_t jn_buffer_new(uint64_t len, uint8_t** data_out, jn_buffer* buffer);
+
+/* A host-allocated copy of data[0..len). data: borrowed (NULL only if len is
+ * 0). buffer: out, released with jn_buffer_release. */
+JN_API int32_t jn_buffer_copy(const uint8_t* data, uint64_t len, jn_buffer* buffer);
+
+/* Releases buffer through its own callback; a NULL pointer or an already
+ * released buffer is a no-op. */
+JN_API void jn_buffer_release(jn_buffer* buffer);
+
+/* Sets status to code with a copy of the NUL-terminated message (borrowed;
+ * NULL means no message). A message already held by status is released
+ * first. */
+JN_API int32_t jn_status_set(jn_status* status, int32_t code, const char* message);
+
+/* Releases status->message and result->status.message/result->response.
+ * NULL is a no-op. Codes are left as they are. */
+JN_API void jn_status_release(jn_status* status);
+JN_API void jn_result_release(jn_result* result);
+
+/* Counts of live objects made by this library, for leak tests in every
+ * language: each returns to its baseline once everything made is released. */
+typedef struct jn_live_counts {
+  uint64_t buffers;       /* buffers from jn_buffer_new/copy and messages */
+  uint64_t buffer_bytes;  /* bytes held by those buffers */
+  uint64_t hosts;         /* hosts not yet freed */
+  uint64_t methods;       /* method handles not yet freed */
+  uint64_t services;      /* registered services whose destroy has not run */
+  uint64_t pending_calls; /* asynchronous calls not yet finished */
+} jn_live_counts;
+JN_API int32_t jn_live_objects(jn_live_counts* counts);
+
+/* ------------------------------------------------------------------------ */
+/* Services. */
+
+/* A synchronous handler. ctx: the method's ctx. request: borrowed for the
+ * call. deadline_ns: the caller's deadline (handlers may give up early with
+ * JN_DEADLINE_EXCEEDED). result: out, zero-initialised by the host (code
+ * JN_OK, message and response released); the handler sets the response
+ * and/or the status. If the code is not JN_OK any response is released by
+ * the host; a code outside 0..JN_STATUS_CODE_MAX becomes JN_INTERNAL.
+ * Handlers run on the caller's thread (synchronous calls) or on a host
+ * worker thread (asynchronous calls), possibly many at once. */
+typedef void (*jn_handler_fn)(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result);
+
+/* Identifies one in-flight asynchronous handler invocation. Passed by value;
+ * finished with jn_complete exactly once. */
+typedef struct jn_completion {
+  uint64_t call_id;
+  uint64_t reserved;
+} jn_completion;
+
+/* An asynchronous handler: returns at once and later (on any thread) calls
+ * jn_complete(completion, ...). request stays valid until jn_complete. */
+typedef void (*jn_async_handler_fn)(void* ctx, jn_bytes request, int64_t deadline_ns,
+                                    jn_completion completion);
+
+/* One method. name: NUL-terminated, 1..255 bytes, copied at registration.
+ * Exactly one of handler and async_handler is non-NULL. ctx: passed to the
+ * handler as is; owned by the service (see jn_service_desc.destroy). */
+typedef struct jn_method_desc {
+  const char* name;
+  jn_handler_fn handler;
+  jn_async_handler_fn async_handler;
+  void* ctx;
+} jn_method_desc;
+
+/* A service. abi_version: JN_ABI_VERSION of the code that built the
+ * descriptor. name: NUL-terminated, 1..255 bytes. methods: method_count
+ * entries (at least one, names unique). Everything but ctx is copied at
+ * registration. destroy (may be NULL) is called exactly once with ctx, on any
+ * thread, after the service is unregistered (or its host freed) and every
+ * call that had started has returned; until then the host may use ctx and
+ * the methods' ctx. If registration fails, destroy is not called and ctx
+ * stays the caller's. */
+typedef struct jn_service_desc {
+  uint32_t abi_version;
+  uint32_t method_count;
+  const char* name;
+  const jn_method_desc* methods;
+  void* ctx;
+  void (*destroy)(void* ctx);
+} jn_service_desc;
+
+/* ------------------------------------------------------------------------ */
+/* Hosts and calls. */
+
+typedef struct jn_host jn_host;     /* opaque */
+typedef struct jn_method jn_method; /* opaque resolved (service, method) */
+
+/* Options for jn_host_new. struct_size = sizeof(jn_host_options) so fields
+ * can be appended later. worker_threads: threads running asynchronous calls
+ * (0 = default: 2). */
+typedef struct jn_host_options {
+  uint32_t struct_size;
+  uint32_t worker_threads;
+} jn_host_options;
+
+/* Creates a host. options: borrowed, NULL for defaults. host: out, freed
+ * with jn_host_free. status: out, may be NULL; on failure it holds the
+ * reason (release with jn_status_release). */
+JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_status* status);
+
+/* Frees a host: unregisters every service, waits for synchronous calls in
+ * flight, completes pending asynchronous calls with JN_CANCELLED, runs
+ * destroy callbacks and joins the workers. Method handles stay valid (calls
+ * on them return JN_NOT_FOUND) until jn_method_free. NULL is a no-op
+ * returning JN_OK. Called from inside a handler it refuses with
+ * JN_FAILED_PRECONDITION and frees nothing. */
+JN_API int32_t jn_host_free(jn_host* host);
+
+/* Registers a service. service: borrowed (ctx transferred on success).
+ * Fails with JN_FAILED_PRECONDITION on an ABI major mismatch or a newer
+ * minor, JN_ALREADY_EXISTS for a registered name, JN_INVALID_ARGUMENT for a
+ * malformed descriptor. status: out, may be NULL. */
+JN_API int32_t jn_host_register(jn_host* host, const jn_service_desc* service, jn_status* status);
+
+/* Unregisters a service: no call starts on it after this returns; calls in
+ * flight finish and then destroy runs (on some thread, maybe later). Does
+ * not wait, so it may be called from inside a handler. JN_NOT_FOUND if no
+ * such service. service: borrowed. status: out, may be NULL. */
+JN_API int32_t jn_host_unregister(jn_host* host, const char* service, jn_status* status);
+
+/* Resolves (service, method) once. service, method: borrowed. method_out:
+ * out, freed with jn_method_free; valid even after the service goes away.
+ * status: out, may be NULL. */
+JN_API int32_t jn_host_resolve(jn_host* host, const char* service, const char* method,
+                               jn_method** method_out, jn_status* status);
+
+/* Frees a method handle; NULL is a no-op. The handle must not be in use. */
+JN_API void jn_method_free(jn_method* method);
+
+/* Calls a method synchronously on this thread. request: borrowed for the
+ * call. result: out, always written (even on failure, unless NULL); the
+ * caller releases it with jn_result_release. Returns result->status.code.
+ * JN_NOT_FOUND if the service was unregistered since resolve;
+ * JN_DEADLINE_EXCEEDED if the deadline has passed before the handler runs
+ * (an asynchronous handler is also abandoned at the deadline). The hot path
+ * takes no lock and allocates nothing. */
+JN_API int32_t jn_call(const jn_method* method, jn_bytes request, int64_t deadline_ns,
+                       jn_result* result);
+
+/* Receives the outcome of an asynchronous call, exactly once, on a host
+ * worker thread or on the thread that completed the call. result: its
+ * contents are transferred to the callback, which releases them
+ * (jn_result_release) now or later. */
+typedef void (*jn_done_fn)(void* user_data, jn_result* result);
+
+/* Calls a method asynchronously. request: transferred on JN_OK (NULL means
+ * an empty request); the host releases it once the handler is done with it.
+ * done: called exactly once if and only if this returns JN_OK, also on
+ * deadline expiry (JN_DEADLINE_EXCEEDED) and host shutdown (JN_CANCELLED).
+ * On any other return nothing was started and the request is still the
+ * caller's. status: out, may be NULL. */
+JN_API int32_t jn_call_async(const jn_method* method, jn_buffer* request, int64_t deadline_ns,
+                             jn_done_fn done, void* user_data, jn_status* status);
+
+/* Finishes an asynchronous handler invocation. result: contents transferred
+ * (the source is marked released), also when the call fails. Returns JN_OK
+ * when the result reached the caller; JN_DEADLINE_EXCEEDED or JN_CANCELLED
+ * when the caller had already been answered (the result is released);
+ * JN_FAILED_PRECONDITION for an unknown or already completed call. */
+JN_API int32_t jn_complete(jn_completion completion, jn_result* result);
+
+/* Per-method statistics, shared by every handle on the same method of the
+ * same registration. calls and errors are exact; latency is sampled (one
+ * call in 128 per thread for synchronous calls, every asynchronous call). */
+typedef struct jn_method_stats {
+  uint64_t calls;
+  uint64_t errors;
+  uint64_t latency_samples;
+  uint64_t latency_mean_ns;
+  uint64_t latency_p50_ns; /* upper bound of the log2 bucket holding p50 */
+  uint64_t latency_p99_ns; /* upper bound of the log2 bucket holding p99 */
+  uint64_t latency_max_ns;
+} jn_method_stats;
+
+/* method: borrowed. stats: out. */
+JN_API int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* JUNCTION_H */

@@ -1,0 +1,206 @@
+// junction.hpp - the C++ RAII API over the junction C ABI (abi/junction.h).
+//
+// Owning types (Host, Method, Buffer) are move-only and release what they
+// own exactly once. Failures are reported by throwing junction::Error, which
+// carries the status code; no exception ever crosses into C: handlers
+// registered through Service are wrapped so that a junction::Error becomes
+// its code and any other exception becomes JN_INTERNAL with its what().
+#pragma once
+
+#include <junction.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace junction {
+
+enum class Code : std::int32_t {
+  ok = JN_OK,
+  cancelled = JN_CANCELLED,
+  unknown = JN_UNKNOWN,
+  invalid_argument = JN_INVALID_ARGUMENT,
+  deadline_exceeded = JN_DEADLINE_EXCEEDED,
+  not_found = JN_NOT_FOUND,
+  already_exists = JN_ALREADY_EXISTS,
+  permission_denied = JN_PERMISSION_DENIED,
+  resource_exhausted = JN_RESOURCE_EXHAUSTED,
+  failed_precondition = JN_FAILED_PRECONDITION,
+  aborted = JN_ABORTED,
+  out_of_range = JN_OUT_OF_RANGE,
+  unimplemented = JN_UNIMPLEMENTED,
+  internal = JN_INTERNAL,
+  unavailable = JN_UNAVAILABLE,
+  data_loss = JN_DATA_LOSS,
+  unauthenticated = JN_UNAUTHENTICATED,
+};
+
+// The canonical name of a code, e.g. "NOT_FOUND".
+[[nodiscard]] std::string_view code_name(Code code) noexcept;
+
+// A failed junction operation: the code and the message.
+class Error : public std::runtime_error {
+ public:
+  Error(Code code, const std::string& message);
+  [[nodiscard]] Code code() const noexcept { return code_; }
+
+ private:
+  Code code_;
+};
+
+// Deadlines are absolute jn_now_ns() nanoseconds.
+using Deadline = std::int64_t;
+inline constexpr Deadline no_deadline = JN_NO_DEADLINE;
+// The deadline that is `timeout` from now.
+[[nodiscard]] Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept;
+
+// An owned jn_buffer: released through its producer's callback on
+// destruction. Moved-from and default-constructed buffers are empty.
+class Buffer {
+ public:
+  Buffer() noexcept = default;
+  // Takes ownership of raw's contents and marks raw released.
+  explicit Buffer(jn_buffer&& raw) noexcept;
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer();
+
+  // A host-allocated copy of bytes.
+  [[nodiscard]] static Buffer copy_of(std::span<const std::uint8_t> bytes);
+  [[nodiscard]] static Buffer copy_of(std::string_view text);
+  // Owns a std::vector's storage without copying it.
+  [[nodiscard]] static Buffer from_vector(std::vector<std::uint8_t>&& bytes);
+
+  [[nodiscard]] const std::uint8_t* data() const noexcept { return raw_.data; }
+  [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(raw_.len); }
+  [[nodiscard]] bool empty() const noexcept { return raw_.len == 0; }
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return {data(), size()}; }
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(raw_.data), size()};
+  }
+
+  // Hands the buffer to C: the caller now owns the returned jn_buffer.
+  [[nodiscard]] jn_buffer into_raw() noexcept;
+
+ private:
+  jn_buffer raw_{};
+};
+
+// The outcome of an asynchronous call.
+struct Result {
+  Code code = Code::ok;
+  std::string message;
+  Buffer response;
+};
+
+// Handlers: return the response, or throw junction::Error for a status.
+using Handler = std::function<Buffer(std::span<const std::uint8_t> request, Deadline deadline)>;
+
+// Finishes an asynchronous handler's call exactly once. Destroying an
+// unfinished Completion answers the call with JN_INTERNAL, so a call can
+// never be left hanging by a lost completion.
+class Completion {
+ public:
+  explicit Completion(jn_completion raw) noexcept : raw_(raw), live_(true) {}
+  Completion(Completion&& other) noexcept;
+  Completion& operator=(Completion&& other) noexcept;
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+  ~Completion();
+
+  // Answers with a response; returns the jn_complete code (JN_OK when the
+  // caller received it).
+  Code succeed(Buffer response) noexcept;
+  // Answers with an error status.
+  Code fail(Code code, std::string_view message) noexcept;
+
+ private:
+  jn_completion raw_{};
+  bool live_ = false;
+};
+
+using AsyncHandler = std::function<void(std::span<const std::uint8_t> request, Deadline deadline,
+                                        Completion completion)>;
+
+// A service under construction: a name and its methods.
+class Service {
+ public:
+  explicit Service(std::string name) : name_(std::move(name)) {}
+  Service& method(std::string name, Handler handler);
+  Service& async_method(std::string name, AsyncHandler handler);
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+ private:
+  friend class Host;
+  struct Entry {
+    std::string name;
+    Handler handler;
+    AsyncHandler async_handler;
+  };
+  std::string name_;
+  std::vector<Entry> methods_;
+};
+
+// Per-method statistics (see jn_method_stats).
+using MethodStats = jn_method_stats;
+
+// A resolved method handle.
+class Method {
+ public:
+  Method() noexcept = default;
+  explicit Method(jn_method* raw) noexcept : raw_(raw) {}
+  Method(Method&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  Method& operator=(Method&& other) noexcept;
+  Method(const Method&) = delete;
+  Method& operator=(const Method&) = delete;
+  ~Method() { jn_method_free(raw_); }
+
+  // Calls synchronously; throws Error on any status but OK.
+  [[nodiscard]] Buffer call(std::span<const std::uint8_t> request,
+                            Deadline deadline = no_deadline) const;
+  [[nodiscard]] Buffer call(std::string_view request, Deadline deadline = no_deadline) const;
+
+  // Calls asynchronously; done runs exactly once on some thread. Throws
+  // Error (and does not call done) if the call could not be started.
+  void call_async(Buffer request, Deadline deadline, std::function<void(Result)> done) const;
+
+  [[nodiscard]] MethodStats stats() const;
+  [[nodiscard]] const jn_method* raw() const noexcept { return raw_; }
+
+ private:
+  jn_method* raw_ = nullptr;
+};
+
+struct HostOptions {
+  std::uint32_t worker_threads = 0;
+};
+
+// A junction host. Destruction frees it (see jn_host_free).
+class Host {
+ public:
+  explicit Host(HostOptions options = {});
+  Host(Host&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  Host& operator=(Host&& other) noexcept;
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+  ~Host();
+
+  void register_service(Service service);
+  void unregister_service(std::string_view name);
+  [[nodiscard]] Method resolve(std::string_view service, std::string_view method) const;
+  [[nodiscard]] jn_host* raw() const noexcept { return raw_; }
+
+ private:
+  jn_host* raw_ = nullptr;
+};
+
+}  // namespace junction

@@ -1,0 +1,249 @@
+// Asynchronous calls: acceptance, deadlines, completion exactly once.
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+#include "host.hh"
+#include "internal.hh"
+#include "reader_domain.hh"
+
+namespace junction::detail {
+namespace {
+
+std::atomic<std::uint64_t> next_call_id{1};
+
+std::mutex completions_mutex;
+std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>>& completions() {
+  static std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>> table;
+  return table;
+}
+
+// Finishes an asynchronous handler invocation: normalises and delivers its
+// result. Returns the jn_complete code.
+std::int32_t complete_invocation(const std::shared_ptr<PendingCall>& call,
+                                 jn_result* result) noexcept {
+  result_normalize(result);
+  std::int32_t code = JN_OK;
+  if (!pending_answer(call, result)) {
+    std::lock_guard lock(call->mutex);
+    code = call->answered_code == JN_DEADLINE_EXCEEDED ? JN_DEADLINE_EXCEEDED : JN_CANCELLED;
+  }
+  jn_buffer_release(&call->request);
+  call->service->finish_async_handler();
+  return code;
+}
+
+}  // namespace
+
+PendingCall::PendingCall(Host* host_in, ServiceEntry* service_in, MethodEntry* method_in,
+                         std::int64_t deadline, jn_done_fn done_in, void* user_data_in) noexcept
+    : id(next_call_id.fetch_add(1, std::memory_order_relaxed)),
+      host(host_in),
+      service(service_in),
+      method(method_in),
+      deadline_ns(deadline),
+      start_ns(jn_now_ns()),
+      done(done_in),
+      user_data(user_data_in) {
+  service_ref(service);
+  live_counters().pending_calls.fetch_add(1, std::memory_order_relaxed);
+}
+
+PendingCall::~PendingCall() {
+  jn_buffer_release(&request);
+  service_unref(service);
+  live_counters().pending_calls.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool pending_answer(const std::shared_ptr<PendingCall>& call, jn_result* result) noexcept {
+  {
+    std::lock_guard lock(call->mutex);
+    if (call->answered) {
+      jn_result_release(result);
+      return false;
+    }
+    call->answered = true;
+    call->answered_code = result->status.code;
+    call->timer.reset();  // cancels a pending deadline wait
+  }
+  {
+    std::lock_guard lock(call->host->pending_mutex);
+    call->host->pending.erase(call);
+  }
+  const std::int32_t code = result->status.code;
+  ThreadState& thread = tls_state;
+  call->method->stats.record(thread.shard, code != JN_OK);
+  call->method->stats.record_latency(static_cast<std::uint64_t>(jn_now_ns() - call->start_ns));
+  jn_result delivered = *result;
+  *result = jn_result{};
+  call->done(call->user_data, &delivered);
+  return true;
+}
+
+bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t code,
+                         std::string_view message) noexcept {
+  jn_result result{};
+  status_assign(&result.status, code, message);
+  return pending_answer(call, &result);
+}
+
+void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
+  ReadSection section;
+  {
+    std::lock_guard lock(call->mutex);
+    if (call->answered) {
+      return;
+    }
+  }
+  if (!call->service->open.load(std::memory_order_relaxed)) {
+    pending_answer_code(call, JN_NOT_FOUND, "service is no longer registered");
+    return;
+  }
+  if (call->deadline_ns != JN_NO_DEADLINE && jn_now_ns() >= call->deadline_ns) {
+    pending_answer_code(call, JN_DEADLINE_EXCEEDED, "deadline exceeded before the call");
+    return;
+  }
+  const MethodEntry& method = *call->method;
+  const jn_bytes request{call->request.data, call->request.len};
+  if (method.handler != nullptr) {
+    jn_result result{};
+    try {
+      method.handler(method.ctx, request, call->deadline_ns, &result);
+    } catch (...) {
+      jn_buffer_release(&result.response);
+      result.response = jn_buffer{};
+      status_assign(&result.status, JN_INTERNAL, current_exception_message());
+    }
+    result_normalize(&result);
+    pending_answer(call, &result);
+    jn_buffer_release(&call->request);
+    return;
+  }
+  call->service->async_outstanding.fetch_add(1, std::memory_order_seq_cst);
+  try {
+    completions_insert(call);
+  } catch (...) {
+    pending_answer_code(call, JN_RESOURCE_EXHAUSTED, "cannot track the call");
+    call->service->finish_async_handler();
+    return;
+  }
+  try {
+    method.async_handler(method.ctx, request, call->deadline_ns, jn_completion{call->id, 0});
+  } catch (...) {
+    // The handler threw instead of completing; complete for it unless it
+    // already did.
+    if (auto taken = completions_take(call->id)) {
+      jn_result result{};
+      status_assign(&result.status, JN_INTERNAL, current_exception_message());
+      complete_invocation(taken, &result);
+    }
+  }
+}
+
+void completions_insert(const std::shared_ptr<PendingCall>& call) {
+  std::lock_guard lock(completions_mutex);
+  completions().emplace(call->id, call);
+}
+
+std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept {
+  std::lock_guard lock(completions_mutex);
+  auto& table = completions();
+  auto it = table.find(id);
+  if (it == table.end()) {
+    return nullptr;
+  }
+  auto call = std::move(it->second);
+  table.erase(it);
+  return call;
+}
+
+std::vector<std::shared_ptr<PendingCall>> completions_take_host(const Host* host) {
+  std::vector<std::shared_ptr<PendingCall>> taken;
+  std::lock_guard lock(completions_mutex);
+  auto& table = completions();
+  for (auto it = table.begin(); it != table.end();) {
+    if (it->second->host == host) {
+      taken.push_back(std::move(it->second));
+      it = table.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
+}  // namespace junction::detail
+
+extern "C" {
+
+JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
+                                  std::int64_t deadline_ns, jn_done_fn done, void* user_data,
+                                  jn_status* status) {
+  using namespace junction::detail;
+  if (method == nullptr || done == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "method and done must not be NULL");
+  }
+  if (request != nullptr && request->release != nullptr && request->data == nullptr &&
+      request->len != 0) {
+    return report(status, JN_INVALID_ARGUMENT, "request data is NULL but len is not 0");
+  }
+  ReadSection section;
+  ServiceEntry* service = method->service;
+  if (!service->open.load(std::memory_order_relaxed)) {
+    return report(status, JN_NOT_FOUND, "service '" + service->name + "' is no longer registered");
+  }
+  Host* host = service->host;
+  std::shared_ptr<PendingCall> call;
+  try {
+    call =
+        std::make_shared<PendingCall>(host, service, method->method, deadline_ns, done, user_data);
+    std::lock_guard lock(host->pending_mutex);
+    if (host->closing) {
+      return report(status, JN_CANCELLED, "host is shutting down");
+    }
+    host->pending.insert(call);
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot start call: " + current_exception_message());
+  }
+  // Accepted: from here on the request is the host's and done will run.
+  if (request != nullptr && request->release != nullptr) {
+    call->request = buffer_take(*request);
+  }
+  if (deadline_ns != JN_NO_DEADLINE) {
+    std::lock_guard lock(call->mutex);
+    if (!call->answered) {
+      call->timer.emplace(host->pool.get_executor(), std::chrono::steady_clock::time_point(
+                                                         std::chrono::nanoseconds(deadline_ns)));
+      call->timer->async_wait(
+          [weak = std::weak_ptr<PendingCall>(call)](boost::system::error_code error) {
+            if (error) {
+              return;  // cancelled: the call was answered first
+            }
+            if (auto expired = weak.lock()) {
+              pending_answer_code(expired, JN_DEADLINE_EXCEEDED, "deadline exceeded");
+            }
+          });
+    }
+  }
+  boost::asio::post(host->pool, [call] { pending_run(call); });
+  return report(status, JN_OK, "");
+}
+
+JN_API std::int32_t jn_complete(jn_completion completion, jn_result* result) {
+  using namespace junction::detail;
+  if (result == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  // The section keeps the call's host alive while the result is delivered
+  // (jn_host_free waits for sections after forgetting its calls).
+  ReadSection section;
+  auto call = completions_take(completion.call_id);
+  if (call == nullptr) {
+    jn_result_release(result);
+    *result = jn_result{};
+    return JN_FAILED_PRECONDITION;
+  }
+  return complete_invocation(call, result);
+}
+
+}  // extern "C"

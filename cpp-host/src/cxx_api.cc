@@ -1,0 +1,305 @@
+// The C++ RAII API: thin owners over the C ABI, and the exception wall for
+// handlers written in C++.
+#include <cstring>
+#include <exception>
+#include <junction/junction.hpp>
+
+namespace junction {
+namespace {
+
+std::string take_message(jn_status& status) {
+  std::string message(reinterpret_cast<const char*>(status.message.data),
+                      static_cast<std::size_t>(status.message.len));
+  jn_status_release(&status);
+  return message;
+}
+
+[[noreturn]] void throw_status(jn_status& status) {
+  const auto code = static_cast<Code>(status.code);
+  throw Error(code, take_message(status));
+}
+
+void check(std::int32_t code, jn_status& status) {
+  if (code != JN_OK) {
+    throw_status(status);
+  }
+  jn_status_release(&status);
+}
+
+// Sets result's status from the exception being handled.
+void result_from_exception(jn_result* result) noexcept {
+  jn_buffer_release(&result->response);
+  try {
+    throw;
+  } catch (const Error& e) {
+    jn_status_set(&result->status, static_cast<std::int32_t>(e.code()), e.what());
+  } catch (const std::exception& e) {
+    jn_status_set(&result->status, JN_INTERNAL,
+                  (std::string("handler threw: ") + e.what()).c_str());
+  } catch (...) {
+    jn_status_set(&result->status, JN_INTERNAL, "handler threw a non-standard exception");
+  }
+}
+
+struct ServiceContext {
+  std::vector<Handler> handlers;
+  std::vector<AsyncHandler> async_handlers;
+};
+
+void handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline, jn_result* result) {
+  try {
+    const auto& handler = *static_cast<const Handler*>(ctx);
+    Buffer response = handler({request.data, static_cast<std::size_t>(request.len)}, deadline);
+    result->response = response.into_raw();
+  } catch (...) {
+    result_from_exception(result);
+  }
+}
+
+void async_handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline,
+                              jn_completion completion) {
+  Completion owner(completion);
+  try {
+    const auto& handler = *static_cast<const AsyncHandler*>(ctx);
+    handler({request.data, static_cast<std::size_t>(request.len)}, deadline, std::move(owner));
+  } catch (...) {
+    jn_result result{};
+    result_from_exception(&result);
+    jn_complete(completion, &result);
+  }
+}
+
+void service_destroy(void* ctx) { delete static_cast<ServiceContext*>(ctx); }
+
+void vector_release(jn_buffer* buffer) {
+  delete static_cast<std::vector<std::uint8_t>*>(buffer->private_data);
+  *buffer = jn_buffer{};
+}
+
+}  // namespace
+
+std::string_view code_name(Code code) noexcept {
+  return jn_status_name(static_cast<std::int32_t>(code));
+}
+
+Error::Error(Code code, const std::string& message)
+    : std::runtime_error(message.empty() ? std::string(code_name(code)) : message), code_(code) {}
+
+Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  const std::int64_t now = jn_now_ns();
+  const std::int64_t count = timeout.count();
+  if (count >= JN_NO_DEADLINE - now) {
+    return no_deadline;
+  }
+  return now + count;
+}
+
+Buffer::Buffer(jn_buffer&& raw) noexcept : raw_(raw) { raw = jn_buffer{}; }
+
+Buffer::Buffer(Buffer&& other) noexcept : raw_(other.raw_) { other.raw_ = jn_buffer{}; }
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    jn_buffer_release(&raw_);
+    raw_ = other.raw_;
+    other.raw_ = jn_buffer{};
+  }
+  return *this;
+}
+
+Buffer::~Buffer() { jn_buffer_release(&raw_); }
+
+Buffer Buffer::copy_of(std::span<const std::uint8_t> bytes) {
+  jn_buffer raw{};
+  if (jn_buffer_copy(bytes.data(), bytes.size(), &raw) != JN_OK) {
+    throw Error(Code::resource_exhausted, "cannot allocate a buffer");
+  }
+  return Buffer(std::move(raw));
+}
+
+Buffer Buffer::copy_of(std::string_view text) {
+  return copy_of({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+
+Buffer Buffer::from_vector(std::vector<std::uint8_t>&& bytes) {
+  auto owned = std::make_unique<std::vector<std::uint8_t>>(std::move(bytes));
+  jn_buffer raw{owned->data(), owned->size(), vector_release, owned.get()};
+  static_cast<void>(owned.release());  // now owned by raw, freed by vector_release
+  return Buffer(std::move(raw));
+}
+
+jn_buffer Buffer::into_raw() noexcept {
+  jn_buffer out = raw_;
+  raw_ = jn_buffer{};
+  return out;
+}
+
+Completion::Completion(Completion&& other) noexcept
+    : raw_(other.raw_), live_(std::exchange(other.live_, false)) {}
+
+Completion& Completion::operator=(Completion&& other) noexcept {
+  if (this != &other) {
+    if (live_) {
+      fail(Code::internal, "handler dropped its completion");
+    }
+    raw_ = other.raw_;
+    live_ = std::exchange(other.live_, false);
+  }
+  return *this;
+}
+
+Completion::~Completion() {
+  if (live_) {
+    fail(Code::internal, "handler dropped its completion without answering");
+  }
+}
+
+Code Completion::succeed(Buffer response) noexcept {
+  if (!live_) {
+    return Code::failed_precondition;
+  }
+  live_ = false;
+  jn_result result{};
+  result.response = response.into_raw();
+  return static_cast<Code>(jn_complete(raw_, &result));
+}
+
+Code Completion::fail(Code code, std::string_view message) noexcept {
+  if (!live_) {
+    return Code::failed_precondition;
+  }
+  live_ = false;
+  jn_result result{};
+  try {
+    jn_status_set(&result.status, static_cast<std::int32_t>(code), std::string(message).c_str());
+  } catch (...) {
+    result.status.code = static_cast<std::int32_t>(code);
+  }
+  return static_cast<Code>(jn_complete(raw_, &result));
+}
+
+Service& Service::method(std::string name, Handler handler) {
+  methods_.push_back({std::move(name), std::move(handler), {}});
+  return *this;
+}
+
+Service& Service::async_method(std::string name, AsyncHandler handler) {
+  methods_.push_back({std::move(name), {}, std::move(handler)});
+  return *this;
+}
+
+Method& Method::operator=(Method&& other) noexcept {
+  if (this != &other) {
+    jn_method_free(raw_);
+    raw_ = std::exchange(other.raw_, nullptr);
+  }
+  return *this;
+}
+
+Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline) const {
+  jn_result result{};
+  const std::int32_t code = jn_call(raw_, {request.data(), request.size()}, deadline, &result);
+  if (code != JN_OK) {
+    jn_buffer_release(&result.response);
+    throw_status(result.status);
+  }
+  jn_status_release(&result.status);
+  return Buffer(std::move(result.response));
+}
+
+Buffer Method::call(std::string_view request, Deadline deadline) const {
+  return call({reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, deadline);
+}
+
+void Method::call_async(Buffer request, Deadline deadline, std::function<void(Result)> done) const {
+  auto callback = std::make_unique<std::function<void(Result)>>(std::move(done));
+  jn_buffer raw = request.into_raw();
+  jn_status status{};
+  const auto on_done = [](void* user_data, jn_result* result) {
+    std::unique_ptr<std::function<void(Result)>> owned(
+        static_cast<std::function<void(Result)>*>(user_data));
+    Result outcome;
+    outcome.code = static_cast<Code>(result->status.code);
+    outcome.message = take_message(result->status);
+    outcome.response = Buffer(std::move(result->response));
+    try {
+      (*owned)(std::move(outcome));
+    } catch (...) {
+      // done is the caller's code; an exception from it has nowhere to go.
+    }
+  };
+  const std::int32_t code = jn_call_async(raw_, &raw, deadline, on_done, callback.get(), &status);
+  if (code != JN_OK) {
+    jn_buffer_release(&raw);
+    throw_status(status);
+  }
+  static_cast<void>(callback.release());  // now owned by on_done
+  jn_status_release(&status);
+}
+
+MethodStats Method::stats() const {
+  MethodStats stats{};
+  if (jn_method_stats_get(raw_, &stats) != JN_OK) {
+    throw Error(Code::invalid_argument, "method handle is empty");
+  }
+  return stats;
+}
+
+Host::Host(HostOptions options) {
+  const jn_host_options raw_options{sizeof(jn_host_options), options.worker_threads};
+  jn_status status{};
+  check(jn_host_new(&raw_options, &raw_, &status), status);
+}
+
+Host& Host::operator=(Host&& other) noexcept {
+  if (this != &other) {
+    jn_host_free(raw_);
+    raw_ = std::exchange(other.raw_, nullptr);
+  }
+  return *this;
+}
+
+Host::~Host() { jn_host_free(raw_); }
+
+void Host::register_service(Service service) {
+  auto context = std::make_unique<ServiceContext>();
+  context->handlers.reserve(service.methods_.size());
+  context->async_handlers.reserve(service.methods_.size());
+  std::vector<jn_method_desc> methods;
+  methods.reserve(service.methods_.size());
+  for (auto& entry : service.methods_) {
+    jn_method_desc desc{entry.name.c_str(), nullptr, nullptr, nullptr};
+    if (entry.async_handler) {
+      context->async_handlers.push_back(std::move(entry.async_handler));
+      desc.async_handler = async_handler_trampoline;
+      desc.ctx = &context->async_handlers.back();
+    } else {
+      context->handlers.push_back(std::move(entry.handler));
+      desc.handler = handler_trampoline;
+      desc.ctx = &context->handlers.back();
+    }
+    methods.push_back(desc);
+  }
+  const jn_service_desc desc{JN_ABI_VERSION,        static_cast<std::uint32_t>(methods.size()),
+                             service.name_.c_str(), methods.data(),
+                             context.get(),         service_destroy};
+  jn_status status{};
+  check(jn_host_register(raw_, &desc, &status), status);
+  static_cast<void>(context.release());  // now owned by the host, freed by service_destroy
+}
+
+void Host::unregister_service(std::string_view name) {
+  jn_status status{};
+  check(jn_host_unregister(raw_, std::string(name).c_str(), &status), status);
+}
+
+Method Host::resolve(std::string_view service, std::string_view method) const {
+  jn_method* raw = nullptr;
+  jn_status status{};
+  check(jn_host_resolve(raw_, std::string(service).c_str(), std::string(method).c_str(), &raw,
+                        &status),
+        status);
+  return Method(raw);
+}
+
+}  // namespace junction

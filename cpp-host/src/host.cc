@@ -1,0 +1,346 @@
+// Hosts: creation, the service registry, method resolution and the
+// reclamation of unregistered services.
+#include "host.hh"
+
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "internal.hh"
+#include "reader_domain.hh"
+
+namespace junction::detail {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 255;
+constexpr std::uint32_t kDefaultWorkerThreads = 2;
+
+// Length of a NUL-terminated name, or 0 when it is NULL, empty or too long.
+std::size_t name_length(const char* name) noexcept {
+  if (name == nullptr) {
+    return 0;
+  }
+  const std::size_t length = strnlen(name, kMaxNameLength + 1);
+  return length > kMaxNameLength ? 0 : length;
+}
+
+std::int32_t check_version(std::uint32_t version, jn_status* status) noexcept {
+  const std::uint32_t major = JN_ABI_VERSION_MAJOR_OF(version);
+  const std::uint32_t minor = JN_ABI_VERSION_MINOR_OF(version);
+  if (major != JN_ABI_VERSION_MAJOR) {
+    return report(status, JN_FAILED_PRECONDITION,
+                  "ABI version mismatch: the service descriptor was built against junction ABI " +
+                      version_text(version) + ", this host implements ABI " +
+                      version_text(JN_ABI_VERSION) + " (the major versions must be equal)");
+  }
+  if (minor > JN_ABI_VERSION_MINOR) {
+    return report(status, JN_FAILED_PRECONDITION,
+                  "ABI version mismatch: the service descriptor was built against junction ABI " +
+                      version_text(version) + ", newer than this host's ABI " +
+                      version_text(JN_ABI_VERSION));
+  }
+  return JN_OK;
+}
+
+std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
+  if (name_length(desc.name) == 0) {
+    return report(status, JN_INVALID_ARGUMENT, "service name must be 1 to 255 bytes");
+  }
+  const std::string_view service = desc.name;
+  if (desc.method_count == 0 || desc.methods == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT,
+                  "service '" + std::string(service) + "' has no methods");
+  }
+  for (std::uint32_t i = 0; i < desc.method_count; ++i) {
+    const jn_method_desc& m = desc.methods[i];
+    if (name_length(m.name) == 0) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "service '" + std::string(service) + "': method " + std::to_string(i) +
+                        " needs a name of 1 to 255 bytes");
+    }
+    if ((m.handler == nullptr) == (m.async_handler == nullptr)) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "method '" + std::string(service) + "/" + m.name +
+                        "' must set exactly one of handler and async_handler");
+    }
+    for (std::uint32_t j = 0; j < i; ++j) {
+      if (std::strcmp(desc.methods[j].name, m.name) == 0) {
+        return report(
+            status, JN_INVALID_ARGUMENT,
+            "service '" + std::string(service) + "' declares method '" + m.name + "' twice");
+      }
+    }
+  }
+  return JN_OK;
+}
+
+}  // namespace
+
+void ServiceEntry::run_destroy_once() noexcept {
+  if (destroyed.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
+  if (destroy != nullptr) {
+    destroy(ctx);
+  }
+  live_counters().services.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ServiceEntry::finish_async_handler() noexcept {
+  if (async_outstanding.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      grace_passed.load(std::memory_order_seq_cst)) {
+    run_destroy_once();
+  }
+}
+
+void service_ref(ServiceEntry* service) noexcept {
+  service->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void service_unref(ServiceEntry* service) noexcept {
+  if (service->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    delete service;
+  }
+}
+
+Host::Host(std::uint32_t worker_threads) : pool(worker_threads) {
+  reclaimer = std::thread([this] { reclaim_loop(); });
+}
+
+void Host::retire(ServiceEntry* service) {
+  {
+    std::lock_guard lock(retire_mutex);
+    retired.push_back(service);
+  }
+  retire_ready.notify_one();
+}
+
+void Host::reclaim_loop() {
+  std::unique_lock lock(retire_mutex);
+  for (;;) {
+    retire_ready.wait(lock, [this] { return retire_stop || !retired.empty(); });
+    if (retired.empty()) {
+      return;
+    }
+    std::deque<ServiceEntry*> batch;
+    batch.swap(retired);
+    lock.unlock();
+    synchronize();
+    for (ServiceEntry* service : batch) {
+      service->grace_passed.store(true, std::memory_order_seq_cst);
+      if (service->async_outstanding.load(std::memory_order_seq_cst) == 0) {
+        service->run_destroy_once();
+      }
+      service_unref(service);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace junction::detail
+
+using junction::detail::Host;
+using junction::detail::live_counters;
+using junction::detail::report;
+using junction::detail::ServiceEntry;
+
+extern "C" {
+
+JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_status* status) {
+  if (host == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host out-pointer is NULL");
+  }
+  *host = nullptr;
+  std::uint32_t workers = junction::detail::kDefaultWorkerThreads;
+  if (options != nullptr) {
+    if (options->struct_size < sizeof(std::uint32_t) * 2) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "jn_host_options.struct_size must be sizeof(jn_host_options)");
+    }
+    if (options->worker_threads > 1024) {
+      return report(status, JN_INVALID_ARGUMENT, "worker_threads must be at most 1024");
+    }
+    if (options->worker_threads != 0) {
+      workers = options->worker_threads;
+    }
+  }
+  try {
+    *host = reinterpret_cast<jn_host*>(new Host(workers));
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot create host: " + junction::detail::current_exception_message());
+  }
+  live_counters().hosts.fetch_add(1, std::memory_order_relaxed);
+  return JN_OK;
+}
+
+JN_API std::int32_t jn_host_free(jn_host* handle) {
+  using namespace junction::detail;
+  if (handle == nullptr) {
+    return JN_OK;
+  }
+  if (in_read_section()) {
+    return JN_FAILED_PRECONDITION;
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  std::vector<ServiceEntry*> services;
+  {
+    std::lock_guard lock(host->registry_mutex);
+    for (auto& [name, service] : host->services) {
+      service->open.store(false, std::memory_order_seq_cst);
+      services.push_back(service);
+    }
+    host->services.clear();
+  }
+  // Answer every pending call first: synchronous callers waiting on an
+  // asynchronous handler are inside a ReadSection until answered.
+  std::unordered_set<std::shared_ptr<PendingCall>> pending;
+  {
+    std::lock_guard lock(host->pending_mutex);
+    host->closing = true;
+    pending.swap(host->pending);
+  }
+  for (const auto& call : pending) {
+    pending_answer_code(call, JN_CANCELLED, "host is shutting down");
+  }
+  pending.clear();
+  {
+    std::lock_guard lock(host->retire_mutex);
+    host->retire_stop = true;
+  }
+  host->retire_ready.notify_one();
+  host->reclaimer.join();
+  synchronize();
+  host->pool.stop();
+  host->pool.join();
+  // Handlers that never completed: forget them (a later jn_complete gets
+  // JN_FAILED_PRECONDITION), then wait out any jn_complete already inside.
+  for (const auto& call : completions_take_host(host)) {
+    call->service->finish_async_handler();
+  }
+  synchronize();
+  for (ServiceEntry* service : services) {
+    service->grace_passed.store(true, std::memory_order_seq_cst);
+    service->run_destroy_once();
+    service_unref(service);
+  }
+  delete host;
+  live_counters().hosts.fetch_sub(1, std::memory_order_relaxed);
+  return JN_OK;
+}
+
+JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* desc,
+                                     jn_status* status) {
+  using namespace junction::detail;
+  if (handle == nullptr || desc == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host and service descriptor must not be NULL");
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  try {
+    if (const std::int32_t code = check_version(desc->abi_version, status); code != JN_OK) {
+      return code;
+    }
+    if (const std::int32_t code = check_descriptor(*desc, status); code != JN_OK) {
+      return code;
+    }
+    auto service = std::make_unique<ServiceEntry>();
+    service->name = desc->name;
+    service->ctx = desc->ctx;
+    service->destroy = desc->destroy;
+    service->host = host;
+    for (std::uint32_t i = 0; i < desc->method_count; ++i) {
+      const jn_method_desc& m = desc->methods[i];
+      auto method = std::make_unique<MethodEntry>();
+      method->name = m.name;
+      method->handler = m.handler;
+      method->async_handler = m.async_handler;
+      method->ctx = m.ctx;
+      service->methods.push_back(std::move(method));
+    }
+    std::lock_guard lock(host->registry_mutex);
+    auto [it, inserted] = host->services.try_emplace(service->name, service.get());
+    if (!inserted) {
+      return report(status, JN_ALREADY_EXISTS,
+                    "service '" + service->name + "' is already registered");
+    }
+    static_cast<void>(service.release());  // now owned by the registry
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot register service: " + current_exception_message());
+  }
+  live_counters().services.fetch_add(1, std::memory_order_relaxed);
+  return report(status, JN_OK, "");
+}
+
+JN_API std::int32_t jn_host_unregister(jn_host* handle, const char* name, jn_status* status) {
+  using namespace junction::detail;
+  if (handle == nullptr || name == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host and service name must not be NULL");
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  ServiceEntry* service = nullptr;
+  try {
+    std::lock_guard lock(host->registry_mutex);
+    auto it = host->services.find(name);
+    if (it == host->services.end()) {
+      return report(status, JN_NOT_FOUND, "service '" + std::string(name) + "' is not registered");
+    }
+    service = it->second;
+    host->services.erase(it);
+    service->open.store(false, std::memory_order_seq_cst);
+    host->retire(service);
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot unregister service: " + current_exception_message());
+  }
+  return report(status, JN_OK, "");
+}
+
+JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,
+                                    const char* method_name, jn_method** method_out,
+                                    jn_status* status) {
+  using namespace junction::detail;
+  if (method_out != nullptr) {
+    *method_out = nullptr;
+  }
+  if (handle == nullptr || service_name == nullptr || method_name == nullptr ||
+      method_out == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT,
+                  "host, service, method and method_out must not be NULL");
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  try {
+    std::lock_guard lock(host->registry_mutex);
+    auto it = host->services.find(service_name);
+    if (it == host->services.end()) {
+      return report(status, JN_NOT_FOUND,
+                    "service '" + std::string(service_name) + "' is not registered");
+    }
+    ServiceEntry* service = it->second;
+    for (const auto& method : service->methods) {
+      if (method->name == method_name) {
+        service_ref(service);
+        *method_out = new jn_method{method->handler, method->ctx, service, method.get()};
+        live_counters().methods.fetch_add(1, std::memory_order_relaxed);
+        return report(status, JN_OK, "");
+      }
+    }
+    return report(
+        status, JN_NOT_FOUND,
+        "service '" + std::string(service_name) + "' has no method '" + method_name + "'");
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot resolve method: " + current_exception_message());
+  }
+}
+
+JN_API void jn_method_free(jn_method* method) {
+  if (method == nullptr) {
+    return;
+  }
+  junction::detail::service_unref(method->service);
+  delete method;
+  live_counters().methods.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // extern "C"

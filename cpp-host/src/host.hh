@@ -1,0 +1,135 @@
+// The host's objects: registered services, their methods, method handles
+// and pending asynchronous calls.
+#pragma once
+
+#include <junction.h>
+
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "stats.hh"
+
+namespace junction::detail {
+
+struct Host;
+
+struct MethodEntry {
+  std::string name;
+  jn_handler_fn handler = nullptr;
+  jn_async_handler_fn async_handler = nullptr;
+  void* ctx = nullptr;
+  MethodStats stats;
+};
+
+// One registration of a service. Reference-counted: the registry, every
+// method handle and every pending asynchronous call hold a reference, so the
+// entry (and its statistics) outlives the registration. The service's ctx
+// is another matter: destroy(ctx) runs once no call can still use it.
+struct ServiceEntry {
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<bool> open{true};
+  std::string name;
+  std::vector<std::unique_ptr<MethodEntry>> methods;
+  void* ctx = nullptr;
+  void (*destroy)(void*) = nullptr;
+  Host* host = nullptr;  // valid while open, and within a ReadSection that saw open
+
+  // Destroy runs when the grace period after closing has passed and no
+  // asynchronous handler still holds a completion.
+  std::atomic<bool> grace_passed{false};
+  std::atomic<std::uint32_t> async_outstanding{0};
+  std::atomic<bool> destroyed{false};
+
+  void run_destroy_once() noexcept;
+  void finish_async_handler() noexcept;
+};
+
+void service_ref(ServiceEntry* service) noexcept;
+void service_unref(ServiceEntry* service) noexcept;
+
+// A caller's asynchronous call (or a synchronous call on an asynchronous
+// handler), from acceptance until it is answered and its handler is done.
+struct PendingCall {
+  PendingCall(Host* host, ServiceEntry* service, MethodEntry* method, std::int64_t deadline_ns,
+              jn_done_fn done, void* user_data) noexcept;
+  ~PendingCall();
+  PendingCall(const PendingCall&) = delete;
+  PendingCall& operator=(const PendingCall&) = delete;
+
+  const std::uint64_t id;
+  Host* const host;
+  ServiceEntry* const service;  // referenced
+  MethodEntry* const method;
+  const std::int64_t deadline_ns;
+  const std::int64_t start_ns;
+  jn_done_fn const done;
+  void* const user_data;
+  jn_buffer request{};  // owned; released when the handler is done with it
+
+  std::mutex mutex;  // guards the fields below and every timer operation
+  bool answered = false;
+  std::int32_t answered_code = JN_OK;
+  std::optional<boost::asio::steady_timer> timer;
+};
+
+// Answers the caller once: the first answer wins and reaches done; any later
+// one is released. result's contents are consumed either way. Returns
+// whether this answer was delivered.
+bool pending_answer(const std::shared_ptr<PendingCall>& call, jn_result* result) noexcept;
+bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t code,
+                         std::string_view message) noexcept;
+
+// Runs one accepted asynchronous call: the handler (sync or async) on the
+// current thread, inside a ReadSection.
+void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
+
+// Global table of asynchronous handler invocations awaiting jn_complete.
+void completions_insert(const std::shared_ptr<PendingCall>& call);
+std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
+std::vector<std::shared_ptr<PendingCall>> completions_take_host(const Host* host);
+
+struct Host {
+  explicit Host(std::uint32_t worker_threads);
+
+  boost::asio::thread_pool pool;
+
+  std::mutex registry_mutex;
+  std::unordered_map<std::string, ServiceEntry*> services;  // open registrations
+
+  std::mutex pending_mutex;
+  bool closing = false;
+  std::unordered_set<std::shared_ptr<PendingCall>> pending;  // not yet answered
+
+  // Services closed by unregister, waiting for their grace period.
+  std::mutex retire_mutex;
+  std::condition_variable retire_ready;
+  std::deque<ServiceEntry*> retired;
+  bool retire_stop = false;
+  std::thread reclaimer;
+
+  void retire(ServiceEntry* service);
+  void reclaim_loop();
+};
+
+}  // namespace junction::detail
+
+// The opaque method handle of the C ABI: everything the hot path needs, one
+// pointer away.
+struct jn_method {
+  jn_handler_fn handler;
+  void* ctx;
+  junction::detail::ServiceEntry* service;
+  junction::detail::MethodEntry* method;
+};

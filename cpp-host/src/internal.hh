@@ -1,0 +1,62 @@
+// Internal declarations shared by libjunction's translation units.
+#pragma once
+
+#include <junction.h>
+
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace junction::detail {
+
+// Process-wide counts behind jn_live_objects.
+struct LiveCounters {
+  std::atomic<std::uint64_t> buffers{0};
+  std::atomic<std::uint64_t> buffer_bytes{0};
+  std::atomic<std::uint64_t> hosts{0};
+  std::atomic<std::uint64_t> methods{0};
+  std::atomic<std::uint64_t> services{0};
+  std::atomic<std::uint64_t> pending_calls{0};
+};
+LiveCounters& live_counters() noexcept;
+
+// Replaces status's code and message. Never throws: if the message cannot be
+// allocated the status keeps the code and an empty message.
+void status_assign(jn_status* status, std::int32_t code, std::string_view message) noexcept;
+
+// status_assign with a message made of parts, built without throwing.
+void status_assign_parts(jn_status* status, std::int32_t code,
+                         std::initializer_list<std::string_view> parts) noexcept;
+
+// Writes code and message into status when status is not NULL; returns code.
+std::int32_t report(jn_status* status, std::int32_t code, std::string_view message) noexcept;
+
+// Moves a buffer out of src (bitwise copy) and marks src released.
+inline jn_buffer buffer_take(jn_buffer& src) noexcept {
+  jn_buffer out = src;
+  src = jn_buffer{};
+  return out;
+}
+
+// Enforces the handler result contract on *result (abi/junction.h,
+// jn_handler_fn): an invalid code becomes JN_INTERNAL, an error drops the
+// response, a response without a release callback is refused.
+void result_normalize_slow(jn_result* result) noexcept;
+inline void result_normalize(jn_result* result) noexcept {
+  const bool response_well_formed = result->response.release != nullptr ||
+                                    (result->response.data == nullptr && result->response.len == 0);
+  if (result->status.code == JN_OK && response_well_formed) [[likely]] {
+    return;
+  }
+  result_normalize_slow(result);
+}
+
+// The message of the exception being handled, for the exception wall.
+std::string current_exception_message();
+
+// "a.b" for an ABI version number, for messages.
+std::string version_text(std::uint32_t version);
+
+}  // namespace junction::detail

@@ -1,0 +1,103 @@
+#include "reader_domain.hh"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+namespace junction::detail {
+
+thread_local ThreadState tls_state __attribute__((tls_model("initial-exec"))) = {};
+std::atomic<std::uint64_t> global_epoch{1};
+bool readers_need_fence = true;
+
+namespace {
+
+std::atomic<ReaderRecord*> records_head{nullptr};
+std::atomic<std::uint32_t> records_count{0};
+std::mutex synchronize_mutex;
+
+// Decided once, before any thread enters its first section (every thread
+// passes reader_register_thread first, which calls this).
+void domain_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const long registered =
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+    readers_need_fence = registered != 0;
+  });
+}
+
+void heavy_barrier() {
+  if (readers_need_fence || syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+// Returns the thread's record to the pool when the thread exits.
+struct RecordReturner {
+  ~RecordReturner() {
+    if (tls_state.record != nullptr) {
+      tls_state.record->epoch.store(0, std::memory_order_release);
+      tls_state.record->in_use.store(false, std::memory_order_release);
+      tls_state.record = nullptr;
+    }
+  }
+};
+
+}  // namespace
+
+ReaderRecord* reader_register_thread() {
+  domain_init();
+  static thread_local RecordReturner returner;
+  (void)returner;
+  ReaderRecord* record = nullptr;
+  // Records are never freed (a writer may be scanning them); reuse one left
+  // by an exited thread before making a new one.
+  for (ReaderRecord* r = records_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+    bool expected = false;
+    if (r->in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+      record = r;
+      break;
+    }
+  }
+  if (record == nullptr) {
+    record = new ReaderRecord;
+    record->in_use.store(true, std::memory_order_relaxed);
+    record->index = records_count.fetch_add(1, std::memory_order_relaxed);
+    ReaderRecord* head = records_head.load(std::memory_order_relaxed);
+    do {
+      record->next = head;
+    } while (!records_head.compare_exchange_weak(head, record, std::memory_order_release,
+                                                 std::memory_order_relaxed));
+  }
+  tls_state.record = record;
+  tls_state.shard = record->index;
+  return record;
+}
+
+void synchronize() {
+  domain_init();
+  std::lock_guard lock(synchronize_mutex);
+  const std::uint64_t target = global_epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
+  heavy_barrier();
+  for (ReaderRecord* r = records_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+    for (unsigned spins = 0;; ++spins) {
+      const std::uint64_t epoch = r->epoch.load(std::memory_order_acquire);
+      if (epoch == 0 || epoch >= target) {
+        break;
+      }
+      if (spins < 64) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
+  }
+  heavy_barrier();
+}
+
+}  // namespace junction::detail

@@ -1,0 +1,72 @@
+// The reader domain: how a service's context is kept alive while calls run
+// on it without a lock or an atomic read-modify-write on the call path.
+//
+// A call runs inside a ReadSection. Entering the outermost section stores the
+// current epoch into the thread's record; leaving stores 0. To retire
+// something (a service's ctx), a writer first makes it unreachable (marks the
+// service closed), then synchronize() advances the epoch, issues a
+// process-wide memory barrier (membarrier(2), so readers need only compiler
+// barriers) and waits until no thread is still inside a section it entered
+// before the advance. After that no call can be using the retired object.
+// Where membarrier is unavailable readers pay a full fence instead.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace junction::detail {
+
+struct alignas(64) ReaderRecord {
+  std::atomic<std::uint64_t> epoch{0};  // 0: not inside a section
+  std::atomic<bool> in_use{false};
+  ReaderRecord* next = nullptr;
+  std::uint32_t index = 0;
+};
+
+// Per-thread state: trivially constructible so initial-exec TLS access is a
+// single segment-relative load.
+struct ThreadState {
+  ReaderRecord* record;
+  std::uint32_t nesting;
+  std::uint32_t shard;             // statistics shard of this thread
+  std::uint32_t sample_countdown;  // calls left until the next latency sample
+};
+extern thread_local ThreadState tls_state __attribute__((tls_model("initial-exec")));
+
+extern std::atomic<std::uint64_t> global_epoch;
+extern bool readers_need_fence;
+
+ReaderRecord* reader_register_thread();
+
+// Waits for every section entered before the call. Must not be called from
+// inside a section (it would wait for itself).
+void synchronize();
+
+[[nodiscard]] inline bool in_read_section() noexcept { return tls_state.nesting != 0; }
+
+class ReadSection {
+ public:
+  ReadSection() noexcept {
+    if (tls_state.nesting++ == 0) {
+      ReaderRecord* record = tls_state.record;
+      if (record == nullptr) [[unlikely]] {
+        record = reader_register_thread();
+      }
+      record->epoch.store(global_epoch.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      if (readers_need_fence) [[unlikely]] {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+      } else {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+      }
+    }
+  }
+  ~ReadSection() {
+    if (--tls_state.nesting == 0) {
+      tls_state.record->epoch.store(0, std::memory_order_release);
+    }
+  }
+  ReadSection(const ReadSection&) = delete;
+  ReadSection& operator=(const ReadSection&) = delete;
+};
+
+}  // namespace junction::detail

@@ -1,0 +1,65 @@
+#include "stats.hh"
+
+#include <bit>
+
+#include "host.hh"
+
+namespace junction::detail {
+
+void MethodStats::record_latency(std::uint64_t nanoseconds) noexcept {
+  const unsigned bucket =
+      nanoseconds == 0 ? 0 : static_cast<unsigned>(std::bit_width(nanoseconds)) - 1;
+  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  latency_samples_.fetch_add(1, std::memory_order_relaxed);
+  latency_sum_ns_.fetch_add(nanoseconds, std::memory_order_relaxed);
+  std::uint64_t seen = latency_max_ns_.load(std::memory_order_relaxed);
+  while (nanoseconds > seen &&
+         !latency_max_ns_.compare_exchange_weak(seen, nanoseconds, std::memory_order_relaxed)) {
+  }
+}
+
+void MethodStats::snapshot(jn_method_stats* out) const noexcept {
+  *out = jn_method_stats{};
+  for (const Shard& s : shards_) {
+    out->calls += s.calls.load(std::memory_order_relaxed);
+    out->errors += s.errors.load(std::memory_order_relaxed);
+  }
+  std::array<std::uint64_t, 64> buckets{};
+  std::uint64_t samples = 0;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    buckets[i] = latency_buckets_[i].load(std::memory_order_relaxed);
+    samples += buckets[i];
+  }
+  out->latency_samples = samples;
+  if (samples == 0) {
+    return;
+  }
+  out->latency_mean_ns = latency_sum_ns_.load(std::memory_order_relaxed) / samples;
+  out->latency_max_ns = latency_max_ns_.load(std::memory_order_relaxed);
+  // Upper bound of the bucket holding the quantile: bucket i holds
+  // [2^i, 2^(i+1)).
+  auto quantile = [&](std::uint64_t numerator, std::uint64_t denominator) {
+    const std::uint64_t rank = (samples * numerator + denominator - 1) / denominator;
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      seen += buckets[i];
+      if (seen >= rank) {
+        return i >= 63 ? UINT64_MAX : (std::uint64_t{2} << i) - 1;
+      }
+    }
+    return UINT64_MAX;
+  };
+  out->latency_p50_ns = quantile(50, 100);
+  out->latency_p99_ns = quantile(99, 100);
+}
+
+}  // namespace junction::detail
+
+extern "C" JN_API std::int32_t jn_method_stats_get(const jn_method* method,
+                                                   jn_method_stats* stats) {
+  if (method == nullptr || stats == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  method->method->stats.snapshot(stats);
+  return JN_OK;
+}
