@@ -1,7 +1,6 @@
 // Synchronous calls: the hot path.
-#include <time.h>
-
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 
 #include "host.hh"
@@ -26,7 +25,7 @@ bool deadline_passed(std::int64_t deadline_ns) noexcept {
   clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
   const std::int64_t coarse_ns =
       static_cast<std::int64_t>(coarse.tv_sec) * 1'000'000'000 + coarse.tv_nsec;
-  if (coarse_ns < deadline_ns - slack_ns) {
+  if (deadline_ns > coarse_ns + slack_ns) {
     return false;
   }
   return jn_now_ns() >= deadline_ns;

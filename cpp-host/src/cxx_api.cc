@@ -32,7 +32,14 @@ void result_from_exception(jn_result* result) noexcept {
   try {
     throw;
   } catch (const Error& e) {
-    jn_status_set(&result->status, static_cast<std::int32_t>(e.code()), e.what());
+    const auto code = static_cast<std::int32_t>(e.code());
+    if (code < JN_OK || code > JN_STATUS_CODE_MAX) {
+      const std::string message = "handler threw junction::Error with invalid code " +
+                                  std::to_string(code) + ": " + e.what();
+      jn_status_set(&result->status, JN_INTERNAL, message.c_str());
+    } else {
+      jn_status_set(&result->status, code, e.what());
+    }
   } catch (const std::exception& e) {
     jn_status_set(&result->status, JN_INTERNAL,
                   (std::string("handler threw: ") + e.what()).c_str());
@@ -56,17 +63,26 @@ void handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline, jn_r
   }
 }
 
+// The call whose asynchronous handler is running on this thread. A
+// Completion of that call destroyed by an exception leaving the handler
+// leaves the answer to the trampoline, which knows the exception.
+thread_local std::uint64_t running_async_call = 0;
+
 void async_handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline,
                               jn_completion completion) {
-  Completion owner(completion);
+  const std::uint64_t outer_call = std::exchange(running_async_call, completion.call_id);
   try {
     const auto& handler = *static_cast<const AsyncHandler*>(ctx);
-    handler({request.data, static_cast<std::size_t>(request.len)}, deadline, std::move(owner));
+    handler({request.data, static_cast<std::size_t>(request.len)}, deadline,
+            Completion(completion));
   } catch (...) {
+    // A no-op (JN_FAILED_PRECONDITION) if the handler completed before
+    // throwing.
     jn_result result{};
     result_from_exception(&result);
     jn_complete(completion, &result);
   }
+  running_async_call = outer_call;
 }
 
 void service_destroy(void* ctx) { delete static_cast<ServiceContext*>(ctx); }
@@ -149,7 +165,7 @@ Completion& Completion::operator=(Completion&& other) noexcept {
 }
 
 Completion::~Completion() {
-  if (live_) {
+  if (live_ && !(std::uncaught_exceptions() > 0 && raw_.call_id == running_async_call)) {
     fail(Code::internal, "handler dropped its completion without answering");
   }
 }

@@ -1,7 +1,6 @@
 // Statuses, results, version and clock: the small library-level functions.
-#include <time.h>
-
 #include <array>
+#include <ctime>
 #include <exception>
 #include <new>
 #include <stdexcept>
