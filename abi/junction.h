@@ -137,7 +137,8 @@ JN_API void jn_buffer_release(jn_buffer* buffer);
 
 /* Sets status to code with a copy of the NUL-terminated message (borrowed;
  * NULL means no message). A message already held by status is released
- * first. */
+ * first. A code outside 0..JN_STATUS_CODE_MAX returns JN_INVALID_ARGUMENT
+ * and leaves status holding JN_INVALID_ARGUMENT with the reason. */
 JN_API int32_t jn_status_set(jn_status* status, int32_t code, const char* message);
 
 /* Releases status->message and result->status.message/result->response.
@@ -304,6 +305,28 @@ typedef struct jn_method_stats {
 
 /* method: borrowed. stats: out. */
 JN_API int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats);
+
+/* ------------------------------------------------------------------------ */
+/* Modules: shared libraries that bring services to a host.
+ *
+ * A module exports two functions with C linkage:
+ *   uint32_t jn_module_abi_version(void);
+ *     returns the JN_ABI_VERSION the module was built against;
+ *   int32_t jn_module_init(jn_host *host, jn_status *status);
+ *     registers the module's services on host (jn_host_register) and returns
+ *     JN_OK, or an error code with a reason in status (may be NULL).
+ * The host checks the version before calling anything else. Modules are
+ * never unloaded: a process may hold one Go runtime only and Go does not
+ * support unloading it, so junction treats every module alike. */
+typedef uint32_t (*jn_module_abi_version_fn)(void);
+typedef int32_t (*jn_module_init_fn)(jn_host* host, jn_status* status);
+
+/* Loads the module at path (borrowed; a file path as dlopen takes it) and
+ * runs its jn_module_init on host. JN_NOT_FOUND if it cannot be loaded,
+ * JN_FAILED_PRECONDITION if it is not a junction module or was built against
+ * another ABI major (or a newer minor), otherwise jn_module_init's code.
+ * status: out, may be NULL; names the module and the reason on failure. */
+JN_API int32_t jn_host_load_module(jn_host* host, const char* path, jn_status* status);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,0 +1,57 @@
+// Loading modules: shared libraries exporting jn_module_abi_version and
+// jn_module_init.
+#include <dlfcn.h>
+
+#include <string>
+
+#include "internal.hh"
+
+extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* path,
+                                                   jn_status* status) {
+  using junction::detail::report;
+  using junction::detail::version_text;
+  if (host == nullptr || path == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host and module path must not be NULL");
+  }
+  try {
+    const std::string module = path;
+    // Never closed (see abi/junction.h: modules are never unloaded).
+    void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+      const char* reason = dlerror();
+      return report(status, JN_NOT_FOUND,
+                    "cannot load module " + module + ": " + (reason ? reason : "unknown error"));
+    }
+    auto* abi_version =
+        reinterpret_cast<jn_module_abi_version_fn>(dlsym(library, "jn_module_abi_version"));
+    auto* init = reinterpret_cast<jn_module_init_fn>(dlsym(library, "jn_module_init"));
+    if (abi_version == nullptr || init == nullptr) {
+      return report(status, JN_FAILED_PRECONDITION,
+                    "module " + module +
+                        " is not a junction module: it must export jn_module_abi_version and "
+                        "jn_module_init");
+    }
+    const std::uint32_t version = abi_version();
+    if (JN_ABI_VERSION_MAJOR_OF(version) != JN_ABI_VERSION_MAJOR ||
+        JN_ABI_VERSION_MINOR_OF(version) > JN_ABI_VERSION_MINOR) {
+      return report(status, JN_FAILED_PRECONDITION,
+                    "ABI version mismatch: module " + module + " was built against junction ABI " +
+                        version_text(version) + ", this host implements ABI " +
+                        version_text(JN_ABI_VERSION));
+    }
+    jn_status init_status{};
+    const std::int32_t code = init(host, &init_status);
+    if (code == JN_OK) {
+      jn_status_release(&init_status);
+      return report(status, JN_OK, "");
+    }
+    const std::string reason(reinterpret_cast<const char*>(init_status.message.data),
+                             static_cast<std::size_t>(init_status.message.len));
+    jn_status_release(&init_status);
+    const std::int32_t reported = code < JN_OK || code > JN_STATUS_CODE_MAX ? JN_INTERNAL : code;
+    return report(status, reported, "module " + module + " failed to initialise: " + reason);
+  } catch (...) {
+    return report(status, JN_INTERNAL,
+                  "cannot load module: " + junction::detail::current_exception_message());
+  }
+}
