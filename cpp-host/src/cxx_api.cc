@@ -26,20 +26,30 @@ void check(std::int32_t code, jn_status& status) {
   jn_status_release(&status);
 }
 
+// Sets status to a handler's code and message; a code outside the ABI's
+// range becomes JN_INTERNAL, as the host does for C handlers.
+void status_from_handler(jn_status* status, Code code, std::string_view message) noexcept {
+  try {
+    const auto number = static_cast<std::int32_t>(code);
+    if (number < JN_OK || number > JN_STATUS_CODE_MAX) {
+      const std::string reason = "handler answered with invalid code " + std::to_string(number) +
+                                 ": " + std::string(message);
+      jn_status_set(status, JN_INTERNAL, reason.c_str());
+    } else {
+      jn_status_set(status, number, std::string(message).c_str());
+    }
+  } catch (...) {
+    jn_status_set(status, JN_INTERNAL, nullptr);
+  }
+}
+
 // Sets result's status from the exception being handled.
 void result_from_exception(jn_result* result) noexcept {
   jn_buffer_release(&result->response);
   try {
     throw;
   } catch (const Error& e) {
-    const auto code = static_cast<std::int32_t>(e.code());
-    if (code < JN_OK || code > JN_STATUS_CODE_MAX) {
-      const std::string message = "handler threw junction::Error with invalid code " +
-                                  std::to_string(code) + ": " + e.what();
-      jn_status_set(&result->status, JN_INTERNAL, message.c_str());
-    } else {
-      jn_status_set(&result->status, code, e.what());
-    }
+    status_from_handler(&result->status, e.code(), e.what());
   } catch (const std::exception& e) {
     jn_status_set(&result->status, JN_INTERNAL,
                   (std::string("handler threw: ") + e.what()).c_str());
@@ -186,11 +196,7 @@ Code Completion::fail(Code code, std::string_view message) noexcept {
   }
   live_ = false;
   jn_result result{};
-  try {
-    jn_status_set(&result.status, static_cast<std::int32_t>(code), std::string(message).c_str());
-  } catch (...) {
-    result.status.code = static_cast<std::int32_t>(code);
-  }
+  status_from_handler(&result.status, code, message);
   return static_cast<Code>(jn_complete(raw_, &result));
 }
 

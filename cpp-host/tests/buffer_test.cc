@@ -1,0 +1,190 @@
+// Owned C buffers: jn_buffer_new / jn_buffer_copy / jn_buffer_release, the
+// live-object accounting of host buffers, and release-exactly-once.
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace jntest {
+namespace {
+
+class BufferTest : public LeakCheckedTest {
+ protected:
+  CountingProducer producer_;
+};
+
+// jn_buffer_new hands out writable bytes, is counted live, and releases once.
+TEST_F(BufferTest, NewGivesWritableBytesCountedUntilReleased) {
+  const jn_live_counts before = LiveCounts();
+  uint8_t* data = nullptr;
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_new(5, &data, &b), JN_OK);
+  ASSERT_NE(data, nullptr);
+  ASSERT_NE(b.release, nullptr);
+  EXPECT_EQ(b.data, data);
+  EXPECT_EQ(b.len, 5u);
+  std::memcpy(data, "hello", 5);
+  EXPECT_EQ(std::memcmp(b.data, "hello", 5), 0);
+
+  const jn_live_counts during = LiveCounts();
+  EXPECT_EQ(during.buffers, before.buffers + 1);
+  EXPECT_EQ(during.buffer_bytes, before.buffer_bytes + 5);
+
+  jn_buffer_release(&b);
+  EXPECT_EQ(b.release, nullptr);
+  const jn_live_counts after = LiveCounts();
+  EXPECT_EQ(after.buffers, before.buffers);
+  EXPECT_EQ(after.buffer_bytes, before.buffer_bytes);
+}
+
+// A zero-length jn_buffer_new still yields a releasable buffer.
+TEST_F(BufferTest, NewZeroLengthStillHasRelease) {
+  uint8_t* data = nullptr;
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_new(0, &data, &b), JN_OK);
+  EXPECT_EQ(b.len, 0u);
+  EXPECT_NE(b.release, nullptr);
+  jn_buffer_release(&b);
+  EXPECT_EQ(b.release, nullptr);
+}
+
+// data_out is optional.
+TEST_F(BufferTest, NewWithoutDataOut) {
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_new(16, nullptr, &b), JN_OK);
+  EXPECT_EQ(b.len, 16u);
+  EXPECT_NE(b.data, nullptr);
+  jn_buffer_release(&b);
+  EXPECT_EQ(b.release, nullptr);
+}
+
+// A 16 MiB buffer is accounted byte-exactly.
+TEST_F(BufferTest, LargeNewCountsBytes) {
+  const uint64_t len = 16u << 20;
+  const jn_live_counts before = LiveCounts();
+  uint8_t* data = nullptr;
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_new(len, &data, &b), JN_OK);
+  ASSERT_NE(data, nullptr);
+  data[0] = 1;
+  data[len - 1] = 2;
+  EXPECT_EQ(LiveCounts().buffer_bytes, before.buffer_bytes + len);
+  jn_buffer_release(&b);
+  EXPECT_EQ(LiveCounts().buffer_bytes, before.buffer_bytes);
+}
+
+// jn_buffer_copy copies: later changes to the source do not show.
+TEST_F(BufferTest, CopyDuplicatesBytes) {
+  char src[] = "abcdef";
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>(src), 6, &b), JN_OK);
+  ASSERT_NE(b.release, nullptr);
+  EXPECT_NE(static_cast<const void*>(b.data), static_cast<const void*>(src));
+  src[0] = 'X';
+  EXPECT_EQ(Text(b), "abcdef");
+  jn_buffer_release(&b);
+}
+
+// Copying nothing from NULL is allowed and gives an empty releasable buffer.
+TEST_F(BufferTest, CopyOfNothingFromNull) {
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_copy(nullptr, 0, &b), JN_OK);
+  EXPECT_EQ(b.len, 0u);
+  EXPECT_NE(b.release, nullptr);
+  jn_buffer_release(&b);
+}
+
+// NULL data with a length, or a NULL out buffer, is refused and allocates
+// nothing.
+TEST_F(BufferTest, InvalidArgumentsAllocateNothing) {
+  const jn_live_counts before = LiveCounts();
+  jn_buffer b{};
+  EXPECT_EQ(jn_buffer_copy(nullptr, 3, &b), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(b.release, nullptr);
+  const uint8_t bytes[3] = {1, 2, 3};
+  EXPECT_EQ(jn_buffer_copy(bytes, 3, nullptr), JN_INVALID_ARGUMENT);
+  uint8_t* data = nullptr;
+  EXPECT_EQ(jn_buffer_new(4, &data, nullptr), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_buffer_new(0, nullptr, nullptr), JN_INVALID_ARGUMENT);
+  const jn_live_counts after = LiveCounts();
+  EXPECT_EQ(after.buffers, before.buffers);
+  EXPECT_EQ(after.buffer_bytes, before.buffer_bytes);
+}
+
+// Releasing a released buffer, or NULL, is a no-op.
+TEST_F(BufferTest, ReleaseTwiceAndNullAreNoOps) {
+  jn_buffer b{};
+  ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>("x"), 1, &b), JN_OK);
+  const jn_live_counts held = LiveCounts();
+  jn_buffer_release(&b);
+  const jn_live_counts once = LiveCounts();
+  EXPECT_EQ(once.buffers, held.buffers - 1);
+  jn_buffer_release(&b);
+  jn_buffer_release(nullptr);
+  jn_buffer zero{};
+  jn_buffer_release(&zero);
+  EXPECT_TRUE(SameCounts(LiveCounts(), once));
+}
+
+// jn_buffer_release goes through the producer's own callback, exactly once.
+TEST_F(BufferTest, ReleaseCallsProducerCallbackOnce) {
+  jn_buffer b = producer_.Make("payload");
+  jn_buffer_release(&b);
+  EXPECT_EQ(b.release, nullptr);
+  EXPECT_EQ(producer_.releases_of(0), 1);
+  jn_buffer_release(&b);
+  EXPECT_EQ(producer_.releases_of(0), 1);
+}
+
+// A host buffer may be released on a thread other than the one that made it.
+TEST_F(BufferTest, ReleaseFromAnotherThread) {
+  const jn_live_counts before = LiveCounts();
+  std::vector<jn_buffer> bufs(64);
+  for (auto& b : bufs) ASSERT_EQ(jn_buffer_new(100, nullptr, &b), JN_OK);
+  std::thread t([&] {
+    for (auto& b : bufs) jn_buffer_release(&b);
+  });
+  t.join();
+  for (auto& b : bufs) EXPECT_EQ(b.release, nullptr);
+  EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
+// Many buffers made and released concurrently keep the accounting exact.
+TEST_F(BufferTest, ConcurrentNewAndReleaseAccountExactly) {
+  const jn_live_counts before = LiveCounts();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&failures, t] {
+      for (int i = 0; i < 2000; ++i) {
+        jn_buffer b{};
+        if (jn_buffer_new(static_cast<uint64_t>(i % 37 + t), nullptr, &b) != JN_OK) {
+          failures.fetch_add(1);
+          continue;
+        }
+        jn_buffer_release(&b);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
+// The ABI's move convention: a bitwise copy, then the source is marked
+// released; only the destination's release runs the callback.
+TEST_F(BufferTest, MoveByBitwiseCopyReleasesOnce) {
+  jn_buffer src = producer_.Make("moved");
+  jn_buffer dst = src;
+  src.release = nullptr;
+  jn_buffer_release(&src);
+  EXPECT_EQ(producer_.released(), 0);
+  EXPECT_EQ(Text(dst), "moved");
+  jn_buffer_release(&dst);
+  EXPECT_EQ(producer_.released(), 1);
+}
+
+}  // namespace
+}  // namespace jntest

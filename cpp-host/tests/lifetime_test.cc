@@ -1,0 +1,391 @@
+// Lifetimes of services, hosts and method handles: handles that outlive
+// their service or host, re-registration, when destroy runs (exactly once,
+// never while a call is inside), and re-entrant calls from handlers.
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace jntest {
+namespace {
+
+class LifetimeTest : public LeakCheckedTest {};
+
+// A call on a handle whose service was unregistered is JN_NOT_FOUND.
+TEST_F(LifetimeTest, CallAfterUnregisterIsNotFound) {
+  Probe p;
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "svc", {{"m", &Probe::Echo, nullptr, &p}}, &p, &Probe::Destroy),
+            JN_OK);
+  MethodPtr m = Resolve(host.get(), "svc", "m");
+  ScopedResult r;
+  ASSERT_EQ(Call(m.get(), "a", r), JN_OK);
+  ASSERT_EQ(jn_host_unregister(host.get(), "svc", nullptr), JN_OK);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call(m.get(), "b", r), JN_NOT_FOUND);
+    EXPECT_EQ(r.r.response.release, nullptr);
+  }
+  EXPECT_EQ(p.calls.load(), 1);
+  jn_method* again = nullptr;
+  EXPECT_EQ(jn_host_resolve(host.get(), "svc", "m", &again, nullptr), JN_NOT_FOUND);
+  jn_method_free(again);
+  EXPECT_EQ(jn_host_unregister(host.get(), "svc", nullptr), JN_NOT_FOUND);
+  EXPECT_TRUE(WaitFor([&] { return p.destroyed.load() == 1; }));
+}
+
+// A method handle outlives its host: calls answer JN_NOT_FOUND until the
+// handle is freed.
+TEST_F(LifetimeTest, MethodHandleOutlivesHost) {
+  Probe p;
+  DoneRecord done;
+  jn_host* host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
+  ASSERT_EQ(Register(host, "svc", {{"m", &Probe::Echo, nullptr, &p}}, &p, &Probe::Destroy), JN_OK);
+  MethodPtr m = Resolve(host, "svc", "m");
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(jn_host_free(host), JN_OK);
+  EXPECT_EQ(p.destroyed.load(), 1);
+  EXPECT_EQ(LiveCounts().hosts, baseline_.hosts);
+  EXPECT_EQ(LiveCounts().methods, baseline_.methods + 1);
+
+  ScopedResult r;
+  EXPECT_EQ(Call(m.get(), "x", r), JN_NOT_FOUND);
+  EXPECT_EQ(r.code(), JN_NOT_FOUND);
+
+  jn_buffer req{};
+  ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>("y"), 1, &req), JN_OK);
+  const int32_t rc = jn_call_async(m.get(), &req, JN_NO_DEADLINE, &DoneRecord::Fn, &done, nullptr);
+  if (rc == JN_OK) {
+    ASSERT_TRUE(done.Wait());
+    EXPECT_EQ(done.Code(), JN_NOT_FOUND);
+  } else {
+    EXPECT_EQ(rc, JN_NOT_FOUND);
+    EXPECT_NE(req.release, nullptr);
+    jn_buffer_release(&req);
+  }
+  EXPECT_EQ(p.calls.load(), 0);
+  jn_method_stats s{};
+  const int32_t stats_rc = jn_method_stats_get(m.get(), &s);
+  EXPECT_TRUE(stats_rc == JN_OK || stats_rc == JN_NOT_FOUND) << jn_status_name(stats_rc);
+  m.reset();
+  EXPECT_EQ(LiveCounts().methods, baseline_.methods);
+}
+
+// Re-registering a name after unregister works: the old handle stays
+// JN_NOT_FOUND, a new resolve reaches the new registration, whose stats
+// start from zero.
+TEST_F(LifetimeTest, ReRegisterSameName) {
+  Probe p1, p2;
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "svc", {{"m", &Probe::Echo, nullptr, &p1}}, &p1, &Probe::Destroy),
+            JN_OK);
+  MethodPtr old_handle = Resolve(host.get(), "svc", "m");
+  ScopedResult r;
+  ASSERT_EQ(Call(old_handle.get(), "1", r), JN_OK);
+  ASSERT_EQ(Call(old_handle.get(), "2", r), JN_OK);
+  ASSERT_EQ(jn_host_unregister(host.get(), "svc", nullptr), JN_OK);
+  ASSERT_EQ(Register(host.get(), "svc", {{"m", &Probe::Echo, nullptr, &p2}}, &p2, &Probe::Destroy),
+            JN_OK);
+  EXPECT_EQ(Call(old_handle.get(), "3", r), JN_NOT_FOUND);
+  MethodPtr new_handle = Resolve(host.get(), "svc", "m");
+  ASSERT_NE(new_handle, nullptr);
+  EXPECT_EQ(Call(new_handle.get(), "4", r), JN_OK);
+  EXPECT_EQ(r.response(), "4");
+  EXPECT_EQ(Call(old_handle.get(), "5", r), JN_NOT_FOUND);
+  EXPECT_EQ(p1.calls.load(), 2);
+  EXPECT_EQ(p2.calls.load(), 1);
+  jn_method_stats s{};
+  ASSERT_EQ(jn_method_stats_get(new_handle.get(), &s), JN_OK);
+  EXPECT_EQ(s.calls, 1u);
+  EXPECT_TRUE(WaitFor([&] { return p1.destroyed.load() == 1; }));
+  EXPECT_EQ(p2.destroyed.load(), 0);
+  host.reset();
+  EXPECT_EQ(p1.destroyed.load(), 1);
+  EXPECT_EQ(p2.destroyed.load(), 1);
+}
+
+// destroy runs exactly once after unregister, and the service stops being
+// counted live.
+TEST_F(LifetimeTest, DestroyOnceAfterUnregister) {
+  Probe p;
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "svc", {{"m", &Probe::Echo, nullptr, &p}}, &p, &Probe::Destroy),
+            JN_OK);
+  EXPECT_EQ(LiveCounts().services, baseline_.services + 1);
+  ASSERT_EQ(jn_host_unregister(host.get(), "svc", nullptr), JN_OK);
+  EXPECT_TRUE(WaitFor([&] { return p.destroyed.load() >= 1; }));
+  EXPECT_TRUE(WaitFor([&] { return LiveCounts().services == baseline_.services; }));
+  host.reset();
+  EXPECT_EQ(p.destroyed.load(), 1);
+}
+
+// jn_host_free runs every service's destroy exactly once before returning;
+// a NULL destroy is allowed.
+TEST_F(LifetimeTest, DestroyOnceAtHostFree) {
+  Probe a, b;
+  jn_host* host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
+  ASSERT_EQ(Register(host, "a", {{"m", &Probe::Echo, nullptr, &a}}, &a, &Probe::Destroy), JN_OK);
+  ASSERT_EQ(Register(host, "b", {{"m", &Probe::Echo, nullptr, &b}}, &b, &Probe::Destroy), JN_OK);
+  ASSERT_EQ(Register(host, "c", {{"m", &EchoHandler, nullptr, nullptr}}, nullptr, nullptr), JN_OK);
+  EXPECT_EQ(jn_host_free(host), JN_OK);
+  EXPECT_EQ(a.destroyed.load(), 1);
+  EXPECT_EQ(b.destroyed.load(), 1);
+  EXPECT_EQ(LiveCounts().services, baseline_.services);
+}
+
+// Unregister does not wait for a call in flight: new calls are refused at
+// once, the call in flight finishes normally, and only then destroy runs.
+TEST_F(LifetimeTest, DestroyWaitsForCallInFlight) {
+  Gate gate;
+  HostPtr host = NewHost();
+  ASSERT_EQ(
+      Register(host.get(), "slow", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
+      JN_OK);
+  MethodPtr m = Resolve(host.get(), "slow", "m");
+  int32_t code = -1;
+  std::string response;
+  std::thread caller([&] {
+    ScopedResult r;
+    code = Call(m.get(), "in flight", r);
+    response = r.response();
+  });
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  const int64_t t0 = jn_now_ns();
+  EXPECT_EQ(jn_host_unregister(host.get(), "slow", nullptr), JN_OK);
+  EXPECT_LT(jn_now_ns() - t0, 1'000'000'000) << "unregister waited for the call";
+  ScopedResult r;
+  EXPECT_EQ(Call(m.get(), "new", r), JN_NOT_FOUND);
+  std::this_thread::sleep_for(20ms);  // give an early destroy the chance to show
+  EXPECT_EQ(gate.destroyed.load(), 0) << "destroy ran while a call was inside";
+  gate.Open();
+  caller.join();
+  EXPECT_EQ(code, JN_OK);
+  EXPECT_EQ(response, "in flight");
+  EXPECT_TRUE(WaitFor([&] { return gate.destroyed.load() == 1; }));
+  EXPECT_EQ(gate.destroyed_early.load(), 0);
+  EXPECT_EQ(gate.entered.load(), 1);
+}
+
+// jn_host_free waits for synchronous calls in flight, then destroys.
+TEST_F(LifetimeTest, HostFreeWaitsForSyncCallInFlight) {
+  Gate gate;
+  jn_host* host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
+  ASSERT_EQ(Register(host, "slow", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
+            JN_OK);
+  MethodPtr m = Resolve(host, "slow", "m");
+  int32_t code = -1;
+  std::thread caller([&] {
+    ScopedResult r;
+    code = Call(m.get(), "x", r);
+  });
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  std::atomic<bool> freed{false};
+  int32_t free_rc = -1;
+  std::thread freer([&] {
+    free_rc = jn_host_free(host);
+    freed.store(true);
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(freed.load()) << "jn_host_free returned while a call was in flight";
+  gate.Open();
+  EXPECT_TRUE(WaitFor([&] { return freed.load(); }));
+  freer.join();
+  caller.join();
+  EXPECT_EQ(free_rc, JN_OK);
+  EXPECT_EQ(code, JN_OK);
+  EXPECT_EQ(gate.destroyed.load(), 1);
+  EXPECT_EQ(gate.destroyed_early.load(), 0);
+}
+
+// Re-entrancy: what a handler may do with its own host.
+struct Reentrant {
+  jn_host* host = nullptr;
+  jn_method* inner = nullptr;
+  jn_method* self = nullptr;
+  std::atomic<int32_t> rc{-1};
+  Probe probe;
+
+  static void Unregister(void* ctx, jn_bytes req, int64_t, jn_result* r) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    x->rc.store(jn_host_unregister(x->host, "self", nullptr));
+    jn_buffer_copy(req.data, req.len, &r->response);
+  }
+  static void Free(void* ctx, jn_bytes, int64_t, jn_result* r) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    x->rc.store(jn_host_free(x->host));
+    jn_buffer_copy(reinterpret_cast<const uint8_t*>("alive"), 5, &r->response);
+  }
+  static void AsyncFree(void* ctx, jn_bytes, int64_t, jn_completion c) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    x->rc.store(jn_host_free(x->host));
+    jn_result r{};
+    jn_complete(c, &r);
+  }
+  // Calls inner and wraps its answer.
+  static void Nest(void* ctx, jn_bytes req, int64_t deadline, jn_result* r) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    jn_result in{};
+    const int32_t code = jn_call(x->inner, req, deadline, &in);
+    const std::string out = "outer(" + Text(in.response) + ")";
+    jn_result_release(&in);
+    if (code != JN_OK) {
+      r->status.code = code;
+      return;
+    }
+    jn_buffer_copy(reinterpret_cast<const uint8_t*>(out.data()), out.size(), &r->response);
+  }
+  // Request "n": calls itself with n-1 down to 0; answers the depth path.
+  static void Recurse(void* ctx, jn_bytes req, int64_t deadline, jn_result* r) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    const int n = std::stoi(std::string(reinterpret_cast<const char*>(req.data), req.len));
+    std::string out = std::to_string(n);
+    if (n > 0) {
+      const std::string next = std::to_string(n - 1);
+      jn_result in{};
+      if (jn_call(x->self, View(next), deadline, &in) != JN_OK) {
+        r->status.code = JN_INTERNAL;
+        jn_result_release(&in);
+        return;
+      }
+      out += "," + Text(in.response);
+      jn_result_release(&in);
+    }
+    jn_buffer_copy(reinterpret_cast<const uint8_t*>(out.data()), out.size(), &r->response);
+  }
+  // Registers a service "child" from inside a call.
+  static void Spawn(void* ctx, jn_bytes, int64_t, jn_result*) {
+    auto* x = static_cast<Reentrant*>(ctx);
+    x->rc.store(Register(x->host, "child", {{"m", &EchoHandler, nullptr, nullptr}}));
+  }
+};
+
+// A handler may unregister its own service: its call completes, later
+// calls are JN_NOT_FOUND, and destroy runs once after it returned.
+TEST_F(LifetimeTest, UnregisterFromInsideHandler) {
+  Reentrant x;
+  HostPtr host = NewHost();
+  x.host = host.get();
+  ASSERT_EQ(Register(host.get(), "self", {{"m", &Reentrant::Unregister, nullptr, &x}}, &x.probe,
+                     &Probe::Destroy),
+            JN_OK);
+  MethodPtr m = Resolve(host.get(), "self", "m");
+  ScopedResult r;
+  EXPECT_EQ(Call(m.get(), "bye", r), JN_OK);
+  EXPECT_EQ(r.response(), "bye");
+  EXPECT_EQ(x.rc.load(), JN_OK);
+  EXPECT_EQ(Call(m.get(), "again", r), JN_NOT_FOUND);
+  EXPECT_TRUE(WaitFor([&] { return x.probe.destroyed.load() == 1; }));
+  host.reset();
+  EXPECT_EQ(x.probe.destroyed.load(), 1);
+}
+
+// A handler may call other methods and itself on the same host.
+TEST_F(LifetimeTest, CallsFromInsideHandler) {
+  Reentrant x;
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "inner", {{"echo", &EchoHandler, nullptr, nullptr}}), JN_OK);
+  ASSERT_EQ(Register(host.get(), "outer",
+                     {{"nest", &Reentrant::Nest, nullptr, &x},
+                      {"recurse", &Reentrant::Recurse, nullptr, &x}}),
+            JN_OK);
+  MethodPtr inner = Resolve(host.get(), "inner", "echo");
+  MethodPtr self = Resolve(host.get(), "outer", "recurse");
+  MethodPtr nest = Resolve(host.get(), "outer", "nest");
+  x.inner = inner.get();
+  x.self = self.get();
+  ScopedResult r;
+  EXPECT_EQ(Call(nest.get(), "core", r), JN_OK);
+  EXPECT_EQ(r.response(), "outer(core)");
+  EXPECT_EQ(Call(self.get(), "5", r), JN_OK);
+  EXPECT_EQ(r.response(), "5,4,3,2,1,0");
+}
+
+// A handler may register a new service on its host.
+TEST_F(LifetimeTest, RegisterFromInsideHandler) {
+  Reentrant x;
+  HostPtr host = NewHost();
+  x.host = host.get();
+  ASSERT_EQ(Register(host.get(), "parent", {{"spawn", &Reentrant::Spawn, nullptr, &x}}), JN_OK);
+  MethodPtr spawn = Resolve(host.get(), "parent", "spawn");
+  ScopedResult r;
+  EXPECT_EQ(Call(spawn.get(), "", r), JN_OK);
+  EXPECT_EQ(x.rc.load(), JN_OK);
+  MethodPtr child = Resolve(host.get(), "child", "m");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(Call(child.get(), "kid", r), JN_OK);
+  EXPECT_EQ(r.response(), "kid");
+}
+
+// jn_host_free from inside a handler (sync on the caller's thread, async on
+// a worker) is refused with JN_FAILED_PRECONDITION and frees nothing.
+TEST_F(LifetimeTest, HostFreeFromInsideHandlerRefused) {
+  Reentrant x;
+  DoneRecord done;
+  HostPtr host = NewHost();
+  x.host = host.get();
+  ASSERT_EQ(Register(host.get(), "svc",
+                     {{"free", &Reentrant::Free, nullptr, &x},
+                      {"async_free", nullptr, &Reentrant::AsyncFree, &x},
+                      {"echo", &EchoHandler, nullptr, nullptr}},
+                     &x.probe, &Probe::Destroy),
+            JN_OK);
+  MethodPtr free_m = Resolve(host.get(), "svc", "free");
+  MethodPtr async_free = Resolve(host.get(), "svc", "async_free");
+  MethodPtr echo = Resolve(host.get(), "svc", "echo");
+  ScopedResult r;
+  EXPECT_EQ(Call(free_m.get(), "", r), JN_OK);
+  EXPECT_EQ(r.response(), "alive");
+  EXPECT_EQ(x.rc.load(), JN_FAILED_PRECONDITION);
+
+  x.rc.store(-1);
+  ASSERT_EQ(
+      jn_call_async(async_free.get(), nullptr, JN_NO_DEADLINE, &DoneRecord::Fn, &done, nullptr),
+      JN_OK);
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_OK);
+  EXPECT_EQ(x.rc.load(), JN_FAILED_PRECONDITION);
+
+  EXPECT_EQ(Call(echo.get(), "still usable", r), JN_OK);
+  EXPECT_EQ(r.response(), "still usable");
+  EXPECT_EQ(x.probe.destroyed.load(), 0);
+  EXPECT_EQ(LiveCounts().hosts, baseline_.hosts + 1);
+  host.reset();
+  EXPECT_EQ(x.probe.destroyed.load(), 1);
+}
+
+// Hosts can be created and freed in quick succession, each with workers
+// that have run calls.
+TEST_F(LifetimeTest, ManyHostsCreatedAndFreed) {
+  for (int i = 0; i < 50; ++i) {
+    DoneRecord done;
+    HostPtr host = NewHost(static_cast<uint32_t>(i % 3));
+    ASSERT_NE(host, nullptr);
+    ASSERT_EQ(Register(host.get(), "s", {{"m", &EchoHandler, nullptr, nullptr}}), JN_OK);
+    MethodPtr m = Resolve(host.get(), "s", "m");
+    ASSERT_EQ(jn_call_async(m.get(), nullptr, JN_NO_DEADLINE, &DoneRecord::Fn, &done, nullptr),
+              JN_OK);
+    ASSERT_TRUE(done.Wait());
+    host.reset();
+    EXPECT_EQ(done.count.load(), 1);
+  }
+  EXPECT_EQ(LiveCounts().hosts, baseline_.hosts);
+}
+
+// Many handles on one method are counted live and freed independently.
+TEST_F(LifetimeTest, ManyHandlesOnOneMethod) {
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "svc", {{"m", &EchoHandler, nullptr, nullptr}}), JN_OK);
+  std::vector<MethodPtr> handles;
+  for (int i = 0; i < 100; ++i) handles.push_back(Resolve(host.get(), "svc", "m"));
+  EXPECT_EQ(LiveCounts().methods, baseline_.methods + 100);
+  handles.erase(handles.begin(), handles.begin() + 50);
+  EXPECT_EQ(LiveCounts().methods, baseline_.methods + 50);
+  ScopedResult r;
+  EXPECT_EQ(Call(handles.back().get(), "ok", r), JN_OK);
+}
+
+}  // namespace
+}  // namespace jntest
