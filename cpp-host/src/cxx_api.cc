@@ -284,6 +284,10 @@ Host& Host::operator=(Host&& other) noexcept {
 Host::~Host() { jn_host_free(raw_); }
 
 void Host::register_service(Service service) {
+  junction::register_service(raw_, std::move(service));
+}
+
+void register_service(jn_host* host, Service service) {
   auto context = std::make_unique<ServiceContext>();
   context->handlers.reserve(service.methods_.size());
   context->async_handlers.reserve(service.methods_.size());
@@ -306,7 +310,7 @@ void Host::register_service(Service service) {
                              service.name_.c_str(), methods.data(),
                              context.get(),         service_destroy};
   jn_status status{};
-  check(jn_host_register(raw_, &desc, &status), status);
+  check(jn_host_register(host, &desc, &status), status);
   static_cast<void>(context.release());  // now owned by the host, freed by service_destroy
 }
 

@@ -44,6 +44,20 @@ TEST_F(ModuleLoadTest, LoadsAModuleAndCallsItsService) {
   EXPECT_EQ(response.text(), "hello, junction");
 }
 
+TEST_F(ModuleLoadTest, LoadsACxxModuleAndMapsItsErrors) {
+  const Loaded loaded = load(host_.raw(), JN_TEST_CXX_MODULE);
+  ASSERT_EQ(loaded.code, JN_OK) << loaded.message;
+  EXPECT_EQ(host_.resolve("cxx.text", "upper").call("junction").text(), "JUNCTION");
+  const std::uint8_t permission_denied[] = {JN_PERMISSION_DENIED};
+  try {
+    (void)host_.resolve("cxx.text", "fail").call(permission_denied);
+    ADD_FAILURE() << "fail answered OK";
+  } catch (const junction::Error& e) {
+    EXPECT_EQ(e.code(), junction::Code::permission_denied);
+    EXPECT_STREQ(e.what(), "cxx.text/fail was asked to fail");
+  }
+}
+
 TEST_F(ModuleLoadTest, SecondLoadOfTheSameModuleIsRefusedAsDuplicate) {
   ASSERT_EQ(load(host_.raw(), JN_TEST_GREETER_MODULE).code, JN_OK);
   const Loaded again = load(host_.raw(), JN_TEST_GREETER_MODULE);

@@ -140,7 +140,7 @@ class Service {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
  private:
-  friend class Host;
+  friend void register_service(jn_host* host, Service service);
   struct Entry {
     std::string name;
     Handler handler;
@@ -183,6 +183,10 @@ class Method {
 struct HostOptions {
   std::uint32_t worker_threads = 0;
 };
+
+// Registers service on a host this code does not own (a module's
+// jn_module_init receives one). Throws Error if the host refuses it.
+void register_service(jn_host* host, Service service);
 
 // A junction host. Destruction frees it (see jn_host_free).
 class Host {
