@@ -211,7 +211,9 @@ typedef struct jn_service_desc {
 } jn_service_desc;
 
 /* ------------------------------------------------------------------------ */
-/* Hosts and calls. */
+/* Hosts and calls. Every function may be called from any thread, and from
+ * inside a handler (re-entrantly), except jn_host_free. Status out
+ * parameters are written on success too (JN_OK, empty message). */
 
 typedef struct jn_host jn_host;     /* opaque */
 typedef struct jn_method jn_method; /* opaque resolved (service, method) */
@@ -229,11 +231,14 @@ typedef struct jn_host_options {
  * reason (release with jn_status_release). */
 JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_status* status);
 
-/* Frees a host: unregisters every service, waits for synchronous calls in
- * flight, completes pending asynchronous calls with JN_CANCELLED, runs
- * destroy callbacks and joins the workers. Method handles stay valid (calls
- * on them return JN_NOT_FOUND) until jn_method_free. NULL is a no-op
- * returning JN_OK. Called from inside a handler it refuses with
+/* Frees a host: unregisters every service, answers pending asynchronous
+ * calls with JN_CANCELLED, waits for synchronous calls and worker handlers in
+ * flight, joins the workers and runs destroy callbacks. An asynchronous
+ * handler that has not called jn_complete keeps its request and its
+ * service's ctx: that service's destroy runs when the last such handler
+ * completes (jn_complete then returns JN_CANCELLED). Method handles stay
+ * valid (calls on them return JN_NOT_FOUND) until jn_method_free. NULL is a
+ * no-op returning JN_OK. Called from inside a handler it refuses with
  * JN_FAILED_PRECONDITION and frees nothing. */
 JN_API int32_t jn_host_free(jn_host* host);
 
@@ -250,8 +255,9 @@ JN_API int32_t jn_host_register(jn_host* host, const jn_service_desc* service, j
 JN_API int32_t jn_host_unregister(jn_host* host, const char* service, jn_status* status);
 
 /* Resolves (service, method) once. service, method: borrowed. method_out:
- * out, freed with jn_method_free; valid even after the service goes away.
- * status: out, may be NULL. */
+ * out (NULL on failure), freed with jn_method_free; valid even after the
+ * service goes away. JN_NOT_FOUND for an unknown service or method. status:
+ * out, may be NULL. */
 JN_API int32_t jn_host_resolve(jn_host* host, const char* service, const char* method,
                                jn_method** method_out, jn_status* status);
 
@@ -274,8 +280,10 @@ JN_API int32_t jn_call(const jn_method* method, jn_bytes request, int64_t deadli
  * (jn_result_release) now or later. */
 typedef void (*jn_done_fn)(void* user_data, jn_result* result);
 
-/* Calls a method asynchronously. request: transferred on JN_OK (NULL means
- * an empty request); the host releases it once the handler is done with it.
+/* Calls a method asynchronously. request: transferred on JN_OK (the
+ * caller's struct is marked released; NULL means an empty request); the host
+ * releases it once the handler is done with it. A deadline that has already
+ * passed is accepted and answered through done.
  * done: called exactly once if and only if this returns JN_OK, also on
  * deadline expiry (JN_DEADLINE_EXCEEDED) and host shutdown (JN_CANCELLED).
  * On any other return nothing was started and the request is still the

@@ -156,21 +156,6 @@ std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept {
   return call;
 }
 
-std::vector<std::shared_ptr<PendingCall>> completions_take_host(const Host* host) {
-  std::vector<std::shared_ptr<PendingCall>> taken;
-  std::lock_guard lock(completions_mutex);
-  auto& table = completions();
-  for (auto it = table.begin(); it != table.end();) {
-    if (it->second->host == host) {
-      taken.push_back(std::move(it->second));
-      it = table.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return taken;
-}
-
 }  // namespace junction::detail
 
 extern "C" {
@@ -212,8 +197,8 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
   if (deadline_ns != JN_NO_DEADLINE) {
     std::lock_guard lock(call->mutex);
     if (!call->answered) {
-      call->timer.emplace(host->pool.get_executor(), std::chrono::steady_clock::time_point(
-                                                         std::chrono::nanoseconds(deadline_ns)));
+      call->timer.emplace(host->timers.get_executor(), std::chrono::steady_clock::time_point(
+                                                           std::chrono::nanoseconds(deadline_ns)));
       call->timer->async_wait(
           [weak = std::weak_ptr<PendingCall>(call)](boost::system::error_code error) {
             if (error) {

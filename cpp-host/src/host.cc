@@ -213,15 +213,17 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   synchronize();
   host->pool.stop();
   host->pool.join();
-  // Handlers that never completed: forget them (a later jn_complete gets
-  // JN_FAILED_PRECONDITION), then wait out any jn_complete already inside.
-  for (const auto& call : completions_take_host(host)) {
-    call->service->finish_async_handler();
-  }
-  synchronize();
+  host->timers.stop();
+  host->timers.join();
+  // Asynchronous handlers that have not completed keep their request and
+  // their service's ctx until jn_complete (which then answers JN_CANCELLED
+  // and runs destroy if it was the last one); every other service is
+  // destroyed now.
   for (ServiceEntry* service : services) {
     service->grace_passed.store(true, std::memory_order_seq_cst);
-    service->run_destroy_once();
+    if (service->async_outstanding.load(std::memory_order_seq_cst) == 0) {
+      service->run_destroy_once();
+    }
     service_unref(service);
   }
   delete host;

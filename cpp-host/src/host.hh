@@ -98,12 +98,14 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
 // Global table of asynchronous handler invocations awaiting jn_complete.
 void completions_insert(const std::shared_ptr<PendingCall>& call);
 std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
-std::vector<std::shared_ptr<PendingCall>> completions_take_host(const Host* host);
 
 struct Host {
   explicit Host(std::uint32_t worker_threads);
 
-  boost::asio::thread_pool pool;
+  boost::asio::thread_pool pool;  // runs asynchronous calls' handlers
+  // Deadline timers run on their own thread so that busy workers never delay
+  // a DEADLINE_EXCEEDED answer.
+  boost::asio::thread_pool timers{1};
 
   std::mutex registry_mutex;
   std::unordered_map<std::string, ServiceEntry*> services;  // open registrations
