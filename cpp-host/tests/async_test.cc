@@ -496,6 +496,29 @@ TEST_F(AsyncTest, LateSyncHandlerResponseReleasedOnce) {
   EXPECT_EQ(done.count.load(), 1);
 }
 
+// With one worker busy in a slow handler, the deadline still answers on time:
+// timers do not share the workers.
+TEST_F(AsyncTest, DeadlineAnswersWhileTheOnlyWorkerIsBusy) {
+  struct Late {
+    Gate gate;
+    static void Handler(void* ctx, jn_bytes, int64_t, jn_result*) {
+      static_cast<Late*>(ctx)->gate.Pass();
+    }
+  };
+  Late late;
+  DoneRecord& done = *NewDone();
+  HostPtr host = NewHost(1);
+  ASSERT_EQ(Register(host.get(), "busy", {{"m", &Late::Handler, nullptr, &late}}), JN_OK);
+  MethodPtr m = Resolve(host.get(), "busy", "m");
+  ASSERT_EQ(Start(m.get(), "x", &done, jn_now_ns() + 50'000'000), JN_OK);
+  const bool answered_while_running = done.Wait(2s);
+  late.gate.Open();
+  ASSERT_TRUE(done.Wait());
+  EXPECT_TRUE(answered_while_running) << "the deadline waited for the only worker";
+  EXPECT_EQ(done.Code(), JN_DEADLINE_EXCEEDED);
+  EXPECT_EQ(done.count.load(), 1);
+}
+
 // jn_host_free answers a synchronous jn_call that is waiting on an async
 // handler with JN_CANCELLED instead of waiting for a completion that may
 // never come.
