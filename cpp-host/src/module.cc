@@ -18,7 +18,8 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
     // Never closed (see abi/junction.h: modules are never unloaded).
     void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) {
-      const char* reason = dlerror();
+      // glibc keeps dlerror state per thread.
+      const char* reason = dlerror();  // NOLINT(concurrency-mt-unsafe)
       return report(status, JN_NOT_FOUND,
                     "cannot load module " + module + ": " + (reason ? reason : "unknown error"));
     }
