@@ -238,7 +238,8 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
  * service's ctx: that service's destroy runs when the last such handler
  * completes (jn_complete then returns JN_CANCELLED). Method handles stay
  * valid (calls on them return JN_NOT_FOUND) until jn_method_free. NULL is a
- * no-op returning JN_OK. Called from inside a handler it refuses with
+ * no-op returning JN_OK. Called from inside a handler, or from a callback
+ * running on one of this host's own threads (done, destroy), it refuses with
  * JN_FAILED_PRECONDITION and frees nothing. */
 JN_API int32_t jn_host_free(jn_host* host);
 

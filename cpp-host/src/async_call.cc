@@ -197,8 +197,8 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
   if (deadline_ns != JN_NO_DEADLINE) {
     std::lock_guard lock(call->mutex);
     if (!call->answered) {
-      call->timer.emplace(host->timers.get_executor(), std::chrono::steady_clock::time_point(
-                                                           std::chrono::nanoseconds(deadline_ns)));
+      call->timer.emplace(host->timers.context(), std::chrono::steady_clock::time_point(
+                                                      std::chrono::nanoseconds(deadline_ns)));
       call->timer->async_wait(
           [weak = std::weak_ptr<PendingCall>(call)](boost::system::error_code error) {
             if (error) {
@@ -210,7 +210,7 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
           });
     }
   }
-  boost::asio::post(host->pool, [call] { pending_run(call); });
+  boost::asio::post(host->workers.context(), [call] { pending_run(call); });
   return report(status, JN_OK, "");
 }
 

@@ -103,8 +103,33 @@ void service_unref(ServiceEntry* service) noexcept {
   }
 }
 
-Host::Host(std::uint32_t worker_threads) : pool(worker_threads) {
-  reclaimer = std::thread([this] { reclaim_loop(); });
+thread_local const Host* tls_owning_host = nullptr;
+
+HostThreads::HostThreads(const Host* owner, std::uint32_t count)
+    : guard_(boost::asio::make_work_guard(context_)) {
+  threads_.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    threads_.emplace_back([this, owner] {
+      tls_owning_host = owner;
+      context_.run();
+    });
+  }
+}
+
+void HostThreads::stop_and_join() {
+  context_.stop();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+}
+
+Host::Host(std::uint32_t worker_threads) : workers(this, worker_threads), timers(this, 1) {
+  reclaimer = std::thread([this] {
+    tls_owning_host = this;
+    reclaim_loop();
+  });
 }
 
 void Host::retire(ServiceEntry* service) {
@@ -179,10 +204,10 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   if (handle == nullptr) {
     return JN_OK;
   }
-  if (in_read_section()) {
+  auto* host = reinterpret_cast<Host*>(handle);
+  if (in_read_section() || tls_owning_host == host) {
     return JN_FAILED_PRECONDITION;
   }
-  auto* host = reinterpret_cast<Host*>(handle);
   std::vector<ServiceEntry*> services;
   {
     std::lock_guard lock(host->registry_mutex);
@@ -211,10 +236,8 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   host->retire_ready.notify_one();
   host->reclaimer.join();
   synchronize();
-  host->pool.stop();
-  host->pool.join();
-  host->timers.stop();
-  host->timers.join();
+  host->workers.stop_and_join();
+  host->timers.stop_and_join();
   // Asynchronous handlers that have not completed keep their request and
   // their service's ctx until jn_complete (which then answers JN_CANCELLED
   // and runs destroy if it was the last one); every other service is

@@ -5,8 +5,9 @@
 #include <junction.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -99,13 +100,35 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
 void completions_insert(const std::shared_ptr<PendingCall>& call);
 std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
 
+// The host whose thread (worker, timer or reclaimer) this is, if any: such
+// a thread cannot free its own host (it would have to join itself).
+extern thread_local const Host* tls_owning_host;
+
+// An io_context run by threads of one host.
+class HostThreads {
+ public:
+  HostThreads(const Host* owner, std::uint32_t count);
+  HostThreads(const HostThreads&) = delete;
+  HostThreads& operator=(const HostThreads&) = delete;
+  ~HostThreads() { stop_and_join(); }
+
+  boost::asio::io_context& context() noexcept { return context_; }
+  // Stops after the handlers now running; queued ones are dropped.
+  void stop_and_join();
+
+ private:
+  boost::asio::io_context context_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
 struct Host {
   explicit Host(std::uint32_t worker_threads);
 
-  boost::asio::thread_pool pool;  // runs asynchronous calls' handlers
+  HostThreads workers;  // run asynchronous calls' handlers
   // Deadline timers run on their own thread so that busy workers never delay
   // a DEADLINE_EXCEEDED answer.
-  boost::asio::thread_pool timers{1};
+  HostThreads timers;
 
   std::mutex registry_mutex;
   std::unordered_map<std::string, ServiceEntry*> services;  // open registrations

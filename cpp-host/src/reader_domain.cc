@@ -41,6 +41,7 @@ void heavy_barrier() {
 struct RecordReturner {
   ~RecordReturner() {
     if (tls_state.record != nullptr) {
+      tls_state.shard = 0;  // the shard goes with the record to its next thread
       tls_state.record->epoch.store(0, std::memory_order_release);
       tls_state.record->in_use.store(false, std::memory_order_release);
       tls_state.record = nullptr;
@@ -75,7 +76,7 @@ ReaderRecord* reader_register_thread() {
                                                  std::memory_order_relaxed));
   }
   tls_state.record = record;
-  tls_state.shard = record->index;
+  tls_state.shard = record->index + 1;
   return record;
 }
 

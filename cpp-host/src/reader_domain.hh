@@ -28,7 +28,7 @@ struct alignas(64) ReaderRecord {
 struct ThreadState {
   ReaderRecord* record;
   std::uint32_t nesting;
-  std::uint32_t shard;             // statistics shard of this thread
+  std::uint32_t shard;             // statistics shard: record index + 1, 0 before registration
   std::uint32_t sample_countdown;  // calls left until the next latency sample
 };
 extern thread_local ThreadState tls_state __attribute__((tls_model("initial-exec")));

@@ -24,6 +24,8 @@ void MethodStats::snapshot(jn_method_stats* out) const noexcept {
     out->calls += s.calls.load(std::memory_order_relaxed);
     out->errors += s.errors.load(std::memory_order_relaxed);
   }
+  out->calls += overflow_.calls.load(std::memory_order_relaxed);
+  out->errors += overflow_.errors.load(std::memory_order_relaxed);
   std::array<std::uint64_t, 64> buckets{};
   std::uint64_t samples = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {

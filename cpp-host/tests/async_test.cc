@@ -519,6 +519,32 @@ TEST_F(AsyncTest, DeadlineAnswersWhileTheOnlyWorkerIsBusy) {
   EXPECT_EQ(done.count.load(), 1);
 }
 
+// A done callback runs on a host thread; freeing that host from it would
+// make the thread join itself, so it is refused and the host stays usable.
+TEST_F(AsyncTest, HostFreeFromDoneOnHostThreadIsRefused) {
+  struct FreeFromDone {
+    jn_host* host = nullptr;
+    std::atomic<int32_t> code{-1};
+    static void Done(void* user, jn_result* r) {
+      jn_result_release(r);
+      auto* self = static_cast<FreeFromDone*>(user);
+      self->code.store(jn_host_free(self->host));
+    }
+  };
+  FreeFromDone attempt;
+  attempt.host = host_.get();
+  jn_buffer req{};
+  ASSERT_EQ(
+      jn_call_async(sync_.get(), &req, JN_NO_DEADLINE, &FreeFromDone::Done, &attempt, nullptr),
+      JN_OK);
+  ASSERT_TRUE(WaitFor([&] { return attempt.code.load() != -1; }));
+  EXPECT_EQ(attempt.code.load(), JN_FAILED_PRECONDITION);
+  DoneRecord& done = *NewDone();
+  ASSERT_EQ(Start(sync_.get(), "still usable", &done), JN_OK);
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_OK);
+}
+
 // jn_host_free answers a synchronous jn_call that is waiting on an async
 // handler with JN_CANCELLED instead of waiting for a completion that may
 // never come.
