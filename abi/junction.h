@@ -300,8 +300,9 @@ JN_API int32_t jn_call_async(const jn_method* method, jn_buffer* request, int64_
 JN_API int32_t jn_complete(jn_completion completion, jn_result* result);
 
 /* Per-method statistics, shared by every handle on the same method of the
- * same registration. calls and errors are exact; latency is sampled (one
- * call in 128 per thread for synchronous calls, every asynchronous call). */
+ * same registration. calls and errors are exact; latency is sampled (every
+ * 128th synchronous call of a thread on the method, and every asynchronous
+ * call). */
 typedef struct jn_method_stats {
   uint64_t calls;
   uint64_t errors;

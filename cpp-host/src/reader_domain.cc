@@ -10,7 +10,7 @@
 
 namespace junction::detail {
 
-thread_local ThreadState tls_state __attribute__((tls_model("initial-exec"))) = {};
+constinit thread_local ThreadState tls_state __attribute__((tls_model("initial-exec"))) = {};
 std::atomic<std::uint64_t> global_epoch{1};
 bool readers_need_fence = true;
 

@@ -20,20 +20,33 @@ class MethodStats {
   // to one live thread (the reader record's index + 1), which alone writes
   // them, so a plain load and store count exactly; every other thread
   // (unregistered, or beyond the first kStatsShards) shares the atomic
-  // overflow shard.
-  void record(std::uint32_t thread_shard, bool error) noexcept {
+  // overflow shard. Returns whether this call's latency is to be sampled:
+  // every kLatencySampleEvery-th call of a shard.
+  bool count_call(std::uint32_t thread_shard) noexcept {
+    const std::uint32_t index = thread_shard - 1;
+    std::uint64_t calls = 0;
+    if (index < kStatsShards) [[likely]] {
+      std::atomic<std::uint64_t>& counter = shards_[index].calls;
+      calls = counter.load(std::memory_order_relaxed) + 1;
+      counter.store(calls, std::memory_order_relaxed);
+    } else {
+      calls = overflow_.calls.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    return calls % kLatencySampleEvery == 0;
+  }
+  void count_error(std::uint32_t thread_shard) noexcept {
     const std::uint32_t index = thread_shard - 1;
     if (index < kStatsShards) [[likely]] {
-      Shard& s = shards_[index];
-      s.calls.store(s.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      if (error) [[unlikely]] {
-        s.errors.store(s.errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      }
-      return;
-    }
-    overflow_.calls.fetch_add(1, std::memory_order_relaxed);
-    if (error) [[unlikely]] {
+      std::atomic<std::uint64_t>& counter = shards_[index].errors;
+      counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
       overflow_.errors.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  void record(std::uint32_t thread_shard, bool error) noexcept {
+    count_call(thread_shard);
+    if (error) {
+      count_error(thread_shard);
     }
   }
   void record_latency(std::uint64_t nanoseconds) noexcept;
