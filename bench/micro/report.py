@@ -12,8 +12,8 @@ printed and, if OUTPUT is given, written there too.
 
 With repetitions the median of each benchmark is used (--stat min or mean
 to choose another) and its standard deviation shown; without, the single
-run. --stat min needs the per-repetition entries (do not pass
---benchmark_report_aggregates_only). Standard library only.
+run. --stat min needs the per-repetition entries (without them, as with
+--benchmark_report_aggregates_only, the median is used). Standard library only.
 """
 
 import argparse
@@ -87,7 +87,8 @@ def collect(doc, field, stat="median"):
             errors.append(f"{b['name']}: {b.get('error_message', 'error')}")
             continue
         scale = UNIT_TO_NS.get(b.get("time_unit", "ns"), 1.0)
-        entry = runs.setdefault(run_name, {"iter": [], "agg": {}, "threads": b.get("threads", 1)})
+        entry = runs.setdefault(run_name, {"iter": [], "agg": {}, "threads": b.get("threads", 1),
+                                           "reps": b.get("repetitions", 1)})
         if b.get("run_type") == "aggregate":
             # cv is a ratio, not a time.
             if b.get("aggregate_name") != "cv":
@@ -105,12 +106,12 @@ def collect(doc, field, stat="median"):
         if t:
             threads = int(t.group(1))
         values, agg = entry["iter"], entry["agg"]
-        if stat == "min":
-            if not values:
-                continue
+        if stat == "min" and values:
             value = min(values)
         elif stat in agg:
             value = agg[stat]
+        elif "median" in agg:  # --stat min on aggregates-only output
+            value = agg["median"]
         elif values:
             value = statistics.median(values) if stat == "median" else statistics.mean(values)
         elif "mean" in agg:
@@ -123,7 +124,7 @@ def collect(doc, field, stat="median"):
             spread = statistics.stdev(values)
         else:
             spread = None
-        reps = max(len(values), 1)
+        reps = max(len(values), entry["reps"], 1)
         out[(m.group("family"), int(m.group("bytes")), threads)] = (value, spread, reps)
     return out, errors
 
