@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds the release preset, runs the
-# host demonstration, then the in-process call benchmark (jn_call against a
-# direct function-pointer call) on a quick default, printing its table and
-# writing the report to bench/results/.
+# host demonstration, then the in-process call benchmarks on a quick default:
+# jn_call against a direct function-pointer call (table and report written
+# to bench/results/), and a C++ caller calling the Rust module through
+# junction against its typed export.
 #   JUNCTION_BENCH_MIN_TIME  seconds per benchmark (default 0.2)
 #   JUNCTION_BENCH_REPS      repetitions per benchmark (default 3)
 set -euo pipefail
@@ -29,3 +30,12 @@ build/release/bench/micro/junction_micro_bench \
 python3 bench/micro/report.py "${json}" "${report}"
 echo
 echo "report written to ${report} (raw results: ${json})"
+
+echo
+echo "== C++ caller -> Rust handler (rust.echo/length through jn_call vs the typed export)"
+build/release/bench/micro/junction_rust_module_bench \
+  --benchmark_min_time="${JUNCTION_BENCH_MIN_TIME:-0.2}" \
+  --benchmark_repetitions="${JUNCTION_BENCH_REPS:-3}" \
+  --benchmark_report_aggregates_only=true \
+  --benchmark_out=bench/results/rust-module-latest.json --benchmark_out_format=json |
+  grep -E '^(Benchmark|-+$|BM_.*_median)'
