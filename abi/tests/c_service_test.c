@@ -299,20 +299,26 @@ static void* async_echo_thread(void* arg) {
   return NULL;
 }
 
-static void async_echo_handler(void* ctx, jn_bytes request, int64_t deadline_ns,
-                               jn_completion completion) {
+/* Hands the call to body on a detached thread of its own (or runs it here
+ * if no thread can be made); body frees the job. */
+static void start_job(void* ctx, jn_bytes request, jn_completion completion, void* (*body)(void*)) {
   async_job* job = (async_job*)malloc(sizeof *job);
   pthread_t thread;
-  (void)deadline_ns;
   if (job == NULL) abort();
   job->service = (test_service*)ctx;
   job->request = request;
   job->completion = completion;
-  if (pthread_create(&thread, NULL, async_echo_thread, job) == 0) {
+  if (pthread_create(&thread, NULL, body, job) == 0) {
     pthread_detach(thread);
   } else {
-    async_echo_thread(job);
+    body(job);
   }
+}
+
+static void async_echo_handler(void* ctx, jn_bytes request, int64_t deadline_ns,
+                               jn_completion completion) {
+  (void)deadline_ns;
+  start_job(ctx, request, completion, async_echo_thread);
 }
 
 /* Race: completes after about a millisecond on a thread of its own, racing
@@ -344,19 +350,9 @@ static void* race_thread(void* arg) {
 
 static void race_handler(void* ctx, jn_bytes request, int64_t deadline_ns,
                          jn_completion completion) {
-  async_job* job = (async_job*)malloc(sizeof *job);
-  pthread_t thread;
   (void)deadline_ns;
-  if (job == NULL) abort();
-  job->service = (test_service*)ctx;
-  job->request = request;
-  job->completion = completion;
   bump(&race_started);
-  if (pthread_create(&thread, NULL, race_thread, job) == 0) {
-    pthread_detach(thread);
-  } else {
-    race_thread(job);
-  }
+  start_job(ctx, request, completion, race_thread);
 }
 
 /* AsyncInline: completes inside the handler, on the calling thread. */
