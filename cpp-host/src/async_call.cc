@@ -106,14 +106,7 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
   const jn_bytes request{call->request.data, call->request.len};
   if (method.handler != nullptr) {
     jn_result result{};
-    try {
-      method.handler(method.ctx, request, call->deadline_ns, &result);
-    } catch (...) {
-      jn_buffer_release(&result.response);
-      result.response = jn_buffer{};
-      status_assign(&result.status, JN_INTERNAL, current_exception_message());
-    }
-    result_normalize(&result);
+    invoke_handler(method.handler, method.ctx, request, call->deadline_ns, &result);
     pending_answer(call, &result);
     jn_buffer_release(&call->request);
     return;
@@ -181,11 +174,9 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
   try {
     call =
         std::make_shared<PendingCall>(host, service, method->method, deadline_ns, done, user_data);
-    std::lock_guard lock(host->pending_mutex);
-    if (host->closing) {
+    if (!host->accept(call)) {
       return report(status, JN_CANCELLED, "host is shutting down");
     }
-    host->pending.insert(call);
   } catch (...) {
     return report(status, JN_RESOURCE_EXHAUSTED,
                   "cannot start call: " + current_exception_message());

@@ -19,13 +19,15 @@ std::int64_t coarse_resolution_ns() noexcept {
 // The coarse clock trails the precise one by less than its resolution, so a
 // deadline further away than that from the coarse reading has not passed;
 // only calls near their deadline pay for a precise clock read.
+// Initialised at load, so the call path reads it without a guard.
+const std::int64_t coarse_slack_ns = 2 * coarse_resolution_ns();
+
 bool deadline_passed(std::int64_t deadline_ns) noexcept {
-  static const std::int64_t slack_ns = 2 * coarse_resolution_ns();
   timespec coarse{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
   const std::int64_t coarse_ns =
       static_cast<std::int64_t>(coarse.tv_sec) * 1'000'000'000 + coarse.tv_nsec;
-  if (deadline_ns > coarse_ns + slack_ns) {
+  if (deadline_ns > coarse_ns + coarse_slack_ns) {
     return false;
   }
   return jn_now_ns() >= deadline_ns;
@@ -70,11 +72,11 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
     return code;
   }
   bool accepted = false;
-  {
-    std::lock_guard lock(host->pending_mutex);
-    if (!host->closing) {
-      accepted = host->pending.insert(call).second;
-    }
+  try {
+    accepted = host->accept(call);
+  } catch (...) {
+    status_assign(&result->status, JN_RESOURCE_EXHAUSTED, "cannot start call");
+    return JN_RESOURCE_EXHAUSTED;
   }
   if (!accepted) {
     status_assign(&result->status, JN_CANCELLED, "host is shutting down");
@@ -120,36 +122,12 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
   return JN_NOT_FOUND;
 }
 
-[[gnu::cold, gnu::noinline]] void handler_threw(jn_result* result) noexcept {
-  jn_buffer_release(&result->response);
-  result->response = jn_buffer{};
-  std::string message;
-  try {
-    message = current_exception_message();
-  } catch (...) {
-    message.clear();
-  }
-  status_assign(&result->status, JN_INTERNAL, message);
-}
-
-// Runs the handler behind the exception wall and enforces the result
-// contract; returns the call's code.
-inline std::int32_t invoke_handler(const jn_method* method, jn_bytes request,
-                                   std::int64_t deadline_ns, jn_result* result) noexcept {
-  try {
-    method->handler(method->ctx, request, deadline_ns, result);
-  } catch (...) {
-    handler_threw(result);
-  }
-  result_normalize(result);
-  return result->status.code;
-}
-
 // A call whose latency is sampled: two precise clock reads around it.
 [[gnu::noinline]] std::int32_t call_sampled(const jn_method* method, jn_bytes request,
                                             std::int64_t deadline_ns, jn_result* result) noexcept {
   const std::int64_t start_ns = jn_now_ns();
-  const std::int32_t code = invoke_handler(method, request, deadline_ns, result);
+  const std::int32_t code =
+      invoke_handler(method->handler, method->ctx, request, deadline_ns, result);
   method->method->stats.record_latency(static_cast<std::uint64_t>(jn_now_ns() - start_ns));
   if (code != JN_OK) {
     method->method->stats.count_error(tls_state.shard);
@@ -192,7 +170,8 @@ extern "C" JN_API std::int32_t jn_call(const jn_method* method, jn_bytes request
   if (stats.count_call(shard)) [[unlikely]] {
     return call_sampled(method, request, deadline_ns, result);
   }
-  const std::int32_t code = invoke_handler(method, request, deadline_ns, result);
+  const std::int32_t code =
+      invoke_handler(method->handler, method->ctx, request, deadline_ns, result);
   if (code != JN_OK) [[unlikely]] {
     stats.count_error(tls_state.shard);
   }

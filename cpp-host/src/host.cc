@@ -24,24 +24,6 @@ std::size_t name_length(const char* name) noexcept {
   return length > kMaxNameLength ? 0 : length;
 }
 
-std::int32_t check_version(std::uint32_t version, jn_status* status) noexcept {
-  const std::uint32_t major = JN_ABI_VERSION_MAJOR_OF(version);
-  const std::uint32_t minor = JN_ABI_VERSION_MINOR_OF(version);
-  if (major != JN_ABI_VERSION_MAJOR) {
-    return report(status, JN_FAILED_PRECONDITION,
-                  "ABI version mismatch: the service descriptor was built against junction ABI " +
-                      version_text(version) + ", this host implements ABI " +
-                      version_text(JN_ABI_VERSION) + " (the major versions must be equal)");
-  }
-  if (minor > JN_ABI_VERSION_MINOR) {
-    return report(status, JN_FAILED_PRECONDITION,
-                  "ABI version mismatch: the service descriptor was built against junction ABI " +
-                      version_text(version) + ", newer than this host's ABI " +
-                      version_text(JN_ABI_VERSION));
-  }
-  return JN_OK;
-}
-
 std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
   if (name_length(desc.name) == 0) {
     return report(status, JN_INVALID_ARGUMENT, "service name must be 1 to 255 bytes");
@@ -130,6 +112,15 @@ Host::Host(std::uint32_t worker_threads) : workers(this, worker_threads), timers
     tls_owning_host = this;
     reclaim_loop();
   });
+}
+
+bool Host::accept(const std::shared_ptr<PendingCall>& call) {
+  std::lock_guard lock(pending_mutex);
+  if (closing) {
+    return false;
+  }
+  pending.insert(call);
+  return true;
 }
 
 void Host::retire(ServiceEntry* service) {
@@ -262,7 +253,9 @@ JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* des
   }
   auto* host = reinterpret_cast<Host*>(handle);
   try {
-    if (const std::int32_t code = check_version(desc->abi_version, status); code != JN_OK) {
+    if (const std::int32_t code =
+            check_abi_version(desc->abi_version, "the service descriptor", status);
+        code != JN_OK) {
       return code;
     }
     if (const std::int32_t code = check_descriptor(*desc, status); code != JN_OK) {

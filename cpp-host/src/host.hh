@@ -144,6 +144,9 @@ struct Host {
   bool retire_stop = false;
   std::thread reclaimer;
 
+  // Tracks call until it is answered, unless the host is shutting down
+  // (then false). May throw std::bad_alloc.
+  bool accept(const std::shared_ptr<PendingCall>& call);
   void retire(ServiceEntry* service);
   void reclaim_loop();
 };

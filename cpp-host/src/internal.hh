@@ -56,7 +56,27 @@ inline void result_normalize(jn_result* result) noexcept {
 // The message of the exception being handled, for the exception wall.
 std::string current_exception_message();
 
-// "a.b" for an ABI version number, for messages.
-std::string version_text(std::uint32_t version);
+// Refuses (JN_FAILED_PRECONDITION, with both versions in the message) code
+// built against another ABI major or a newer minor. built names it for the
+// message, e.g. "the service descriptor".
+std::int32_t check_abi_version(std::uint32_t version, std::string_view built,
+                               jn_status* status) noexcept;
+
+// Sets result to JN_INTERNAL with the message of the exception being
+// handled, dropping any response the handler set. Call only from a catch.
+void handler_threw(jn_result* result) noexcept;
+
+// Runs a synchronous handler behind the exception wall and enforces the
+// result contract; returns the call's code.
+inline std::int32_t invoke_handler(jn_handler_fn handler, void* ctx, jn_bytes request,
+                                   std::int64_t deadline_ns, jn_result* result) noexcept {
+  try {
+    handler(ctx, request, deadline_ns, result);
+  } catch (...) {
+    handler_threw(result);
+  }
+  result_normalize(result);
+  return result->status.code;
+}
 
 }  // namespace junction::detail

@@ -9,7 +9,6 @@
 extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* path,
                                                    jn_status* status) {
   using junction::detail::report;
-  using junction::detail::version_text;
   if (host == nullptr || path == nullptr) {
     return report(status, JN_INVALID_ARGUMENT, "host and module path must not be NULL");
   }
@@ -32,13 +31,10 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
                         " is not a junction module: it must export jn_module_abi_version and "
                         "jn_module_init");
     }
-    const std::uint32_t version = abi_version();
-    if (JN_ABI_VERSION_MAJOR_OF(version) != JN_ABI_VERSION_MAJOR ||
-        JN_ABI_VERSION_MINOR_OF(version) > JN_ABI_VERSION_MINOR) {
-      return report(status, JN_FAILED_PRECONDITION,
-                    "ABI version mismatch: module " + module + " was built against junction ABI " +
-                        version_text(version) + ", this host implements ABI " +
-                        version_text(JN_ABI_VERSION));
+    if (const std::int32_t code =
+            junction::detail::check_abi_version(abi_version(), "module " + module, status);
+        code != JN_OK) {
+      return code;
     }
     jn_status init_status{};
     const std::int32_t code = init(host, &init_status);

@@ -69,9 +69,43 @@ std::string current_exception_message() {
   }
 }
 
+namespace {
+
 std::string version_text(std::uint32_t version) {
   return std::to_string(JN_ABI_VERSION_MAJOR_OF(version)) + "." +
          std::to_string(JN_ABI_VERSION_MINOR_OF(version));
+}
+
+}  // namespace
+
+std::int32_t check_abi_version(std::uint32_t version, std::string_view built,
+                               jn_status* status) noexcept {
+  const bool other_major = JN_ABI_VERSION_MAJOR_OF(version) != JN_ABI_VERSION_MAJOR;
+  if (!other_major && JN_ABI_VERSION_MINOR_OF(version) <= JN_ABI_VERSION_MINOR) {
+    return report(status, JN_OK, "");
+  }
+  try {
+    return report(status, JN_FAILED_PRECONDITION,
+                  "ABI version mismatch: " + std::string(built) +
+                      " was built against junction ABI " + version_text(version) +
+                      ", this host implements ABI " + version_text(JN_ABI_VERSION) +
+                      (other_major ? " (the major versions must be equal)"
+                                   : " (a newer minor than the host's)"));
+  } catch (...) {
+    return report(status, JN_FAILED_PRECONDITION, "ABI version mismatch");
+  }
+}
+
+void handler_threw(jn_result* result) noexcept {
+  jn_buffer_release(&result->response);
+  result->response = jn_buffer{};
+  std::string message;
+  try {
+    message = current_exception_message();
+  } catch (...) {
+    message.clear();
+  }
+  status_assign(&result->status, JN_INTERNAL, message);
 }
 
 }  // namespace junction::detail

@@ -60,6 +60,20 @@ class AsyncTest : public LeakCheckedTest {
     return rc;
   }
 
+  // On a one-worker host, starts a call per done on a service whose handler
+  // blocks on gate, and returns once the first is inside it (the rest queue).
+  void StartQueuedBehindGate(Gate& gate, const std::vector<DoneRecord*>& dones, HostPtr& host,
+                             MethodPtr& m) {
+    host = NewHost(1);
+    ASSERT_NE(host, nullptr);
+    ASSERT_EQ(
+        Register(host.get(), "q", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
+        JN_OK);
+    m = Resolve(host.get(), "q", "m");
+    for (DoneRecord* d : dones) ASSERT_EQ(Start(m.get(), "queued", d), JN_OK);
+    ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  }
+
   CountingProducer producer_;
   CountingProducer requests_;
   Probe sync_probe_;
@@ -404,14 +418,9 @@ TEST_F(AsyncTest, DoneMayStartAnotherCall) {
 TEST_F(AsyncTest, HostFreeCancelsQueuedCallsWithoutRunningThem) {
   Gate gate;
   std::vector<DoneRecord*> dones = NewDones(6);
-  HostPtr host = NewHost(1);
-  ASSERT_NE(host, nullptr);
-  ASSERT_EQ(
-      Register(host.get(), "q", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
-      JN_OK);
-  MethodPtr m = Resolve(host.get(), "q", "m");
-  for (DoneRecord* d : dones) ASSERT_EQ(Start(m.get(), "queued", d), JN_OK);
-  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  HostPtr host;
+  MethodPtr m;
+  ASSERT_NO_FATAL_FAILURE(StartQueuedBehindGate(gate, dones, host, m));
   std::atomic<bool> freed{false};
   int32_t free_rc = -1;
   std::thread freer([&, h = host.release()] {
@@ -442,14 +451,9 @@ TEST_F(AsyncTest, HostFreeCancelsQueuedCallsWithoutRunningThem) {
 TEST_F(AsyncTest, UnregisterWithQueuedCalls) {
   Gate gate;
   std::vector<DoneRecord*> dones = NewDones(6);
-  HostPtr host = NewHost(1);
-  ASSERT_NE(host, nullptr);
-  ASSERT_EQ(
-      Register(host.get(), "q", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
-      JN_OK);
-  MethodPtr m = Resolve(host.get(), "q", "m");
-  for (DoneRecord* d : dones) ASSERT_EQ(Start(m.get(), "queued", d), JN_OK);
-  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  HostPtr host;
+  MethodPtr m;
+  ASSERT_NO_FATAL_FAILURE(StartQueuedBehindGate(gate, dones, host, m));
   EXPECT_EQ(jn_host_unregister(host.get(), "q", nullptr), JN_OK);
   gate.Open();
   for (DoneRecord* d : dones) ASSERT_TRUE(d->Wait());

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use junction::{live, Deadline, Method};
+use junction::{live, Deadline, HostRef, Method};
 
 /// The bound every test runs under.
 pub const TEST_BOUND: Duration = Duration::from_secs(60);
@@ -154,6 +154,22 @@ pub fn checksum_from_threads(
     for worker in workers {
         worker.join().unwrap();
     }
+}
+
+/// Checks `service`'s `echo`, `length` and `checksum` methods at `size`
+/// bytes, returning the request for further checks.
+pub fn check_echo_length_checksum(host: &HostRef, service: &str, size: usize) -> Vec<u8> {
+    let request = payload(size);
+    let call = |method: &str| {
+        host.resolve(service, method)
+            .unwrap()
+            .call(&request, Deadline::none())
+            .unwrap()
+    };
+    assert_eq!(call("echo"), request);
+    assert_eq!(u64_of(&call("length")), size as u64);
+    assert_eq!(u64_of(&call("checksum")), fnv1a(&request));
+    request
 }
 
 /// The payload sizes every call path is tested with.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use junction::{Code, Deadline, Host};
 
 use crate::common::{
-    block_on, checksum_from_threads, fixture_module, fnv1a, payload, run, tokio_runtime, u64_of,
-    SIZES,
+    block_on, check_echo_length_checksum, checksum_from_threads, fixture_module, fnv1a, payload,
+    run, tokio_runtime, u64_of, SIZES,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,15 +27,8 @@ fn the_echo_module_serves_rust_echo() {
         let host = Host::new().unwrap();
         host.load_module(echo_module()).unwrap();
         let echo = host.resolve("rust.echo", "echo").unwrap();
-        let length = host.resolve("rust.echo", "length").unwrap();
-        let checksum = host.resolve("rust.echo", "checksum").unwrap();
         for size in SIZES {
-            let request = payload(size);
-            assert_eq!(echo.call(&request, Deadline::none()).unwrap(), request);
-            let len = length.call(&request, Deadline::none()).unwrap();
-            assert_eq!(u64_of(&len), size as u64);
-            let sum = checksum.call(&request, Deadline::none()).unwrap();
-            assert_eq!(u64_of(&sum), fnv1a(&request));
+            let request = check_echo_length_checksum(&host, "rust.echo", size);
             let back = block_on(echo.call_async(request.clone(), Deadline::none()), WAIT);
             assert_eq!(back.unwrap(), request);
         }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use junction::{Code, Deadline, Host, Method, Service, Status};
 
-use crate::common::{checksum_from_threads, fnv1a, payload, run, u64_of, SIZES};
+use crate::common::{
+    check_echo_length_checksum, checksum_from_threads, fnv1a, payload, run, u64_of, SIZES,
+};
 
 /// A host serving "test.sync" with echo, length, checksum and address
 /// methods.
@@ -34,16 +36,8 @@ fn echo_host() -> Host {
 fn payloads_from_0_bytes_to_1_mib() {
     run(|| {
         let host = echo_host();
-        let echo = host.resolve("test.sync", "echo").unwrap();
-        let length = host.resolve("test.sync", "length").unwrap();
-        let checksum = host.resolve("test.sync", "checksum").unwrap();
         for size in SIZES {
-            let request = payload(size);
-            assert_eq!(echo.call(&request, Deadline::none()).unwrap(), request);
-            let len = length.call(&request, Deadline::none()).unwrap();
-            assert_eq!(u64_of(&len), size as u64);
-            let sum = checksum.call(&request, Deadline::none()).unwrap();
-            assert_eq!(u64_of(&sum), fnv1a(&request));
+            check_echo_length_checksum(&host, "test.sync", size);
         }
     });
 }
