@@ -99,31 +99,43 @@ impl Buffer {
     /// The bytes as a `Vec`: without a copy when the buffer holds a `Vec`
     /// made by this copy of the crate (so by this binary's allocator),
     /// copied otherwise.
-    pub fn into_vec(self) -> Vec<u8> {
-        let ours = self
-            .raw
-            .release
-            .is_some_and(|release| std::ptr::fn_addr_eq(release, release_vec as Release));
-        if ours {
-            let mut raw = self.into_raw();
-            live::rust_buffer_released();
-            raw.release = None;
-            // SAFETY: made by `From<Vec<u8>>`: data, len and the capacity in
-            // private_data are the parts of a Vec this crate leaked.
-            return unsafe {
-                Vec::from_raw_parts(
-                    raw.data.cast_mut(),
-                    raw.len as usize,
-                    raw.private_data as usize,
-                )
-            };
+    pub fn into_vec(mut self) -> Vec<u8> {
+        match self.take_own_vec() {
+            Some(bytes) => bytes,
+            None => self.as_bytes().to_vec(),
         }
-        self.as_bytes().to_vec()
+    }
+
+    /// The `Vec` behind a buffer made by `From<Vec<u8>>` of this copy of the
+    /// crate, leaving the buffer released; `None` (and the buffer untouched)
+    /// for any other buffer.
+    fn take_own_vec(&mut self) -> Option<Vec<u8>> {
+        let release = self.raw.release?;
+        if !std::ptr::fn_addr_eq(release, release_vec as Release) {
+            return None;
+        }
+        self.raw.release = None;
+        live::rust_buffer_released();
+        // SAFETY: made by `From<Vec<u8>>`: data, the capacity in private_data
+        // and len (never more than the capacity) are the parts of a Vec this
+        // crate leaked, and release is now None, so nothing frees it again.
+        Some(unsafe {
+            Vec::from_raw_parts(
+                self.raw.data.cast_mut(),
+                self.raw.len as usize,
+                self.raw.private_data as usize,
+            )
+        })
     }
 }
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        // A Vec of our own is freed here rather than through the callback:
+        // the same deallocation without an indirect call.
+        if self.take_own_vec().is_some() {
+            return;
+        }
         if let Some(release) = self.raw.release {
             // SAFETY: the buffer is owned and unreleased; its callback
             // releases it exactly once and marks it released.

@@ -57,6 +57,7 @@ impl Method {
     /// assert_eq!(late.code(), Code::DeadlineExceeded);
     /// # Ok::<(), junction::Status>(())
     /// ```
+    #[inline]
     pub fn call(&self, request: &[u8], deadline: Deadline) -> Result<Buffer> {
         let view = sys::jn_bytes {
             data: request.as_ptr(),
@@ -195,6 +196,7 @@ pub struct MethodStats {
 ///
 /// `result` must be a valid `jn_result` owned by the caller; its contents are
 /// taken (it is left released).
+#[inline]
 unsafe fn take_result(result: &mut sys::jn_result) -> Result<Buffer> {
     if result.status.code == sys::JN_OK as i32 {
         if result.status.message.release.is_some() {
