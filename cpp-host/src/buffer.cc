@@ -1,6 +1,8 @@
 // Host-allocated buffers and the live-object counters.
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <new>
 
 #include "internal.hh"
 
@@ -13,6 +15,92 @@ LiveCounters& live_counters() noexcept {
 
 namespace {
 
+// Host buffers are counted per thread: the thread that makes or releases a
+// buffer adjusts its own slot with a plain load and store (no locked
+// instruction on the call path, where handlers make responses). A slot may
+// go negative (a buffer released on another thread than made it); the sum
+// over all slots is exact. A thread's slot is folded into the retired
+// totals when it exits and reused by a later thread.
+struct alignas(64) BufferCounterSlot {
+  std::atomic<std::int64_t> buffers{0};
+  std::atomic<std::int64_t> bytes{0};
+  bool in_use = false;  // guarded by BufferCounterRegistry::mutex
+  BufferCounterSlot* next = nullptr;
+};
+
+// Never destroyed: threads may exit (and fold their slots) during static
+// destruction.
+struct BufferCounterRegistry {
+  std::mutex mutex;
+  BufferCounterSlot* slots = nullptr;  // every slot ever made, never freed
+  std::int64_t retired_buffers = 0;
+  std::int64_t retired_bytes = 0;
+};
+
+BufferCounterRegistry& buffer_counter_registry() noexcept {
+  static auto* registry = new BufferCounterRegistry;
+  return *registry;
+}
+
+constinit thread_local BufferCounterSlot* tls_buffer_slot
+    __attribute__((tls_model("initial-exec"))) = nullptr;
+
+struct BufferSlotReturner {
+  ~BufferSlotReturner() {
+    BufferCounterSlot* slot = tls_buffer_slot;
+    if (slot == nullptr) {
+      return;
+    }
+    BufferCounterRegistry& registry = buffer_counter_registry();
+    std::lock_guard lock(registry.mutex);
+    registry.retired_buffers += slot->buffers.exchange(0, std::memory_order_relaxed);
+    registry.retired_bytes += slot->bytes.exchange(0, std::memory_order_relaxed);
+    slot->in_use = false;
+    tls_buffer_slot = nullptr;
+  }
+};
+
+[[gnu::noinline]] BufferCounterSlot* buffer_slot_register() noexcept {
+  static thread_local BufferSlotReturner returner;
+  (void)returner;
+  BufferCounterRegistry& registry = buffer_counter_registry();
+  std::lock_guard lock(registry.mutex);
+  BufferCounterSlot* slot = registry.slots;
+  while (slot != nullptr && slot->in_use) {
+    slot = slot->next;
+  }
+  if (slot == nullptr) {
+    slot = new (std::nothrow) BufferCounterSlot;
+    if (slot == nullptr) {
+      return nullptr;
+    }
+    slot->next = registry.slots;
+    registry.slots = slot;
+  }
+  slot->in_use = true;
+  tls_buffer_slot = slot;
+  return slot;
+}
+
+void buffer_count(std::int64_t buffers, std::int64_t bytes) noexcept {
+  BufferCounterSlot* slot = tls_buffer_slot;
+  if (slot == nullptr) [[unlikely]] {
+    slot = buffer_slot_register();
+    if (slot == nullptr) {
+      // No memory for a slot: count in the retired totals instead.
+      BufferCounterRegistry& registry = buffer_counter_registry();
+      std::lock_guard lock(registry.mutex);
+      registry.retired_buffers += buffers;
+      registry.retired_bytes += bytes;
+      return;
+    }
+  }
+  // Only this thread writes its slot, so load-and-store counts exactly.
+  slot->buffers.store(slot->buffers.load(std::memory_order_relaxed) + buffers,
+                      std::memory_order_relaxed);
+  slot->bytes.store(slot->bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+}
+
 // A host buffer is one malloc block: this header, then the bytes.
 // private_data points at the header, which remembers the allocated length
 // so the accounting stays right even if a consumer shortened len.
@@ -22,9 +110,7 @@ struct HostBlock {
 
 void host_buffer_release(jn_buffer* buffer) {
   auto* block = static_cast<HostBlock*>(buffer->private_data);
-  LiveCounters& live = live_counters();
-  live.buffers.fetch_sub(1, std::memory_order_relaxed);
-  live.buffer_bytes.fetch_sub(block->len, std::memory_order_relaxed);
+  buffer_count(-1, -static_cast<std::int64_t>(block->len));
   std::free(block);
   *buffer = jn_buffer{};
 }
@@ -42,9 +128,7 @@ std::int32_t host_buffer_new(std::uint64_t len, std::uint8_t** data_out, jn_buff
   block->len = len;
   auto* data = static_cast<std::uint8_t*>(memory) + sizeof(HostBlock);
   data[len] = 0;
-  LiveCounters& live = live_counters();
-  live.buffers.fetch_add(1, std::memory_order_relaxed);
-  live.buffer_bytes.fetch_add(len, std::memory_order_relaxed);
+  buffer_count(1, static_cast<std::int64_t>(len));
   *buffer = jn_buffer{data, len, host_buffer_release, block};
   if (data_out != nullptr) {
     *data_out = data;
@@ -53,6 +137,19 @@ std::int32_t host_buffer_new(std::uint64_t len, std::uint8_t** data_out, jn_buff
 }
 
 }  // namespace
+
+BufferCounts buffer_counts_read() noexcept {
+  BufferCounterRegistry& registry = buffer_counter_registry();
+  std::lock_guard lock(registry.mutex);
+  std::int64_t buffers = registry.retired_buffers;
+  std::int64_t bytes = registry.retired_bytes;
+  for (const BufferCounterSlot* slot = registry.slots; slot != nullptr; slot = slot->next) {
+    buffers += slot->buffers.load(std::memory_order_relaxed);
+    bytes += slot->bytes.load(std::memory_order_relaxed);
+  }
+  return {static_cast<std::uint64_t>(buffers), static_cast<std::uint64_t>(bytes)};
+}
+
 }  // namespace junction::detail
 
 extern "C" {
@@ -92,8 +189,9 @@ JN_API std::int32_t jn_live_objects(jn_live_counts* counts) {
     return JN_INVALID_ARGUMENT;
   }
   const auto& live = junction::detail::live_counters();
-  counts->buffers = live.buffers.load(std::memory_order_relaxed);
-  counts->buffer_bytes = live.buffer_bytes.load(std::memory_order_relaxed);
+  const junction::detail::BufferCounts buffers = junction::detail::buffer_counts_read();
+  counts->buffers = buffers.buffers;
+  counts->buffer_bytes = buffers.bytes;
   counts->hosts = live.hosts.load(std::memory_order_relaxed);
   counts->methods = live.methods.load(std::memory_order_relaxed);
   counts->services = live.services.load(std::memory_order_relaxed);

@@ -11,16 +11,23 @@
 
 namespace junction::detail {
 
-// Process-wide counts behind jn_live_objects.
+// Process-wide counts behind jn_live_objects. Host buffers are counted
+// apart, per thread (buffer_counts_read), because they are made and released
+// on every call path.
 struct LiveCounters {
-  std::atomic<std::uint64_t> buffers{0};
-  std::atomic<std::uint64_t> buffer_bytes{0};
   std::atomic<std::uint64_t> hosts{0};
   std::atomic<std::uint64_t> methods{0};
   std::atomic<std::uint64_t> services{0};
   std::atomic<std::uint64_t> pending_calls{0};
 };
 LiveCounters& live_counters() noexcept;
+
+// Live host buffers and their bytes, summed over every thread's counts.
+struct BufferCounts {
+  std::uint64_t buffers;
+  std::uint64_t bytes;
+};
+BufferCounts buffer_counts_read() noexcept;
 
 // Replaces status's code and message. Never throws: if the message cannot be
 // allocated the status keeps the code and an empty message.

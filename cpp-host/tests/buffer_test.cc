@@ -151,6 +151,28 @@ TEST_F(BufferTest, ReleaseFromAnotherThread) {
   EXPECT_TRUE(SameCounts(LiveCounts(), before));
 }
 
+// Counts are kept per thread: buffers made by threads that have exited, and
+// released by others that exit too, still sum to the truth, and the slots of
+// exited threads are reused.
+TEST_F(BufferTest, CountsSurviveTheThreadsThatMadeThem) {
+  const jn_live_counts before = LiveCounts();
+  std::vector<jn_buffer> bufs(32);
+  for (int round = 0; round < 3; ++round) {
+    std::thread maker([&] {
+      for (auto& b : bufs) ASSERT_EQ(jn_buffer_new(10, nullptr, &b), JN_OK);
+    });
+    maker.join();
+    const jn_live_counts held = LiveCounts();
+    EXPECT_EQ(held.buffers, before.buffers + bufs.size());
+    EXPECT_EQ(held.buffer_bytes, before.buffer_bytes + 10 * bufs.size());
+    std::thread releaser([&] {
+      for (auto& b : bufs) jn_buffer_release(&b);
+    });
+    releaser.join();
+    EXPECT_TRUE(SameCounts(LiveCounts(), before));
+  }
+}
+
 // Many buffers made and released concurrently keep the accounting exact.
 TEST_F(BufferTest, ConcurrentNewAndReleaseAccountExactly) {
   const jn_live_counts before = LiveCounts();
