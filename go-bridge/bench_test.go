@@ -1,0 +1,138 @@
+package junction_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"junction"
+	"junction/goecho"
+	"junction/internal/cgotest"
+)
+
+// benchSizes are the request sizes of every benchmark: the handlers read
+// only the length, so with no copies all sizes cost the same.
+var benchSizes = []struct {
+	name string
+	size int
+}{{"0B", 0}, {"64B", 64}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}}
+
+// benchRustHost loads the Rust module for benchmarks (skipped without
+// JUNCTION_RUST_ECHO_MODULE).
+func benchRustHost(b *testing.B) (*junction.Host, string) {
+	b.Helper()
+	path := os.Getenv("JUNCTION_RUST_ECHO_MODULE")
+	if path == "" {
+		b.Skip("JUNCTION_RUST_ECHO_MODULE is not set")
+	}
+	host, err := junction.NewHost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = host.Close() })
+	if err := host.LoadModule(path); err != nil {
+		b.Fatal(err)
+	}
+	return host, path
+}
+
+// BenchmarkGoToRust: Go calling the Rust module's length, directly through
+// its typed cgo export (the floor) and through junction.
+func BenchmarkGoToRust(b *testing.B) {
+	host, path := benchRustHost(b)
+	typed, ok := cgotest.FindTypedLength(path)
+	if !ok {
+		b.Fatal("junction_echo_length not found in the loaded module")
+	}
+	length, err := host.Method("rust.echo", "length")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer length.Close()
+	ctx := context.Background()
+	for _, s := range benchSizes {
+		req := make([]byte, s.size)
+		b.Run("typed-cgo/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				if typed.Call(req) != uint64(s.size) {
+					b.Fatal("wrong length")
+				}
+			}
+		})
+		b.Run("junction-Call/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := length.Call(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("junction-CallBorrowed/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				r, err := length.CallBorrowed(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Release()
+			}
+		})
+	}
+	// GOMAXPROCS callers at once.
+	for _, s := range benchSizes[1:2] {
+		req := make([]byte, s.size)
+		b.Run("parallel/typed-cgo/"+s.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					typed.Call(req)
+				}
+			})
+		})
+		b.Run("parallel/junction-Call/"+s.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := length.Call(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRustToGo: C code (standing for Rust: the same C ABI) calling the
+// Go handler go.echo/length through junction, against a raw cgo export
+// doing the same work, from a thread Go created and from one it did not.
+func BenchmarkRustToGo(b *testing.B) {
+	host, err := junction.NewHost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer host.Close()
+	if err := host.Register(goecho.Service(host)); err != nil {
+		b.Fatal(err)
+	}
+	length, err := host.Method(goecho.Name, "length")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer length.Close()
+	for _, thread := range []struct {
+		name string
+		new  bool
+	}{{"go-thread", false}, {"c-thread", true}} {
+		for _, s := range benchSizes {
+			req := make([]byte, s.size)
+			b.Run(fmt.Sprintf("raw-export/%s/%s", thread.name, s.name), func(b *testing.B) {
+				if got := cgotest.LoopRaw(req, b.N, thread.new); got != b.N {
+					b.Fatalf("%d of %d calls answered", got, b.N)
+				}
+			})
+			b.Run(fmt.Sprintf("junction/%s/%s", thread.name, s.name), func(b *testing.B) {
+				if got := cgotest.LoopJunction(length, req, b.N, thread.new); got != b.N {
+					b.Fatalf("%d of %d calls answered", got, b.N)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,151 @@
+#include "bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "_cgo_export.h"
+
+uint32_t junction_go_header_version(void) { return JN_ABI_VERSION; }
+
+/* Moves a buffer into its Go form; the source is left released. */
+static junction_go_owned owned_from(jn_buffer* buffer) {
+  junction_go_owned owned = {NULL, 0, 0, 0};
+  if (buffer->release != NULL) {
+    owned.data = buffer->len > 0 ? buffer->data : NULL;
+    owned.len = buffer->len;
+    owned.release = (uintptr_t)buffer->release;
+    owned.private_data = (uintptr_t)buffer->private_data;
+    buffer->release = NULL;
+  }
+  return owned;
+}
+
+void junction_go_owned_release(junction_go_owned owned) {
+  if (owned.release == 0) {
+    return;
+  }
+  jn_buffer buffer;
+  buffer.data = owned.data;
+  buffer.len = owned.len;
+  buffer.release = (void (*)(jn_buffer*))owned.release;
+  buffer.private_data = (void*)owned.private_data;
+  buffer.release(&buffer);
+}
+
+static junction_go_status status_from(int32_t code, jn_status* status) {
+  junction_go_status out;
+  out.code = code;
+  out.message = owned_from(&status->message);
+  return out;
+}
+
+junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
+                                     uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
+                                     uint64_t dst_cap) {
+  int64_t deadline_ns = JN_NO_DEADLINE;
+  if (timeout_ns != JUNCTION_GO_NO_TIMEOUT) {
+    const int64_t now = jn_now_ns();
+    deadline_ns = timeout_ns < JN_NO_DEADLINE - now ? now + timeout_ns : JN_NO_DEADLINE;
+  }
+  const jn_bytes view = {request, request_len};
+  jn_result result;
+  const int32_t code = jn_call(method, view, deadline_ns, &result);
+  junction_go_outcome outcome;
+  outcome.copied_len = 0;
+  if (code == JN_OK && result.response.len <= dst_cap) {
+    if (result.response.len > 0) {
+      memcpy(dst, result.response.data, result.response.len);
+    }
+    outcome.copied_len = result.response.len;
+    jn_buffer_release(&result.response);
+  }
+  outcome.status = status_from(code, &result.status);
+  outcome.response = owned_from(&result.response);
+  return outcome;
+}
+
+junction_go_status junction_go_host_new(const jn_host_options* options, jn_host** host) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_host_new(options, host, &status);
+  return status_from(code, &status);
+}
+
+junction_go_status junction_go_resolve(jn_host* host, const char* service, const char* method,
+                                       jn_method** method_out) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_host_resolve(host, service, method, method_out, &status);
+  return status_from(code, &status);
+}
+
+junction_go_status junction_go_unregister(jn_host* host, const char* service) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_host_unregister(host, service, &status);
+  return status_from(code, &status);
+}
+
+junction_go_status junction_go_load_module(jn_host* host, const char* path) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_host_load_module(host, path, &status);
+  return status_from(code, &status);
+}
+
+/* The handler trampoline: the method ctx is the handler's cgo.Handle. A
+ * response that fits in scratch is written there by Go and copied into a
+ * host buffer here, which saves the handler a second cgo crossing. */
+static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns,
+                                jn_result* result) {
+  int64_t timeout_ns = JUNCTION_GO_NO_TIMEOUT;
+  if (deadline_ns != JN_NO_DEADLINE) {
+    timeout_ns = deadline_ns - jn_now_ns();
+    if (timeout_ns < 0) {
+      timeout_ns = 0;
+    }
+  }
+  uint8_t scratch[JUNCTION_GO_SCRATCH_BYTES];
+  const int64_t written = junctionGoServe((uintptr_t)ctx, (uint8_t*)request.data, request.len,
+                                          timeout_ns, result, scratch, sizeof scratch);
+  if (written >= 0) {
+    const int32_t code = jn_buffer_copy(scratch, (uint64_t)written, &result->response);
+    if (code != JN_OK) {
+      jn_status_set(&result->status, code, "cannot allocate the response");
+    }
+  }
+}
+
+static void junction_go_destroy(void* ctx) { junctionGoDestroy((uintptr_t)ctx); }
+
+junction_go_status junction_go_register(jn_host* host, const char* service_name,
+                                        const char* method_names, const uintptr_t* method_handles,
+                                        uint32_t count, uintptr_t service_handle) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  jn_method_desc* methods = calloc(count > 0 ? count : 1, sizeof *methods);
+  if (methods == NULL) {
+    jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the method table");
+    return status_from(JN_RESOURCE_EXHAUSTED, &status);
+  }
+  const char* name = method_names;
+  for (uint32_t i = 0; i < count; ++i) {
+    methods[i].name = name;
+    methods[i].handler = junction_go_handler;
+    methods[i].async_handler = NULL;
+    methods[i].ctx = (void*)method_handles[i];
+    name += strlen(name) + 1;
+  }
+  const jn_service_desc service = {
+      JN_ABI_VERSION, count, service_name, methods, (void*)service_handle, junction_go_destroy};
+  const int32_t code = jn_host_register(host, &service, &status);
+  free(methods);
+  return status_from(code, &status);
+}
+
+int32_t junction_go_respond(jn_result* result, const uint8_t* data, uint64_t len) {
+  return jn_buffer_copy(data, len, &result->response);
+}
+
+void junction_go_fail(jn_result* result, int32_t code, const uint8_t* message, uint64_t len) {
+  result->status.code = code;
+  jn_buffer_release(&result->status.message);
+  if (len > 0 && jn_buffer_copy(message, len, &result->status.message) != JN_OK) {
+    result->status.message.release = NULL; /* out of memory: the code alone */
+  }
+}

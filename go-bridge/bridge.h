@@ -1,0 +1,80 @@
+/* The C side of the Go bridge: trampolines that libjunction calls (they
+ * enter Go through the functions exported in serve.go) and wrappers that let
+ * Go make each call in one cgo crossing. Go pointers passed to these
+ * functions are borrowed for the call only, as cgo requires.
+ *
+ * Buffers reach Go as junction_go_owned, never as jn_buffer: a producer's
+ * private_data is free-form (the Rust bridge keeps a capacity there) and an
+ * empty buffer's data may be any value, and Go must not find such values in
+ * pointer-typed fields of its stacks or heap. */
+#ifndef JUNCTION_GO_BRIDGE_H
+#define JUNCTION_GO_BRIDGE_H
+
+#include <junction.h>
+#include <stdint.h>
+
+/* JN_ABI_VERSION as this package was compiled against it. */
+uint32_t junction_go_header_version(void);
+
+/* An owned jn_buffer as Go holds it: data is NULL when len is 0; release
+ * and private_data are opaque. released <=> release == 0. */
+typedef struct junction_go_owned {
+  const uint8_t* data;
+  uint64_t len;
+  uintptr_t release;
+  uintptr_t private_data;
+} junction_go_owned;
+
+/* Releases an owned buffer through its producer's callback (no-op when
+ * released). */
+void junction_go_owned_release(junction_go_owned owned);
+
+/* A status as Go holds it: the code and its owned message. */
+typedef struct junction_go_status {
+  int32_t code;
+  junction_go_owned message;
+} junction_go_status;
+
+/* No deadline, as a relative timeout. */
+#define JUNCTION_GO_NO_TIMEOUT (-1)
+
+/* The outcome of junction_go_call. On OK, a response of at most dst_cap
+ * bytes was copied to dst and released (response is then released and
+ * copied_len its length); a larger one is in response. On failure, status
+ * holds the code and message. The caller releases what is not released. */
+typedef struct junction_go_outcome {
+  junction_go_status status;
+  junction_go_owned response;
+  uint64_t copied_len;
+} junction_go_outcome;
+
+/* jn_call with a deadline timeout_ns from now (JUNCTION_GO_NO_TIMEOUT: none).
+ * request: borrowed. dst: borrowed, dst_cap writable bytes (NULL if 0). */
+junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
+                                     uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
+                                     uint64_t dst_cap);
+
+/* The host functions Go calls, with their status returned by value. */
+junction_go_status junction_go_host_new(const jn_host_options* options, jn_host** host);
+junction_go_status junction_go_resolve(jn_host* host, const char* service, const char* method,
+                                       jn_method** method_out);
+junction_go_status junction_go_unregister(jn_host* host, const char* service);
+junction_go_status junction_go_load_module(jn_host* host, const char* path);
+
+/* Registers a service whose methods are Go handlers. method_names: count
+ * NUL-terminated names laid end to end (borrowed). method_handles: count
+ * cgo.Handle values, each passed back to the handler trampoline as its
+ * method ctx (borrowed array; the handles are transferred on success).
+ * service_handle: passed to the destroy trampoline once the service is gone. */
+junction_go_status junction_go_register(jn_host* host, const char* service_name,
+                                        const char* method_names, const uintptr_t* method_handles,
+                                        uint32_t count, uintptr_t service_handle);
+
+/* How large a response the handler trampoline takes from Go on its stack. */
+#define JUNCTION_GO_SCRATCH_BYTES 512
+
+/* A Go handler's answers, written into the result the host passed it. */
+int32_t junction_go_respond(jn_result* result, const uint8_t* data, uint64_t len);
+void junction_go_fail(jn_result* result, int32_t code, const uint8_t* message, uint64_t len);
+
+#endif

@@ -1,0 +1,101 @@
+package junction_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"junction"
+)
+
+// A Go service registered on a host and called through a resolved method.
+func Example() {
+	host, err := junction.NewHost()
+	if err != nil {
+		panic(err)
+	}
+	defer host.Close()
+
+	greeter := junction.NewService("greeter").
+		Method("hello", func(_ context.Context, req []byte) ([]byte, error) {
+			return append([]byte("hello, "), req...), nil
+		})
+	if err := host.Register(greeter); err != nil {
+		panic(err)
+	}
+
+	hello, err := host.Method("greeter", "hello") // resolve once ...
+	if err != nil {
+		panic(err)
+	}
+	defer hello.Close()
+	response, err := hello.Call(context.Background(), []byte("junction")) // ... call many times
+	fmt.Println(string(response), err)
+	// Output: hello, junction <nil>
+}
+
+// Handler errors reach the caller with their code; errors.Is matches the
+// sentinels, and a deadline maps to context.DeadlineExceeded.
+func ExampleError() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	_ = host.Register(junction.NewService("kv").
+		Method("get", func(_ context.Context, key []byte) ([]byte, error) {
+			return nil, junction.Errorf(junction.NotFound, "no key %q", key)
+		}).
+		Method("slow", func(ctx context.Context, _ []byte) ([]byte, error) {
+			<-ctx.Done() // the caller's deadline
+			return nil, ctx.Err()
+		}))
+
+	get, _ := host.Method("kv", "get")
+	defer get.Close()
+	_, err := get.Call(context.Background(), []byte("k1"))
+	var status *junction.Error
+	fmt.Println(errors.Is(err, junction.ErrNotFound), errors.As(err, &status), status.Message)
+
+	slow, _ := host.Method("kv", "slow")
+	defer slow.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err = slow.Call(ctx, nil)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), junction.CodeOf(err))
+	// Output:
+	// true true no key "k1"
+	// true DEADLINE_EXCEEDED
+}
+
+// A panicking handler answers INTERNAL; the host keeps serving.
+func ExampleHandlerFunc_panic() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	_ = host.Register(junction.NewService("fragile").
+		Method("boom", func(context.Context, []byte) ([]byte, error) { panic("out of range") }))
+	boom, _ := host.Method("fragile", "boom")
+	defer boom.Close()
+	_, err := boom.Call(context.Background(), nil)
+	fmt.Println(err)
+	// Output: junction: INTERNAL: go handler panicked: out of range
+}
+
+// CallBorrowed lends the producer's buffer instead of copying it: worth it
+// for large responses.
+func ExampleMethod_CallBorrowed() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	_ = host.Register(junction.NewService("blob").
+		Method("get", func(context.Context, []byte) ([]byte, error) {
+			return []byte(strings.Repeat("x", 1<<20)), nil
+		}))
+	get, _ := host.Method("blob", "get")
+	defer get.Close()
+	response, err := get.CallBorrowed(context.Background(), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer response.Release() // hands the buffer back to its producer
+	fmt.Println(response.Len())
+	// Output: 1048576
+}

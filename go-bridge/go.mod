@@ -1,0 +1,3 @@
+module junction
+
+go 1.24

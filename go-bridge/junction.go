@@ -1,0 +1,253 @@
+// Package junction joins Go code to services written in Rust, C++ or Go
+// through junction's stable C ABI (abi/junction.h), in the same process at
+// the cost of a function call.
+//
+// Every call has one shape: a service name, a method name, request bytes in,
+// response bytes and a status out. A [Host] holds services; [Host.Method]
+// resolves a method once into a [Method] that is then called many times
+// ([Method.Call]). Go services are ordinary functions ([HandlerFunc])
+// registered on a host ([Host.Register]); Rust and C++ services arrive in
+// modules loaded with [Host.LoadModule], or through the host itself when Go
+// is the module (package junction/module).
+//
+// # Contracts
+//
+//   - Requests cross into the handler without a copy: the handler borrows
+//     the caller's bytes for the call. [Method.Call] copies the response into
+//     Go memory; [Method.CallBorrowed] lends the producer's buffer until
+//     [Response.Release].
+//   - A context's deadline becomes the call's deadline; a context already
+//     done is answered without calling (DEADLINE_EXCEEDED or CANCELLED).
+//   - Failures are *[Error] values carrying a [Code]; errors.Is works with
+//     the Err sentinels and with context.DeadlineExceeded/Canceled.
+//   - A Go handler may be called from any thread, including threads Go did
+//     not create (Rust threads, host workers), many at once. A panic in it
+//     is recovered and answers INTERNAL; the process keeps serving.
+//   - One Go runtime per process: all Go code loaded into a junction process
+//     must be one c-shared library (or the program itself). Go cannot unload
+//     a runtime, so junction never unloads modules.
+//
+// The package links libjunction found through pkg-config (`pkg-config
+// junction`); from a build tree, CMake points PKG_CONFIG_PATH at it.
+package junction
+
+/*
+#cgo pkg-config: junction
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// ABIVersion is the JN_ABI_VERSION this package was compiled against:
+// major << 16 | minor.
+const ABIVersion = uint32(C.JN_ABI_VERSION_MAJOR<<16 | C.JN_ABI_VERSION_MINOR)
+
+// checkABI refuses a libjunction whose ABI major differs from the header's,
+// or whose minor is older (it may lack functions this package calls).
+func checkABI(header, library uint32) error {
+	if header>>16 != library>>16 || library&0xffff < header&0xffff {
+		return Errorf(FailedPrecondition,
+			"the junction Go package was built against ABI %d.%d but the linked libjunction implements ABI %d.%d",
+			header>>16, header&0xffff, library>>16, library&0xffff)
+	}
+	return nil
+}
+
+var abiMismatch = checkABI(uint32(C.junction_go_header_version()), uint32(C.jn_abi_version()))
+
+// Host holds services and routes calls to them. Its methods are safe for
+// concurrent use. A Host made by [NewHost] must be closed with
+// [Host.Close]; one lent by a module's init ([BorrowHost]) belongs to its
+// owner.
+type Host struct {
+	raw   *C.jn_host
+	owned bool
+
+	mu     sync.RWMutex // guards closed against Close
+	closed bool
+}
+
+// HostOption configures [NewHost].
+type HostOption func(*C.jn_host_options)
+
+// WithWorkerThreads sets the number of threads that run asynchronous calls
+// (0 keeps the default).
+func WithWorkerThreads(n uint32) HostOption {
+	return func(o *C.jn_host_options) { o.worker_threads = C.uint32_t(n) }
+}
+
+// NewHost creates a host. It fails with FAILED_PRECONDITION when the linked
+// libjunction implements another ABI major than this package was built
+// against.
+func NewHost(options ...HostOption) (*Host, error) {
+	if abiMismatch != nil {
+		return nil, abiMismatch
+	}
+	var opts C.jn_host_options
+	opts.struct_size = C.uint32_t(unsafe.Sizeof(opts))
+	for _, option := range options {
+		option(&opts)
+	}
+	var raw *C.jn_host
+	if err := statusError(C.junction_go_host_new(&opts, &raw)); err != nil {
+		return nil, err
+	}
+	return &Host{raw: raw, owned: true}, nil
+}
+
+// BorrowHost wraps a raw jn_host* that someone else owns, for the duration
+// of the call that lent it (a module's jn_module_init). Close on it is a
+// no-op.
+func BorrowHost(raw unsafe.Pointer) *Host {
+	return &Host{raw: (*C.jn_host)(raw)}
+}
+
+// Raw is the host's jn_host*, for C code; it stays owned by h.
+func (h *Host) Raw() unsafe.Pointer { return unsafe.Pointer(h.raw) }
+
+// Close frees the host: services are unregistered, calls in flight finish,
+// then their destroy callbacks run. Method handles stay valid and answer
+// NOT_FOUND. Closing twice is a no-op. A handler must not close its own
+// host (FAILED_PRECONDITION).
+func (h *Host) Close() error {
+	if !h.owned {
+		return nil
+	}
+	// The lock is not held while the host drains: a handler in flight may
+	// still use h (and then finds it closed).
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	if code := C.jn_host_free(h.raw); code != C.JN_OK {
+		h.mu.Lock()
+		h.closed = false
+		h.mu.Unlock()
+		return &Error{Code: Code(code), Message: "a host cannot be closed from inside one of its handlers"}
+	}
+	return nil
+}
+
+// use runs f with the raw host, or fails with FAILED_PRECONDITION once the
+// host is closed.
+func (h *Host) use(f func(raw *C.jn_host) error) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return &Error{Code: FailedPrecondition, Message: "host is closed"}
+	}
+	return f(h.raw)
+}
+
+// cName is s as a NUL-terminated byte slice for C, or INVALID_ARGUMENT when
+// s holds a NUL byte.
+func cName(s, what string) ([]byte, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, Errorf(InvalidArgument, "%s %q contains a NUL byte", what, s)
+	}
+	return append([]byte(s), 0), nil
+}
+
+func cChars(b []byte) *C.char { return (*C.char)(unsafe.Pointer(&b[0])) }
+
+// Method resolves service/method once. The handle works until closed, also
+// after the service goes away (calls then answer NOT_FOUND).
+func (h *Host) Method(service, method string) (*Method, error) {
+	serviceName, err := cName(service, "service name")
+	if err != nil {
+		return nil, err
+	}
+	methodName, err := cName(method, "method name")
+	if err != nil {
+		return nil, err
+	}
+	var raw *C.jn_method
+	err = h.use(func(host *C.jn_host) error {
+		return statusError(C.junction_go_resolve(host, cChars(serviceName), cChars(methodName), &raw))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newMethod(raw), nil
+}
+
+// LoadModule loads the shared library at path and runs its jn_module_init
+// on h. NOT_FOUND if it cannot be loaded; FAILED_PRECONDITION if it is not a
+// junction module or was built against another ABI major.
+func (h *Host) LoadModule(path string) error {
+	cPath, err := cName(path, "module path")
+	if err != nil {
+		return err
+	}
+	return h.use(func(host *C.jn_host) error {
+		return statusError(C.junction_go_load_module(host, cChars(cPath)))
+	})
+}
+
+// Unregister removes the service name: no call starts on it afterwards;
+// calls in flight finish. NOT_FOUND if no such service.
+func (h *Host) Unregister(name string) error {
+	cService, err := cName(name, "service name")
+	if err != nil {
+		return err
+	}
+	return h.use(func(host *C.jn_host) error {
+		return statusError(C.junction_go_unregister(host, cChars(cService)))
+	})
+}
+
+// statusError is nil for OK, else an *Error with the status's code and
+// message; either way the message is released.
+func statusError(status C.junction_go_status) error {
+	if status.code == C.JN_OK {
+		C.junction_go_owned_release(status.message)
+		return nil
+	}
+	return takeStatus(status)
+}
+
+// takeStatus turns a failed status into an *Error and releases its message.
+func takeStatus(status C.junction_go_status) *Error {
+	err := &Error{Code: Code(status.code), Message: string(ownedBytes(status.message))}
+	C.junction_go_owned_release(status.message)
+	return err
+}
+
+// ownedBytes are an unreleased owned buffer's bytes, in C memory.
+func ownedBytes(owned C.junction_go_owned) []byte {
+	if owned.release == 0 || owned.len == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(owned.data)), int(owned.len))
+}
+
+// LiveCounts are the objects libjunction has made and not yet released,
+// process-wide (jn_live_objects); each returns to its baseline once
+// everything made has been released. For leak tests.
+type LiveCounts struct {
+	Buffers, BufferBytes, Hosts, Methods, Services, PendingCalls uint64
+}
+
+// LiveObjects reads libjunction's live-object counts.
+func LiveObjects() LiveCounts {
+	var c C.jn_live_counts
+	C.jn_live_objects(&c)
+	return LiveCounts{
+		Buffers: uint64(c.buffers), BufferBytes: uint64(c.buffer_bytes), Hosts: uint64(c.hosts),
+		Methods: uint64(c.methods), Services: uint64(c.services), PendingCalls: uint64(c.pending_calls),
+	}
+}
+
+func (c LiveCounts) String() string {
+	return fmt.Sprintf("buffers=%d (%d bytes) hosts=%d methods=%d services=%d pending_calls=%d",
+		c.Buffers, c.BufferBytes, c.Hosts, c.Methods, c.Services, c.PendingCalls)
+}

@@ -1,0 +1,447 @@
+package junction_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"junction"
+	"junction/goecho"
+	"junction/internal/cgotest"
+)
+
+// newHost makes a host that the test closes, and checks at the end that
+// every object libjunction made for the test has been released.
+func newHost(t *testing.T) *junction.Host {
+	t.Helper()
+	baseline := junction.LiveObjects()
+	host, err := junction.NewHost()
+	if err != nil {
+		t.Fatalf("NewHost: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := host.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		runtime.GC() // Methods a test forgot to close are freed by their cleanup
+		waitForBaseline(t, baseline)
+	})
+	return host
+}
+
+// waitForBaseline waits (briefly: cleanups run on their own goroutine) for
+// the live counts to return to baseline.
+func waitForBaseline(t *testing.T, baseline junction.LiveCounts) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for junction.LiveObjects() != baseline {
+		if time.Now().After(deadline) {
+			t.Errorf("live objects %v, want the baseline %v", junction.LiveObjects(), baseline)
+			return
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func method(t *testing.T, host *junction.Host, service, name string) *junction.Method {
+	t.Helper()
+	m, err := host.Method(service, name)
+	if err != nil {
+		t.Fatalf("Method(%q, %q): %v", service, name, err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func echoHost(t *testing.T) *junction.Host {
+	t.Helper()
+	host := newHost(t)
+	if err := host.Register(goecho.Service(host)); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	return host
+}
+
+func payload(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*7 + 3)
+	}
+	return b
+}
+
+var sizes = []int{0, 1, 64, 64 << 10, 1 << 20}
+
+func TestCallGoServiceAllSizes(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	checksum := method(t, host, goecho.Name, "checksum")
+	for _, size := range sizes {
+		req := payload(size)
+		got, err := echo.Call(context.Background(), req)
+		if err != nil || !bytes.Equal(got, req) {
+			t.Fatalf("echo %d bytes: %d bytes back, err %v", size, len(got), err)
+		}
+		sum, err := checksum.Call(context.Background(), req)
+		if err != nil || !bytes.Equal(sum, le64(goecho.Checksum(req))) {
+			t.Fatalf("checksum %d bytes: %x, err %v", size, sum, err)
+		}
+		borrowed, err := echo.CallBorrowed(context.Background(), req)
+		if err != nil || !bytes.Equal(borrowed.Bytes(), req) || borrowed.Len() != size {
+			t.Fatalf("borrowed echo %d bytes: err %v", size, err)
+		}
+		borrowed.Release()
+		borrowed.Release() // a second release is a no-op
+		if borrowed.Bytes() != nil {
+			t.Fatalf("a released response still lends %d bytes", len(borrowed.Bytes()))
+		}
+	}
+}
+
+func TestResponseSizesChangeBetweenCalls(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	for _, size := range []int{8, 1000, 3, 0, 70000, 9} {
+		got, err := echo.Call(context.Background(), payload(size))
+		if err != nil || !bytes.Equal(got, payload(size)) {
+			t.Fatalf("echo %d bytes: %d back, err %v", size, len(got), err)
+		}
+	}
+}
+
+func le64(v uint64) []byte {
+	return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24), byte(v >> 32), byte(v >> 40), byte(v >> 48), byte(v >> 56)}
+}
+
+func TestHandlerErrorsKeepTheirCode(t *testing.T) {
+	host := newHost(t)
+	plain := errors.New("plain failure")
+	err := host.Register(junction.NewService("errors").
+		Method("status", func(context.Context, []byte) ([]byte, error) {
+			return nil, junction.Errorf(junction.Unavailable, "try later")
+		}).
+		Method("wrapped", func(context.Context, []byte) ([]byte, error) {
+			return nil, fmt.Errorf("wrapped: %w", junction.Errorf(junction.PermissionDenied, "no"))
+		}).
+		Method("plain", func(context.Context, []byte) ([]byte, error) { return nil, plain }).
+		Method("deadline", func(context.Context, []byte) ([]byte, error) { return nil, context.DeadlineExceeded }).
+		Method("bad_code", func(context.Context, []byte) ([]byte, error) {
+			return nil, &junction.Error{Code: 99, Message: "odd"}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method  string
+		code    junction.Code
+		message string
+	}{
+		{"status", junction.Unavailable, "try later"},
+		{"wrapped", junction.PermissionDenied, "no"},
+		{"plain", junction.Unknown, "plain failure"},
+		{"deadline", junction.DeadlineExceeded, "context deadline exceeded"},
+		{"bad_code", junction.Internal, "handler failed with invalid code 99: odd"},
+	}
+	for _, c := range cases {
+		_, err := method(t, host, "errors", c.method).Call(context.Background(), nil)
+		var status *junction.Error
+		if !errors.As(err, &status) || status.Code != c.code || status.Message != c.message {
+			t.Errorf("%s: got %v, want %v %q", c.method, err, c.code, c.message)
+		}
+		if junction.CodeOf(err) != c.code {
+			t.Errorf("%s: CodeOf = %v", c.method, junction.CodeOf(err))
+		}
+	}
+}
+
+func TestErrorsIs(t *testing.T) {
+	host := newHost(t)
+	_, err := host.Method("missing", "method")
+	if !errors.Is(err, junction.ErrNotFound) || errors.Is(err, junction.ErrInternal) {
+		t.Fatalf("unknown service: %v", err)
+	}
+	deadline := &junction.Error{Code: junction.DeadlineExceeded, Message: "late"}
+	if !errors.Is(deadline, context.DeadlineExceeded) || !errors.Is(deadline, junction.ErrDeadlineExceeded) {
+		t.Fatal("DEADLINE_EXCEEDED does not match its sentinels")
+	}
+	if !errors.Is(&junction.Error{Code: junction.Canceled}, context.Canceled) {
+		t.Fatal("CANCELLED does not match context.Canceled")
+	}
+	if junction.CodeOf(nil) != junction.OK || junction.CodeOf(errors.New("x")) != junction.Unknown {
+		t.Fatal("CodeOf of nil or a plain error")
+	}
+	if got := junction.Code(42).String(); got != "INVALID_CODE(42)" {
+		t.Fatalf("Code(42).String() = %q", got)
+	}
+}
+
+func TestPanicsBecomeInternalAndTheHostKeepsServing(t *testing.T) {
+	host := echoHost(t)
+	boom := method(t, host, goecho.Name, "panic")
+	echo := method(t, host, goecho.Name, "echo")
+	for i := range 1000 {
+		_, err := boom.Call(context.Background(), payload(i%5))
+		want := fmt.Sprintf("go handler panicked: go.echo/panic called with %d bytes", i%5)
+		var status *junction.Error
+		if !errors.As(err, &status) || status.Code != junction.Internal || status.Message != want {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got, err := echo.Call(context.Background(), []byte("still here")); err != nil || string(got) != "still here" {
+		t.Fatalf("after panics: %q, %v", got, err)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	host := echoHost(t)
+	sleep := method(t, host, goecho.Name, "sleep")
+	echo := method(t, host, goecho.Name, "echo")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := sleep.Call(ctx, le64(5000))
+	if !errors.Is(err, junction.ErrDeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("sleep past the deadline: %v after %v", err, time.Since(start))
+	}
+
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	if _, err := echo.Call(expired, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("expired context: %v", err)
+	}
+	canceled, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	if _, err := echo.Call(canceled, nil); !errors.Is(err, junction.ErrCanceled) {
+		t.Fatalf("canceled context: %v", err)
+	}
+	long, cancelLong := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelLong()
+	if got, err := sleep.Call(long, le64(1)); err != nil || !bytes.Equal(got, le64(1)) {
+		t.Fatalf("sleep within the deadline: %v", err)
+	}
+}
+
+func TestHandlerSeesTheCallersDeadline(t *testing.T) {
+	host := newHost(t)
+	seen := make(chan time.Time, 1)
+	err := host.Register(junction.NewService("d").Method("m", func(ctx context.Context, _ []byte) ([]byte, error) {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			return nil, junction.Errorf(junction.FailedPrecondition, "no deadline")
+		}
+		seen <- deadline
+		return nil, ctx.Err()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), want)
+	defer cancel()
+	if _, err := method(t, host, "d", "m").Call(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got.Sub(want).Abs() > 100*time.Millisecond {
+		t.Fatalf("handler deadline %v, want about %v", got, want)
+	}
+}
+
+func TestManyGoroutines(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				req := payload((g*31 + i) % 300)
+				got, err := echo.Call(context.Background(), req)
+				if err != nil || !bytes.Equal(got, req) {
+					errs <- fmt.Errorf("goroutine %d call %d: %v", g, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestHandlersOnThreadsGoDidNotCreate(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	req := payload(100)
+	if got := cgotest.CallFromThreads(echo, req, req, 4, 500); got != 2000 {
+		t.Fatalf("%d of 2000 calls from C threads answered", got)
+	}
+	boom := method(t, host, goecho.Name, "panic")
+	if got := cgotest.CallFromThreads(boom, req, nil, 2, 10); got != 0 {
+		t.Fatalf("%d panicking calls answered OK", got)
+	}
+	code, matches := cgotest.CallOnWorker(echo, req, req)
+	if code != junction.OK || !matches {
+		t.Fatalf("call on a host worker: %v, matches %v", code, matches)
+	}
+	code, _ = cgotest.CallOnWorker(boom, req, nil)
+	if code != junction.Internal {
+		t.Fatalf("panic on a host worker: %v", code)
+	}
+}
+
+func TestRegistrationErrors(t *testing.T) {
+	host := newHost(t)
+	ok := func(context.Context, []byte) ([]byte, error) { return nil, nil }
+	cases := []struct {
+		name    string
+		service *junction.Service
+		code    junction.Code
+	}{
+		{"nil", nil, junction.InvalidArgument},
+		{"no methods", junction.NewService("empty"), junction.InvalidArgument},
+		{"empty name", junction.NewService("").Method("m", ok), junction.InvalidArgument},
+		{"NUL in name", junction.NewService("a\x00b").Method("m", ok), junction.InvalidArgument},
+		{"NUL in method", junction.NewService("s").Method("m\x00", ok), junction.InvalidArgument},
+		{"nil handler", junction.NewService("s").Method("m", nil), junction.InvalidArgument},
+		{"duplicate method", junction.NewService("s").Method("m", ok).Method("m", ok), junction.InvalidArgument},
+		{"long name", junction.NewService(strings.Repeat("x", 256)).Method("m", ok), junction.InvalidArgument},
+	}
+	for _, c := range cases {
+		if err := host.Register(c.service); junction.CodeOf(err) != c.code {
+			t.Errorf("%s: %v, want %v", c.name, err, c.code)
+		}
+	}
+	if err := host.Register(junction.NewService("once").Method("m", ok)); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Register(junction.NewService("once").Method("m", ok)); !errors.Is(err, junction.ErrAlreadyExists) {
+		t.Fatalf("second registration: %v", err)
+	}
+	if _, err := host.Method("once", "nope"); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("unknown method: %v", err)
+	}
+	if _, err := host.Method("once\x00", "m"); !errors.Is(err, junction.ErrInvalidArgument) {
+		t.Fatalf("NUL in a resolved name: %v", err)
+	}
+}
+
+func TestUnregisterAndClose(t *testing.T) {
+	baseline := junction.LiveObjects()
+	host, err := junction.NewHost(junction.WithWorkerThreads(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Register(goecho.Service(host)); err != nil {
+		t.Fatal(err)
+	}
+	echo, err := host.Method(goecho.Name, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Unregister(goecho.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := echo.Call(context.Background(), nil); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("call after unregister: %v", err)
+	}
+	if err := host.Unregister(goecho.Name); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("second unregister: %v", err)
+	}
+	if err := host.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := host.Method(goecho.Name, "echo"); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("Method on a closed host: %v", err)
+	}
+	if err := host.Register(goecho.Service(host)); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("Register on a closed host: %v", err)
+	}
+	echo.Close()
+	echo.Close()
+	if _, err := echo.Call(context.Background(), nil); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("call on a closed method: %v", err)
+	}
+	waitForBaseline(t, baseline)
+}
+
+func TestLoadModuleErrors(t *testing.T) {
+	host := newHost(t)
+	if err := host.LoadModule("/nonexistent/libnothing.so"); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("missing module: %v", err)
+	}
+	if err := host.LoadModule("bad\x00path"); !errors.Is(err, junction.ErrInvalidArgument) {
+		t.Fatalf("NUL in the path: %v", err)
+	}
+}
+
+func TestRelayWithinGo(t *testing.T) {
+	host := echoHost(t)
+	relay := method(t, host, goecho.Name, "relay")
+	got, err := relay.Call(context.Background(), []byte("go.echo/echo\nround trip"))
+	if err != nil || string(got) != "round trip" {
+		t.Fatalf("relay: %q, %v", got, err)
+	}
+	if _, err := relay.Call(context.Background(), []byte("no newline")); !errors.Is(err, junction.ErrInvalidArgument) {
+		t.Fatalf("malformed relay: %v", err)
+	}
+	if _, err := relay.Call(context.Background(), []byte("go.echo/missing\nx")); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("relay to a missing method: %v", err)
+	}
+}
+
+// Go memory in use stays flat over many calls: responses, contexts and
+// errors are all reclaimed.
+func TestMemoryIsStableOverManyCalls(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	boom := method(t, host, goecho.Name, "panic")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := func(n int) {
+		for i := range n {
+			if _, err := echo.Call(ctx, payload(i%128)); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := echo.CallBorrowed(ctx, payload(64)); err == nil {
+				r.Release()
+			}
+			if i%16 == 0 {
+				_, _ = boom.Call(ctx, nil)
+			}
+		}
+	}
+	run(2000)
+	before := heapInUse()
+	live := junction.LiveObjects()
+	run(20000)
+	after := heapInUse()
+	if after > before+1<<20 {
+		t.Fatalf("heap in use grew from %d to %d bytes over 20000 calls", before, after)
+	}
+	if got := junction.LiveObjects(); got != live {
+		t.Fatalf("live objects %v after the calls, %v before", got, live)
+	}
+}
+
+// heapInUse is the Go heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	return stats.HeapInuse
+}

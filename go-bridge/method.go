@@ -1,0 +1,165 @@
+package junction
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Method is a resolved (service, method): the handle every call goes
+// through, with no name lookup. Safe for concurrent use. Close frees it; a
+// Method that is garbage collected unclosed is freed then.
+type Method struct {
+	raw     *C.jn_method
+	cleanup runtime.Cleanup
+	closed  atomic.Bool
+	// The last response length: Call preallocates that much Go memory so
+	// that a response of the usual size is copied and released in the same
+	// cgo crossing as the call.
+	responseHint atomic.Uint64
+}
+
+func newMethod(raw *C.jn_method) *Method {
+	m := &Method{raw: raw}
+	m.cleanup = runtime.AddCleanup(m, func(raw *C.jn_method) { C.jn_method_free(raw) }, raw)
+	return m
+}
+
+// Close frees the handle. It must not be in use by a call; closing twice is
+// a no-op.
+func (m *Method) Close() {
+	if m.closed.Swap(true) {
+		return
+	}
+	m.cleanup.Stop()
+	C.jn_method_free(m.raw)
+}
+
+// Raw is the jn_method* handle, for C code; it stays owned by m.
+func (m *Method) Raw() unsafe.Pointer { return unsafe.Pointer(m.raw) }
+
+// timeoutOf is ctx's remaining time in nanoseconds for the C side
+// (JUNCTION_GO_NO_TIMEOUT without a deadline), or the error that answers a
+// context already done.
+func timeoutOf(ctx context.Context) (int64, error) {
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			if err == context.DeadlineExceeded {
+				return 0, &Error{Code: DeadlineExceeded, Message: "context deadline exceeded before the call"}
+			}
+			return 0, &Error{Code: Canceled, Message: "context canceled before the call"}
+		}
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return C.JUNCTION_GO_NO_TIMEOUT, nil
+	}
+	remaining := time.Until(deadline)
+	if remaining <= 0 {
+		return 0, &Error{Code: DeadlineExceeded, Message: "context deadline exceeded before the call"}
+	}
+	return int64(remaining), nil
+}
+
+func bytesPtr(b []byte) *C.uint8_t {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
+}
+
+// Call calls the method on this goroutine's thread and returns the response
+// copied into Go memory. req is lent to the handler for the call, without a
+// copy. ctx's deadline is the call's deadline; a ctx already done is
+// answered at once. Failures are *Error (NOT_FOUND once the service is
+// gone, DEADLINE_EXCEEDED when the deadline passed, the handler's own
+// status otherwise).
+func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
+	timeout, err := timeoutOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if m.closed.Load() {
+		return nil, errMethodClosed()
+	}
+	dst := make([]byte, m.responseHint.Load())
+	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
+		bytesPtr(dst), C.uint64_t(len(dst)))
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(req)
+	if outcome.status.code != C.JN_OK {
+		return nil, takeStatus(outcome.status)
+	}
+	if outcome.response.release == 0 {
+		return dst[:outcome.copied_len], nil
+	}
+	// Larger than the hint: copy it now and expect that size next time.
+	m.responseHint.Store(uint64(outcome.response.len))
+	out := append([]byte(nil), ownedBytes(outcome.response)...)
+	C.junction_go_owned_release(outcome.response)
+	return out, nil
+}
+
+// Response is a response borrowed from its producer (Rust, C++ or Go
+// memory): no copy is made. Release it when done; a Response that is
+// garbage collected unreleased is released then.
+type Response struct {
+	buffer   C.junction_go_owned
+	cleanup  runtime.Cleanup
+	released atomic.Bool
+}
+
+// CallBorrowed is Call without the copy: the response stays in the
+// producer's buffer until Release.
+func (m *Method) CallBorrowed(ctx context.Context, req []byte) (*Response, error) {
+	timeout, err := timeoutOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if m.closed.Load() {
+		return nil, errMethodClosed()
+	}
+	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), nil, 0)
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(req)
+	if outcome.status.code != C.JN_OK {
+		return nil, takeStatus(outcome.status)
+	}
+	r := &Response{buffer: outcome.response}
+	if r.buffer.release != 0 {
+		r.cleanup = runtime.AddCleanup(r, func(b C.junction_go_owned) { C.junction_go_owned_release(b) }, r.buffer)
+	}
+	return r, nil
+}
+
+// Bytes are the response's bytes, valid until Release; empty after it.
+func (r *Response) Bytes() []byte {
+	if r.released.Load() {
+		return nil
+	}
+	return ownedBytes(r.buffer)
+}
+
+// Len is the response's length in bytes.
+func (r *Response) Len() int { return len(r.Bytes()) }
+
+// Release hands the buffer back to its producer. Releasing twice is a
+// no-op; slices from Bytes must not be used afterwards.
+func (r *Response) Release() {
+	if r.released.Swap(true) || r.buffer.release == 0 {
+		return
+	}
+	r.cleanup.Stop()
+	C.junction_go_owned_release(r.buffer)
+}
+
+func errMethodClosed() *Error {
+	return &Error{Code: FailedPrecondition, Message: "method handle is closed"}
+}

@@ -1,0 +1,82 @@
+// Package module makes a Go c-shared library a junction module: importing
+// it exports jn_module_abi_version and jn_module_init, and the functions
+// given to [Register] run when a host loads the library.
+//
+// A process holds one Go runtime, so all Go services of a process go into
+// one c-shared bundle: a main package that imports this package and the
+// packages whose init functions call Register, built with
+//
+//	go build -buildmode=c-shared -o libmy_services.so ./cmd/my-bundle
+//
+// The host checks the ABI version the bundle was built against before
+// running anything else, as for any module. Modules are never unloaded.
+package module
+
+/*
+#cgo pkg-config: junction
+#include <junction.h>
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"junction"
+)
+
+var (
+	mu    sync.Mutex
+	inits []func(*junction.Host) error
+)
+
+// Register adds init to the functions run, in order of registration, when
+// a host loads this library. Call it from package init functions.
+func Register(init func(host *junction.Host) error) {
+	mu.Lock()
+	defer mu.Unlock()
+	inits = append(inits, init)
+}
+
+//export jn_module_abi_version
+func jn_module_abi_version() C.uint32_t {
+	return C.uint32_t(junction.ABIVersion)
+}
+
+//export jn_module_init
+func jn_module_init(host *C.jn_host, status *C.jn_status) (code C.int32_t) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			code = report(status, junction.Internal, fmt.Sprintf("go module init panicked: %v", recovered))
+		}
+	}()
+	if host == nil {
+		return report(status, junction.InvalidArgument, "host is NULL")
+	}
+	mu.Lock()
+	run := append([]func(*junction.Host) error(nil), inits...)
+	mu.Unlock()
+	borrowed := junction.BorrowHost(unsafe.Pointer(host))
+	for _, init := range run {
+		if err := init(borrowed); err != nil {
+			return report(status, junction.CodeOf(err), err.Error())
+		}
+	}
+	return report(status, junction.OK, "")
+}
+
+// report writes code and message into status (when not NULL) and returns
+// code.
+func report(status *C.jn_status, code junction.Code, message string) C.int32_t {
+	if status != nil {
+		var cMessage *C.char
+		if message != "" {
+			cMessage = C.CString(message)
+			defer C.free(unsafe.Pointer(cMessage))
+		}
+		C.jn_status_set(status, C.int32_t(code), cMessage)
+	}
+	return C.int32_t(code)
+}

@@ -1,0 +1,238 @@
+package junction
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/cgo"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// HandlerFunc serves one method. req is borrowed from the caller for the
+// duration of the call: copy what must outlive it. ctx carries the caller's
+// deadline (ctx.Done fires at it). The returned bytes are copied to the
+// caller; a non-nil error fails the call with CodeOf(err) and err's message
+// (an *Error keeps its own code and message).
+//
+// Handlers run on the caller's thread, which may be a thread Go did not
+// create (a Rust thread, a host worker), and many at once.
+type HandlerFunc func(ctx context.Context, req []byte) ([]byte, error)
+
+// Service is a named set of Go handlers, registered with [Host.Register].
+type Service struct {
+	name    string
+	methods []serviceMethod
+}
+
+type serviceMethod struct {
+	name    string
+	handler HandlerFunc
+}
+
+// NewService starts a service named name (1 to 255 bytes, no NUL).
+func NewService(name string) *Service { return &Service{name: name} }
+
+// Method adds a method; it returns s so that calls chain.
+func (s *Service) Method(name string, handler HandlerFunc) *Service {
+	s.methods = append(s.methods, serviceMethod{name: name, handler: handler})
+	return s
+}
+
+// Name is the service's name.
+func (s *Service) Name() string { return s.name }
+
+// methodEntry is what a method's cgo.Handle refers to.
+type methodEntry struct {
+	qualifiedName string // "service/method", for panic messages
+	handler       HandlerFunc
+}
+
+// Register adds s to the host. Its handlers are then reachable by every
+// caller of the host. ALREADY_EXISTS for a registered name;
+// INVALID_ARGUMENT for a malformed service (no methods, a duplicate or empty
+// name, a NUL byte, a nil handler).
+func (h *Host) Register(s *Service) error {
+	if s == nil {
+		return &Error{Code: InvalidArgument, Message: "service is nil"}
+	}
+	serviceName, err := cName(s.name, "service name")
+	if err != nil {
+		return err
+	}
+	var names []byte
+	handles := make([]C.uintptr_t, 0, len(s.methods))
+	release := func() {
+		for _, handle := range handles {
+			cgo.Handle(handle).Delete()
+		}
+	}
+	for _, method := range s.methods {
+		if method.handler == nil {
+			release()
+			return Errorf(InvalidArgument, "method %q of service %q has a nil handler", method.name, s.name)
+		}
+		name, err := cName(method.name, "method name")
+		if err != nil {
+			release()
+			return err
+		}
+		names = append(names, name...)
+		entry := &methodEntry{qualifiedName: s.name + "/" + method.name, handler: method.handler}
+		handles = append(handles, C.uintptr_t(cgo.NewHandle(entry)))
+	}
+	if len(handles) == 0 {
+		names = append(names, 0) // a valid pointer for C; the host refuses the empty service
+	}
+	serviceHandle := cgo.NewHandle(handles)
+	err = h.use(func(host *C.jn_host) error {
+		var handlesPtr *C.uintptr_t
+		if len(handles) > 0 {
+			handlesPtr = &handles[0]
+		}
+		return statusError(C.junction_go_register(host, cChars(serviceName), cChars(names), handlesPtr,
+			C.uint32_t(len(handles)), C.uintptr_t(serviceHandle)))
+	})
+	if err != nil {
+		serviceHandle.Delete()
+		release()
+	}
+	return err
+}
+
+//export junctionGoDestroy
+func junctionGoDestroy(serviceHandle C.uintptr_t) {
+	handle := cgo.Handle(serviceHandle)
+	for _, method := range handle.Value().([]C.uintptr_t) {
+		cgo.Handle(method).Delete()
+	}
+	handle.Delete()
+}
+
+// junctionGoServe runs a Go handler for the trampoline. A response that
+// fits in scratch is written there and its length returned (the trampoline
+// copies it into a host buffer); otherwise, and on failure, the result is
+// written here and -1 returned.
+//
+//export junctionGoServe
+func junctionGoServe(methodHandle C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
+	result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
+	entry := cgo.Handle(methodHandle).Value().(*methodEntry)
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			fail(result, Internal, fmt.Sprintf("go handler panicked: %v", recovered))
+			written = -1
+		}
+	}()
+	var req []byte
+	if length > 0 {
+		req = unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length))
+	}
+	ctx := context.Background()
+	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT {
+		callCtx := &callContext{deadline: time.Now().Add(time.Duration(timeoutNs))}
+		defer callCtx.finish()
+		ctx = callCtx
+	}
+	response, err := entry.handler(ctx, req)
+	if err != nil {
+		var status *Error
+		if errors.As(err, &status) {
+			fail(result, status.Code, status.Message)
+		} else {
+			fail(result, CodeOf(err), err.Error())
+		}
+		return -1
+	}
+	if len(response) <= int(scratchLen) {
+		return C.int64_t(copy(unsafe.Slice((*byte)(unsafe.Pointer(scratch)), int(scratchLen)), response))
+	}
+	if code := C.junction_go_respond(result, bytesPtr(response), C.uint64_t(len(response))); code != C.JN_OK {
+		fail(result, Code(code), "cannot allocate the response")
+	}
+	return -1
+}
+
+// fail writes an error status into a handler's result. A code outside the
+// ABI's range, or OK with an error, becomes INTERNAL.
+func fail(result *C.jn_result, code Code, message string) {
+	if code <= OK || code > Unauthenticated {
+		message = fmt.Sprintf("handler failed with invalid code %d: %s", int32(code), message)
+		code = Internal
+	}
+	msg := unsafe.StringData(message)
+	C.junction_go_fail(result, C.int32_t(code), (*C.uint8_t)(unsafe.Pointer(msg)), C.uint64_t(len(message)))
+}
+
+// callContext is the context a handler gets when its caller set a deadline:
+// it allocates a timer only if the handler asks for Done.
+type callContext struct {
+	deadline time.Time
+
+	mu       sync.Mutex
+	done     chan struct{}
+	timer    *time.Timer
+	finished bool
+}
+
+func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *callContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if remaining := time.Until(c.deadline); remaining <= 0 || c.finished {
+			close(c.done)
+		} else {
+			c.timer = time.AfterFunc(remaining, c.expire)
+		}
+	}
+	return c.done
+}
+
+func (c *callContext) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.finished {
+		c.finished = true
+		close(c.done)
+	}
+}
+
+// Err is DeadlineExceeded from the deadline on, and Canceled once the
+// handler has returned before it (goroutines it left behind should stop).
+func (c *callContext) Err() error {
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *callContext) Value(any) any { return nil }
+
+func (c *callContext) String() string {
+	return "junction.callContext(deadline " + c.deadline.String() + ")"
+}
+
+// finish stops the timer once the handler has returned.
+func (c *callContext) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil && c.timer.Stop() && !c.finished {
+		c.finished = true
+		close(c.done)
+	}
+	c.finished = true
+}
