@@ -77,6 +77,33 @@ func BenchmarkGoToRust(b *testing.B) {
 			}
 		})
 	}
+	// echo returns the request: what the copy of Call costs against the
+	// borrowed response of CallBorrowed (whose safety-net cleanup has a
+	// fixed cost).
+	echo, err := host.Method("rust.echo", "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer echo.Close()
+	for _, s := range benchSizes {
+		req := make([]byte, s.size)
+		b.Run("echo-Call/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := echo.Call(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("echo-CallBorrowed/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				r, err := echo.CallBorrowed(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Release()
+			}
+		})
+	}
 	// GOMAXPROCS callers at once.
 	for _, s := range benchSizes[1:2] {
 		req := make([]byte, s.size)

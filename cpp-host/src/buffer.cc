@@ -38,8 +38,15 @@ struct BufferCounterRegistry {
 };
 
 BufferCounterRegistry& buffer_counter_registry() noexcept {
-  static auto* registry = new BufferCounterRegistry;
-  return *registry;
+  // A union member's destructor runs only if called: the registry outlives
+  // static destruction.
+  union NeverDestroyed {
+    BufferCounterRegistry registry;
+    NeverDestroyed() : registry() {}
+    ~NeverDestroyed() {}  // NOLINT(modernize-use-equals-default): must not destroy registry
+  };
+  static NeverDestroyed storage;
+  return storage.registry;
 }
 
 constinit thread_local BufferCounterSlot* tls_buffer_slot

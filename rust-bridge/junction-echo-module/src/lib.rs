@@ -8,6 +8,13 @@
 //! | `checksum` | any bytes | FNV-1a 64 of every byte, 8 bytes little-endian |
 //! | `panic` | any bytes | none: the handler panics, the caller gets INTERNAL |
 //! | `sleep_async` | a delay in milliseconds, 8 bytes little-endian | the request, answered from another thread after the delay |
+//! | `relay` | `service/method`, a newline, then a payload | the response of that method on the same host, called with the payload and the caller's deadline; its error status unchanged |
+//!
+//! `relay` splits its request at the first newline, and the target before it
+//! at the first `/`, as `go.echo/relay` does: a request without either is
+//! INVALID_ARGUMENT; a target that is not registered is NOT_FOUND. The names
+//! must be UTF-8 (INVALID_ARGUMENT otherwise), as every name the Rust API
+//! takes is.
 //!
 //! Beside the service it exports typed C functions, the direct fast path:
 //! [`junction_echo_checksum`] and [`junction_echo_length`], declared in
@@ -15,7 +22,7 @@
 
 use std::time::Duration;
 
-use junction::{Code, Completion, HostRef, Service, Status};
+use junction::{Buffer, Code, Completion, Deadline, HostRef, Service, Status};
 
 /// The service's name.
 pub const SERVICE: &str = "rust.echo";
@@ -34,19 +41,25 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The `rust.echo` service, ready to register on a host.
+/// Registers the `rust.echo` service on `host`; its `relay` method calls
+/// methods of this same host. Fails as [`HostRef::register`] does (for
+/// example [`Code::AlreadyExists`] if `rust.echo` is registered already).
 ///
 /// ```
 /// use junction::{Deadline, Host};
 ///
 /// let host = Host::new()?;
-/// host.register(junction_echo_module::service())?;
+/// junction_echo_module::register(&host)?;
 /// let length = host.resolve("rust.echo", "length")?;
 /// assert_eq!(length.call(&[0; 100], Deadline::none())?, 100u64.to_le_bytes());
+/// let relay = host.resolve("rust.echo", "relay")?;
+/// assert_eq!(relay.call(b"rust.echo/echo\nhi", Deadline::none())?, b"hi");
 /// # Ok::<(), junction::Status>(())
 /// ```
-pub fn service() -> Service {
-    Service::new(SERVICE)
+pub fn register(host: &HostRef) -> junction::Result<()> {
+    // The address, not the pointer, so that the handler is Send + Sync.
+    let host_address = host.as_raw() as usize;
+    let service = Service::new(SERVICE)
         .method("echo", |request: &[u8], _| Ok(request.to_vec()))
         .method("length", |request: &[u8], _| {
             Ok((request.len() as u64).to_le_bytes().to_vec())
@@ -58,6 +71,50 @@ pub fn service() -> Service {
             panic!("rust.echo/panic called with {} bytes", request.len())
         })
         .async_method("sleep_async", sleep_async)
+        .method("relay", move |request: &[u8], deadline| {
+            // SAFETY: this handler belongs to a service registered on this
+            // very host (below, never anywhere else), and a service's
+            // handlers only run while the host that holds it is alive:
+            // jn_host_free unregisters its services and waits for the calls
+            // in flight before the host goes away. So the host outlives this
+            // call, which is all the borrow spans.
+            let host = unsafe { HostRef::from_raw(host_address as *mut junction::sys::jn_host) };
+            relay(host, request, deadline)
+        });
+    host.register(service)
+}
+
+/// Calls the method named by `request`'s first line (`service/method`) on
+/// `host` with the rest of `request` and `deadline`, answering its response
+/// or its error status unchanged.
+fn relay(host: &HostRef, request: &[u8], deadline: Deadline) -> junction::Result<Buffer> {
+    let malformed = || {
+        Status::new(
+            Code::InvalidArgument,
+            "relay wants \"service/method\\n\" then the payload",
+        )
+    };
+    let newline = request.iter().position(|&byte| byte == b'\n');
+    let (target, payload) = newline
+        .map(|at| (&request[..at], &request[at + 1..]))
+        .ok_or_else(malformed)?;
+    let slash = target.iter().position(|&byte| byte == b'/');
+    let (service, method) = slash
+        .map(|at| (&target[..at], &target[at + 1..]))
+        .ok_or_else(malformed)?;
+    let name = |bytes| {
+        std::str::from_utf8(bytes).map_err(|_| {
+            Status::new(
+                Code::InvalidArgument,
+                format!(
+                    "relay target {:?} is not UTF-8",
+                    String::from_utf8_lossy(target)
+                ),
+            )
+        })
+    };
+    host.resolve(name(service)?, name(method)?)?
+        .call(payload, deadline)
 }
 
 /// Answers with the request after the delay it names, from a new thread.
@@ -77,11 +134,7 @@ fn sleep_async(call: Completion) {
     });
 }
 
-fn init(host: &HostRef) -> junction::Result<()> {
-    host.register(service())
-}
-
-junction::module!(init);
+junction::module!(register);
 
 /// FNV-1a 64 over `data[0..len)`: the typed fast path of `rust.echo/checksum`.
 ///
@@ -145,8 +198,8 @@ mod tests {
     #[test]
     fn the_service_in_process() {
         let host = junction::Host::new().unwrap();
-        host.register(service()).unwrap();
-        let deadline = junction::Deadline::none();
+        register(&host).unwrap();
+        let deadline = Deadline::none();
         let checksum_method = host.resolve(SERVICE, "checksum").unwrap();
         let sum = checksum_method.call(b"abc", deadline).unwrap();
         assert_eq!(sum, checksum(b"abc").to_le_bytes());
@@ -162,5 +215,132 @@ mod tests {
             error.message(),
             "handler panicked: rust.echo/panic called with 2 bytes"
         );
+    }
+
+    /// A host serving `rust.echo` and `rust.local`, whose `upper` answers
+    /// its request in ASCII upper case, `fail` fails with UNAVAILABLE and
+    /// `deadline` answers the deadline it was called with.
+    fn relay_host() -> junction::Host {
+        let host = junction::Host::new().unwrap();
+        register(&host).unwrap();
+        host.register(
+            Service::new("rust.local")
+                .method(
+                    "upper",
+                    |request: &[u8], _| Ok(request.to_ascii_uppercase()),
+                )
+                .method("fail", |_: &[u8], _| -> junction::Result<Vec<u8>> {
+                    Err(Status::new(Code::Unavailable, "rust.local/fail says no"))
+                })
+                .method("deadline", |_: &[u8], deadline: Deadline| {
+                    Ok(deadline.as_ns().to_le_bytes().to_vec())
+                }),
+        )
+        .unwrap();
+        host
+    }
+
+    #[test]
+    fn relay_calls_another_service_on_the_same_host() {
+        let host = relay_host();
+        let relay = host.resolve(SERVICE, "relay").unwrap();
+        let none = Deadline::none();
+        assert_eq!(relay.call(b"rust.local/upper\nabc", none).unwrap(), b"ABC");
+        // The payload is everything after the first newline, newlines too.
+        assert_eq!(
+            relay.call(b"rust.local/upper\na\nb\n", none).unwrap(),
+            b"A\nB\n"
+        );
+        assert_eq!(relay.call(b"rust.local/upper\n", none).unwrap(), b"");
+        let big = vec![0x61_u8; 1 << 20];
+        let mut request = b"rust.echo/checksum\n".to_vec();
+        request.extend_from_slice(&big);
+        let sum = relay.call(&request, none).unwrap();
+        assert_eq!(sum, checksum(&big).to_le_bytes());
+        // Re-entrant: relay through relay.
+        let twice = relay
+            .call(b"rust.echo/relay\nrust.local/upper\nxyz", none)
+            .unwrap();
+        assert_eq!(twice, b"XYZ");
+    }
+
+    #[test]
+    fn relay_passes_the_callers_deadline() {
+        let host = relay_host();
+        let relay = host.resolve(SERVICE, "relay").unwrap();
+        let request = b"rust.local/deadline\n";
+        let later = Deadline::after(Duration::from_secs(3600));
+        let seen = relay.call(request, later).unwrap();
+        assert_eq!(seen, later.as_ns().to_le_bytes());
+        let seen = relay.call(request, Deadline::none()).unwrap();
+        assert_eq!(seen, Deadline::none().as_ns().to_le_bytes());
+    }
+
+    #[test]
+    fn relay_to_an_unknown_target_is_not_found() {
+        let host = relay_host();
+        let relay = host.resolve(SERVICE, "relay").unwrap();
+        for request in [
+            &b"no.such.service/echo\nabc"[..],
+            b"rust.local/no_such_method\nabc",
+            b"rust.local/upper/\nabc",
+            b"/upper\nabc",
+        ] {
+            let error = relay.call(request, Deadline::none()).unwrap_err();
+            assert_eq!(error.code(), Code::NotFound, "{request:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn malformed_relay_requests_are_invalid_arguments() {
+        let host = relay_host();
+        let relay = host.resolve(SERVICE, "relay").unwrap();
+        for request in [
+            &b""[..],
+            b"rust.local/upper",
+            b"rust.local.upper\nabc",
+            b"abc\nrust.local/upper",
+            b"rust.local/up\0per\nabc",
+            b"rust.local/\xffupper\nabc",
+        ] {
+            let error = relay.call(request, Deadline::none()).unwrap_err();
+            assert_eq!(error.code(), Code::InvalidArgument, "{request:?}: {error}");
+        }
+        let error = relay.call(b"x", Deadline::none()).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "relay wants \"service/method\\n\" then the payload"
+        );
+    }
+
+    #[test]
+    fn relay_passes_error_statuses_through_unchanged() {
+        let host = relay_host();
+        let relay = host.resolve(SERVICE, "relay").unwrap();
+        let none = Deadline::none();
+        let error = relay.call(b"rust.local/fail\nabc", none).unwrap_err();
+        assert_eq!(
+            error,
+            Status::new(Code::Unavailable, "rust.local/fail says no")
+        );
+        let error = relay.call(b"rust.echo/panic\nabc", none).unwrap_err();
+        assert_eq!(
+            error,
+            Status::new(
+                Code::Internal,
+                "handler panicked: rust.echo/panic called with 3 bytes"
+            )
+        );
+        let error = relay.call(b"rust.echo/sleep_async\nabc", none).unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(
+            error.message(),
+            "sleep_async wants an 8-byte little-endian delay in milliseconds, got 3 bytes"
+        );
+        // The host itself answers a call whose deadline has passed.
+        let late = relay
+            .call(b"rust.local/upper\nabc", Deadline::from_ns(0))
+            .unwrap_err();
+        assert_eq!(late.code(), Code::DeadlineExceeded);
     }
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Markdown report of the Go bridge's benchmarks (go-bridge/bench_test.go).
+
+Reads `go test -bench` output (a file, or - for standard input), takes the
+median ns/op of each benchmark over its -count runs, and prints one table
+per comparison, every ratio from the same run:
+
+- Go -> Rust: the Rust module's typed export called directly through cgo
+  (the floor) against junction's Method.Call and Method.CallBorrowed;
+- Go -> Rust echo: Call (copies the response) against CallBorrowed;
+- Rust -> Go: C code calling the Go handler go.echo/length through jn_call
+  against a raw cgo export doing the same work, from a thread Go created and
+  from one it did not.
+
+    go_report.py go-bench.txt go-bench.md
+
+The table is printed and, if OUTPUT is given, written there too. Standard
+library only.
+"""
+
+import argparse
+import re
+import statistics
+import sys
+
+LINE = re.compile(r"^(?P<name>Benchmark\S+?)(?:-\d+)?\s+\d+\s+(?P<ns>[\d.]+) ns/op")
+SIZES = ["0B", "64B", "64KiB", "1MiB"]
+
+
+def read_medians(lines):
+    runs = {}
+    for line in lines:
+        match = LINE.match(line.strip())
+        if match:
+            runs.setdefault(match["name"], []).append(float(match["ns"]))
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def table(title, note, header, rows):
+    out = [f"### {title}", "", note, "", "| " + " | ".join(header) + " |",
+           "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def ratio(numerator, denominator):
+    return f"{numerator / denominator:.2f}x" if numerator and denominator else "-"
+
+
+def ns(value):
+    return f"{value:.1f}" if value else "-"
+
+
+def report(medians):
+    sections = []
+    go_rust = "BenchmarkGoToRust/"
+    rows = []
+    for size in SIZES:
+        typed = medians.get(f"{go_rust}typed-cgo/{size}")
+        call = medians.get(f"{go_rust}junction-Call/{size}")
+        borrowed = medians.get(f"{go_rust}junction-CallBorrowed/{size}")
+        if typed or call:
+            rows.append([size, ns(typed), ns(call), ratio(call, typed), ns(borrowed),
+                         ratio(borrowed, typed)])
+    for size in SIZES:
+        typed = medians.get(f"{go_rust}parallel/typed-cgo/{size}")
+        call = medians.get(f"{go_rust}parallel/junction-Call/{size}")
+        if typed or call:
+            rows.append([f"{size}, GOMAXPROCS callers", ns(typed), ns(call), ratio(call, typed),
+                         "-", "-"])
+    if rows:
+        sections.append(table(
+            "Go -> Rust: rust.echo/length (reads only the length)",
+            "ns per call. The floor is the module's typed export `junction_echo_length` "
+            "called through cgo; junction's generic call shape adds the response buffer "
+            "(allocated by the Rust handler, copied into Go memory by Call, lent by "
+            "CallBorrowed).",
+            ["request", "typed cgo", "Call", "Call / typed", "CallBorrowed",
+             "CallBorrowed / typed"], rows))
+    rows = []
+    for size in SIZES:
+        call = medians.get(f"{go_rust}echo-Call/{size}")
+        borrowed = medians.get(f"{go_rust}echo-CallBorrowed/{size}")
+        if call or borrowed:
+            rows.append([size, ns(call), ns(borrowed), ratio(borrowed, call)])
+    if rows:
+        sections.append(table(
+            "Go -> Rust: rust.echo/echo (answers the request)",
+            "ns per call: Call copies the response into Go memory, CallBorrowed lends the "
+            "Rust buffer (and registers a cleanup as a safety net).",
+            ["response", "Call", "CallBorrowed", "CallBorrowed / Call"], rows))
+    rows = []
+    for thread in ("go-thread", "c-thread"):
+        for size in SIZES:
+            raw = medians.get(f"BenchmarkRustToGo/raw-export/{thread}/{size}")
+            junction = medians.get(f"BenchmarkRustToGo/junction/{thread}/{size}")
+            if raw or junction:
+                rows.append([thread, size, ns(raw), ns(junction), ratio(junction, raw)])
+    if rows:
+        sections.append(table(
+            "Rust -> Go: go.echo/length from C (the ABI Rust calls through)",
+            "ns per call, in a C loop: junction's jn_call into the Go handler against a "
+            "raw cgo export doing the same work; go-thread: the loop runs on a thread Go "
+            "created, c-thread: on one C started.",
+            ["caller thread", "request", "raw export", "junction", "junction / raw"], rows))
+    return "\n".join(sections)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input", help="go test -bench output, or - for stdin")
+    parser.add_argument("output", nargs="?", help="also write the Markdown here")
+    args = parser.parse_args()
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+    with source:
+        medians = read_medians(source)
+    if not medians:
+        sys.exit("go_report.py: no benchmark lines in the input")
+    text = report(medians)
+    print(text)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+
+
+if __name__ == "__main__":
+    main()
