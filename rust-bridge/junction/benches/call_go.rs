@@ -33,18 +33,14 @@ use std::time::Instant;
 
 use junction::{Deadline, Host, Method};
 
+mod common;
+use common::{cpu_model, median, time_run, RUNS, SIZES};
+
 const BUNDLE_VARIABLE: &str = "JUNCTION_GO_ECHO_BUNDLE";
 const SCALE_VARIABLE: &str = "JUNCTION_BENCH_SCALE";
 const RAW_SYMBOL: &str = "junction_go_length";
-const SIZES: [(usize, &str); 4] = [
-    (0, "0 B"),
-    (64, "64 B"),
-    (64 * 1024, "64 KiB"),
-    (1024 * 1024, "1 MiB"),
-];
 const WARM_UP_CALLS: f64 = 100_000.0;
 const CALLS_PER_RUN: f64 = 100_000.0;
-const RUNS: usize = 31;
 /// Callers in the parallel variant.
 const PARALLEL: usize = 2;
 
@@ -115,18 +111,6 @@ fn repeat(calls: u32, mut call: impl FnMut()) {
     for _ in 0..calls {
         call();
     }
-}
-
-/// Nanoseconds per call of `call`, over `calls` calls.
-fn time_run(calls: u32, call: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    repeat(calls, call);
-    start.elapsed().as_nanos() as f64 / f64::from(calls)
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 /// One row measured on the calling thread.
@@ -239,18 +223,6 @@ fn raw_length(path: &OsStr) -> Result<RawLength, String> {
     }
     // SAFETY: the bundle exports junction_go_length with this signature.
     Ok(unsafe { std::mem::transmute::<*mut libc::c_void, RawLength>(address) })
-}
-
-/// The CPU model, from /proc/cpuinfo where there is one.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("model name"))
-                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
 /// The call counts, scaled by `JUNCTION_BENCH_SCALE`.

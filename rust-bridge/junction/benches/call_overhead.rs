@@ -12,51 +12,20 @@
 //! `JUNCTION_LIB_DIR=<build/release/cpp-host> cargo bench -p junction --bench call_overhead`
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use junction::{Deadline, Host, Service};
 
-const SIZES: [(usize, &str); 4] = [
-    (0, "0 B"),
-    (64, "64 B"),
-    (64 * 1024, "64 KiB"),
-    (1024 * 1024, "1 MiB"),
-];
+mod common;
+use common::{cpu_model, median, time_run, RUNS, SIZES};
+
 const WARM_UP_CALLS: u32 = 200_000;
 const CALLS_PER_RUN: u32 = 100_000;
-const RUNS: usize = 31;
 
 type Handler = fn(&[u8], Deadline) -> junction::Result<Vec<u8>>;
 
 /// The handler both paths call: the request length, 8 bytes little-endian.
 fn length(request: &[u8], _deadline: Deadline) -> junction::Result<Vec<u8>> {
     Ok((request.len() as u64).to_le_bytes().to_vec())
-}
-
-/// Nanoseconds per call of `call`, over `CALLS_PER_RUN` calls.
-fn time_run(mut call: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..CALLS_PER_RUN {
-        call();
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(CALLS_PER_RUN)
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-/// The CPU model, from /proc/cpuinfo where there is one.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("model name"))
-                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
 fn main() -> junction::Result<()> {
@@ -92,8 +61,8 @@ fn main() -> junction::Result<()> {
         let mut direct_runs = Vec::with_capacity(RUNS);
         let mut junction_runs = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
-            direct_runs.push(time_run(call_direct));
-            junction_runs.push(time_run(call_junction));
+            direct_runs.push(time_run(CALLS_PER_RUN, call_direct));
+            junction_runs.push(time_run(CALLS_PER_RUN, call_junction));
         }
         let direct_ns = median(direct_runs);
         let junction_ns = median(junction_runs);
