@@ -445,3 +445,51 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&stats)
 	return stats.HeapInuse
 }
+
+func TestResponseCopiesShareOneRelease(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	first, err := echo.CallBorrowed(context.Background(), []byte("shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := first
+	if string(copied.Bytes()) != "shared" {
+		t.Fatalf("copy reads %q", copied.Bytes())
+	}
+	copied.Release()
+	if first.Bytes() != nil || first.Len() != 0 {
+		t.Fatalf("released through a copy, the original still reads %q", first.Bytes())
+	}
+	first.Release() // no-op
+	// The state is reused by the next call; the old value must not see it.
+	second, err := echo.CallBorrowed(context.Background(), []byte("next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	if string(second.Bytes()) != "next" {
+		t.Fatalf("a stale release disturbed the next response: %q", second.Bytes())
+	}
+	second.Release()
+	var zero junction.Response
+	zero.Release()
+	if zero.Bytes() != nil {
+		t.Fatal("the zero Response has bytes")
+	}
+}
+
+func TestForgottenResponsesAreReleasedByTheCollector(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	baseline := junction.LiveObjects()
+	for range 100 {
+		if _, err := echo.CallBorrowed(context.Background(), payload(1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if junction.LiveObjects().Buffers < baseline.Buffers+100 {
+		t.Fatalf("100 unreleased responses hold %v", junction.LiveObjects())
+	}
+	waitForBaseline(t, baseline)
+}

@@ -107,59 +107,6 @@ func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Response is a response borrowed from its producer (Rust, C++ or Go
-// memory): no copy is made. Release it when done; a Response that is
-// garbage collected unreleased is released then.
-type Response struct {
-	buffer   C.junction_go_owned
-	cleanup  runtime.Cleanup
-	released atomic.Bool
-}
-
-// CallBorrowed is Call without the copy: the response stays in the
-// producer's buffer until Release.
-func (m *Method) CallBorrowed(ctx context.Context, req []byte) (*Response, error) {
-	timeout, err := timeoutOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if m.closed.Load() {
-		return nil, errMethodClosed()
-	}
-	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), nil, 0)
-	runtime.KeepAlive(m)
-	runtime.KeepAlive(req)
-	if outcome.status.code != C.JN_OK {
-		return nil, takeStatus(outcome.status)
-	}
-	r := &Response{buffer: outcome.response}
-	if r.buffer.release != 0 {
-		r.cleanup = runtime.AddCleanup(r, func(b C.junction_go_owned) { C.junction_go_owned_release(b) }, r.buffer)
-	}
-	return r, nil
-}
-
-// Bytes are the response's bytes, valid until Release; empty after it.
-func (r *Response) Bytes() []byte {
-	if r.released.Load() {
-		return nil
-	}
-	return ownedBytes(r.buffer)
-}
-
-// Len is the response's length in bytes.
-func (r *Response) Len() int { return len(r.Bytes()) }
-
-// Release hands the buffer back to its producer. Releasing twice is a
-// no-op; slices from Bytes must not be used afterwards.
-func (r *Response) Release() {
-	if r.released.Swap(true) || r.buffer.release == 0 {
-		return
-	}
-	r.cleanup.Stop()
-	C.junction_go_owned_release(r.buffer)
-}
-
 func errMethodClosed() *Error {
 	return &Error{Code: FailedPrecondition, Message: "method handle is closed"}
 }
