@@ -87,7 +87,7 @@ def report(medians):
         sections.append(table(
             "Go -> Rust: rust.echo/echo (answers the request)",
             "ns per call: Call copies the response into Go memory, CallBorrowed lends the "
-            "Rust buffer (and registers a cleanup as a safety net).",
+            "Rust buffer until Release (a second cgo crossing).",
             ["response", "Call", "CallBorrowed", "CallBorrowed / Call"], rows))
     rows = []
     for thread in ("go-thread", "c-thread"):
