@@ -104,6 +104,16 @@ func BenchmarkGoToRust(b *testing.B) {
 			}
 		})
 	}
+	// CallAsync hands the call to a host worker and back: its cost for a
+	// quick handler (it pays only for calls that wait).
+	b.Run("junction-CallAsync/64B", func(b *testing.B) {
+		req := make([]byte, 64)
+		for b.Loop() {
+			if _, err := length.CallAsync(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	// GOMAXPROCS callers at once.
 	for _, s := range benchSizes[1:2] {
 		req := make([]byte, s.size)

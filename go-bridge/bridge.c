@@ -39,17 +39,20 @@ static junction_go_status status_from(int32_t code, jn_status* status) {
   return out;
 }
 
+static int64_t deadline_after(int64_t timeout_ns) {
+  if (timeout_ns == JUNCTION_GO_NO_TIMEOUT) {
+    return JN_NO_DEADLINE;
+  }
+  const int64_t now = jn_now_ns();
+  return timeout_ns < JN_NO_DEADLINE - now ? now + timeout_ns : JN_NO_DEADLINE;
+}
+
 junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
                                      uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
                                      uint64_t dst_cap) {
-  int64_t deadline_ns = JN_NO_DEADLINE;
-  if (timeout_ns != JUNCTION_GO_NO_TIMEOUT) {
-    const int64_t now = jn_now_ns();
-    deadline_ns = timeout_ns < JN_NO_DEADLINE - now ? now + timeout_ns : JN_NO_DEADLINE;
-  }
   const jn_bytes view = {request, request_len};
   jn_result result;
-  const int32_t code = jn_call(method, view, deadline_ns, &result);
+  const int32_t code = jn_call(method, view, deadline_after(timeout_ns), &result);
   junction_go_outcome outcome;
   outcome.copied_len = 0;
   if (code == JN_OK && result.response.len <= dst_cap) {
@@ -62,6 +65,30 @@ junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* req
   outcome.status = status_from(code, &result.status);
   outcome.response = owned_from(&result.response);
   return outcome;
+}
+
+static void junction_go_async_done(void* user_data, jn_result* result) {
+  junction_go_outcome outcome;
+  outcome.copied_len = 0;
+  outcome.status = status_from(result->status.code, &result->status);
+  outcome.response = owned_from(&result->response);
+  junctionGoAsyncDone((uintptr_t)user_data, outcome);
+}
+
+junction_go_status junction_go_call_async(const jn_method* method, const uint8_t* request,
+                                          uint64_t request_len, int64_t timeout_ns,
+                                          uintptr_t call_handle) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  jn_buffer owned;
+  int32_t code = jn_buffer_copy(request, request_len, &owned);
+  if (code != JN_OK) {
+    jn_status_set(&status, code, "cannot copy the request");
+    return status_from(code, &status);
+  }
+  code = jn_call_async(method, &owned, deadline_after(timeout_ns), junction_go_async_done,
+                       (void*)call_handle, &status);
+  jn_buffer_release(&owned); /* a no-op once the host has taken it */
+  return status_from(code, &status);
 }
 
 junction_go_status junction_go_host_new(const jn_host_options* options, jn_host** host) {

@@ -54,6 +54,13 @@ junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* req
                                      uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
                                      uint64_t dst_cap);
 
+/* jn_call_async with a copy of request (borrowed) and a deadline as in
+ * junction_go_call. On OK, junctionGoAsyncDone(call_handle, outcome) runs
+ * exactly once, on whichever thread answers; otherwise nothing started. */
+junction_go_status junction_go_call_async(const jn_method* method, const uint8_t* request,
+                                          uint64_t request_len, int64_t timeout_ns,
+                                          uintptr_t call_handle);
+
 /* The host functions Go calls, with their status returned by value. */
 junction_go_status junction_go_host_new(const jn_host_options* options, jn_host** host);
 junction_go_status junction_go_resolve(jn_host* host, const char* service, const char* method,

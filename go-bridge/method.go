@@ -68,6 +68,15 @@ func timeoutOf(ctx context.Context) (int64, error) {
 	return int64(remaining), nil
 }
 
+// begin checks that a call may start: the handle is open and ctx is not
+// done. It returns the call's timeout (see timeoutOf).
+func (m *Method) begin(ctx context.Context) (int64, error) {
+	if m.closed.Load() {
+		return 0, errMethodClosed()
+	}
+	return timeoutOf(ctx)
+}
+
 func bytesPtr(b []byte) *C.uint8_t {
 	if len(b) == 0 {
 		return nil
@@ -82,12 +91,9 @@ func bytesPtr(b []byte) *C.uint8_t {
 // gone, DEADLINE_EXCEEDED when the deadline passed, the handler's own
 // status otherwise).
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
-	timeout, err := timeoutOf(ctx)
+	timeout, err := m.begin(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if m.closed.Load() {
-		return nil, errMethodClosed()
 	}
 	dst := make([]byte, m.responseHint.Load())
 	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),

@@ -55,12 +55,9 @@ var responseStates = sync.Pool{New: func() any {
 // producer's buffer until Release. It pays for large responses; a small one
 // is as cheap to copy with Call.
 func (m *Method) CallBorrowed(ctx context.Context, req []byte) (Response, error) {
-	timeout, err := timeoutOf(ctx)
+	timeout, err := m.begin(ctx)
 	if err != nil {
 		return Response{}, err
-	}
-	if m.closed.Load() {
-		return Response{}, errMethodClosed()
 	}
 	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), nil, 0)
 	runtime.KeepAlive(m)

@@ -8,6 +8,7 @@ per comparison, every ratio from the same run:
 - Go -> Rust: the Rust module's typed export called directly through cgo
   (the floor) against junction's Method.Call and Method.CallBorrowed;
 - Go -> Rust echo: Call (copies the response) against CallBorrowed;
+- Go -> Rust through a host worker (CallAsync);
 - Rust -> Go: C code calling the Go handler go.echo/length through jn_call
   against a raw cgo export doing the same work, from a thread Go created and
   from one it did not.
@@ -77,6 +78,14 @@ def report(medians):
             "CallBorrowed).",
             ["request", "typed cgo", "Call", "Call / typed", "CallBorrowed",
              "CallBorrowed / typed"], rows))
+    handoff = medians.get(f"{go_rust}junction-CallAsync/64B")
+    if handoff:
+        sections.append(table(
+            "Go -> Rust through a host worker: CallAsync on rust.echo/length",
+            "ns per call: the call runs on a host worker thread while the goroutine waits "
+            "without holding an OS thread; the handoff is what this measures.",
+            ["request", "CallAsync", "CallAsync / Call"],
+            [["64B", ns(handoff), ratio(handoff, medians.get(f"{go_rust}junction-Call/64B"))]]))
     rows = []
     for size in SIZES:
         call = medians.get(f"{go_rust}echo-Call/{size}")

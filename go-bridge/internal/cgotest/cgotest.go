@@ -9,6 +9,7 @@ package cgotest
 #cgo CFLAGS: -I${SRCDIR}/../../../rust-bridge/junction-echo-module/include
 #cgo LDFLAGS: -ldl -lpthread
 #include <stdlib.h>
+#include "delayed.h"
 #include "loops.h"
 #include "threads.h"
 */
@@ -16,6 +17,7 @@ import "C"
 
 import (
 	"runtime"
+	"time"
 	"unsafe"
 
 	"junction"
@@ -88,4 +90,14 @@ func cBool(b bool) C.int {
 		return 1
 	}
 	return 0
+}
+
+// RegisterDelayedEcho registers on host a C service, name, whose
+// asynchronous method "echo" answers each request with itself delay after
+// it arrived, from one C thread: waiting callers hold no thread there.
+func RegisterDelayedEcho(host *junction.Host, name string, delay time.Duration) junction.Code {
+	cName := C.CString(name)
+	defer C.free(unsafe.Pointer(cName))
+	code := C.cgotest_register_delayed_echo((*C.jn_host)(host.Raw()), cName, C.uint32_t(delay.Milliseconds()))
+	return junction.Code(code)
 }

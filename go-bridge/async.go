@@ -1,0 +1,88 @@
+package junction
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+)
+
+// asyncCall is one CallAsync in flight: where the done callback leaves the
+// outcome, or releases it when the caller has stopped waiting.
+type asyncCall struct {
+	mu        sync.Mutex
+	done      chan struct{} // closed when outcome is set
+	outcome   C.junction_go_outcome
+	arrived   bool
+	abandoned bool
+}
+
+// CallAsync is Call for methods that take a while (asynchronous handlers,
+// and later remote ones): the call runs on the host's worker threads and
+// this goroutine waits for it without holding an OS thread, as Call's cgo
+// call does. The request is copied once (the host keeps it until the
+// handler is done). A ctx cancelled while waiting returns CANCELLED at once;
+// the call itself runs to its end and its response is released then. The
+// deadline travels with the call as in Call.
+//
+// For quick in-process handlers Call is far cheaper: CallAsync hands the
+// call to another thread and back.
+func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
+	timeout, err := m.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	call := &asyncCall{done: make(chan struct{})}
+	handle := cgo.NewHandle(call)
+	status := C.junction_go_call_async(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
+		C.uintptr_t(handle))
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(req)
+	if err := statusError(status); err != nil {
+		handle.Delete() // nothing started: the callback never runs
+		return nil, err
+	}
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		call.mu.Lock()
+		if !call.arrived {
+			call.abandoned = true // the callback releases the outcome
+			call.mu.Unlock()
+			return nil, &Error{Code: CodeOf(ctx.Err()), Message: "context done while waiting for the call: " + ctx.Err().Error()}
+		}
+		call.mu.Unlock()
+	}
+	outcome := call.outcome
+	if outcome.status.code != C.JN_OK {
+		return nil, takeStatus(outcome.status)
+	}
+	response := append([]byte(nil), ownedBytes(outcome.response)...)
+	C.junction_go_owned_release(outcome.response)
+	return response, nil
+}
+
+// junctionGoAsyncDone receives a CallAsync's outcome, exactly once, on
+// whichever thread answered the call.
+//
+//export junctionGoAsyncDone
+func junctionGoAsyncDone(callHandle C.uintptr_t, outcome C.junction_go_outcome) {
+	handle := cgo.Handle(callHandle)
+	call := handle.Value().(*asyncCall)
+	handle.Delete()
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	if call.abandoned {
+		C.junction_go_owned_release(outcome.status.message)
+		C.junction_go_owned_release(outcome.response)
+		return
+	}
+	call.outcome = outcome
+	call.arrived = true
+	close(call.done)
+}

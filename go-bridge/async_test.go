@@ -1,0 +1,141 @@
+package junction_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"junction"
+	"junction/goecho"
+	"junction/internal/cgotest"
+)
+
+func TestCallAsyncAnswersLikeCall(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	for _, size := range sizes {
+		req := payload(size)
+		got, err := echo.CallAsync(context.Background(), req)
+		if err != nil || !bytes.Equal(got, req) {
+			t.Fatalf("echo %d bytes: %d back, %v", size, len(got), err)
+		}
+	}
+	_, err := method(t, host, goecho.Name, "panic").CallAsync(context.Background(), []byte("xy"))
+	var status *junction.Error
+	if !errors.As(err, &status) || status.Code != junction.Internal ||
+		status.Message != "go handler panicked: go.echo/panic called with 2 bytes" {
+		t.Fatalf("panic: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := method(t, host, goecho.Name, "sleep").CallAsync(ctx, le64(5000)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("sleep past the deadline: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("DEADLINE_EXCEEDED after %v", elapsed)
+	}
+}
+
+func TestCallAsyncCancelledWhileWaiting(t *testing.T) {
+	host := newHost(t)
+	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 200*time.Millisecond); code != junction.OK {
+		t.Fatalf("RegisterDelayedEcho: %v", code)
+	}
+	delayed := method(t, host, "c.delay", "echo")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(10*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := delayed.CallAsync(ctx, []byte("abandoned"))
+	if !errors.Is(err, junction.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > 150*time.Millisecond {
+		t.Fatalf("the cancelled wait returned after %v, not at the cancellation", elapsed)
+	}
+	// The abandoned call still ends, and its response is released then
+	// (newHost's cleanup checks the live objects after closing the host).
+	if got, err := delayed.CallAsync(context.Background(), []byte("kept")); err != nil || string(got) != "kept" {
+		t.Fatalf("after an abandoned call: %q, %v", got, err)
+	}
+}
+
+// osThreads is the process's thread count, from /proc.
+func osThreads(t *testing.T) int {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if count, found := strings.CutPrefix(line, "Threads:"); found {
+			n, err := strconv.Atoi(strings.TrimSpace(count))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no Threads line in /proc/self/status")
+	return 0
+}
+
+// 200 goroutines waiting at once on calls that take 300 ms: CallAsync holds
+// no OS thread per waiting call (a blocking Call would hold 200).
+func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
+	host := newHost(t)
+	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 300*time.Millisecond); code != junction.OK {
+		t.Fatalf("RegisterDelayedEcho: %v", code)
+	}
+	delayed := method(t, host, "c.delay", "echo")
+	before := osThreads(t)
+	const callers = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := []byte(fmt.Sprintf("call %d", i))
+			got, err := delayed.CallAsync(context.Background(), req)
+			if err != nil || !bytes.Equal(got, req) {
+				errs <- fmt.Errorf("call %d: %q, %v", i, got, err)
+			}
+		}()
+	}
+	time.Sleep(150 * time.Millisecond) // every call is waiting now
+	during := osThreads(t)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if during > before+32 {
+		t.Fatalf("%d OS threads while %d calls waited, %d before", during, callers, before)
+	}
+}
+
+func TestCallAsyncGoToRust(t *testing.T) {
+	host := rustHost(t)
+	sleep := method(t, host, "rust.echo", "sleep_async")
+	checksum := method(t, host, "rust.echo", "checksum")
+	if got, err := sleep.CallAsync(context.Background(), le64(5)); err != nil || !bytes.Equal(got, le64(5)) {
+		t.Fatalf("sleep_async: %x, %v", got, err)
+	}
+	req := payload(1 << 20)
+	if got, err := checksum.CallAsync(context.Background(), req); err != nil || !bytes.Equal(got, le64(goecho.Checksum(req))) {
+		t.Fatalf("checksum of 1 MiB: %x, %v", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := sleep.CallAsync(ctx, le64(300)); !errors.Is(err, junction.ErrDeadlineExceeded) {
+		t.Fatalf("sleep_async past the deadline: %v", err)
+	}
+}
