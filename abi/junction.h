@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 0
+#define JN_ABI_VERSION_MINOR 1
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -274,6 +274,26 @@ JN_API void jn_method_free(jn_method* method);
  * takes no lock and allocates nothing. */
 JN_API int32_t jn_call(const jn_method* method, jn_bytes request, int64_t deadline_ns,
                        jn_result* result);
+
+/* Since ABI 1.1. jn_call, lending the handler room for its response:
+ * dst[0..dst_cap) (borrowed: writable for the call only; NULL only if
+ * dst_cap is 0). A synchronous handler that answers with jn_respond writes a
+ * response that fits there directly, without an allocation; result->response
+ * then points into dst (its release callback frees nothing). Any other
+ * response (a handler that sets result->response itself, one larger than
+ * dst_cap, an asynchronous handler's) is an ordinary owned buffer. Either
+ * way the caller reads result->response and releases the result as after
+ * jn_call. Otherwise as jn_call. */
+JN_API int32_t jn_call_into(const jn_method* method, jn_bytes request, int64_t deadline_ns,
+                            uint8_t* dst, uint64_t dst_cap, jn_result* result);
+
+/* Since ABI 1.1. Answers a synchronous handler's call with a copy of
+ * data[0..len) (borrowed; NULL only if len is 0): into the room its caller
+ * lent through jn_call_into when it fits, otherwise into a host buffer.
+ * result: the result the host passed the handler, whose response must still
+ * be released; it receives the response. JN_RESOURCE_EXHAUSTED if a host
+ * buffer cannot be allocated (result is left unchanged). */
+JN_API int32_t jn_respond(jn_result* result, const uint8_t* data, uint64_t len);
 
 /* Receives the outcome of an asynchronous call, exactly once, on a host
  * worker thread or on the thread that completed the call. result: its

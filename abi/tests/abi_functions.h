@@ -7,29 +7,31 @@
 #ifndef JUNCTION_ABI_TESTS_ABI_FUNCTIONS_H
 #define JUNCTION_ABI_TESTS_ABI_FUNCTIONS_H
 
-#define ABI_FUNCTIONS(X)                                                                     \
-  X(uint32_t, jn_abi_version, (void))                                                        \
-  X(const char*, jn_status_name, (int32_t))                                                  \
-  X(int64_t, jn_now_ns, (void))                                                              \
-  X(int32_t, jn_buffer_new, (uint64_t, uint8_t**, jn_buffer*))                               \
-  X(int32_t, jn_buffer_copy, (const uint8_t*, uint64_t, jn_buffer*))                         \
-  X(void, jn_buffer_release, (jn_buffer*))                                                   \
-  X(int32_t, jn_status_set, (jn_status*, int32_t, const char*))                              \
-  X(void, jn_status_release, (jn_status*))                                                   \
-  X(void, jn_result_release, (jn_result*))                                                   \
-  X(int32_t, jn_live_objects, (jn_live_counts*))                                             \
-  X(int32_t, jn_host_new, (const jn_host_options*, jn_host**, jn_status*))                   \
-  X(int32_t, jn_host_free, (jn_host*))                                                       \
-  X(int32_t, jn_host_register, (jn_host*, const jn_service_desc*, jn_status*))               \
-  X(int32_t, jn_host_unregister, (jn_host*, const char*, jn_status*))                        \
-  X(int32_t, jn_host_resolve, (jn_host*, const char*, const char*, jn_method**, jn_status*)) \
-  X(void, jn_method_free, (jn_method*))                                                      \
-  X(int32_t, jn_call, (const jn_method*, jn_bytes, int64_t, jn_result*))                     \
-  X(int32_t, jn_call_async,                                                                  \
-    (const jn_method*, jn_buffer*, int64_t, jn_done_fn, void*, jn_status*))                  \
-  X(int32_t, jn_complete, (jn_completion, jn_result*))                                       \
-  X(int32_t, jn_method_stats_get, (const jn_method*, jn_method_stats*))                      \
-  X(int32_t, jn_host_load_module, (jn_host*, const char*, jn_status*))
+#define ABI_FUNCTIONS(X)                                                                          \
+  X(uint32_t, jn_abi_version, (void))                                                             \
+  X(const char*, jn_status_name, (int32_t))                                                       \
+  X(int64_t, jn_now_ns, (void))                                                                   \
+  X(int32_t, jn_buffer_new, (uint64_t, uint8_t**, jn_buffer*))                                    \
+  X(int32_t, jn_buffer_copy, (const uint8_t*, uint64_t, jn_buffer*))                              \
+  X(void, jn_buffer_release, (jn_buffer*))                                                        \
+  X(int32_t, jn_status_set, (jn_status*, int32_t, const char*))                                   \
+  X(void, jn_status_release, (jn_status*))                                                        \
+  X(void, jn_result_release, (jn_result*))                                                        \
+  X(int32_t, jn_live_objects, (jn_live_counts*))                                                  \
+  X(int32_t, jn_host_new, (const jn_host_options*, jn_host**, jn_status*))                        \
+  X(int32_t, jn_host_free, (jn_host*))                                                            \
+  X(int32_t, jn_host_register, (jn_host*, const jn_service_desc*, jn_status*))                    \
+  X(int32_t, jn_host_unregister, (jn_host*, const char*, jn_status*))                             \
+  X(int32_t, jn_host_resolve, (jn_host*, const char*, const char*, jn_method**, jn_status*))      \
+  X(void, jn_method_free, (jn_method*))                                                           \
+  X(int32_t, jn_call, (const jn_method*, jn_bytes, int64_t, jn_result*))                          \
+  X(int32_t, jn_call_async,                                                                       \
+    (const jn_method*, jn_buffer*, int64_t, jn_done_fn, void*, jn_status*))                       \
+  X(int32_t, jn_complete, (jn_completion, jn_result*))                                            \
+  X(int32_t, jn_method_stats_get, (const jn_method*, jn_method_stats*))                           \
+  X(int32_t, jn_host_load_module, (jn_host*, const char*, jn_status*))                            \
+  X(int32_t, jn_call_into, (const jn_method*, jn_bytes, int64_t, uint8_t*, uint64_t, jn_result*)) \
+  X(int32_t, jn_respond, (jn_result*, const uint8_t*, uint64_t))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

@@ -72,6 +72,15 @@ int32_t jn_host_load_module(jn_host* host, const char* path, jn_status* status) 
   (void)host, (void)path, (void)status;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_call_into(const jn_method* method, jn_bytes request, int64_t deadline_ns, uint8_t* dst,
+                     uint64_t dst_cap, jn_result* result) {
+  (void)method, (void)request, (void)deadline_ns, (void)dst, (void)dst_cap, (void)result;
+  return JN_UNIMPLEMENTED;
+}
+int32_t jn_respond(jn_result* result, const uint8_t* data, uint64_t len) {
+  (void)result, (void)data, (void)len;
+  return JN_UNIMPLEMENTED;
+}
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

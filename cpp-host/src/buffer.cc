@@ -191,6 +191,31 @@ JN_API void jn_buffer_release(jn_buffer* buffer) {
   buffer->release = nullptr;
 }
 
+namespace {
+// The release callback of a response written into a caller's lent room:
+// the caller owns that memory, so there is nothing to free.
+void lent_release(jn_buffer* buffer) { buffer->release = nullptr; }
+}  // namespace
+
+JN_API std::int32_t jn_respond(jn_result* result, const std::uint8_t* data, std::uint64_t len) {
+  if (result == nullptr || (data == nullptr && len != 0)) {
+    return JN_INVALID_ARGUMENT;
+  }
+  const junction::detail::LentSpace& lent = junction::detail::tls_lent_space;
+  jn_buffer response{};
+  if (lent.result == result && len <= lent.cap) {
+    if (len != 0) {
+      std::memcpy(lent.data, data, static_cast<std::size_t>(len));
+    }
+    response = jn_buffer{lent.data, len, lent_release, nullptr};
+  } else if (const std::int32_t code = jn_buffer_copy(data, len, &response); code != JN_OK) {
+    return code;
+  }
+  jn_buffer_release(&result->response);
+  result->response = response;
+  return JN_OK;
+}
+
 JN_API std::int32_t jn_live_objects(jn_live_counts* counts) {
   if (counts == nullptr) {
     return JN_INVALID_ARGUMENT;

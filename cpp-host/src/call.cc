@@ -138,12 +138,15 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
 }  // namespace
 }  // namespace junction::detail
 
-extern "C" JN_API std::int32_t jn_call(const jn_method* method, jn_bytes request,
-                                       std::int64_t deadline_ns, jn_result* result) {
-  using namespace junction::detail;
-  if (result == nullptr) [[unlikely]] {
-    return JN_INVALID_ARGUMENT;
-  }
+namespace junction::detail {
+
+constinit thread_local LentSpace tls_lent_space __attribute__((tls_model("initial-exec"))) = {};
+
+namespace {
+
+// The body of jn_call and jn_call_into.
+inline std::int32_t call_sync(const jn_method* method, jn_bytes request, std::int64_t deadline_ns,
+                              jn_result* result) noexcept {
   *result = jn_result{};
   if (method == nullptr) [[unlikely]] {
     return call_refused(result, nullptr, JN_INVALID_ARGUMENT, "method is NULL");
@@ -175,5 +178,36 @@ extern "C" JN_API std::int32_t jn_call(const jn_method* method, jn_bytes request
   if (code != JN_OK) [[unlikely]] {
     stats.count_error(tls_state.shard);
   }
+  return code;
+}
+
+}  // namespace
+}  // namespace junction::detail
+
+extern "C" JN_API std::int32_t jn_call(const jn_method* method, jn_bytes request,
+                                       std::int64_t deadline_ns, jn_result* result) {
+  if (result == nullptr) [[unlikely]] {
+    return JN_INVALID_ARGUMENT;
+  }
+  return junction::detail::call_sync(method, request, deadline_ns, result);
+}
+
+extern "C" JN_API std::int32_t jn_call_into(const jn_method* method, jn_bytes request,
+                                            std::int64_t deadline_ns, std::uint8_t* dst,
+                                            std::uint64_t dst_cap, jn_result* result) {
+  using junction::detail::tls_lent_space;
+  if (result == nullptr) [[unlikely]] {
+    return JN_INVALID_ARGUMENT;
+  }
+  if (dst == nullptr && dst_cap != 0) [[unlikely]] {
+    *result = jn_result{};
+    junction::detail::status_assign(&result->status, JN_INVALID_ARGUMENT,
+                                    "dst is NULL but dst_cap is not 0");
+    return JN_INVALID_ARGUMENT;
+  }
+  const junction::detail::LentSpace outer = tls_lent_space;
+  tls_lent_space = {result, dst, dst_cap};
+  const std::int32_t code = junction::detail::call_sync(method, request, deadline_ns, result);
+  tls_lent_space = outer;
   return code;
 }

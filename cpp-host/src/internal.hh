@@ -60,6 +60,17 @@ inline void result_normalize(jn_result* result) noexcept {
   result_normalize_slow(result);
 }
 
+// The room a jn_call_into caller lent for the response of the call whose
+// handler runs on this thread: jn_respond writes there when the handler
+// answers that call's result and the response fits. Saved and restored
+// around each jn_call_into, so nested calls each see their own.
+struct LentSpace {
+  jn_result* result;
+  std::uint8_t* data;
+  std::uint64_t cap;
+};
+extern constinit thread_local LentSpace tls_lent_space __attribute__((tls_model("initial-exec")));
+
 // The message of the exception being handled, for the exception wall.
 std::string current_exception_message();
 
