@@ -52,11 +52,13 @@ junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* req
                                      uint64_t dst_cap) {
   const jn_bytes view = {request, request_len};
   jn_result result;
-  const int32_t code = jn_call(method, view, deadline_after(timeout_ns), &result);
+  const int32_t code =
+      jn_call_into(method, view, deadline_after(timeout_ns), dst, dst_cap, &result);
   junction_go_outcome outcome;
   outcome.copied_len = 0;
   if (code == JN_OK && result.response.len <= dst_cap) {
-    if (result.response.len > 0) {
+    /* Answered into dst already (jn_respond), or copied there now. */
+    if (result.response.data != dst && result.response.len > 0) {
       memcpy(dst, result.response.data, result.response.len);
     }
     outcome.copied_len = result.response.len;
@@ -116,9 +118,11 @@ junction_go_status junction_go_load_module(jn_host* host, const char* path) {
   return status_from(code, &status);
 }
 
-/* The handler trampoline: the method ctx is the handler's cgo.Handle. A
- * response that fits in scratch is written there by Go and copied into a
- * host buffer here, which saves the handler a second cgo crossing. */
+/* The handler trampoline: the method ctx is the handler's id in the Go
+ * bridge's table. A response that fits in scratch is written there by Go
+ * and answered here with jn_respond (into the caller's lent room when it
+ * lent one, else a host buffer), which saves the handler a second cgo
+ * crossing. */
 static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns,
                                 jn_result* result) {
   int64_t timeout_ns = JUNCTION_GO_NO_TIMEOUT;
@@ -132,7 +136,7 @@ static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns
   const int64_t written = junctionGoServe((uintptr_t)ctx, (uint8_t*)request.data, request.len,
                                           timeout_ns, result, scratch, sizeof scratch);
   if (written >= 0) {
-    const int32_t code = jn_buffer_copy(scratch, (uint64_t)written, &result->response);
+    const int32_t code = jn_respond(result, scratch, (uint64_t)written);
     if (code != JN_OK) {
       jn_status_set(&result->status, code, "cannot allocate the response");
     }

@@ -48,8 +48,9 @@ typedef struct junction_go_outcome {
   uint64_t copied_len;
 } junction_go_outcome;
 
-/* jn_call with a deadline timeout_ns from now (JUNCTION_GO_NO_TIMEOUT: none).
- * request: borrowed. dst: borrowed, dst_cap writable bytes (NULL if 0). */
+/* jn_call_into with a deadline timeout_ns from now (JUNCTION_GO_NO_TIMEOUT:
+ * none), lending dst. request: borrowed. dst: borrowed, dst_cap writable
+ * bytes (NULL if 0). */
 junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
                                      uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
                                      uint64_t dst_cap);

@@ -493,3 +493,51 @@ func TestForgottenResponsesAreReleasedByTheCollector(t *testing.T) {
 	}
 	waitForBaseline(t, baseline)
 }
+
+func TestCallAppend(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	ctx := context.Background()
+	buf := make([]byte, 0, 64)
+	buf = append(buf, "prefix:"...)
+	got, err := echo.CallAppend(ctx, buf, []byte("fits"))
+	if err != nil || string(got) != "prefix:fits" || &got[0] != &buf[0] {
+		t.Fatalf("in the room: %q, %v (same array: %v)", got, err, err == nil && &got[0] == &buf[0])
+	}
+	long := payload(1000)
+	got, err = echo.CallAppend(ctx, buf, long)
+	if err != nil || !bytes.Equal(got[:7], []byte("prefix:")) || !bytes.Equal(got[7:], long) {
+		t.Fatalf("past the room: %d bytes, %v", len(got), err)
+	}
+	got, err = method(t, host, goecho.Name, "panic").CallAppend(ctx, buf, nil)
+	if !errors.Is(err, junction.ErrInternal) || string(got) != "prefix:" {
+		t.Fatalf("a failed call: %q, %v", got, err)
+	}
+	got, err = echo.CallAppend(ctx, nil, []byte("no room"))
+	if err != nil || string(got) != "no room" {
+		t.Fatalf("no room at all: %q, %v", got, err)
+	}
+}
+
+// With room lent, a small response from an appending Go handler reaches the
+// caller without an allocation on either side: no host buffer, no Go heap.
+func TestCallAppendAllocatesNothing(t *testing.T) {
+	host := echoHost(t)
+	length := method(t, host, goecho.Name, "length")
+	ctx := context.Background()
+	req := payload(100)
+	buf := make([]byte, 0, 64)
+	before := junction.LiveObjects()
+	allocs := testing.AllocsPerRun(1000, func() {
+		got, err := length.CallAppend(ctx, buf[:0], req)
+		if err != nil || len(got) != 8 {
+			t.Fatalf("length: %x, %v", got, err)
+		}
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Fatalf("%v Go allocations per call", allocs)
+	}
+	if after := junction.LiveObjects(); after.Buffers != before.Buffers {
+		t.Fatalf("host buffers %d during the calls, %d before", after.Buffers, before.Buffers)
+	}
+}

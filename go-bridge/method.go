@@ -20,9 +20,9 @@ type Method struct {
 	raw     *C.jn_method
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
-	// The last response length: Call preallocates that much Go memory so
-	// that a response of the usual size is copied and released in the same
-	// cgo crossing as the call.
+	// The largest response length seen: Call lends that much room, so that
+	// the usual response lands in the returned slice in the call's own cgo
+	// crossing.
 	responseHint atomic.Uint64
 }
 
@@ -91,26 +91,41 @@ func bytesPtr(b []byte) *C.uint8_t {
 // gone, DEADLINE_EXCEEDED when the deadline passed, the handler's own
 // status otherwise).
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
+	// Room for a response of the last one's size, so that the usual
+	// response is written straight into the slice returned.
+	response, err := m.CallAppend(ctx, make([]byte, 0, m.responseHint.Load()), req)
+	if err == nil && uint64(len(response)) > m.responseHint.Load() {
+		m.responseHint.Store(uint64(len(response)))
+	}
+	return response, err
+}
+
+// CallAppend is Call appending the response to dst, as append does: the
+// call lends the handler dst's spare capacity, so with enough of it (a
+// buffer reused from call to call) a handler that answers with jn_respond
+// (Rust handlers returning arrays, Go AppendHandlerFuncs, C handlers) writes
+// its response there and the call allocates nothing.
+func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error) {
 	timeout, err := m.begin(ctx)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	dst := make([]byte, m.responseHint.Load())
+	room := dst[len(dst):cap(dst)]
 	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
-		bytesPtr(dst), C.uint64_t(len(dst)))
+		bytesPtr(room), C.uint64_t(len(room)))
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(req)
+	runtime.KeepAlive(dst)
 	if outcome.status.code != C.JN_OK {
-		return nil, takeStatus(outcome.status)
+		return dst, takeStatus(outcome.status)
 	}
 	if outcome.response.release == 0 {
-		return dst[:outcome.copied_len], nil
+		return dst[:len(dst)+int(outcome.copied_len)], nil
 	}
-	// Larger than the hint: copy it now and expect that size next time.
-	m.responseHint.Store(uint64(outcome.response.len))
-	out := append([]byte(nil), ownedBytes(outcome.response)...)
+	// Larger than the room: copy it out of the producer's buffer.
+	dst = append(dst, ownedBytes(outcome.response)...)
 	C.junction_go_owned_release(outcome.response)
-	return out, nil
+	return dst, nil
 }
 
 func errMethodClosed() *Error {

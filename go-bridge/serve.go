@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -25,6 +26,13 @@ import (
 // create (a Rust thread, a host worker), and many at once.
 type HandlerFunc func(ctx context.Context, req []byte) ([]byte, error)
 
+// AppendHandlerFunc is a HandlerFunc that appends its response to resp and
+// returns the result, as strconv.AppendInt does. resp is empty, with room
+// for a few hundred bytes that the bridge passes on to the caller without a
+// Go allocation; like req, it is valid for the call only and must not be
+// kept. A longer response simply grows past it.
+type AppendHandlerFunc func(ctx context.Context, req, resp []byte) ([]byte, error)
+
 // Service is a named set of Go handlers, registered with [Host.Register].
 type Service struct {
 	name    string
@@ -33,7 +41,7 @@ type Service struct {
 
 type serviceMethod struct {
 	name    string
-	handler HandlerFunc
+	handler AppendHandlerFunc
 }
 
 // NewService starts a service named name (1 to 255 bytes, no NUL).
@@ -41,6 +49,16 @@ func NewService(name string) *Service { return &Service{name: name} }
 
 // Method adds a method; it returns s so that calls chain.
 func (s *Service) Method(name string, handler HandlerFunc) *Service {
+	var appendHandler AppendHandlerFunc
+	if handler != nil {
+		appendHandler = func(ctx context.Context, req, _ []byte) ([]byte, error) { return handler(ctx, req) }
+	}
+	return s.AppendMethod(name, appendHandler)
+}
+
+// AppendMethod adds a method whose handler appends its response (see
+// AppendHandlerFunc); it returns s so that calls chain.
+func (s *Service) AppendMethod(name string, handler AppendHandlerFunc) *Service {
 	s.methods = append(s.methods, serviceMethod{name: name, handler: handler})
 	return s
 }
@@ -48,10 +66,47 @@ func (s *Service) Method(name string, handler HandlerFunc) *Service {
 // Name is the service's name.
 func (s *Service) Name() string { return s.name }
 
-// methodEntry is what a method's cgo.Handle refers to.
-type methodEntry struct {
-	qualifiedName string // "service/method", for panic messages
-	handler       HandlerFunc
+// handlers maps the integers that registered methods' C contexts hold to
+// their Go handlers (C must not hold Go pointers). It plays cgo.Handle's
+// part on the call path with one atomic load and an index instead of a map
+// lookup: the table is copied on every change (registrations are rare) and
+// read without a lock. Slot ids are index+1, so 0 is never a handler.
+var handlers struct {
+	mu    sync.Mutex // serialises changes
+	table atomic.Pointer[[]AppendHandlerFunc]
+	free  []uintptr // ids of emptied slots, for reuse
+}
+
+func addHandler(handler AppendHandlerFunc) uintptr {
+	handlers.mu.Lock()
+	defer handlers.mu.Unlock()
+	var old []AppendHandlerFunc
+	if current := handlers.table.Load(); current != nil {
+		old = *current
+	}
+	table := append([]AppendHandlerFunc(nil), old...)
+	var id uintptr
+	if n := len(handlers.free); n > 0 {
+		id = handlers.free[n-1]
+		handlers.free = handlers.free[:n-1]
+		table[id-1] = handler
+	} else {
+		table = append(table, handler)
+		id = uintptr(len(table))
+	}
+	handlers.table.Store(&table)
+	return id
+}
+
+func removeHandlers(ids []uintptr) {
+	handlers.mu.Lock()
+	defer handlers.mu.Unlock()
+	table := append([]AppendHandlerFunc(nil), *handlers.table.Load()...)
+	for _, id := range ids {
+		table[id-1] = nil
+		handlers.free = append(handlers.free, id)
+	}
+	handlers.table.Store(&table)
 }
 
 // Register adds s to the host. Its handlers are then reachable by every
@@ -67,41 +122,40 @@ func (h *Host) Register(s *Service) error {
 		return err
 	}
 	var names []byte
-	handles := make([]C.uintptr_t, 0, len(s.methods))
-	release := func() {
-		for _, handle := range handles {
-			cgo.Handle(handle).Delete()
-		}
-	}
 	for _, method := range s.methods {
 		if method.handler == nil {
-			release()
 			return Errorf(InvalidArgument, "method %q of service %q has a nil handler", method.name, s.name)
 		}
 		name, err := cName(method.name, "method name")
 		if err != nil {
-			release()
 			return err
 		}
 		names = append(names, name...)
-		entry := &methodEntry{qualifiedName: s.name + "/" + method.name, handler: method.handler}
-		handles = append(handles, C.uintptr_t(cgo.NewHandle(entry)))
 	}
-	if len(handles) == 0 {
+	if len(names) == 0 {
 		names = append(names, 0) // a valid pointer for C; the host refuses the empty service
 	}
-	serviceHandle := cgo.NewHandle(handles)
+	ids := make([]uintptr, 0, len(s.methods))
+	cIDs := make([]C.uintptr_t, 0, len(s.methods))
+	for _, method := range s.methods {
+		id := addHandler(method.handler)
+		ids = append(ids, id)
+		cIDs = append(cIDs, C.uintptr_t(id))
+	}
+	// The service's context, released by its destroy callback (a cold path,
+	// so an ordinary cgo.Handle).
+	serviceHandle := cgo.NewHandle(ids)
 	err = h.use(func(host *C.jn_host) error {
-		var handlesPtr *C.uintptr_t
-		if len(handles) > 0 {
-			handlesPtr = &handles[0]
+		var idsPtr *C.uintptr_t
+		if len(cIDs) > 0 {
+			idsPtr = &cIDs[0]
 		}
-		return statusError(C.junction_go_register(host, cChars(serviceName), cChars(names), handlesPtr,
-			C.uint32_t(len(handles)), C.uintptr_t(serviceHandle)))
+		return statusError(C.junction_go_register(host, cChars(serviceName), cChars(names), idsPtr,
+			C.uint32_t(len(cIDs)), C.uintptr_t(serviceHandle)))
 	})
 	if err != nil {
 		serviceHandle.Delete()
-		release()
+		removeHandlers(ids)
 	}
 	return err
 }
@@ -109,21 +163,20 @@ func (h *Host) Register(s *Service) error {
 //export junctionGoDestroy
 func junctionGoDestroy(serviceHandle C.uintptr_t) {
 	handle := cgo.Handle(serviceHandle)
-	for _, method := range handle.Value().([]C.uintptr_t) {
-		cgo.Handle(method).Delete()
-	}
+	removeHandlers(handle.Value().([]uintptr))
 	handle.Delete()
 }
 
 // junctionGoServe runs a Go handler for the trampoline. A response that
-// fits in scratch is written there and its length returned (the trampoline
-// copies it into a host buffer); otherwise, and on failure, the result is
-// written here and -1 returned.
+// fits in scratch (C memory the trampoline lends, which AppendHandlerFuncs
+// append to directly) is left there and its length returned: the
+// trampoline hands it on with jn_respond. Otherwise, and on failure, the
+// result is written here and -1 returned.
 //
 //export junctionGoServe
-func junctionGoServe(methodHandle C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
+func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
 	result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
-	entry := cgo.Handle(methodHandle).Value().(*methodEntry)
+	handler := (*handlers.table.Load())[handlerID-1]
 	defer func() {
 		if recovered := recover(); recovered != nil {
 			fail(result, Internal, fmt.Sprintf("go handler panicked: %v", recovered))
@@ -134,13 +187,14 @@ func junctionGoServe(methodHandle C.uintptr_t, data *C.uint8_t, length C.uint64_
 	if length > 0 {
 		req = unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length))
 	}
-	ctx := context.Background()
+	var ctx context.Context = background
 	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT {
 		callCtx := &callContext{deadline: time.Now().Add(time.Duration(timeoutNs))}
 		defer callCtx.finish()
 		ctx = callCtx
 	}
-	response, err := entry.handler(ctx, req)
+	room := unsafe.Slice((*byte)(unsafe.Pointer(scratch)), int(scratchLen))
+	response, err := handler(ctx, req, room[:0])
 	if err != nil {
 		var status *Error
 		if errors.As(err, &status) {
@@ -150,14 +204,17 @@ func junctionGoServe(methodHandle C.uintptr_t, data *C.uint8_t, length C.uint64_
 		}
 		return -1
 	}
-	if len(response) <= int(scratchLen) {
-		return C.int64_t(copy(unsafe.Slice((*byte)(unsafe.Pointer(scratch)), int(scratchLen)), response))
+	if len(response) <= len(room) {
+		return C.int64_t(copy(room, response)) // a no-op when it was appended in place
 	}
 	if code := C.junction_go_respond(result, bytesPtr(response), C.uint64_t(len(response))); code != C.JN_OK {
 		fail(result, Code(code), "cannot allocate the response")
 	}
 	return -1
 }
+
+// background is the context of handlers whose caller set no deadline.
+var background = context.Background()
 
 // fail writes an error status into a handler's result. A code outside the
 // ABI's range, or OK with an error, becomes INTERNAL.

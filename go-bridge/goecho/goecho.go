@@ -34,19 +34,19 @@ func Checksum(b []byte) uint64 {
 	return hash
 }
 
-func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
-
-// Service is go.echo on host: relay calls go to host.
+// Service is go.echo on host: relay calls go to host. echo, length and
+// checksum append their responses (junction.AppendHandlerFunc), so a small
+// response reaches a caller that lends room without a Go allocation.
 func Service(host *junction.Host) *junction.Service {
 	return junction.NewService(Name).
-		Method("echo", func(_ context.Context, req []byte) ([]byte, error) {
-			return req, nil
+		AppendMethod("echo", func(_ context.Context, req, resp []byte) ([]byte, error) {
+			return append(resp, req...), nil
 		}).
-		Method("length", func(_ context.Context, req []byte) ([]byte, error) {
-			return le64(uint64(len(req))), nil
+		AppendMethod("length", func(_ context.Context, req, resp []byte) ([]byte, error) {
+			return binary.LittleEndian.AppendUint64(resp, uint64(len(req))), nil
 		}).
-		Method("checksum", func(_ context.Context, req []byte) ([]byte, error) {
-			return le64(Checksum(req)), nil
+		AppendMethod("checksum", func(_ context.Context, req, resp []byte) ([]byte, error) {
+			return binary.LittleEndian.AppendUint64(resp, Checksum(req)), nil
 		}).
 		Method("panic", func(_ context.Context, req []byte) ([]byte, error) {
 			panic(fmt.Sprintf("go.echo/panic called with %d bytes", len(req)))

@@ -1,0 +1,5 @@
+//go:build !race
+
+package junction_test
+
+const raceEnabled = false
