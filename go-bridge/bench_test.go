@@ -67,6 +67,14 @@ func BenchmarkGoToRust(b *testing.B) {
 				}
 			}
 		})
+		b.Run("junction-CallAppend/"+s.name, func(b *testing.B) {
+			out := make([]byte, 0, 64) // reused: the call allocates nothing
+			for b.Loop() {
+				if _, err := length.CallAppend(ctx, out, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run("junction-CallBorrowed/"+s.name, func(b *testing.B) {
 			for b.Loop() {
 				r, err := length.CallBorrowed(ctx, req)
@@ -121,6 +129,17 @@ func BenchmarkGoToRust(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					typed.Call(req)
+				}
+			})
+		})
+		b.Run("parallel/junction-CallAppend/"+s.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				out := make([]byte, 0, 64)
+				for pb.Next() {
+					if _, err := length.CallAppend(ctx, out, req); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			})
 		})

@@ -49,6 +49,9 @@ func (m *Method) Raw() unsafe.Pointer { return unsafe.Pointer(m.raw) }
 // (JUNCTION_GO_NO_TIMEOUT without a deadline), or the error that answers a
 // context already done.
 func timeoutOf(ctx context.Context) (int64, error) {
+	if ctx == background {
+		return C.JUNCTION_GO_NO_TIMEOUT, nil
+	}
 	if ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
 			if err == context.DeadlineExceeded {

@@ -205,7 +205,10 @@ func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, 
 		return -1
 	}
 	if len(response) <= len(room) {
-		return C.int64_t(copy(room, response)) // a no-op when it was appended in place
+		if len(response) > 0 && unsafe.SliceData(response) != unsafe.SliceData(room) {
+			copy(room, response) // not appended in place
+		}
+		return C.int64_t(len(response))
 	}
 	if code := C.junction_go_respond(result, bytesPtr(response), C.uint64_t(len(response))); code != C.JN_OK {
 		fail(result, Code(code), "cannot allocate the response")

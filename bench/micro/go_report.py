@@ -6,7 +6,7 @@ median ns/op of each benchmark over its -count runs, and prints one table
 per comparison, every ratio from the same run:
 
 - Go -> Rust: the Rust module's typed export called directly through cgo
-  (the floor) against junction's Method.Call and Method.CallBorrowed;
+  (the floor) against junction's Method.CallAppend, Call and CallBorrowed;
 - Go -> Rust echo: Call (copies the response) against CallBorrowed;
 - Go -> Rust through a host worker (CallAsync);
 - Rust -> Go: C code calling the Go handler go.echo/length through jn_call
@@ -56,28 +56,25 @@ def report(medians):
     sections = []
     go_rust = "BenchmarkGoToRust/"
     rows = []
-    for size in SIZES:
-        typed = medians.get(f"{go_rust}typed-cgo/{size}")
-        call = medians.get(f"{go_rust}junction-Call/{size}")
-        borrowed = medians.get(f"{go_rust}junction-CallBorrowed/{size}")
-        if typed or call:
-            rows.append([size, ns(typed), ns(call), ratio(call, typed), ns(borrowed),
-                         ratio(borrowed, typed)])
-    for size in SIZES:
-        typed = medians.get(f"{go_rust}parallel/typed-cgo/{size}")
-        call = medians.get(f"{go_rust}parallel/junction-Call/{size}")
-        if typed or call:
-            rows.append([f"{size}, GOMAXPROCS callers", ns(typed), ns(call), ratio(call, typed),
-                         "-", "-"])
+    for label, prefix in (("", ""), (", GOMAXPROCS callers", "parallel/")):
+        for size in SIZES:
+            typed = medians.get(f"{go_rust}{prefix}typed-cgo/{size}")
+            append = medians.get(f"{go_rust}{prefix}junction-CallAppend/{size}")
+            call = medians.get(f"{go_rust}{prefix}junction-Call/{size}")
+            borrowed = medians.get(f"{go_rust}{prefix}junction-CallBorrowed/{size}")
+            if typed or call:
+                rows.append([size + label, ns(typed), ns(append), ratio(append, typed), ns(call),
+                             ratio(call, typed), ns(borrowed)])
     if rows:
         sections.append(table(
             "Go -> Rust: rust.echo/length (reads only the length)",
             "ns per call. The floor is the module's typed export `junction_echo_length` "
-            "called through cgo; junction's generic call shape adds the response buffer "
-            "(allocated by the Rust handler, copied into Go memory by Call, lent by "
-            "CallBorrowed).",
-            ["request", "typed cgo", "Call", "Call / typed", "CallBorrowed",
-             "CallBorrowed / typed"], rows))
+            "called through cgo. Through junction: CallAppend into a reused buffer (the "
+            "Rust handler answers into the room the call lends: nothing is allocated), "
+            "Call (allocates the returned slice), CallBorrowed (lends the response until "
+            "Release, a second cgo crossing).",
+            ["request", "typed cgo", "CallAppend", "CallAppend / typed", "Call", "Call / typed",
+             "CallBorrowed"], rows))
     handoff = medians.get(f"{go_rust}junction-CallAsync/64B")
     if handoff:
         sections.append(table(
@@ -108,9 +105,9 @@ def report(medians):
     if rows:
         sections.append(table(
             "Rust -> Go: go.echo/length from C (the ABI Rust calls through)",
-            "ns per call, in a C loop: junction's jn_call into the Go handler against a "
-            "raw cgo export doing the same work; go-thread: the loop runs on a thread Go "
-            "created, c-thread: on one C started.",
+            "ns per call, in a C loop: junction's jn_call_into (lending 64 bytes of room) "
+            "into the Go handler against a raw cgo export doing the same work; go-thread: "
+            "the loop runs on a thread Go created, c-thread: on one C started.",
             ["caller thread", "request", "raw export", "junction", "junction / raw"], rows))
     return "\n".join(sections)
 

@@ -103,6 +103,26 @@ TEST_F(CallIntoTest, ExactFitAndEmptyResponses) {
   EXPECT_NE(empty.r.response.release, nullptr);
 }
 
+// Every length up to and past the room arrives intact (short responses are
+// copied inline, longer ones by memcpy).
+TEST_F(CallIntoTest, EveryLengthArrivesIntact) {
+  uint8_t room[32];
+  for (size_t len = 0; len <= 40; ++len) {
+    SCOPED_TRACE(len);
+    std::string request(len, '\0');
+    for (size_t i = 0; i < len; ++i) request[i] = static_cast<char>('a' + i % 26);
+    std::memset(room, 0xee, sizeof room);
+    ScopedResult r;
+    ASSERT_EQ(jn_call_into(echo_.get(), Bytes(request), JN_NO_DEADLINE, room, sizeof room, &r.r),
+              JN_OK);
+    EXPECT_EQ(Text(r.r.response), request);
+    EXPECT_EQ(r.r.response.data == room, len <= sizeof room);
+    if (len < sizeof room) {
+      EXPECT_EQ(room[len], 0xee) << "written past the response";
+    }
+  }
+}
+
 TEST_F(CallIntoTest, WithoutARoomJnRespondMakesAHostBuffer) {
   ScopedResult r;
   ASSERT_EQ(jn_call(echo_.get(), Bytes("plain call"), JN_NO_DEADLINE, &r.r), JN_OK);

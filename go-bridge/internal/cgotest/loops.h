@@ -18,9 +18,9 @@ typed_length_fn* cgotest_find_typed_length(const char* path);
  * against. */
 uint64_t cgotest_typed_length(typed_length_fn* fn, const uint8_t* data, uint64_t len);
 
-/* iterations calls of method (a Go handler) from this thread, or, with
- * new_thread set, from a thread that C starts and joins. Returns the number
- * answered OK. */
+/* iterations calls of method (a Go handler) with jn_call_into and 64 bytes
+ * of room lent, from this thread, or, with new_thread set, from a thread
+ * that C starts and joins. Returns the number answered OK. */
 uint64_t cgotest_loop_jn_call(const jn_method* method, const uint8_t* data, uint64_t len,
                               uint64_t iterations, int new_thread);
 

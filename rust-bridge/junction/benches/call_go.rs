@@ -4,7 +4,9 @@
 //! resolved `Method`, against `junction_go_length`, a plain cgo export of
 //! the same Go library (looked up with `dlsym`), for 0 B, 64 B, 64 KiB and
 //! 1 MiB requests. Both only read the request length: the raw export
-//! answers a `u64`, the junction handler 8 bytes in a response buffer.
+//! answers a `u64`, the junction handler 8 bytes, which `Method::call_into`
+//! receives in a reused buffer it lends (nothing allocated) and
+//! `Method::call` as an owned `Buffer`.
 //! Measured from the process's main thread, from a thread Rust spawned (Go
 //! made neither), and from two spawned threads at once (wall time divided by
 //! the calls of both: the cost per call at that throughput). Each figure is
@@ -64,7 +66,25 @@ impl Paths {
         black_box(length);
     }
 
-    fn call_junction(&self, request: &[u8]) {
+    /// `Method::call_into` with the caller's reused buffer: the Go
+    /// handler's answer lands in it, nothing is allocated.
+    fn call_junction(&self, request: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        match self
+            .length
+            .call_into(black_box(request), Deadline::none(), out)
+        {
+            Ok(()) => {
+                black_box(&out[..]);
+            }
+            Err(_) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// `Method::call`: the answer comes back as an owned `Buffer`.
+    fn call_junction_owned(&self, request: &[u8]) {
         match self.length.call(black_box(request), Deadline::none()) {
             Ok(response) => drop(black_box(response)),
             Err(_) => {
@@ -100,10 +120,12 @@ struct Counts {
     per_run: u32,
 }
 
-/// Raw and junction nanoseconds per call, medians of `RUNS` runs.
+/// Raw and junction nanoseconds per call, medians of `RUNS` runs
+/// (`owned_ns`, `Method::call`, is measured on the calling thread only).
 struct Row {
     raw_ns: f64,
     junction_ns: f64,
+    owned_ns: Option<f64>,
 }
 
 /// Calls `call` `calls` times.
@@ -115,19 +137,27 @@ fn repeat(calls: u32, mut call: impl FnMut()) {
 
 /// One row measured on the calling thread.
 fn measure_here(paths: &Paths, request: &[u8], counts: Counts) -> Row {
+    let mut out = Vec::with_capacity(64);
     for _ in 0..counts.warm_up {
         paths.call_raw(request);
-        paths.call_junction(request);
+        paths.call_junction(request, &mut out);
     }
     let mut raw_runs = Vec::with_capacity(RUNS);
     let mut junction_runs = Vec::with_capacity(RUNS);
+    let mut owned_runs = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         raw_runs.push(time_run(counts.per_run, || paths.call_raw(request)));
-        junction_runs.push(time_run(counts.per_run, || paths.call_junction(request)));
+        junction_runs.push(time_run(counts.per_run, || {
+            paths.call_junction(request, &mut out)
+        }));
+        owned_runs.push(time_run(counts.per_run, || {
+            paths.call_junction_owned(request)
+        }));
     }
     Row {
         raw_ns: median(raw_runs),
         junction_ns: median(junction_runs),
+        owned_ns: Some(median(owned_runs)),
     }
 }
 
@@ -140,16 +170,17 @@ fn measure_parallel(paths: &Paths, request: &[u8], counts: Counts) -> Row {
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL {
             scope.spawn(|| {
+                let mut out = Vec::with_capacity(64);
                 for _ in 0..counts.warm_up {
                     paths.call_raw(request);
-                    paths.call_junction(request);
+                    paths.call_junction(request, &mut out);
                 }
                 for _ in 0..RUNS {
                     barrier.wait();
                     repeat(counts.per_run, || paths.call_raw(request));
                     barrier.wait();
                     barrier.wait();
-                    repeat(counts.per_run, || paths.call_junction(request));
+                    repeat(counts.per_run, || paths.call_junction(request, &mut out));
                     barrier.wait();
                 }
             });
@@ -170,6 +201,7 @@ fn measure_parallel(paths: &Paths, request: &[u8], counts: Counts) -> Row {
         Row {
             raw_ns: median(raw_runs),
             junction_ns: median(junction_runs),
+            owned_ns: None,
         }
     })
 }
@@ -184,13 +216,20 @@ fn table(
 ) -> Result<(), String> {
     println!("{title}");
     println!();
-    println!("| request | raw cgo export ns/call | junction ns/call | ratio |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| request | raw cgo export ns/call | junction `call_into` ns/call | ratio | \
+         junction `call` ns/call | ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for (size, label) in SIZES {
         let request = vec![0x5a_u8; size];
         let row = measure(paths, &request, counts);
+        let (owned, owned_ratio) = match row.owned_ns {
+            Some(ns) => (format!("{ns:.1}"), format!("{:.2}", ns / row.raw_ns)),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
         println!(
-            "| {label} | {:.1} | {:.1} | {:.2} |",
+            "| {label} | {:.1} | {:.1} | {:.2} | {owned} | {owned_ratio} |",
             row.raw_ns,
             row.junction_ns,
             row.junction_ns / row.raw_ns

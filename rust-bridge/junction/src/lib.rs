@@ -63,6 +63,7 @@ mod host;
 pub mod live;
 mod method;
 mod module;
+mod response;
 mod service;
 mod status;
 
@@ -71,6 +72,7 @@ pub use code::{Code, InvalidCode};
 pub use deadline::Deadline;
 pub use host::{Host, HostOptions, HostRef};
 pub use method::{CallFuture, Method, MethodStats};
+pub use response::IntoResponse;
 pub use service::{Completion, Service};
 pub use status::Status;
 

@@ -78,6 +78,63 @@ impl Method {
         unsafe { take_result(result.assume_init_mut()) }
     }
 
+    /// Calls the method like [`call`](Method::call), appending the response
+    /// to `out`: the call lends the handler `out`'s spare capacity
+    /// (`jn_call_into`), so a handler that answers with `jn_respond` (a
+    /// Rust handler returning a byte array, an appending Go handler) writes
+    /// its response there and, with enough capacity, nothing is allocated on
+    /// either side. Any other response is copied onto the end of `out` and
+    /// released. On failure `out` is left as it was.
+    ///
+    /// ```
+    /// use junction::{Deadline, Host, Service};
+    ///
+    /// let host = Host::new()?;
+    /// host.register(Service::new("sum").method("sum", |request: &[u8], _| {
+    ///     Ok(request.iter().map(|&b| u64::from(b)).sum::<u64>().to_le_bytes())
+    /// }))?;
+    /// let sum = host.resolve("sum", "sum")?;
+    /// let mut out = Vec::with_capacity(64); // reused from call to call
+    /// for _ in 0..3 {
+    ///     out.clear();
+    ///     sum.call_into(&[1, 2, 3], Deadline::none(), &mut out)?;
+    ///     assert_eq!(out, 6u64.to_le_bytes());
+    /// }
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn call_into(&self, request: &[u8], deadline: Deadline, out: &mut Vec<u8>) -> Result<()> {
+        let view = sys::jn_bytes {
+            data: request.as_ptr(),
+            len: request.len() as u64,
+        };
+        let room = out.spare_capacity_mut();
+        let (room_ptr, room_len) = (room.as_mut_ptr().cast::<u8>(), room.len());
+        let mut result = MaybeUninit::<sys::jn_result>::uninit();
+        // SAFETY: the handle is live; the request is borrowed for the call;
+        // the room is writable for room_len bytes for the call; jn_call_into
+        // always writes the whole result.
+        unsafe {
+            sys::jn_call_into(
+                self.raw.as_ptr(),
+                view,
+                deadline.as_ns(),
+                room_ptr,
+                room_len as u64,
+                result.as_mut_ptr(),
+            );
+        }
+        // SAFETY: written by jn_call_into and owned here.
+        let response = unsafe { take_result(result.assume_init_mut()) }?;
+        if response.as_ptr() == room_ptr.cast_const() {
+            // SAFETY: the handler wrote response.len() <= room_len
+            // initialised bytes at the start of the spare capacity.
+            unsafe { out.set_len(out.len() + response.len()) };
+        } else {
+            out.extend_from_slice(&response);
+        }
+        Ok(())
+    }
+
     /// Calls the method asynchronously on a host worker thread. The call
     /// starts now; the returned future resolves to its outcome and needs no
     /// particular runtime (a waker is woken from the thread that answers).

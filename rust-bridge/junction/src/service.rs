@@ -8,7 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::host::c_string;
 use crate::status::check;
-use crate::{ffi, sys, Buffer, Code, Deadline, Result, Status};
+use crate::{ffi, sys, Buffer, Code, Deadline, IntoResponse, Result, Status};
 
 /// A service under construction: a name and its methods, each a Rust
 /// closure. Register it with [`crate::HostRef::register`].
@@ -85,13 +85,14 @@ impl Service {
         &self.name
     }
 
-    /// Adds a synchronous method: `handler` returns the response (anything
-    /// that converts into a [`Buffer`]; a `Vec<u8>` is handed over without a
-    /// copy) or a [`Status`] to fail the call.
+    /// Adds a synchronous method: `handler` returns the response (see
+    /// [`IntoResponse`]: anything that converts into a [`Buffer`], a
+    /// `Vec<u8>` handed over without a copy, or a byte array answered into
+    /// the caller's lent room) or a [`Status`] to fail the call.
     pub fn method<F, R>(mut self, name: impl Into<String>, handler: F) -> Service
     where
         F: Fn(&[u8], Deadline) -> Result<R> + Send + Sync + 'static,
-        R: Into<Buffer>,
+        R: IntoResponse,
     {
         self.methods.push(MethodEntry {
             name: name.into(),
@@ -203,20 +204,20 @@ unsafe extern "C" fn call_handler<F, R>(
     result: *mut sys::jn_result,
 ) where
     F: Fn(&[u8], Deadline) -> Result<R> + Send + Sync + 'static,
-    R: Into<Buffer>,
+    R: IntoResponse,
 {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: ctx is the F registered with this trampoline, alive until
         // destroy; the request is borrowed for this call.
         let handler = unsafe { &*ctx.cast_const().cast::<F>() };
         let request = unsafe { ffi::bytes(request) };
-        handler(request, Deadline::from_ns(deadline_ns)).map(Into::into)
+        handler(request, Deadline::from_ns(deadline_ns))
     }));
     // SAFETY: the host passes a zero-initialised result for the handler to
     // fill.
     let result = unsafe { &mut *result };
     let reported = panic::catch_unwind(AssertUnwindSafe(|| match outcome {
-        Ok(Ok(response)) => result.response = response.into_raw(),
+        Ok(Ok(response)) => response.into_result(result),
         Ok(Err(status)) => result.status = status.into_raw_error(),
         Err(payload) => {
             let message = format!("handler panicked: {}", ffi::panic_message(&*payload));

@@ -72,6 +72,67 @@ fn requests_and_responses_cross_without_copies() {
 }
 
 #[test]
+fn call_into_answers_into_the_room_it_lends() {
+    run(|| {
+        let host = echo_host();
+        host.register(
+            Service::new("test.array")
+                .method("length", |request: &[u8], _| {
+                    Ok((request.len() as u64).to_le_bytes())
+                })
+                .method("fail", |_: &[u8], _| -> junction::Result<[u8; 8]> {
+                    Err(Status::new(Code::Unavailable, "not now"))
+                }),
+        )
+        .unwrap();
+        let length = host.resolve("test.array", "length").unwrap();
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(b"prefix");
+        let before = (
+            junction::live::host_objects(),
+            junction::live::rust_buffers(),
+        );
+        length
+            .call_into(&payload(1000), Deadline::none(), &mut out)
+            .unwrap();
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(u64_of(&out[6..]), 1000);
+        assert_eq!(
+            (
+                junction::live::host_objects(),
+                junction::live::rust_buffers()
+            ),
+            before,
+            "a response that fits allocates nothing"
+        );
+
+        // No room: the array goes into a host buffer, copied onto out.
+        let mut tight = Vec::new();
+        length
+            .call_into(b"abc", Deadline::none(), &mut tight)
+            .unwrap();
+        assert_eq!(u64_of(&tight), 3);
+        // Plain call: a host buffer too.
+        assert_eq!(u64_of(&length.call(b"ab", Deadline::none()).unwrap()), 2);
+
+        // A Vec response is copied onto out.
+        let echo = host.resolve("test.sync", "echo").unwrap();
+        let mut echoed = b"<".to_vec();
+        echo.call_into(b"vec", Deadline::none(), &mut echoed)
+            .unwrap();
+        assert_eq!(echoed, b"<vec");
+
+        // A failure leaves out as it was.
+        let fail = host.resolve("test.array", "fail").unwrap();
+        let error = fail
+            .call_into(b"", Deadline::none(), &mut echoed)
+            .unwrap_err();
+        assert_eq!(error, Status::new(Code::Unavailable, "not now"));
+        assert_eq!(echoed, b"<vec");
+    });
+}
+
+#[test]
 fn many_threads_share_one_method() {
     run(|| {
         let host = echo_host();

@@ -1,0 +1,46 @@
+//! What synchronous handlers answer with.
+
+use crate::{sys, Buffer, Code, Status};
+
+/// A synchronous handler's response: anything that converts into a
+/// [`Buffer`] (a `Vec<u8>`, `String` or `Box<[u8]>` is handed over without a
+/// copy), or a byte array, which is copied with `jn_respond`: into the room
+/// the caller lent (`jn_call_into`, [`crate::Method::call_into`]) when it
+/// fits, so a small fixed-size answer costs no allocation on either side.
+///
+/// ```
+/// use junction::{Deadline, Host, Service};
+///
+/// let host = Host::new()?;
+/// host.register(Service::new("len").method("len", |request: &[u8], _| {
+///     Ok((request.len() as u64).to_le_bytes()) // [u8; 8]: no allocation
+/// }))?;
+/// let len = host.resolve("len", "len")?;
+/// let mut out = Vec::with_capacity(16);
+/// len.call_into(b"four", Deadline::none(), &mut out)?;
+/// assert_eq!(out, 4u64.to_le_bytes());
+/// # Ok::<(), junction::Status>(())
+/// ```
+pub trait IntoResponse {
+    /// Writes this response into the handler's result.
+    #[doc(hidden)]
+    fn into_result(self, result: &mut sys::jn_result);
+}
+
+impl<T: Into<Buffer>> IntoResponse for T {
+    fn into_result(self, result: &mut sys::jn_result) {
+        result.response = self.into().into_raw();
+    }
+}
+
+impl<const N: usize> IntoResponse for [u8; N] {
+    fn into_result(self, result: &mut sys::jn_result) {
+        // SAFETY: result is the handler's own result; the bytes are borrowed
+        // for the call, which copies them.
+        let code = unsafe { sys::jn_respond(result, self.as_ptr(), N as u64) };
+        if code != sys::JN_OK as i32 {
+            result.status =
+                Status::new(Code::from_raw(code), "cannot allocate the response").into_raw_error();
+        }
+    }
+}
