@@ -186,10 +186,14 @@ inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::uint64_t
 [[gnu::noinline]] std::int32_t respond_owned(jn_result* result, const std::uint8_t* data,
                                              std::uint64_t len) noexcept {
   jn_buffer response{};
-  if (const std::int32_t code = jn_buffer_copy(data, len, &response); code != JN_OK) {
+  std::uint8_t* dest = nullptr;
+  if (const std::int32_t code = host_buffer_new(len, &dest, &response); code != JN_OK) {
     return code;
   }
-  jn_buffer_release(&result->response);
+  copy_bytes(dest, data, len);
+  if (result->response.release != nullptr) {
+    jn_buffer_release(&result->response);
+  }
   result->response = response;
   return JN_OK;
 }
