@@ -99,3 +99,24 @@ func ExampleMethod_CallBorrowed() {
 	fmt.Println(response.Len())
 	// Output: 1048576
 }
+
+// An appending handler and CallAppend with a reused buffer: a call that
+// allocates nothing, on either side.
+func ExampleMethod_CallAppend() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	_ = host.Register(junction.NewService("counter").
+		AppendMethod("len", func(_ context.Context, req, resp []byte) ([]byte, error) {
+			return fmt.Appendf(resp, "%d bytes", len(req)), nil
+		}))
+	length, _ := host.Method("counter", "len")
+	defer length.Close()
+	buf := make([]byte, 0, 64) // reused from call to call
+	for _, req := range []string{"a", "abc"} {
+		out, err := length.CallAppend(context.Background(), buf[:0], []byte(req))
+		fmt.Println(string(out), err)
+	}
+	// Output:
+	// 1 bytes <nil>
+	// 3 bytes <nil>
+}
