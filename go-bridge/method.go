@@ -20,11 +20,16 @@ type Method struct {
 	raw     *C.jn_method
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
-	// The largest response length seen: Call lends that much room, so that
-	// the usual response lands in the returned slice in the call's own cgo
-	// crossing.
+	// The last response's length (at most maxResponseHint): Call lends that
+	// much room, so that the usual response lands in the returned slice in
+	// the call's own cgo crossing.
 	responseHint atomic.Uint64
 }
+
+// maxResponseHint bounds the room Call lends up front: a larger response is
+// copied out of its producer's buffer instead, so one large answer does not
+// make every later call allocate as much.
+const maxResponseHint = 4096
 
 func newMethod(raw *C.jn_method) *Method {
 	m := &Method{raw: raw}
@@ -94,11 +99,14 @@ func bytesPtr(b []byte) *C.uint8_t {
 // gone, DEADLINE_EXCEEDED when the deadline passed, the handler's own
 // status otherwise).
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
-	// Room for a response of the last one's size, so that the usual
-	// response is written straight into the slice returned.
+	// Room for a response of the last one's size (up to maxResponseHint),
+	// so that the usual response is written straight into the slice
+	// returned.
 	response, err := m.CallAppend(ctx, make([]byte, 0, m.responseHint.Load()), req)
-	if err == nil && uint64(len(response)) > m.responseHint.Load() {
-		m.responseHint.Store(uint64(len(response)))
+	if err == nil {
+		if hint := uint64(min(len(response), maxResponseHint)); hint != m.responseHint.Load() {
+			m.responseHint.Store(hint)
+		}
 	}
 	return response, err
 }
