@@ -38,6 +38,7 @@ package junction
 import "C"
 
 import (
+	"debug/buildinfo"
 	"fmt"
 	"strings"
 	"sync"
@@ -182,11 +183,18 @@ func (h *Host) Method(service, method string) (*Method, error) {
 
 // LoadModule loads the shared library at path and runs its jn_module_init
 // on h. NOT_FOUND if it cannot be loaded; FAILED_PRECONDITION if it is not a
-// junction module or was built against another ABI major.
+// junction module, was built against another ABI major, or is a Go library:
+// a process holds one Go runtime, and a Go program already has its own (it
+// registers its Go services directly instead).
 func (h *Host) LoadModule(path string) error {
 	cPath, err := cName(path, "module path")
 	if err != nil {
 		return err
+	}
+	if _, err := buildinfo.ReadFile(path); err == nil {
+		return Errorf(FailedPrecondition,
+			"%s is a Go library: this Go program has its own Go runtime and a process can hold only one; "+
+				"register its services in this program instead", path)
 	}
 	return h.use(func(host *C.jn_host) error {
 		return statusError(C.junction_go_load_module(host, cChars(cPath)))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -386,6 +387,26 @@ func TestLoadModuleErrors(t *testing.T) {
 	}
 	if err := host.LoadModule("bad\x00path"); !errors.Is(err, junction.ErrInvalidArgument) {
 		t.Fatalf("NUL in the path: %v", err)
+	}
+}
+
+// A Go program refuses to load a Go bundle (a second Go runtime) before
+// loading anything.
+func TestLoadingAGoBundleIsRefused(t *testing.T) {
+	path := os.Getenv("JUNCTION_GO_ECHO_BUNDLE")
+	if path == "" {
+		if os.Getenv("JUNCTION_REQUIRE_INTEROP") != "" {
+			t.Fatal("JUNCTION_GO_ECHO_BUNDLE is not set")
+		}
+		t.Skip("JUNCTION_GO_ECHO_BUNDLE is not set")
+	}
+	host := newHost(t)
+	err := host.LoadModule(path)
+	if !errors.Is(err, junction.ErrFailedPrecondition) || !strings.Contains(err.Error(), "Go library") {
+		t.Fatalf("loading a Go bundle: %v", err)
+	}
+	if _, err := host.Method(goecho.Name, "echo"); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("the bundle's service is registered after all: %v", err)
 	}
 }
 
