@@ -229,6 +229,19 @@ Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline) co
   return Buffer(std::move(result.response));
 }
 
+Buffer Method::call_into(std::span<const std::uint8_t> request, std::span<std::uint8_t> room,
+                         Deadline deadline) const {
+  jn_result result{};
+  const std::int32_t code = jn_call_into(raw_, {request.data(), request.size()}, deadline,
+                                         room.data(), room.size(), &result);
+  if (code != JN_OK) {
+    jn_buffer_release(&result.response);
+    throw_status(result.status);
+  }
+  jn_status_release(&result.status);
+  return Buffer(std::move(result.response));
+}
+
 Buffer Method::call(std::string_view request, Deadline deadline) const {
   return call({reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, deadline);
 }

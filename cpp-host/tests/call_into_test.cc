@@ -2,7 +2,9 @@
 // the caller lends, without an allocation when it fits; a host buffer when
 // it does not, when nothing was lent, or for another call's result; nested
 // calls each with their own room; bad arguments refused.
+#include <array>
 #include <cstring>
+#include <junction/junction.hpp>
 #include <string>
 
 #include "test_support.h"
@@ -172,6 +174,34 @@ TEST_F(CallIntoTest, TheRoomIsLentForTheCallOnly) {
   EXPECT_NE(r.r.response.data, room);
   EXPECT_EQ(Text(r.r.response), "late");
   EXPECT_EQ(std::memcmp(room, "first", 5), 0) << "the room was written after the call";
+}
+
+TEST(CallIntoCxxTest, MethodCallIntoViewsTheRoom) {
+  junction::Host host;
+  junction::register_service(host.raw(), [] {
+    junction::Service service("lent");
+    service.method("len", [](std::span<const std::uint8_t> request, junction::Deadline) {
+      return junction::Buffer::copy_of(std::to_string(request.size()));
+    });
+    return service;
+  }());
+  jn_method_desc desc = {"respond", &RespondEcho, nullptr, nullptr};
+  jn_service_desc service = {JN_ABI_VERSION, 1, "raw", &desc, nullptr, nullptr};
+  ASSERT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
+  std::array<std::uint8_t, 16> room{};
+  const junction::Method respond = host.resolve("raw", "respond");
+  const std::string request = "in the room";
+  const junction::Buffer answer = respond.call_into(
+      {reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, room);
+  EXPECT_EQ(answer.data(), room.data());
+  EXPECT_EQ(answer.text(), "in the room");
+  const junction::Buffer owned =
+      host.resolve("lent", "len")
+          .call_into({reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}, room);
+  EXPECT_NE(owned.data(), room.data());
+  EXPECT_EQ(owned.text(), "11");
+  // A deadline already past: the call fails, as call would.
+  EXPECT_THROW((void)respond.call_into({}, room, 0), junction::Error);
 }
 
 TEST_F(CallIntoTest, BadArgumentsAreRefused) {

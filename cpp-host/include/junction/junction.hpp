@@ -168,6 +168,13 @@ class Method {
   [[nodiscard]] Buffer call(std::span<const std::uint8_t> request,
                             Deadline deadline = no_deadline) const;
   [[nodiscard]] Buffer call(std::string_view request, Deadline deadline = no_deadline) const;
+  // Calls synchronously lending room for the response (jn_call_into): a
+  // handler that answers with jn_respond writes there when the response
+  // fits, and the returned Buffer then views room (use it while room
+  // lives); any other response is an owned buffer as with call.
+  [[nodiscard]] Buffer call_into(std::span<const std::uint8_t> request,
+                                 std::span<std::uint8_t> room,
+                                 Deadline deadline = no_deadline) const;
 
   // Calls asynchronously; done runs exactly once on some thread. Throws
   // Error (and does not call done) if the call could not be started.
