@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of frame_decode_fuzz into corpus/ (committed).
+"""Writes the seed corpus of frame_decode_fuzz into corpus/ (committed), or
+into the directory given (ctest's freshness check compares the two).
 
-    python3 transports/fuzz/make_seeds.py
+    python3 transports/fuzz/make_seeds.py [DIR]
 
 Each seed is the fuzz input format: an 8-byte little-endian payload frame
 length, then a header frame laid out as docs/wire.md describes.
@@ -9,8 +10,10 @@ length, then a header frame laid out as docs/wire.md describes.
 
 import pathlib
 import struct
+import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
+OUT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "corpus"
 
 
 def header(kind, call_id, timeout_ns=0, code=0, service=b"", method=b"", message=b"",
@@ -21,11 +24,11 @@ def header(kind, call_id, timeout_ns=0, code=0, service=b"", method=b"", message
 
 
 def seed(name, payload_frame_len, body):
-    (HERE / "corpus" / name).write_bytes(struct.pack("<Q", payload_frame_len) + body)
+    (OUT / name).write_bytes(struct.pack("<Q", payload_frame_len) + body)
 
 
 def main():
-    (HERE / "corpus").mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     seed("request", 5, header(1, 7, 1_000_000, service=b"rust.echo", method=b"echo",
                               payload_len=5))
     seed("request-no-timeout", 0, header(1, 8, -1, service=b"go.echo", method=b"length"))
