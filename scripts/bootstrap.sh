@@ -18,6 +18,7 @@ packages=(
   clang-format
   clang-tidy
   binutils              # nm, for the exported-symbol check
+  python3               # benchmark reports, the fuzz seed corpus check
 )
 
 missing=()
