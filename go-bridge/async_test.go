@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +71,7 @@ func osThreads(t *testing.T) int {
 	t.Helper()
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
+		t.Fatalf("reading the thread count: %v", err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		if count, found := strings.CutPrefix(line, "Threads:"); found {
@@ -97,45 +96,17 @@ func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
 	delayed := method(t, host, "c.delay", "echo")
 	before := osThreads(t)
 	const callers = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := []byte(fmt.Sprintf("call %d", i))
-			got, err := delayed.CallAsync(context.Background(), req)
-			if err != nil || !bytes.Equal(got, req) {
-				errs <- fmt.Errorf("call %d: %q, %v", i, got, err)
-			}
-		}()
-	}
+	wait := concurrently(t, callers, 1, func(g, _ int) error {
+		req := []byte(fmt.Sprintf("call %d", g))
+		if got, err := delayed.CallAsync(context.Background(), req); err != nil || !bytes.Equal(got, req) {
+			return fmt.Errorf("%q, %v", got, err)
+		}
+		return nil
+	})
 	time.Sleep(150 * time.Millisecond) // every call is waiting now
 	during := osThreads(t)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	wait()
 	if during > before+32 {
 		t.Fatalf("%d OS threads while %d calls waited, %d before", during, callers, before)
-	}
-}
-
-func TestCallAsyncGoToRust(t *testing.T) {
-	host := rustHost(t)
-	sleep := method(t, host, "rust.echo", "sleep_async")
-	checksum := method(t, host, "rust.echo", "checksum")
-	if got, err := sleep.CallAsync(context.Background(), le64(5)); err != nil || !bytes.Equal(got, le64(5)) {
-		t.Fatalf("sleep_async: %x, %v", got, err)
-	}
-	req := payload(1 << 20)
-	if got, err := checksum.CallAsync(context.Background(), req); err != nil || !bytes.Equal(got, le64(goecho.Checksum(req))) {
-		t.Fatalf("checksum of 1 MiB: %x, %v", got, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := sleep.CallAsync(ctx, le64(300)); !errors.Is(err, junction.ErrDeadlineExceeded) {
-		t.Fatalf("sleep_async past the deadline: %v", err)
 	}
 }

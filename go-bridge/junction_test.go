@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -258,27 +257,13 @@ func TestHandlerSeesTheCallersDeadline(t *testing.T) {
 func TestManyGoroutines(t *testing.T) {
 	host := echoHost(t)
 	echo := method(t, host, goecho.Name, "echo")
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for g := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 500 {
-				req := payload((g*31 + i) % 300)
-				got, err := echo.Call(context.Background(), req)
-				if err != nil || !bytes.Equal(got, req) {
-					errs <- fmt.Errorf("goroutine %d call %d: %v", g, i, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrently(t, 16, 500, func(g, i int) error {
+		req := payload((g*31 + i) % 300)
+		if got, err := echo.Call(context.Background(), req); err != nil || !bytes.Equal(got, req) {
+			return fmt.Errorf("echo of %d bytes: %d back, %v", len(req), len(got), err)
+		}
+		return nil
+	})()
 }
 
 func TestHandlersOnThreadsGoDidNotCreate(t *testing.T) {
@@ -390,26 +375,6 @@ func TestLoadModuleErrors(t *testing.T) {
 	}
 }
 
-// A Go program refuses to load a Go bundle (a second Go runtime) before
-// loading anything.
-func TestLoadingAGoBundleIsRefused(t *testing.T) {
-	path := os.Getenv("JUNCTION_GO_ECHO_BUNDLE")
-	if path == "" {
-		if os.Getenv("JUNCTION_REQUIRE_INTEROP") != "" {
-			t.Fatal("JUNCTION_GO_ECHO_BUNDLE is not set")
-		}
-		t.Skip("JUNCTION_GO_ECHO_BUNDLE is not set")
-	}
-	host := newHost(t)
-	err := host.LoadModule(path)
-	if !errors.Is(err, junction.ErrFailedPrecondition) || !strings.Contains(err.Error(), "Go library") {
-		t.Fatalf("loading a Go bundle: %v", err)
-	}
-	if _, err := host.Method(goecho.Name, "echo"); !errors.Is(err, junction.ErrNotFound) {
-		t.Fatalf("the bundle's service is registered after all: %v", err)
-	}
-}
-
 func TestRelayWithinGo(t *testing.T) {
 	host := echoHost(t)
 	relay := method(t, host, goecho.Name, "relay")
@@ -456,6 +421,35 @@ func TestMemoryIsStableOverManyCalls(t *testing.T) {
 	}
 	if got := junction.LiveObjects(); got != live {
 		t.Fatalf("live objects %v after the calls, %v before", got, live)
+	}
+}
+
+// concurrently starts goroutines goroutines, each making calls calls of
+// call(goroutine, call) until one fails, and returns the function that
+// waits for them all and reports each goroutine's failure.
+func concurrently(t *testing.T, goroutines, calls int, call func(g, i int) error) (wait func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				if err := call(g, i); err != nil {
+					errs <- fmt.Errorf("goroutine %d, call %d: %w", g, i, err)
+					return
+				}
+			}
+		}()
+	}
+	return func() {
+		t.Helper()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
 	}
 }
 

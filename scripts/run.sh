@@ -50,7 +50,7 @@ release=$PWD/build/release
   env PKG_CONFIG_PATH="${release}/pkgconfig" LD_LIBRARY_PATH="${release}/cpp-host" \
     JUNCTION_RUST_ECHO_MODULE="${release}/rust-target/release/libjunction_echo_module.so" \
     GOFLAGS=-buildvcs=false RUST_BACKTRACE=0 \
-    go test -run '^$' -bench . -benchtime "${JUNCTION_BENCH_MIN_TIME:-0.2}s" \
+    go test -tags interop -run '^$' -bench . -benchtime "${JUNCTION_BENCH_MIN_TIME:-0.2}s" \
     -count "${JUNCTION_BENCH_REPS:-3}" .) >bench/results/go-latest.txt
 python3 bench/micro/go_report.py bench/results/go-latest.txt bench/results/go-latest.md
 echo "report written to bench/results/go-latest.md (raw results: bench/results/go-latest.txt)"

@@ -1,3 +1,10 @@
+//go:build interop
+
+// Tests with the libraries CMake builds beside this package: the Rust
+// module (rust.echo) and the Go services bundle. Run with -tags interop and
+// their paths in JUNCTION_RUST_ECHO_MODULE and JUNCTION_GO_ECHO_BUNDLE, as
+// ctest's go.test does.
+
 package junction_test
 
 import (
@@ -7,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,19 +22,22 @@ import (
 	"junction/goecho"
 )
 
-// rustHost is a host with the Rust module rust.echo loaded (from the path in
-// JUNCTION_RUST_ECHO_MODULE, which the build sets) and go.echo registered.
-// Without the variable the test is skipped, unless JUNCTION_REQUIRE_INTEROP
-// is set (as under ctest), where that is a failure.
+// requiredPath is the path in the environment variable name; the test
+// fails without it.
+func requiredPath(tb testing.TB, name string) string {
+	tb.Helper()
+	path := os.Getenv(name)
+	if path == "" {
+		tb.Fatalf("%s is not set: interop tests need the path CMake builds it at", name)
+	}
+	return path
+}
+
+// rustHost is a host with the Rust module rust.echo loaded and go.echo
+// registered.
 func rustHost(t *testing.T) *junction.Host {
 	t.Helper()
-	path := os.Getenv("JUNCTION_RUST_ECHO_MODULE")
-	if path == "" {
-		if os.Getenv("JUNCTION_REQUIRE_INTEROP") != "" {
-			t.Fatal("JUNCTION_RUST_ECHO_MODULE is not set")
-		}
-		t.Skip("JUNCTION_RUST_ECHO_MODULE is not set: no Rust module to load")
-	}
+	path := requiredPath(t, "JUNCTION_RUST_ECHO_MODULE")
 	host := echoHost(t)
 	if err := host.LoadModule(path); err != nil {
 		t.Fatalf("LoadModule(%s): %v", path, err)
@@ -64,29 +74,15 @@ func TestGoCallsRust(t *testing.T) {
 func TestGoCallsRustFromManyGoroutines(t *testing.T) {
 	host := rustHost(t)
 	checksum := method(t, host, "rust.echo", "checksum")
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for g := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			for i := range 200 {
-				req := payload((g*97 + i*13) % 5000)
-				got, err := checksum.Call(ctx, req)
-				if err != nil || !bytes.Equal(got, le64(goecho.Checksum(req))) {
-					errs <- fmt.Errorf("goroutine %d call %d: %x, %v", g, i, got, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	concurrently(t, 32, 200, func(g, i int) error {
+		req := payload((g*97 + i*13) % 5000)
+		if got, err := checksum.Call(ctx, req); err != nil || !bytes.Equal(got, le64(goecho.Checksum(req))) {
+			return fmt.Errorf("checksum of %d bytes: %x, %v", len(req), got, err)
+		}
+		return nil
+	})()
 }
 
 func TestRustDeadlinesAndPanics(t *testing.T) {
@@ -176,5 +172,37 @@ func TestRustCallsMemoryStable(t *testing.T) {
 	}
 	if got := junction.LiveObjects(); got != live {
 		t.Fatalf("live objects %v, %v before", got, live)
+	}
+}
+
+// A Go program refuses to load a Go bundle (a second Go runtime) before
+// loading anything.
+func TestLoadingAGoBundleIsRefused(t *testing.T) {
+	path := requiredPath(t, "JUNCTION_GO_ECHO_BUNDLE")
+	host := newHost(t)
+	err := host.LoadModule(path)
+	if !errors.Is(err, junction.ErrFailedPrecondition) || !strings.Contains(err.Error(), "Go library") {
+		t.Fatalf("loading a Go bundle: %v", err)
+	}
+	if _, err := host.Method(goecho.Name, "echo"); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("the bundle's service is registered after all: %v", err)
+	}
+}
+
+func TestCallAsyncGoToRust(t *testing.T) {
+	host := rustHost(t)
+	sleep := method(t, host, "rust.echo", "sleep_async")
+	checksum := method(t, host, "rust.echo", "checksum")
+	if got, err := sleep.CallAsync(context.Background(), le64(5)); err != nil || !bytes.Equal(got, le64(5)) {
+		t.Fatalf("sleep_async: %x, %v", got, err)
+	}
+	req := payload(1 << 20)
+	if got, err := checksum.CallAsync(context.Background(), req); err != nil || !bytes.Equal(got, le64(goecho.Checksum(req))) {
+		t.Fatalf("checksum of 1 MiB: %x, %v", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := sleep.CallAsync(ctx, le64(300)); !errors.Is(err, junction.ErrDeadlineExceeded) {
+		t.Fatalf("sleep_async past the deadline: %v", err)
 	}
 }
