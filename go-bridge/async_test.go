@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,26 +87,40 @@ func osThreads(t *testing.T) int {
 	return 0
 }
 
-// 200 goroutines waiting at once on calls that take 300 ms: CallAsync holds
-// no OS thread per waiting call (a blocking Call would hold 200).
+// 200 goroutines waiting at once on calls that take 500 ms: CallAsync holds
+// no OS thread per waiting call (a blocking Call holds one each: 200 more
+// threads). The calls start one after the other, each once the previous
+// one is pending, so the count shows the waiting, not Go adding threads
+// while many starting cgo calls are in C at once.
 func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
 	host := newHost(t)
-	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 300*time.Millisecond); code != junction.OK {
+	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 500*time.Millisecond); code != junction.OK {
 		t.Fatalf("RegisterDelayedEcho: %v", code)
 	}
 	delayed := method(t, host, "c.delay", "echo")
 	before := osThreads(t)
+	pendingBefore := junction.LiveObjects().PendingCalls
 	const callers = 200
-	wait := concurrently(t, callers, 1, func(g, _ int) error {
-		req := []byte(fmt.Sprintf("call %d", g))
-		if got, err := delayed.CallAsync(context.Background(), req); err != nil || !bytes.Equal(got, req) {
-			return fmt.Errorf("%q, %v", got, err)
+	errs := make(chan error, callers)
+	for g := range callers {
+		go func() {
+			req := []byte(fmt.Sprintf("call %d", g))
+			got, err := delayed.CallAsync(context.Background(), req)
+			if err == nil && !bytes.Equal(got, req) {
+				err = fmt.Errorf("answered %q", got)
+			}
+			errs <- err
+		}()
+		for junction.LiveObjects().PendingCalls < pendingBefore+uint64(g)+1 {
+			runtime.Gosched()
 		}
-		return nil
-	})
-	time.Sleep(150 * time.Millisecond) // every call is waiting now
+	}
 	during := osThreads(t)
-	wait()
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 	if during > before+32 {
 		t.Fatalf("%d OS threads while %d calls waited, %d before", during, callers, before)
 	}
