@@ -108,6 +108,22 @@ void buffer_count(std::int64_t buffers, std::int64_t bytes) noexcept {
   slot->bytes.store(slot->bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
 }
 
+// Copies len bytes. Responses answered into lent room are mostly a few
+// bytes (a number, a small record): those are copied inline, as two
+// overlapping words, rather than through a call to memcpy.
+inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::uint64_t len) noexcept {
+  if (len >= 8 && len <= 16) {
+    std::uint64_t head = 0;
+    std::uint64_t tail = 0;
+    std::memcpy(&head, src, 8);
+    std::memcpy(&tail, src + len - 8, 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + len - 8, &tail, 8);
+  } else if (len != 0) {
+    std::memcpy(dst, src, static_cast<std::size_t>(len));
+  }
+}
+
 // A host buffer is one malloc block: this header, then the bytes.
 // private_data points at the header, which remembers the allocated length
 // so the accounting stays right even if a consumer shortened len.
@@ -143,6 +159,16 @@ std::int32_t host_buffer_new(std::uint64_t len, std::uint8_t** data_out, jn_buff
   return JN_OK;
 }
 
+// A host buffer holding a copy of data[0..len).
+std::int32_t host_buffer_copy(const std::uint8_t* data, std::uint64_t len, jn_buffer* buffer) {
+  std::uint8_t* dest = nullptr;
+  const std::int32_t code = host_buffer_new(len, &dest, buffer);
+  if (code == JN_OK) {
+    copy_bytes(dest, data, len);
+  }
+  return code;
+}
+
 }  // namespace
 
 BufferCounts buffer_counts_read() noexcept {
@@ -166,31 +192,13 @@ namespace {
 // the caller owns that memory, so there is nothing to free.
 void lent_release(jn_buffer* buffer) { buffer->release = nullptr; }
 
-// Copies len bytes. Responses answered into lent room are mostly a few
-// bytes (a number, a small record): those are copied inline, as two
-// overlapping words, rather than through a call to memcpy.
-inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::uint64_t len) noexcept {
-  if (len >= 8 && len <= 16) {
-    std::uint64_t head = 0;
-    std::uint64_t tail = 0;
-    std::memcpy(&head, src, 8);
-    std::memcpy(&tail, src + len - 8, 8);
-    std::memcpy(dst, &head, 8);
-    std::memcpy(dst + len - 8, &tail, 8);
-  } else if (len != 0) {
-    std::memcpy(dst, src, static_cast<std::size_t>(len));
-  }
-}
-
 // jn_respond without lent room for it: a host buffer.
 [[gnu::noinline]] std::int32_t respond_owned(jn_result* result, const std::uint8_t* data,
                                              std::uint64_t len) noexcept {
   jn_buffer response{};
-  std::uint8_t* dest = nullptr;
-  if (const std::int32_t code = host_buffer_new(len, &dest, &response); code != JN_OK) {
+  if (const std::int32_t code = host_buffer_copy(data, len, &response); code != JN_OK) {
     return code;
   }
-  copy_bytes(dest, data, len);
   if (result->response.release != nullptr) {
     jn_buffer_release(&result->response);
   }
@@ -214,12 +222,7 @@ JN_API std::int32_t jn_buffer_copy(const std::uint8_t* data, std::uint64_t len, 
   if (buffer == nullptr || (data == nullptr && len != 0)) {
     return JN_INVALID_ARGUMENT;
   }
-  std::uint8_t* dest = nullptr;
-  const std::int32_t code = junction::detail::host_buffer_new(len, &dest, buffer);
-  if (code == JN_OK && len != 0) {
-    std::memcpy(dest, data, static_cast<std::size_t>(len));
-  }
-  return code;
+  return junction::detail::host_buffer_copy(data, len, buffer);
 }
 
 JN_API void jn_buffer_release(jn_buffer* buffer) {
