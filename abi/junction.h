@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 1
+#define JN_ABI_VERSION_MINOR 2
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -239,7 +239,8 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
  * completes (jn_complete then returns JN_CANCELLED). Method handles stay
  * valid (calls on them return JN_NOT_FOUND) until jn_method_free. NULL is a
  * no-op returning JN_OK. Called from inside a handler, or from a callback
- * running on one of this host's own threads (done, destroy), it refuses with
+ * running on one of this host's own threads (done, destroy), or while one
+ * of its listeners is open (since 1.2), it refuses with
  * JN_FAILED_PRECONDITION and frees nothing. */
 JN_API int32_t jn_host_free(jn_host* host);
 
@@ -335,6 +336,85 @@ typedef struct jn_method_stats {
 
 /* method: borrowed. stats: out. */
 JN_API int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats);
+
+/* ------------------------------------------------------------------------ */
+/* Transports (since ABI 1.2): serving a host's services to other processes
+ * and calling services other hosts serve, over the wire protocol of
+ * docs/wire.md. URLs name the transport:
+ *   zmq+tcp://HOST:PORT  HOST an IPv4 address, [IPv6 address] or name;
+ *                        PORT 0 lets the system choose (jn_listener_url)
+ *   zmq+ipc:///PATH      a Unix domain socket at the absolute PATH
+ *   zmq+inproc://NAME    within this process only
+ * A listener binds exactly the address it is given. */
+
+typedef struct jn_listener jn_listener; /* opaque */
+
+/* Options for jn_host_listen. struct_size = sizeof(jn_listen_options).
+ * services: borrowed for the call; the names of the services to serve
+ * (service_count of them), or NULL to serve every service the host has,
+ * now or later. A call for any other service is answered JN_NOT_FOUND.
+ * threads: threads that take turns receiving calls and run their handlers
+ * (0 = 4). When the last free one takes a call, another is started, so a
+ * slow call never holds up the next one; the extra threads end when idle.
+ * max_in_flight: calls served at once, each on its own thread, before the
+ * listener stops reading (0 = 1024). max_payload_bytes: larger request payloads are refused with
+ * JN_RESOURCE_EXHAUSTED, and a ZeroMQ frame larger than it closes the
+ * sender's connection (0 = 64 MiB). */
+typedef struct jn_listen_options {
+  uint32_t struct_size;
+  uint32_t threads;
+  const char* const* services;
+  uint32_t service_count;
+  uint32_t max_in_flight;
+  uint64_t max_payload_bytes;
+} jn_listen_options;
+
+/* Serves host's services on url (borrowed). options: borrowed, NULL for
+ * defaults. listener: out, closed and freed with jn_listener_close, which
+ * must happen before jn_host_free. JN_INVALID_ARGUMENT for a URL junction
+ * cannot read, JN_UNAVAILABLE if the address cannot be bound (in use, no
+ * permission); status (out, may be NULL) says which and why. */
+JN_API int32_t jn_host_listen(jn_host* host, const char* url, const jn_listen_options* options,
+                              jn_listener** listener, jn_status* status);
+
+/* The URL the listener is bound to, with the port the system chose when
+ * the URL asked for port 0. Borrowed; valid until jn_listener_close. NULL
+ * for a NULL listener. */
+JN_API const char* jn_listener_url(const jn_listener* listener);
+
+/* Stops serving and frees the listener. Calls that arrive from now on are
+ * answered JN_UNAVAILABLE; calls in flight run to their end and are
+ * answered, until drain_deadline_ns (absolute, jn_now_ns's clock; 0 does
+ * not wait). Returns JN_OK when every call in flight was answered,
+ * JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
+ * callers see the connection close). NULL is a no-op returning JN_OK. */
+JN_API int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns);
+
+/* Options for jn_host_route. struct_size = sizeof(jn_route_options).
+ * connect_timeout_ns: how long a call waits for a connection that is still
+ * being made before it is answered JN_UNAVAILABLE (0 = one second); a peer
+ * known to be down answers at once. max_payload_bytes: larger requests are
+ * refused with JN_RESOURCE_EXHAUSTED before they are sent, and larger
+ * response frames close the connection (0 = 64 MiB). */
+typedef struct jn_route_options {
+  uint32_t struct_size;
+  uint32_t reserved; /* 0 */
+  int64_t connect_timeout_ns;
+  uint64_t max_payload_bytes;
+} jn_route_options;
+
+/* Routes service (borrowed) to the host serving it at url (borrowed):
+ * every method of service resolves (jn_host_resolve), and calls on those
+ * handles go to that host; the calling code is the same as for a local
+ * service. Routes to one URL share one connection, which carries many
+ * calls at once and reconnects by itself. A call's deadline travels with
+ * it; a peer that is down, or dies mid-call, answers JN_UNAVAILABLE (or
+ * JN_DEADLINE_EXCEEDED at the deadline), never a hang. The route is
+ * registered like a service: JN_ALREADY_EXISTS if the name is taken, and
+ * jn_host_unregister removes it. options: borrowed, NULL for defaults.
+ * status: out, may be NULL. */
+JN_API int32_t jn_host_route(jn_host* host, const char* service, const char* url,
+                             const jn_route_options* options, jn_status* status);
 
 /* ------------------------------------------------------------------------ */
 /* Modules: shared libraries that bring services to a host.

@@ -31,7 +31,13 @@
   X(int32_t, jn_method_stats_get, (const jn_method*, jn_method_stats*))                           \
   X(int32_t, jn_host_load_module, (jn_host*, const char*, jn_status*))                            \
   X(int32_t, jn_call_into, (const jn_method*, jn_bytes, int64_t, uint8_t*, uint64_t, jn_result*)) \
-  X(int32_t, jn_respond, (jn_result*, const uint8_t*, uint64_t))
+  X(int32_t, jn_respond, (jn_result*, const uint8_t*, uint64_t))                                  \
+  X(int32_t, jn_host_listen,                                                                      \
+    (jn_host*, const char*, const jn_listen_options*, jn_listener**, jn_status*))                 \
+  X(const char*, jn_listener_url, (const jn_listener*))                                           \
+  X(int32_t, jn_listener_close, (jn_listener*, int64_t))                                          \
+  X(int32_t, jn_host_route,                                                                       \
+    (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

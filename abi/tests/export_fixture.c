@@ -81,6 +81,24 @@ int32_t jn_respond(jn_result* result, const uint8_t* data, uint64_t len) {
   (void)result, (void)data, (void)len;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_host_listen(jn_host* host, const char* url, const jn_listen_options* options,
+                       jn_listener** listener, jn_status* status) {
+  (void)host, (void)url, (void)options, (void)listener, (void)status;
+  return JN_UNIMPLEMENTED;
+}
+const char* jn_listener_url(const jn_listener* listener) {
+  (void)listener;
+  return 0;
+}
+int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns) {
+  (void)listener, (void)drain_deadline_ns;
+  return JN_UNIMPLEMENTED;
+}
+int32_t jn_host_route(jn_host* host, const char* service, const char* url,
+                      const jn_route_options* options, jn_status* status) {
+  (void)host, (void)service, (void)url, (void)options, (void)status;
+  return JN_UNIMPLEMENTED;
+}
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

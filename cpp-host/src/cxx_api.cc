@@ -341,4 +341,48 @@ Method Host::resolve(std::string_view service, std::string_view method) const {
   return Method(raw);
 }
 
+Listener Host::listen(std::string_view url, const ListenOptions& options) {
+  std::vector<const char*> services;
+  services.reserve(options.services.size());
+  for (const std::string& service : options.services) {
+    services.push_back(service.c_str());
+  }
+  const jn_listen_options raw_options{sizeof(jn_listen_options),
+                                      options.threads,
+                                      services.empty() ? nullptr : services.data(),
+                                      static_cast<std::uint32_t>(services.size()),
+                                      options.max_in_flight,
+                                      options.max_payload_bytes};
+  jn_listener* raw = nullptr;
+  jn_status status{};
+  check(jn_host_listen(raw_, std::string(url).c_str(), &raw_options, &raw, &status), status);
+  return Listener(raw);
+}
+
+void Host::route(std::string_view service, std::string_view url, const RouteOptions& options) {
+  const jn_route_options raw_options{sizeof(jn_route_options), 0, options.connect_timeout.count(),
+                                     options.max_payload_bytes};
+  jn_status status{};
+  check(jn_host_route(raw_, std::string(service).c_str(), std::string(url).c_str(), &raw_options,
+                      &status),
+        status);
+}
+
+Listener& Listener::operator=(Listener&& other) noexcept {
+  if (this != &other) {
+    jn_listener_close(raw_, 0);
+    raw_ = std::exchange(other.raw_, nullptr);
+  }
+  return *this;
+}
+
+std::string_view Listener::url() const noexcept {
+  const char* url = jn_listener_url(raw_);
+  return url == nullptr ? std::string_view() : std::string_view(url);
+}
+
+bool Listener::close(Deadline drain_deadline) {
+  return jn_listener_close(std::exchange(raw_, nullptr), drain_deadline) == JN_OK;
+}
+
 }  // namespace junction

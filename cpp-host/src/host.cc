@@ -123,6 +123,20 @@ bool Host::accept(const std::shared_ptr<PendingCall>& call) {
   return true;
 }
 
+std::int32_t Host::add_service(std::unique_ptr<ServiceEntry> service, jn_status* status) {
+  {
+    std::lock_guard lock(registry_mutex);
+    auto [it, inserted] = services.try_emplace(service->name, service.get());
+    if (!inserted) {
+      return report(status, JN_ALREADY_EXISTS,
+                    "service '" + service->name + "' is already registered");
+    }
+    static_cast<void>(service.release());  // now owned by the registry
+  }
+  live_counters().services.fetch_add(1, std::memory_order_relaxed);
+  return report(status, JN_OK, "");
+}
+
 void Host::retire(ServiceEntry* service) {
   {
     std::lock_guard lock(retire_mutex);
@@ -196,7 +210,7 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
     return JN_OK;
   }
   auto* host = reinterpret_cast<Host*>(handle);
-  if (in_read_section() || tls_owning_host == host) {
+  if (in_read_section() || tls_owning_host == host || host->open_listeners.load() != 0) {
     return JN_FAILED_PRECONDITION;
   }
   std::vector<ServiceEntry*> services;
@@ -275,19 +289,11 @@ JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* des
       method->ctx = m.ctx;
       service->methods.push_back(std::move(method));
     }
-    std::lock_guard lock(host->registry_mutex);
-    auto [it, inserted] = host->services.try_emplace(service->name, service.get());
-    if (!inserted) {
-      return report(status, JN_ALREADY_EXISTS,
-                    "service '" + service->name + "' is already registered");
-    }
-    static_cast<void>(service.release());  // now owned by the registry
+    return host->add_service(std::move(service), status);
   } catch (...) {
     return report(status, JN_RESOURCE_EXHAUSTED,
                   "cannot register service: " + current_exception_message());
   }
-  live_counters().services.fetch_add(1, std::memory_order_relaxed);
-  return report(status, JN_OK, "");
 }
 
 JN_API std::int32_t jn_host_unregister(jn_host* handle, const char* name, jn_status* status) {
@@ -342,6 +348,14 @@ JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,
         live_counters().methods.fetch_add(1, std::memory_order_relaxed);
         return report(status, JN_OK, "");
       }
+    }
+    if (service->make_method && name_length(method_name) != 0) {
+      std::unique_ptr<MethodEntry> made = service->make_method(method_name);
+      service_ref(service);
+      *method_out = new jn_method{made->handler, made->ctx, service, made.get()};
+      service->methods.push_back(std::move(made));
+      live_counters().methods.fetch_add(1, std::memory_order_relaxed);
+      return report(status, JN_OK, "");
     }
     return report(
         status, JN_NOT_FOUND,

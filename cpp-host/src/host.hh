@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,7 @@ struct MethodEntry {
   jn_async_handler_fn async_handler = nullptr;
   void* ctx = nullptr;
   MethodStats stats;
+  std::shared_ptr<void> keep_alive;  // what ctx points into, for methods made by the host
 };
 
 // One registration of a service. Reference-counted: the registry, every
@@ -46,6 +48,9 @@ struct ServiceEntry {
   void* ctx = nullptr;
   void (*destroy)(void*) = nullptr;
   Host* host = nullptr;  // valid while open, and within a ReadSection that saw open
+  // Set for a routed service: makes the method of any name on first resolve
+  // (under the host's registry_mutex).
+  std::function<std::unique_ptr<MethodEntry>(std::string_view method)> make_method;
 
   // Destroy runs when the grace period after closing has passed and no
   // asynchronous handler still holds a completion.
@@ -144,9 +149,17 @@ struct Host {
   bool retire_stop = false;
   std::thread reclaimer;
 
+  // Listeners not yet closed: the host cannot be freed under them.
+  std::atomic<std::uint32_t> open_listeners{0};
+  // Connections of routed services, shared by the routes to one URL.
+  std::mutex connections_mutex;
+  std::unordered_map<std::string, std::weak_ptr<void>> connections;
+
   // Tracks call until it is answered, unless the host is shutting down
   // (then false). May throw std::bad_alloc.
   bool accept(const std::shared_ptr<PendingCall>& call);
+  // Puts service in the registry (JN_ALREADY_EXISTS if the name is taken).
+  std::int32_t add_service(std::unique_ptr<ServiceEntry> service, jn_status* status);
   void retire(ServiceEntry* service);
   void reclaim_loop();
 };

@@ -191,6 +191,43 @@ struct HostOptions {
   std::uint32_t worker_threads = 0;
 };
 
+// See jn_listen_options; zeros and an empty list mean the defaults.
+struct ListenOptions {
+  std::vector<std::string> services;  // empty: every service of the host
+  std::uint32_t threads = 0;
+  std::uint32_t max_in_flight = 0;
+  std::uint64_t max_payload_bytes = 0;
+};
+
+// See jn_route_options; zeros mean the defaults.
+struct RouteOptions {
+  std::chrono::nanoseconds connect_timeout{0};
+  std::uint64_t max_payload_bytes = 0;
+};
+
+// A listener serving a host's services on a URL (jn_host_listen). Close it
+// (or let it go) before its Host: destruction closes without waiting for
+// calls in flight.
+class Listener {
+ public:
+  Listener() noexcept = default;
+  explicit Listener(jn_listener* raw) noexcept : raw_(raw) {}
+  Listener(Listener&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  Listener& operator=(Listener&& other) noexcept;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener() { jn_listener_close(raw_, 0); }
+
+  // The bound URL (with the chosen port when port 0 was asked for).
+  [[nodiscard]] std::string_view url() const noexcept;
+  // Stops serving, answering calls in flight until drain_deadline; returns
+  // whether all of them were answered. The listener is empty afterwards.
+  bool close(Deadline drain_deadline);
+
+ private:
+  jn_listener* raw_ = nullptr;
+};
+
 // Registers service on a host this code does not own (a module's
 // jn_module_init receives one). Throws Error if the host refuses it.
 void register_service(jn_host* host, Service service);
@@ -208,6 +245,10 @@ class Host {
   void register_service(Service service);
   void unregister_service(std::string_view name);
   [[nodiscard]] Method resolve(std::string_view service, std::string_view method) const;
+  // Serves this host's services on url (jn_host_listen).
+  [[nodiscard]] Listener listen(std::string_view url, const ListenOptions& options = {});
+  // Sends calls to service to the host serving it at url (jn_host_route).
+  void route(std::string_view service, std::string_view url, const RouteOptions& options = {});
   [[nodiscard]] jn_host* raw() const noexcept { return raw_; }
 
  private:

@@ -1,0 +1,190 @@
+// The transport functions of the C ABI (abi/junction.h, "Transports"):
+// listeners serving a host's services, and routes sending a service's calls
+// to another host. The ZeroMQ transport lives in transports/zmq/.
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <zmq/client.hh>
+#include <zmq/listener.hh>
+
+#include "host.hh"
+#include "internal.hh"
+
+using junction::detail::current_exception_message;
+using junction::detail::Host;
+using junction::detail::report;
+
+// The opaque listener handle: the running listener and the host it counts
+// against.
+struct jn_listener {
+  std::shared_ptr<junction::zmq_transport::Listener> listener;
+  Host* host;
+};
+
+namespace junction::detail {
+namespace {
+
+constexpr std::size_t kMaxServiceName = 255;
+
+// A routed method's context: the connection and the names it calls.
+struct RoutedMethod {
+  std::shared_ptr<zmq_transport::Client> client;
+  std::string service;
+  std::string method;
+};
+
+void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_result* result) {
+  const auto* routed = static_cast<const RoutedMethod*>(ctx);
+  routed->client->call(routed->service, routed->method, request, deadline_ns, result);
+}
+
+// The connection to url, shared with the host's other routes there.
+std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::string& url,
+                                                     const zmq_transport::ClientOptions& options) {
+  std::lock_guard lock(host.connections_mutex);
+  std::weak_ptr<void>& slot = host.connections[url];
+  if (auto existing = std::static_pointer_cast<zmq_transport::Client>(slot.lock())) {
+    return existing;
+  }
+  auto client = std::make_shared<zmq_transport::Client>(url, options);
+  slot = client;
+  return client;
+}
+
+std::int32_t listen_failed(jn_status* status, const char* url) {
+  try {
+    throw;
+  } catch (const std::invalid_argument& error) {
+    return report(status, JN_INVALID_ARGUMENT, error.what());
+  } catch (const zmq::error_t& error) {
+    return report(status, JN_UNAVAILABLE,
+                  std::string("cannot listen on ") + url + ": " + error.what());
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  std::string("cannot listen on ") + url + ": " + current_exception_message());
+  }
+}
+
+}  // namespace
+}  // namespace junction::detail
+
+extern "C" {
+
+JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
+                                   const jn_listen_options* options, jn_listener** listener_out,
+                                   jn_status* status) {
+  using namespace junction;
+  if (listener_out != nullptr) {
+    *listener_out = nullptr;
+  }
+  if (handle == nullptr || url == nullptr || listener_out == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host, url and listener must not be NULL");
+  }
+  zmq_transport::ListenOptions settings;
+  if (options != nullptr) {
+    if (options->struct_size < sizeof(jn_listen_options)) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "jn_listen_options.struct_size must be sizeof(jn_listen_options)");
+    }
+    if (options->services == nullptr && options->service_count != 0) {
+      return report(status, JN_INVALID_ARGUMENT, "jn_listen_options.services is NULL");
+    }
+    if (options->threads > 1024) {
+      return report(status, JN_INVALID_ARGUMENT, "jn_listen_options.threads must be at most 1024");
+    }
+  }
+  try {
+    if (options != nullptr) {
+      for (std::uint32_t i = 0; i < options->service_count; ++i) {
+        if (options->services[i] == nullptr) {
+          return report(status, JN_INVALID_ARGUMENT,
+                        "jn_listen_options.services[" + std::to_string(i) + "] is NULL");
+        }
+        settings.services.emplace_back(options->services[i]);
+      }
+      settings.threads = options->threads != 0 ? options->threads : settings.threads;
+      settings.max_in_flight =
+          options->max_in_flight != 0 ? options->max_in_flight : settings.max_in_flight;
+      settings.max_payload_bytes =
+          options->max_payload_bytes != 0 ? options->max_payload_bytes : settings.max_payload_bytes;
+    }
+    auto* host = reinterpret_cast<Host*>(handle);
+    auto listener = std::make_unique<jn_listener>(
+        jn_listener{zmq_transport::Listener::start(handle, url, settings), host});
+    host->open_listeners.fetch_add(1);
+    *listener_out = listener.release();
+  } catch (...) {
+    return detail::listen_failed(status, url);
+  }
+  return report(status, JN_OK, "");
+}
+
+JN_API const char* jn_listener_url(const jn_listener* listener) {
+  return listener == nullptr ? nullptr : listener->listener->url().c_str();
+}
+
+JN_API std::int32_t jn_listener_close(jn_listener* listener, std::int64_t drain_deadline_ns) {
+  if (listener == nullptr) {
+    return JN_OK;
+  }
+  const bool drained = listener->listener->close(drain_deadline_ns);
+  listener->host->open_listeners.fetch_sub(1);
+  delete listener;
+  return drained ? JN_OK : JN_DEADLINE_EXCEEDED;
+}
+
+JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const char* url,
+                                  const jn_route_options* options, jn_status* status) {
+  using namespace junction;
+  if (handle == nullptr || service == nullptr || url == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "host, service and url must not be NULL");
+  }
+  const std::size_t service_length = strnlen(service, detail::kMaxServiceName + 1);
+  if (service_length == 0 || service_length > detail::kMaxServiceName) {
+    return report(status, JN_INVALID_ARGUMENT, "service name must be 1 to 255 bytes");
+  }
+  zmq_transport::ClientOptions settings;
+  if (options != nullptr) {
+    if (options->struct_size < sizeof(jn_route_options) || options->reserved != 0) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "jn_route_options.struct_size must be sizeof(jn_route_options) and "
+                    "reserved 0");
+    }
+    if (options->connect_timeout_ns < 0) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "jn_route_options.connect_timeout_ns must not be negative");
+    }
+    if (options->connect_timeout_ns != 0) {
+      settings.connect_timeout_ns = options->connect_timeout_ns;
+    }
+    if (options->max_payload_bytes != 0) {
+      settings.max_payload_bytes = options->max_payload_bytes;
+    }
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  try {
+    std::shared_ptr<zmq_transport::Client> client = detail::connection_to(*host, url, settings);
+    auto entry = std::make_unique<detail::ServiceEntry>();
+    entry->name = service;
+    entry->host = host;
+    entry->make_method = [client, name = entry->name](std::string_view method) {
+      auto routed = std::make_shared<detail::RoutedMethod>(
+          detail::RoutedMethod{client, name, std::string(method)});
+      auto made = std::make_unique<detail::MethodEntry>();
+      made->name = method;
+      made->handler = detail::routed_call;
+      made->ctx = routed.get();
+      made->keep_alive = std::move(routed);
+      return made;
+    };
+    return host->add_service(std::move(entry), status);
+  } catch (const std::invalid_argument& error) {
+    return report(status, JN_INVALID_ARGUMENT, error.what());
+  } catch (...) {
+    return report(status, JN_UNAVAILABLE,
+                  std::string("cannot route to ") + url + ": " + current_exception_message());
+  }
+}
+
+}  // extern "C"

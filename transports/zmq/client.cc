@@ -1,0 +1,316 @@
+#include "client.hh"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+#include <wire/frame.hh>
+
+#include "internal.hh"
+
+namespace junction::zmq_transport {
+namespace {
+
+// Responses up to this size are answered through jn_respond (into the
+// caller's lent room, or one host buffer); larger ones hand the received
+// frame to the caller without a copy.
+constexpr std::size_t kRespondCopyMax = 4096;
+// The largest header frame of the protocol: 40 fixed bytes, two names and
+// a status message at their limits.
+constexpr std::int64_t kMaxHeaderFrame = 40 + 255 + 255 + 65535;
+
+std::chrono::steady_clock::time_point time_point_of(std::int64_t ns) {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
+}
+
+void release_frame(jn_buffer* buffer) {
+  delete static_cast<zmq::message_t*>(buffer->private_data);
+  *buffer = jn_buffer{};
+}
+
+}  // namespace
+
+struct Client::Waiter {
+  std::uint64_t id = 0;
+  std::condition_variable answered;  // or asked to receive
+  bool done = false;
+  std::int32_t code = JN_OK;
+  std::string message;
+  zmq::message_t payload;
+};
+
+Client::Client(std::string_view url, const ClientOptions& options) : url_(url), options_(options) {
+  std::string error;
+  const std::optional<Endpoint> endpoint = parse_url(url, /*for_bind=*/false, error);
+  if (!endpoint) {
+    throw std::invalid_argument(error);
+  }
+  zmq::socket_t dealer(shared_context(), zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  // Queue only on finished connections, so a send with no peer says so
+  // (EAGAIN) instead of waiting for one.
+  dealer.set(zmq::sockopt::immediate, true);
+  dealer.set(zmq::sockopt::maxmsgsize,
+             std::max(static_cast<std::int64_t>(options.max_payload_bytes), kMaxHeaderFrame));
+  dealer.set(zmq::sockopt::reconnect_ivl, 100);
+  dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  // A peer that stops answering heartbeats (hung, or its machine gone) is
+  // disconnected, which fails the calls waiting on it.
+  dealer.set(zmq::sockopt::heartbeat_ivl, 1000);
+  dealer.set(zmq::sockopt::heartbeat_timeout, 5000);
+  dealer.set(zmq::sockopt::ipv6, endpoint->ipv6);
+
+  static std::atomic<std::uint64_t> monitor_count{0};
+  const std::string monitor_address =
+      "inproc://junction-client-monitor-" + std::to_string(monitor_count.fetch_add(1));
+  if (zmq_socket_monitor(dealer.handle(), monitor_address.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
+                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED) !=
+      0) {
+    throw zmq::error_t();
+  }
+  // Connected before the DEALER connects, so no event is missed.
+  zmq::socket_t events(shared_context(), zmq::socket_type::pair);
+  events.connect(monitor_address);
+  dealer.connect(endpoint->zmq_address);
+  socket_ = std::make_unique<SharedSocket>(std::move(dealer));
+  monitor_ = std::thread(&Client::monitor_loop, this, std::move(events));
+}
+
+Client::~Client() {
+  // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop.
+  socket_->locked([](zmq::socket_t& socket) { zmq_socket_monitor(socket.handle(), nullptr, 0); });
+  monitor_.join();
+}
+
+void Client::monitor_loop(zmq::socket_t events) {
+  for (;;) {
+    zmq::message_t event;
+    zmq::message_t address;
+    try {
+      if (!events.recv(event) || !event.more() || !events.recv(address)) {
+        continue;
+      }
+    } catch (const zmq::error_t&) {
+      continue;  // EINTR
+    }
+    std::uint16_t id = 0;
+    if (event.size() >= sizeof(id)) {
+      std::memcpy(&id, event.data(), sizeof(id));
+    }
+    if (id == ZMQ_EVENT_MONITOR_STOPPED) {
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      link_ = Link::up;
+    } else if (id == ZMQ_EVENT_DISCONNECTED) {
+      link_ = Link::down;
+      for (auto& [call_id, waiter] : waiters_) {
+        if (!waiter->done) {
+          waiter->done = true;
+          waiter->code = JN_UNAVAILABLE;
+          waiter->message = "connection to " + url_ + " lost before the call was answered";
+          waiter->answered.notify_one();
+        }
+      }
+      socket_->wake();
+    } else if (link_ != Link::up) {
+      link_ = Link::down;  // a connection attempt failed
+    }
+    link_changed_.notify_all();
+  }
+}
+
+bool Client::await_link(std::int64_t limit_ns) {
+  std::unique_lock lock(mutex_);
+  if (link_ == Link::connecting) {
+    link_changed_.wait_until(lock, time_point_of(limit_ns),
+                             [this] { return link_ != Link::connecting; });
+  }
+  return link_ == Link::up;
+}
+
+void Client::call(std::string_view service, std::string_view method, jn_bytes request,
+                  std::int64_t deadline_ns, jn_result* result) noexcept {
+  using detail::status_assign;
+  try {
+    if (request.len > options_.max_payload_bytes) {
+      status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
+                    "request of " + std::to_string(request.len) + " bytes is over the limit of " +
+                        std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
+      return;
+    }
+    const std::int64_t start_ns = jn_now_ns();
+    const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
+                                        ? wire::kNoTimeout
+                                        : std::max<std::int64_t>(0, deadline_ns - start_ns);
+
+    Waiter waiter;
+    {
+      std::lock_guard lock(mutex_);
+      waiter.id = next_call_id_++;
+      waiters_.emplace(waiter.id, &waiter);
+    }
+    // Whatever happens from here, the waiter leaves the table.
+    struct Unlist {
+      Client& client;
+      Waiter& waiter;
+      ~Unlist() {
+        std::lock_guard lock(client.mutex_);
+        client.waiters_.erase(waiter.id);
+        if (!client.receiving_) {
+          client.hand_off_receiving();
+        }
+      }
+    } unlist{*this, waiter};
+
+    thread_local std::vector<std::uint8_t> header;
+    if (!wire::encode_request(waiter.id, timeout_ns, service, method, request.len, header)) {
+      status_assign(&result->status, JN_INVALID_ARGUMENT,
+                    "service and method names must be 1 to 255 bytes to be routed");
+      return;
+    }
+    zmq::message_t frames[2] = {zmq::message_t(header.data(), header.size()),
+                                zmq::message_t(request.data, request.len)};
+    const std::int64_t connect_limit_ns =
+        std::min(deadline_ns, start_ns + options_.connect_timeout_ns);
+    for (;;) {
+      const int error = socket_->send(frames);
+      if (error == 0) {
+        break;
+      }
+      if (error != EAGAIN) {
+        status_assign(&result->status, JN_UNAVAILABLE,
+                      "cannot send to " + url_ + ": " + zmq_strerror(error));
+        return;
+      }
+      if (jn_now_ns() >= connect_limit_ns || !await_link(connect_limit_ns)) {
+        const bool deadline_passed = jn_now_ns() >= deadline_ns;
+        status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
+                      "no connection to " + url_);
+        return;
+      }
+      // Connected but the peer's queue is full: give it a moment.
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+
+    std::unique_lock lock(mutex_);
+    while (!waiter.done) {
+      if (!receiving_) {
+        receiving_ = true;
+        lock.unlock();
+        receive_until(waiter, deadline_ns);
+        lock.lock();
+        receiving_ = false;
+      } else if (deadline_ns == JN_NO_DEADLINE) {
+        waiter.answered.wait(lock);
+      } else {
+        waiter.answered.wait_until(lock, time_point_of(deadline_ns));
+      }
+      if (!waiter.done && jn_now_ns() >= deadline_ns) {
+        lock.unlock();
+        status_assign(&result->status, JN_DEADLINE_EXCEEDED,
+                      "no answer from " + url_ + " within the deadline");
+        return;
+      }
+    }
+    lock.unlock();
+    if (waiter.code != JN_OK) {
+      status_assign(&result->status, waiter.code, waiter.message);
+      return;
+    }
+    const std::size_t size = waiter.payload.size();
+    if (size <= kRespondCopyMax) {
+      if (jn_respond(result, static_cast<const std::uint8_t*>(waiter.payload.data()), size) !=
+          JN_OK) {
+        status_assign(&result->status, JN_RESOURCE_EXHAUSTED, "cannot allocate the response");
+      }
+      return;
+    }
+    auto* frame = new zmq::message_t(std::move(waiter.payload));
+    result->response =
+        jn_buffer{static_cast<std::uint8_t*>(frame->data()), size, release_frame, frame};
+  } catch (...) {
+    status_assign(&result->status, JN_INTERNAL,
+                  "call to " + url_ + " failed: " + detail::current_exception_message());
+  }
+}
+
+void Client::hand_off_receiving() {
+  for (auto& [call_id, waiter] : waiters_) {
+    if (!waiter->done) {
+      waiter->answered.notify_one();  // it finds no receiver and becomes one
+      return;
+    }
+  }
+}
+
+void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
+  thread_local std::vector<zmq::message_t> frames;
+  for (;;) {
+    const std::size_t frame_count = socket_->try_receive(frames, 2);
+    if (frame_count != 0) {
+      deliver(frames, frame_count);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (waiter.done) {
+        return;
+      }
+    }
+    if (frame_count != 0) {
+      continue;
+    }
+    if (jn_now_ns() >= deadline_ns) {
+      return;
+    }
+    socket_->wait(deadline_ns);
+  }
+}
+
+void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
+  const std::span<const std::uint8_t> header(static_cast<const std::uint8_t*>(frames[0].data()),
+                                             frames[0].size());
+  const std::uint64_t payload_len = frame_count == 2 ? frames[1].size() : 0;
+  const wire::Decoded decoded =
+      wire::decode_header(header, payload_len, wire::Limits{options_.max_payload_bytes});
+  std::optional<std::uint64_t> call_id;
+  std::string problem;
+  if (!decoded.header) {
+    call_id = decoded.error.call_id;
+    problem = decoded.error.message;
+  } else {
+    call_id = decoded.header->call_id;
+    if (decoded.header->kind != wire::Kind::response) {
+      problem = "a request where a response belongs";
+    } else if (frame_count != 2) {
+      problem = "a response of " + std::to_string(frame_count) + " frames instead of 2";
+    }
+  }
+  if (!call_id) {
+    return;  // unidentifiable: dropped (docs/wire.md)
+  }
+  std::lock_guard lock(mutex_);
+  const auto it = waiters_.find(*call_id);
+  if (it == waiters_.end() || it->second->done) {
+    return;  // answered already (deadline, lost connection): dropped
+  }
+  Waiter& waiter = *it->second;
+  waiter.done = true;
+  if (!problem.empty()) {
+    waiter.code = JN_INTERNAL;
+    waiter.message = "unreadable response from " + url_ + ": " + problem;
+  } else {
+    waiter.code = decoded.header->code;
+    waiter.message = decoded.header->message;
+    waiter.payload = std::move(frames[1]);
+  }
+  waiter.answered.notify_one();
+}
+
+}  // namespace junction::zmq_transport

@@ -1,0 +1,76 @@
+// The calling side of the ZeroMQ transport: one DEALER connection to a
+// remote junction host, carrying every call routed to its URL
+// (docs/wire.md). Calls are multiplexed by call id; each caller sends on
+// its own thread and waits on its own thread. One waiting caller at a time
+// receives for everyone (handing each response to its caller), so a single
+// caller's round trip involves no thread of junction's but its own.
+#pragma once
+
+#include <junction.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "endpoint.hh"
+#include "shared_socket.hh"
+
+namespace junction::zmq_transport {
+
+struct ClientOptions {
+  std::int64_t connect_timeout_ns = 1'000'000'000;
+  std::uint64_t max_payload_bytes = 64ull << 20;
+};
+
+class Client {
+ public:
+  // Connects (in the background) to url. Throws std::invalid_argument for a
+  // URL it cannot read and zmq::error_t when libzmq refuses.
+  Client(std::string_view url, const ClientOptions& options);
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }
+
+  // One call, made and awaited on the calling thread. result: the
+  // zero-initialised result of a synchronous handler; receives the status
+  // and the response (answered with jn_respond when small, so a caller's
+  // lent room is used; otherwise the received frame itself, not copied).
+  void call(std::string_view service, std::string_view method, jn_bytes request,
+            std::int64_t deadline_ns, jn_result* result) noexcept;
+
+ private:
+  enum class Link { connecting, up, down };
+  struct Waiter;
+
+  // Receives for every caller until waiter is answered or deadline_ns.
+  void receive_until(Waiter& waiter, std::int64_t deadline_ns);
+  void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  // Under mutex_: makes a waiting caller the receiver.
+  void hand_off_receiving();
+  // Waits for a connection being made; false when there is none to wait for.
+  bool await_link(std::int64_t deadline_ns);
+  void monitor_loop(zmq::socket_t events);
+  void fail_waiters(std::int32_t code, const std::string& message);
+
+  const std::string url_;
+  const ClientOptions options_;
+  std::unique_ptr<SharedSocket> socket_;
+
+  std::mutex mutex_;  // guards what follows
+  std::unordered_map<std::uint64_t, Waiter*> waiters_;
+  std::uint64_t next_call_id_ = 1;
+  bool receiving_ = false;  // a caller is receiving for everyone
+  Link link_ = Link::connecting;
+  std::condition_variable link_changed_;
+
+  std::thread monitor_;  // follows libzmq's connection events
+};
+
+}  // namespace junction::zmq_transport

@@ -1,0 +1,225 @@
+#include "listener.hh"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+#include <wire/frame.hh>
+
+#include "endpoint.hh"
+#include "internal.hh"
+
+namespace junction::zmq_transport {
+namespace {
+
+// Responses up to this size are copied into their frame (cheaper than a
+// second allocation for the frame's bookkeeping); larger ones are sent from
+// the handler's buffer, released when libzmq is done with it.
+constexpr std::size_t kCopyMax = 4096;
+constexpr std::int64_t kMaxHeaderFrame = 40 + 255 + 255 + 65535;
+// How long a closing listener's socket keeps flushing answers already sent.
+constexpr int kCloseLingerMs = 1000;
+
+std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
+  return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
+}
+
+void release_sent_buffer(void* /*data*/, void* hint) {
+  auto* buffer = static_cast<jn_buffer*>(hint);
+  jn_buffer_release(buffer);
+  delete buffer;
+}
+
+std::string_view message_of(const jn_status& status) {
+  return {reinterpret_cast<const char*>(status.message.data), status.message.len};
+}
+
+}  // namespace
+
+Listener::Listener(jn_host* host, const ListenOptions& options)
+    : host_(host), options_(options), allowed_(options.services.begin(), options.services.end()) {}
+
+std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
+                                          const ListenOptions& options) {
+  std::string error;
+  const std::optional<Endpoint> endpoint = parse_url(url, /*for_bind=*/true, error);
+  if (!endpoint) {
+    throw std::invalid_argument(error);
+  }
+  std::shared_ptr<Listener> listener(new Listener(host, options));
+  zmq::socket_t router(shared_context(), zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, kCloseLingerMs);
+  // A frame over the limit closes its sender's connection before libzmq
+  // allocates it.
+  router.set(zmq::sockopt::maxmsgsize,
+             std::max(static_cast<std::int64_t>(options.max_payload_bytes), kMaxHeaderFrame));
+  router.set(zmq::sockopt::heartbeat_ivl, 1000);
+  router.set(zmq::sockopt::heartbeat_timeout, 5000);
+  router.set(zmq::sockopt::ipv6, endpoint->ipv6);
+  router.bind(endpoint->zmq_address);
+  listener->url_ = url_of(router.get(zmq::sockopt::last_endpoint));
+  listener->socket_ = std::make_unique<SharedSocket>(std::move(router));
+  std::lock_guard lock(listener->threads_mutex_);
+  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(1, options.threads); ++i) {
+    listener->start_thread();
+  }
+  return listener;
+}
+
+Listener::~Listener() = default;
+
+void Listener::start_thread() {
+  std::thread(&Listener::serve_loop, this, shared_from_this()).detach();
+  ++threads_;
+}
+
+bool Listener::close(std::int64_t drain_deadline_ns) {
+  draining_.store(true);
+  std::unique_lock lock(threads_mutex_);
+  const bool drained = threads_changed_.wait_until(
+      lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
+      [this] { return in_flight_ == 0; });
+  stopping_.store(true);
+  socket_->close(drained ? kCloseLingerMs : 0);
+  // Threads still running a handler after a cut-short drain finish on their
+  // own (answers to the closed socket are dropped), each holding the
+  // listener alive; the others end now.
+  if (drained) {
+    threads_changed_.wait(lock, [this] { return threads_ == 0; });
+  }
+  return drained;
+}
+
+void Listener::serve_loop(const std::shared_ptr<Listener>& self) {
+  const std::shared_ptr<Listener> keep_alive = self;
+  std::vector<zmq::message_t> frames;
+  for (;;) {
+    idle_threads_.fetch_add(1);
+    std::unique_lock receiving(receiving_);
+    idle_threads_.fetch_sub(1);
+    std::size_t frame_count = 0;
+    while (!stopping_.load() && frame_count == 0) {
+      frame_count = socket_->try_receive(frames, 4);
+      if (frame_count == 0) {
+        socket_->wait(JN_NO_DEADLINE);
+      }
+    }
+    if (stopping_.load()) {
+      break;
+    }
+    {
+      std::lock_guard lock(threads_mutex_);
+      ++in_flight_;
+      // At its limit the listener stops receiving until a call ends: that
+      // is its backpressure on callers.
+      if (idle_threads_.load() == 0 && threads_ < options_.max_in_flight) {
+        start_thread();
+      }
+    }
+    receiving.unlock();
+    try {
+      handle(frames, frame_count);
+    } catch (...) {
+      // Out of memory while reading or answering: the call is dropped and
+      // its caller sees its deadline or the connection.
+    }
+    std::lock_guard lock(threads_mutex_);
+    if (--in_flight_ == 0) {
+      threads_changed_.notify_all();
+    }
+    if (idle_threads_.load() >= std::max<std::uint32_t>(1, options_.threads)) {
+      break;  // enough others are free: this one was extra
+    }
+  }
+  std::lock_guard lock(threads_mutex_);
+  --threads_;
+  threads_changed_.notify_all();
+}
+
+void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
+  if (frames.size() < 2) {
+    return;  // no header frame: nothing to answer
+  }
+  zmq::message_t& routing_id = frames[0];
+  const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
+  const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
+                                                    wire::Limits{options_.max_payload_bytes});
+  if (!decoded.header) {
+    if (decoded.error.call_id) {
+      answer(routing_id, *decoded.error.call_id, decoded.error.code, decoded.error.message,
+             nullptr);
+    }
+    return;
+  }
+  const wire::Header& header = *decoded.header;
+  if (header.kind != wire::Kind::request) {
+    answer(routing_id, header.call_id, JN_INVALID_ARGUMENT, "expected a request, got a response",
+           nullptr);
+    return;
+  }
+  if (frame_count != 3) {
+    answer(routing_id, header.call_id, JN_INVALID_ARGUMENT,
+           "a request is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
+           nullptr);
+    return;
+  }
+  if (draining_.load()) {
+    answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
+           nullptr);
+    return;
+  }
+  const std::string service(header.service);
+  if (!allowed_.empty() && !allowed_.contains(service)) {
+    answer(routing_id, header.call_id, JN_NOT_FOUND,
+           "service '" + service + "' is not served at " + url_, nullptr);
+    return;
+  }
+  const std::string method_name(header.method);
+  jn_method* method = nullptr;
+  jn_status status{};
+  if (jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status) != JN_OK) {
+    answer(routing_id, header.call_id, status.code, message_of(status), nullptr);
+    jn_status_release(&status);
+    return;
+  }
+  std::int64_t deadline_ns = JN_NO_DEADLINE;
+  if (header.timeout_ns != wire::kNoTimeout) {
+    const std::int64_t now = jn_now_ns();
+    deadline_ns = header.timeout_ns > std::numeric_limits<std::int64_t>::max() - now
+                      ? JN_NO_DEADLINE - 1
+                      : now + header.timeout_ns;
+  }
+  zmq::message_t& payload = frames[2];
+  jn_result result{};
+  jn_call(method, jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
+          deadline_ns, &result);
+  jn_method_free(method);
+  answer(routing_id, header.call_id, result.status.code, message_of(result.status),
+         &result.response);
+  jn_result_release(&result);
+}
+
+void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
+                      std::string_view message, jn_buffer* response) {
+  thread_local std::vector<std::uint8_t> header;
+  const bool has_payload = code == JN_OK && response != nullptr && response->len != 0;
+  const std::uint64_t payload_len = has_payload ? response->len : 0;
+  if (!wire::encode_response(call_id, code, message, payload_len, header)) {
+    return;  // a code outside the table cannot come from the host
+  }
+  zmq::message_t frames[3];
+  frames[0].move(routing_id);
+  frames[1].rebuild(header.data(), header.size());
+  if (has_payload && payload_len <= kCopyMax) {
+    frames[2].rebuild(response->data, payload_len);
+  } else if (has_payload) {
+    auto* sent = new jn_buffer(detail::buffer_take(*response));
+    frames[2].rebuild(const_cast<std::uint8_t*>(sent->data), payload_len, release_sent_buffer,
+                      sent);
+  }
+  // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
+  static_cast<void>(socket_->send(frames));
+}
+
+}  // namespace junction::zmq_transport

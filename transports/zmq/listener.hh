@@ -1,0 +1,80 @@
+// The serving side of the ZeroMQ transport: a ROUTER bound to one URL,
+// serving a host's services to any number of connected callers
+// (docs/wire.md). Pool threads take turns receiving: the thread that
+// receives a call gives up receiving and runs the handler itself, so a
+// call's path has no thread hand-off of junction's. When it is the last
+// free thread it first starts another (up to max_in_flight threads), so a
+// slow call never holds up the next one; threads beyond the pool's size end
+// once enough others are free.
+#pragma once
+
+#include <junction.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "shared_socket.hh"
+
+namespace junction::zmq_transport {
+
+struct ListenOptions {
+  std::uint32_t threads = 4;
+  std::vector<std::string> services;  // empty: every service of the host
+  std::uint32_t max_in_flight = 1024;
+  std::uint64_t max_payload_bytes = 64ull << 20;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds url and starts serving host's services. Throws
+  // std::invalid_argument for a URL it cannot read and zmq::error_t when
+  // the address cannot be bound.
+  static std::shared_ptr<Listener> start(jn_host* host, std::string_view url,
+                                         const ListenOptions& options);
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  // The bound URL (the system's port for a port 0 request).
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }
+
+  // Answers new calls UNAVAILABLE, waits for calls in flight until
+  // drain_deadline_ns, then stops the threads and closes the socket.
+  // Returns whether every call in flight was answered.
+  bool close(std::int64_t drain_deadline_ns);
+
+ private:
+  Listener(jn_host* host, const ListenOptions& options);
+
+  // Under threads_mutex_.
+  void start_thread();
+  void serve_loop(const std::shared_ptr<Listener>& self);
+  void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
+              std::string_view message, jn_buffer* response);
+
+  jn_host* const host_;
+  const ListenOptions options_;
+  const std::unordered_set<std::string> allowed_;
+  std::string url_;
+  std::unique_ptr<SharedSocket> socket_;
+
+  std::mutex receiving_;  // held by the pool thread that receives
+  std::atomic<std::uint32_t> idle_threads_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
+
+  std::mutex threads_mutex_;  // guards what follows
+  std::condition_variable threads_changed_;
+  std::uint32_t threads_ = 0;    // running pool threads
+  std::uint32_t in_flight_ = 0;  // calls being handled
+};
+
+}  // namespace junction::zmq_transport

@@ -1,0 +1,130 @@
+#include "shared_socket.hh"
+
+#include <junction.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <system_error>
+
+namespace junction::zmq_transport {
+
+zmq::context_t& shared_context() {
+  static auto* const context = new zmq::context_t(1);
+  return *context;
+}
+
+SharedSocket::SharedSocket(zmq::socket_t socket) : socket_(std::move(socket)) {
+  socket_fd_ = socket_.get(zmq::sockopt::fd);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+}
+
+SharedSocket::~SharedSocket() { close(wake_fd_); }
+
+int SharedSocket::send(std::span<zmq::message_t> frames) noexcept {
+  std::lock_guard lock(mutex_);
+  if (!socket_) {
+    return ENOTSOCK;
+  }
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const int flags = ZMQ_DONTWAIT | (i + 1 < frames.size() ? ZMQ_SNDMORE : 0);
+    // Once the first frame is accepted, libzmq accepts the rest of the
+    // message: the high-water mark is checked on a message's first frame.
+    if (zmq_msg_send(frames[i].handle(), socket_.handle(), flags) < 0) {
+      const int error = zmq_errno();
+      wake_if_readable();
+      return error;
+    }
+  }
+  wake_if_readable();
+  return 0;
+}
+
+std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
+                                      std::size_t max_frames) noexcept {
+  frames.clear();
+  std::lock_guard lock(mutex_);
+  if (!socket_) {
+    return 0;
+  }
+  std::size_t count = 0;
+  zmq::message_t frame;
+  for (;;) {
+    if (zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT) < 0) {
+      if (count == 0) {
+        return 0;
+      }
+      break;  // a message's frames arrive together; this cannot happen mid-message
+    }
+    ++count;
+    const bool more = frame.more();
+    if (frames.size() < max_frames) {
+      frames.push_back(std::move(frame));  // leaves frame empty and initialised
+    }
+    if (!more) {
+      break;
+    }
+  }
+  return count;
+}
+
+void SharedSocket::close(int linger_ms) noexcept {
+  std::lock_guard lock(mutex_);
+  if (socket_) {
+    zmq_setsockopt(socket_.handle(), ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+    socket_.close();
+  }
+  wake();  // a thread about to wait on the closed socket's descriptor returns
+}
+
+void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (!socket_) {
+      return;
+    }
+    int events = 0;
+    std::size_t size = sizeof(events);
+    if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
+        (events & ZMQ_POLLIN) != 0) {
+      return;
+    }
+  }
+  pollfd fds[2] = {{socket_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  timespec timeout{};
+  const timespec* timeout_ptr = nullptr;
+  if (deadline_ns != JN_NO_DEADLINE) {
+    const std::int64_t left = deadline_ns - jn_now_ns();
+    if (left <= 0) {
+      return;
+    }
+    timeout.tv_sec = static_cast<time_t>(left / 1'000'000'000);
+    timeout.tv_nsec = static_cast<long>(left % 1'000'000'000);
+    timeout_ptr = &timeout;
+  }
+  if (ppoll(fds, 2, timeout_ptr, nullptr) > 0 && (fds[1].revents & POLLIN) != 0) {
+    std::uint64_t drained = 0;
+    static_cast<void>(read(wake_fd_, &drained, sizeof(drained)));
+  }
+}
+
+void SharedSocket::wake() noexcept {
+  const std::uint64_t one = 1;
+  static_cast<void>(write(wake_fd_, &one, sizeof(one)));
+}
+
+void SharedSocket::wake_if_readable() noexcept {
+  int events = 0;
+  std::size_t size = sizeof(events);
+  if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
+      (events & ZMQ_POLLIN) != 0) {
+    wake();
+  }
+}
+
+}  // namespace junction::zmq_transport

@@ -1,0 +1,68 @@
+// A ZeroMQ socket shared by several threads: every use holds its mutex
+// (libzmq allows a socket to move between threads across a full barrier),
+// and the thread that waits for input blocks in ppoll on the socket's
+// ZMQ_FD and a wake-up eventfd, holding nothing, so that others can send
+// meanwhile. Whoever handles a message runs on its own thread: no hand-off
+// to an I/O thread of junction's on either the send or the receive path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+#include <zmq.hpp>
+
+namespace junction::zmq_transport {
+
+// The context every junction socket of the process belongs to (zmq+inproc
+// endpoints must share one). Created on first use and never terminated:
+// terminating waits for every socket, and the process may exit with some
+// open.
+zmq::context_t& shared_context();
+
+class SharedSocket {
+ public:
+  explicit SharedSocket(zmq::socket_t socket);
+  SharedSocket(const SharedSocket&) = delete;
+  SharedSocket& operator=(const SharedSocket&) = delete;
+  ~SharedSocket();
+
+  // Sends frames as one multipart message without blocking. Returns 0, or
+  // the errno: EAGAIN when no peer can take it now (no connection, or its
+  // queue is full).
+  int send(std::span<zmq::message_t> frames) noexcept;
+
+  // Takes the next whole message into frames if one is waiting; returns its
+  // frame count (0: none), keeping at most max_frames frames.
+  std::size_t try_receive(std::vector<zmq::message_t>& frames, std::size_t max_frames) noexcept;
+
+  // Blocks until input may be waiting, wake() is called, or deadline_ns
+  // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
+  // try_receive again.
+  void wait(std::int64_t deadline_ns) noexcept;
+  void wake() noexcept;
+
+  // Closes the socket: later sends fail (ENOTSOCK) and nothing more is
+  // received. Messages already sent are flushed for up to linger_ms.
+  void close(int linger_ms) noexcept;
+
+  // Runs f(socket) under the socket's mutex.
+  template <class F>
+  decltype(auto) locked(F&& f) {
+    std::lock_guard lock(mutex_);
+    return f(socket_);
+  }
+
+ private:
+  // After any operation: if input is waiting, the edge that would have woken
+  // the waiting thread may have been consumed here, so wake it.
+  void wake_if_readable() noexcept;
+
+  std::mutex mutex_;
+  zmq::socket_t socket_;
+  int socket_fd_ = -1;
+  int wake_fd_ = -1;
+};
+
+}  // namespace junction::zmq_transport

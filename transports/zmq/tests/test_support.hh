@@ -1,0 +1,123 @@
+// Shared pieces of the ZeroMQ transport tests: a service exercising every
+// outcome, unique endpoints, and error capture.
+#pragma once
+
+#include <junction.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <junction/junction.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace jnzmq {
+
+using junction::Buffer;
+using junction::Code;
+using junction::Deadline;
+
+inline std::int64_t millis(std::int64_t ms) { return ms * 1'000'000; }
+
+inline std::uint64_t request_number(std::span<const std::uint8_t> request) {
+  return std::stoull(std::string(request.begin(), request.end()));
+}
+
+// The service "test": echo, length (8 bytes, little-endian), fail
+// (PERMISSION_DENIED "not allowed"), throw (std::runtime_error "boom"),
+// nap (sleeps the request's milliseconds, giving up at the deadline like a
+// well-behaved handler), stubborn_nap (sleeps them whatever the deadline),
+// async_echo (answers from another thread).
+inline junction::Service test_service(std::string name = "test") {
+  junction::Service service(std::move(name));
+  service.method("echo", [](auto request, Deadline) { return Buffer::copy_of(request); });
+  service.method("length", [](auto request, Deadline) {
+    std::uint8_t out[8];
+    const std::uint64_t length = request.size();
+    std::memcpy(out, &length, sizeof(out));
+    return Buffer::copy_of(std::span<const std::uint8_t>(out, sizeof(out)));
+  });
+  service.method("fail", [](auto, Deadline) -> Buffer {
+    throw junction::Error(Code::permission_denied, "not allowed");
+  });
+  service.method("throw", [](auto, Deadline) -> Buffer { throw std::runtime_error("boom"); });
+  service.method("nap", [](auto request, Deadline deadline) {
+    const std::int64_t until =
+        jn_now_ns() + millis(static_cast<std::int64_t>(request_number(request)));
+    while (jn_now_ns() < until) {
+      if (jn_now_ns() >= deadline) {
+        throw junction::Error(Code::deadline_exceeded, "gave up at the deadline");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return Buffer::copy_of("rested");
+  });
+  service.method("stubborn_nap", [](auto request, Deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(request_number(request)));
+    return Buffer::copy_of("rested");
+  });
+  service.async_method("async_echo", [](auto request, Deadline, junction::Completion completion) {
+    std::thread([bytes = std::vector<std::uint8_t>(request.begin(), request.end()),
+                 completion = std::move(completion)]() mutable {
+      completion.succeed(Buffer::copy_of(bytes));
+    }).detach();
+  });
+  return service;
+}
+
+// A fresh directory for ipc sockets, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "jnzmq-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  [[nodiscard]] std::string ipc_url(const std::string& name = "s") const {
+    return "zmq+ipc://" + (path_ / name).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string inproc_url() {
+  static std::atomic<int> count{0};
+  return "zmq+inproc://jnzmq-test-" + std::to_string(count.fetch_add(1));
+}
+
+// Runs f and returns the code of the junction::Error it throws (ok if none).
+template <class F>
+Code code_of(F&& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const junction::Error& error) {
+    if (message != nullptr) {
+      *message = error.what();
+    }
+    return error.code();
+  }
+  return Code::ok;
+}
+
+inline std::vector<std::uint8_t> pattern_bytes(std::size_t size, std::uint8_t seed) {
+  std::vector<std::uint8_t> bytes(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    bytes[i] = static_cast<std::uint8_t>(i * 31 + seed);
+  }
+  return bytes;
+}
+
+}  // namespace jnzmq

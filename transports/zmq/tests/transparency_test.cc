@@ -1,0 +1,208 @@
+// Location transparency: the same calling code runs against the service in
+// this host and against the service routed to another host over each
+// ZeroMQ endpoint kind, and sees the same answers.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <optional>
+#include <vector>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+enum class Where { local, inproc, ipc, tcp };
+
+std::string name_of(const testing::TestParamInfo<Where>& info) {
+  switch (info.param) {
+    case Where::local:
+      return "local";
+    case Where::inproc:
+      return "inproc";
+    case Where::ipc:
+      return "ipc";
+    case Where::tcp:
+      return "tcp";
+  }
+  return "unknown";
+}
+
+class TransparencyTest : public testing::TestWithParam<Where> {
+ protected:
+  void SetUp() override {
+    server_.register_service(test_service());
+    switch (GetParam()) {
+      case Where::local:
+        return;
+      case Where::inproc:
+        listener_ = server_.listen(inproc_url());
+        break;
+      case Where::ipc:
+        listener_ = server_.listen(dir_.ipc_url());
+        break;
+      case Where::tcp:
+        listener_ = server_.listen("zmq+tcp://127.0.0.1:0");
+        break;
+    }
+    client_.emplace();
+    client_->route("test", listener_.url());
+  }
+
+  // The host the calling code uses: the server itself, or a client host
+  // routing "test" to it.
+  junction::Host& caller() { return client_ ? *client_ : server_; }
+
+  junction::Host server_;
+  TempDir dir_;
+  junction::Listener listener_;
+  std::optional<junction::Host> client_;
+};
+
+TEST_P(TransparencyTest, EchoesEveryPayloadSizeByteForByte) {
+  const junction::Method echo = caller().resolve("test", "echo");
+  const junction::Method length = caller().resolve("test", "length");
+  for (const std::size_t size : {0u, 1u, 64u, 4096u, 4097u, 65536u, 1u << 20}) {
+    const std::vector<std::uint8_t> request = pattern_bytes(size, static_cast<std::uint8_t>(size));
+    const Buffer response = echo.call(request, junction::deadline_after(std::chrono::seconds(10)));
+    ASSERT_EQ(response.size(), size);
+    EXPECT_TRUE(std::equal(request.begin(), request.end(), response.data())) << size;
+    const Buffer counted = length.call(request);
+    std::uint64_t counted_size = 0;
+    ASSERT_EQ(counted.size(), sizeof(counted_size));
+    std::memcpy(&counted_size, counted.data(), sizeof(counted_size));
+    EXPECT_EQ(counted_size, size);
+  }
+}
+
+TEST_P(TransparencyTest, CallIntoLentRoomAnswersTheSame) {
+  const junction::Method echo = caller().resolve("test", "echo");
+  std::vector<std::uint8_t> room(256);
+  const Buffer small = echo.call_into(pattern_bytes(100, 7), room);
+  EXPECT_EQ(std::vector<std::uint8_t>(small.data(), small.data() + small.size()),
+            pattern_bytes(100, 7));
+  const Buffer large = echo.call_into(pattern_bytes(10000, 9), room);
+  EXPECT_EQ(std::vector<std::uint8_t>(large.data(), large.data() + large.size()),
+            pattern_bytes(10000, 9));
+}
+
+TEST_P(TransparencyTest, HandlerStatusArrivesWithCodeAndMessage) {
+  std::string message;
+  EXPECT_EQ(
+      code_of([&] { static_cast<void>(caller().resolve("test", "fail").call("x")); }, &message),
+      Code::permission_denied);
+  EXPECT_NE(message.find("not allowed"), std::string::npos) << message;
+}
+
+TEST_P(TransparencyTest, ThrowingHandlerIsInternalAndServingGoesOn) {
+  std::string message;
+  EXPECT_EQ(
+      code_of([&] { static_cast<void>(caller().resolve("test", "throw").call("x")); }, &message),
+      Code::internal);
+  EXPECT_NE(message.find("boom"), std::string::npos) << message;
+  EXPECT_EQ(caller().resolve("test", "echo").call("after").text(), "after");
+}
+
+TEST_P(TransparencyTest, UnknownMethodIsNotFound) {
+  // A routed service resolves any method name (the remote host decides), so
+  // NOT_FOUND comes from resolve here and from the call there.
+  EXPECT_EQ(code_of([&] { static_cast<void>(caller().resolve("test", "nope").call("x")); }),
+            Code::not_found);
+}
+
+TEST_P(TransparencyTest, DeadlineReachesTheHandler) {
+  const junction::Method nap = caller().resolve("test", "nap");
+  const std::int64_t start = jn_now_ns();
+  EXPECT_EQ(code_of([&] {
+              static_cast<void>(
+                  nap.call("2000", junction::deadline_after(std::chrono::milliseconds(100))));
+            }),
+            Code::deadline_exceeded);
+  EXPECT_LT(jn_now_ns() - start, millis(1500));
+  EXPECT_EQ(nap.call("1", junction::deadline_after(std::chrono::seconds(10))).text(), "rested");
+}
+
+TEST_P(TransparencyTest, ConcurrentCallersEachGetTheirOwnAnswer) {
+  const junction::Method echo = caller().resolve("test", "echo");
+  std::vector<std::future<int>> callers;
+  for (int t = 0; t < 8; ++t) {
+    callers.push_back(std::async(std::launch::async, [&echo, t] {
+      int matched = 0;
+      for (int i = 0; i < 200; ++i) {
+        const std::string request = std::to_string(t) + ":" + std::to_string(i);
+        if (echo.call(request, junction::deadline_after(std::chrono::seconds(10))).text() ==
+            request) {
+          ++matched;
+        }
+      }
+      return matched;
+    }));
+  }
+  for (auto& caller_result : callers) {
+    EXPECT_EQ(caller_result.get(), 200);
+  }
+}
+
+TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
+  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  const junction::Method echo = caller().resolve("test", "echo");
+  std::vector<std::future<std::string>> slow;
+  for (int i = 0; i < 6; ++i) {  // more than the listener's 4 threads
+    slow.push_back(
+        std::async(std::launch::async, [&nap] { return std::string(nap.call("1500").text()); }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::int64_t start = jn_now_ns();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(echo.call("fast").text(), "fast");
+  }
+  EXPECT_LT(jn_now_ns() - start, millis(1000));
+  for (auto& call : slow) {
+    EXPECT_EQ(call.get(), "rested");
+  }
+}
+
+TEST_P(TransparencyTest, AsynchronousCallsAndHandlersWork) {
+  const junction::Method async_echo = caller().resolve("test", "async_echo");
+  EXPECT_EQ(async_echo.call("via completion").text(), "via completion");
+  std::promise<junction::Result> done;
+  caller()
+      .resolve("test", "echo")
+      .call_async(Buffer::copy_of("async caller"),
+                  junction::deadline_after(std::chrono::seconds(10)),
+                  [&done](junction::Result result) { done.set_value(std::move(result)); });
+  junction::Result result = done.get_future().get();
+  EXPECT_EQ(result.code, Code::ok) << result.message;
+  EXPECT_EQ(result.response.text(), "async caller");
+}
+
+TEST_P(TransparencyTest, BuffersReturnToBaseline) {
+  const junction::Method echo = caller().resolve("test", "echo");
+  static_cast<void>(echo.call("warm"));
+  jn_live_counts before{};
+  ASSERT_EQ(jn_live_objects(&before), JN_OK);
+  for (const std::size_t size : {10u, 5000u, 100000u}) {
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_EQ(echo.call(pattern_bytes(size, 1)).size(), size);
+    }
+  }
+  // Handler buffers of remote answers are released once libzmq has sent
+  // them, a moment after the caller has its answer.
+  jn_live_counts after{};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ASSERT_EQ(jn_live_objects(&after), JN_OK);
+    if (after.buffers == before.buffers) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(after.buffers, before.buffers);
+  EXPECT_EQ(after.buffer_bytes, before.buffer_bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Everywhere, TransparencyTest,
+                         testing::Values(Where::local, Where::inproc, Where::ipc, Where::tcp),
+                         name_of);
+
+}  // namespace
+}  // namespace jnzmq
