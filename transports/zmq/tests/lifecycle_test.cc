@@ -1,0 +1,245 @@
+// Listeners and routes over their lives: binding, refusing what they
+// cannot read, allow-lists, draining on close, peers that go away mid-call
+// and come back.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <vector>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+std::int32_t listen_code(jn_host* host, const char* url, std::string* message = nullptr) {
+  jn_listener* listener = nullptr;
+  jn_status status{};
+  const std::int32_t code = jn_host_listen(host, url, nullptr, &listener, &status);
+  if (message != nullptr) {
+    *message = std::string(reinterpret_cast<const char*>(status.message.data), status.message.len);
+  }
+  jn_status_release(&status);
+  EXPECT_EQ(jn_listener_close(listener, 0), JN_OK);
+  return code;
+}
+
+std::int32_t route_code(jn_host* host, const char* service, const char* url) {
+  jn_status status{};
+  const std::int32_t code = jn_host_route(host, service, url, nullptr, &status);
+  jn_status_release(&status);
+  return code;
+}
+
+TEST(ListenTest, PortZeroGetsARealPort) {
+  junction::Host host;
+  junction::Listener listener = host.listen("zmq+tcp://127.0.0.1:0");
+  const std::string url(listener.url());
+  ASSERT_TRUE(url.starts_with("zmq+tcp://127.0.0.1:")) << url;
+  EXPECT_NE(std::stoi(url.substr(url.rfind(':') + 1)), 0) << url;
+}
+
+TEST(ListenTest, ListensOnIpv6Loopback) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://[::1]:0");
+  junction::Host client;
+  client.route("test", listener.url());
+  EXPECT_EQ(client.resolve("test", "echo").call("six").text(), "six");
+}
+
+TEST(ListenTest, UrlsItCannotReadAreInvalidArgument) {
+  junction::Host host;
+  for (const char* url :
+       {"http://127.0.0.1:80", "zmq+tcp://127.0.0.1", "zmq+tcp://:5", "zmq+tcp://127.0.0.1:70000",
+        "zmq+ipc://relative/path", "zmq+inproc://", "", "zmq+tcp://[::1:0"}) {
+    std::string message;
+    EXPECT_EQ(listen_code(host.raw(), url, &message), JN_INVALID_ARGUMENT) << url;
+    EXPECT_FALSE(message.empty()) << url;
+  }
+}
+
+TEST(ListenTest, AddressThatCannotBeBoundIsUnavailable) {
+  junction::Host host;
+  junction::Listener taken = host.listen("zmq+tcp://127.0.0.1:0");
+  std::string message;
+  EXPECT_EQ(listen_code(host.raw(), std::string(taken.url()).c_str(), &message), JN_UNAVAILABLE);
+  EXPECT_NE(message.find("in use"), std::string::npos) << message;
+  EXPECT_EQ(listen_code(host.raw(), "zmq+ipc:///nonexistent-junction-dir/s"), JN_UNAVAILABLE);
+}
+
+TEST(ListenTest, NullArgumentsAreInvalidArgument) {
+  junction::Host host;
+  jn_listener* listener = nullptr;
+  EXPECT_EQ(jn_host_listen(nullptr, "zmq+inproc://x", nullptr, &listener, nullptr),
+            JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_host_listen(host.raw(), nullptr, nullptr, &listener, nullptr), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", nullptr, nullptr, nullptr),
+            JN_INVALID_ARGUMENT);
+  const jn_listen_options no_list{sizeof(jn_listen_options), 0, nullptr, 2, 0, 0};
+  EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", &no_list, &listener, nullptr),
+            JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_listener_url(nullptr), nullptr);
+  EXPECT_EQ(jn_listener_close(nullptr, 0), JN_OK);
+  EXPECT_EQ(jn_host_route(nullptr, "s", "zmq+inproc://x", nullptr, nullptr), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_host_route(host.raw(), nullptr, "zmq+inproc://x", nullptr, nullptr),
+            JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_host_route(host.raw(), "s", nullptr, nullptr, nullptr), JN_INVALID_ARGUMENT);
+  const jn_route_options bad_route{sizeof(jn_route_options), 1, 0, 0};
+  EXPECT_EQ(jn_host_route(host.raw(), "s", "zmq+inproc://x", &bad_route, nullptr),
+            JN_INVALID_ARGUMENT);
+}
+
+TEST(ListenTest, HostCannotBeFreedUnderAnOpenListener) {
+  jn_host* host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
+  jn_listener* listener = nullptr;
+  ASSERT_EQ(jn_host_listen(host, inproc_url().c_str(), nullptr, &listener, nullptr), JN_OK);
+  EXPECT_EQ(jn_host_free(host), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(jn_listener_close(listener, 0), JN_OK);
+  EXPECT_EQ(jn_host_free(host), JN_OK);
+}
+
+TEST(ListenTest, AllowListServesOnlyItsServices) {
+  junction::Host server;
+  server.register_service(test_service("shown"));
+  server.register_service(test_service("hidden"));
+  junction::ListenOptions options;
+  options.services = {"shown"};
+  junction::Listener listener = server.listen(inproc_url(), options);
+  junction::Host client;
+  client.route("shown", listener.url());
+  client.route("hidden", listener.url());
+  EXPECT_EQ(client.resolve("shown", "echo").call("yes").text(), "yes");
+  std::string message;
+  EXPECT_EQ(
+      code_of([&] { static_cast<void>(client.resolve("hidden", "echo").call("no")); }, &message),
+      Code::not_found);
+  EXPECT_NE(message.find("not served"), std::string::npos) << message;
+}
+
+TEST(RouteTest, NameTakenIsAlreadyExistsAndUnregisterRemovesTheRoute) {
+  junction::Host host;
+  host.register_service(test_service("local"));
+  EXPECT_EQ(route_code(host.raw(), "local", "zmq+inproc://anywhere"), JN_ALREADY_EXISTS);
+  EXPECT_EQ(route_code(host.raw(), "far", "zmq+inproc://anywhere"), JN_OK);
+  EXPECT_EQ(route_code(host.raw(), "far", "zmq+inproc://anywhere"), JN_ALREADY_EXISTS);
+  host.unregister_service("far");
+  EXPECT_EQ(code_of([&] { static_cast<void>(host.resolve("far", "echo")); }), Code::not_found);
+  EXPECT_EQ(route_code(host.raw(), "bad", "zmq+tcp://127.0.0.1:0"), JN_INVALID_ARGUMENT);
+}
+
+TEST(RouteTest, NobodyListeningIsUnavailableWellWithinTheDeadline) {
+  TempDir dir;
+  junction::Host client;
+  client.route("ipc", dir.ipc_url("nobody"));
+  // A port that was free a moment ago: bound, then released.
+  std::string free_url;
+  {
+    junction::Host probe;
+    free_url = std::string(probe.listen("zmq+tcp://127.0.0.1:0").url());
+  }
+  client.route("tcp", free_url);
+  for (const char* service : {"ipc", "tcp"}) {
+    const junction::Method echo = client.resolve(service, "echo");
+    const std::int64_t start = jn_now_ns();
+    EXPECT_EQ(
+        code_of([&] {
+          static_cast<void>(echo.call("x", junction::deadline_after(std::chrono::seconds(10))));
+        }),
+        Code::unavailable)
+        << service;
+    EXPECT_LT(jn_now_ns() - start, millis(2000)) << service;
+  }
+}
+
+TEST(RouteTest, RequestOverTheRouteLimitIsRefusedBeforeSending) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(inproc_url());
+  junction::Host client;
+  junction::RouteOptions options;
+  options.max_payload_bytes = 1000;
+  client.route("test", listener.url(), options);
+  const junction::Method echo = client.resolve("test", "echo");
+  EXPECT_EQ(echo.call(pattern_bytes(1000, 1)).size(), 1000u);
+  EXPECT_EQ(code_of([&] { static_cast<void>(echo.call(pattern_bytes(1001, 1))); }),
+            Code::resource_exhausted);
+}
+
+TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
+  TempDir dir;
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(dir.ipc_url());
+  junction::Host client;
+  client.route("test", listener.url());
+  const junction::Method nap = client.resolve("test", "stubborn_nap");
+  auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("400").text()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto closed = std::async(std::launch::async, [&] {
+    return listener.close(junction::deadline_after(std::chrono::seconds(10)));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(code_of([&] { static_cast<void>(client.resolve("test", "echo").call("late")); }),
+            Code::unavailable);
+  EXPECT_EQ(slow.get(), "rested");
+  EXPECT_TRUE(closed.get());
+}
+
+TEST(DrainTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
+  TempDir dir;
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(dir.ipc_url());
+  junction::Host client;
+  client.route("test", listener.url());
+  const junction::Method nap = client.resolve("test", "stubborn_nap");
+  auto slow = std::async(std::launch::async, [&] {
+    const std::int64_t start = jn_now_ns();
+    const Code code = code_of([&] {
+      static_cast<void>(nap.call("3000", junction::deadline_after(std::chrono::seconds(20))));
+    });
+    return std::make_pair(code, jn_now_ns() - start);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(listener.close(junction::deadline_after(std::chrono::milliseconds(100))));
+  const auto [code, elapsed] = slow.get();
+  EXPECT_EQ(code, Code::unavailable);
+  EXPECT_LT(elapsed, millis(2500));
+}
+
+TEST(ReconnectTest, CallsSucceedAgainWhenANewListenerTakesTheUrl) {
+  TempDir dir;
+  junction::Host client;
+  std::vector<std::string> urls;
+  {
+    junction::Host probe;
+    urls.emplace_back(probe.listen("zmq+tcp://127.0.0.1:0").url());
+  }
+  urls.push_back(dir.ipc_url());
+  for (const std::string& url : urls) {
+    const std::string service = "svc" + std::to_string(&url - urls.data());
+    client.route(service, url);
+    const junction::Method echo = client.resolve(service, "echo");
+    for (int generation = 0; generation < 2; ++generation) {
+      junction::Host server;
+      server.register_service(test_service(service));
+      junction::Listener listener = server.listen(url);
+      bool answered = false;
+      for (int attempt = 0; attempt < 300 && !answered; ++attempt) {
+        answered = code_of([&] {
+                     static_cast<void>(
+                         echo.call("again", junction::deadline_after(std::chrono::seconds(1))));
+                   }) == Code::ok;
+        if (!answered) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+      EXPECT_TRUE(answered) << url << " generation " << generation;
+      EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace jnzmq

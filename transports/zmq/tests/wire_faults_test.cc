@@ -1,0 +1,238 @@
+// A listener facing a peer that does not follow the protocol: a raw ZeroMQ
+// DEALER sends malformed, truncated, oversized and foreign messages. Each
+// is answered with the documented error (docs/wire.md) or dropped, and the
+// listener keeps serving.
+#include <gtest/gtest.h>
+
+#include <frame.hh>
+#include <optional>
+#include <vector>
+#include <zmq.hpp>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+namespace wire = junction::wire;
+
+class WireFaultsTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    host_.register_service(test_service());
+    junction::ListenOptions options;
+    options.max_payload_bytes = 1024;
+    listener_ = host_.listen("zmq+tcp://127.0.0.1:0", options);
+    const std::string url(listener_.url());
+    peer_.set(zmq::sockopt::linger, 0);
+    peer_.set(zmq::sockopt::rcvtimeo, 5000);
+    peer_.connect(url.substr(std::string_view("zmq+").size()));
+  }
+
+  void send(std::vector<std::vector<std::uint8_t>> frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      peer_.send(zmq::buffer(frames[i]),
+                 i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+
+  // The next response: its decoded header fields and payload, or nothing
+  // within the timeout.
+  struct Answer {
+    std::uint64_t call_id;
+    std::int32_t code;
+    std::string message;
+    std::string payload;
+  };
+  std::optional<Answer> receive(int timeout_ms = 5000) {
+    peer_.set(zmq::sockopt::rcvtimeo, timeout_ms);
+    zmq::message_t header;
+    if (!peer_.recv(header)) {
+      return std::nullopt;
+    }
+    EXPECT_TRUE(header.more());
+    zmq::message_t payload;
+    EXPECT_TRUE(peer_.recv(payload));
+    const wire::Decoded decoded = wire::decode_header(
+        {static_cast<const std::uint8_t*>(header.data()), header.size()}, payload.size(), {});
+    EXPECT_TRUE(decoded.header.has_value()) << decoded.error.message;
+    if (!decoded.header) {
+      return std::nullopt;
+    }
+    return Answer{decoded.header->call_id, decoded.header->code,
+                  std::string(decoded.header->message), payload.to_string()};
+  }
+
+  static std::vector<std::uint8_t> request(std::uint64_t call_id, std::string_view service,
+                                           std::string_view method, std::uint64_t payload_len,
+                                           std::int64_t timeout_ns = wire::kNoTimeout) {
+    std::vector<std::uint8_t> header;
+    EXPECT_TRUE(wire::encode_request(call_id, timeout_ns, service, method, payload_len, header));
+    return header;
+  }
+
+  // A well-formed echo call still works.
+  void expect_still_serving(std::uint64_t call_id) {
+    send({request(call_id, "test", "echo", 5), {'h', 'e', 'l', 'l', 'o'}});
+    const std::optional<Answer> answer = receive();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->call_id, call_id);
+    EXPECT_EQ(answer->code, JN_OK) << answer->message;
+    EXPECT_EQ(answer->payload, "hello");
+  }
+
+  junction::Host host_;
+  junction::Listener listener_;
+  zmq::context_t context_;
+  zmq::socket_t peer_{context_, zmq::socket_type::dealer};
+};
+
+TEST_F(WireFaultsTest, WellFormedCallIsAnswered) { expect_still_serving(1); }
+
+TEST_F(WireFaultsTest, UnidentifiableMessagesAreDropped) {
+  send({{'x', 'y'}, {}});                                   // no magic
+  send({{'J', 'N', 'W', 'F', 1, 1, 0, 0}, {}});             // magic, but no call id
+  send({std::vector<std::uint8_t>(100, 0xFF), {1, 2, 3}});  // garbage
+  EXPECT_FALSE(receive(300).has_value());
+  expect_still_serving(2);
+}
+
+TEST_F(WireFaultsTest, UnknownVersionIsFailedPrecondition) {
+  std::vector<std::uint8_t> header = request(7, "test", "echo", 0);
+  header[4] = 9;
+  send({header, {}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 7u);
+  EXPECT_EQ(answer->code, JN_FAILED_PRECONDITION);
+  EXPECT_NE(answer->message.find("version 9"), std::string::npos) << answer->message;
+  expect_still_serving(8);
+}
+
+TEST_F(WireFaultsTest, TruncatedHeaderIsInvalidArgument) {
+  std::vector<std::uint8_t> header = request(11, "test", "echo", 0);
+  header.resize(30);
+  send({header, {}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 11u);
+  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_still_serving(12);
+}
+
+TEST_F(WireFaultsTest, MissingOrExtraFramesAreInvalidArgument) {
+  send({request(21, "test", "echo", 0)});  // no payload frame
+  std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 21u);
+  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  send({request(22, "test", "echo", 1), {'a'}, {'b'}});  // a third frame
+  answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 22u);
+  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_still_serving(23);
+}
+
+TEST_F(WireFaultsTest, PayloadLengthMismatchIsInvalidArgument) {
+  send({request(31, "test", "echo", 10), {'s', 'h', 'o', 'r', 't'}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 31u);
+  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_still_serving(32);
+}
+
+TEST_F(WireFaultsTest, DeclaredPayloadOverTheLimitIsResourceExhausted) {
+  // The listener's limit is 1024 bytes: the header alone is refused.
+  send({request(41, "test", "echo", 1u << 30), {}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 41u);
+  EXPECT_EQ(answer->code, JN_RESOURCE_EXHAUSTED);
+  expect_still_serving(42);
+}
+
+TEST_F(WireFaultsTest, PayloadOverTheLimitWithinTheFrameLimitIsResourceExhausted) {
+  send({request(43, "test", "echo", 2048), std::vector<std::uint8_t>(2048, 1)});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->code, JN_RESOURCE_EXHAUSTED);
+  expect_still_serving(44);
+}
+
+TEST_F(WireFaultsTest, FrameOverTheFrameLimitClosesOnlyThatConnection) {
+  // libzmq refuses a frame over the limit before allocating it and drops
+  // the connection that sent it; other callers are served on.
+  zmq::socket_t other(context_, zmq::socket_type::dealer);
+  other.set(zmq::sockopt::linger, 0);
+  other.set(zmq::sockopt::rcvtimeo, 5000);
+  const std::string url(listener_.url());
+  other.connect(url.substr(std::string_view("zmq+").size()));
+  send({request(51, "test", "echo", 1u << 20), std::vector<std::uint8_t>(1u << 20, 2)});
+  EXPECT_FALSE(receive(500).has_value());
+  std::vector<std::uint8_t> header = request(52, "test", "echo", 2);
+  other.send(zmq::buffer(header), zmq::send_flags::sndmore);
+  other.send(zmq::str_buffer("ok"), zmq::send_flags::none);
+  zmq::message_t reply_header;
+  zmq::message_t reply_payload;
+  ASSERT_TRUE(other.recv(reply_header));
+  ASSERT_TRUE(other.recv(reply_payload));
+  EXPECT_EQ(reply_payload.to_string(), "ok");
+}
+
+TEST_F(WireFaultsTest, ResponseSentToAListenerIsInvalidArgument) {
+  std::vector<std::uint8_t> header;
+  ASSERT_TRUE(wire::encode_response(61, JN_OK, "", 0, header));
+  send({header, {}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 61u);
+  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_still_serving(62);
+}
+
+TEST_F(WireFaultsTest, UnknownServiceOrMethodIsNotFound) {
+  send({request(71, "nope", "echo", 0), {}});
+  std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->code, JN_NOT_FOUND);
+  send({request(72, "test", "nope", 0), {}});
+  answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->code, JN_NOT_FOUND);
+  EXPECT_NE(answer->message.find("nope"), std::string::npos) << answer->message;
+}
+
+TEST_F(WireFaultsTest, SpentTimeoutIsDeadlineExceeded) {
+  send({request(81, "test", "echo", 0, /*timeout_ns=*/0), {}});
+  const std::optional<Answer> answer = receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->call_id, 81u);
+  EXPECT_EQ(answer->code, JN_DEADLINE_EXCEEDED);
+}
+
+TEST_F(WireFaultsTest, ManyCallsInFlightAnswerInAnyOrder) {
+  // Ten calls sent before any answer is read: each comes back with its id.
+  for (std::uint64_t id = 100; id < 110; ++id) {
+    const std::string text = "nap " + std::to_string(id);
+    send({request(id, "test", id % 2 == 0 ? "nap" : "echo", id % 2 == 0 ? 2 : text.size()),
+          id % 2 == 0 ? std::vector<std::uint8_t>{'5', '0'}
+                      : std::vector<std::uint8_t>(text.begin(), text.end())});
+  }
+  std::vector<bool> seen(10, false);
+  for (int i = 0; i < 10; ++i) {
+    const std::optional<Answer> answer = receive();
+    ASSERT_TRUE(answer.has_value());
+    ASSERT_GE(answer->call_id, 100u);
+    ASSERT_LT(answer->call_id, 110u);
+    EXPECT_EQ(answer->code, JN_OK) << answer->message;
+    EXPECT_EQ(answer->payload, answer->call_id % 2 == 0 ? std::string("rested")
+                                                        : "nap " + std::to_string(answer->call_id));
+    seen[answer->call_id - 100] = true;
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), true), 10);
+}
+
+}  // namespace
+}  // namespace jnzmq
