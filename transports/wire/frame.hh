@@ -20,6 +20,9 @@ inline constexpr std::size_t kIdentityBytes = 16;
 inline constexpr std::size_t kMaxNameBytes = 255;
 inline constexpr std::size_t kMaxMessageBytes = 65535;
 inline constexpr std::int64_t kNoTimeout = -1;
+// A bound on the size of any header frame.
+inline constexpr std::size_t kMaxHeaderBytes =
+    kFixedHeaderBytes + 2 * kMaxNameBytes + kMaxMessageBytes;
 
 enum class Kind : std::uint8_t { request = 1, response = 2 };
 

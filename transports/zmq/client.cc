@@ -18,9 +18,6 @@ namespace {
 // caller's lent room, or one host buffer); larger ones hand the received
 // frame to the caller without a copy.
 constexpr std::size_t kRespondCopyMax = 4096;
-// The largest header frame of the protocol: 40 fixed bytes, two names and
-// a status message at their limits.
-constexpr std::int64_t kMaxHeaderFrame = 40 + 255 + 255 + 65535;
 
 std::chrono::steady_clock::time_point time_point_of(std::int64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
@@ -53,15 +50,9 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   // Queue only on finished connections, so a send with no peer says so
   // (EAGAIN) instead of waiting for one.
   dealer.set(zmq::sockopt::immediate, true);
-  dealer.set(zmq::sockopt::maxmsgsize,
-             std::max(static_cast<std::int64_t>(options.max_payload_bytes), kMaxHeaderFrame));
   dealer.set(zmq::sockopt::reconnect_ivl, 100);
   dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
-  // A peer that stops answering heartbeats (hung, or its machine gone) is
-  // disconnected, which fails the calls waiting on it.
-  dealer.set(zmq::sockopt::heartbeat_ivl, 1000);
-  dealer.set(zmq::sockopt::heartbeat_timeout, 5000);
-  dealer.set(zmq::sockopt::ipv6, endpoint->ipv6);
+  set_common_options(dealer, *endpoint, options.max_payload_bytes);
 
   static std::atomic<std::uint64_t> monitor_count{0};
   const std::string monitor_address =
@@ -109,15 +100,10 @@ void Client::monitor_loop(zmq::socket_t events) {
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       link_ = Link::up;
     } else if (id == ZMQ_EVENT_DISCONNECTED) {
+      // The receiver fails the calls still waiting once it has taken the
+      // answers that arrived before the connection went.
       link_ = Link::down;
-      for (auto& [call_id, waiter] : waiters_) {
-        if (!waiter->done) {
-          waiter->done = true;
-          waiter->code = JN_UNAVAILABLE;
-          waiter->message = "connection to " + url_ + " lost before the call was answered";
-          waiter->answered.notify_one();
-        }
-      }
+      ++disconnects_;
       socket_->wake();
     } else if (link_ != Link::up) {
       link_ = Link::down;  // a connection attempt failed
@@ -241,6 +227,17 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
   }
 }
 
+void Client::fail_waiters(std::int32_t code, const std::string& message) {
+  for (auto& [call_id, waiter] : waiters_) {
+    if (!waiter->done) {
+      waiter->done = true;
+      waiter->code = code;
+      waiter->message = message;
+      waiter->answered.notify_one();
+    }
+  }
+}
+
 void Client::hand_off_receiving() {
   for (auto& [call_id, waiter] : waiters_) {
     if (!waiter->done) {
@@ -259,6 +256,11 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
     }
     {
       std::lock_guard lock(mutex_);
+      if (frame_count == 0 && disconnects_ != disconnects_failed_) {
+        disconnects_failed_ = disconnects_;
+        fail_waiters(JN_UNAVAILABLE,
+                     "connection to " + url_ + " lost before the call was answered");
+      }
       if (waiter.done) {
         return;
       }

@@ -57,6 +57,7 @@ class Client {
   // Waits for a connection being made; false when there is none to wait for.
   bool await_link(std::int64_t deadline_ns);
   void monitor_loop(zmq::socket_t events);
+  // Under mutex_: answers every waiting call.
   void fail_waiters(std::int32_t code, const std::string& message);
 
   const std::string url_;
@@ -68,6 +69,8 @@ class Client {
   std::uint64_t next_call_id_ = 1;
   bool receiving_ = false;  // a caller is receiving for everyone
   Link link_ = Link::connecting;
+  std::uint64_t disconnects_ = 0;         // connections lost
+  std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   std::condition_variable link_changed_;
 
   std::thread monitor_;  // follows libzmq's connection events

@@ -17,7 +17,6 @@ namespace {
 // second allocation for the frame's bookkeeping); larger ones are sent from
 // the handler's buffer, released when libzmq is done with it.
 constexpr std::size_t kCopyMax = 4096;
-constexpr std::int64_t kMaxHeaderFrame = 40 + 255 + 255 + 65535;
 // How long a closing listener's socket keeps flushing answers already sent.
 constexpr int kCloseLingerMs = 1000;
 
@@ -50,13 +49,7 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   std::shared_ptr<Listener> listener(new Listener(host, options));
   zmq::socket_t router(shared_context(), zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
-  // A frame over the limit closes its sender's connection before libzmq
-  // allocates it.
-  router.set(zmq::sockopt::maxmsgsize,
-             std::max(static_cast<std::int64_t>(options.max_payload_bytes), kMaxHeaderFrame));
-  router.set(zmq::sockopt::heartbeat_ivl, 1000);
-  router.set(zmq::sockopt::heartbeat_timeout, 5000);
-  router.set(zmq::sockopt::ipv6, endpoint->ipv6);
+  set_common_options(router, *endpoint, options.max_payload_bytes);
   router.bind(endpoint->zmq_address);
   listener->url_ = url_of(router.get(zmq::sockopt::last_endpoint));
   listener->socket_ = std::make_unique<SharedSocket>(std::move(router));

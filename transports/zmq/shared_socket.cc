@@ -5,15 +5,26 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <system_error>
+#include <wire/frame.hh>
 
 namespace junction::zmq_transport {
 
 zmq::context_t& shared_context() {
   static auto* const context = new zmq::context_t(1);
   return *context;
+}
+
+void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
+                        std::uint64_t max_payload_bytes) {
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(std::max<std::uint64_t>(
+                                           max_payload_bytes, wire::kMaxHeaderBytes)));
+  socket.set(zmq::sockopt::heartbeat_ivl, 1000);
+  socket.set(zmq::sockopt::heartbeat_timeout, 5000);
+  socket.set(zmq::sockopt::ipv6, endpoint.ipv6);
 }
 
 SharedSocket::SharedSocket(zmq::socket_t socket) : socket_(std::move(socket)) {

@@ -13,6 +13,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "endpoint.hh"
+
 namespace junction::zmq_transport {
 
 // The context every junction socket of the process belongs to (zmq+inproc
@@ -20,6 +22,13 @@ namespace junction::zmq_transport {
 // terminating waits for every socket, and the process may exit with some
 // open.
 zmq::context_t& shared_context();
+
+// Options every junction socket sets: frames over max(max_payload_bytes,
+// the largest header frame) close their connection before libzmq allocates
+// them; heartbeats every second drop a connection silent for five; IPv6
+// when the endpoint names an IPv6 address.
+void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
+                        std::uint64_t max_payload_bytes);
 
 class SharedSocket {
  public:
