@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs clang-tidy (config: .clang-tidy) over the host library's sources.
+# Runs clang-tidy (config: .clang-tidy) over libjunction's sources (host and transports).
 # Usage: check-tidy.sh BUILD_DIR (a build with compile_commands.json).
 set -euo pipefail
 build_dir=$1
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files 'cpp-host/src/*.cc')
+mapfile -t files < <(git ls-files 'cpp-host/src/*.cc' 'transports/wire/*.cc' 'transports/zmq/*.cc')
 printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 2 clang-tidy --quiet -p "${build_dir}"
 echo "clang-tidy: ${#files[@]} files clean"

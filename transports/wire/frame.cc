@@ -99,7 +99,7 @@ Decoded decode_checked(std::span<const std::uint8_t> header, std::uint64_t paylo
   if (header.size() < kIdentityBytes) {
     return refuse(kInvalidArgument, "header frame truncated before its call id", std::nullopt);
   }
-  const std::uint64_t call_id = load_le<std::uint64_t>(header.data() + kOffCallId);
+  const auto call_id = load_le<std::uint64_t>(header.data() + kOffCallId);
   const std::uint8_t version = header[kOffVersion];
   if (version != kVersion) {
     return refuse(kFailedPrecondition,
@@ -123,7 +123,7 @@ Decoded decode_checked(std::span<const std::uint8_t> header, std::uint64_t paylo
   out.kind = static_cast<Kind>(kind);
   const std::size_t service_len = header[kOffServiceLen];
   const std::size_t method_len = header[kOffMethodLen];
-  const std::uint32_t message_len = load_le<std::uint32_t>(header.data() + kOffMessageLen);
+  const auto message_len = load_le<std::uint32_t>(header.data() + kOffMessageLen);
   out.timeout_ns = load_le<std::int64_t>(header.data() + kOffTimeout);
   out.code = load_le<std::int32_t>(header.data() + kOffCode);
   out.payload_len = load_le<std::uint64_t>(header.data() + kOffPayloadLen);

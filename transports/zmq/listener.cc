@@ -63,7 +63,8 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
 Listener::~Listener() = default;
 
 void Listener::start_thread() {
-  std::thread(&Listener::serve_loop, this, shared_from_this()).detach();
+  // Each thread holds the listener alive until it ends.
+  std::thread([self = shared_from_this()] { self->serve_loop(); }).detach();
   ++threads_;
 }
 
@@ -84,8 +85,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   return drained;
 }
 
-void Listener::serve_loop(const std::shared_ptr<Listener>& self) {
-  const std::shared_ptr<Listener> keep_alive = self;
+void Listener::serve_loop() {
   std::vector<zmq::message_t> frames;
   for (;;) {
     idle_threads_.fetch_add(1);

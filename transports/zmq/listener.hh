@@ -55,7 +55,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // Under threads_mutex_.
   void start_thread();
-  void serve_loop(const std::shared_ptr<Listener>& self);
+  void serve_loop();
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
               std::string_view message, jn_buffer* response);

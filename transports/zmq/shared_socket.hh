@@ -50,7 +50,7 @@ class SharedSocket {
   // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
   // try_receive again.
   void wait(std::int64_t deadline_ns) noexcept;
-  void wake() noexcept;
+  void wake() const noexcept;
 
   // Closes the socket: later sends fail (ENOTSOCK) and nothing more is
   // received. Messages already sent are flushed for up to linger_ms.
