@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <zmq/client.hh>
 #include <zmq/listener.hh>
 
@@ -58,6 +59,9 @@ std::int32_t listen_failed(jn_status* status, const char* url) {
   } catch (const std::invalid_argument& error) {
     return report(status, JN_INVALID_ARGUMENT, error.what());
   } catch (const zmq::error_t& error) {
+    return report(status, JN_UNAVAILABLE,
+                  std::string("cannot listen on ") + url + ": " + error.what());
+  } catch (const std::system_error& error) {
     return report(status, JN_UNAVAILABLE,
                   std::string("cannot listen on ") + url + ": " + error.what());
   } catch (...) {

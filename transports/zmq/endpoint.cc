@@ -1,5 +1,8 @@
 #include "endpoint.hh"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 
 namespace junction::zmq_transport {
@@ -38,8 +41,25 @@ std::optional<Endpoint> parse_tcp(std::string_view url, std::string_view rest, b
   }
   Endpoint endpoint;
   endpoint.ipv6 = host.front() == '[';
+  const std::string address(endpoint.ipv6 ? host.substr(1, host.size() - 2) : host);
   if (endpoint.ipv6 && host.back() != ']') {
     error = "cannot read URL '" + std::string(url) + "': unclosed '[' around an IPv6 address";
+    return std::nullopt;
+  }
+  // A listener binds exactly the address it is given: an IP address, never
+  // a name, an interface or a wildcard. A route may name its host.
+  std::uint8_t parsed[sizeof(in6_addr)];
+  const bool is_ip = inet_pton(endpoint.ipv6 ? AF_INET6 : AF_INET, address.c_str(), parsed) == 1;
+  if ((for_bind || endpoint.ipv6) && !is_ip) {
+    error = "cannot read URL '" + std::string(url) +
+            "': a listener needs an IPv4 address or a bracketed IPv6 address to bind";
+    if (!for_bind) {
+      error = "cannot read URL '" + std::string(url) + "': not an IPv6 address";
+    }
+    return std::nullopt;
+  }
+  if (!for_bind && address.find_first_of("*;") != std::string::npos) {
+    error = "cannot read URL '" + std::string(url) + "': not a host name or address";
     return std::nullopt;
   }
   endpoint.zmq_address =
@@ -64,7 +84,7 @@ std::optional<Endpoint> parse_url(std::string_view url, bool for_bind, std::stri
               "': zmq+ipc needs an absolute path of at most 107 bytes";
       return std::nullopt;
     }
-    return Endpoint{"ipc://" + std::string(path), false};
+    return Endpoint{"ipc://" + std::string(path), false, std::string(path), false};
   }
   if (url.starts_with(kInproc)) {
     const std::string_view name = url.substr(kInproc.size());
@@ -72,7 +92,7 @@ std::optional<Endpoint> parse_url(std::string_view url, bool for_bind, std::stri
       error = "cannot read URL '" + std::string(url) + "': zmq+inproc needs a name";
       return std::nullopt;
     }
-    return Endpoint{"inproc://" + std::string(name), false};
+    return Endpoint{"inproc://" + std::string(name), false, {}, true};
   }
   error = supported(url);
   return std::nullopt;

@@ -13,7 +13,9 @@ struct Endpoint {
   // What libzmq is given, e.g. "tcp://127.0.0.1:7000" ("tcp://127.0.0.1:*"
   // for port 0), "ipc:///run/svc.sock", "inproc://name".
   std::string zmq_address;
-  bool ipv6 = false;  // a bracketed IPv6 address, which libzmq needs told
+  bool ipv6 = false;     // a bracketed IPv6 address, which libzmq needs told
+  std::string ipc_path;  // the socket file of a zmq+ipc URL
+  bool inproc = false;   // zmq+inproc: reachable within this process only
 };
 
 // Reads url for binding (port 0 allowed) or connecting. On failure returns

@@ -1,9 +1,15 @@
 #include "listener.hh"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <wire/frame.hh>
 
@@ -34,6 +40,24 @@ std::string_view message_of(const jn_status& status) {
   return {reinterpret_cast<const char*>(status.message.data), status.message.len};
 }
 
+// Whether a process accepts connections on the Unix socket at path. libzmq
+// replaces the file of a socket it binds, which would silently take the
+// path from a live listener; a file nobody accepts on is stale (its
+// process died) and may be replaced.
+bool ipc_path_in_use(const std::string& path) {
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) {
+    return false;
+  }
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof(address.sun_path) - 1);
+  const bool accepted =
+      connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(probe);
+  return accepted;
+}
+
 }  // namespace
 
 Listener::Listener(jn_host* host, const ListenOptions& options)
@@ -46,8 +70,16 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   if (!endpoint) {
     throw std::invalid_argument(error);
   }
+  if (!endpoint->ipc_path.empty() && ipc_path_in_use(endpoint->ipc_path)) {
+    throw std::system_error(EADDRINUSE, std::generic_category(),
+                            "a process is listening on " + endpoint->ipc_path);
+  }
   std::shared_ptr<Listener> listener(new Listener(host, options));
-  zmq::socket_t router(shared_context(), zmq::socket_type::router);
+  if (!endpoint->inproc) {
+    listener->context_ = std::make_unique<zmq::context_t>(1);
+  }
+  zmq::socket_t router(endpoint->inproc ? shared_context() : *listener->context_,
+                       zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
   set_common_options(router, *endpoint, options.max_payload_bytes);
   router.bind(endpoint->zmq_address);
@@ -76,6 +108,9 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
       [this] { return in_flight_ == 0; });
   stopping_.store(true);
   socket_->close(drained ? kCloseLingerMs : 0);
+  if (context_) {
+    context_->close();  // returns once the answers sent are out (or the linger ends)
+  }
   // Threads still running a handler after a cut-short drain finish on their
   // own (answers to the closed socket are dropped), each holding the
   // listener alive; the others end now.

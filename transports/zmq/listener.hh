@@ -34,8 +34,8 @@ struct ListenOptions {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds url and starts serving host's services. Throws
-  // std::invalid_argument for a URL it cannot read and zmq::error_t when
-  // the address cannot be bound.
+  // std::invalid_argument for a URL it cannot read, and zmq::error_t or
+  // std::system_error when the address cannot be bound.
   static std::shared_ptr<Listener> start(jn_host* host, std::string_view url,
                                          const ListenOptions& options);
   Listener(const Listener&) = delete;
@@ -64,6 +64,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const ListenOptions options_;
   const std::unordered_set<std::string> allowed_;
   std::string url_;
+  // A tcp or ipc listener's own context: terminating it on close waits for
+  // the last answers to leave, before the process may exit. (inproc
+  // listeners share the process's context with their callers.)
+  std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<SharedSocket> socket_;
 
   std::mutex receiving_;  // held by the pool thread that receives

@@ -119,6 +119,11 @@ void SharedSocket::close(int linger_ms) noexcept {
 }
 
 void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
+  waiting_.fetch_add(1);
+  struct Done {
+    std::atomic<std::uint32_t>& waiting;
+    ~Done() { waiting.fetch_sub(1); }
+  } done{waiting_};
   {
     std::lock_guard lock(mutex_);
     if (!socket_) {
@@ -155,6 +160,11 @@ void SharedSocket::wake() const noexcept {
 }
 
 void SharedSocket::wake_if_readable() noexcept {
+  // A thread that starts waiting after this looks at ZMQ_EVENTS under the
+  // mutex before it sleeps, so only one already waiting needs the wake-up.
+  if (waiting_.load() == 0) {
+    return;
+  }
   int events = 0;
   std::size_t size = sizeof(events);
   if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&

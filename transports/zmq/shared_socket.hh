@@ -6,6 +6,7 @@
 // to an I/O thread of junction's on either the send or the receive path.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -69,6 +70,7 @@ class SharedSocket {
   void wake_if_readable() noexcept;
 
   std::mutex mutex_;
+  std::atomic<std::uint32_t> waiting_{0};  // threads in wait()
   zmq::socket_t socket_;
   int socket_fd_ = -1;
   int wake_fd_ = -1;

@@ -51,7 +51,8 @@ TEST(ListenTest, UrlsItCannotReadAreInvalidArgument) {
   junction::Host host;
   for (const char* url :
        {"http://127.0.0.1:80", "zmq+tcp://127.0.0.1", "zmq+tcp://:5", "zmq+tcp://127.0.0.1:70000",
-        "zmq+ipc://relative/path", "zmq+inproc://", "", "zmq+tcp://[::1:0"}) {
+        "zmq+ipc://relative/path", "zmq+inproc://", "", "zmq+tcp://[::1:0", "zmq+tcp://localhost:0",
+        "zmq+tcp://*:0", "zmq+tcp://lo:0", "zmq+tcp://256.1.1.1:0"}) {
     std::string message;
     EXPECT_EQ(listen_code(host.raw(), url, &message), JN_INVALID_ARGUMENT) << url;
     EXPECT_FALSE(message.empty()) << url;
@@ -65,6 +66,25 @@ TEST(ListenTest, AddressThatCannotBeBoundIsUnavailable) {
   EXPECT_EQ(listen_code(host.raw(), std::string(taken.url()).c_str(), &message), JN_UNAVAILABLE);
   EXPECT_NE(message.find("in use"), std::string::npos) << message;
   EXPECT_EQ(listen_code(host.raw(), "zmq+ipc:///nonexistent-junction-dir/s"), JN_UNAVAILABLE);
+  // A live ipc path is not taken over; a stale one (its listener gone) is.
+  TempDir dir;
+  const std::string ipc = dir.ipc_url();
+  {
+    junction::Listener live = host.listen(ipc);
+    EXPECT_EQ(listen_code(host.raw(), ipc.c_str(), &message), JN_UNAVAILABLE);
+    EXPECT_NE(message.find("listening"), std::string::npos) << message;
+  }
+  EXPECT_EQ(listen_code(host.raw(), ipc.c_str()), JN_OK);
+}
+
+TEST(RouteTest, RouteMayNameItsHost) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  const std::string url(listener.url());
+  junction::Host client;
+  client.route("test", "zmq+tcp://localhost:" + url.substr(url.rfind(':') + 1));
+  EXPECT_EQ(client.resolve("test", "echo").call("by name").text(), "by name");
 }
 
 TEST(ListenTest, NullArgumentsAreInvalidArgument) {
