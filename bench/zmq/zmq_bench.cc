@@ -1,0 +1,1246 @@
+// zmq_bench.cc - junction over ZeroMQ against a plain cppzmq REQ/REP
+// ping-pong on the same endpoint kind and payload.
+//
+// Paths, each an echo served by another process (this same binary, started
+// through /proc/self/exe with a sub-command, as users deploy a server):
+//
+//   REQ/REP    the plain pattern: each caller thread owns a REQ socket
+//              connected to one REP socket (`serve-reqrep ENDPOINT`), which
+//              answers one request at a time (that is the pattern's nature);
+//   junction   a jn_host in this process routes the service "bench" to the
+//              server's URL (jn_host_route) and caller threads call
+//              jn_call on one resolved "bench"/"echo" handle, each call with
+//              a deadline; the server (`serve-junction URL`) is a jn_host
+//              serving "bench" through jn_host_listen.
+//
+// Both servers do the same work per call: one copy of the request into the
+// response (jn_respond on the junction side, a new zmq::message_t on the
+// REP side).
+//
+// Cases: ipc (a socket in a fresh temporary directory) and tcp (127.0.0.1,
+// a port the system chooses), 64 B and 64 KiB, 1 and 8 concurrent callers.
+// Each case warms up, then calls for a fixed time, recording every call's
+// latency at the caller (sorted for percentiles), the calls completed
+// (throughput), and the CPU time and context switches per call of this
+// process and of the server process (getrusage in each, which counts every
+// thread, also those that have ended; the server reports its own when the
+// bench asks on its stdin). Every response is checked (length, the call's
+// sequence number, a sampled byte); a failed call stops the run with an
+// error, so no figure is ever made of errors.
+//
+// Output: a Markdown table on stdout and in OUT_DIR/zmq-latest.md, and
+// OUT_DIR/zmq-latest.json with every measured figure and the machine.
+// Targets, judged on the figures of the same run: junction's p50 at most
+// 1.10x the REQ/REP p50; junction's throughput with 8 callers at least 3x
+// its throughput with 1.
+//
+//   junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]
+#include <fcntl.h>
+#include <junction.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+#ifndef JN_BENCH_BUILD_TYPE
+#define JN_BENCH_BUILD_TYPE "unknown"
+#endif
+#ifndef JN_BENCH_RESULTS_DIR
+#define JN_BENCH_RESULTS_DIR "bench/results"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kService = "bench";
+constexpr std::string_view kMethod = "echo";
+constexpr double kQuickSeconds = 1.0;
+constexpr double kP50RatioTarget = 1.10;
+constexpr double kThroughputRatioTarget = 3.0;
+constexpr std::array<std::size_t, 2> kPayloads = {64, std::size_t{64} * 1024};
+constexpr std::array<int, 2> kCallerCounts = {1, 8};
+// How long one call may take before the run is declared broken: the
+// junction call's deadline and the REQ socket's send/receive timeout.
+constexpr std::chrono::seconds kCallTimeout{10};
+// How long a server may take to print its URL or answer the bench, and to
+// exit once asked.
+constexpr std::chrono::seconds kServerAnswerTimeout{15};
+constexpr std::chrono::seconds kServerStopTimeout{10};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string errno_text(int error) { return std::generic_category().message(error); }
+
+std::string status_text(const jn_status& status) {
+  std::string text = jn_status_name(status.code);
+  if (status.message.release != nullptr && status.message.len > 0) {
+    text += ": ";
+    text.append(reinterpret_cast<const char*>(status.message.data), status.message.len);
+  }
+  return text;
+}
+
+// CPU time and context switches of a process so far, all its threads
+// counted, also those that have ended (getrusage(RUSAGE_SELF)).
+struct ProcessCounters {
+  std::uint64_t cpu_ns = 0;
+  std::uint64_t voluntary_switches = 0;
+  std::uint64_t involuntary_switches = 0;
+};
+
+ProcessCounters self_counters() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto ns = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000U +
+           static_cast<std::uint64_t>(tv.tv_usec) * 1000U;
+  };
+  return {ns(usage.ru_utime) + ns(usage.ru_stime), static_cast<std::uint64_t>(usage.ru_nvcsw),
+          static_cast<std::uint64_t>(usage.ru_nivcsw)};
+}
+
+// ---------------------------------------------------------------------------
+// Servers (the sub-commands).
+
+// Blocks SIGTERM and returns a signalfd that becomes readable when it
+// arrives. Must run before the process starts any thread, so that every
+// thread inherits the mask and the signal stays pending for the fd.
+int block_sigterm() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return -1;
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+// Answers the bench on stdin until it reaches end of file (the bench closed
+// its end, or died) or SIGTERM arrives on sigterm_fd: each line "usage" is
+// answered on stdout with "CPU_NS VOLUNTARY INVOLUNTARY\n", this process's
+// self_counters().
+void serve_bench_requests(int sigterm_fd) {
+  std::array<pollfd, 2> fds = {{{STDIN_FILENO, POLLIN, 0}, {sigterm_fd, POLLIN, 0}}};
+  std::array<char, 256> chunk{};
+  std::string pending;
+  for (;;) {
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if (fds[0].revents == 0) continue;
+    const ssize_t n = read(STDIN_FILENO, chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    pending.append(chunk.data(), static_cast<std::size_t>(n));
+    for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n')) {
+      if (pending.compare(0, end, "usage") == 0) {
+        const ProcessCounters counters = self_counters();
+        std::printf("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", counters.cpu_ns,
+                    counters.voluntary_switches, counters.involuntary_switches);
+        std::fflush(stdout);
+      }
+      pending.erase(0, end + 1);
+    }
+  }
+}
+
+// The "bench"/"echo" handler: answers a copy of the request.
+void echo_handler(void* /*ctx*/, jn_bytes request, std::int64_t /*deadline_ns*/,
+                  jn_result* result) {
+  if (jn_respond(result, request.data, request.len) != JN_OK) {
+    jn_status_set(&result->status, JN_RESOURCE_EXHAUSTED, "echo: no memory for the response");
+  }
+}
+
+// `serve-junction URL`: serves "bench" on URL, prints the bound URL on
+// stdout, serves until stdin closes or SIGTERM (serve_bench_requests).
+int serve_junction(const char* url) {
+  const int sigterm_fd = block_sigterm();
+  if (sigterm_fd < 0) {
+    std::perror("serve-junction: signalfd");
+    return 1;
+  }
+  jn_status status{};
+  jn_host* host = nullptr;
+  if (jn_host_new(nullptr, &host, &status) != JN_OK) {
+    std::fprintf(stderr, "serve-junction: jn_host_new: %s\n", status_text(status).c_str());
+    jn_status_release(&status);
+    return 1;
+  }
+  const std::string service_name(kService);
+  const std::string method_name(kMethod);
+  const std::array<jn_method_desc, 1> methods = {{{.name = method_name.c_str(),
+                                                   .handler = &echo_handler,
+                                                   .async_handler = nullptr,
+                                                   .ctx = nullptr}}};
+  const jn_service_desc service = {.abi_version = JN_ABI_VERSION,
+                                   .method_count = methods.size(),
+                                   .name = service_name.c_str(),
+                                   .methods = methods.data(),
+                                   .ctx = nullptr,
+                                   .destroy = nullptr};
+  jn_listener* listener = nullptr;
+  if (jn_host_register(host, &service, &status) != JN_OK ||
+      jn_host_listen(host, url, nullptr, &listener, &status) != JN_OK) {
+    std::fprintf(stderr, "serve-junction %s: %s\n", url, status_text(status).c_str());
+    jn_status_release(&status);
+    jn_host_free(host);
+    return 1;
+  }
+  std::printf("%s\n", jn_listener_url(listener));
+  std::fflush(stdout);
+  serve_bench_requests(sigterm_fd);
+  // The bench has its answers by now; a second lets the threads that sent
+  // them finish.
+  const int close_code = jn_listener_close(
+      listener, jn_now_ns() + std::chrono::nanoseconds(std::chrono::seconds(1)).count());
+  const int free_code = jn_host_free(host);
+  close(sigterm_fd);
+  if (close_code != JN_OK || free_code != JN_OK) {
+    std::fprintf(stderr, "serve-junction: jn_listener_close %s, jn_host_free %s\n",
+                 jn_status_name(close_code), jn_status_name(free_code));
+    return 1;
+  }
+  return 0;
+}
+
+// `serve-reqrep ENDPOINT`: binds a REP socket on ENDPOINT (a ZeroMQ
+// endpoint), prints ZMQ_LAST_ENDPOINT on stdout, and answers every request
+// with a copy of it until stdin closes or SIGTERM (serve_bench_requests).
+int serve_reqrep(const char* endpoint) {
+  const int sigterm_fd = block_sigterm();
+  if (sigterm_fd < 0) {
+    std::perror("serve-reqrep: signalfd");
+    return 1;
+  }
+  zmq::context_t context(1);
+  zmq::socket_t rep(context, zmq::socket_type::rep);
+  rep.set(zmq::sockopt::linger, 0);
+  try {
+    rep.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    std::fprintf(stderr, "serve-reqrep %s: %s\n", endpoint, e.what());
+    return 1;
+  }
+  std::printf("%s\n", rep.get(zmq::sockopt::last_endpoint).c_str());
+  std::fflush(stdout);
+  // The socket moves to this thread (thread creation is a full barrier) and
+  // back to main after join; context.shutdown() ends its blocking recv with
+  // ETERM.
+  std::thread echo([&rep] {
+    zmq::message_t request;
+    try {
+      for (;;) {
+        if (!rep.recv(request)) continue;
+        zmq::message_t reply(request.data(), request.size());
+        rep.send(reply, zmq::send_flags::none);
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != ETERM) std::fprintf(stderr, "serve-reqrep: %s\n", e.what());
+    }
+  });
+  serve_bench_requests(sigterm_fd);
+  context.shutdown();
+  echo.join();
+  rep.close();
+  close(sigterm_fd);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Server processes, seen from the bench.
+
+// A server: this binary started with a serve-* sub-command. Its stdin is a
+// pipe on which the bench asks for its counters and whose closing tells it
+// to exit; its first stdout line is the URL it bound, the next ones answer
+// the bench. Its stderr is ours, so its failures are visible.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& subcommand, const std::string& url) {
+    std::array<int, 2> in{-1, -1};
+    std::array<int, 2> out{-1, -1};
+    if (pipe2(in.data(), O_CLOEXEC) != 0 || pipe2(out.data(), O_CLOEXEC) != 0) {
+      throw std::runtime_error(std::string("pipe2: ") + errno_text(errno));
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    std::string argv0 = "junction_zmq_bench";
+    std::string command = subcommand;
+    std::string argument = url;
+    std::array<char*, 4> argv = {argv0.data(), command.data(), argument.data(), nullptr};
+    const int spawned =
+        posix_spawn(&pid_, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
+    close(out[1]);
+    stdin_fd_ = in[1];
+    stdout_fd_ = out[0];
+    if (spawned != 0) {
+      pid_ = -1;
+      close_fds();
+      throw std::runtime_error(subcommand + ": posix_spawn: " + errno_text(spawned));
+    }
+    url_ = read_line(subcommand + " " + url + ": its URL");
+  }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+  ~ServerProcess() {
+    if (pid_ > 0) stop();
+  }
+
+  [[nodiscard]] const std::string& url() const { return url_; }
+  // The server's self_counters(), asked for on its stdin.
+  ProcessCounters counters() {
+    const std::string_view ask = "usage\n";
+    if (write(stdin_fd_, ask.data(), ask.size()) != static_cast<ssize_t>(ask.size())) {
+      throw std::runtime_error("server " + url_ +
+                               ": cannot ask for its usage: " + errno_text(errno));
+    }
+    std::istringstream fields(read_line("server " + url_ + ": its usage"));
+    ProcessCounters counters;
+    if (!(fields >> counters.cpu_ns >> counters.voluntary_switches >>
+          counters.involuntary_switches)) {
+      throw std::runtime_error("server " + url_ + ": unreadable usage " + fields.str());
+    }
+    return counters;
+  }
+
+  // Closes the server's stdin and waits for it to exit; kills it if it has
+  // not exited after kServerStopTimeout. Returns a complaint, empty when it
+  // exited with status 0.
+  std::string stop() {
+    close_fds();
+    const auto give_up = std::chrono::steady_clock::now() + kServerStopTimeout;
+    int status = 0;
+    std::string complaint;
+    for (;;) {
+      const pid_t done = waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) break;
+      if (done < 0) {
+        complaint = std::string("waitpid: ") + errno_text(errno);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > give_up) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        complaint = "did not exit within " + std::to_string(kServerStopTimeout.count()) +
+                    " s of its stdin closing (killed)";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (complaint.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      complaint = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                      : "exit status " + std::to_string(WEXITSTATUS(status));
+    }
+    pid_ = -1;
+    return complaint;
+  }
+
+ private:
+  void close_fds() {
+    if (stdin_fd_ >= 0) close(stdin_fd_);
+    if (stdout_fd_ >= 0) close(stdout_fd_);
+    stdin_fd_ = stdout_fd_ = -1;
+  }
+
+  // The server's next stdout line (what names it in errors); stops the
+  // server and throws if it does not come within kServerAnswerTimeout.
+  std::string read_line(const std::string& what) {
+    const auto give_up = std::chrono::steady_clock::now() + kServerAnswerTimeout;
+    for (;;) {
+      if (const auto end = received_.find('\n'); end != std::string::npos) {
+        std::string line = received_.substr(0, end);
+        received_.erase(0, end + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          give_up - std::chrono::steady_clock::now());
+      pollfd fd = {stdout_fd_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&fd, 1, static_cast<int>(left.count())) == 0) {
+        stop();
+        throw std::runtime_error(what + ": nothing on stdout within " +
+                                 std::to_string(kServerAnswerTimeout.count()) + " s");
+      }
+      std::array<char, 512> chunk{};
+      const ssize_t n = read(stdout_fd_, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string complaint = stop();
+        throw std::runtime_error(what + ": the server exited (" + complaint + ')');
+      }
+      received_.append(chunk.data(), static_cast<std::size_t>(n));
+    }
+  }
+
+  pid_t pid_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  std::string received_;  // read from stdout_fd_, not yet returned as a line
+  std::string url_;
+};
+
+// ---------------------------------------------------------------------------
+// Callers.
+
+// Puts seq in the request's first 8 bytes, so that every response can be
+// matched to its own request.
+void stamp(std::span<std::uint8_t> request, std::uint64_t seq) {
+  std::memcpy(request.data(), &seq, sizeof seq);
+}
+
+// Checks that response echoes request (which carries seq): its length, its
+// first 8 bytes, one byte chosen by seq and the last byte.
+bool check_echo(std::span<const std::uint8_t> request, const std::uint8_t* response,
+                std::uint64_t response_len, std::uint64_t seq, std::string* error) {
+  if (response_len != request.size()) {
+    *error = "response of " + std::to_string(response_len) + " bytes to a request of " +
+             std::to_string(request.size());
+    return false;
+  }
+  const std::size_t sampled = sizeof seq + (seq * 2654435761U) % (request.size() - sizeof seq);
+  if (std::memcmp(response, request.data(), sizeof seq) != 0 ||
+      response[sampled] != request[sampled] || response[request.size() - 1] != request.back()) {
+    *error = "response to call " + std::to_string(seq) + " differs from its request";
+    return false;
+  }
+  return true;
+}
+
+// One caller thread's connection to the server: a call sends request, waits
+// for the answer and checks it (check_echo); false with *error set on any
+// failure. Made and used on the caller's own thread.
+class Caller {
+ public:
+  Caller() = default;
+  Caller(const Caller&) = delete;
+  Caller& operator=(const Caller&) = delete;
+  virtual ~Caller() = default;
+  virtual bool call(std::span<const std::uint8_t> request, std::uint64_t seq,
+                    std::string* error) = 0;
+};
+
+using CallerFactory = std::function<std::unique_ptr<Caller>()>;
+
+// junction: jn_call on the shared routed handle, with a deadline.
+class JunctionCaller final : public Caller {
+ public:
+  explicit JunctionCaller(const jn_method* method) : method_(method) {}
+  bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
+    jn_result result;
+    const std::int64_t deadline = jn_now_ns() + std::chrono::nanoseconds(kCallTimeout).count();
+    bool ok =
+        jn_call(method_, jn_bytes{request.data(), request.size()}, deadline, &result) == JN_OK;
+    if (!ok) *error = "jn_call: " + status_text(result.status);
+    ok = ok && check_echo(request, result.response.data, result.response.len, seq, error);
+    jn_result_release(&result);
+    return ok;
+  }
+
+ private:
+  const jn_method* method_;
+};
+
+// REQ/REP: one REQ socket per caller thread.
+class ReqCaller final : public Caller {
+ public:
+  ReqCaller(zmq::context_t& context, const std::string& endpoint)
+      : socket_(context, zmq::socket_type::req) {
+    const int timeout_ms = static_cast<int>(std::chrono::milliseconds(kCallTimeout).count());
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::sndtimeo, timeout_ms);
+    socket_.set(zmq::sockopt::rcvtimeo, timeout_ms);
+    socket_.connect(endpoint);
+  }
+  bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
+    try {
+      if (!socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)) {
+        *error = "REQ send timed out";
+        return false;
+      }
+      zmq::message_t reply;
+      if (!socket_.recv(reply)) {
+        *error = "REQ receive timed out";
+        return false;
+      }
+      return check_echo(request, reply.data<std::uint8_t>(), reply.size(), seq, error);
+    } catch (const zmq::error_t& e) {
+      *error = std::string("REQ: ") + e.what();
+      return false;
+    }
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+// ---------------------------------------------------------------------------
+// Running one case.
+
+enum class Path { reqrep, junction };
+enum class Transport { ipc, tcp };
+
+std::string_view path_name(Path path) { return path == Path::reqrep ? "REQ/REP" : "junction"; }
+std::string_view path_key(Path path) { return path == Path::reqrep ? "reqrep" : "junction"; }
+std::string_view transport_name(Transport transport) {
+  return transport == Transport::ipc ? "ipc" : "tcp";
+}
+std::string payload_name(std::size_t bytes) {
+  return bytes % 1024 == 0 ? std::to_string(bytes / 1024) + " KiB" : std::to_string(bytes) + " B";
+}
+
+struct Timing {
+  double warmup_seconds;
+  double measure_seconds;
+};
+
+struct Latency {
+  std::uint64_t p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+  double mean = 0;
+};
+
+struct CaseResult {
+  Path path = Path::reqrep;
+  Transport transport = Transport::ipc;
+  std::size_t payload = 0;
+  int callers = 0;
+  std::uint64_t calls = 0;
+  double seconds = 0;
+  Latency latency;           // ns
+  double client_cpu_ns = 0;  // per call, likewise below
+  double server_cpu_ns = 0;
+  double client_voluntary = 0, client_involuntary = 0;
+  double server_voluntary = 0, server_involuntary = 0;
+
+  [[nodiscard]] double throughput() const { return static_cast<double>(calls) / seconds; }
+  [[nodiscard]] std::string name() const {
+    return std::string(path_name(path)) + ", " + std::string(transport_name(transport)) + ", " +
+           payload_name(payload) + ", " + std::to_string(callers) +
+           (callers == 1 ? " caller" : " callers");
+  }
+};
+
+// What the caller threads and the thread timing them share.
+class RunControl {
+ public:
+  static constexpr int kWarmup = 0;
+  static constexpr int kMeasure = 1;
+  static constexpr int kStop = 2;
+
+  [[nodiscard]] int phase() const { return phase_.load(std::memory_order_acquire); }
+  void set_phase(int phase) { phase_.store(phase, std::memory_order_release); }
+
+  // Records a caller's failure and stops every caller.
+  void fail(std::string error) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (error_.empty()) error_ = std::move(error);
+    }
+    set_phase(kStop);
+    wake_.notify_all();
+  }
+  // Sleeps for seconds, or until a caller fails; false if one did.
+  bool sleep(double seconds) {
+    std::unique_lock lock(mutex_);
+    return !wake_.wait_for(lock, std::chrono::duration<double>(seconds),
+                           [this] { return !error_.empty(); });
+  }
+  [[nodiscard]] std::string error() {
+    const std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  std::atomic<int> phase_{kWarmup};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string error_;
+};
+
+// One caller thread: makes its Caller, waits for every caller to be ready,
+// then calls until the phase is kStop, recording the latency of each call
+// that started in the measured phase.
+void caller_thread(RunControl& control, std::latch& ready, const CallerFactory& make_caller,
+                   std::size_t payload, int index, double measure_seconds,
+                   std::vector<std::uint64_t>& latencies) {
+  std::unique_ptr<Caller> caller;
+  try {
+    caller = make_caller();
+  } catch (const std::exception& e) {
+    control.fail(std::string("connecting: ") + e.what());
+  }
+  ready.arrive_and_wait();
+  if (!caller) return;
+  std::vector<std::uint8_t> request(payload);
+  for (std::size_t i = 0; i < request.size(); ++i) {
+    request[i] = static_cast<std::uint8_t>(i * 131 + static_cast<std::size_t>(index) * 17 + 7);
+  }
+  const std::int64_t warmup_start = now_ns();
+  std::uint64_t warmup_calls = 0;
+  bool reserved = false;
+  std::string error;
+  for (std::uint64_t seq = 0;; ++seq) {
+    const int phase = control.phase();
+    if (phase == RunControl::kStop) break;
+    if (phase == RunControl::kMeasure && !reserved) {
+      // Room for the measured calls at half again the warm-up's rate, so
+      // that growing the vector does not land in the latencies.
+      const double rate = static_cast<double>(warmup_calls + 1) /
+                          (static_cast<double>(now_ns() - warmup_start) * 1e-9);
+      latencies.reserve(static_cast<std::size_t>(std::min(rate * measure_seconds * 1.5, 5e7)));
+      reserved = true;
+    }
+    stamp(request, seq);
+    const std::int64_t start = now_ns();
+    if (!caller->call(request, seq, &error)) {
+      control.fail(std::move(error));
+      break;
+    }
+    const std::int64_t end = now_ns();
+    if (phase == RunControl::kMeasure) {
+      latencies.push_back(static_cast<std::uint64_t>(end - start));
+    } else {
+      ++warmup_calls;
+    }
+  }
+}
+
+Latency summarize(std::vector<std::uint64_t>& samples) {
+  Latency latency;
+  if (samples.empty()) return latency;
+  std::sort(samples.begin(), samples.end());
+  // Nearest rank: the smallest sample with at least q of them at or below.
+  const auto rank = [&samples](double q) {
+    const auto n = static_cast<double>(samples.size());
+    const auto index = static_cast<std::size_t>(std::max(1.0, std::ceil(q * n))) - 1;
+    return samples[std::min(index, samples.size() - 1)];
+  };
+  latency.p50 = rank(0.50);
+  latency.p90 = rank(0.90);
+  latency.p99 = rank(0.99);
+  latency.p999 = rank(0.999);
+  latency.max = samples.back();
+  double sum = 0;
+  for (const auto sample : samples) sum += static_cast<double>(sample);
+  latency.mean = sum / static_cast<double>(samples.size());
+  return latency;
+}
+
+// Runs one case against server and returns its figures; throws if any call
+// failed.
+CaseResult run_case(Path path, Transport transport, std::size_t payload, int callers,
+                    const CallerFactory& make_caller, ServerProcess& server, const Timing& timing) {
+  CaseResult result;
+  result.path = path;
+  result.transport = transport;
+  result.payload = payload;
+  result.callers = callers;
+  RunControl control;
+  std::latch ready(callers + 1);
+  std::vector<std::vector<std::uint64_t>> latencies(static_cast<std::size_t>(callers));
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(callers));
+  for (int i = 0; i < callers; ++i) {
+    threads.emplace_back(caller_thread, std::ref(control), std::ref(ready), std::cref(make_caller),
+                         payload, i, timing.measure_seconds,
+                         std::ref(latencies[static_cast<std::size_t>(i)]));
+  }
+  ready.arrive_and_wait();
+  ProcessCounters client_before;
+  ProcessCounters server_before;
+  std::int64_t start = 0;
+  // Nothing may leave this function before the threads are joined.
+  try {
+    if (control.sleep(timing.warmup_seconds)) {
+      client_before = self_counters();
+      server_before = server.counters();
+      start = now_ns();
+      control.set_phase(RunControl::kMeasure);
+      control.sleep(timing.measure_seconds);
+    }
+  } catch (const std::exception& e) {
+    control.fail(std::string("reading the counters: ") + e.what());
+  }
+  control.set_phase(RunControl::kStop);
+  for (auto& thread : threads) thread.join();
+  const std::int64_t end = now_ns();
+  if (const std::string error = control.error(); !error.empty()) {
+    throw std::runtime_error(result.name() + ": " + error);
+  }
+  const ProcessCounters client_after = self_counters();
+  const ProcessCounters server_after = server.counters();
+
+  std::vector<std::uint64_t> all;
+  for (auto& thread_latencies : latencies) {
+    all.insert(all.end(), thread_latencies.begin(), thread_latencies.end());
+    thread_latencies = {};
+  }
+  result.calls = all.size();
+  if (result.calls == 0) throw std::runtime_error(result.name() + ": no call completed");
+  result.seconds = static_cast<double>(end - start) * 1e-9;
+  result.latency = summarize(all);
+  const auto calls = static_cast<double>(result.calls);
+  const auto per_call = [calls](double before, double after) { return (after - before) / calls; };
+  const auto count = [](std::uint64_t value) { return static_cast<double>(value); };
+  result.client_cpu_ns = per_call(count(client_before.cpu_ns), count(client_after.cpu_ns));
+  result.server_cpu_ns = per_call(count(server_before.cpu_ns), count(server_after.cpu_ns));
+  result.client_voluntary =
+      per_call(count(client_before.voluntary_switches), count(client_after.voluntary_switches));
+  result.client_involuntary =
+      per_call(count(client_before.involuntary_switches), count(client_after.involuntary_switches));
+  result.server_voluntary =
+      per_call(count(server_before.voluntary_switches), count(server_after.voluntary_switches));
+  result.server_involuntary =
+      per_call(count(server_before.involuntary_switches), count(server_after.involuntary_switches));
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// The machine, and the reports.
+
+struct Machine {
+  std::string date;
+  std::string cpu_model;
+  long cpus = 0;
+  std::string memory;
+  std::string kernel;
+  std::string compiler;
+  std::string libzmq;
+  std::string cppzmq;
+  std::string junction_abi;
+  std::string build_type = JN_BENCH_BUILD_TYPE;
+  std::string load_before;
+  std::string load_after;
+};
+
+std::string fixed(double value, int decimals) {
+  std::array<char, 64> text{};
+  std::snprintf(text.data(), text.size(), "%.*f", decimals, value);
+  return text.data();
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The value of the first "key: value" line of a /proc file that starts
+// with key, or "unknown".
+std::string proc_field(const char* file, std::string_view key) {
+  std::istringstream text(read_file(file));
+  std::string line;
+  while (std::getline(text, line)) {
+    if (line.starts_with(key)) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) break;
+      const auto begin = line.find_first_not_of(" \t", colon + 1);
+      return begin == std::string::npos ? "" : line.substr(begin);
+    }
+  }
+  return "unknown";
+}
+
+// The 1-, 5- and 15-minute load averages.
+std::string load_average() {
+  std::istringstream text(read_file("/proc/loadavg"));
+  std::string one;
+  std::string five;
+  std::string fifteen;
+  text >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+Machine describe_machine() {
+  Machine machine;
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 32> date{};
+  std::strftime(date.data(), date.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  machine.date = date.data();
+  machine.cpu_model = proc_field("/proc/cpuinfo", "model name") + " (family " +
+                      proc_field("/proc/cpuinfo", "cpu family") + ", model " +
+                      proc_field("/proc/cpuinfo", "model\t") + ", " +
+                      proc_field("/proc/cpuinfo", "cpu MHz") + " MHz)";
+  machine.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  // MemTotal reads "N kB".
+  const std::string memory = proc_field("/proc/meminfo", "MemTotal");
+  machine.memory = !memory.empty() && std::isdigit(static_cast<unsigned char>(memory.front()))
+                       ? fixed(std::stod(memory) / (1024.0 * 1024.0), 1) + " GiB"
+                       : memory;
+  utsname names{};
+  if (uname(&names) == 0) {
+    machine.kernel = std::string(names.sysname) + " " + names.release + " " + names.machine;
+  }
+#if defined(__clang__)
+  machine.compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  machine.compiler = "gcc " __VERSION__;
+#else
+  machine.compiler = "unknown";
+#endif
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  zmq_version(&major, &minor, &patch);
+  machine.libzmq =
+      std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  machine.cppzmq = std::to_string(CPPZMQ_VERSION_MAJOR) + "." +
+                   std::to_string(CPPZMQ_VERSION_MINOR) + "." +
+                   std::to_string(CPPZMQ_VERSION_PATCH);
+  const std::uint32_t abi = jn_abi_version();
+  machine.junction_abi = std::to_string(JN_ABI_VERSION_MAJOR_OF(abi)) + "." +
+                         std::to_string(JN_ABI_VERSION_MINOR_OF(abi));
+  machine.load_before = load_average();
+  return machine;
+}
+
+std::string micros(std::uint64_t ns) { return fixed(static_cast<double>(ns) * 1e-3, 1); }
+std::string met(bool ok) { return ok ? "met" : "**missed**"; }
+
+// The two paths' results for one (transport, payload, callers).
+struct Pair {
+  const CaseResult* reqrep = nullptr;
+  const CaseResult* junction = nullptr;
+  [[nodiscard]] double p50_ratio() const {
+    return static_cast<double>(junction->latency.p50) / static_cast<double>(reqrep->latency.p50);
+  }
+};
+
+// junction's and REQ/REP's throughput with 8 callers over 1 caller, for
+// one (transport, payload).
+struct Scaling {
+  Transport transport;
+  std::size_t payload;
+  double junction = 0;
+  double reqrep = 0;
+};
+
+struct Report {
+  Machine machine;
+  Timing timing{};
+  std::string command;
+  std::vector<CaseResult> cases;
+  std::vector<Pair> pairs;
+  std::vector<Scaling> scaling;
+};
+
+void pair_up(Report& report) {
+  const auto find = [&report](Path path, Transport transport, std::size_t payload, int callers) {
+    for (const auto& c : report.cases) {
+      if (c.path == path && c.transport == transport && c.payload == payload &&
+          c.callers == callers) {
+        return &c;
+      }
+    }
+    throw std::logic_error("a case is missing from the report");
+  };
+  for (const Transport transport : {Transport::ipc, Transport::tcp}) {
+    for (const std::size_t payload : kPayloads) {
+      for (const int callers : kCallerCounts) {
+        report.pairs.push_back({find(Path::reqrep, transport, payload, callers),
+                                find(Path::junction, transport, payload, callers)});
+      }
+      const auto ratio = [&](Path path) {
+        return find(path, transport, payload, kCallerCounts.back())->throughput() /
+               find(path, transport, payload, kCallerCounts.front())->throughput();
+      };
+      report.scaling.push_back({transport, payload, ratio(Path::junction), ratio(Path::reqrep)});
+    }
+  }
+}
+
+std::string markdown(const Report& report) {
+  const Machine& m = report.machine;
+  std::ostringstream out;
+  out << "## junction over ZeroMQ against plain REQ/REP\n\n"
+      << "Run " << m.date << " on " << m.cpu_model << ", " << m.cpus << " CPUs, " << m.memory
+      << ", " << m.kernel << "; " << m.compiler << ", " << m.build_type << " build, libzmq "
+      << m.libzmq << ", cppzmq " << m.cppzmq << ", junction ABI " << m.junction_abi
+      << ". Load average " << m.load_before << " before the run, " << m.load_after << " after.\n\n"
+      << "`" << report.command << "`: each case warms up for "
+      << fixed(report.timing.warmup_seconds, 2) << " s, then calls for "
+      << fixed(report.timing.measure_seconds, 2)
+      << " s. The server is another process (this binary), answering a copy of the request on "
+         "both paths; REQ/REP callers each have a REQ socket on one REP socket, junction "
+         "callers share one routed handle (`jn_call` with a deadline). Latencies in us at the "
+         "caller, every call recorded; ratios are junction over REQ/REP.\n\n";
+
+  out << "| transport | payload | callers | REQ/REP p50 | junction p50 | p50 ratio | target <= "
+      << fixed(kP50RatioTarget, 2)
+      << " | REQ/REP p99 | junction p99 | REQ/REP calls/s | junction calls/s |\n"
+      << "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
+  int p50_met = 0;
+  for (const auto& pair : report.pairs) {
+    const CaseResult& r = *pair.reqrep;
+    const CaseResult& j = *pair.junction;
+    const bool ok = pair.p50_ratio() <= kP50RatioTarget;
+    p50_met += ok ? 1 : 0;
+    out << "| " << transport_name(r.transport) << " | " << payload_name(r.payload) << " | "
+        << r.callers << " | " << micros(r.latency.p50) << " | " << micros(j.latency.p50) << " | "
+        << fixed(pair.p50_ratio(), 2) << " | " << met(ok) << " | " << micros(r.latency.p99) << " | "
+        << micros(j.latency.p99) << " | " << fixed(r.throughput(), 0) << " | "
+        << fixed(j.throughput(), 0) << " |\n";
+  }
+
+  out << "\nThroughput with " << kCallerCounts.back() << " callers over " << kCallerCounts.front()
+      << " caller (target for junction: at least " << fixed(kThroughputRatioTarget, 0) << "x):\n\n"
+      << "| transport | payload | junction | target | REQ/REP |\n|---|---:|---:|---|---:|\n";
+  int scaling_met = 0;
+  for (const auto& s : report.scaling) {
+    const bool ok = s.junction >= kThroughputRatioTarget;
+    scaling_met += ok ? 1 : 0;
+    out << "| " << transport_name(s.transport) << " | " << payload_name(s.payload) << " | "
+        << fixed(s.junction, 2) << "x | " << met(ok) << " | " << fixed(s.reqrep, 2) << "x |\n";
+  }
+  out << "\nTargets in this run: p50 ratio <= " << fixed(kP50RatioTarget, 2) << " met in "
+      << p50_met << " of " << report.pairs.size()
+      << " cases; junction throughput ratio >= " << fixed(kThroughputRatioTarget, 0) << "x met in "
+      << scaling_met << " of " << report.scaling.size() << ".\n\n";
+
+  out << "Every case (latency in us; CPU time in us per call, of this process and of the "
+         "server process, both from getrusage; context switches per call, "
+         "voluntary/involuntary, summed over all threads):\n\n"
+      << "| path | transport | payload | callers | calls | p50 | p90 | p99 | p99.9 | max | "
+         "calls/s | client CPU | server CPU | client switches | server switches |\n"
+      << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& pair : report.pairs) {
+    for (const CaseResult* c : {pair.reqrep, pair.junction}) {
+      out << "| " << path_name(c->path) << " | " << transport_name(c->transport) << " | "
+          << payload_name(c->payload) << " | " << c->callers << " | " << c->calls << " | "
+          << micros(c->latency.p50) << " | " << micros(c->latency.p90) << " | "
+          << micros(c->latency.p99) << " | " << micros(c->latency.p999) << " | "
+          << micros(c->latency.max) << " | " << fixed(c->throughput(), 0) << " | "
+          << fixed(c->client_cpu_ns * 1e-3, 1) << " | " << fixed(c->server_cpu_ns * 1e-3, 1)
+          << " | " << fixed(c->client_voluntary, 2) << "/" << fixed(c->client_involuntary, 2)
+          << " | " << fixed(c->server_voluntary, 2) << "/" << fixed(c->server_involuntary, 2)
+          << " |\n";
+    }
+  }
+  return out.str();
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          std::array<char, 8> escaped{};
+          std::snprintf(escaped.data(), escaped.size(), "\\u%04x", ch);
+          out += escaped.data();
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json(const Report& report) {
+  const Machine& m = report.machine;
+  std::ostringstream out;
+  out << "{\n  \"benchmark\": \"junction_zmq_bench\",\n"
+      << "  \"command\": " << json_string(report.command) << ",\n"
+      << "  \"date\": " << json_string(m.date) << ",\n"
+      << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
+      << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
+      << "  \"machine\": {\"cpu_model\": " << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
+      << ", \"memory\": " << json_string(m.memory) << ", \"kernel\": " << json_string(m.kernel)
+      << ", \"compiler\": " << json_string(m.compiler)
+      << ", \"build_type\": " << json_string(m.build_type)
+      << ", \"libzmq\": " << json_string(m.libzmq) << ", \"cppzmq\": " << json_string(m.cppzmq)
+      << ", \"junction_abi\": " << json_string(m.junction_abi)
+      << ", \"load_average_before\": " << json_string(m.load_before)
+      << ", \"load_average_after\": " << json_string(m.load_after) << "},\n"
+      << "  \"cases\": [\n";
+  for (std::size_t i = 0; i < report.cases.size(); ++i) {
+    const CaseResult& c = report.cases[i];
+    out << "    {\"path\": " << json_string(path_key(c.path))
+        << ", \"transport\": " << json_string(transport_name(c.transport))
+        << ", \"payload_bytes\": " << c.payload << ", \"callers\": " << c.callers
+        << ", \"calls\": " << c.calls << ", \"seconds\": " << fixed(c.seconds, 6)
+        << ", \"calls_per_second\": " << fixed(c.throughput(), 1)
+        << ", \"latency_ns\": {\"p50\": " << c.latency.p50 << ", \"p90\": " << c.latency.p90
+        << ", \"p99\": " << c.latency.p99 << ", \"p99_9\": " << c.latency.p999
+        << ", \"max\": " << c.latency.max << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
+        << ", \"client_cpu_ns_per_call\": " << fixed(c.client_cpu_ns, 1)
+        << ", \"server_cpu_ns_per_call\": " << fixed(c.server_cpu_ns, 1)
+        << ", \"client_context_switches_per_call\": {\"voluntary\": "
+        << fixed(c.client_voluntary, 4) << ", \"involuntary\": " << fixed(c.client_involuntary, 4)
+        << "}, \"server_context_switches_per_call\": {\"voluntary\": "
+        << fixed(c.server_voluntary, 4) << ", \"involuntary\": " << fixed(c.server_involuntary, 4)
+        << "}}" << (i + 1 < report.cases.size() ? "," : "") << "\n";
+  }
+  out << "  ],\n  \"targets\": {\n    \"p50_ratio_max\": " << fixed(kP50RatioTarget, 2)
+      << ",\n    \"throughput_ratio_min\": " << fixed(kThroughputRatioTarget, 1)
+      << ",\n    \"p50\": [\n";
+  bool all_met = true;
+  for (std::size_t i = 0; i < report.pairs.size(); ++i) {
+    const Pair& pair = report.pairs[i];
+    const bool ok = pair.p50_ratio() <= kP50RatioTarget;
+    all_met = all_met && ok;
+    out << "      {\"transport\": " << json_string(transport_name(pair.junction->transport))
+        << ", \"payload_bytes\": " << pair.junction->payload
+        << ", \"callers\": " << pair.junction->callers
+        << ", \"ratio\": " << fixed(pair.p50_ratio(), 4) << ", \"met\": " << (ok ? "true" : "false")
+        << "}" << (i + 1 < report.pairs.size() ? "," : "") << "\n";
+  }
+  out << "    ],\n    \"throughput\": [\n";
+  for (std::size_t i = 0; i < report.scaling.size(); ++i) {
+    const Scaling& s = report.scaling[i];
+    const bool ok = s.junction >= kThroughputRatioTarget;
+    all_met = all_met && ok;
+    out << "      {\"transport\": " << json_string(transport_name(s.transport))
+        << ", \"payload_bytes\": " << s.payload << ", \"junction_ratio\": " << fixed(s.junction, 4)
+        << ", \"reqrep_ratio\": " << fixed(s.reqrep, 4) << ", \"met\": " << (ok ? "true" : "false")
+        << "}" << (i + 1 < report.scaling.size() ? "," : "") << "\n";
+  }
+  out << "    ],\n    \"all_met\": " << (all_met ? "true" : "false") << "\n  }\n}\n";
+  return out.str();
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+// ---------------------------------------------------------------------------
+// The bench.
+
+// A client jn_host with "bench" routed to url and "bench"/"echo" resolved.
+class JunctionClient {
+ public:
+  explicit JunctionClient(const std::string& url) {
+    jn_status status{};
+    const std::string service(kService);
+    const std::string method(kMethod);
+    if (jn_host_new(nullptr, &host_, &status) != JN_OK ||
+        jn_host_route(host_, service.c_str(), url.c_str(), nullptr, &status) != JN_OK ||
+        jn_host_resolve(host_, service.c_str(), method.c_str(), &method_, &status) != JN_OK) {
+      const std::string reason = status_text(status);
+      jn_status_release(&status);
+      jn_host_free(host_);
+      throw std::runtime_error("junction client for " + url + ": " + reason);
+    }
+  }
+  JunctionClient(const JunctionClient&) = delete;
+  JunctionClient& operator=(const JunctionClient&) = delete;
+  ~JunctionClient() {
+    jn_method_free(method_);
+    jn_host_free(host_);
+  }
+  [[nodiscard]] const jn_method* method() const { return method_; }
+
+ private:
+  jn_host* host_ = nullptr;
+  jn_method* method_ = nullptr;
+};
+
+// A fresh directory for the ipc sockets, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                          "/junction-zmq-bench-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp " + pattern + ": " + errno_text(errno));
+    }
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Options {
+  Timing timing{};
+  fs::path out_dir = JN_BENCH_RESULTS_DIR;
+  std::string command;
+};
+
+void usage(std::FILE* to) {
+  std::fprintf(to,
+               "usage: junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]\n"
+               "  --quick       %.0f s per case (the default)\n"
+               "  --seconds S   S seconds per case (a warm-up of a fifth of that comes first)\n"
+               "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",
+               kQuickSeconds, JN_BENCH_RESULTS_DIR);
+}
+
+// Parses the bench's options; exits with status 2 on a bad command line.
+Options parse_options(int argc, char** argv) {
+  Options options;
+  double seconds = kQuickSeconds;
+  options.command = "junction_zmq_bench";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    options.command += " " + std::string(arg);
+    const bool has_value = i + 1 < argc;
+    if (arg == "--quick") {
+      seconds = kQuickSeconds;
+    } else if (arg == "--seconds" && has_value) {
+      options.command += " " + std::string(argv[i + 1]);
+      char* end = nullptr;
+      seconds = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(seconds > 0 && seconds <= 3600)) {
+        std::fprintf(stderr, "junction_zmq_bench: --seconds wants a number in (0, 3600]\n");
+        std::exit(2);
+      }
+    } else if (arg == "--out-dir" && has_value) {
+      options.command += " " + std::string(argv[i + 1]);
+      options.out_dir = argv[++i];
+    } else if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      std::exit(0);
+    } else {
+      usage(stderr);
+      std::exit(2);
+    }
+  }
+  options.timing = {seconds / 5, seconds};
+  return options;
+}
+
+void print_progress(const CaseResult& c) {
+  std::fprintf(stderr, "%-40s p50 %8s us  p99 %8s us  %9.0f calls/s\n", c.name().c_str(),
+               micros(c.latency.p50).c_str(), micros(c.latency.p99).c_str(), c.throughput());
+}
+
+int run_bench(const Options& options) {
+  // A server that died makes writing to its stdin fail with EPIPE, reported
+  // as an error, instead of killing the bench.
+  std::signal(SIGPIPE, SIG_IGN);
+  Report report;
+  report.machine = describe_machine();
+  report.timing = options.timing;
+  report.command = options.command;
+  zmq::context_t context(1);
+  const TempDir sockets;
+  int order = 0;
+  for (const Transport transport : {Transport::ipc, Transport::tcp}) {
+    const bool ipc = transport == Transport::ipc;
+    const std::string dir = sockets.path().string();
+    ServerProcess junction_server(
+        "serve-junction", ipc ? "zmq+ipc://" + dir + "/junction.sock" : "zmq+tcp://127.0.0.1:0");
+    ServerProcess reqrep_server("serve-reqrep",
+                                ipc ? "ipc://" + dir + "/reqrep.sock" : "tcp://127.0.0.1:*");
+    {
+      // The client host goes before the servers are stopped.
+      const JunctionClient client(junction_server.url());
+      const CallerFactory make_junction = [&client] {
+        return std::make_unique<JunctionCaller>(client.method());
+      };
+      const CallerFactory make_req = [&context, &reqrep_server] {
+        return std::make_unique<ReqCaller>(context, reqrep_server.url());
+      };
+      for (const std::size_t payload : kPayloads) {
+        for (const int callers : kCallerCounts) {
+          // Alternating which path goes first spreads any drift of the
+          // machine over both.
+          const bool reqrep_first = order++ % 2 == 0;
+          for (const Path path : reqrep_first ? std::array{Path::reqrep, Path::junction}
+                                              : std::array{Path::junction, Path::reqrep}) {
+            const bool is_reqrep = path == Path::reqrep;
+            report.cases.push_back(
+                run_case(path, transport, payload, callers, is_reqrep ? make_req : make_junction,
+                         is_reqrep ? reqrep_server : junction_server, options.timing));
+            print_progress(report.cases.back());
+          }
+        }
+      }
+    }
+    for (ServerProcess* server : {&junction_server, &reqrep_server}) {
+      if (const std::string complaint = server->stop(); !complaint.empty()) {
+        throw std::runtime_error("server " + server->url() + ": " + complaint);
+      }
+    }
+  }
+  report.machine.load_after = load_average();
+  pair_up(report);
+  const std::string table = markdown(report);
+  std::fputs(("\n" + table).c_str(), stdout);
+  fs::create_directories(options.out_dir);
+  write_text(options.out_dir / "zmq-latest.md", table);
+  write_text(options.out_dir / "zmq-latest.json", json(report));
+  std::fprintf(stderr, "wrote %s and %s\n", (options.out_dir / "zmq-latest.md").c_str(),
+               (options.out_dir / "zmq-latest.json").c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string_view(argv[1]) == "serve-junction") return serve_junction(argv[2]);
+  if (argc == 3 && std::string_view(argv[1]) == "serve-reqrep") return serve_reqrep(argv[2]);
+  const Options options = parse_options(argc, argv);
+  try {
+    return run_bench(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "junction_zmq_bench: %s\n", e.what());
+    return 1;
+  }
+}

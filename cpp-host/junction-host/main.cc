@@ -1,0 +1,209 @@
+// junction-host - the junction daemon: loads modules into one host and serves
+// their services to other processes on the URLs it is given, until SIGTERM
+// or SIGINT; then it lets the calls in flight finish (up to the drain
+// timeout) and exits. Usage, standard output and exit status: options.cc's
+// kUsage and README.md in this directory.
+#include <junction.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "options.hh"
+
+namespace {
+
+using junction::daemon::Options;
+
+constexpr int kExitFailure = 1;  // a module, an address or the drain failed
+constexpr int kExitUsage = 2;    // a usage or configuration error
+
+void log_line(const std::string& line) {
+  std::fprintf(stderr, "junction-host: %s\n", line.c_str());
+}
+
+// A status's message, or its code's name when it has none; releases it.
+std::string take_message(jn_status& status) {
+  std::string message(reinterpret_cast<const char*>(status.message.data),
+                      status.message.release == nullptr ? 0 : status.message.len);
+  if (message.empty()) message = jn_status_name(status.code);
+  jn_status_release(&status);
+  return message;
+}
+
+struct HostDeleter {
+  void operator()(jn_host* host) const { jn_host_free(host); }
+};
+using HostPtr = std::unique_ptr<jn_host, HostDeleter>;
+
+// The listeners bound so far. Those still held on an early return (a later
+// URL failed) close without a drain: nothing has been announced on them.
+class Listeners {
+ public:
+  Listeners() = default;
+  Listeners(const Listeners&) = delete;
+  Listeners& operator=(const Listeners&) = delete;
+  ~Listeners() {
+    for (jn_listener* listener : listeners_) jn_listener_close(listener, 0);
+  }
+
+  void add(jn_listener* listener) { listeners_.push_back(listener); }
+  [[nodiscard]] const std::vector<jn_listener*>& all() const { return listeners_; }
+
+  // Closes every listener at once, so that none keeps taking calls while
+  // another drains, each with drain_deadline_ns. True when every call in
+  // flight was answered before the deadline.
+  bool close_all(std::int64_t drain_deadline_ns) {
+    std::vector<std::int32_t> codes(listeners_.size(), JN_OK);
+    {
+      std::vector<std::jthread> closers;
+      closers.reserve(listeners_.size());
+      for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        try {
+          closers.emplace_back([this, &codes, i, drain_deadline_ns] {
+            codes[i] = jn_listener_close(listeners_[i], drain_deadline_ns);
+          });
+        } catch (const std::system_error&) {
+          // No thread to be had: this one drains here, the others meanwhile.
+          codes[i] = jn_listener_close(listeners_[i], drain_deadline_ns);
+        }
+      }
+    }
+    listeners_.clear();
+    return std::ranges::all_of(codes, [](std::int32_t code) { return code == JN_OK; });
+  }
+
+ private:
+  std::vector<jn_listener*> listeners_;
+};
+
+std::string served(const Options& options) {
+  if (options.services.empty()) return "all services";
+  std::string names;
+  for (const std::string& name : options.services) {
+    if (!names.empty()) names += ",";
+    names += name;
+  }
+  return names;
+}
+
+int serve(const Options& options, const sigset_t& stop_signals) {
+  jn_host* raw_host = nullptr;
+  jn_status status{};
+  if (jn_host_new(nullptr, &raw_host, &status) != JN_OK) {
+    log_line("cannot create a host: " + take_message(status));
+    return kExitFailure;
+  }
+  HostPtr host(raw_host);
+  for (const std::string& module : options.modules) {
+    if (jn_host_load_module(host.get(), module.c_str(), &status) != JN_OK) {
+      // The loader's message names the module and the reason.
+      log_line(take_message(status));
+      return kExitFailure;
+    }
+    log_line("loaded module " + module);
+  }
+
+  std::vector<const char*> services;
+  services.reserve(options.services.size());
+  for (const std::string& name : options.services) services.push_back(name.c_str());
+  jn_listen_options listen_options{};
+  listen_options.struct_size = sizeof listen_options;
+  listen_options.threads = options.threads;
+  listen_options.services = services.empty() ? nullptr : services.data();
+  listen_options.service_count = static_cast<std::uint32_t>(services.size());
+
+  Listeners listeners;
+  for (const std::string& url : options.listens) {
+    jn_listener* listener = nullptr;
+    const std::int32_t code =
+        jn_host_listen(host.get(), url.c_str(), &listen_options, &listener, &status);
+    if (code != JN_OK) {
+      // The transport's message usually names the URL already.
+      std::string message = take_message(status);
+      if (message.find(url) == std::string::npos)
+        message.insert(0, "cannot listen on " + url + ": ");
+      log_line(message);
+      // A URL junction cannot read is the configuration's fault.
+      return code == JN_INVALID_ARGUMENT ? kExitUsage : kExitFailure;
+    }
+    listeners.add(listener);
+  }
+  const std::string what = served(options);
+  for (jn_listener* listener : listeners.all()) {
+    std::printf("junction-host: serving %s on %s\n", what.c_str(), jn_listener_url(listener));
+  }
+  std::printf("junction-host: ready\n");
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  if (sigwait(&stop_signals, &signal_number) != 0) {
+    log_line("cannot wait for SIGTERM and SIGINT");
+    return kExitFailure;
+  }
+  const double drain_seconds = static_cast<double>(options.drain_timeout_ns) / 1e9;
+  char announcement[128];
+  std::snprintf(announcement, sizeof announcement,
+                "%s received; draining calls in flight (at most %g s)",
+                signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain_seconds);
+  log_line(announcement);
+  if (!listeners.close_all(jn_now_ns() + options.drain_timeout_ns)) {
+    log_line("the drain timeout passed with calls still in flight; they were cut short");
+    // Their handlers may still be running, and jn_host_free would wait for
+    // them: ending the process here keeps the shutdown within the timeout.
+    std::fflush(stderr);
+    std::_Exit(kExitFailure);
+  }
+  if (const std::int32_t code = jn_host_free(host.release()); code != JN_OK) {
+    log_line(std::string("cannot free the host: ") + jn_status_name(code));
+    std::_Exit(kExitFailure);
+  }
+  log_line("drained; exiting");
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Blocked before any thread exists (the library's, the transport's, a Go
+  // bundle's runtime threads), so that every thread inherits the mask and
+  // the signals reach only the sigwait in serve. An ignored signal may be
+  // discarded even while blocked, so a disposition to ignore them inherited
+  // from the parent goes back to the default.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+
+  try {
+    const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),
+                                            static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
+    Options options;
+    try {
+      options = junction::daemon::parse_options(args);
+    } catch (const junction::daemon::UsageError& e) {
+      log_line(std::string(e.what()) + " (see --help)");
+      return kExitUsage;
+    }
+    if (options.help) {
+      std::fputs(junction::daemon::kUsage, stdout);
+      return EXIT_SUCCESS;
+    }
+    return serve(options, stop_signals);
+  } catch (const std::exception& e) {
+    log_line(std::string("failed: ") + e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,227 @@
+#include "options.hh"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace junction::daemon {
+
+const char* const kUsage =
+    "Usage: junction-host [--config FILE] [--module PATH]... [--listen URL]...\n"
+    "                     [--serve SERVICE]... [--threads N] [--drain-timeout SECONDS]\n"
+    "                     [--help]\n"
+    "\n"
+    "Loads junction modules and serves their services to other processes until\n"
+    "SIGTERM or SIGINT; then lets the calls in flight finish and exits.\n"
+    "\n"
+    "  --config FILE            read settings from FILE: lines 'key = value' with the\n"
+    "                           option names below as keys (module, listen, serve,\n"
+    "                           threads, drain-timeout), '#' comment lines, blank lines;\n"
+    "                           relative module paths are relative to FILE's directory\n"
+    "  --module PATH            load the module at PATH (at least one; repeatable)\n"
+    "  --listen URL             serve on URL (at least one; repeatable):\n"
+    "                           zmq+tcp://HOST:PORT (PORT 0: one the system picks),\n"
+    "                           zmq+tcp://[IPV6]:PORT or zmq+ipc:///PATH\n"
+    "  --serve SERVICE          serve only the services named (repeatable; default: all)\n"
+    "  --threads N              threads per listener receiving and running calls\n"
+    "                           (1 to 1024; default 4)\n"
+    "  --drain-timeout SECONDS  how long calls in flight may run on after the signal\n"
+    "                           (0 to 86400; default 30)\n"
+    "  --help                   print this text and exit\n"
+    "\n"
+    "Command-line values add to the config file's lists and override its single\n"
+    "values. Once every listener is bound, standard output carries one line\n"
+    "  junction-host: serving SERVICES on URL\n"
+    "per listener (SERVICES: 'all services' or the names, comma-separated; URL: the\n"
+    "address bound, with the port the system picked), then\n"
+    "  junction-host: ready\n"
+    "Exit status: 0 after a complete drain; 1 when a module cannot be loaded, an\n"
+    "address cannot be bound or the drain timeout cut calls short; 2 for a usage or\n"
+    "configuration error, a URL junction cannot read included.\n";
+
+namespace {
+
+constexpr std::uint32_t kMaxThreads = 1024;
+constexpr double kMaxDrainSeconds = 86400;
+
+// The values one source set: the command line, or the config files.
+struct Settings {
+  std::vector<std::string> modules;
+  std::vector<std::string> listens;
+  std::vector<std::string> services;
+  std::optional<std::uint32_t> threads;
+  std::optional<std::int64_t> drain_timeout_ns;
+};
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kBlank = " \t\r";
+  const std::size_t first = text.find_first_not_of(kBlank);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kBlank) - first + 1);
+}
+
+std::uint32_t parse_threads(std::string_view text, const std::string& where) {
+  std::uint32_t value = 0;
+  const char* const end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc{} || stop != end || value < 1 || value > kMaxThreads) {
+    throw UsageError(where + " wants a whole number from 1 to 1024, got '" + std::string(text) +
+                     "'");
+  }
+  return value;
+}
+
+std::int64_t parse_drain_timeout(std::string_view text, const std::string& where) {
+  double seconds = 0;
+  const char* const end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, seconds);
+  // The negated test also refuses NaN.
+  if (error != std::errc{} || stop != end || !(seconds >= 0 && seconds <= kMaxDrainSeconds)) {
+    throw UsageError(where + " wants seconds from 0 to 86400, got '" + std::string(text) + "'");
+  }
+  return std::llround(seconds * 1e9);
+}
+
+// An inproc listener would reach this process only, which calls nothing.
+void check_listen_url(std::string_view url, const std::string& where) {
+  if (url.starts_with("zmq+inproc://")) {
+    throw UsageError(where + " " + std::string(url) +
+                     ": an inproc URL reaches this process only; junction-host serves other "
+                     "processes (zmq+tcp or zmq+ipc)");
+  }
+}
+
+// The settings: option names without their dashes, and config file keys.
+bool is_setting(std::string_view key) {
+  return key == "module" || key == "listen" || key == "serve" || key == "threads" ||
+         key == "drain-timeout";
+}
+
+// Applies key (a setting) = value; where names the setting in messages.
+void apply(Settings& settings, std::string_view key, std::string value, const std::string& where) {
+  if (value.empty()) throw UsageError(where + " needs a value");
+  if (key == "module") {
+    settings.modules.push_back(std::move(value));
+  } else if (key == "listen") {
+    check_listen_url(value, where);
+    settings.listens.push_back(std::move(value));
+  } else if (key == "serve") {
+    settings.services.push_back(std::move(value));
+  } else if (key == "threads") {
+    settings.threads = parse_threads(value, where);
+  } else {
+    settings.drain_timeout_ns = parse_drain_timeout(value, where);
+  }
+}
+
+// Reads a config file into settings. A relative module path is made
+// absolute against the file's directory, so that it means the same from
+// any working directory and is never searched for the way dlopen searches
+// a bare file name.
+void read_config(const std::string& path, Settings& settings) {
+  if (std::filesystem::is_directory(path)) {
+    throw UsageError("cannot read config file " + path + ": it is a directory");
+  }
+  std::ifstream file(path);
+  if (!file) {
+    throw UsageError("cannot read config file " + path + ": " +
+                     std::generic_category().message(errno));
+  }
+  const std::filesystem::path directory = std::filesystem::absolute(path).parent_path();
+  std::string text;
+  for (int number = 1; std::getline(file, text); ++number) {
+    const std::string where = path + ":" + std::to_string(number) + ":";
+    const std::string_view line = trim(text);
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t equals = line.find('=');
+    if (equals == std::string_view::npos) {
+      throw UsageError(where + " expected 'key = value', got '" + std::string(line) + "'");
+    }
+    const std::string_view key = trim(line.substr(0, equals));
+    std::string value(trim(line.substr(equals + 1)));
+    if (key == "module" && !value.empty() && std::filesystem::path(value).is_relative()) {
+      value = (directory / value).string();
+    }
+    if (!is_setting(key)) {
+      throw UsageError(where + " unknown key '" + std::string(key) +
+                       "' (keys: module, listen, serve, threads, drain-timeout)");
+    }
+    apply(settings, key, std::move(value), where + " " + std::string(key));
+  }
+  if (file.bad()) {
+    throw UsageError("cannot read config file " + path + ": " +
+                     std::generic_category().message(errno));
+  }
+}
+
+void append(std::vector<std::string>& to, std::vector<std::string>&& from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+Options parse_options(std::span<const char* const> args) {
+  Settings command_line;
+  std::vector<std::string> configs;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      Options help;
+      help.help = true;
+      return help;
+    }
+    if (!arg.starts_with("--")) {
+      throw UsageError("unexpected argument '" + std::string(arg) + "'");
+    }
+    std::string_view name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const std::size_t equals = name.find('='); equals != std::string_view::npos) {
+      value = std::string(name.substr(equals + 1));
+      name = name.substr(0, equals);
+    }
+    const std::string option = "--" + std::string(name);
+    if (name != "config" && !is_setting(name)) {
+      throw UsageError("unknown option '" + option + "'");
+    }
+    if (!value) {
+      if (i + 1 == args.size()) throw UsageError(option + " needs a value");
+      value = args[++i];
+    }
+    if (name != "config") {
+      apply(command_line, name, std::move(*value), option);
+    } else if (value->empty()) {
+      throw UsageError("--config needs a value");
+    } else {
+      configs.push_back(std::move(*value));
+    }
+  }
+
+  Settings from_files;
+  for (const std::string& config : configs) read_config(config, from_files);
+
+  Options options;
+  options.modules = std::move(from_files.modules);
+  append(options.modules, std::move(command_line.modules));
+  options.listens = std::move(from_files.listens);
+  append(options.listens, std::move(command_line.listens));
+  options.services = std::move(from_files.services);
+  append(options.services, std::move(command_line.services));
+  options.threads = command_line.threads.value_or(from_files.threads.value_or(0));
+  options.drain_timeout_ns = command_line.drain_timeout_ns.value_or(
+      from_files.drain_timeout_ns.value_or(kDefaultDrainTimeoutNs));
+  if (options.modules.empty()) {
+    throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
+  }
+  if (options.listens.empty()) {
+    throw UsageError("no URL to listen on: give --listen URL (or 'listen = URL' in a config file)");
+  }
+  return options;
+}
+
+}  // namespace junction::daemon

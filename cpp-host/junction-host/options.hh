@@ -1,0 +1,44 @@
+// junction-host's settings: its command line and its config file, read into
+// one Options value (README.md in this directory describes both).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace junction::daemon {
+
+// Default for --drain-timeout.
+inline constexpr std::int64_t kDefaultDrainTimeoutNs = 30'000'000'000;
+
+// Everything junction-host runs with, the config file's values and the
+// command line's combined: lists hold the config file's entries first, then
+// the command line's; a value set on the command line wins over the config
+// file's.
+struct Options {
+  std::vector<std::string> modules;   // loaded in this order
+  std::vector<std::string> listens;   // URLs, bound in this order
+  std::vector<std::string> services;  // empty: every service the host has
+  std::uint32_t threads = 0;          // per listener; 0: the library's default
+  std::int64_t drain_timeout_ns = kDefaultDrainTimeoutNs;
+  bool help = false;  // --help: print the usage, do nothing else
+};
+
+// A usage or configuration error; what() names the option, or the file and
+// line, and what is wrong with it.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The --help text.
+extern const char* const kUsage;
+
+// Reads the arguments after the program name, and the config file they
+// name. Throws UsageError on anything it cannot use, including a missing
+// --module or --listen (unless help is asked for).
+[[nodiscard]] Options parse_options(std::span<const char* const> args);
+
+}  // namespace junction::daemon

@@ -1,0 +1,636 @@
+// junction-host run as a real process, with this process as its client:
+// serving modules over zmq+tcp and zmq+ipc, draining on SIGTERM and
+// SIGINT, dying under calls (SIGKILL) and starting again in their place,
+// reading a config file, and refusing what it cannot run.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "daemon_process.hh"
+
+namespace jndaemon {
+namespace {
+
+constexpr const char* kFixture = JN_TEST_FIXTURE_MODULE;
+constexpr const char* kGreeter = JN_TEST_GREETER_MODULE;
+constexpr const char* kMismatched = JN_TEST_MISMATCHED_MODULE;
+constexpr const char* kFailingInit = JN_TEST_FAILING_MODULE;
+constexpr const char* kAnyTcpPort = "zmq+tcp://127.0.0.1:0";
+// How late, past its deadline, a caller may get its answer.
+constexpr auto kSlack = 500ms;
+// The deadline of the calls a killed daemon leaves unanswered.
+constexpr auto kKilledCallDeadline = 3s;
+
+// n bytes of a pattern that does not repeat every 256 bytes.
+std::string Payload(std::size_t n) {
+  std::string bytes(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>((i * 131 + i / 251) & 0xFF);
+  return bytes;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Echoes 0 B, 64 B, 64 KiB and 1 MiB through echo and checks each comes
+// back unchanged.
+void ExpectEchoes(const jn_method* echo) {
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{64}, std::size_t{64} << 10, std::size_t{1} << 20}) {
+    const std::string request = Payload(size);
+    const Answer answer = Call(echo, request);
+    ASSERT_EQ(answer.code, JN_OK) << size << " bytes: " << CodeName(answer.code) << ": "
+                                  << answer.message;
+    EXPECT_EQ(answer.response.size(), size);
+    EXPECT_TRUE(answer.response == request) << size << " bytes came back changed";
+  }
+}
+
+// Stops a daemon with SIGTERM and expects a clean exit.
+void ExpectCleanStop(Daemon& daemon) {
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+}
+
+// --- Serving -------------------------------------------------------------
+
+enum class Transport { kTcp4, kTcp6, kIpc };
+
+// Test names and ctest's list show the parameters by name.
+std::string Name(Transport transport) {
+  return transport == Transport::kTcp4 ? "tcp4" : transport == Transport::kTcp6 ? "tcp6" : "ipc";
+}
+void PrintTo(Transport transport, std::ostream* out) { *out << Name(transport); }
+
+// Whether this machine can bind [::1] (some containers have no IPv6).
+bool HasIpv6Loopback() {
+  const int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool bound = bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(probe);
+  return bound;
+}
+
+class ServeTest : public ::testing::TestWithParam<Transport> {};
+
+TEST_P(ServeTest, EchoesPayloadsAndCarriesStatuses) {
+  if (GetParam() == Transport::kTcp6 && !HasIpv6Loopback()) GTEST_SKIP() << "no [::1] here";
+  const TempDir dir;
+  const std::string asked = GetParam() == Transport::kTcp4   ? std::string(kAnyTcpPort)
+                            : GetParam() == Transport::kTcp6 ? std::string("zmq+tcp://[::1]:0")
+                                                             : dir.IpcUrl("fixture.sock");
+  Daemon daemon({"--module", kFixture, "--listen", asked});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 1U) << daemon.Output();
+  const std::string& url = urls[0];
+  if (GetParam() == Transport::kIpc) {
+    EXPECT_EQ(url, asked);
+  } else {
+    const std::string host = GetParam() == Transport::kTcp4 ? "127.0.0.1" : "[::1]";
+    ASSERT_TRUE(url.starts_with("zmq+tcp://" + host + ":")) << url;
+    const int port = std::stoi(url.substr(url.rfind(':') + 1));
+    EXPECT_GT(port, 0) << url;
+    EXPECT_LT(port, 65536) << url;
+  }
+  EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving all services on " + url + "\n" +
+                                            "junction-host: ready\n"))
+      << daemon.Output();
+
+  Client client;
+  std::string why;
+  ASSERT_EQ(client.Route("fixture", url, &why), JN_OK) << why;
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  ExpectEchoes(echo.get());
+
+  const MethodPtr fail = client.Resolve("fixture", "fail");
+  const Answer failed = Call(fail.get(), std::string(1, static_cast<char>(JN_PERMISSION_DENIED)));
+  EXPECT_EQ(failed.code, JN_PERMISSION_DENIED) << CodeName(failed.code);
+  EXPECT_EQ(failed.message, "fixture/fail was asked to fail");
+  EXPECT_TRUE(failed.response.empty());
+
+  const MethodPtr missing = client.Resolve("fixture", "no-such-method");
+  EXPECT_EQ(Call(missing.get(), "x").code, JN_NOT_FOUND);
+
+  ExpectCleanStop(daemon);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ServeTest,
+                         ::testing::Values(Transport::kTcp4, Transport::kTcp6, Transport::kIpc),
+                         [](const ::testing::TestParamInfo<Transport>& info) {
+                           return Name(info.param);
+                         });
+
+TEST(DaemonServe, ServeLimitsTheServicesAnsweredOthersAreNotFound) {
+  Daemon daemon(
+      {"--module", kFixture, "--module", kGreeter, "--serve", "greeter", "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 1U) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving greeter on " + urls[0] + "\n"))
+      << daemon.Output();
+
+  Client client;
+  ASSERT_EQ(client.Route("greeter", urls[0]), JN_OK);
+  ASSERT_EQ(client.Route("fixture", urls[0]), JN_OK);
+  const MethodPtr hello = client.Resolve("greeter", "hello");
+  const Answer greeted = Call(hello.get(), "junction");
+  EXPECT_EQ(greeted.code, JN_OK) << CodeName(greeted.code) << ": " << greeted.message;
+  EXPECT_EQ(greeted.response, "hello, junction");
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  const Answer refused = Call(echo.get(), "not served");
+  EXPECT_EQ(refused.code, JN_NOT_FOUND) << CodeName(refused.code) << ": " << refused.message;
+
+  ExpectCleanStop(daemon);
+}
+
+#ifdef JN_TEST_RUST_ECHO_MODULE
+TEST(DaemonModules, ServesTheRustEchoModule) {
+  Daemon daemon({"--module", JN_TEST_RUST_ECHO_MODULE, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("rust.echo", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("rust.echo", "echo");
+  ExpectEchoes(echo.get());
+  const MethodPtr length = client.Resolve("rust.echo", "length");
+  const Answer measured = Call(length.get(), Payload(1000));
+  EXPECT_EQ(measured.code, JN_OK) << measured.message;
+  EXPECT_EQ(measured.response, Le64(1000));
+  const MethodPtr panics = client.Resolve("rust.echo", "panic");
+  const Answer panicked = Call(panics.get(), "xy");
+  EXPECT_EQ(panicked.code, JN_INTERNAL) << CodeName(panicked.code);
+  EXPECT_TRUE(Contains(panicked.message, "rust.echo/panic called with 2 bytes"))
+      << panicked.message;
+  ExpectCleanStop(daemon);
+}
+#endif
+
+#ifdef JN_TEST_GO_ECHO_BUNDLE
+TEST(DaemonModules, ServesTheGoEchoBundleWhoseThreadsKeepTheSignalsBlocked) {
+  Daemon daemon(
+      {"--module", JN_TEST_GO_ECHO_BUNDLE, "--module", kFixture, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("go.echo", daemon.Urls()[0]), JN_OK);
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("go.echo", "echo");
+  ExpectEchoes(echo.get());
+  const MethodPtr length = client.Resolve("go.echo", "length");
+  const Answer measured = Call(length.get(), Payload(1000));
+  EXPECT_EQ(measured.code, JN_OK) << measured.message;
+  EXPECT_EQ(measured.response, Le64(1000));
+  const MethodPtr go_sleep = client.Resolve("go.echo", "sleep");
+  const Answer slept = Call(go_sleep.get(), Le64(20));
+  EXPECT_EQ(slept.code, JN_OK) << CodeName(slept.code) << ": " << slept.message;
+
+  // Draining, the main thread is out of sigwait, so a second SIGTERM goes
+  // to whichever thread does not block it, and its default action would
+  // end the daemon there (exit 128 + 15). The Go runtime's threads, made
+  // when the bundle was loaded, must have inherited the blocked mask.
+  const MethodPtr sleep = client.Resolve("fixture", "sleep");
+  auto in_flight =
+      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(1000), 10s); });
+  ASSERT_TRUE(daemon.WaitStderr("fixture: sleep")) << daemon.Output();
+  daemon.Signal(SIGTERM);
+  ASSERT_TRUE(daemon.WaitStderr("draining")) << daemon.Output();
+  daemon.Signal(SIGTERM);
+  const Answer finished = in_flight.get();
+  EXPECT_EQ(finished.code, JN_OK) << CodeName(finished.code) << ": " << finished.message;
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+}
+#endif
+
+#if defined(JN_TEST_RUST_ECHO_MODULE) && defined(JN_TEST_GO_ECHO_BUNDLE)
+TEST(DaemonModules, ServesGoAndRustTogetherCallingEachOther) {
+  Daemon daemon({"--module", JN_TEST_RUST_ECHO_MODULE, "--module", JN_TEST_GO_ECHO_BUNDLE,
+                 "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("go.echo", daemon.Urls()[0]), JN_OK);
+  ASSERT_EQ(client.Route("rust.echo", daemon.Urls()[0]), JN_OK);
+  // Remote caller -> Go -> Rust, and remote caller -> Rust -> Go, in the daemon.
+  const MethodPtr go_relay = client.Resolve("go.echo", "relay");
+  const Answer to_rust = Call(go_relay.get(), "rust.echo/echo\nfrom go");
+  EXPECT_EQ(to_rust.code, JN_OK) << to_rust.message;
+  EXPECT_EQ(to_rust.response, "from go");
+  const MethodPtr rust_relay = client.Resolve("rust.echo", "relay");
+  const Answer to_go = Call(rust_relay.get(), "go.echo/echo\nfrom rust");
+  EXPECT_EQ(to_go.code, JN_OK) << to_go.message;
+  EXPECT_EQ(to_go.response, "from rust");
+  ExpectCleanStop(daemon);
+}
+#endif
+
+// --- Draining --------------------------------------------------------------
+
+class DrainTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(DrainTest, CallsInFlightFinishLaterCallsAreUnavailableExitIsZero) {
+  const int signal_number = GetParam();
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr sleep = client.Resolve("fixture", "sleep");
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(echo.get(), "connect first").code, JN_OK);
+
+  // The short call is the one the signal interrupts; the long one keeps
+  // the daemon draining while the late call is made.
+  auto short_call =
+      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(300), 10s); });
+  auto long_call =
+      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(2000), 10s); });
+  ASSERT_TRUE(daemon.WaitStderr("fixture: sleep", 2)) << daemon.Output();
+  daemon.Signal(signal_number);
+  ASSERT_TRUE(daemon.WaitStderr("draining")) << daemon.Output();
+  // Held blocked while the daemon drains: it changes nothing.
+  daemon.Signal(signal_number);
+
+  const Answer finished = short_call.get();
+  EXPECT_EQ(finished.code, JN_OK) << CodeName(finished.code) << ": " << finished.message;
+  EXPECT_EQ(finished.response, Le64(300));
+  const Answer late = Call(echo.get(), "after the signal", 5s);
+  EXPECT_EQ(late.code, JN_UNAVAILABLE) << CodeName(late.code) << ": " << late.message;
+  EXPECT_TRUE(daemon.Running()) << "the late call should meet the draining daemon\n"
+                                << daemon.Output();
+  const Answer long_finished = long_call.get();
+  EXPECT_EQ(long_finished.code, JN_OK)
+      << CodeName(long_finished.code) << ": " << long_finished.message;
+
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  const std::string name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+  EXPECT_TRUE(Contains(daemon.Stderr(), name + " received; draining")) << daemon.Output();
+  EXPECT_FALSE(Contains(daemon.Stderr(), "cut short")) << daemon.Output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == SIGINT ? "SIGINT" : "SIGTERM");
+                         });
+
+TEST(DaemonDrain, TimeoutCutsLongCallsShortAndExitsOne) {
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "0.3"});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr sleep = client.Resolve("fixture", "sleep");
+  constexpr auto kDeadline = 8s;
+  auto call =
+      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(30'000), kDeadline); });
+  ASSERT_TRUE(daemon.WaitStderr("fixture: sleep")) << daemon.Output();
+
+  const auto signalled = std::chrono::steady_clock::now();
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(), 1) << daemon.Output();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s) << "the drain timeout is 0.3 s";
+  EXPECT_TRUE(Contains(daemon.Stderr(), "cut short")) << daemon.Output();
+
+  const Answer cut = call.get();
+  EXPECT_TRUE(cut.code == JN_UNAVAILABLE || cut.code == JN_DEADLINE_EXCEEDED)
+      << CodeName(cut.code) << ": " << cut.message;
+  EXPECT_LT(cut.elapsed, kDeadline + kSlack);
+}
+
+// --- Dying and starting again ------------------------------------------
+
+TEST(DaemonKill, CallersAreAnsweredInTimeAndAReplacementServesThemAgain) {
+  const TempDir dir;
+  const std::string ipc = dir.IpcUrl("killed.sock");
+  auto first = std::make_unique<Daemon>(std::vector<std::string>{
+      "--module", kFixture, "--listen", kAnyTcpPort, "--listen", ipc, "--threads", "6"});
+  ASSERT_TRUE(first->WaitReady()) << first->Output();
+  const std::vector<std::string> urls = first->Urls();
+  ASSERT_EQ(urls.size(), 2U) << first->Output();
+  ASSERT_EQ(urls[1], ipc);
+
+  // One client host per URL: a route is registered under the service name.
+  Client over_tcp;
+  Client over_ipc;
+  ASSERT_EQ(over_tcp.Route("fixture", urls[0]), JN_OK);
+  ASSERT_EQ(over_ipc.Route("fixture", urls[1]), JN_OK);
+  const MethodPtr tcp_sleep = over_tcp.Resolve("fixture", "sleep");
+  const MethodPtr ipc_sleep = over_ipc.Resolve("fixture", "sleep");
+  const MethodPtr tcp_echo = over_tcp.Resolve("fixture", "echo");
+  const MethodPtr ipc_echo = over_ipc.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(tcp_echo.get(), "connect first").code, JN_OK);
+  ASSERT_EQ(Call(ipc_echo.get(), "connect first").code, JN_OK);
+
+  constexpr int kCallersPerUrl = 4;
+  std::vector<std::future<Answer>> calls;
+  for (int i = 0; i < kCallersPerUrl; ++i) {
+    for (const jn_method* sleep : {tcp_sleep.get(), ipc_sleep.get()}) {
+      calls.push_back(std::async(
+          std::launch::async, [sleep] { return Call(sleep, Le64(60'000), kKilledCallDeadline); }));
+    }
+  }
+  ASSERT_TRUE(first->WaitStderr("fixture: sleep", 2 * kCallersPerUrl)) << first->Output();
+  first->Signal(SIGKILL);
+  EXPECT_EQ(first->WaitExit(), 128 + SIGKILL);
+  for (auto& call : calls) {
+    const Answer answer = call.get();
+    EXPECT_TRUE(answer.code == JN_UNAVAILABLE || answer.code == JN_DEADLINE_EXCEEDED)
+        << CodeName(answer.code) << ": " << answer.message;
+    EXPECT_LT(answer.elapsed, kKilledCallDeadline + kSlack)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(answer.elapsed).count() << " ms";
+  }
+  first.reset();
+
+  // The same port and the same socket path: the killed daemon's leftovers
+  // (its socket file, its connections in TIME_WAIT) must not stand in the way.
+  Daemon second({"--module", kFixture, "--listen", urls[0], "--listen", urls[1]});
+  ASSERT_TRUE(second.WaitReady()) << second.Output();
+  EXPECT_EQ(second.Urls(), urls) << second.Output();
+  for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    Answer answer;
+    do {
+      answer = Call(echo, "again", 1s);
+    } while (answer.code != JN_OK && std::chrono::steady_clock::now() < give_up);
+    EXPECT_EQ(answer.code, JN_OK) << CodeName(answer.code) << ": " << answer.message;
+    EXPECT_EQ(answer.response, "again");
+  }
+  ExpectCleanStop(second);
+}
+
+// --- Configuration -----------------------------------------------------
+
+TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
+  const TempDir dir;
+  std::filesystem::create_directory(dir.path() / "modules");
+  const std::filesystem::path copied =
+      dir.path() / "modules" / std::filesystem::path(kFixture).filename();
+  std::filesystem::copy_file(kFixture, copied);
+  const std::string ipc = dir.IpcUrl("config.sock");
+  const std::filesystem::path config = dir.path() / "junction-host.conf";
+  std::ofstream(config) << "# the daemon test's configuration\n"
+                        << "module = modules/" << copied.filename().string() << "\n"
+                        << "  module=" << kGreeter << "  \n"
+                        << "\n"
+                        << "listen = " << ipc << "\n"
+                        << "serve = fixture\n"
+                        << "threads = 2\n"
+                        << "drain-timeout = 5\n";
+
+  // The command line adds a listener and overrides the drain timeout.
+  Daemon daemon({"--config", config.string(), "--listen", kAnyTcpPort, "--drain-timeout", "7"});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 2U) << daemon.Output();
+  EXPECT_EQ(urls[0], ipc);
+  EXPECT_TRUE(urls[1].starts_with("zmq+tcp://127.0.0.1:")) << urls[1];
+  for (const std::string& url : urls) {
+    EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving fixture on " + url + "\n"))
+        << daemon.Output();
+  }
+  // The relative path was taken from the config file's directory.
+  EXPECT_TRUE(daemon.WaitStderr("loaded module " + copied.string())) << daemon.Output();
+
+  Client client;
+  ASSERT_EQ(client.Route("fixture", urls[0]), JN_OK);
+  ASSERT_EQ(client.Route("greeter", urls[1]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  const Answer echoed = Call(echo.get(), Payload(64));
+  EXPECT_EQ(echoed.code, JN_OK) << CodeName(echoed.code) << ": " << echoed.message;
+  EXPECT_EQ(echoed.response, Payload(64));
+  const MethodPtr hello = client.Resolve("greeter", "hello");
+  const Answer refused = Call(hello.get(), "not served");
+  EXPECT_EQ(refused.code, JN_NOT_FOUND) << CodeName(refused.code) << ": " << refused.message;
+
+  ExpectCleanStop(daemon);
+  EXPECT_TRUE(Contains(daemon.Stderr(), "(at most 7 s)")) << daemon.Output();
+}
+
+TEST(DaemonCli, HelpPrintsTheUsageAndExitsZero) {
+  Daemon daemon({"--help"});
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  EXPECT_TRUE(daemon.Stdout().starts_with("Usage: junction-host")) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving SERVICES on URL"));
+}
+
+// What a refused configuration case can use: a directory of its own and a
+// TCP address something else is bound to.
+struct Setting {
+  std::filesystem::path dir;
+  std::string busy_url;
+  std::string good_ipc;
+
+  // Writes a config file holding text; returns its path.
+  [[nodiscard]] std::string Config(const std::string& text) const {
+    const std::filesystem::path path = dir / "refused.conf";
+    std::ofstream(path) << text;
+    return path.string();
+  }
+};
+
+struct Refusal {
+  std::string name;
+  int exit_code;
+  // The daemon's arguments, and what its one error line must hold.
+  std::function<std::vector<std::string>(const Setting&)> args;
+  std::function<std::vector<std::string>(const Setting&)> says;
+};
+
+void PrintTo(const Refusal& refusal, std::ostream* out) { *out << refusal.name; }
+
+class RefusalTest : public ::testing::TestWithParam<Refusal> {
+ protected:
+  void SetUp() override {
+    setting_.dir = dir_.path();
+    setting_.good_ipc = dir_.IpcUrl("good.sock");
+    busy_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(busy_, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(bind(busy_, reinterpret_cast<sockaddr*>(&address), length), 0);
+    ASSERT_EQ(listen(busy_, 1), 0);
+    ASSERT_EQ(getsockname(busy_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    setting_.busy_url = "zmq+tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  void TearDown() override {
+    if (busy_ >= 0) close(busy_);
+  }
+
+  TempDir dir_;
+  Setting setting_;
+  int busy_ = -1;
+};
+
+TEST_P(RefusalTest, ExitsAtOnceWithOneLineNamingTheProblem) {
+  const Refusal& refusal = GetParam();
+  Daemon daemon(refusal.args(setting_));
+  const std::optional<int> exit_code = daemon.WaitExit(20s);
+  ASSERT_TRUE(exit_code.has_value()) << "still running\n" << daemon.Output();
+  EXPECT_EQ(*exit_code, refusal.exit_code) << daemon.Output();
+  EXPECT_FALSE(Contains(daemon.Stdout(), "ready")) << daemon.Output();
+  std::vector<std::string> errors;
+  std::istringstream lines(daemon.Stderr());
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("junction-host: loaded module ")) errors.push_back(line);
+  }
+  ASSERT_EQ(errors.size(), 1U) << daemon.Output();
+  EXPECT_TRUE(errors[0].starts_with("junction-host: ")) << errors[0];
+  for (const std::string& part : refusal.says(setting_)) {
+    EXPECT_TRUE(Contains(errors[0], part)) << "wanted: " << part << "\ngot: " << errors[0];
+  }
+}
+
+using Args = std::vector<std::string>;
+
+std::vector<Refusal> Refusals() {
+  return {
+      {"MissingModule", 1,
+       [](const Setting& s) {
+         return Args{"--module", (s.dir / "no-such-module.so").string(), "--listen", kAnyTcpPort};
+       },
+       [](const Setting& s) {
+         return Args{"cannot load module " + (s.dir / "no-such-module.so").string()};
+       }},
+      {"MismatchedAbi", 1,
+       [](const Setting&) {
+         return Args{"--module", kMismatched, "--listen", kAnyTcpPort};
+       },
+       [](const Setting&) {
+         return Args{kMismatched, "ABI 2.0"};
+       }},
+      {"FailingModuleInit", 1,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--module", kFailingInit, "--listen", kAnyTcpPort};
+       },
+       [](const Setting&) {
+         return Args{kFailingInit, "failed to initialise", "configuration missing"};
+       }},
+      // The first listener is bound when the second fails: it is closed again.
+      {"TcpAddressInUse", 1,
+       [](const Setting& s) {
+         return Args{"--module", kFixture, "--listen", s.good_ipc, "--listen", s.busy_url};
+       },
+       [](const Setting& s) {
+         return Args{s.busy_url, "in use"};
+       }},
+      {"IpcDirectoryMissing", 1,
+       [](const Setting& s) {
+         return Args{"--module", kFixture, "--listen",
+                     "zmq+ipc://" + (s.dir / "no-such-dir" / "d.sock").string()};
+       },
+       [](const Setting& s) {
+         return Args{"zmq+ipc://" + (s.dir / "no-such-dir" / "d.sock").string(),
+                     "No such file or directory"};
+       }},
+      {"UnknownScheme", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", "tcp://127.0.0.1:0"};
+       },
+       [](const Setting&) { return Args{"tcp://127.0.0.1:0"}; }},
+      {"InprocUrl", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", "zmq+inproc://x"};
+       },
+       [](const Setting&) {
+         return Args{"--listen zmq+inproc://x", "reaches this process only"};
+       }},
+      {"UnknownOption", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--frobnicate", "1"};
+       },
+       [](const Setting&) { return Args{"unknown option '--frobnicate'"}; }},
+      {"OptionWithoutValue", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen"};
+       },
+       [](const Setting&) { return Args{"--listen needs a value"}; }},
+      {"StrayArgument", 2,
+       [](const Setting&) {
+         return Args{kFixture, "--listen", kAnyTcpPort};
+       },
+       [](const Setting&) { return Args{"unexpected argument '" + std::string(kFixture) + "'"}; }},
+      {"NoModule", 2,
+       [](const Setting&) {
+         return Args{"--listen", kAnyTcpPort};
+       },
+       [](const Setting&) {
+         return Args{"no module to load", "--module"};
+       }},
+      {"NoListen", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture};
+       },
+       [](const Setting&) {
+         return Args{"no URL to listen on", "--listen"};
+       }},
+      {"BadThreads", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--threads", "0"};
+       },
+       [](const Setting&) {
+         return Args{"--threads wants a whole number from 1 to 1024, got '0'"};
+       }},
+      {"BadDrainTimeout", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "-1"};
+       },
+       [](const Setting&) { return Args{"--drain-timeout wants seconds"}; }},
+      {"MissingConfigFile", 2,
+       [](const Setting& s) {
+         return Args{"--config", (s.dir / "none.conf").string()};
+       },
+       [](const Setting& s) {
+         return Args{"cannot read config file " + (s.dir / "none.conf").string()};
+       }},
+      {"MalformedConfigLine", 2,
+       [](const Setting& s) {
+         return Args{"--config", s.Config("# comment\nmodule = " + std::string(kFixture) +
+                                          "\nlisten zmq+tcp://127.0.0.1:0\n")};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "refused.conf").string() + ":3: expected 'key = value'"};
+       }},
+      {"UnknownConfigKey", 2,
+       [](const Setting& s) {
+         return Args{"--config", s.Config("\nport = 5\n")};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "refused.conf").string() + ":2: unknown key 'port'"};
+       }},
+      {"BadConfigValue", 2,
+       [](const Setting& s) {
+         return Args{"--config", s.Config("threads = many\n")};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "refused.conf").string() + ":1: threads wants a whole number"};
+       }},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Configurations, RefusalTest, ::testing::ValuesIn(Refusals()),
+                         [](const ::testing::TestParamInfo<Refusal>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace jndaemon
