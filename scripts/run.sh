@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds the release preset, runs the
-# host demonstration, then the in-process call benchmarks on a quick default:
+# host demonstration, the transport benchmark (junction over ZeroMQ ipc and
+# tcp against plain REQ/REP ping-pong, server in another process; report
+# written to bench/results/zmq-latest.{md,json}), then the in-process call
+# benchmarks on a quick default:
 # jn_call against a direct function-pointer call (table and report written
 # to bench/results/), a C++ caller calling the Rust module through junction
 # against its typed export, and Go and Rust calling each other in one
@@ -9,6 +12,7 @@
 #   JUNCTION_BENCH_MIN_TIME  seconds per benchmark (default 0.2)
 #   JUNCTION_BENCH_REPS      repetitions per benchmark (default 3)
 #   JUNCTION_BENCH_SCALE     share of the Rust -> Go benchmark's calls (default 0.5)
+#   JUNCTION_ZMQ_SECONDS     seconds per transport benchmark case (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -18,6 +22,11 @@ cmake --build --preset release -j "$(nproc)"
 
 echo "== junction host demonstration"
 build/release/examples/host-demo/junction_host_demo
+
+echo
+echo "== transport benchmark: junction over ZeroMQ against plain REQ/REP (release build)"
+build/release/bench/zmq/junction_zmq_bench --seconds "${JUNCTION_ZMQ_SECONDS:-1}" \
+  --out-dir bench/results
 
 echo
 echo "== in-process call benchmark (release build)"

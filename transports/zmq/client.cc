@@ -250,6 +250,9 @@ void Client::hand_off_receiving() {
 void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
   thread_local std::vector<zmq::message_t> frames;
   for (;;) {
+    if (!socket_->received_last()) {
+      socket_->wait(deadline_ns);
+    }
     const std::size_t frame_count = socket_->try_receive(frames, 2);
     if (frame_count != 0) {
       deliver(frames, frame_count);
@@ -265,13 +268,9 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
         return;
       }
     }
-    if (frame_count != 0) {
-      continue;
-    }
-    if (jn_now_ns() >= deadline_ns) {
+    if (frame_count == 0 && jn_now_ns() >= deadline_ns) {
       return;
     }
-    socket_->wait(deadline_ns);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "listener.hh"
 
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +27,9 @@ namespace {
 constexpr std::size_t kCopyMax = 4096;
 // How long a closing listener's socket keeps flushing answers already sent.
 constexpr int kCloseLingerMs = 1000;
+// How long the receiver may run a handler before the standby takes over
+// receiving.
+constexpr std::int64_t kTakeoverAfterNs = 500'000;
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -85,14 +90,22 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   router.bind(endpoint->zmq_address);
   listener->url_ = url_of(router.get(zmq::sockopt::last_endpoint));
   listener->socket_ = std::make_unique<SharedSocket>(std::move(router));
-  std::lock_guard lock(listener->threads_mutex_);
+  listener->takeover_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (listener->takeover_timer_ < 0) {
+    throw std::system_error(errno, std::generic_category(), "timerfd_create");
+  }
+  std::lock_guard lock(listener->mutex_);
   for (std::uint32_t i = 0; i < std::max<std::uint32_t>(1, options.threads); ++i) {
     listener->start_thread();
   }
   return listener;
 }
 
-Listener::~Listener() = default;
+Listener::~Listener() {
+  if (takeover_timer_ >= 0) {
+    ::close(takeover_timer_);
+  }
+}
 
 void Listener::start_thread() {
   // Each thread holds the listener alive until it ends.
@@ -100,13 +113,23 @@ void Listener::start_thread() {
   ++threads_;
 }
 
+void Listener::arm_takeover_timer(std::int64_t after_ns) const noexcept {
+  itimerspec spec{};  // all zero: disarmed
+  spec.it_value.tv_sec = static_cast<time_t>(after_ns / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(after_ns % 1'000'000'000);
+  timerfd_settime(takeover_timer_, 0, &spec, nullptr);
+}
+
 bool Listener::close(std::int64_t drain_deadline_ns) {
   draining_.store(true);
-  std::unique_lock lock(threads_mutex_);
-  const bool drained = threads_changed_.wait_until(
+  std::unique_lock lock(mutex_);
+  const bool drained = changed_.wait_until(
       lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
       [this] { return in_flight_ == 0; });
   stopping_.store(true);
+  role_free_.notify_all();
+  lock.unlock();
+  arm_takeover_timer(1);  // wakes the standby
   socket_->close(drained ? kCloseLingerMs : 0);
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
@@ -114,55 +137,133 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   // Threads still running a handler after a cut-short drain finish on their
   // own (answers to the closed socket are dropped), each holding the
   // listener alive; the others end now.
+  lock.lock();
   if (drained) {
-    threads_changed_.wait(lock, [this] { return threads_ == 0; });
+    changed_.wait(lock, [this] { return threads_ == 0; });
   }
   return drained;
 }
 
 void Listener::serve_loop() {
   std::vector<zmq::message_t> frames;
+  std::unique_lock lock(mutex_);
   for (;;) {
-    idle_threads_.fetch_add(1);
-    std::unique_lock receiving(receiving_);
-    idle_threads_.fetch_sub(1);
-    std::size_t frame_count = 0;
-    while (!stopping_.load() && frame_count == 0) {
-      frame_count = socket_->try_receive(frames, 4);
-      if (frame_count == 0) {
-        socket_->wait(JN_NO_DEADLINE);
-      }
-    }
-    if (stopping_.load()) {
+    const Role role = next_role(lock);
+    if (role == Role::stop) {
       break;
     }
-    {
-      std::lock_guard lock(threads_mutex_);
-      ++in_flight_;
-      // At its limit the listener stops receiving until a call ends: that
-      // is its backpressure on callers.
-      if (idle_threads_.load() == 0 && threads_ < options_.max_in_flight) {
-        start_thread();
+    if (role == Role::stand_by && !stand_by(lock)) {
+      continue;
+    }
+    receive_loop(lock, frames);
+    if (threads_ > std::max<std::uint32_t>(1, options_.threads) && waiting_threads_ > 0) {
+      break;  // enough others are free: this one was extra
+    }
+  }
+  --threads_;
+  changed_.notify_all();
+}
+
+Listener::Role Listener::next_role(std::unique_lock<std::mutex>& lock) {
+  for (;;) {
+    if (stopping_.load()) {
+      return Role::stop;
+    }
+    if (!receiver_present_) {
+      receiver_present_ = true;
+      receiver_in_handler_ = false;
+      return Role::receive;
+    }
+    if (!standby_present_) {
+      standby_present_ = true;
+      return Role::stand_by;
+    }
+    ++waiting_threads_;
+    role_free_.wait(lock);
+    --waiting_threads_;
+  }
+}
+
+bool Listener::stand_by(std::unique_lock<std::mutex>& lock) {
+  for (;;) {
+    lock.unlock();
+    pollfd timer{takeover_timer_, POLLIN, 0};
+    if (ppoll(&timer, 1, nullptr, nullptr) > 0) {
+      std::uint64_t expirations = 0;
+      static_cast<void>(read(takeover_timer_, &expirations, sizeof(expirations)));
+    }
+    lock.lock();
+    if (stopping_.load()) {
+      standby_present_ = false;
+      return false;
+    }
+    if (receiver_present_ && receiver_in_handler_) {
+      // The receiver is stuck in a handler: this thread receives now, and
+      // the receiver finds the role gone when its handler returns.
+      ++receiver_epoch_;
+      receiver_in_handler_ = false;
+      standby_present_ = false;
+      role_free_.notify_one();  // a waiting thread stands by instead
+      return true;
+    }
+    // The handler ended as the timer fired: keep standing by.
+  }
+}
+
+void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
+                            std::vector<zmq::message_t>& frames) {
+  const std::uint64_t epoch = receiver_epoch_;
+  for (;;) {
+    lock.unlock();
+    std::size_t frame_count = 0;
+    bool queued = true;  // the call was waiting when this thread looked
+    while (!stopping_.load() && frame_count == 0) {
+      if (!socket_->received_last()) {
+        queued = false;
+        socket_->wait(JN_NO_DEADLINE);
+      }
+      frame_count = socket_->try_receive(frames, 4);
+    }
+    lock.lock();
+    if (stopping_.load()) {
+      receiver_present_ = false;
+      return;
+    }
+    ++in_flight_;
+    // Calls are queueing: a waiting thread receives the next ones while this
+    // one runs the handler. Otherwise this thread keeps the role.
+    const bool hand_over = queued && waiting_threads_ > 0;
+    if (hand_over) {
+      receiver_present_ = false;
+      role_free_.notify_one();
+    } else {
+      receiver_in_handler_ = true;
+      if (!standby_present_ && waiting_threads_ == 0 && threads_ < options_.max_in_flight) {
+        start_thread();  // it stands by
       }
     }
-    receiving.unlock();
+    lock.unlock();
+    if (!hand_over) {
+      arm_takeover_timer(kTakeoverAfterNs);
+    }
     try {
       handle(frames, frame_count);
     } catch (...) {
       // Out of memory while reading or answering: the call is dropped and
       // its caller sees its deadline or the connection.
     }
-    std::lock_guard lock(threads_mutex_);
+    if (!hand_over) {
+      arm_takeover_timer(0);
+    }
+    lock.lock();
     if (--in_flight_ == 0) {
-      threads_changed_.notify_all();
+      changed_.notify_all();
     }
-    if (idle_threads_.load() >= std::max<std::uint32_t>(1, options_.threads)) {
-      break;  // enough others are free: this one was extra
+    if (hand_over || receiver_epoch_ != epoch) {
+      return;  // no longer the receiver
     }
+    receiver_in_handler_ = false;
   }
-  std::lock_guard lock(threads_mutex_);
-  --threads_;
-  threads_changed_.notify_all();
 }
 
 void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {

@@ -1,11 +1,17 @@
 // The serving side of the ZeroMQ transport: a ROUTER bound to one URL,
 // serving a host's services to any number of connected callers
-// (docs/wire.md). Pool threads take turns receiving: the thread that
-// receives a call gives up receiving and runs the handler itself, so a
-// call's path has no thread hand-off of junction's. When it is the last
-// free thread it first starts another (up to max_in_flight threads), so a
-// slow call never holds up the next one; threads beyond the pool's size end
-// once enough others are free.
+// (docs/wire.md).
+//
+// Threads: one pool thread at a time holds the receiving role. It runs the
+// handler of the call it receives itself, keeping the role, so a call's
+// path crosses no thread of junction's; when calls are queueing it hands
+// the role to a waiting thread first, so they are served side by side. A
+// standby thread
+// sleeps on a timer the receiver arms around each handler: a handler that
+// runs past half a millisecond lets the standby take the role, so a slow call
+// never holds up the calls behind it. When no thread is left to wait, the
+// receiver starts one (up to max_in_flight); threads beyond the pool's size
+// end once others are free.
 #pragma once
 
 #include <junction.h>
@@ -53,9 +59,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   Listener(jn_host* host, const ListenOptions& options);
 
-  // Under threads_mutex_.
+  // What a pool thread does next.
+  enum class Role { receive, stand_by, stop };
+
+  // Under mutex_.
   void start_thread();
+  Role next_role(std::unique_lock<std::mutex>& lock);
   void serve_loop();
+  // Receives and serves calls while this thread holds the receiving role.
+  void receive_loop(std::unique_lock<std::mutex>& lock, std::vector<zmq::message_t>& frames);
+  // Sleeps on the takeover timer; takes the role from a receiver stuck in a
+  // handler. Returns whether this thread now receives.
+  bool stand_by(std::unique_lock<std::mutex>& lock);
+  void arm_takeover_timer(std::int64_t after_ns) const noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
               std::string_view message, jn_buffer* response);
@@ -70,15 +86,20 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<SharedSocket> socket_;
 
-  std::mutex receiving_;  // held by the pool thread that receives
-  std::atomic<std::uint32_t> idle_threads_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
+  int takeover_timer_ = -1;  // timerfd the standby sleeps on
 
-  std::mutex threads_mutex_;  // guards what follows
-  std::condition_variable threads_changed_;
-  std::uint32_t threads_ = 0;    // running pool threads
-  std::uint32_t in_flight_ = 0;  // calls being handled
+  std::mutex mutex_;                   // guards what follows
+  std::condition_variable role_free_;  // for threads waiting for a role
+  std::condition_variable changed_;    // calls or threads ended, for close
+  bool receiver_present_ = false;
+  bool receiver_in_handler_ = false;
+  std::uint64_t receiver_epoch_ = 0;  // bumped when the role is taken over
+  bool standby_present_ = false;
+  std::uint32_t waiting_threads_ = 0;  // waiting for a role
+  std::uint32_t threads_ = 0;          // running pool threads
+  std::uint32_t in_flight_ = 0;        // calls being handled
 };
 
 }  // namespace junction::zmq_transport

@@ -92,6 +92,7 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
     zmq::message_t frame;
     if (zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT) < 0) {
       if (count == 0) {
+        received_last_.store(false);
         return 0;
       }
       break;  // a message's frames arrive together; this cannot happen mid-message
@@ -106,6 +107,7 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
       break;
     }
   }
+  received_last_.store(true);
   return count;
 }
 
