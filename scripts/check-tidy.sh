@@ -4,6 +4,7 @@
 set -euo pipefail
 build_dir=$1
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files 'cpp-host/src/*.cc' 'transports/wire/*.cc' 'transports/zmq/*.cc')
+mapfile -t files < <(git ls-files ':(glob)cpp-host/src/*.cc' ':(glob)transports/wire/*.cc' \
+  ':(glob)transports/zmq/*.cc')
 printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 2 clang-tidy --quiet -p "${build_dir}"
 echo "clang-tidy: ${#files[@]} files clean"

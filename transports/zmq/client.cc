@@ -6,9 +6,11 @@
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <wire/frame.hh>
 
+#include "inproc.hh"
 #include "internal.hh"
 
 namespace junction::zmq_transport {
@@ -68,11 +70,29 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   zmq::socket_t events(shared_context(), zmq::socket_type::pair);
   events.connect(monitor_address);
   dealer.connect(endpoint->zmq_address);
+  address_ = endpoint->zmq_address;
+  inproc_ = endpoint->inproc;
   socket_ = std::make_unique<SharedSocket>(std::move(dealer));
   monitor_ = std::thread(&Client::monitor_loop, this, std::move(events));
+  if (inproc_) {
+    inproc_watch_ = inproc_watch(address_, [this] { inproc_peer_gone(); });
+  }
+}
+
+void Client::inproc_peer_gone() {
+  {
+    std::lock_guard lock(mutex_);
+    link_ = Link::down;
+    ++disconnects_;
+    reconnect_inproc_ = true;
+  }
+  socket_->wake();
 }
 
 Client::~Client() {
+  if (inproc_) {
+    inproc_unwatch(address_, inproc_watch_);
+  }
   // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop.
   socket_->locked([](zmq::socket_t& socket) { zmq_socket_monitor(socket.handle(), nullptr, 0); });
   monitor_.join();
@@ -112,6 +132,29 @@ void Client::monitor_loop(zmq::socket_t events) {
   }
 }
 
+bool Client::inproc_ready() {
+  if (!inproc_bound(address_)) {
+    return false;
+  }
+  bool reconnect = false;
+  {
+    std::lock_guard lock(mutex_);
+    reconnect = std::exchange(reconnect_inproc_, false);
+  }
+  if (reconnect) {
+    // A listener bound the name again: libzmq does not reconnect inproc.
+    socket_->locked([this](zmq::socket_t& socket) {
+      try {
+        socket.disconnect(address_);
+      } catch (const zmq::error_t&) {
+        // Not connected any more: connecting is what matters.
+      }
+      socket.connect(address_);
+    });
+  }
+  return true;
+}
+
 bool Client::await_link(std::int64_t limit_ns) {
   std::unique_lock lock(mutex_);
   if (link_ == Link::connecting) {
@@ -129,6 +172,10 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
                     "request of " + std::to_string(request.len) + " bytes is over the limit of " +
                         std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
+      return;
+    }
+    if (inproc_ && !inproc_ready()) {
+      status_assign(&result->status, JN_UNAVAILABLE, "nothing listens on " + url_);
       return;
     }
     const std::int64_t start_ns = jn_now_ns();

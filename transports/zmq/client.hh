@@ -61,8 +61,18 @@ class Client {
   // Under mutex_: answers every waiting call.
   void fail_waiters(std::int32_t code, const std::string& message);
 
+  // libzmq tells nothing of inproc connections: the registry of bound
+  // names (inproc.hh) does.
+  void inproc_peer_gone();
+  // Whether a listener is bound at an inproc URL, connecting to it again
+  // when it is a new one.
+  bool inproc_ready();
+
   const std::string url_;
   const ClientOptions options_;
+  std::string address_;  // the libzmq endpoint
+  bool inproc_ = false;
+  std::uint64_t inproc_watch_ = 0;
   std::unique_ptr<SharedSocket> socket_;
 
   std::mutex mutex_;  // guards what follows
@@ -72,6 +82,7 @@ class Client {
   Link link_ = Link::connecting;
   std::uint64_t disconnects_ = 0;         // connections lost
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
+  bool reconnect_inproc_ = false;         // connect again before the next call
   std::condition_variable link_changed_;
 
   std::thread monitor_;  // follows libzmq's connection events

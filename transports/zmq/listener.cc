@@ -16,6 +16,7 @@
 #include <wire/frame.hh>
 
 #include "endpoint.hh"
+#include "inproc.hh"
 #include "internal.hh"
 
 namespace junction::zmq_transport {
@@ -88,6 +89,10 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   router.set(zmq::sockopt::linger, kCloseLingerMs);
   set_common_options(router, *endpoint, options.max_payload_bytes);
   router.bind(endpoint->zmq_address);
+  if (endpoint->inproc) {
+    listener->inproc_name_ = endpoint->zmq_address;
+    inproc_bind(listener->inproc_name_);
+  }
   listener->url_ = url_of(router.get(zmq::sockopt::last_endpoint));
   listener->socket_ = std::make_unique<SharedSocket>(std::move(router));
   listener->takeover_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -133,6 +138,9 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   socket_->close(drained ? kCloseLingerMs : 0);
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
+  }
+  if (!inproc_name_.empty()) {
+    inproc_unbind(inproc_name_);  // its routes fail their waiting calls
   }
   // Threads still running a handler after a cut-short drain finish on their
   // own (answers to the closed socket are dropped), each holding the
@@ -214,20 +222,25 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
                             std::vector<zmq::message_t>& frames) {
   const std::uint64_t epoch = receiver_epoch_;
   for (;;) {
-    lock.unlock();
     std::size_t frame_count = 0;
     bool queued = true;  // the call was waiting when this thread looked
-    while (!stopping_.load() && frame_count == 0) {
+    for (;;) {
       if (!socket_->received_last()) {
         queued = false;
+        lock.unlock();
         socket_->wait(JN_NO_DEADLINE);
+        lock.lock();
       }
+      if (stopping_.load()) {
+        receiver_present_ = false;
+        return;
+      }
+      // Taken and counted under the lock, so a closing listener's drain
+      // either sees the call in flight or stops before it is taken.
       frame_count = socket_->try_receive(frames, 4);
-    }
-    lock.lock();
-    if (stopping_.load()) {
-      receiver_present_ = false;
-      return;
+      if (frame_count != 0) {
+        break;
+      }
     }
     ++in_flight_;
     // Calls are queueing: a waiting thread receives the next ones while this

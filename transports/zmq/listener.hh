@@ -84,6 +84,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // the last answers to leave, before the process may exit. (inproc
   // listeners share the process's context with their callers.)
   std::unique_ptr<zmq::context_t> context_;
+  std::string inproc_name_;  // the zmq+inproc name bound, if any
   std::unique_ptr<SharedSocket> socket_;
 
   std::atomic<bool> draining_{false};

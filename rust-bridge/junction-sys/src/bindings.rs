@@ -604,11 +604,13 @@ unsafe extern "C" {
 /** Transports (since ABI 1.2): serving a host's services to other processes
  and calling services other hosts serve, over the wire protocol of
  docs/wire.md. URLs name the transport:
-   zmq+tcp://HOST:PORT  HOST an IPv4 address, [IPv6 address] or name;
-                        PORT 0 lets the system choose (jn_listener_url)
+   zmq+tcp://HOST:PORT  HOST an IPv4 address or [IPv6 address] (a route
+                        may also name a host); PORT 0 lets a listener's
+                        system choose (jn_listener_url)
    zmq+ipc:///PATH      a Unix domain socket at the absolute PATH
    zmq+inproc://NAME    within this process only
- A listener binds exactly the address it is given.*/
+ A listener binds exactly the address it is given: no names, interfaces
+ or wildcards; on zmq+ipc it refuses a path another process listens on.*/
 #[repr(C)]
 #[derive(Debug)]
 pub struct jn_listener {

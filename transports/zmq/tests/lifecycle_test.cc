@@ -159,7 +159,8 @@ TEST(RouteTest, NobodyListeningIsUnavailableWellWithinTheDeadline) {
     free_url = std::string(probe.listen("zmq+tcp://127.0.0.1:0").url());
   }
   client.route("tcp", free_url);
-  for (const char* service : {"ipc", "tcp"}) {
+  client.route("inproc", inproc_url());
+  for (const char* service : {"ipc", "tcp", "inproc"}) {
     const junction::Method echo = client.resolve(service, "echo");
     const std::int64_t start = jn_now_ns();
     EXPECT_EQ(
@@ -206,11 +207,13 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
   EXPECT_TRUE(closed.get());
 }
 
-TEST(DrainTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
+class CutShortTest : public testing::TestWithParam<bool> {};
+
+TEST_P(CutShortTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
   TempDir dir;
   junction::Host server;
   server.register_service(test_service());
-  junction::Listener listener = server.listen(dir.ipc_url());
+  junction::Listener listener = server.listen(GetParam() ? inproc_url() : dir.ipc_url());
   junction::Host client;
   client.route("test", listener.url());
   const junction::Method nap = client.resolve("test", "stubborn_nap");
@@ -228,6 +231,11 @@ TEST(DrainTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
   EXPECT_LT(elapsed, millis(2500));
 }
 
+INSTANTIATE_TEST_SUITE_P(IpcAndInproc, CutShortTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return info.param ? "inproc" : "ipc";
+                         });
+
 TEST(ReconnectTest, CallsSucceedAgainWhenANewListenerTakesTheUrl) {
   TempDir dir;
   junction::Host client;
@@ -237,6 +245,7 @@ TEST(ReconnectTest, CallsSucceedAgainWhenANewListenerTakesTheUrl) {
     urls.emplace_back(probe.listen("zmq+tcp://127.0.0.1:0").url());
   }
   urls.push_back(dir.ipc_url());
+  urls.push_back(inproc_url());
   for (const std::string& url : urls) {
     const std::string service = "svc" + std::to_string(&url - urls.data());
     client.route(service, url);

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <junction.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <junction/junction.hpp>
