@@ -49,9 +49,10 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   }
   zmq::socket_t dealer(shared_context(), zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
-  // Queue only on finished connections, so a send with no peer says so
-  // (EAGAIN) instead of waiting for one.
-  dealer.set(zmq::sockopt::immediate, true);
+  // ZMQ_IMMEDIATE stays off: with it libzmq discards answers received but
+  // not yet read when their connection closes (a listener's last answers
+  // before it exits). Calls are sent only while the connection is up
+  // (link_, from the monitor) instead.
   dealer.set(zmq::sockopt::reconnect_ivl, 100);
   dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
   set_common_options(dealer, *endpoint, options.max_payload_bytes);
@@ -179,9 +180,14 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       return;
     }
     const std::int64_t start_ns = jn_now_ns();
-    const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
-                                        ? wire::kNoTimeout
-                                        : std::max<std::int64_t>(0, deadline_ns - start_ns);
+    const std::int64_t connect_limit_ns =
+        std::min(deadline_ns, start_ns + options_.connect_timeout_ns);
+    if (!inproc_ && !await_link(connect_limit_ns)) {
+      const bool deadline_passed = jn_now_ns() >= deadline_ns;
+      status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
+                    "no connection to " + url_);
+      return;
+    }
 
     Waiter waiter;
     {
@@ -202,6 +208,10 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       }
     } unlist{*this, waiter};
 
+    const std::int64_t send_ns = jn_now_ns();
+    const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
+                                        ? wire::kNoTimeout
+                                        : std::max<std::int64_t>(0, deadline_ns - send_ns);
     thread_local std::vector<std::uint8_t> header;
     if (!wire::encode_request(waiter.id, timeout_ns, service, method, request.len, header)) {
       status_assign(&result->status, JN_INVALID_ARGUMENT,
@@ -210,25 +220,18 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     }
     zmq::message_t frames[2] = {zmq::message_t(header.data(), header.size()),
                                 zmq::message_t(request.data, request.len)};
-    const std::int64_t connect_limit_ns =
-        std::min(deadline_ns, start_ns + options_.connect_timeout_ns);
     for (;;) {
       const int error = socket_->send(frames);
       if (error == 0) {
         break;
       }
-      if (error != EAGAIN) {
+      if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
         status_assign(&result->status, JN_UNAVAILABLE,
-                      "cannot send to " + url_ + ": " + zmq_strerror(error));
+                      "cannot send to " + url_ + ": " +
+                          (error == EAGAIN ? "its queue is full" : zmq_strerror(error)));
         return;
       }
-      if (jn_now_ns() >= connect_limit_ns || !await_link(connect_limit_ns)) {
-        const bool deadline_passed = jn_now_ns() >= deadline_ns;
-        status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
-                      "no connection to " + url_);
-        return;
-      }
-      // Connected but the peer's queue is full: give it a moment.
+      // The connection's queue is full: give it a moment.
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
 

@@ -54,8 +54,8 @@ class Client {
   void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   // Under mutex_: makes a waiting caller the receiver.
   void hand_off_receiving();
-  // Waits until limit_ns for a connection being made; false when there is
-  // none to wait for.
+  // Whether the connection is up, waiting until limit_ns while it is being
+  // made.
   bool await_link(std::int64_t limit_ns);
   void monitor_loop(zmq::socket_t events);
   // Under mutex_: answers every waiting call.

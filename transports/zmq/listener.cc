@@ -135,6 +135,17 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   role_free_.notify_all();
   lock.unlock();
   arm_takeover_timer(1);  // wakes the standby
+  if (!inproc_name_.empty()) {
+    // libzmq frees an inproc name only when its reaper gets to the closed
+    // socket; unbinding frees it now, so the name can be bound again at once.
+    socket_->locked([this](zmq::socket_t& socket) {
+      try {
+        socket.unbind(inproc_name_);
+      } catch (const zmq::error_t&) {
+        // Closing the socket below frees the name all the same.
+      }
+    });
+  }
   socket_->close(drained ? kCloseLingerMs : 0);
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
