@@ -118,6 +118,53 @@ junction_go_status junction_go_load_module(jn_host* host, const char* path) {
   return status_from(code, &status);
 }
 
+junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
+                                      uint32_t service_count, uint32_t threads,
+                                      uint32_t max_in_flight, uint64_t max_payload_bytes,
+                                      jn_listener** listener) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const char** services = NULL;
+  if (service_names != NULL) {
+    services = calloc(service_count > 0 ? service_count : 1, sizeof *services);
+    if (services == NULL) {
+      jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the service list");
+      return status_from(JN_RESOURCE_EXHAUSTED, &status);
+    }
+    const char* name = service_names;
+    for (uint32_t i = 0; i < service_count; ++i) {
+      services[i] = name;
+      name += strlen(name) + 1;
+    }
+  }
+  jn_listen_options options;
+  memset(&options, 0, sizeof options);
+  options.struct_size = (uint32_t)sizeof options;
+  options.threads = threads;
+  options.services = services;
+  options.service_count = service_names != NULL ? service_count : 0;
+  options.max_in_flight = max_in_flight;
+  options.max_payload_bytes = max_payload_bytes;
+  const int32_t code = jn_host_listen(host, url, &options, listener, &status);
+  free((void*)services);
+  return status_from(code, &status);
+}
+
+int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns) {
+  return jn_listener_close(listener, timeout_ns == 0 ? 0 : deadline_after(timeout_ns));
+}
+
+junction_go_status junction_go_route(jn_host* host, const char* service, const char* url,
+                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  jn_route_options options;
+  memset(&options, 0, sizeof options);
+  options.struct_size = (uint32_t)sizeof options;
+  options.connect_timeout_ns = connect_timeout_ns;
+  options.max_payload_bytes = max_payload_bytes;
+  const int32_t code = jn_host_route(host, service, url, &options, &status);
+  return status_from(code, &status);
+}
+
 /* The handler trampoline: the method ctx is the handler's id in the Go
  * bridge's table. A response that fits in scratch is written there by Go
  * and answered here with jn_respond (into the caller's lent room when it

@@ -69,6 +69,23 @@ junction_go_status junction_go_resolve(jn_host* host, const char* service, const
 junction_go_status junction_go_unregister(jn_host* host, const char* service);
 junction_go_status junction_go_load_module(jn_host* host, const char* path);
 
+/* jn_host_listen. url: borrowed. service_names: service_count
+ * NUL-terminated names laid end to end (borrowed), or NULL to serve every
+ * service. listener: out, closed with jn_listener_close. */
+junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
+                                      uint32_t service_count, uint32_t threads,
+                                      uint32_t max_in_flight, uint64_t max_payload_bytes,
+                                      jn_listener** listener);
+
+/* jn_listener_close with a drain deadline timeout_ns from now
+ * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
+int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns);
+
+/* jn_host_route. service, url: borrowed. connect_timeout_ns and
+ * max_payload_bytes as in jn_route_options (0: the defaults). */
+junction_go_status junction_go_route(jn_host* host, const char* service, const char* url,
+                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes);
+
 /* Registers a service whose methods are Go handlers. method_names: count
  * NUL-terminated names laid end to end (borrowed). method_handles: count
  * cgo.Handle values, each passed back to the handler trampoline as its

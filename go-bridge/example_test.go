@@ -120,3 +120,57 @@ func ExampleMethod_CallAppend() {
 	// 1 bytes <nil>
 	// 3 bytes <nil>
 }
+
+// A service served on one host and routed to from another: the caller's
+// code is the same as for a local service. zmq+inproc works within one
+// process; across processes the URL is zmq+ipc:///path or
+// zmq+tcp://host:port, and the serving side may be the junction-host daemon.
+func ExampleHost_Route() {
+	// The serving side: a host with the service, listening on a URL.
+	server, _ := junction.NewHost()
+	defer server.Close()
+	_ = server.Register(junction.NewService("greeter").
+		Method("hello", func(_ context.Context, req []byte) ([]byte, error) {
+			return append([]byte("hello, "), req...), nil
+		}))
+	listener, err := server.Listen("zmq+inproc://example-greeter")
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background()) // waits for calls in flight
+
+	// The calling side: only the route says where the service runs.
+	client, _ := junction.NewHost()
+	defer client.Close()
+	if err := client.Route("greeter", listener.URL()); err != nil {
+		panic(err)
+	}
+	hello, err := client.Method("greeter", "hello")
+	if err != nil {
+		panic(err)
+	}
+	defer hello.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the deadline travels
+	defer cancel()
+	response, err := hello.Call(ctx, []byte("junction"))
+	fmt.Println(string(response), err)
+	// Output: hello, junction <nil>
+}
+
+// A listener on port 0 reports the port the system chose, which is what
+// other hosts route to.
+func ExampleHost_Listen() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	listener, err := host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenThreads(2))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.HasPrefix(listener.URL(), "zmq+tcp://127.0.0.1:"), listener.URL() != "zmq+tcp://127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println(listener.Close(ctx)) // drains calls in flight until ctx's deadline
+	// Output:
+	// true true
+	// <nil>
+}

@@ -45,8 +45,28 @@ func rustHost(t *testing.T) *junction.Host {
 	return host
 }
 
-func TestGoCallsRust(t *testing.T) {
-	host := rustHost(t)
+// The call functions below (callRust...) take the host to call through:
+// the tests here pass a host with the Rust module loaded in this process,
+// and crossprocess_test.go passes hosts with rust.echo routed to a
+// junction-host daemon serving the same module in another process. Same
+// calling code, same expectations: location transparency.
+
+func TestGoCallsRust(t *testing.T) { callRustAllSizes(t, rustHost(t)) }
+
+func TestGoCallsRustFromManyGoroutines(t *testing.T) { callRustFromManyGoroutines(t, rustHost(t)) }
+
+func TestRustDeadlinesAndPanics(t *testing.T) { callRustDeadlinesAndPanics(t, rustHost(t)) }
+
+// Go -> Rust -> Go: rust.echo/relay calls back into go.echo on the same
+// host, and errors (a Go panic among them) cross both ways unchanged.
+func TestGoRustGoRoundTrips(t *testing.T) { callGoRustGoRoundTrips(t, rustHost(t)) }
+
+func TestCallAsyncGoToRust(t *testing.T) { callRustAsync(t, rustHost(t)) }
+
+// callRustAllSizes: echo, length and checksum at 0 B to 1 MiB, copied and
+// borrowed.
+func callRustAllSizes(t *testing.T, host *junction.Host) {
+	t.Helper()
 	echo := method(t, host, "rust.echo", "echo")
 	length := method(t, host, "rust.echo", "length")
 	checksum := method(t, host, "rust.echo", "checksum")
@@ -71,8 +91,9 @@ func TestGoCallsRust(t *testing.T) {
 	}
 }
 
-func TestGoCallsRustFromManyGoroutines(t *testing.T) {
-	host := rustHost(t)
+// callRustFromManyGoroutines: 32 goroutines calling one handle at once.
+func callRustFromManyGoroutines(t *testing.T, host *junction.Host) {
+	t.Helper()
 	checksum := method(t, host, "rust.echo", "checksum")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -85,8 +106,10 @@ func TestGoCallsRustFromManyGoroutines(t *testing.T) {
 	})()
 }
 
-func TestRustDeadlinesAndPanics(t *testing.T) {
-	host := rustHost(t)
+// callRustDeadlinesAndPanics: the deadline cuts a slow asynchronous Rust
+// handler short, and 200 Rust panics answer INTERNAL with their message.
+func callRustDeadlinesAndPanics(t *testing.T, host *junction.Host) {
+	t.Helper()
 	sleep := method(t, host, "rust.echo", "sleep_async")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -115,10 +138,11 @@ func TestRustDeadlinesAndPanics(t *testing.T) {
 	}
 }
 
-// Go -> Rust -> Go: rust.echo/relay calls back into go.echo on the same
-// host, and errors (a Go panic among them) cross both ways unchanged.
-func TestGoRustGoRoundTrips(t *testing.T) {
-	host := rustHost(t)
+// callGoRustGoRoundTrips: rust.echo/relay calls go.echo on rust.echo's
+// host, and go.echo/relay on host calls rust.echo; answers, errors and
+// deadlines cross every hop unchanged.
+func callGoRustGoRoundTrips(t *testing.T, host *junction.Host) {
+	t.Helper()
 	relay := method(t, host, "rust.echo", "relay")
 	ctx := context.Background()
 	for _, size := range []int{0, 64, 64 << 10} {
@@ -189,8 +213,9 @@ func TestLoadingAGoBundleIsRefused(t *testing.T) {
 	}
 }
 
-func TestCallAsyncGoToRust(t *testing.T) {
-	host := rustHost(t)
+// callRustAsync: CallAsync answers, at 1 MiB too, and at its deadline.
+func callRustAsync(t *testing.T, host *junction.Host) {
+	t.Helper()
 	sleep := method(t, host, "rust.echo", "sleep_async")
 	checksum := method(t, host, "rust.echo", "checksum")
 	if got, err := sleep.CallAsync(context.Background(), le64(5)); err != nil || !bytes.Equal(got, le64(5)) {

@@ -1,6 +1,7 @@
 // Package junction joins Go code to services written in Rust, C++ or Go
 // through junction's stable C ABI (abi/junction.h), in the same process at
-// the cost of a function call.
+// the cost of a function call, or in another process over ZeroMQ with the
+// calling code unchanged.
 //
 // Every call has one shape: a service name, a method name, request bytes in,
 // response bytes and a status out. A [Host] holds services; [Host.Method]
@@ -9,6 +10,11 @@
 // registered on a host ([Host.Register]); Rust and C++ services arrive in
 // modules loaded with [Host.LoadModule], or through the host itself when Go
 // is the module (package junction/module).
+//
+// A host serves its services to other processes with [Host.Listen], and
+// [Host.Route] sends a service's calls to the host (or junction-host
+// daemon) serving it: the routed service is then resolved and called like
+// a local one.
 //
 // # Contracts
 //
@@ -72,6 +78,9 @@ type Host struct {
 
 	mu     sync.RWMutex // guards closed against Close
 	closed bool
+
+	listenersMu sync.Mutex // guards listeners
+	listeners   map[*Listener]struct{}
 }
 
 // HostOption configures [NewHost].
@@ -114,8 +123,10 @@ func (h *Host) Raw() unsafe.Pointer { return unsafe.Pointer(h.raw) }
 
 // Close frees the host: services are unregistered, calls in flight finish,
 // then their destroy callbacks run. Method handles stay valid and answer
-// NOT_FOUND. Closing twice is a no-op. A handler must not close its own
-// host (FAILED_PRECONDITION).
+// NOT_FOUND. Listeners the host still has open ([Host.Listen]) are closed
+// first, each waiting for its calls in flight to be answered (close them
+// yourself, with [Listener.Close], to bound that wait). Closing twice is a
+// no-op. A handler must not close its own host (FAILED_PRECONDITION).
 func (h *Host) Close() error {
 	if !h.owned {
 		return nil
@@ -129,6 +140,9 @@ func (h *Host) Close() error {
 	}
 	h.closed = true
 	h.mu.Unlock()
+	// No Listen can start now; libjunction refuses to free a host with a
+	// listener open.
+	h.closeListeners()
 	if code := C.jn_host_free(h.raw); code != C.JN_OK {
 		h.mu.Lock()
 		h.closed = false

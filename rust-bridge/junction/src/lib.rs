@@ -66,6 +66,7 @@ mod module;
 mod response;
 mod service;
 mod status;
+mod transport;
 
 pub use buffer::Buffer;
 pub use code::{Code, InvalidCode};
@@ -75,6 +76,7 @@ pub use method::{CallFuture, Method, MethodStats};
 pub use response::IntoResponse;
 pub use service::{Completion, Service};
 pub use status::Status;
+pub use transport::{ListenOptions, Listener, RouteOptions};
 
 /// The raw declarations of `abi/junction.h` (the `junction-sys` crate).
 pub use junction_sys as sys;

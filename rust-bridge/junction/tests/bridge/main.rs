@@ -9,3 +9,4 @@ mod common;
 mod modules;
 mod panics;
 mod sync_calls;
+mod transports;

@@ -1,0 +1,270 @@
+package junction
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Listener serves a host's services on one URL: calls that other hosts
+// route there run on this process's handlers. Made by [Host.Listen];
+// closed with [Listener.Close] or, if still open then, by [Host.Close]. A
+// Listener's methods are safe for concurrent use.
+type Listener struct {
+	host *Host
+	url  string
+
+	mu  sync.Mutex     // held while closing: a second Close returns once the first is done
+	raw *C.jn_listener // nil once closed
+}
+
+// ListenOption configures [Host.Listen].
+type ListenOption func(*listenConfig)
+
+type listenConfig struct {
+	services    []string
+	allowList   bool
+	threads     uint32
+	maxInFlight uint32
+	maxPayload  uint64
+}
+
+// ListenServices serves only the named services: a call for any other
+// service is answered NOT_FOUND. Without this option the listener serves
+// every service of the host, registered now or later. At least one name is
+// required.
+func ListenServices(names ...string) ListenOption {
+	return func(c *listenConfig) {
+		c.services = append(c.services, names...)
+		c.allowList = true
+	}
+}
+
+// ListenThreads sets the number of threads that receive calls and run
+// their handlers (0 keeps the default: 4). A call that arrives while every
+// one of them is busy runs on the host's worker threads instead, so a slow
+// call never holds up the next one.
+func ListenThreads(n uint32) ListenOption {
+	return func(c *listenConfig) { c.threads = n }
+}
+
+// ListenMaxInFlight sets how many calls the listener serves at once before
+// it stops reading new ones (0 keeps the default: 1024).
+func ListenMaxInFlight(n uint32) ListenOption {
+	return func(c *listenConfig) { c.maxInFlight = n }
+}
+
+// ListenMaxPayload sets the largest request payload the listener accepts,
+// in bytes: a larger one is answered RESOURCE_EXHAUSTED, and a frame much
+// larger than it closes the sender's connection (0 keeps the default:
+// 64 MiB).
+func ListenMaxPayload(bytes uint64) ListenOption {
+	return func(c *listenConfig) { c.maxPayload = bytes }
+}
+
+// Listen serves h's services to other hosts on url until the listener is
+// closed (ABI 1.2). URLs name the transport:
+//
+//	zmq+tcp://127.0.0.1:7000     TCP; port 0 lets the system choose (see Listener.URL)
+//	zmq+ipc:///run/app/svc.sock  a Unix domain socket at an absolute path
+//	zmq+inproc://name            within this process only
+//
+// The listener binds exactly the address it is given: use a loopback
+// address unless other machines should reach it. Calls arrive on the
+// listener's threads and run the handlers as in-process calls do, with the
+// caller's deadline; the wire protocol is docs/wire.md. Other hosts reach
+// the services with [Host.Route].
+//
+// Listen fails with INVALID_ARGUMENT for a URL junction cannot read (an
+// unknown scheme, a malformed address, a NUL byte) or an invalid option,
+// UNAVAILABLE when the address cannot be bound (in use, no permission, not
+// an address of this machine), and FAILED_PRECONDITION on a closed host.
+//
+// On a host lent by a module's init ([BorrowHost]) the listener must be
+// closed before the host's owner frees it.
+func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
+	var config listenConfig
+	for _, option := range options {
+		option(&config)
+	}
+	cURL, err := cName(url, "URL")
+	if err != nil {
+		return nil, err
+	}
+	var names []byte
+	if config.allowList {
+		if len(config.services) == 0 {
+			return nil, Errorf(InvalidArgument,
+				"ListenServices needs at least one service name (leave it out to serve every service)")
+		}
+		for _, service := range config.services {
+			name, err := cName(service, "service name")
+			if err != nil {
+				return nil, err
+			}
+			names = append(names, name...)
+		}
+	}
+	var listener *Listener
+	err = h.use(func(host *C.jn_host) error {
+		var namesPtr *C.char
+		if names != nil {
+			namesPtr = cChars(names)
+		}
+		var raw *C.jn_listener
+		err := statusError(C.junction_go_listen(host, cChars(cURL), namesPtr, C.uint32_t(len(config.services)),
+			C.uint32_t(config.threads), C.uint32_t(config.maxInFlight), C.uint64_t(config.maxPayload), &raw))
+		if err != nil {
+			return err
+		}
+		listener = &Listener{host: h, url: C.GoString(C.jn_listener_url(raw)), raw: raw}
+		// Still under the read lock: Close, which takes the write lock,
+		// finds this listener among the open ones.
+		h.listenersMu.Lock()
+		if h.listeners == nil {
+			h.listeners = make(map[*Listener]struct{})
+		}
+		h.listeners[listener] = struct{}{}
+		h.listenersMu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return listener, nil
+}
+
+// URL is the URL the listener is bound to, with the port the system chose
+// when the URL asked for port 0 (zmq+tcp://127.0.0.1:0). It is what other
+// hosts pass to [Host.Route]. It stays readable after Close.
+func (l *Listener) URL() string { return l.url }
+
+// String is the listener's URL.
+func (l *Listener) String() string { return l.url }
+
+// Close stops serving: calls that arrive from now on are answered
+// UNAVAILABLE, and calls in flight run to their end and are answered.
+// ctx's deadline bounds that drain: Close returns nil once every call in
+// flight has been answered, or a DEADLINE_EXCEEDED *Error (errors.Is with
+// context.DeadlineExceeded) when the deadline came first, in which case
+// those calls' callers see the connection close (their handlers still run
+// to their end; [Host.Close] waits for them). Without a deadline, Close
+// waits for every call in flight; with a ctx already done it does not wait
+// at all. Cancelling ctx while Close waits has no effect: only its deadline
+// counts.
+//
+// Closing a closed listener is a no-op returning nil. Close must not be
+// called from a handler that the listener is running (it would wait for
+// itself).
+func (l *Listener) Close(ctx context.Context) error {
+	timeout := int64(C.JUNCTION_GO_NO_TIMEOUT)
+	if ctx.Err() != nil {
+		timeout = 0
+	} else if deadline, ok := ctx.Deadline(); ok {
+		timeout = max(int64(time.Until(deadline)), 0)
+	}
+	return l.close(timeout)
+}
+
+// close closes the listener with a drain timeout (JUNCTION_GO_NO_TIMEOUT
+// for none) and forgets it on its host.
+func (l *Listener) close(timeout int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.raw == nil {
+		return nil
+	}
+	code := Code(C.junction_go_listener_close(l.raw, C.int64_t(timeout)))
+	l.raw = nil
+	l.host.listenersMu.Lock()
+	delete(l.host.listeners, l)
+	l.host.listenersMu.Unlock()
+	switch code {
+	case OK:
+		return nil
+	case DeadlineExceeded:
+		return Errorf(DeadlineExceeded,
+			"listener %s closed at the drain deadline before every call in flight was answered", l.url)
+	default:
+		return Errorf(code, "closing listener %s", l.url)
+	}
+}
+
+// closeListeners closes the host's open listeners, each waiting for its
+// calls in flight. Called by Close once no Listen can start.
+func (h *Host) closeListeners() {
+	h.listenersMu.Lock()
+	open := make([]*Listener, 0, len(h.listeners))
+	for listener := range h.listeners {
+		open = append(open, listener)
+	}
+	h.listenersMu.Unlock()
+	for _, listener := range open {
+		_ = listener.close(C.JUNCTION_GO_NO_TIMEOUT)
+	}
+}
+
+// RouteOption configures [Host.Route].
+type RouteOption func(*routeConfig)
+
+type routeConfig struct {
+	connectTimeout time.Duration
+	maxPayload     uint64
+}
+
+// RouteConnectTimeout sets how long a call waits for a connection that is
+// still being made before it is answered UNAVAILABLE (0 keeps the default:
+// one second). A peer known to be down answers at once.
+func RouteConnectTimeout(d time.Duration) RouteOption {
+	return func(c *routeConfig) { c.connectTimeout = d }
+}
+
+// RouteMaxPayload sets the largest request this route sends and the
+// largest response it accepts, in bytes: a larger request is answered
+// RESOURCE_EXHAUSTED before it is sent, and a larger response closes the
+// connection (0 keeps the default: 64 MiB).
+func RouteMaxPayload(bytes uint64) RouteOption {
+	return func(c *routeConfig) { c.maxPayload = bytes }
+}
+
+// Route sends the calls of service to the host serving it at url (a
+// [Listener]'s URL, or a junction-host daemon's): every method of service
+// then resolves with [Host.Method], and calls on those handles go there.
+// The calling code is the same as for a local service; requests, responses,
+// status codes and messages, and the ctx deadline all travel.
+//
+// Routes to one URL share one connection, which carries many calls at once
+// and reconnects by itself. A peer that is down, or dies mid-call, answers
+// UNAVAILABLE (or DEADLINE_EXCEEDED at the call's deadline), never a hang.
+// Remote calls wait on the network: [Method.CallAsync] waits for them
+// without holding an OS thread per call.
+//
+// The route is registered like a service: ALREADY_EXISTS if the name is
+// taken, and [Host.Unregister] removes it. INVALID_ARGUMENT for a URL
+// junction cannot read or a negative timeout.
+func (h *Host) Route(service, url string, options ...RouteOption) error {
+	var config routeConfig
+	for _, option := range options {
+		option(&config)
+	}
+	if config.connectTimeout < 0 {
+		return Errorf(InvalidArgument, "negative connect timeout %v", config.connectTimeout)
+	}
+	cService, err := cName(service, "service name")
+	if err != nil {
+		return err
+	}
+	cURL, err := cName(url, "URL")
+	if err != nil {
+		return err
+	}
+	return h.use(func(host *C.jn_host) error {
+		return statusError(C.junction_go_route(host, cChars(cService), cChars(cURL),
+			C.int64_t(config.connectTimeout), C.uint64_t(config.maxPayload)))
+	})
+}

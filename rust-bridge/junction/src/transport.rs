@@ -1,0 +1,428 @@
+//! Transports (ABI 1.2): serving a host's services to other processes
+//! ([`HostRef::listen`]) and routing services to the hosts that serve them
+//! ([`HostRef::route`]).
+
+use std::ffi::{c_char, CStr, CString};
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use crate::host::c_string;
+use crate::status::check;
+use crate::{sys, Code, Deadline, HostRef, Result, Status};
+
+/// Options for [`HostRef::listen`]; every field left alone keeps
+/// libjunction's default.
+///
+/// ```
+/// use junction::ListenOptions;
+///
+/// let options = ListenOptions::new()
+///     .services(["rust.echo"])
+///     .threads(2)
+///     .max_in_flight(64)
+///     .max_payload_bytes(1 << 20);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenOptions {
+    services: Option<Vec<String>>,
+    threads: u32,
+    max_in_flight: u32,
+    max_payload_bytes: u64,
+}
+
+impl ListenOptions {
+    /// The defaults: every service of the host, 4 threads, 1024 calls in
+    /// flight, 64 MiB payloads.
+    pub const fn new() -> ListenOptions {
+        ListenOptions {
+            services: None,
+            threads: 0,
+            max_in_flight: 0,
+            max_payload_bytes: 0,
+        }
+    }
+
+    /// Serves only these services (adding to any named before): a call for
+    /// any other service is answered [`Code::NotFound`]. A listed service
+    /// registered after the listener started is served too. Without this,
+    /// the listener serves every service of the host, now or later; with an
+    /// empty list, [`HostRef::listen`] refuses ([`Code::InvalidArgument`]).
+    pub fn services<I, S>(mut self, names: I) -> ListenOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.services
+            .get_or_insert_with(Vec::new)
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Threads that receive calls and run their handlers (0, the default,
+    /// means 4). A call that arrives while every one of them is busy runs on
+    /// the host's workers instead, so a slow call never holds up the next.
+    pub const fn threads(mut self, threads: u32) -> ListenOptions {
+        self.threads = threads;
+        self
+    }
+
+    /// Calls served at once before the listener stops reading new ones (0,
+    /// the default, means 1024).
+    pub const fn max_in_flight(mut self, calls: u32) -> ListenOptions {
+        self.max_in_flight = calls;
+        self
+    }
+
+    /// The largest request payload accepted, in bytes (0, the default,
+    /// means 64 MiB): a larger one is answered [`Code::ResourceExhausted`],
+    /// and a ZeroMQ frame larger than it closes the sender's connection.
+    pub const fn max_payload_bytes(mut self, bytes: u64) -> ListenOptions {
+        self.max_payload_bytes = bytes;
+        self
+    }
+}
+
+/// Options for [`HostRef::route`]; every field left alone keeps
+/// libjunction's default.
+///
+/// ```
+/// use std::time::Duration;
+/// use junction::RouteOptions;
+///
+/// let options = RouteOptions::new()
+///     .connect_timeout(Duration::from_millis(250))
+///     .max_payload_bytes(1 << 20);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteOptions {
+    connect_timeout: Duration,
+    max_payload_bytes: u64,
+}
+
+impl RouteOptions {
+    /// The defaults: a one-second connect timeout, 64 MiB payloads.
+    pub const fn new() -> RouteOptions {
+        RouteOptions {
+            connect_timeout: Duration::ZERO,
+            max_payload_bytes: 0,
+        }
+    }
+
+    /// How long a call waits for a connection that is still being made
+    /// before it is answered [`Code::Unavailable`] (zero, the default, means
+    /// one second). A peer known to be down answers at once.
+    pub const fn connect_timeout(mut self, timeout: Duration) -> RouteOptions {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest request sent and response accepted, in bytes (0, the
+    /// default, means 64 MiB): a larger request is answered
+    /// [`Code::ResourceExhausted`] before it is sent, and a larger response
+    /// closes the connection.
+    pub const fn max_payload_bytes(mut self, bytes: u64) -> RouteOptions {
+        self.max_payload_bytes = bytes;
+        self
+    }
+}
+
+/// A host's services served on one URL, made by [`HostRef::listen`].
+///
+/// The listener borrows its host: the borrow checker makes it close before
+/// the host is freed, which libjunction requires (`jn_host_free` refuses
+/// while a listener is open). [`Listener::close`] stops serving and waits
+/// (until a deadline) for the calls in flight to be answered; dropping a
+/// listener closes it without waiting: calls still in flight have their
+/// connections closed (their handlers run to their end all the same, and
+/// freeing the host waits for them).
+///
+/// A `Listener` is `Send + Sync`: its URL is plain data, and closing it
+/// needs ownership. It must not be closed or dropped from inside a handler
+/// it is running.
+pub struct Listener<'host> {
+    raw: NonNull<sys::jn_listener>,
+    url: String,
+    _host: PhantomData<&'host HostRef>,
+}
+
+// SAFETY: jn_listener_close may be called from any thread, and needs the
+// owned Listener, so it never overlaps another use; nothing else touches
+// the raw listener after construction (the URL is copied then).
+unsafe impl Send for Listener<'_> {}
+// SAFETY: shared references only read the copied URL.
+unsafe impl Sync for Listener<'_> {}
+
+impl Listener<'_> {
+    /// The URL the listener is bound to, with the port the system chose
+    /// when the URL asked for port 0: what other hosts pass to
+    /// [`HostRef::route`].
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops serving: calls that arrive from now on are answered
+    /// [`Code::Unavailable`], and calls in flight run to their end and are
+    /// answered, until `drain` ([`Deadline::none`] waits for all of them;
+    /// a deadline that has passed does not wait). Fails with
+    /// [`Code::DeadlineExceeded`] when the deadline cut the drain short:
+    /// the callers of the calls still in flight see their connection close.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use junction::{Deadline, Host, ListenOptions};
+    ///
+    /// let host = Host::new()?;
+    /// let listener = host.listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())?;
+    /// assert!(listener.url().starts_with("zmq+tcp://127.0.0.1:"));
+    /// listener.close(Deadline::after(Duration::from_secs(5)))?;
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn close(self, drain: Deadline) -> Result<()> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // Taken, so that nothing is left to drop (Drop does not run).
+        let url = std::mem::take(&mut this.url);
+        // SAFETY: this listener is open and owned; it is never used again.
+        let code = unsafe { sys::jn_listener_close(this.raw.as_ptr(), drain.as_ns()) };
+        match Code::from_raw(code) {
+            Code::Ok => Ok(()),
+            Code::DeadlineExceeded => Err(Status::new(
+                Code::DeadlineExceeded,
+                format!(
+                    "listener {url} closed at the drain deadline before every call in flight was answered"
+                ),
+            )),
+            other => Err(Status::new(other, format!("closing listener {url} failed"))),
+        }
+    }
+}
+
+impl Drop for Listener<'_> {
+    /// Closes the listener without waiting for the calls in flight.
+    fn drop(&mut self) {
+        // SAFETY: open and owned; a deadline of 0 does not wait.
+        unsafe { sys::jn_listener_close(self.raw.as_ptr(), 0) };
+    }
+}
+
+impl fmt::Debug for Listener<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener").field("url", &self.url).finish()
+    }
+}
+
+impl HostRef {
+    /// Serves this host's services on `url` until the listener is closed or
+    /// dropped. URLs name the transport:
+    ///
+    /// | URL | transport |
+    /// |---|---|
+    /// | `zmq+tcp://127.0.0.1:7000` | TCP; port 0 lets the system choose ([`Listener::url`]) |
+    /// | `zmq+ipc:///run/app/svc.sock` | a Unix domain socket at an absolute path |
+    /// | `zmq+inproc://name` | within this process only |
+    ///
+    /// The listener binds exactly the address it is given (use loopback
+    /// unless other machines should reach it). Calls arrive on the
+    /// listener's threads and run the handlers as in-process calls do, with
+    /// the caller's deadline; the wire protocol is `docs/wire.md`.
+    ///
+    /// Fails with [`Code::InvalidArgument`] for a URL junction cannot read
+    /// (or holding a NUL byte) or an empty service list, and
+    /// [`Code::Unavailable`] when the address cannot be bound (in use, no
+    /// permission, not an address of this machine).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use junction::{Deadline, Host, ListenOptions, RouteOptions, Service};
+    ///
+    /// // One host serves "greeter" ...
+    /// let server = Host::new()?;
+    /// server.register(Service::new("greeter").method("hello", |request: &[u8], _| {
+    ///     Ok([b"hello, ".as_slice(), request].concat())
+    /// }))?;
+    /// let listener = server.listen("zmq+inproc://doc-greeter", &ListenOptions::new())?;
+    ///
+    /// // ... another routes it there and calls it as if it were local.
+    /// let client = Host::new()?;
+    /// client.route("greeter", listener.url(), &RouteOptions::new())?;
+    /// let hello = client.resolve("greeter", "hello")?;
+    /// let response = hello.call(b"junction", Deadline::after(Duration::from_secs(5)))?;
+    /// assert_eq!(response, b"hello, junction");
+    ///
+    /// listener.close(Deadline::none())?; // before its host is freed
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn listen(&self, url: &str, options: &ListenOptions) -> Result<Listener<'_>> {
+        let url = c_string(url, "URL")?;
+        let services = match &options.services {
+            None => None,
+            Some(names) if names.is_empty() => {
+                return Err(Status::new(
+                    Code::InvalidArgument,
+                    "the service list is empty (leave it out to serve every service)",
+                ))
+            }
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|name| c_string(name, "service name"))
+                    .collect::<Result<Vec<CString>>>()?,
+            ),
+        };
+        let pointers: Option<Vec<*const c_char>> = services
+            .as_ref()
+            .map(|names| names.iter().map(|name| name.as_ptr()).collect());
+        let service_count = match &pointers {
+            Some(pointers) => u32::try_from(pointers.len())
+                .map_err(|_| Status::new(Code::InvalidArgument, "too many services in the list"))?,
+            None => 0,
+        };
+        let raw_options = sys::jn_listen_options {
+            struct_size: std::mem::size_of::<sys::jn_listen_options>() as u32,
+            threads: options.threads,
+            services: pointers
+                .as_ref()
+                .map_or(std::ptr::null(), |pointers| pointers.as_ptr()),
+            service_count,
+            max_in_flight: options.max_in_flight,
+            max_payload_bytes: options.max_payload_bytes,
+        };
+        let mut raw = std::ptr::null_mut();
+        let mut status = sys::jn_status::default();
+        // SAFETY: the host is live; the URL, the options and the names they
+        // point to are borrowed for the call; raw and status are out
+        // parameters owned here.
+        let code = unsafe {
+            sys::jn_host_listen(
+                self.as_raw(),
+                url.as_ptr(),
+                &raw_options,
+                &mut raw,
+                &mut status,
+            )
+        };
+        // SAFETY: status is the call's out parameter.
+        unsafe { check(code, &mut status) }?;
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Status::new(Code::Internal, "jn_host_listen returned no listener"))?;
+        // SAFETY: the listener is open; its URL is a NUL-terminated string
+        // valid until it is closed, and copied here.
+        let url = unsafe {
+            let url = sys::jn_listener_url(raw.as_ptr());
+            if url.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(url).to_string_lossy().into_owned()
+            }
+        };
+        Ok(Listener {
+            raw,
+            url,
+            _host: PhantomData,
+        })
+    }
+
+    /// Routes `service` to the host serving it at `url` (a [`Listener`]'s
+    /// URL, or a `junction-host` daemon's): every method of `service` then
+    /// resolves ([`HostRef::resolve`]) and calls on it go to that host. The
+    /// calling code is the same as for a local service: requests,
+    /// responses, status codes and messages, and deadlines all travel.
+    ///
+    /// Routes to one URL share one connection, which carries many calls at
+    /// once and reconnects by itself. A peer that is down, or dies mid-call,
+    /// answers [`Code::Unavailable`] (or [`Code::DeadlineExceeded`] at the
+    /// call's deadline), never a hang.
+    ///
+    /// The route is registered like a service: [`Code::AlreadyExists`] if
+    /// the name is taken, and [`HostRef::unregister`] removes it.
+    /// [`Code::InvalidArgument`] for a URL junction cannot read, or a name
+    /// or URL holding a NUL byte.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use junction::{Code, Deadline, Host, RouteOptions};
+    ///
+    /// // Nothing listens there: calls answer UNAVAILABLE, promptly.
+    /// let host = Host::new()?;
+    /// let options = RouteOptions::new().connect_timeout(Duration::from_millis(100));
+    /// host.route("far.away", "zmq+ipc:///nonexistent/junction-doc.sock", &options)?;
+    /// let call = host.resolve("far.away", "anything")?;
+    /// let error = call.call(b"", Deadline::after(Duration::from_secs(10))).unwrap_err();
+    /// assert_eq!(error.code(), Code::Unavailable);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn route(&self, service: &str, url: &str, options: &RouteOptions) -> Result<()> {
+        let service = c_string(service, "service name")?;
+        let url = c_string(url, "URL")?;
+        let connect_timeout_ns = i64::try_from(options.connect_timeout.as_nanos())
+            .map_err(|_| Status::new(Code::InvalidArgument, "the connect timeout is too long"))?;
+        let raw_options = sys::jn_route_options {
+            struct_size: std::mem::size_of::<sys::jn_route_options>() as u32,
+            reserved: 0,
+            connect_timeout_ns,
+            max_payload_bytes: options.max_payload_bytes,
+        };
+        let mut status = sys::jn_status::default();
+        // SAFETY: the host is live; the names and options are borrowed for
+        // the call; status is an out parameter owned here.
+        let code = unsafe {
+            sys::jn_host_route(
+                self.as_raw(),
+                service.as_ptr(),
+                url.as_ptr(),
+                &raw_options,
+                &mut status,
+            )
+        };
+        // SAFETY: status is the call's out parameter.
+        unsafe { check(code, &mut status) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Host;
+
+    #[test]
+    fn thread_safety() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Listener<'static>>();
+        assert_send_sync::<ListenOptions>();
+        assert_send_sync::<RouteOptions>();
+    }
+
+    #[test]
+    fn options_accumulate() {
+        let options = ListenOptions::new().services(["a"]).services(vec!["b"]);
+        assert_eq!(options.services, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(ListenOptions::new(), ListenOptions::default());
+        assert_eq!(RouteOptions::new(), RouteOptions::default());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_the_call() {
+        let host = Host::new().unwrap();
+        let nul = host.listen("zmq+inproc://a\0b", &ListenOptions::new());
+        assert_eq!(nul.unwrap_err().code(), Code::InvalidArgument);
+        let empty = ListenOptions::new().services(Vec::<String>::new());
+        let error = host.listen("zmq+inproc://unit-empty", &empty).unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let nul_service = ListenOptions::new().services(["a\0"]);
+        let error = host
+            .listen("zmq+inproc://unit-nul", &nul_service)
+            .unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let options = RouteOptions::new();
+        let error = host.route("a\0", "zmq+inproc://x", &options).unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let error = host.route("a", "zmq+inproc://x\0", &options).unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let forever = RouteOptions::new().connect_timeout(Duration::MAX);
+        let error = host.route("a", "zmq+inproc://x", &forever).unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+    }
+}
