@@ -299,11 +299,17 @@ void Client::hand_off_receiving() {
 
 void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
   thread_local std::vector<zmq::message_t> frames;
+  // Look for input before waiting only while answers are found queued
+  // without waiting: each look that finds none costs libzmq system calls,
+  // and a wait looks first anyway.
+  bool look_first = false;
   for (;;) {
-    if (!socket_->received_last()) {
-      socket_->wait(deadline_ns);
+    bool queued = true;  // found without blocking
+    if (!look_first) {
+      queued = socket_->wait(deadline_ns);
     }
     const std::size_t frame_count = socket_->try_receive(frames, 2);
+    look_first = frame_count != 0 && queued;
     if (frame_count != 0) {
       deliver(frames, frame_count);
     }

@@ -232,14 +232,17 @@ bool Listener::stand_by(std::unique_lock<std::mutex>& lock) {
 void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
                             std::vector<zmq::message_t>& frames) {
   const std::uint64_t epoch = receiver_epoch_;
+  // Whether to look for the next call before waiting: only while calls
+  // are found queued without waiting (each look that finds none costs
+  // libzmq system calls, and a wait looks first anyway).
+  bool look_first = false;
   for (;;) {
     std::size_t frame_count = 0;
     bool queued = true;  // the call was waiting when this thread looked
     for (;;) {
-      if (!socket_->received_last()) {
-        queued = false;
+      if (!look_first) {
         lock.unlock();
-        socket_->wait(JN_NO_DEADLINE);
+        queued = socket_->wait(JN_NO_DEADLINE);
         lock.lock();
       }
       if (stopping_.load()) {
@@ -249,6 +252,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       // Taken and counted under the lock, so a closing listener's drain
       // either sees the call in flight or stops before it is taken.
       frame_count = socket_->try_receive(frames, 4);
+      look_first = frame_count != 0 && queued;
       if (frame_count != 0) {
         break;
       }

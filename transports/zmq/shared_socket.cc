@@ -92,7 +92,6 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
     zmq::message_t frame;
     if (zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT) < 0) {
       if (count == 0) {
-        received_last_.store(false);
         return 0;
       }
       break;  // a message's frames arrive together; this cannot happen mid-message
@@ -107,7 +106,6 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
       break;
     }
   }
-  received_last_.store(true);
   return count;
 }
 
@@ -120,7 +118,7 @@ void SharedSocket::close(int linger_ms) noexcept {
   wake();  // a thread about to wait on the closed socket's descriptor returns
 }
 
-void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
+bool SharedSocket::wait(std::int64_t deadline_ns) noexcept {
   waiting_.fetch_add(1);
   struct Done {
     std::atomic<std::uint32_t>& waiting;
@@ -129,13 +127,13 @@ void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
   {
     std::lock_guard lock(mutex_);
     if (!socket_) {
-      return;
+      return false;
     }
     int events = 0;
     std::size_t size = sizeof(events);
     if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
         (events & ZMQ_POLLIN) != 0) {
-      return;
+      return true;
     }
   }
   pollfd fds[2] = {{socket_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
@@ -144,7 +142,7 @@ void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
   if (deadline_ns != JN_NO_DEADLINE) {
     const std::int64_t left = deadline_ns - jn_now_ns();
     if (left <= 0) {
-      return;
+      return false;
     }
     timeout.tv_sec = static_cast<time_t>(left / 1'000'000'000);
     timeout.tv_nsec = static_cast<long>(left % 1'000'000'000);
@@ -154,6 +152,7 @@ void SharedSocket::wait(std::int64_t deadline_ns) noexcept {
     std::uint64_t drained = 0;
     static_cast<void>(read(wake_fd_, &drained, sizeof(drained)));
   }
+  return false;
 }
 
 void SharedSocket::wake() const noexcept {

@@ -47,15 +47,11 @@ class SharedSocket {
   // frame count (0: none), keeping at most max_frames frames.
   std::size_t try_receive(std::vector<zmq::message_t>& frames, std::size_t max_frames) noexcept;
 
-  // Whether the last try_receive took a message, so another may be queued:
-  // a receiver tries again at once rather than wait() first (each look for
-  // input that finds none costs libzmq system calls).
-  [[nodiscard]] bool received_last() const noexcept { return received_last_.load(); }
-
   // Blocks until input may be waiting, wake() is called, or deadline_ns
   // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
-  // try_receive again.
-  void wait(std::int64_t deadline_ns) noexcept;
+  // try_receive again. Returns true when input was waiting already (it did
+  // not block).
+  bool wait(std::int64_t deadline_ns) noexcept;
   void wake() const noexcept;
 
   // Closes the socket: later sends fail (ENOTSOCK) and nothing more is
@@ -76,7 +72,6 @@ class SharedSocket {
 
   std::mutex mutex_;
   std::atomic<std::uint32_t> waiting_{0};  // threads in wait()
-  std::atomic<bool> received_last_{false};
   zmq::socket_t socket_;
   int socket_fd_ = -1;
   int wake_fd_ = -1;
