@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon_process.hh"
@@ -272,7 +273,14 @@ TEST_P(DrainTest, CallsInFlightFinishLaterCallsAreUnavailableExitIsZero) {
   const Answer finished = short_call.get();
   EXPECT_EQ(finished.code, JN_OK) << CodeName(finished.code) << ": " << finished.message;
   EXPECT_EQ(finished.response, Le64(300));
-  const Answer late = Call(echo.get(), "after the signal", 5s);
+  // "draining" is logged just before the listeners start refusing, so a
+  // call made at once may still be served; within a moment every call is
+  // refused, while the long call keeps the daemon draining.
+  Answer late = Call(echo.get(), "after the signal", 5s);
+  for (int attempt = 0; late.code == JN_OK && attempt < 100; ++attempt) {
+    std::this_thread::sleep_for(10ms);
+    late = Call(echo.get(), "after the signal", 5s);
+  }
   EXPECT_EQ(late.code, JN_UNAVAILABLE) << CodeName(late.code) << ": " << late.message;
   EXPECT_TRUE(daemon.Running()) << "the late call should meet the draining daemon\n"
                                 << daemon.Output();
