@@ -71,6 +71,19 @@ class WireFaultsTest : public testing::Test {
     return header;
   }
 
+  // The next answer is an error for call_id with code; returns its message.
+  std::string expect_error(std::uint64_t call_id, std::int32_t code) {
+    const std::optional<Answer> answer = receive();
+    if (!answer) {
+      ADD_FAILURE() << "no answer for call " << call_id;
+      return {};
+    }
+    EXPECT_EQ(answer->call_id, call_id);
+    EXPECT_EQ(answer->code, code) << answer->message;
+    EXPECT_TRUE(answer->payload.empty());
+    return answer->message;
+  }
+
   // A well-formed echo call still works.
   void expect_still_serving(std::uint64_t call_id) {
     send({request(call_id, "test", "echo", 5), {'h', 'e', 'l', 'l', 'o'}});
@@ -101,11 +114,8 @@ TEST_F(WireFaultsTest, UnknownVersionIsFailedPrecondition) {
   std::vector<std::uint8_t> header = request(7, "test", "echo", 0);
   header[4] = 9;
   send({header, {}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 7u);
-  EXPECT_EQ(answer->code, JN_FAILED_PRECONDITION);
-  EXPECT_NE(answer->message.find("version 9"), std::string::npos) << answer->message;
+  const std::string message = expect_error(7, JN_FAILED_PRECONDITION);
+  EXPECT_NE(message.find("version 9"), std::string::npos) << message;
   expect_still_serving(8);
 }
 
@@ -113,51 +123,34 @@ TEST_F(WireFaultsTest, TruncatedHeaderIsInvalidArgument) {
   std::vector<std::uint8_t> header = request(11, "test", "echo", 0);
   header.resize(30);
   send({header, {}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 11u);
-  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_error(11, JN_INVALID_ARGUMENT);
   expect_still_serving(12);
 }
 
 TEST_F(WireFaultsTest, MissingOrExtraFramesAreInvalidArgument) {
   send({request(21, "test", "echo", 0)});  // no payload frame
-  std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 21u);
-  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_error(21, JN_INVALID_ARGUMENT);
   send({request(22, "test", "echo", 1), {'a'}, {'b'}});  // a third frame
-  answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 22u);
-  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_error(22, JN_INVALID_ARGUMENT);
   expect_still_serving(23);
 }
 
 TEST_F(WireFaultsTest, PayloadLengthMismatchIsInvalidArgument) {
   send({request(31, "test", "echo", 10), {'s', 'h', 'o', 'r', 't'}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 31u);
-  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_error(31, JN_INVALID_ARGUMENT);
   expect_still_serving(32);
 }
 
 TEST_F(WireFaultsTest, DeclaredPayloadOverTheLimitIsResourceExhausted) {
   // The listener's limit is 1024 bytes: the header alone is refused.
   send({request(41, "test", "echo", 1u << 30), {}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 41u);
-  EXPECT_EQ(answer->code, JN_RESOURCE_EXHAUSTED);
+  expect_error(41, JN_RESOURCE_EXHAUSTED);
   expect_still_serving(42);
 }
 
 TEST_F(WireFaultsTest, PayloadOverTheLimitWithinTheFrameLimitIsResourceExhausted) {
   send({request(43, "test", "echo", 2048), std::vector<std::uint8_t>(2048, 1)});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->code, JN_RESOURCE_EXHAUSTED);
+  expect_error(43, JN_RESOURCE_EXHAUSTED);
   expect_still_serving(44);
 }
 
@@ -185,31 +178,21 @@ TEST_F(WireFaultsTest, ResponseSentToAListenerIsInvalidArgument) {
   std::vector<std::uint8_t> header;
   ASSERT_TRUE(wire::encode_response(61, JN_OK, "", 0, header));
   send({header, {}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 61u);
-  EXPECT_EQ(answer->code, JN_INVALID_ARGUMENT);
+  expect_error(61, JN_INVALID_ARGUMENT);
   expect_still_serving(62);
 }
 
 TEST_F(WireFaultsTest, UnknownServiceOrMethodIsNotFound) {
   send({request(71, "nope", "echo", 0), {}});
-  std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->code, JN_NOT_FOUND);
+  expect_error(71, JN_NOT_FOUND);
   send({request(72, "test", "nope", 0), {}});
-  answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->code, JN_NOT_FOUND);
-  EXPECT_NE(answer->message.find("nope"), std::string::npos) << answer->message;
+  const std::string message = expect_error(72, JN_NOT_FOUND);
+  EXPECT_NE(message.find("nope"), std::string::npos) << message;
 }
 
 TEST_F(WireFaultsTest, SpentTimeoutIsDeadlineExceeded) {
   send({request(81, "test", "echo", 0, /*timeout_ns=*/0), {}});
-  const std::optional<Answer> answer = receive();
-  ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->call_id, 81u);
-  EXPECT_EQ(answer->code, JN_DEADLINE_EXCEEDED);
+  expect_error(81, JN_DEADLINE_EXCEEDED);
 }
 
 TEST_F(WireFaultsTest, ManyCallsInFlightAnswerInAnyOrder) {
