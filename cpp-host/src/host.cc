@@ -12,17 +12,7 @@
 namespace junction::detail {
 namespace {
 
-constexpr std::size_t kMaxNameLength = 255;
 constexpr std::uint32_t kDefaultWorkerThreads = 2;
-
-// Length of a NUL-terminated name, or 0 when it is NULL, empty or too long.
-std::size_t name_length(const char* name) noexcept {
-  if (name == nullptr) {
-    return 0;
-  }
-  const std::size_t length = strnlen(name, kMaxNameLength + 1);
-  return length > kMaxNameLength ? 0 : length;
-}
 
 std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
   if (name_length(desc.name) == 0) {
@@ -57,6 +47,15 @@ std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
 }
 
 }  // namespace
+
+std::size_t name_length(const char* name) noexcept {
+  constexpr std::size_t kMaxNameLength = 255;
+  if (name == nullptr) {
+    return 0;
+  }
+  const std::size_t length = strnlen(name, kMaxNameLength + 1);
+  return length > kMaxNameLength ? 0 : length;
+}
 
 void ServiceEntry::run_destroy_once() noexcept {
   if (destroyed.exchange(true, std::memory_order_acq_rel)) {

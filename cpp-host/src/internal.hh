@@ -29,6 +29,10 @@ struct BufferCounts {
 };
 BufferCounts buffer_counts_read() noexcept;
 
+// Length of a NUL-terminated service or method name, or 0 when it is NULL,
+// empty or longer than 255 bytes.
+std::size_t name_length(const char* name) noexcept;
+
 // Replaces status's code and message. Never throws: if the message cannot be
 // allocated the status keeps the code and an empty message.
 void status_assign(jn_status* status, std::int32_t code, std::string_view message) noexcept;

@@ -1,7 +1,6 @@
 // The transport functions of the C ABI (abi/junction.h, "Transports"):
 // listeners serving a host's services, and routes sending a service's calls
 // to another host. The ZeroMQ transport lives in transports/zmq/.
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -25,8 +24,6 @@ struct jn_listener {
 
 namespace junction::detail {
 namespace {
-
-constexpr std::size_t kMaxServiceName = 255;
 
 // A routed method's context: the connection and the names it calls.
 struct RoutedMethod {
@@ -144,8 +141,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
   if (handle == nullptr || service == nullptr || url == nullptr) {
     return report(status, JN_INVALID_ARGUMENT, "host, service and url must not be NULL");
   }
-  const std::size_t service_length = strnlen(service, detail::kMaxServiceName + 1);
-  if (service_length == 0 || service_length > detail::kMaxServiceName) {
+  if (detail::name_length(service) == 0) {
     return report(status, JN_INVALID_ARGUMENT, "service name must be 1 to 255 bytes");
   }
   zmq_transport::ClientOptions settings;

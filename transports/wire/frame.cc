@@ -1,5 +1,7 @@
 #include "frame.hh"
 
+#include <junction.h>
+
 #include <array>
 #include <cstring>
 
@@ -7,10 +9,10 @@ namespace junction::wire {
 namespace {
 
 constexpr std::array<std::uint8_t, 4> kMagic = {'J', 'N', 'W', 'F'};
-constexpr std::int32_t kInvalidArgument = 3;
-constexpr std::int32_t kResourceExhausted = 8;
-constexpr std::int32_t kFailedPrecondition = 9;
-constexpr std::int32_t kMaxCode = 16;
+constexpr std::int32_t kInvalidArgument = JN_INVALID_ARGUMENT;
+constexpr std::int32_t kResourceExhausted = JN_RESOURCE_EXHAUSTED;
+constexpr std::int32_t kFailedPrecondition = JN_FAILED_PRECONDITION;
+constexpr std::int32_t kMaxCode = JN_STATUS_CODE_MAX;
 
 // Offsets of the fixed part (docs/wire.md, "Header frame").
 constexpr std::size_t kOffVersion = 4;

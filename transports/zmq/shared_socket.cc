@@ -129,10 +129,7 @@ bool SharedSocket::wait(std::int64_t deadline_ns) noexcept {
     if (!socket_) {
       return false;
     }
-    int events = 0;
-    std::size_t size = sizeof(events);
-    if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
-        (events & ZMQ_POLLIN) != 0) {
+    if (input_waiting()) {
       return true;
     }
   }
@@ -166,12 +163,16 @@ void SharedSocket::wake_if_readable() noexcept {
   if (waiting_.load() == 0) {
     return;
   }
-  int events = 0;
-  std::size_t size = sizeof(events);
-  if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
-      (events & ZMQ_POLLIN) != 0) {
+  if (input_waiting()) {
     wake();
   }
+}
+
+bool SharedSocket::input_waiting() noexcept {
+  int events = 0;
+  std::size_t size = sizeof(events);
+  return zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
+         (events & ZMQ_POLLIN) != 0;
 }
 
 }  // namespace junction::zmq_transport

@@ -69,6 +69,9 @@ class SharedSocket {
   // After any operation: if input is waiting, the edge that would have woken
   // the waiting thread may have been consumed here, so wake it.
   void wake_if_readable() noexcept;
+  // Under mutex_: whether a message is waiting (ZMQ_EVENTS, which also
+  // processes libzmq's pending commands).
+  bool input_waiting() noexcept;
 
   std::mutex mutex_;
   std::atomic<std::uint32_t> waiting_{0};  // threads in wait()
