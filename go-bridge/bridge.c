@@ -7,16 +7,23 @@
 
 uint32_t junction_go_header_version(void) { return JN_ABI_VERSION; }
 
-/* Moves a buffer into its Go form; the source is left released. */
+/* Moves a buffer into its Go form; the source is left released. An empty
+ * buffer is released here: its data may be any value, which Go must not
+ * hold, and its producer's release may need that value back. */
 static junction_go_owned owned_from(jn_buffer* buffer) {
   junction_go_owned owned = {NULL, 0, 0, 0};
-  if (buffer->release != NULL) {
-    owned.data = buffer->len > 0 ? buffer->data : NULL;
-    owned.len = buffer->len;
-    owned.release = (uintptr_t)buffer->release;
-    owned.private_data = (uintptr_t)buffer->private_data;
-    buffer->release = NULL;
+  if (buffer->release == NULL) {
+    return owned;
   }
+  if (buffer->len == 0) {
+    jn_buffer_release(buffer);
+    return owned;
+  }
+  owned.data = buffer->data;
+  owned.len = buffer->len;
+  owned.release = (uintptr_t)buffer->release;
+  owned.private_data = (uintptr_t)buffer->private_data;
+  buffer->release = NULL;
   return owned;
 }
 
@@ -47,23 +54,63 @@ static int64_t deadline_after(int64_t timeout_ns) {
   return timeout_ns < JN_NO_DEADLINE - now ? now + timeout_ns : JN_NO_DEADLINE;
 }
 
-junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
-                                     uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
-                                     uint64_t dst_cap) {
+int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t request_len,
+                         int64_t timeout_ns, uint8_t* dst, uint64_t dst_cap) {
+  const jn_bytes view = {request, request_len};
+  jn_result result;
+  const int32_t code = jn_call_into((const jn_method*)method, view, deadline_after(timeout_ns), dst,
+                                    dst_cap, &result);
+  if (code == JN_OK && result.response.len <= dst_cap) {
+    /* Answered into dst already (jn_respond), or copied there now. */
+    const uint64_t len = result.response.len;
+    if (result.response.data != dst && len > 0) {
+      memcpy(dst, result.response.data, len);
+    }
+    if (result.response.release != NULL) {
+      jn_buffer_release(&result.response);
+    }
+    if (result.status.message.release != NULL) {
+      jn_buffer_release(&result.status.message);
+    }
+    return (int64_t)len;
+  }
+  junction_go_outcome* held = malloc(sizeof *held);
+  if (held == NULL) {
+    jn_buffer_release(&result.response);
+    jn_buffer_release(&result.status.message);
+    return JUNCTION_GO_OUTCOME_LOST;
+  }
+  held->copied_len = 0;
+  held->status = status_from(code, &result.status);
+  held->response = owned_from(&result.response);
+  return -(int64_t)(intptr_t)held;
+}
+
+junction_go_outcome junction_go_outcome_take(int64_t held) {
+  junction_go_outcome outcome;
+  if (held == JUNCTION_GO_OUTCOME_LOST) {
+    jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+    jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot hold the call's outcome");
+    const junction_go_owned none = {NULL, 0, 0, 0};
+    outcome.copied_len = 0;
+    outcome.status = status_from(JN_RESOURCE_EXHAUSTED, &status);
+    outcome.response = none;
+    return outcome;
+  }
+  junction_go_outcome* holder = (junction_go_outcome*)(intptr_t)(-held);
+  outcome = *holder;
+  free(holder);
+  return outcome;
+}
+
+junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* request,
+                                              uint64_t request_len, int64_t timeout_ns) {
   const jn_bytes view = {request, request_len};
   jn_result result;
   const int32_t code =
-      jn_call_into(method, view, deadline_after(timeout_ns), dst, dst_cap, &result);
+      jn_call((const jn_method*)method, view, deadline_after(timeout_ns), &result);
   junction_go_outcome outcome;
   outcome.copied_len = 0;
-  if (code == JN_OK && result.response.len <= dst_cap) {
-    /* Answered into dst already (jn_respond), or copied there now. */
-    if (result.response.data != dst && result.response.len > 0) {
-      memcpy(dst, result.response.data, result.response.len);
-    }
-    outcome.copied_len = result.response.len;
-    jn_buffer_release(&result.response);
-  }
   outcome.status = status_from(code, &result.status);
   outcome.response = owned_from(&result.response);
   return outcome;

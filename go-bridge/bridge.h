@@ -16,8 +16,9 @@
 /* JN_ABI_VERSION as this package was compiled against it. */
 uint32_t junction_go_header_version(void);
 
-/* An owned jn_buffer as Go holds it: data is NULL when len is 0; release
- * and private_data are opaque. released <=> release == 0. */
+/* An owned jn_buffer as Go holds it: release and private_data are opaque.
+ * released <=> release == 0; an empty buffer never reaches Go unreleased
+ * (so data is never an arbitrary pointer). */
 typedef struct junction_go_owned {
   const uint8_t* data;
   uint64_t len;
@@ -38,22 +39,40 @@ typedef struct junction_go_status {
 /* No deadline, as a relative timeout. */
 #define JUNCTION_GO_NO_TIMEOUT (-1)
 
-/* The outcome of junction_go_call. On OK, a response of at most dst_cap
- * bytes was copied to dst and released (response is then released and
- * copied_len its length); a larger one is in response. On failure, status
- * holds the code and message. The caller releases what is not released. */
+/* A call's whole outcome. On OK, a response of at most the room lent was
+ * written there and released (response is then released and copied_len
+ * its length); a larger one is in response. On failure, status holds the
+ * code and message. The caller releases what is not released. */
 typedef struct junction_go_outcome {
   junction_go_status status;
   junction_go_owned response;
   uint64_t copied_len;
 } junction_go_outcome;
 
+/* junction_go_call's answer when its outcome could not be held. */
+#define JUNCTION_GO_OUTCOME_LOST INT64_MIN
+
 /* jn_call_into with a deadline timeout_ns from now (JUNCTION_GO_NO_TIMEOUT:
- * none), lending dst. request: borrowed. dst: borrowed, dst_cap writable
- * bytes (NULL if 0). */
-junction_go_outcome junction_go_call(const jn_method* method, const uint8_t* request,
-                                     uint64_t request_len, int64_t timeout_ns, uint8_t* dst,
-                                     uint64_t dst_cap);
+ * none), lending dst. method: a jn_method*, as an integer so that cgo has
+ * no pointer to check. request: borrowed. dst: borrowed, dst_cap writable
+ * bytes (NULL if 0).
+ *
+ * The usual call (OK, the response fits dst) returns the response's length
+ * n >= 0, the response being in dst: one crossing, nothing allocated.
+ * Otherwise (a failure, or a larger response) the outcome is held in C
+ * memory and the return value is negative: junction_go_outcome_take gives
+ * the outcome and frees its holder. JUNCTION_GO_OUTCOME_LOST: the holder
+ * could not be allocated (the response and message are released). */
+int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t request_len,
+                         int64_t timeout_ns, uint8_t* dst, uint64_t dst_cap);
+
+/* The outcome held by a negative junction_go_call return (exactly once). */
+junction_go_outcome junction_go_outcome_take(int64_t held);
+
+/* jn_call with a deadline as in junction_go_call: the whole outcome, the
+ * response left in its producer's buffer. request: borrowed. */
+junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* request,
+                                              uint64_t request_len, int64_t timeout_ns);
 
 /* jn_call_async with a copy of request (borrowed) and a deadline as in
  * junction_go_call. On OK, junctionGoAsyncDone(call_handle, outcome) runs

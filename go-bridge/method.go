@@ -54,9 +54,6 @@ func (m *Method) Raw() unsafe.Pointer { return unsafe.Pointer(m.raw) }
 // (JUNCTION_GO_NO_TIMEOUT without a deadline), or the error that answers a
 // context already done.
 func timeoutOf(ctx context.Context) (int64, error) {
-	if ctx == background {
-		return C.JUNCTION_GO_NO_TIMEOUT, nil
-	}
 	if ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
 			if err == context.DeadlineExceeded {
@@ -82,8 +79,21 @@ func (m *Method) begin(ctx context.Context) (int64, error) {
 	if m.closed.Load() {
 		return 0, errMethodClosed()
 	}
+	if isBackground(ctx) {
+		return C.JUNCTION_GO_NO_TIMEOUT, nil
+	}
 	return timeoutOf(ctx)
 }
+
+// isBackground reports whether ctx is context.Background() by comparing
+// the interface's two words (type and data), which costs no call where ==
+// on interfaces calls into the runtime. A false answer only sends ctx down
+// the general path.
+func isBackground(ctx context.Context) bool {
+	return *(*[2]uintptr)(unsafe.Pointer(&ctx)) == backgroundWords
+}
+
+var backgroundWords = *(*[2]uintptr)(unsafe.Pointer(&background))
 
 func bytesPtr(b []byte) *C.uint8_t {
 	if len(b) == 0 {
@@ -122,21 +132,34 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 		return dst, err
 	}
 	room := dst[len(dst):cap(dst)]
-	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
+	n := C.junction_go_call(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
 		bytesPtr(room), C.uint64_t(len(room)))
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(req)
 	runtime.KeepAlive(dst)
+	if n >= 0 {
+		return dst[:len(dst)+int(n)], nil
+	}
+	return appendOutcome(dst, C.junction_go_outcome_take(n))
+}
+
+// appendOutcome is CallAppend's answer from an outcome junction_go_call
+// could not give in dst: a failure, or a response larger than the room.
+func appendOutcome(dst []byte, outcome C.junction_go_outcome) ([]byte, error) {
 	if outcome.status.code != C.JN_OK {
+		C.junction_go_owned_release(outcome.response)
 		return dst, takeStatus(outcome.status)
 	}
-	if outcome.response.release == 0 {
-		return dst[:len(dst)+int(outcome.copied_len)], nil
-	}
-	// Larger than the room: copy it out of the producer's buffer.
+	C.junction_go_owned_release(outcome.status.message)
 	dst = append(dst, ownedBytes(outcome.response)...)
 	C.junction_go_owned_release(outcome.response)
 	return dst, nil
+}
+
+// handle is the jn_method* as junction_go_call takes it: an integer, which
+// cgo does not check as it checks pointers (the handle is C memory).
+func (m *Method) handle() C.uintptr_t {
+	return C.uintptr_t(uintptr(unsafe.Pointer(m.raw)))
 }
 
 func errMethodClosed() *Error {

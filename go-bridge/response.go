@@ -59,7 +59,7 @@ func (m *Method) CallBorrowed(ctx context.Context, req []byte) (Response, error)
 	if err != nil {
 		return Response{}, err
 	}
-	outcome := C.junction_go_call(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), nil, 0)
+	outcome := C.junction_go_call_borrowed(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout))
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(req)
 	if outcome.status.code != C.JN_OK {
