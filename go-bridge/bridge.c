@@ -107,8 +107,7 @@ junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* r
                                               uint64_t request_len, int64_t timeout_ns) {
   const jn_bytes view = {request, request_len};
   jn_result result;
-  const int32_t code =
-      jn_call((const jn_method*)method, view, deadline_after(timeout_ns), &result);
+  const int32_t code = jn_call((const jn_method*)method, view, deadline_after(timeout_ns), &result);
   junction_go_outcome outcome;
   outcome.copied_len = 0;
   outcome.status = status_from(code, &result.status);
