@@ -28,9 +28,9 @@ namespace {
 constexpr std::size_t kCopyMax = 4096;
 // How long a closing listener's socket keeps flushing answers already sent.
 constexpr int kCloseLingerMs = 1000;
-// How long the receiver may run a handler before the standby takes over
-// receiving.
-constexpr std::int64_t kTakeoverAfterNs = 500'000;
+// The takeover timer's tick: a handler still running after a whole tick
+// lets the standby take over receiving.
+constexpr std::int64_t kTakeoverTickNs = 500'000;
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -118,10 +118,11 @@ void Listener::start_thread() {
   ++threads_;
 }
 
-void Listener::arm_takeover_timer(std::int64_t after_ns) const noexcept {
-  itimerspec spec{};  // all zero: disarmed
-  spec.it_value.tv_sec = static_cast<time_t>(after_ns / 1'000'000'000);
-  spec.it_value.tv_nsec = static_cast<long>(after_ns % 1'000'000'000);
+void Listener::set_takeover_timer(std::int64_t after_ns, std::int64_t period_ns) const noexcept {
+  const auto timespec_of = [](std::int64_t ns) {
+    return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  };
+  const itimerspec spec{.it_interval = timespec_of(period_ns), .it_value = timespec_of(after_ns)};
   timerfd_settime(takeover_timer_, 0, &spec, nullptr);
 }
 
@@ -134,7 +135,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   stopping_.store(true);
   role_free_.notify_all();
   lock.unlock();
-  arm_takeover_timer(1);  // wakes the standby
+  set_takeover_timer(1, 0);  // wakes the standby
   if (!inproc_name_.empty()) {
     // libzmq frees an inproc name only when its reaper gets to the closed
     // socket; unbinding frees it now, so the name can be bound again at once.
@@ -204,6 +205,7 @@ Listener::Role Listener::next_role(std::unique_lock<std::mutex>& lock) {
 }
 
 bool Listener::stand_by(std::unique_lock<std::mutex>& lock) {
+  std::uint64_t started_at_last_tick = handlers_started_;
   for (;;) {
     lock.unlock();
     pollfd timer{takeover_timer_, POLLIN, 0};
@@ -216,16 +218,24 @@ bool Listener::stand_by(std::unique_lock<std::mutex>& lock) {
       standby_present_ = false;
       return false;
     }
-    if (receiver_present_ && receiver_in_handler_) {
-      // The receiver is stuck in a handler: this thread receives now, and
-      // the receiver finds the role gone when its handler returns.
+    const bool none_started = handlers_started_ == started_at_last_tick;
+    started_at_last_tick = handlers_started_;
+    if (none_started && receiver_present_ && receiver_in_handler_) {
+      // The receiver has been in one handler for a whole tick: this thread
+      // receives now, and the receiver finds the role gone when its handler
+      // returns.
       ++receiver_epoch_;
       receiver_in_handler_ = false;
       standby_present_ = false;
       role_free_.notify_one();  // a waiting thread stands by instead
       return true;
     }
-    // The handler ended as the timer fired: keep standing by.
+    if (none_started && takeover_timer_ticking_) {
+      // A tick with no handler run: the timer stops until the next one
+      // starts (under the lock, so that start sees it stopped).
+      takeover_timer_ticking_ = false;
+      set_takeover_timer(0, 0);
+    }
   }
 }
 
@@ -266,22 +276,21 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       role_free_.notify_one();
     } else {
       receiver_in_handler_ = true;
+      ++handlers_started_;
+      if (!takeover_timer_ticking_) {
+        takeover_timer_ticking_ = true;
+        set_takeover_timer(kTakeoverTickNs, kTakeoverTickNs);
+      }
       if (!standby_present_ && waiting_threads_ == 0 && threads_ < options_.max_in_flight) {
         start_thread();  // it stands by
       }
     }
     lock.unlock();
-    if (!hand_over) {
-      arm_takeover_timer(kTakeoverAfterNs);
-    }
     try {
       handle(frames, frame_count);
     } catch (...) {
       // Out of memory while reading or answering: the call is dropped and
       // its caller sees its deadline or the connection.
-    }
-    if (!hand_over) {
-      arm_takeover_timer(0);
     }
     lock.lock();
     if (--in_flight_ == 0) {

@@ -6,12 +6,15 @@
 // handler of the call it receives itself, keeping the role, so a call's
 // path crosses no thread of junction's; when calls are queueing it hands
 // the role to a waiting thread first, so they are served side by side. A
-// standby thread
-// sleeps on a timer the receiver arms around each handler: a handler that
-// runs past half a millisecond lets the standby take the role, so a slow call
-// never holds up the calls behind it. When no thread is left to wait, the
-// receiver starts one (up to max_in_flight); threads beyond the pool's size
-// end once others are free.
+// standby thread wakes on a timer that ticks every half millisecond while
+// calls are being served: a handler still running after a whole tick (half
+// a millisecond to one) lets the standby take the role, so a slow call never
+// holds up the calls behind it. The timer is armed when a handler starts and
+// the timer is off, and switched off by the standby after a tick with no
+// handler run, so a call costs no timer system call while calls keep coming
+// and an idle listener sleeps. When no thread is left to wait, the receiver
+// starts one (up to max_in_flight); threads beyond the pool's size end once
+// others are free.
 #pragma once
 
 #include <junction.h>
@@ -71,7 +74,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Sleeps on the takeover timer; takes the role from a receiver stuck in a
   // handler. Returns whether this thread now receives.
   bool stand_by(std::unique_lock<std::mutex>& lock);
-  void arm_takeover_timer(std::int64_t after_ns) const noexcept;
+  // Sets the takeover timer to fire after after_ns, then every period_ns
+  // (0: once); 0, 0 disarms it.
+  void set_takeover_timer(std::int64_t after_ns, std::int64_t period_ns) const noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
               std::string_view message, jn_buffer* response);
@@ -96,6 +101,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::condition_variable changed_;    // calls or threads ended, for close
   bool receiver_present_ = false;
   bool receiver_in_handler_ = false;
+  std::uint64_t handlers_started_ = 0;  // by receivers keeping the role
+  bool takeover_timer_ticking_ = false;
   std::uint64_t receiver_epoch_ = 0;  // bumped when the role is taken over
   bool standby_present_ = false;
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
