@@ -63,7 +63,7 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 		return nil, takeStatus(outcome.status)
 	}
 	response := append([]byte(nil), ownedBytes(outcome.response)...)
-	C.junction_go_owned_release(outcome.response)
+	releaseOwned(outcome.response)
 	return response, nil
 }
 
@@ -78,8 +78,8 @@ func junctionGoAsyncDone(callHandle C.uintptr_t, outcome C.junction_go_outcome) 
 	call.mu.Lock()
 	defer call.mu.Unlock()
 	if call.abandoned {
-		C.junction_go_owned_release(outcome.status.message)
-		C.junction_go_owned_release(outcome.response)
+		releaseOwned(outcome.status.message)
+		releaseOwned(outcome.response)
 		return
 	}
 	call.outcome = outcome

@@ -231,7 +231,7 @@ func (h *Host) Unregister(name string) error {
 // message; either way the message is released.
 func statusError(status C.junction_go_status) error {
 	if status.code == C.JN_OK {
-		C.junction_go_owned_release(status.message)
+		releaseOwned(status.message)
 		return nil
 	}
 	return takeStatus(status)
@@ -240,8 +240,16 @@ func statusError(status C.junction_go_status) error {
 // takeStatus turns a failed status into an *Error and releases its message.
 func takeStatus(status C.junction_go_status) *Error {
 	err := &Error{Code: Code(status.code), Message: string(ownedBytes(status.message))}
-	C.junction_go_owned_release(status.message)
+	releaseOwned(status.message)
 	return err
+}
+
+// releaseOwned hands an owned buffer back to its producer; a released one
+// (the usual empty message or response) costs no cgo crossing.
+func releaseOwned(owned C.junction_go_owned) {
+	if owned.release != 0 {
+		C.junction_go_owned_release(owned)
+	}
 }
 
 // ownedBytes are an unreleased owned buffer's bytes, in C memory.

@@ -147,12 +147,12 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 // could not give in dst: a failure, or a response larger than the room.
 func appendOutcome(dst []byte, outcome C.junction_go_outcome) ([]byte, error) {
 	if outcome.status.code != C.JN_OK {
-		C.junction_go_owned_release(outcome.response)
+		releaseOwned(outcome.response)
 		return dst, takeStatus(outcome.status)
 	}
-	C.junction_go_owned_release(outcome.status.message)
+	releaseOwned(outcome.status.message)
 	dst = append(dst, ownedBytes(outcome.response)...)
-	C.junction_go_owned_release(outcome.response)
+	releaseOwned(outcome.response)
 	return dst, nil
 }
 

@@ -41,7 +41,7 @@ type responseBox struct {
 }
 
 func releaseBox(box *responseBox) {
-	C.junction_go_owned_release(box.buffer)
+	releaseOwned(box.buffer)
 	box.buffer = C.junction_go_owned{}
 }
 
