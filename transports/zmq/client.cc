@@ -103,12 +103,13 @@ void Client::monitor_loop(zmq::socket_t events) {
   for (;;) {
     zmq::message_t event;
     zmq::message_t address;
-    try {
-      if (!events.recv(event) || !event.more() || !events.recv(address)) {
-        continue;
-      }
-    } catch (const zmq::error_t&) {
-      continue;  // EINTR
+    // Each frame on its own: an event whose second frame was interrupted
+    // would otherwise be lost (a missed DISCONNECTED leaves calls waiting).
+    const auto receive = [&events](zmq::message_t& frame) {
+      return retry_interrupted([&] { return zmq_msg_recv(frame.handle(), events.handle(), 0); });
+    };
+    if (receive(event) < 0 || !event.more() || receive(address) < 0) {
+      continue;
     }
     std::uint16_t id = 0;
     if (event.size() >= sizeof(id)) {

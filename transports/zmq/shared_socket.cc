@@ -70,7 +70,8 @@ int SharedSocket::send(std::span<zmq::message_t> frames) noexcept {
     const int flags = ZMQ_DONTWAIT | (i + 1 < frames.size() ? ZMQ_SNDMORE : 0);
     // Once the first frame is accepted, libzmq accepts the rest of the
     // message: the high-water mark is checked on a message's first frame.
-    if (zmq_msg_send(frames[i].handle(), socket_.handle(), flags) < 0) {
+    if (retry_interrupted(
+            [&] { return zmq_msg_send(frames[i].handle(), socket_.handle(), flags); }) < 0) {
       const int error = zmq_errno();
       wake_if_readable();
       return error;
@@ -90,7 +91,8 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
   std::size_t count = 0;
   for (;;) {
     zmq::message_t frame;
-    if (zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT) < 0) {
+    if (retry_interrupted(
+            [&] { return zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT); }) < 0) {
       if (count == 0) {
         return 0;
       }
@@ -171,7 +173,8 @@ void SharedSocket::wake_if_readable() noexcept {
 bool SharedSocket::input_waiting() noexcept {
   int events = 0;
   std::size_t size = sizeof(events);
-  return zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size) == 0 &&
+  return retry_interrupted(
+             [&] { return zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &events, &size); }) == 0 &&
          (events & ZMQ_POLLIN) != 0;
 }
 

@@ -24,6 +24,24 @@ namespace junction::zmq_transport {
 // open.
 zmq::context_t& shared_context();
 
+// Runs a libzmq call (returning < 0 with zmq_errno() on failure) again for
+// as long as it fails with EINTR, and returns its last result. libzmq
+// answers EINTR when a signal arrives while it reads its command mailbox,
+// even in non-blocking calls, and by then it may have processed the very
+// command that made ZMQ_FD readable: giving up would leave the message
+// unsent (or unreceived) and the descriptor silent, a lost wake-up. The
+// interrupted call did nothing else, so running it again is safe. Go
+// runtimes signal their threads often (preemption), so junction sockets
+// in Go processes meet this all the time.
+template <class Operation>
+int retry_interrupted(Operation&& operation) noexcept {
+  int rc = 0;
+  do {
+    rc = operation();
+  } while (rc < 0 && zmq_errno() == EINTR);
+  return rc;
+}
+
 // Options every junction socket sets: frames over max(max_payload_bytes,
 // the largest header frame) close their connection before libzmq allocates
 // them; heartbeats every second drop a connection silent for five; IPv6

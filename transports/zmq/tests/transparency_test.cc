@@ -2,7 +2,11 @@
 // this host and against the service routed to another host over each
 // ZeroMQ endpoint kind, and sees the same answers.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <filesystem>
 #include <future>
 #include <optional>
 #include <vector>
@@ -141,6 +145,58 @@ TEST_P(TransparencyTest, ConcurrentCallersEachGetTheirOwnAnswer) {
   for (auto& caller_result : callers) {
     EXPECT_EQ(caller_result.get(), 200);
   }
+}
+
+// Signals interrupt libzmq's non-blocking calls (EINTR), as a Go runtime's
+// preemption signals do in every Go process: calls must neither fail nor
+// lose their answers while every thread of the process is signalled
+// without SA_RESTART.
+TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
+  struct sigaction quiet {};
+  quiet.sa_handler = [](int) {};
+  sigemptyset(&quiet.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR1, &quiet, &previous), 0);
+  std::atomic<bool> calling{true};
+  std::thread signaller([&calling] {
+    const pid_t pid = getpid();
+    while (calling.load()) {
+      for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        syscall(SYS_tgkill, pid, std::stoi(task.path().filename().string()), SIGUSR1);
+      }
+    }
+  });
+  const junction::Method echo = caller().resolve("test", "echo");
+  std::vector<std::future<std::string>> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.push_back(std::async(std::launch::async, [&echo, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string request = std::to_string(t) + ":" + std::to_string(i);
+        std::string answer;
+        const Code code = code_of(
+            [&] {
+              answer =
+                  echo.call(request, junction::deadline_after(std::chrono::seconds(10))).text();
+            },
+            &answer);
+        if (code != Code::ok || answer != request) {
+          return "call " + request + ": " + answer;
+        }
+      }
+      return std::string();
+    }));
+  }
+  for (auto& caller_result : callers) {
+    EXPECT_EQ(caller_result.get(), "");
+  }
+  calling.store(false);
+  signaller.join();
+  // Ignoring discards the signals sent but not yet delivered, which the
+  // previous (default: fatal) action would otherwise meet.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGUSR1, &ignore, nullptr);
+  sigaction(SIGUSR1, &previous, nullptr);
 }
 
 TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
