@@ -532,6 +532,14 @@ func TestCallAppend(t *testing.T) {
 	if err != nil || string(got) != "no room" {
 		t.Fatalf("no room at all: %q, %v", got, err)
 	}
+	// Empty responses, in the room and without any (newHost checks that
+	// nothing is left unreleased).
+	if got, err = echo.CallAppend(ctx, buf, nil); err != nil || string(got) != "prefix:" {
+		t.Fatalf("empty, in the room: %q, %v", got, err)
+	}
+	if got, err = echo.CallAppend(ctx, nil, nil); err != nil || len(got) != 0 {
+		t.Fatalf("empty, no room: %q, %v", got, err)
+	}
 }
 
 // With room lent, a small response from an appending Go handler reaches the
