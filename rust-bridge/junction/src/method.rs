@@ -124,14 +124,27 @@ impl Method {
             );
         }
         // SAFETY: written by jn_call_into and owned here.
-        let response = unsafe { take_result(result.assume_init_mut()) }?;
-        if response.as_ptr() == room_ptr.cast_const() {
-            // SAFETY: the handler wrote response.len() <= room_len
-            // initialised bytes at the start of the spare capacity.
-            unsafe { out.set_len(out.len() + response.len()) };
-        } else {
-            out.extend_from_slice(&response);
+        let result = unsafe { result.assume_init_mut() };
+        // A response answered into the room needs no release (jn_call_into's
+        // contract). Its fields are read one at a time rather than moved as
+        // a struct: a wide load over the handler's narrower stores cannot be
+        // forwarded from them and stalls the call.
+        if result.status.code == sys::JN_OK as i32 && result.response.data == room_ptr.cast_const()
+        {
+            let len = result.response.len as usize;
+            debug_assert!(len <= room_len);
+            if result.status.message.release.is_some() {
+                // SAFETY: the message is owned here.
+                unsafe { sys::jn_status_release(&mut result.status) };
+            }
+            // SAFETY: the handler wrote len <= room_len initialised bytes at
+            // the start of the spare capacity.
+            unsafe { out.set_len(out.len() + len) };
+            return Ok(());
         }
+        // SAFETY: owned here.
+        let response = unsafe { take_result(result) }?;
+        out.extend_from_slice(&response);
         Ok(())
     }
 

@@ -82,10 +82,12 @@ fn call_into_answers_into_the_room_it_lends() {
                 })
                 .method("fail", |_: &[u8], _| -> junction::Result<[u8; 8]> {
                     Err(Status::new(Code::Unavailable, "not now"))
-                }),
+                })
+                .method("empty", |_: &[u8], _| Ok([0u8; 0])),
         )
         .unwrap();
         let length = host.resolve("test.array", "length").unwrap();
+        let empty = host.resolve("test.array", "empty").unwrap();
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(b"prefix");
         let before = (
@@ -104,6 +106,24 @@ fn call_into_answers_into_the_room_it_lends() {
             ),
             before,
             "a response that fits allocates nothing"
+        );
+
+        // An empty answer, with room and with none (an unallocated Vec
+        // lends a dangling pointer and no capacity).
+        empty.call_into(b"x", Deadline::none(), &mut out).unwrap();
+        assert_eq!(out.len(), 6 + 8);
+        let mut unallocated = Vec::new();
+        empty
+            .call_into(b"x", Deadline::none(), &mut unallocated)
+            .unwrap();
+        assert!(unallocated.is_empty());
+        assert_eq!(
+            (
+                junction::live::host_objects(),
+                junction::live::rust_buffers()
+            ),
+            before,
+            "an empty answer allocates nothing"
         );
 
         // No room: the array goes into a host buffer, copied onto out.
