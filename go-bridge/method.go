@@ -127,16 +127,18 @@ func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
 // (Rust handlers returning arrays, Go AppendHandlerFuncs, C handlers) writes
 // its response there and the call allocates nothing.
 func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error) {
-	timeout, err := m.begin(ctx)
-	if err != nil {
-		return dst, err
+	timeout := int64(C.JUNCTION_GO_NO_TIMEOUT)
+	if m.closed.Load() || !isBackground(ctx) { // begin's common answer, without a call
+		var err error
+		if timeout, err = m.begin(ctx); err != nil {
+			return dst, err
+		}
 	}
 	room := dst[len(dst):cap(dst)]
+	// req and room are pointer arguments, so live for the call.
 	n := C.junction_go_call(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
 		bytesPtr(room), C.uint64_t(len(room)))
 	runtime.KeepAlive(m)
-	runtime.KeepAlive(req)
-	runtime.KeepAlive(dst)
 	if n >= 0 {
 		return dst[:len(dst)+int(n)], nil
 	}
