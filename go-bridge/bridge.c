@@ -65,7 +65,7 @@ int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t requ
     const uint64_t len = result.response.len;
     /* A response in dst needs no release (jn_call_into: its release frees
      * nothing); skipping it saves two calls on the usual path. */
-    if (result.response.data != dst || dst == NULL) {
+    if (result.response.data != dst || dst_cap == 0) {
       if (len > 0) {
         memcpy(dst, result.response.data, len);
       }

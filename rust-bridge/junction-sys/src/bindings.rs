@@ -496,11 +496,13 @@ unsafe extern "C" {
  dst_cap is 0). A synchronous handler that answers with jn_respond writes a
  response that fits there directly, without an allocation; result->response
  then points into dst (its release callback frees nothing, so a caller
- that finds result->response.data == dst, dst not NULL, may skip releasing
- it). Any other response (a handler that sets result->response itself, one
- larger than dst_cap, an asynchronous handler's) is an ordinary owned
- buffer. Either way the caller reads result->response and releases the
- result as after jn_call. Otherwise as jn_call.*/
+ that lent room, dst_cap > 0, and finds result->response.data == dst may
+ skip releasing it; without room an empty response of the handler's own
+ may carry any pointer, dst's included). Any other response (a handler
+ that sets result->response itself, one larger than dst_cap, an
+ asynchronous handler's) is an ordinary owned buffer. Either way the
+ caller reads result->response and releases the result as after jn_call.
+ Otherwise as jn_call.*/
     pub fn jn_call_into(
         method: *const jn_method,
         request: jn_bytes,

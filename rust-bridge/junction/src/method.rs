@@ -129,7 +129,11 @@ impl Method {
         // contract). Its fields are read one at a time rather than moved as
         // a struct: a wide load over the handler's narrower stores cannot be
         // forwarded from them and stalls the call.
-        if result.status.code == sys::JN_OK as i32 && result.response.data == room_ptr.cast_const()
+        // Without room the pointer proves nothing: an empty Vec's response
+        // has the same dangling pointer as an empty Vec's spare capacity.
+        if result.status.code == sys::JN_OK as i32
+            && room_len != 0
+            && result.response.data == room_ptr.cast_const()
         {
             let len = result.response.len as usize;
             debug_assert!(len <= room_len);

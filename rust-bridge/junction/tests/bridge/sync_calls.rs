@@ -83,11 +83,13 @@ fn call_into_answers_into_the_room_it_lends() {
                 .method("fail", |_: &[u8], _| -> junction::Result<[u8; 8]> {
                     Err(Status::new(Code::Unavailable, "not now"))
                 })
-                .method("empty", |_: &[u8], _| Ok([0u8; 0])),
+                .method("empty", |_: &[u8], _| Ok([0u8; 0]))
+                .method("empty_vec", |_: &[u8], _| Ok(Vec::new())),
         )
         .unwrap();
         let length = host.resolve("test.array", "length").unwrap();
         let empty = host.resolve("test.array", "empty").unwrap();
+        let empty_vec = host.resolve("test.array", "empty_vec").unwrap();
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(b"prefix");
         let before = (
@@ -114,6 +116,12 @@ fn call_into_answers_into_the_room_it_lends() {
         assert_eq!(out.len(), 6 + 8);
         let mut unallocated = Vec::new();
         empty
+            .call_into(b"x", Deadline::none(), &mut unallocated)
+            .unwrap();
+        assert!(unallocated.is_empty());
+        // An empty Vec of the handler's own carries the same dangling
+        // pointer as an unallocated out: it must still be released.
+        empty_vec
             .call_into(b"x", Deadline::none(), &mut unallocated)
             .unwrap();
         assert!(unallocated.is_empty());
