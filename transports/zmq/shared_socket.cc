@@ -58,7 +58,7 @@ SharedSocket::SharedSocket(zmq::socket_t socket) : socket_(std::move(socket)) {
   }
 }
 
-SharedSocket::~SharedSocket() { close(wake_fd_); }
+SharedSocket::~SharedSocket() { ::close(wake_fd_); }  // not the member close
 
 int SharedSocket::send(std::span<zmq::message_t> frames) noexcept {
   std::lock_guard lock(mutex_);

@@ -3,7 +3,9 @@
 // and come back.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
+#include <iterator>
 #include <vector>
 
 #include "test_support.hh"
@@ -266,6 +268,41 @@ TEST(ReconnectTest, CallsSucceedAgainWhenANewListenerTakesTheUrl) {
       }
       EXPECT_TRUE(answered) << url << " generation " << generation;
       EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
+    }
+  }
+}
+
+std::size_t open_descriptors() {
+  return static_cast<std::size_t>(std::distance(
+      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{}));
+}
+
+// Every listener and route gives back the descriptors it opened: a process
+// that routes and listens again and again does not run out of them.
+TEST(LifetimeTest, ListenersAndRoutesCloseEveryDescriptorTheyOpen) {
+  TempDir dir;
+  // The first round opens what lives as long as the process (libzmq's own).
+  for (int round = 0; round < 4; ++round) {
+    const std::size_t before = open_descriptors();
+    for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url()}) {
+      junction::Host server;
+      server.register_service(test_service());
+      junction::Listener listener = server.listen(url);
+      {
+        junction::Host client;
+        client.route("test", listener.url());
+        const junction::Method echo = client.resolve("test", "echo");
+        EXPECT_EQ(
+            code_of([&] {
+              static_cast<void>(echo.call("x", junction::deadline_after(std::chrono::seconds(5))));
+            }),
+            Code::ok)
+            << url;
+      }
+      EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
+    }
+    if (round > 0) {
+      EXPECT_EQ(open_descriptors(), before) << "round " << round;
     }
   }
 }
