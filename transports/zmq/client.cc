@@ -60,17 +60,18 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   static std::atomic<std::uint64_t> monitor_count{0};
   const std::string monitor_address =
       "inproc://junction-client-monitor-" + std::to_string(monitor_count.fetch_add(1));
-  if (zmq_socket_monitor(dealer.handle(), monitor_address.c_str(),
-                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
-                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED) !=
-      0) {
+  constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
+                                   ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
+  if (retry_interrupted([&] {
+        return zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), kMonitoredEvents);
+      }) != 0) {
     throw zmq::error_t();
   }
   // Connected before the DEALER connects, so no event is missed.
   zmq::socket_t events(shared_context(), zmq::socket_type::pair);
-  events.connect(monitor_address);
-  dealer.connect(endpoint->zmq_address);
+  connect_endpoint(events, monitor_address);
+  connect_endpoint(dealer, endpoint->zmq_address);
   address_ = endpoint->zmq_address;
   inproc_ = endpoint->inproc;
   socket_ = std::make_unique<SharedSocket>(std::move(dealer));
@@ -94,8 +95,11 @@ Client::~Client() {
   if (inproc_) {
     inproc_unwatch(address_, inproc_watch_);
   }
-  // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop.
-  socket_->locked([](zmq::socket_t& socket) { zmq_socket_monitor(socket.handle(), nullptr, 0); });
+  // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop
+  // (so an interrupted stop is run again: the join below waits for it).
+  socket_->locked([](zmq::socket_t& socket) {
+    retry_interrupted([&] { return zmq_socket_monitor(socket.handle(), nullptr, 0); });
+  });
   monitor_.join();
 }
 
@@ -146,12 +150,9 @@ bool Client::inproc_ready() {
   if (reconnect) {
     // A listener bound the name again: libzmq does not reconnect inproc.
     socket_->locked([this](zmq::socket_t& socket) {
-      try {
-        socket.disconnect(address_);
-      } catch (const zmq::error_t&) {
-        // Not connected any more: connecting is what matters.
-      }
-      socket.connect(address_);
+      // Failing only when no longer connected: connecting is what matters.
+      retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
+      connect_endpoint(socket, address_);
     });
   }
   return true;
@@ -181,8 +182,10 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       return;
     }
     const std::int64_t start_ns = jn_now_ns();
-    const std::int64_t connect_limit_ns =
-        std::min(deadline_ns, start_ns + options_.connect_timeout_ns);
+    // Saturating: the connect timeout may be as large as the type allows.
+    const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
+                                              ? deadline_ns
+                                              : start_ns + options_.connect_timeout_ns;
     if (!inproc_ && !await_link(connect_limit_ns)) {
       const bool deadline_passed = jn_now_ns() >= deadline_ns;
       status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
@@ -325,7 +328,10 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
         return;
       }
     }
-    if (frame_count == 0 && jn_now_ns() >= deadline_ns) {
+    // Checked after every pass, not only idle ones: answers for other
+    // callers arriving without pause must not keep this one past its own
+    // deadline.
+    if (jn_now_ns() >= deadline_ns) {
       return;
     }
   }

@@ -88,7 +88,7 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
                        zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
   set_common_options(router, *endpoint, options.max_payload_bytes);
-  router.bind(endpoint->zmq_address);
+  bind_endpoint(router, endpoint->zmq_address);
   if (endpoint->inproc) {
     listener->inproc_name_ = endpoint->zmq_address;
     inproc_bind(listener->inproc_name_);
@@ -132,6 +132,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   const bool drained = changed_.wait_until(
       lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
       [this] { return in_flight_ == 0; });
+  changed_.wait(lock, [this] { return using_host_ == 0; });
   stopping_.store(true);
   role_free_.notify_all();
   lock.unlock();
@@ -141,7 +142,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
     // socket; unbinding frees it now, so the name can be bound again at once.
     socket_->locked([this](zmq::socket_t& socket) {
       try {
-        socket.unbind(inproc_name_);
+        unbind_endpoint(socket, inproc_name_);
       } catch (const zmq::error_t&) {
         // Closing the socket below frees the name all the same.
       }
@@ -330,11 +331,6 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
            nullptr);
     return;
   }
-  if (draining_.load()) {
-    answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
-           nullptr);
-    return;
-  }
   const std::string service(header.service);
   if (!allowed_.empty() && !allowed_.contains(service)) {
     answer(routing_id, header.call_id, JN_NOT_FOUND,
@@ -344,7 +340,24 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   const std::string method_name(header.method);
   jn_method* method = nullptr;
   jn_status status{};
-  if (jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status) != JN_OK) {
+  std::int32_t resolved = JN_OK;
+  {
+    std::unique_lock lock(mutex_);
+    if (draining_.load()) {
+      lock.unlock();
+      answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
+             nullptr);
+      return;
+    }
+    ++using_host_;
+    lock.unlock();
+    resolved = jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status);
+    lock.lock();
+    if (--using_host_ == 0) {
+      changed_.notify_all();
+    }
+  }
+  if (resolved != JN_OK) {
     answer(routing_id, header.call_id, status.code, message_of(status), nullptr);
     jn_status_release(&status);
     return;

@@ -108,6 +108,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
+  // Calls between the draining check and holding their own method handle:
+  // the only time a call reads host_, so close waits for them (briefly: no
+  // handler runs there) even when the drain deadline has passed, and the
+  // host may be freed once close returns.
+  std::uint32_t using_host_ = 0;
 };
 
 }  // namespace junction::zmq_transport

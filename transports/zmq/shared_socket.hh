@@ -42,6 +42,25 @@ int retry_interrupted(Operation&& operation) noexcept {
   return rc;
 }
 
+// Binds, connects or unbinds like cppzmq (throwing zmq::error_t on
+// failure) but through retry_interrupted: these calls read the command
+// mailbox first too.
+inline void bind_endpoint(zmq::socket_t& socket, const std::string& address) {
+  if (retry_interrupted([&] { return zmq_bind(socket.handle(), address.c_str()); }) < 0) {
+    throw zmq::error_t();
+  }
+}
+inline void connect_endpoint(zmq::socket_t& socket, const std::string& address) {
+  if (retry_interrupted([&] { return zmq_connect(socket.handle(), address.c_str()); }) < 0) {
+    throw zmq::error_t();
+  }
+}
+inline void unbind_endpoint(zmq::socket_t& socket, const std::string& address) {
+  if (retry_interrupted([&] { return zmq_unbind(socket.handle(), address.c_str()); }) < 0) {
+    throw zmq::error_t();
+  }
+}
+
 // Options every junction socket sets: frames over max(max_payload_bytes,
 // the largest header frame) close their connection before libzmq allocates
 // them; heartbeats every second drop a connection silent for five; IPv6
