@@ -82,7 +82,6 @@ int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t requ
     jn_buffer_release(&result.status.message);
     return JUNCTION_GO_OUTCOME_LOST;
   }
-  held->copied_len = 0;
   held->status = status_from(code, &result.status);
   held->response = owned_from(&result.response);
   return -(int64_t)(intptr_t)held;
@@ -94,7 +93,6 @@ junction_go_outcome junction_go_outcome_take(int64_t held) {
     jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
     jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot hold the call's outcome");
     const junction_go_owned none = {NULL, 0, 0, 0};
-    outcome.copied_len = 0;
     outcome.status = status_from(JN_RESOURCE_EXHAUSTED, &status);
     outcome.response = none;
     return outcome;
@@ -111,7 +109,6 @@ junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* r
   jn_result result;
   const int32_t code = jn_call((const jn_method*)method, view, deadline_after(timeout_ns), &result);
   junction_go_outcome outcome;
-  outcome.copied_len = 0;
   outcome.status = status_from(code, &result.status);
   outcome.response = owned_from(&result.response);
   return outcome;
@@ -119,7 +116,6 @@ junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* r
 
 static void junction_go_async_done(void* user_data, jn_result* result) {
   junction_go_outcome outcome;
-  outcome.copied_len = 0;
   outcome.status = status_from(result->status.code, &result->status);
   outcome.response = owned_from(&result->response);
   junctionGoAsyncDone((uintptr_t)user_data, outcome);

@@ -39,14 +39,11 @@ typedef struct junction_go_status {
 /* No deadline, as a relative timeout. */
 #define JUNCTION_GO_NO_TIMEOUT (-1)
 
-/* A call's whole outcome. On OK, a response of at most the room lent was
- * written there and released (response is then released and copied_len
- * its length); a larger one is in response. On failure, status holds the
- * code and message. The caller releases what is not released. */
+/* A call's whole outcome: on OK the response, on failure the code and
+ * message in status. The caller releases what is not released. */
 typedef struct junction_go_outcome {
   junction_go_status status;
   junction_go_owned response;
-  uint64_t copied_len;
 } junction_go_outcome;
 
 /* junction_go_call's answer when its outcome could not be held. */

@@ -63,15 +63,14 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
                                    ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
-  if (retry_interrupted([&] {
-        return zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), kMonitoredEvents);
-      }) != 0) {
-    throw zmq::error_t();
-  }
+  retry_interrupted_or_throw([&] {
+    return zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), kMonitoredEvents);
+  });
   // Connected before the DEALER connects, so no event is missed.
   zmq::socket_t events(shared_context(), zmq::socket_type::pair);
-  connect_endpoint(events, monitor_address);
-  connect_endpoint(dealer, endpoint->zmq_address);
+  retry_interrupted_or_throw([&] { return zmq_connect(events.handle(), monitor_address.c_str()); });
+  retry_interrupted_or_throw(
+      [&] { return zmq_connect(dealer.handle(), endpoint->zmq_address.c_str()); });
   address_ = endpoint->zmq_address;
   inproc_ = endpoint->inproc;
   socket_ = std::make_unique<SharedSocket>(std::move(dealer));
@@ -152,7 +151,7 @@ bool Client::inproc_ready() {
     socket_->locked([this](zmq::socket_t& socket) {
       // Failing only when no longer connected: connecting is what matters.
       retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
-      connect_endpoint(socket, address_);
+      retry_interrupted_or_throw([&] { return zmq_connect(socket.handle(), address_.c_str()); });
     });
   }
   return true;

@@ -88,7 +88,8 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
                        zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
   set_common_options(router, *endpoint, options.max_payload_bytes);
-  bind_endpoint(router, endpoint->zmq_address);
+  retry_interrupted_or_throw(
+      [&] { return zmq_bind(router.handle(), endpoint->zmq_address.c_str()); });
   if (endpoint->inproc) {
     listener->inproc_name_ = endpoint->zmq_address;
     inproc_bind(listener->inproc_name_);
@@ -132,20 +133,22 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   const bool drained = changed_.wait_until(
       lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
       [this] { return in_flight_ == 0; });
-  changed_.wait(lock, [this] { return using_host_ == 0; });
   stopping_.store(true);
   role_free_.notify_all();
   lock.unlock();
+  // draining_ is set, so no call starts using the host after these.
+  for (std::uint32_t using_host = using_host_.load(); using_host != 0;
+       using_host = using_host_.load()) {
+    using_host_.wait(using_host);
+  }
   set_takeover_timer(1, 0);  // wakes the standby
   if (!inproc_name_.empty()) {
     // libzmq frees an inproc name only when its reaper gets to the closed
     // socket; unbinding frees it now, so the name can be bound again at once.
+    // A failure leaves it to closing the socket below, which frees the name
+    // all the same.
     socket_->locked([this](zmq::socket_t& socket) {
-      try {
-        unbind_endpoint(socket, inproc_name_);
-      } catch (const zmq::error_t&) {
-        // Closing the socket below frees the name all the same.
-      }
+      retry_interrupted([&] { return zmq_unbind(socket.handle(), inproc_name_.c_str()); });
     });
   }
   socket_->close(drained ? kCloseLingerMs : 0);
@@ -340,23 +343,19 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   const std::string method_name(header.method);
   jn_method* method = nullptr;
   jn_status status{};
-  std::int32_t resolved = JN_OK;
-  {
-    std::unique_lock lock(mutex_);
-    if (draining_.load()) {
-      lock.unlock();
-      answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
-             nullptr);
-      return;
-    }
-    ++using_host_;
-    lock.unlock();
-    resolved = jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status);
-    lock.lock();
-    if (--using_host_ == 0) {
-      changed_.notify_all();
-    }
+  // Counted before the draining check, both sequentially consistent like
+  // close's store and load: either close sees this call counted or the call
+  // sees draining_.
+  using_host_.fetch_add(1);
+  if (draining_.load()) {
+    stop_using_host();
+    answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
+           nullptr);
+    return;
   }
+  const std::int32_t resolved =
+      jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status);
+  stop_using_host();
   if (resolved != JN_OK) {
     answer(routing_id, header.call_id, status.code, message_of(status), nullptr);
     jn_status_release(&status);
@@ -377,6 +376,12 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   answer(routing_id, header.call_id, result.status.code, message_of(result.status),
          &result.response);
   jn_result_release(&result);
+}
+
+void Listener::stop_using_host() noexcept {
+  if (using_host_.fetch_sub(1) == 1) {
+    using_host_.notify_all();
+  }
 }
 
 void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,

@@ -78,6 +78,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // (0: once); 0, 0 disarms it.
   void set_takeover_timer(std::int64_t after_ns, std::int64_t period_ns) const noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  void stop_using_host() noexcept;
   void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
               std::string_view message, jn_buffer* response);
 
@@ -93,6 +94,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::unique_ptr<SharedSocket> socket_;
 
   std::atomic<bool> draining_{false};
+  // Calls between the draining check and holding their own method handle:
+  // the only time a call reads host_, so close waits for them (briefly: no
+  // handler runs there) even when the drain deadline has passed, and the
+  // host may be freed once close returns.
+  std::atomic<std::uint32_t> using_host_{0};
   std::atomic<bool> stopping_{false};
   int takeover_timer_ = -1;  // timerfd the standby sleeps on
 
@@ -108,11 +114,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
-  // Calls between the draining check and holding their own method handle:
-  // the only time a call reads host_, so close waits for them (briefly: no
-  // handler runs there) even when the drain deadline has passed, and the
-  // host may be freed once close returns.
-  std::uint32_t using_host_ = 0;
 };
 
 }  // namespace junction::zmq_transport

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -42,21 +43,12 @@ int retry_interrupted(Operation&& operation) noexcept {
   return rc;
 }
 
-// Binds, connects or unbinds like cppzmq (throwing zmq::error_t on
-// failure) but through retry_interrupted: these calls read the command
-// mailbox first too.
-inline void bind_endpoint(zmq::socket_t& socket, const std::string& address) {
-  if (retry_interrupted([&] { return zmq_bind(socket.handle(), address.c_str()); }) < 0) {
-    throw zmq::error_t();
-  }
-}
-inline void connect_endpoint(zmq::socket_t& socket, const std::string& address) {
-  if (retry_interrupted([&] { return zmq_connect(socket.handle(), address.c_str()); }) < 0) {
-    throw zmq::error_t();
-  }
-}
-inline void unbind_endpoint(zmq::socket_t& socket, const std::string& address) {
-  if (retry_interrupted([&] { return zmq_unbind(socket.handle(), address.c_str()); }) < 0) {
+// retry_interrupted for calls cppzmq would make throwing (bind, connect,
+// unbind, the socket monitor): these read the command mailbox first too.
+// Throws zmq::error_t when the call fails otherwise.
+template <class Operation>
+void retry_interrupted_or_throw(Operation&& operation) {
+  if (retry_interrupted(std::forward<Operation>(operation)) < 0) {
     throw zmq::error_t();
   }
 }
