@@ -22,10 +22,12 @@ type asyncCall struct {
 	abandoned bool
 }
 
-// CallAsync is Call for methods that take a while (asynchronous handlers,
-// and later remote ones): the call runs on the host's worker threads and
-// this goroutine waits for it without holding an OS thread, as Call's cgo
-// call does. The request is copied once (the host keeps it until the
+// CallAsync is Call for methods that take a while (asynchronous handlers):
+// the call runs on the host's worker threads and this goroutine waits for
+// it without holding an OS thread, as Call's cgo call does. A routed
+// (remote) method holds its worker thread for the whole round trip, so at
+// most the host's worker count of them are in flight at once; Call from
+// many goroutines has no such bound. The request is copied once (the host keeps it until the
 // handler is done). A ctx cancelled while waiting returns CANCELLED at once;
 // the call itself runs to its end and its response is released then. The
 // deadline travels with the call as in Call.

@@ -45,10 +45,11 @@ func ListenServices(names ...string) ListenOption {
 	}
 }
 
-// ListenThreads sets the number of threads that receive calls and run
-// their handlers (0 keeps the default: 4). A call that arrives while every
-// one of them is busy runs on the host's worker threads instead, so a slow
-// call never holds up the next one.
+// ListenThreads sets the number of threads the listener keeps to receive
+// calls and run their handlers (0 keeps the default: 4; at most the
+// ListenMaxInFlight). When the last free one takes a call the listener
+// starts another, so a slow call never holds up the next one; the extra
+// threads end when idle.
 func ListenThreads(n uint32) ListenOption {
 	return func(c *listenConfig) { c.threads = n }
 }

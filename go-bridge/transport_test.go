@@ -61,7 +61,9 @@ func listen(t *testing.T, host *junction.Host, url string, options ...junction.L
 		t.Fatalf("Listen(%q): %v", url, err)
 	}
 	t.Cleanup(func() {
-		if err := listener.Close(context.Background()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := listener.Close(ctx); err != nil {
 			t.Errorf("Close listener %s: %v", listener.URL(), err)
 		}
 	})

@@ -13,6 +13,8 @@ namespace junction::detail {
 namespace {
 
 constexpr std::uint32_t kDefaultWorkerThreads = 2;
+// Distinct method names a route resolves (jn_host_route).
+constexpr std::size_t kMaxRoutedMethods = 4096;
 
 std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
   if (name_length(desc.name) == 0) {
@@ -349,6 +351,14 @@ JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,
       }
     }
     if (service->make_method && name_length(method_name) != 0) {
+      // Every name resolved keeps its method (and its statistics) as long
+      // as the route; a bound keeps callers choosing names (a listener
+      // serving the route to remote peers) from growing it without end.
+      if (service->methods.size() >= kMaxRoutedMethods) {
+        return report(status, JN_RESOURCE_EXHAUSTED,
+                      "route '" + std::string(service_name) + "' has resolved " +
+                          std::to_string(kMaxRoutedMethods) + " methods, the most it keeps");
+      }
       std::unique_ptr<MethodEntry> made = service->make_method(method_name);
       service_ref(service);
       *method_out = new jn_method{made->handler, made->ctx, service, made.get()};

@@ -151,7 +151,8 @@ struct Host {
 
   // Listeners not yet closed: the host cannot be freed under them.
   std::atomic<std::uint32_t> open_listeners{0};
-  // Connections of routed services, shared by the routes to one URL.
+  // Connections of routed services, shared by the routes to one URL with
+  // the same options (keyed by both); expired ones go when a route is made.
   std::mutex connections_mutex;
   std::unordered_map<std::string, std::weak_ptr<void>> connections;
 

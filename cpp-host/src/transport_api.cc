@@ -37,11 +37,15 @@ void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_resul
   routed->client->call(routed->service, routed->method, request, deadline_ns, result);
 }
 
-// The connection to url, shared with the host's other routes there.
+// The connection to url with these options, shared with the host's other
+// routes there that have the same options.
 std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::string& url,
                                                      const zmq_transport::ClientOptions& options) {
+  const std::string key = url + '\n' + std::to_string(options.connect_timeout_ns) + '\n' +
+                          std::to_string(options.max_payload_bytes);
   std::lock_guard lock(host.connections_mutex);
-  std::weak_ptr<void>& slot = host.connections[url];
+  std::erase_if(host.connections, [](const auto& entry) { return entry.second.expired(); });
+  std::weak_ptr<void>& slot = host.connections[key];
   if (auto existing = std::static_pointer_cast<zmq_transport::Client>(slot.lock())) {
     return existing;
   }

@@ -34,7 +34,8 @@ void release_frame(jn_buffer* buffer) {
 
 struct Client::Waiter {
   std::uint64_t id = 0;
-  std::condition_variable answered;  // or asked to receive
+  std::uint64_t disconnects_before = 0;  // connections lost before it was sent
+  std::condition_variable answered;      // or asked to receive
   bool done = false;
   std::int32_t code = JN_OK;
   std::string message;
@@ -196,6 +197,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     {
       std::lock_guard lock(mutex_);
       waiter.id = next_call_id_++;
+      waiter.disconnects_before = disconnects_;
       waiters_.emplace(waiter.id, &waiter);
     }
     // Whatever happens from here, the waiter leaves the table.
@@ -280,12 +282,12 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
   }
 }
 
-void Client::fail_waiters(std::int32_t code, const std::string& message) {
+void Client::fail_calls_of_lost_connections() {
   for (auto& [call_id, waiter] : waiters_) {
-    if (!waiter->done) {
+    if (!waiter->done && waiter->disconnects_before < disconnects_) {
       waiter->done = true;
-      waiter->code = code;
-      waiter->message = message;
+      waiter->code = JN_UNAVAILABLE;
+      waiter->message = "connection to " + url_ + " lost before the call was answered";
       waiter->answered.notify_one();
     }
   }
@@ -320,8 +322,7 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
       std::lock_guard lock(mutex_);
       if (frame_count == 0 && disconnects_ != disconnects_failed_) {
         disconnects_failed_ = disconnects_;
-        fail_waiters(JN_UNAVAILABLE,
-                     "connection to " + url_ + " lost before the call was answered");
+        fail_calls_of_lost_connections();
       }
       if (waiter.done) {
         return;
@@ -344,9 +345,16 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
       wire::decode_header(header, payload_len, wire::Limits{options_.max_payload_bytes});
   std::optional<std::uint64_t> call_id;
   std::string problem;
+  // A response the peer had no fault in sending (its payload is over this
+  // route's limit) keeps the decoder's code; any other unreadable one is a
+  // fault of the peer's, INTERNAL (docs/wire.md).
+  std::int32_t problem_code = JN_INTERNAL;
   if (!decoded.header) {
     call_id = decoded.error.call_id;
     problem = decoded.error.message;
+    if (decoded.error.code == JN_RESOURCE_EXHAUSTED) {
+      problem_code = JN_RESOURCE_EXHAUSTED;
+    }
   } else {
     call_id = decoded.header->call_id;
     if (decoded.header->kind != wire::Kind::response) {
@@ -366,8 +374,11 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
   Waiter& waiter = *it->second;
   waiter.done = true;
   if (!problem.empty()) {
-    waiter.code = JN_INTERNAL;
-    waiter.message = "unreadable response from " + url_ + ": " + problem;
+    waiter.code = problem_code;
+    waiter.message =
+        (problem_code == JN_RESOURCE_EXHAUSTED ? "response from " + url_ + " refused: "
+                                               : "unreadable response from " + url_ + ": ") +
+        problem;
   } else {
     waiter.code = decoded.header->code;
     waiter.message = decoded.header->message;

@@ -58,8 +58,9 @@ class Client {
   // made.
   bool await_link(std::int64_t limit_ns);
   void monitor_loop(zmq::socket_t events);
-  // Under mutex_: answers every waiting call.
-  void fail_waiters(std::int32_t code, const std::string& message);
+  // Under mutex_: answers UNAVAILABLE every waiting call sent before the
+  // latest lost connection (calls sent since went on a new one).
+  void fail_calls_of_lost_connections();
 
   // libzmq tells nothing of inproc connections: the registry of bound
   // names (inproc.hh) does.

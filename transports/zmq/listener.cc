@@ -66,8 +66,22 @@ bool ipc_path_in_use(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// options with threads in 1..max_in_flight: every pool thread may be in a
+// call at once, so a larger pool would serve more than max_in_flight.
+ListenOptions normalised(ListenOptions options) {
+  options.max_in_flight = std::max<std::uint32_t>(1, options.max_in_flight);
+  options.threads = std::clamp<std::uint32_t>(options.threads, 1, options.max_in_flight);
+  return options;
+}
+
+}  // namespace
+
 Listener::Listener(jn_host* host, const ListenOptions& options)
-    : host_(host), options_(options), allowed_(options.services.begin(), options.services.end()) {}
+    : host_(host),
+      options_(normalised(options)),
+      allowed_(options.services.begin(), options.services.end()) {}
 
 std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
                                           const ListenOptions& options) {
@@ -88,21 +102,30 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
                        zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
   set_common_options(router, *endpoint, options.max_payload_bytes);
-  retry_interrupted_or_throw(
-      [&] { return zmq_bind(router.handle(), endpoint->zmq_address.c_str()); });
-  if (endpoint->inproc) {
-    listener->inproc_name_ = endpoint->zmq_address;
-    inproc_bind(listener->inproc_name_);
-  }
-  listener->url_ = url_of(router.get(zmq::sockopt::last_endpoint));
   listener->socket_ = std::make_unique<SharedSocket>(std::move(router));
   listener->takeover_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (listener->takeover_timer_ < 0) {
     throw std::system_error(errno, std::generic_category(), "timerfd_create");
   }
-  std::lock_guard lock(listener->mutex_);
-  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(1, options.threads); ++i) {
-    listener->start_thread();
+  listener->socket_->locked([&](zmq::socket_t& socket) {
+    retry_interrupted_or_throw(
+        [&] { return zmq_bind(socket.handle(), endpoint->zmq_address.c_str()); });
+    listener->url_ = url_of(socket.get(zmq::sockopt::last_endpoint));
+  });
+  // From here a failure closes the listener, which unbinds what was bound
+  // and stops the threads already started.
+  try {
+    if (endpoint->inproc) {
+      listener->inproc_name_ = endpoint->zmq_address;
+      inproc_bind(listener->inproc_name_);
+    }
+    std::lock_guard lock(listener->mutex_);
+    for (std::uint32_t i = 0; i < listener->options_.threads; ++i) {
+      listener->start_thread();
+    }
+  } catch (...) {
+    listener->close(jn_now_ns());
+    throw;
   }
   return listener;
 }
@@ -180,7 +203,7 @@ void Listener::serve_loop() {
       continue;
     }
     receive_loop(lock, frames);
-    if (threads_ > std::max<std::uint32_t>(1, options_.threads) && waiting_threads_ > 0) {
+    if (threads_ > options_.threads && waiting_threads_ > 0) {
       break;  // enough others are free: this one was extra
     }
   }
@@ -286,7 +309,12 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
         set_takeover_timer(kTakeoverTickNs, kTakeoverTickNs);
       }
       if (!standby_present_ && waiting_threads_ == 0 && threads_ < options_.max_in_flight) {
-        start_thread();  // it stands by
+        try {
+          start_thread();  // it stands by
+        } catch (...) {
+          // The system has no thread to give: the calls behind this one wait
+          // for a pool thread to be free, as they would at max_in_flight.
+        }
       }
     }
     lock.unlock();

@@ -65,7 +65,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // What a pool thread does next.
   enum class Role { receive, stand_by, stop };
 
-  // Under mutex_.
+  // Under mutex_. Throws std::system_error when no thread can be started.
   void start_thread();
   Role next_role(std::unique_lock<std::mutex>& lock);
   void serve_loop();

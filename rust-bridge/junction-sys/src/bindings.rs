@@ -532,7 +532,8 @@ unsafe extern "C" {
     /** Calls a method asynchronously. request: transferred on JN_OK (the
  caller's struct is marked released; NULL means an empty request); the host
  releases it once the handler is done with it. A deadline that has already
- passed is accepted and answered through done.
+ passed is accepted and answered through done. A synchronous handler (a
+ routed method's among them) holds a host worker thread until it returns.
  done: called exactly once if and only if this returns JN_OK, also on
  deadline expiry (JN_DEADLINE_EXCEEDED) and host shutdown (JN_CANCELLED).
  On any other return nothing was started and the request is still the
@@ -624,7 +625,7 @@ pub struct jn_listener {
  (service_count of them), or NULL to serve every service the host has,
  now or later. A call for any other service is answered JN_NOT_FOUND.
  threads: threads that take turns receiving calls and run their handlers
- (0 = 4). When the last free one takes a call, another is started, so a
+ (0 = 4; at most max_in_flight). When the last free one takes a call, another is started, so a
  slow call never holds up the next one; the extra threads end when idle.
  max_in_flight: calls served at once, each on its own thread, before the
  listener stops reading (0 = 1024). max_payload_bytes: larger request payloads are refused with
@@ -743,12 +744,13 @@ unsafe extern "C" {
     /** Routes service (borrowed) to the host serving it at url (borrowed):
  every method of service resolves (jn_host_resolve), and calls on those
  handles go to that host; the calling code is the same as for a local
- service. Routes to one URL share one connection, which carries many
- calls at once and reconnects by itself. A call's deadline travels with
+ service. Routes to one URL with equal options share one connection,
+ which carries many calls at once and reconnects by itself. A call's deadline travels with
  it; a peer that is down, or dies mid-call, answers JN_UNAVAILABLE (or
  JN_DEADLINE_EXCEEDED at the deadline), never a hang. The route is
  registered like a service: JN_ALREADY_EXISTS if the name is taken, and
- jn_host_unregister removes it. options: borrowed, NULL for defaults.
+ jn_host_unregister removes it. It resolves at most 4096 distinct method
+ names (then JN_RESOURCE_EXHAUSTED). options: borrowed, NULL for defaults.
  status: out, may be NULL.*/
     pub fn jn_host_route(
         host: *mut jn_host,

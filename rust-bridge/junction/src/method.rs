@@ -156,7 +156,9 @@ impl Method {
     /// starts now; the returned future resolves to its outcome and needs no
     /// particular runtime (a waker is woken from the thread that answers).
     /// `request` is handed to the host without a copy (a `Vec<u8>` is
-    /// released by Rust once the handler is done with it).
+    /// released by Rust once the handler is done with it). A routed (remote)
+    /// method holds its worker thread for the whole round trip, so at most
+    /// the host's worker count of such calls are in flight at once.
     ///
     /// Dropping the future does not cancel the call; its outcome is then
     /// released when it arrives. The deadline also bounds the wait: when it

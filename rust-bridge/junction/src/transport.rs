@@ -61,9 +61,10 @@ impl ListenOptions {
         self
     }
 
-    /// Threads that receive calls and run their handlers (0, the default,
-    /// means 4). A call that arrives while every one of them is busy runs on
-    /// the host's workers instead, so a slow call never holds up the next.
+    /// Threads the listener keeps to receive calls and run their handlers
+    /// (0, the default, means 4; at most `max_in_flight`). When the last
+    /// free one takes a call the listener starts another, so a slow call
+    /// never holds up the next; the extra threads end when idle.
     pub const fn threads(mut self, threads: u32) -> ListenOptions {
         self.threads = threads;
         self

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <future>
 #include <optional>
+#include <stop_token>
+#include <thread>
 #include <vector>
 
 #include "test_support.hh"
@@ -157,10 +159,10 @@ TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
   sigemptyset(&quiet.sa_mask);
   struct sigaction previous {};
   ASSERT_EQ(sigaction(SIGUSR1, &quiet, &previous), 0);
-  std::atomic<bool> calling{true};
-  std::thread signaller([&calling] {
+  // A jthread: stopped and joined on every way out of the test.
+  std::jthread signaller([](const std::stop_token& stop) {
     const pid_t pid = getpid();
-    while (calling.load()) {
+    while (!stop.stop_requested()) {
       for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
         syscall(SYS_tgkill, pid, std::stoi(task.path().filename().string()), SIGUSR1);
       }
@@ -189,7 +191,7 @@ TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
   for (auto& caller_result : callers) {
     EXPECT_EQ(caller_result.get(), "");
   }
-  calling.store(false);
+  signaller.request_stop();
   signaller.join();
   // Ignoring discards the signals sent but not yet delivered, which the
   // previous (default: fatal) action would otherwise meet.
