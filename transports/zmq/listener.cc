@@ -37,6 +37,7 @@ std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
 }
 
 void release_sent_buffer(void* /*data*/, void* hint) {
+  tsan_message_received();  // on libzmq's I/O thread, after the send
   auto* buffer = static_cast<jn_buffer*>(hint);
   jn_buffer_release(buffer);
   delete buffer;

@@ -17,24 +17,18 @@ extern "C" void __tsan_release(void* addr);
 #endif
 
 namespace junction::zmq_transport {
-namespace {
 
-// libzmq, built without ThreadSanitizer, hands a message from the sending
-// thread to the receiving one through queues TSan cannot see (with inproc,
-// the very bytes). These tell TSan that a send happens before the receives
-// after it, as libzmq guarantees.
 void tsan_message_sent() noexcept {
 #if defined(__SANITIZE_THREAD__)
   __tsan_release(&shared_context());
 #endif
 }
+
 void tsan_message_received() noexcept {
 #if defined(__SANITIZE_THREAD__)
   __tsan_acquire(&shared_context());
 #endif
 }
-
-}  // namespace
 
 zmq::context_t& shared_context() {
   static auto* const context = new zmq::context_t(1);

@@ -25,6 +25,16 @@ namespace junction::zmq_transport {
 // open.
 zmq::context_t& shared_context();
 
+// libzmq, built without ThreadSanitizer, hands a message from the sending
+// thread to the receiving one (or to its I/O thread, which runs a sent
+// message's free function) through queues TSan cannot see; with inproc,
+// the very bytes. These tell TSan that a send happens before whatever
+// receives the message, as libzmq guarantees: SharedSocket calls them
+// around its sends and receives, free functions on entry. No-ops in other
+// builds.
+void tsan_message_sent() noexcept;
+void tsan_message_received() noexcept;
+
 // Runs a libzmq call (returning < 0 with zmq_errno() on failure) again for
 // as long as it fails with EINTR, and returns its last result. libzmq
 // answers EINTR when a signal arrives while it reads its command mailbox,
