@@ -19,13 +19,12 @@
 //
 // Cases: ipc (a socket in a fresh temporary directory) and tcp (127.0.0.1,
 // a port the system chooses), 64 B and 64 KiB, 1 and 8 concurrent callers.
-// Each case warms up, then calls for a fixed time, recording every call's
-// latency at the caller (sorted for percentiles), the calls completed
-// (throughput), and the CPU time and context switches per call of this
-// process and of the server process (getrusage in each, which counts every
-// thread, also those that have ended; the server reports its own when the
-// bench asks on its stdin). Every response is checked (length, the call's
-// sequence number, a sampled byte); a failed call stops the run with an
+// Each case runs in rounds, the paths taking turns; each round warms up,
+// then calls for a fixed time, recording every call's latency at the caller (sorted for
+// percentiles), the calls completed (throughput), and the CPU time and context switches per call of
+// this process and of the server process (getrusage in each, which counts every thread, also those
+// that have ended; the server reports its own when the bench asks on its stdin). Every response is
+// checked (length, the call's sequence number, a sampled byte); a failed call stops the run with an
 // error, so no figure is ever made of errors.
 //
 // Output: a Markdown table on stdout and in OUT_DIR/zmq-latest.md, and
@@ -95,6 +94,11 @@ constexpr double kP50RatioTarget = 1.10;
 constexpr double kThroughputRatioTarget = 3.0;
 constexpr std::array<std::size_t, 2> kPayloads = {64, std::size_t{64} * 1024};
 constexpr std::array<int, 2> kCallerCounts = {1, 8};
+// Each case runs in rounds, the two paths taking turns; its figures pool
+// them. One long run per path would leave the ratio to whatever state the
+// machine (its scheduler's placement of a few threads on few CPUs) was in
+// for that run, and one path always running after the other.
+constexpr int kRounds = 3;
 // How long one call may take before the run is declared broken: the
 // junction call's deadline and the REQ socket's send/receive timeout.
 constexpr std::chrono::seconds kCallTimeout{10};
@@ -531,6 +535,12 @@ std::string payload_name(std::size_t bytes) {
   return bytes % 1024 == 0 ? std::to_string(bytes / 1024) + " KiB" : std::to_string(bytes) + " B";
 }
 
+std::string case_name(Path path, Transport transport, std::size_t payload, int callers) {
+  return std::string(path_name(path)) + ", " + std::string(transport_name(transport)) + ", " +
+         payload_name(payload) + ", " + std::to_string(callers) +
+         (callers == 1 ? " caller" : " callers");
+}
+
 struct Timing {
   double warmup_seconds;
   double measure_seconds;
@@ -555,11 +565,7 @@ struct CaseResult {
   double server_voluntary = 0, server_involuntary = 0;
 
   [[nodiscard]] double throughput() const { return static_cast<double>(calls) / seconds; }
-  [[nodiscard]] std::string name() const {
-    return std::string(path_name(path)) + ", " + std::string(transport_name(transport)) + ", " +
-           payload_name(payload) + ", " + std::to_string(callers) +
-           (callers == 1 ? " caller" : " callers");
-  }
+  [[nodiscard]] std::string name() const { return case_name(path, transport, payload, callers); }
 };
 
 // What the caller threads and the thread timing them share.
@@ -670,13 +676,25 @@ Latency summarize(std::vector<std::uint64_t>& samples) {
 
 // Runs one case against server and returns its figures; throws if any call
 // failed.
-CaseResult run_case(Path path, Transport transport, std::size_t payload, int callers,
-                    const CallerFactory& make_caller, ServerProcess& server, const Timing& timing) {
-  CaseResult result;
-  result.path = path;
-  result.transport = transport;
-  result.payload = payload;
-  result.callers = callers;
+// One round of a case: every call's latency, how long the calls were
+// timed, and what the client and server processes spent meanwhile.
+struct Round {
+  std::vector<std::uint64_t> latencies;
+  std::int64_t ns = 0;
+  ProcessCounters client;
+  ProcessCounters server;
+};
+
+ProcessCounters spent(const ProcessCounters& before, const ProcessCounters& after) {
+  return {after.cpu_ns - before.cpu_ns, after.voluntary_switches - before.voluntary_switches,
+          after.involuntary_switches - before.involuntary_switches};
+}
+
+// Runs one round of a case and adds it to round (latencies appended,
+// time and counters summed). name names the case in errors.
+void run_round(const std::string& name, std::size_t payload, int callers,
+               const CallerFactory& make_caller, ServerProcess& server, const Timing& timing,
+               Round& round) {
   RunControl control;
   std::latch ready(callers + 1);
   std::vector<std::vector<std::uint64_t>> latencies(static_cast<std::size_t>(callers));
@@ -707,33 +725,42 @@ CaseResult run_case(Path path, Transport transport, std::size_t payload, int cal
   for (auto& thread : threads) thread.join();
   const std::int64_t end = now_ns();
   if (const std::string error = control.error(); !error.empty()) {
-    throw std::runtime_error(result.name() + ": " + error);
+    throw std::runtime_error(name + ": " + error);
   }
-  const ProcessCounters client_after = self_counters();
-  const ProcessCounters server_after = server.counters();
+  const ProcessCounters client = spent(client_before, self_counters());
+  const ProcessCounters server_spent = spent(server_before, server.counters());
+  for (const auto& thread_latencies : latencies) {
+    round.latencies.insert(round.latencies.end(), thread_latencies.begin(), thread_latencies.end());
+  }
+  round.ns += end - start;
+  round.client = {round.client.cpu_ns + client.cpu_ns,
+                  round.client.voluntary_switches + client.voluntary_switches,
+                  round.client.involuntary_switches + client.involuntary_switches};
+  round.server = {round.server.cpu_ns + server_spent.cpu_ns,
+                  round.server.voluntary_switches + server_spent.voluntary_switches,
+                  round.server.involuntary_switches + server_spent.involuntary_switches};
+}
 
-  std::vector<std::uint64_t> all;
-  for (auto& thread_latencies : latencies) {
-    all.insert(all.end(), thread_latencies.begin(), thread_latencies.end());
-    thread_latencies = {};
-  }
-  result.calls = all.size();
+// A case's figures from its rounds, pooled.
+CaseResult case_result(Path path, Transport transport, std::size_t payload, int callers,
+                       Round& rounds) {
+  CaseResult result;
+  result.path = path;
+  result.transport = transport;
+  result.payload = payload;
+  result.callers = callers;
+  result.calls = rounds.latencies.size();
   if (result.calls == 0) throw std::runtime_error(result.name() + ": no call completed");
-  result.seconds = static_cast<double>(end - start) * 1e-9;
-  result.latency = summarize(all);
+  result.seconds = static_cast<double>(rounds.ns) * 1e-9;
+  result.latency = summarize(rounds.latencies);
   const auto calls = static_cast<double>(result.calls);
-  const auto per_call = [calls](double before, double after) { return (after - before) / calls; };
-  const auto count = [](std::uint64_t value) { return static_cast<double>(value); };
-  result.client_cpu_ns = per_call(count(client_before.cpu_ns), count(client_after.cpu_ns));
-  result.server_cpu_ns = per_call(count(server_before.cpu_ns), count(server_after.cpu_ns));
-  result.client_voluntary =
-      per_call(count(client_before.voluntary_switches), count(client_after.voluntary_switches));
-  result.client_involuntary =
-      per_call(count(client_before.involuntary_switches), count(client_after.involuntary_switches));
-  result.server_voluntary =
-      per_call(count(server_before.voluntary_switches), count(server_after.voluntary_switches));
-  result.server_involuntary =
-      per_call(count(server_before.involuntary_switches), count(server_after.involuntary_switches));
+  const auto per_call = [calls](std::uint64_t total) { return static_cast<double>(total) / calls; };
+  result.client_cpu_ns = per_call(rounds.client.cpu_ns);
+  result.server_cpu_ns = per_call(rounds.server.cpu_ns);
+  result.client_voluntary = per_call(rounds.client.voluntary_switches);
+  result.client_involuntary = per_call(rounds.client.involuntary_switches);
+  result.server_voluntary = per_call(rounds.server.voluntary_switches);
+  result.server_involuntary = per_call(rounds.server.involuntary_switches);
   return result;
 }
 
@@ -902,10 +929,13 @@ std::string markdown(const Report& report) {
       << ", " << m.kernel << "; " << m.compiler << ", " << m.build_type << " build, libzmq "
       << m.libzmq << ", cppzmq " << m.cppzmq << ", junction ABI " << m.junction_abi
       << ". Load average " << m.load_before << " before the run, " << m.load_after << " after.\n\n"
-      << "`" << report.command << "`: each case warms up for "
+      << "`" << report.command << "`: each case runs in " << kRounds
+      << " rounds, the two paths taking turns (which one goes first alternates); a round warms "
+         "up for "
       << fixed(report.timing.warmup_seconds, 2) << " s, then calls for "
       << fixed(report.timing.measure_seconds, 2)
-      << " s. The server is another process (this binary), answering a copy of the request on "
+      << " s, and a case's figures pool its rounds. The server is another process (this binary), "
+         "answering a copy of the request on "
          "both paths; REQ/REP callers each have a REQ socket on one REP socket, junction "
          "callers share one routed handle (`jn_call` with a deadline). Latencies in us at the "
          "caller, every call recorded; ratios are junction over REQ/REP.\n\n";
@@ -996,6 +1026,7 @@ std::string json(const Report& report) {
   out << "{\n  \"benchmark\": \"junction_zmq_bench\",\n"
       << "  \"command\": " << json_string(report.command) << ",\n"
       << "  \"date\": " << json_string(m.date) << ",\n"
+      << "  \"rounds\": " << kRounds << ",\n"
       << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
       << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
       << "  \"machine\": {\"cpu_model\": " << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
@@ -1126,7 +1157,8 @@ void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]\n"
                "  --quick       %.0f s per case (the default)\n"
-               "  --seconds S   S seconds per case (a warm-up of a fifth of that comes first)\n"
+               "  --seconds S   S seconds per case and path, in 3 rounds (each with a warm-up of a "
+               "fifth of its time)\n"
                "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",
                kQuickSeconds, JN_BENCH_RESULTS_DIR);
 }
@@ -1161,7 +1193,7 @@ Options parse_options(int argc, char** argv) {
       std::exit(2);
     }
   }
-  options.timing = {seconds / 5, seconds};
+  options.timing = {seconds / 5 / kRounds, seconds / kRounds};
   return options;
 }
 
@@ -1199,15 +1231,23 @@ int run_bench(const Options& options) {
       };
       for (const std::size_t payload : kPayloads) {
         for (const int callers : kCallerCounts) {
-          // Alternating which path goes first spreads any drift of the
-          // machine over both.
-          const bool reqrep_first = order++ % 2 == 0;
-          for (const Path path : reqrep_first ? std::array{Path::reqrep, Path::junction}
-                                              : std::array{Path::junction, Path::reqrep}) {
-            const bool is_reqrep = path == Path::reqrep;
-            report.cases.push_back(
-                run_case(path, transport, payload, callers, is_reqrep ? make_req : make_junction,
-                         is_reqrep ? reqrep_server : junction_server, options.timing));
+          std::array<Round, 2> rounds;  // REQ/REP, junction
+          for (int round = 0; round < kRounds; ++round) {
+            // Alternating which path goes first spreads any drift of the
+            // machine over both.
+            const bool reqrep_first = order++ % 2 == 0;
+            for (const Path path : reqrep_first ? std::array{Path::reqrep, Path::junction}
+                                                : std::array{Path::junction, Path::reqrep}) {
+              const bool is_reqrep = path == Path::reqrep;
+              run_round(case_name(path, transport, payload, callers), payload, callers,
+                        is_reqrep ? make_req : make_junction,
+                        is_reqrep ? reqrep_server : junction_server, options.timing,
+                        rounds[is_reqrep ? 0 : 1]);
+            }
+          }
+          for (const Path path : {Path::reqrep, Path::junction}) {
+            report.cases.push_back(case_result(path, transport, payload, callers,
+                                               rounds[path == Path::reqrep ? 0 : 1]));
             print_progress(report.cases.back());
           }
         }
