@@ -239,11 +239,14 @@ func RouteMaxPayload(bytes uint64) RouteOption {
 // The calling code is the same as for a local service; requests, responses,
 // status codes and messages, and the ctx deadline all travel.
 //
-// Routes to one URL share one connection, which carries many calls at once
-// and reconnects by itself. A peer that is down, or dies mid-call, answers
-// UNAVAILABLE (or DEADLINE_EXCEEDED at the call's deadline), never a hang.
-// Remote calls wait on the network: [Method.CallAsync] waits for them
-// without holding an OS thread per call.
+// Routes to one URL with equal options share one connection, which carries
+// many calls at once and reconnects by itself. A peer that is down, or dies
+// mid-call, answers UNAVAILABLE (or DEADLINE_EXCEEDED at the call's
+// deadline), never a hang. A route resolves at most 4096 distinct method
+// names (then RESOURCE_EXHAUSTED). [Method.Call] from many goroutines makes
+// many remote calls at once, each holding its goroutine's OS thread until
+// the answer; [Method.CallAsync] holds none, but each call holds one of
+// the host's worker threads instead, so at most that many are in flight.
 //
 // The route is registered like a service: ALREADY_EXISTS if the name is
 // taken, and [Host.Unregister] removes it. INVALID_ARGUMENT for a URL

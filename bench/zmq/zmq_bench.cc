@@ -1156,7 +1156,7 @@ struct Options {
 void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]\n"
-               "  --quick       %.0f s per case (the default)\n"
+               "  --quick       %.0f s per case and path (the default)\n"
                "  --seconds S   S seconds per case and path, in 3 rounds (each with a warm-up of a "
                "fifth of its time)\n"
                "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",

@@ -34,7 +34,7 @@ void release_frame(jn_buffer* buffer) {
 
 struct Client::Waiter {
   std::uint64_t id = 0;
-  std::uint64_t disconnects_before = 0;  // connections lost before it was sent
+  std::uint64_t disconnects_before = 0;  // connections lost before it saw its own up
   std::condition_variable answered;      // or asked to receive
   bool done = false;
   std::int32_t code = JN_OK;
@@ -158,12 +158,13 @@ bool Client::inproc_ready() {
   return true;
 }
 
-bool Client::await_link(std::int64_t limit_ns) {
+bool Client::await_link(std::int64_t limit_ns, std::uint64_t& disconnects) {
   std::unique_lock lock(mutex_);
   if (link_ == Link::connecting) {
     link_changed_.wait_until(lock, time_point_of(limit_ns),
                              [this] { return link_ != Link::connecting; });
   }
+  disconnects = disconnects_;
   return link_ == Link::up;
 }
 
@@ -177,16 +178,25 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
                         std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
       return;
     }
-    if (inproc_ && !inproc_ready()) {
-      status_assign(&result->status, JN_UNAVAILABLE, "nothing listens on " + url_);
-      return;
+    // The connections lost before this call saw its connection up: any
+    // later loss fails the call.
+    std::uint64_t disconnects_before = 0;
+    if (inproc_) {
+      {
+        std::lock_guard lock(mutex_);
+        disconnects_before = disconnects_;
+      }
+      if (!inproc_ready()) {
+        status_assign(&result->status, JN_UNAVAILABLE, "nothing listens on " + url_);
+        return;
+      }
     }
     const std::int64_t start_ns = jn_now_ns();
     // Saturating: the connect timeout may be as large as the type allows.
     const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
                                               ? deadline_ns
                                               : start_ns + options_.connect_timeout_ns;
-    if (!inproc_ && !await_link(connect_limit_ns)) {
+    if (!inproc_ && !await_link(connect_limit_ns, disconnects_before)) {
       const bool deadline_passed = jn_now_ns() >= deadline_ns;
       status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
                     "no connection to " + url_);
@@ -197,7 +207,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     {
       std::lock_guard lock(mutex_);
       waiter.id = next_call_id_++;
-      waiter.disconnects_before = disconnects_;
+      waiter.disconnects_before = disconnects_before;
       waiters_.emplace(waiter.id, &waiter);
     }
     // Whatever happens from here, the waiter leaves the table.

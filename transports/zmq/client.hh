@@ -55,8 +55,8 @@ class Client {
   // Under mutex_: makes a waiting caller the receiver.
   void hand_off_receiving();
   // Whether the connection is up, waiting until limit_ns while it is being
-  // made.
-  bool await_link(std::int64_t limit_ns);
+  // made; disconnects: the connections lost until then.
+  bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
   void monitor_loop(zmq::socket_t events);
   // Under mutex_: answers UNAVAILABLE every waiting call sent before the
   // latest lost connection (calls sent since went on a new one).

@@ -37,7 +37,7 @@ std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
 }
 
 void release_sent_buffer(void* /*data*/, void* hint) {
-  tsan_message_received();  // on libzmq's I/O thread, after the send
+  tsan_take_over(hint);  // on libzmq's I/O thread, after the send
   auto* buffer = static_cast<jn_buffer*>(hint);
   jn_buffer_release(buffer);
   delete buffer;
@@ -125,7 +125,7 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
       listener->start_thread();
     }
   } catch (...) {
-    listener->close(jn_now_ns());
+    listener->close(JN_NO_DEADLINE);  // waits for any call taken meanwhile
     throw;
   }
   return listener;
@@ -430,6 +430,7 @@ void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::in
     auto* sent = new jn_buffer(detail::buffer_take(*response));
     frames[2].rebuild(const_cast<std::uint8_t*>(sent->data), payload_len, release_sent_buffer,
                       sent);
+    tsan_hand_over(sent);  // this thread is done with it
   }
   // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
   static_cast<void>(socket_->send(frames));

@@ -18,15 +18,15 @@ extern "C" void __tsan_release(void* addr);
 
 namespace junction::zmq_transport {
 
-void tsan_message_sent() noexcept {
+void tsan_hand_over([[maybe_unused]] const void* what) noexcept {
 #if defined(__SANITIZE_THREAD__)
-  __tsan_release(&shared_context());
+  __tsan_release(const_cast<void*>(what));
 #endif
 }
 
-void tsan_message_received() noexcept {
+void tsan_take_over([[maybe_unused]] const void* what) noexcept {
 #if defined(__SANITIZE_THREAD__)
-  __tsan_acquire(&shared_context());
+  __tsan_acquire(const_cast<void*>(what));
 #endif
 }
 
@@ -59,7 +59,7 @@ int SharedSocket::send(std::span<zmq::message_t> frames) noexcept {
   if (!socket_) {
     return ENOTSOCK;
   }
-  tsan_message_sent();
+  tsan_hand_over(&shared_context());
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const int flags = ZMQ_DONTWAIT | (i + 1 < frames.size() ? ZMQ_SNDMORE : 0);
     // Once the first frame is accepted, libzmq accepts the rest of the
@@ -92,7 +92,7 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
       }
       break;  // a message's frames arrive together; this cannot happen mid-message
     }
-    tsan_message_received();
+    tsan_take_over(&shared_context());
     ++count;
     const bool more = frame.more();
     if (frames.size() < max_frames) {

@@ -28,12 +28,14 @@ zmq::context_t& shared_context();
 // libzmq, built without ThreadSanitizer, hands a message from the sending
 // thread to the receiving one (or to its I/O thread, which runs a sent
 // message's free function) through queues TSan cannot see; with inproc,
-// the very bytes. These tell TSan that a send happens before whatever
-// receives the message, as libzmq guarantees: SharedSocket calls them
-// around its sends and receives, free functions on entry. No-ops in other
-// builds.
-void tsan_message_sent() noexcept;
-void tsan_message_received() noexcept;
+// the very bytes. These tell TSan that handing over `what` happens before
+// taking it over, as libzmq guarantees. SharedSocket hands over one address
+// for all of a process's traffic on every send and takes it over on every
+// receive (coarser than libzmq's guarantee, which is per pipe); a sent
+// response's free function takes over that response alone. No-ops in
+// other builds.
+void tsan_hand_over(const void* what) noexcept;
+void tsan_take_over(const void* what) noexcept;
 
 // Runs a libzmq call (returning < 0 with zmq_errno() on failure) again for
 // as long as it fails with EINTR, and returns its last result. libzmq

@@ -332,10 +332,12 @@ impl HostRef {
     /// calling code is the same as for a local service: requests,
     /// responses, status codes and messages, and deadlines all travel.
     ///
-    /// Routes to one URL share one connection, which carries many calls at
-    /// once and reconnects by itself. A peer that is down, or dies mid-call,
-    /// answers [`Code::Unavailable`] (or [`Code::DeadlineExceeded`] at the
-    /// call's deadline), never a hang.
+    /// Routes to one URL with equal options share one connection, which
+    /// carries many calls at once and reconnects by itself. A peer that is
+    /// down, or dies mid-call, answers [`Code::Unavailable`] (or
+    /// [`Code::DeadlineExceeded`] at the call's deadline), never a hang. A
+    /// route resolves at most 4096 distinct method names (then
+    /// [`Code::ResourceExhausted`]).
     ///
     /// The route is registered like a service: [`Code::AlreadyExists`] if
     /// the name is taken, and [`HostRef::unregister`] removes it.

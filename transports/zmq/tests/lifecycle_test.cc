@@ -300,6 +300,26 @@ INSTANTIATE_TEST_SUITE_P(IpcAndInproc, CutShortTest, testing::Bool(),
                            return info.param ? "inproc" : "ipc";
                          });
 
+// A call to echo, and whether it failed fast for want of a connection.
+struct Outcome {
+  Code code = Code::ok;
+  std::string message;
+  [[nodiscard]] bool no_connection() const {
+    return code == Code::unavailable && (message.find("no connection to") != std::string::npos ||
+                                         message.find("nothing listens on") != std::string::npos);
+  }
+};
+
+Outcome call_echo(const junction::Method& echo) {
+  Outcome outcome;
+  outcome.code = code_of(
+      [&] {
+        static_cast<void>(echo.call("again", junction::deadline_after(std::chrono::seconds(5))));
+      },
+      &outcome.message);
+  return outcome;
+}
+
 TEST(ReconnectTest, FirstCallOnANewListenerAtTheUrlIsAnswered) {
   TempDir dir;
   junction::Host client;
@@ -321,32 +341,44 @@ TEST(ReconnectTest, FirstCallOnANewListenerAtTheUrlIsAnswered) {
       // Calls fail fast while there is no connection. The first call once
       // there is one is answered, not failed for the earlier connection's
       // loss.
-      Code code = Code::unavailable;
-      std::string message;
+      Outcome first;
       for (int attempt = 0; attempt < 300; ++attempt) {
-        message.clear();
-        code = code_of(
-            [&] {
-              static_cast<void>(
-                  echo.call("again", junction::deadline_after(std::chrono::seconds(5))));
-            },
-            &message);
-        const bool no_connection = message.find("no connection to") != std::string::npos ||
-                                   message.find("nothing listens on") != std::string::npos;
-        if (code != Code::unavailable || !no_connection) {
+        first = call_echo(echo);
+        if (!first.no_connection()) {
           break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      EXPECT_EQ(code, Code::ok) << url << " generation " << generation << ": " << message;
+      EXPECT_EQ(first.code, Code::ok)
+          << url << " generation " << generation << ": " << first.message;
       EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
+      // The route has seen the connection go (its connection events come
+      // on a thread of their own) before the next listener comes.
+      bool gone = false;
+      for (int attempt = 0; attempt < 300 && !gone; ++attempt) {
+        gone = call_echo(echo).no_connection();
+        if (!gone) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+      EXPECT_TRUE(gone) << url << " generation " << generation;
     }
   }
 }
 
+// The process's open sockets, eventfds and timerfds: what listeners and
+// routes open (files and pipes are left out: sanitizer runtimes open those
+// for themselves, at moments of their own).
 std::size_t open_descriptors() {
-  return static_cast<std::size_t>(std::distance(
-      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{}));
+  std::size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (target.starts_with("socket:") || target.starts_with("anon_inode:")) {
+      ++count;
+    }
+  }
+  return count;
 }
 
 // Every listener and route gives back the descriptors it opened: a process
@@ -374,7 +406,15 @@ TEST(LifetimeTest, ListenersAndRoutesCloseEveryDescriptorTheyOpen) {
       EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
     }
     if (round > 0) {
-      EXPECT_EQ(open_descriptors(), before) << "round " << round;
+      // libzmq's reaper thread closes a closed socket's connections a moment
+      // later: a descriptor given back arrives within the wait, a leaked one
+      // never does.
+      std::size_t after = open_descriptors();
+      for (int wait = 0; wait < 200 && after != before; ++wait) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        after = open_descriptors();
+      }
+      EXPECT_EQ(after, before) << "round " << round;
     }
   }
 }
