@@ -20,12 +20,14 @@
 // Cases: ipc (a socket in a fresh temporary directory) and tcp (127.0.0.1,
 // a port the system chooses), 64 B and 64 KiB, 1 and 8 concurrent callers.
 // Each case runs in rounds, the paths taking turns; each round warms up,
-// then calls for a fixed time, recording every call's latency at the caller (sorted for
-// percentiles), the calls completed (throughput), and the CPU time and context switches per call of
-// this process and of the server process (getrusage in each, which counts every thread, also those
-// that have ended; the server reports its own when the bench asks on its stdin). Every response is
-// checked (length, the call's sequence number, a sampled byte); a failed call stops the run with an
-// error, so no figure is ever made of errors.
+// then calls for a fixed time, recording every call's latency at the
+// caller (sorted for percentiles), the calls completed (throughput), and
+// the CPU time and context switches per call of this process and of the
+// server process (getrusage in each, which counts every thread, also those
+// that have ended; the server reports its own when the bench asks on its
+// stdin). Every response is checked (length, the call's sequence number, a
+// sampled byte); a failed call stops the run with an error, so no figure
+// is ever made of errors.
 //
 // Output: a Markdown table on stdout and in OUT_DIR/zmq-latest.md, and
 // OUT_DIR/zmq-latest.json with every measured figure and the machine.
@@ -674,27 +676,28 @@ Latency summarize(std::vector<std::uint64_t>& samples) {
   return latency;
 }
 
-// Runs one case against server and returns its figures; throws if any call
-// failed.
-// One round of a case: every call's latency, how long the calls were
+// A case's rounds so far: every call's latency, how long the calls were
 // timed, and what the client and server processes spent meanwhile.
-struct Round {
+struct PooledRounds {
   std::vector<std::uint64_t> latencies;
   std::int64_t ns = 0;
   ProcessCounters client;
   ProcessCounters server;
 };
 
-ProcessCounters spent(const ProcessCounters& before, const ProcessCounters& after) {
-  return {after.cpu_ns - before.cpu_ns, after.voluntary_switches - before.voluntary_switches,
-          after.involuntary_switches - before.involuntary_switches};
+// Adds what was spent between before and after to total.
+void add_spent(ProcessCounters& total, const ProcessCounters& before,
+               const ProcessCounters& after) {
+  total.cpu_ns += after.cpu_ns - before.cpu_ns;
+  total.voluntary_switches += after.voluntary_switches - before.voluntary_switches;
+  total.involuntary_switches += after.involuntary_switches - before.involuntary_switches;
 }
 
-// Runs one round of a case and adds it to round (latencies appended,
-// time and counters summed). name names the case in errors.
+// Runs one round of a case against server and adds it to pooled; throws if
+// any call failed. name names the case in errors.
 void run_round(const std::string& name, std::size_t payload, int callers,
                const CallerFactory& make_caller, ServerProcess& server, const Timing& timing,
-               Round& round) {
+               PooledRounds& pooled) {
   RunControl control;
   std::latch ready(callers + 1);
   std::vector<std::vector<std::uint64_t>> latencies(static_cast<std::size_t>(callers));
@@ -727,23 +730,18 @@ void run_round(const std::string& name, std::size_t payload, int callers,
   if (const std::string error = control.error(); !error.empty()) {
     throw std::runtime_error(name + ": " + error);
   }
-  const ProcessCounters client = spent(client_before, self_counters());
-  const ProcessCounters server_spent = spent(server_before, server.counters());
+  add_spent(pooled.client, client_before, self_counters());
+  add_spent(pooled.server, server_before, server.counters());
   for (const auto& thread_latencies : latencies) {
-    round.latencies.insert(round.latencies.end(), thread_latencies.begin(), thread_latencies.end());
+    pooled.latencies.insert(pooled.latencies.end(), thread_latencies.begin(),
+                            thread_latencies.end());
   }
-  round.ns += end - start;
-  round.client = {round.client.cpu_ns + client.cpu_ns,
-                  round.client.voluntary_switches + client.voluntary_switches,
-                  round.client.involuntary_switches + client.involuntary_switches};
-  round.server = {round.server.cpu_ns + server_spent.cpu_ns,
-                  round.server.voluntary_switches + server_spent.voluntary_switches,
-                  round.server.involuntary_switches + server_spent.involuntary_switches};
+  pooled.ns += end - start;
 }
 
 // A case's figures from its rounds, pooled.
 CaseResult case_result(Path path, Transport transport, std::size_t payload, int callers,
-                       Round& rounds) {
+                       PooledRounds& rounds) {
   CaseResult result;
   result.path = path;
   result.transport = transport;
@@ -1231,7 +1229,7 @@ int run_bench(const Options& options) {
       };
       for (const std::size_t payload : kPayloads) {
         for (const int callers : kCallerCounts) {
-          std::array<Round, 2> rounds;  // REQ/REP, junction
+          std::array<PooledRounds, 2> rounds;  // REQ/REP, junction
           for (int round = 0; round < kRounds; ++round) {
             // Alternating which path goes first spreads any drift of the
             // machine over both.

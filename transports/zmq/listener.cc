@@ -65,10 +65,6 @@ bool ipc_path_in_use(const std::string& path) {
   return accepted;
 }
 
-}  // namespace
-
-namespace {
-
 // options with threads in 1..max_in_flight: every pool thread may be in a
 // call at once, so a larger pool would serve more than max_in_flight.
 ListenOptions normalised(ListenOptions options) {

@@ -32,6 +32,14 @@ std::int32_t route_code(jn_host* host, const char* service, const char* url) {
   return code;
 }
 
+// Routes service on client to url with a payload limit of max_payload_bytes.
+void route_with_limit(junction::Host& client, const std::string& service, std::string_view url,
+                      std::uint64_t max_payload_bytes) {
+  junction::RouteOptions options;
+  options.max_payload_bytes = max_payload_bytes;
+  client.route(service, url, options);
+}
+
 TEST(ListenTest, PortZeroGetsARealPort) {
   junction::Host host;
   junction::Listener listener = host.listen("zmq+tcp://127.0.0.1:0");
@@ -179,9 +187,7 @@ TEST(RouteTest, RoutesToOneUrlKeepTheirOwnOptions) {
   junction::Listener listener = server.listen(inproc_url());
   junction::Host client;
   client.route("a", listener.url());
-  junction::RouteOptions small;
-  small.max_payload_bytes = 100;
-  client.route("b", listener.url(), small);
+  route_with_limit(client, "b", listener.url(), 100);
   EXPECT_EQ(client.resolve("a", "echo").call(pattern_bytes(101, 1)).size(), 101u);
   EXPECT_EQ(
       code_of([&] { static_cast<void>(client.resolve("b", "echo").call(pattern_bytes(101, 1))); }),
@@ -218,9 +224,7 @@ TEST(RouteTest, RequestOverTheRouteLimitIsRefusedBeforeSending) {
   server.register_service(test_service());
   junction::Listener listener = server.listen(inproc_url());
   junction::Host client;
-  junction::RouteOptions options;
-  options.max_payload_bytes = 1000;
-  client.route("test", listener.url(), options);
+  route_with_limit(client, "test", listener.url(), 1000);
   const junction::Method echo = client.resolve("test", "echo");
   EXPECT_EQ(echo.call(pattern_bytes(1000, 1)).size(), 1000u);
   EXPECT_EQ(code_of([&] { static_cast<void>(echo.call(pattern_bytes(1001, 1))); }),
@@ -239,9 +243,7 @@ TEST(RouteTest, ResponseOverTheRouteLimitIsResourceExhausted) {
   server.register_service(std::move(big));
   junction::Listener listener = server.listen(inproc_url());
   junction::Host client;
-  junction::RouteOptions options;
-  options.max_payload_bytes = 1000;
-  client.route("big", listener.url(), options);
+  route_with_limit(client, "big", listener.url(), 1000);
   const junction::Method answer = client.resolve("big", "answer");
   EXPECT_EQ(answer.call("1000").size(), 1000u);
   std::string message;
