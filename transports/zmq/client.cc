@@ -204,11 +204,22 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     }
 
     Waiter waiter;
+    bool lost_already = false;
     {
       std::lock_guard lock(mutex_);
-      waiter.id = next_call_id_++;
-      waiter.disconnects_before = disconnects_before;
-      waiters_.emplace(waiter.id, &waiter);
+      // The connection it saw up was lost, and the receiver has failed that
+      // connection's calls already: listed now, this one would never be.
+      lost_already = disconnects_before < disconnects_failed_;
+      if (!lost_already) {
+        waiter.id = next_call_id_++;
+        waiter.disconnects_before = disconnects_before;
+        waiters_.emplace(waiter.id, &waiter);
+      }
+    }
+    if (lost_already) {
+      status_assign(&result->status, JN_UNAVAILABLE,
+                    "connection to " + url_ + " lost before the call was sent");
+      return;
     }
     // Whatever happens from here, the waiter leaves the table.
     struct Unlist {
