@@ -31,6 +31,13 @@ constexpr int kCloseLingerMs = 1000;
 // The takeover timer's tick: a handler still running after a whole tick
 // lets the standby take over receiving.
 constexpr std::int64_t kTakeoverTickNs = 500'000;
+// When calls queue, the receiver hands its role to a waiting thread (a
+// wake-up, a context switch on each side) only for calls worth it: a request
+// this large (receiving and answering it is work of its own), or calls that
+// have been taking this long on average. A quick small call costs less than
+// the hand-over, so the receiver runs it and takes the next one itself.
+constexpr std::size_t kHandOverBytes = 16 * 1024;
+constexpr std::int64_t kHandOverNs = 50'000;
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -292,9 +299,12 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       }
     }
     ++in_flight_;
-    // Calls are queueing: a waiting thread receives the next ones while this
-    // one runs the handler. Otherwise this thread keeps the role.
-    const bool hand_over = queued && waiting_threads_ > 0;
+    // Calls are queueing and this one is worth serving beside the next: a
+    // waiting thread receives them while this one runs the handler.
+    // Otherwise this thread keeps the role.
+    const bool large = frame_count > 2 && frames[2].size() >= kHandOverBytes;
+    const bool hand_over =
+        queued && waiting_threads_ > 0 && (large || call_ns_average_ >= kHandOverNs);
     if (hand_over) {
       receiver_present_ = false;
       role_free_.notify_one();
@@ -315,13 +325,16 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       }
     }
     lock.unlock();
+    const std::int64_t start_ns = jn_now_ns();
     try {
       handle(frames, frame_count);
     } catch (...) {
       // Out of memory while reading or answering: the call is dropped and
       // its caller sees its deadline or the connection.
     }
+    const std::int64_t call_ns = jn_now_ns() - start_ns;
     lock.lock();
+    call_ns_average_ += (call_ns - call_ns_average_) / 8;
     if (--in_flight_ == 0) {
       changed_.notify_all();
     }

@@ -4,17 +4,18 @@
 //
 // Threads: one pool thread at a time holds the receiving role. It runs the
 // handler of the call it receives itself, keeping the role, so a call's
-// path crosses no thread of junction's; when calls are queueing it hands
-// the role to a waiting thread first, so they are served side by side. A
-// standby thread wakes on a timer that ticks every half millisecond while
-// calls are being served: a handler still running after a whole tick (half
-// a millisecond to one) lets the standby take the role, so a slow call never
-// holds up the calls behind it. The timer is armed when a handler starts and
-// the timer is off, and switched off by the standby after a tick with no
-// handler run, so a call costs no timer system call while calls keep coming
-// and an idle listener sleeps. When no thread is left to wait, the receiver
-// starts one (up to max_in_flight); threads beyond the pool's size end once
-// others are free.
+// path crosses no thread of junction's; when calls are queueing and worth
+// a thread's wake-up (a large request, or calls that have been taking 50 us
+// or more) it hands the role to a waiting thread first, so they are served
+// side by side. A standby thread wakes on a timer that ticks every half
+// millisecond while calls are being served: a handler still running after
+// a whole tick (half a millisecond to one) lets the standby take the role,
+// so a slow call never holds up the calls behind it. The timer is armed
+// when a handler starts and the timer is off, and switched off by the
+// standby after a tick with no handler run, so a call costs no timer system
+// call while calls keep coming and an idle listener sleeps. When no thread
+// is left to wait, the receiver starts one (up to max_in_flight); threads
+// beyond the pool's size end once others are free.
 #pragma once
 
 #include <junction.h>
@@ -114,6 +115,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
+  // How long handling a call (handler and answer) has taken, a moving
+  // average over about the last 8 calls.
+  std::int64_t call_ns_average_ = 0;
 };
 
 }  // namespace junction::zmq_transport

@@ -5,9 +5,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <thread>
@@ -218,6 +220,49 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
   for (auto& call : slow) {
     EXPECT_EQ(call.get(), "rested");
   }
+}
+
+// Calls shorter than the listener's takeover tick never keep a handler
+// running for a whole tick, so when they queue only the hand-over of the
+// receiving role serves them side by side: with 8 callers at once their
+// handlers must overlap.
+TEST_P(TransparencyTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
+  struct Overlap {
+    std::atomic<int> running{0};
+    std::atomic<int> most{0};
+  };
+  const auto overlap = std::make_shared<Overlap>();
+  junction::Service steady("steady");
+  steady.method("pause", [overlap](auto, Deadline) {
+    const int now = overlap->running.fetch_add(1) + 1;
+    int most = overlap->most.load();
+    while (now > most && !overlap->most.compare_exchange_weak(most, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+    overlap->running.fetch_sub(1);
+    return Buffer::copy_of("done");
+  });
+  server_.register_service(std::move(steady));
+  if (client_) {
+    client_->route("steady", listener_.url());
+  }
+  const junction::Method pause = caller().resolve("steady", "pause");
+  std::vector<std::future<int>> callers;
+  for (int t = 0; t < 8; ++t) {
+    callers.push_back(std::async(std::launch::async, [&pause] {
+      int answered = 0;
+      for (int i = 0; i < 50; ++i) {
+        if (pause.call("x", junction::deadline_after(std::chrono::seconds(10))).text() == "done") {
+          ++answered;
+        }
+      }
+      return answered;
+    }));
+  }
+  for (auto& caller_result : callers) {
+    EXPECT_EQ(caller_result.get(), 50);
+  }
+  EXPECT_GE(overlap->most.load(), 2);
 }
 
 TEST_P(TransparencyTest, AsynchronousCallsAndHandlersWork) {
