@@ -36,7 +36,7 @@ constexpr std::int64_t kTakeoverTickNs = 500'000;
 // this large (receiving and answering it is work of its own), or calls that
 // have been taking this long on average. A quick small call costs less than
 // the hand-over, so the receiver runs it and takes the next one itself.
-constexpr std::size_t kHandOverBytes = 16 * 1024;
+constexpr std::size_t kHandOverBytes = std::size_t{16} * 1024;
 constexpr std::int64_t kHandOverNs = 50'000;
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
