@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every junction test. Installs what is missing (scripts/bootstrap.sh),
-# then builds and runs the whole ctest suite twice: the dev build (which also
-# runs the format and clang-tidy checks) and the ASan+UBSan build.
-# Set JUNCTION_SANITIZERS=0 to skip the sanitizer build.
+# then builds and runs the whole ctest suite three times: the dev build
+# (which also runs the format and clang-tidy checks), the ASan+UBSan build
+# and the ThreadSanitizer build. Set JUNCTION_SANITIZERS=0 to skip the
+# sanitizer builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -20,6 +21,7 @@ run_preset() {
 run_preset dev || failed+=(dev)
 if [[ "${JUNCTION_SANITIZERS:-1}" != 0 ]]; then
   run_preset asan || failed+=(asan)
+  run_preset tsan || failed+=(tsan)
 fi
 
 if ((${#failed[@]})); then
