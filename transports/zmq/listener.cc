@@ -299,9 +299,10 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       }
     }
     ++in_flight_;
-    // Calls are queueing and this one is worth serving beside the next: a
-    // waiting thread receives them while this one runs the handler.
-    // Otherwise this thread keeps the role.
+    // Calls are queueing and worth serving side by side (this request is
+    // large, or recent calls have been slow): a waiting thread receives
+    // the next ones while this one runs the handler. Otherwise this thread
+    // keeps the role.
     const bool large = frame_count > 2 && frames[2].size() >= kHandOverBytes;
     const bool hand_over =
         queued && waiting_threads_ > 0 && (large || call_ns_average_ >= kHandOverNs);

@@ -115,8 +115,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
-  // How long handling a call (handler and answer) has taken, a moving
-  // average over about the last 8 calls.
+  // How long handling a call (handler and answer) has taken: a moving
+  // average in which each call weighs 1/8.
   std::int64_t call_ns_average_ = 0;
 };
 

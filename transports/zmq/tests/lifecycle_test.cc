@@ -383,13 +383,30 @@ std::size_t open_descriptors() {
   return count;
 }
 
+// open_descriptors once the count has held still for 100 ms (up to 2 s):
+// libzmq's reaper thread closes a closed socket's connections a moment
+// after the close.
+std::size_t settled_descriptors() {
+  std::size_t count = open_descriptors();
+  int unchanged = 0;
+  for (int sample = 0; sample < 100 && unchanged < 5; ++sample) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::size_t now = open_descriptors();
+    unchanged = now == count ? unchanged + 1 : 0;
+    count = now;
+  }
+  return count;
+}
+
 // Every listener and route gives back the descriptors it opened: a process
 // that routes and listens again and again does not run out of them.
 TEST(LifetimeTest, ListenersAndRoutesCloseEveryDescriptorTheyOpen) {
   TempDir dir;
   // The first round opens what lives as long as the process (libzmq's own).
   for (int round = 0; round < 4; ++round) {
-    const std::size_t before = open_descriptors();
+    // Settled, so that what the previous round is still closing is not
+    // counted as this round's baseline.
+    const std::size_t before = settled_descriptors();
     for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url()}) {
       junction::Host server;
       server.register_service(test_service());
@@ -408,15 +425,15 @@ TEST(LifetimeTest, ListenersAndRoutesCloseEveryDescriptorTheyOpen) {
       EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
     }
     if (round > 0) {
-      // libzmq's reaper thread closes a closed socket's connections a moment
-      // later: a descriptor given back arrives within the wait, a leaked one
-      // never does.
+      // A descriptor given back arrives within the wait (libzmq's reaper
+      // closes connections a moment after their socket); a leaked one never
+      // does.
       std::size_t after = open_descriptors();
-      for (int wait = 0; wait < 200 && after != before; ++wait) {
+      for (int wait = 0; wait < 200 && after > before; ++wait) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         after = open_descriptors();
       }
-      EXPECT_EQ(after, before) << "round " << round;
+      EXPECT_LE(after, before) << "round " << round;
     }
   }
 }

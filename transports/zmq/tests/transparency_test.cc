@@ -227,6 +227,9 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
 // receiving role serves them side by side: with 8 callers at once their
 // handlers must overlap.
 TEST_P(TransparencyTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
+  if (GetParam() == Where::local) {
+    GTEST_SKIP() << "no listener: local calls run on their callers' threads";
+  }
   struct Overlap {
     std::atomic<int> running{0};
     std::atomic<int> most{0};
@@ -238,7 +241,7 @@ TEST_P(TransparencyTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
     int most = overlap->most.load();
     while (now > most && !overlap->most.compare_exchange_weak(most, now)) {
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(300));
+    std::this_thread::sleep_for(std::chrono::microseconds(150));
     overlap->running.fetch_sub(1);
     return Buffer::copy_of("done");
   });
