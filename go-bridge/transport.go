@@ -242,8 +242,10 @@ func RouteMaxPayload(bytes uint64) RouteOption {
 // Routes to one URL with equal options share one connection, which carries
 // many calls at once and reconnects by itself. A peer that is down, or dies
 // mid-call, answers UNAVAILABLE (or DEADLINE_EXCEEDED at the call's
-// deadline), never a hang. A route resolves at most 4096 distinct method
-// names (then RESOURCE_EXHAUSTED). [Method.Call] from many goroutines makes
+// deadline), never a hang. A route keeps at most 4096 methods: past that,
+// resolving a new name drops those no [Method] or call holds (and their
+// statistics), and is RESOURCE_EXHAUSTED only while all 4096 are held.
+// [Method.Call] from many goroutines makes
 // many remote calls at once, each holding its goroutine's OS thread until
 // the answer; [Method.CallAsync] holds none, but each call holds one of
 // the host's worker threads instead, so at most that many are in flight.

@@ -44,12 +44,15 @@ PendingCall::PendingCall(Host* host_in, ServiceEntry* service_in, MethodEntry* m
       start_ns(jn_now_ns()),
       done(done_in),
       user_data(user_data_in) {
+  // Made through a handle, which holds the method now.
+  method->holders.fetch_add(1, std::memory_order_relaxed);
   service_ref(service);
   live_counters().pending_calls.fetch_add(1, std::memory_order_relaxed);
 }
 
 PendingCall::~PendingCall() {
   jn_buffer_release(&request);
+  method->holders.fetch_sub(1, std::memory_order_release);
   service_unref(service);
   live_counters().pending_calls.fetch_sub(1, std::memory_order_relaxed);
 }

@@ -13,7 +13,8 @@ namespace junction::detail {
 namespace {
 
 constexpr std::uint32_t kDefaultWorkerThreads = 2;
-// Distinct method names a route resolves (jn_host_route).
+// Methods a route keeps (jn_host_route): past this many, resolving a new
+// name first drops those no handle or call holds.
 constexpr std::size_t kMaxRoutedMethods = 4096;
 
 std::int32_t check_descriptor(const jn_service_desc& desc, jn_status* status) {
@@ -288,7 +289,7 @@ JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* des
       method->handler = m.handler;
       method->async_handler = m.async_handler;
       method->ctx = m.ctx;
-      service->methods.push_back(std::move(method));
+      service->methods.emplace(m.name, std::move(method));
     }
     return host->add_service(std::move(service), status);
   } catch (...) {
@@ -336,33 +337,39 @@ JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,
   auto* host = reinterpret_cast<Host*>(handle);
   try {
     std::lock_guard lock(host->registry_mutex);
-    auto it = host->services.find(service_name);
+    auto it = host->services.find(std::string_view(service_name));
     if (it == host->services.end()) {
       return report(status, JN_NOT_FOUND,
                     "service '" + std::string(service_name) + "' is not registered");
     }
     ServiceEntry* service = it->second;
-    for (const auto& method : service->methods) {
-      if (method->name == method_name) {
-        service_ref(service);
-        *method_out = new jn_method{method->handler, method->ctx, service, method.get()};
-        live_counters().methods.fetch_add(1, std::memory_order_relaxed);
-        return report(status, JN_OK, "");
+    MethodEntry* method = nullptr;
+    if (const auto found = service->methods.find(std::string_view(method_name));
+        found != service->methods.end()) {
+      method = found->second.get();
+    } else if (service->make_method && name_length(method_name) != 0) {
+      // A route resolves any name (the far host judges it), so callers
+      // choosing names (remote peers of a listener serving the route) must
+      // not grow it without end: at the bound, the methods nobody holds go.
+      if (service->methods.size() >= kMaxRoutedMethods) {
+        std::erase_if(service->methods, [](const auto& entry) {
+          return entry.second->holders.load(std::memory_order_acquire) == 0;
+        });
       }
-    }
-    if (service->make_method && name_length(method_name) != 0) {
-      // Every name resolved keeps its method (and its statistics) as long
-      // as the route; a bound keeps callers choosing names (a listener
-      // serving the route to remote peers) from growing it without end.
       if (service->methods.size() >= kMaxRoutedMethods) {
         return report(status, JN_RESOURCE_EXHAUSTED,
-                      "route '" + std::string(service_name) + "' has resolved " +
-                          std::to_string(kMaxRoutedMethods) + " methods, the most it keeps");
+                      "route '" + std::string(service_name) + "' has " +
+                          std::to_string(kMaxRoutedMethods) + " methods in use, the most it keeps");
       }
       std::unique_ptr<MethodEntry> made = service->make_method(method_name);
+      method = made.get();
+      service->methods.emplace(method_name, std::move(made));
+    }
+    if (method != nullptr) {
+      auto* handle = new jn_method{method->handler, method->ctx, service, method};
+      method->holders.fetch_add(1, std::memory_order_relaxed);
       service_ref(service);
-      *method_out = new jn_method{made->handler, made->ctx, service, made.get()};
-      service->methods.push_back(std::move(made));
+      *method_out = handle;
       live_counters().methods.fetch_add(1, std::memory_order_relaxed);
       return report(status, JN_OK, "");
     }
@@ -379,6 +386,8 @@ JN_API void jn_method_free(jn_method* method) {
   if (method == nullptr) {
     return;
   }
+  // The holder's last touch of its method entry (see MethodEntry::holders).
+  method->method->holders.fetch_sub(1, std::memory_order_release);
   junction::detail::service_unref(method->service);
   delete method;
   live_counters().methods.fetch_sub(1, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -27,8 +28,22 @@ namespace junction::detail {
 
 struct Host;
 
+// Hashes std::string and std::string_view alike, so a lookup by a C name
+// makes no std::string.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view name) const noexcept {
+    return std::hash<std::string_view>{}(name);
+  }
+};
+
 struct MethodEntry {
   std::string name;
+  // Method handles and pending calls using this entry. Raised under the
+  // host's registry_mutex (resolve) or from a holder (a pending call made
+  // through a handle); lowered with release order as a holder's last touch,
+  // so a routed service may drop an entry it reads as 0 under the mutex.
+  std::atomic<std::uint32_t> holders{0};
   jn_handler_fn handler = nullptr;
   jn_async_handler_fn async_handler = nullptr;
   void* ctx = nullptr;
@@ -44,7 +59,10 @@ struct ServiceEntry {
   std::atomic<std::uint32_t> refs{1};
   std::atomic<bool> open{true};
   std::string name;
-  std::vector<std::unique_ptr<MethodEntry>> methods;
+  // By name. A registered service's methods are fixed at registration; a
+  // routed service's grow as names are resolved, up to a bound past which
+  // those no handle or call holds are dropped (statistics with them).
+  std::unordered_map<std::string, std::unique_ptr<MethodEntry>, NameHash, std::equal_to<>> methods;
   void* ctx = nullptr;
   void (*destroy)(void*) = nullptr;
   Host* host = nullptr;  // valid while open, and within a ReadSection that saw open
@@ -136,7 +154,8 @@ struct Host {
   HostThreads timers;
 
   std::mutex registry_mutex;
-  std::unordered_map<std::string, ServiceEntry*> services;  // open registrations
+  // Open registrations, by name.
+  std::unordered_map<std::string, ServiceEntry*, NameHash, std::equal_to<>> services;
 
   std::mutex pending_mutex;
   bool closing = false;

@@ -749,8 +749,10 @@ unsafe extern "C" {
  it; a peer that is down, or dies mid-call, answers JN_UNAVAILABLE (or
  JN_DEADLINE_EXCEEDED at the deadline), never a hang. The route is
  registered like a service: JN_ALREADY_EXISTS if the name is taken, and
- jn_host_unregister removes it. It resolves at most 4096 distinct method
- names (then JN_RESOURCE_EXHAUSTED). options: borrowed, NULL for defaults.
+ jn_host_unregister removes it. It keeps at most 4096 methods: past
+ that, resolving a new name drops those no handle or call holds (and
+ their statistics), and is JN_RESOURCE_EXHAUSTED only while all 4096 are
+ held. options: borrowed, NULL for defaults.
  status: out, may be NULL.*/
     pub fn jn_host_route(
         host: *mut jn_host,

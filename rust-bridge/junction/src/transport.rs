@@ -336,8 +336,10 @@ impl HostRef {
     /// carries many calls at once and reconnects by itself. A peer that is
     /// down, or dies mid-call, answers [`Code::Unavailable`] (or
     /// [`Code::DeadlineExceeded`] at the call's deadline), never a hang. A
-    /// route resolves at most 4096 distinct method names (then
-    /// [`Code::ResourceExhausted`]).
+    /// route keeps at most 4096 methods: past that, resolving a new name
+    /// drops those no [`Method`](crate::Method) or call holds (and their
+    /// statistics), and is [`Code::ResourceExhausted`] only while all 4096
+    /// are held.
     ///
     /// The route is registered like a service: [`Code::AlreadyExists`] if
     /// the name is taken, and [`HostRef::unregister`] removes it.

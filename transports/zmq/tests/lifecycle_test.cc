@@ -158,24 +158,60 @@ TEST(RouteTest, NameTakenIsAlreadyExistsAndUnregisterRemovesTheRoute) {
   EXPECT_EQ(route_code(host.raw(), "bad", "zmq+tcp://127.0.0.1:0"), JN_INVALID_ARGUMENT);
 }
 
-// Each method name resolved on a route is kept, so a listener serving the
-// route cannot be made to grow without end by the names its callers send.
-TEST(RouteTest, RouteResolvesABoundedNumberOfMethodNames) {
+// A route keeps at most 4096 methods. Past that, resolving a new name first
+// drops the methods no handle holds, so names its callers choose (remote
+// peers of a listener serving the route) cannot use its room up: only 4096
+// held at once are refused.
+TEST(RouteTest, RouteDropsUnheldMethodsAtItsBoundAndRefusesOnlyHeldOnes) {
   junction::Host client;
   client.route("far", inproc_url());
   jn_method* method = nullptr;
-  for (int i = 0; i < 4096; ++i) {
+  for (int i = 0; i < 2 * 4096; ++i) {
     const std::string name = std::to_string(i) + "m";
     ASSERT_EQ(jn_host_resolve(client.raw(), "far", name.c_str(), &method, nullptr), JN_OK) << i;
     jn_method_free(method);
+  }
+  std::vector<jn_method*> held(4096);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    const std::string name = std::to_string(i) + "h";
+    ASSERT_EQ(jn_host_resolve(client.raw(), "far", name.c_str(), &held[i], nullptr), JN_OK) << i;
   }
   jn_status status{};
   EXPECT_EQ(jn_host_resolve(client.raw(), "far", "one-too-many", &method, &status),
             JN_RESOURCE_EXHAUSTED);
   EXPECT_EQ(method, nullptr);
   jn_status_release(&status);
-  ASSERT_EQ(jn_host_resolve(client.raw(), "far", "7m", &method, nullptr), JN_OK);
+  // A name it holds is found, not made.
+  ASSERT_EQ(jn_host_resolve(client.raw(), "far", "7h", &method, nullptr), JN_OK);
   jn_method_free(method);
+  jn_method_free(held.back());
+  held.pop_back();
+  ASSERT_EQ(jn_host_resolve(client.raw(), "far", "one-too-many", &method, nullptr), JN_OK);
+  jn_method_free(method);
+  for (jn_method* h : held) {
+    jn_method_free(h);
+  }
+}
+
+// A listener serving a route passes on calls of any method name: more
+// unknown names than the route's bound, sent through it, leave the names
+// that exist callable.
+TEST(RouteTest, ARelayServesAfterMoreUnknownNamesThanItsBound) {
+  junction::Host far;
+  far.register_service(test_service("svc"));
+  junction::Listener far_listener = far.listen(inproc_url());
+  junction::Host relay;
+  relay.route("svc", far_listener.url());
+  junction::Listener relay_listener = relay.listen(inproc_url());
+  junction::Host caller;
+  caller.route("svc", relay_listener.url());
+  for (int i = 0; i < 4096 + 100; ++i) {
+    const std::string name = "unknown-" + std::to_string(i);
+    ASSERT_EQ(code_of([&] { static_cast<void>(caller.resolve("svc", name).call("x")); }),
+              Code::not_found)
+        << name;
+  }
+  EXPECT_EQ(caller.resolve("svc", "echo").call("still served").text(), "still served");
 }
 
 // Routes to one URL share a connection only when their options agree: a
