@@ -222,6 +222,26 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
   }
 }
 
+// One slow call in the listener's receiving thread, and nothing else in
+// flight: the fast call arriving meanwhile is what wakes the standby, which
+// takes over receiving half a millisecond into the slow handler.
+TEST_P(TransparencyTest, CallArrivingDuringTheOnlySlowCallIsServedAtOnce) {
+  if (GetParam() == Where::local) {
+    GTEST_SKIP() << "no listener: local calls run on their callers' threads";
+  }
+  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  const junction::Method echo = caller().resolve("test", "echo");
+  for (int round = 0; round < 3; ++round) {
+    auto slow =
+        std::async(std::launch::async, [&nap] { return std::string(nap.call("800").text()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::int64_t start = jn_now_ns();
+    EXPECT_EQ(echo.call("fast").text(), "fast");
+    EXPECT_LT(jn_now_ns() - start, millis(400)) << "round " << round;
+    EXPECT_EQ(slow.get(), "rested");
+  }
+}
+
 // Calls shorter than the listener's takeover tick never keep a handler
 // running for a whole tick, so when they queue only the hand-over of the
 // receiving role serves them side by side: with 8 callers at once their
