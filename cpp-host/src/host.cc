@@ -285,7 +285,6 @@ JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* des
     for (std::uint32_t i = 0; i < desc->method_count; ++i) {
       const jn_method_desc& m = desc->methods[i];
       auto method = std::make_unique<MethodEntry>();
-      method->name = m.name;
       method->handler = m.handler;
       method->async_handler = m.async_handler;
       method->ctx = m.ctx;

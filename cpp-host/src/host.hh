@@ -38,7 +38,6 @@ struct NameHash {
 };
 
 struct MethodEntry {
-  std::string name;
   // Method handles and pending calls using this entry. Raised under the
   // host's registry_mutex (resolve) or from a holder (a pending call made
   // through a handle); lowered with release order as a holder's last touch,
@@ -59,8 +58,8 @@ struct ServiceEntry {
   std::atomic<std::uint32_t> refs{1};
   std::atomic<bool> open{true};
   std::string name;
-  // By name. A registered service's methods are fixed at registration; a
-  // routed service's grow as names are resolved, up to a bound past which
+  // By name (the key is the method's only record of its name). A registered service's methods are
+  // fixed at registration; a routed service's grow as names are resolved, up to a bound past which
   // those no handle or call holds are dropped (statistics with them).
   std::unordered_map<std::string, std::unique_ptr<MethodEntry>, NameHash, std::equal_to<>> methods;
   void* ctx = nullptr;

@@ -176,7 +176,6 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
       auto routed = std::make_shared<detail::RoutedMethod>(
           detail::RoutedMethod{client, name, std::string(method)});
       auto made = std::make_unique<detail::MethodEntry>();
-      made->name = method;
       made->handler = detail::routed_call;
       made->ctx = routed.get();
       made->keep_alive = std::move(routed);
