@@ -98,9 +98,13 @@ constexpr std::array<std::size_t, 2> kPayloads = {64, std::size_t{64} * 1024};
 constexpr std::array<int, 2> kCallerCounts = {1, 8};
 // Each case runs in rounds, the two paths taking turns; its figures pool
 // them. One long run per path would leave the ratio to whatever state the
-// machine (its scheduler's placement of a few threads on few CPUs) was in
-// for that run, and one path always running after the other.
-constexpr int kRounds = 3;
+// machine (its scheduler's placement of a few threads on few CPUs, a
+// virtual machine's neighbours) was in for that run, and one path always
+// running after the other. Such states last seconds, so the rounds are
+// short and many: as many as fit at kRoundSeconds each, and at least
+// kMinRounds.
+constexpr int kMinRounds = 3;
+constexpr double kRoundSeconds = 0.5;
 // How long one call may take before the run is declared broken: the
 // junction call's deadline and the REQ socket's send/receive timeout.
 constexpr std::chrono::seconds kCallTimeout{10};
@@ -544,7 +548,8 @@ std::string case_name(Path path, Transport transport, std::size_t payload, int c
 }
 
 struct Timing {
-  double warmup_seconds;
+  int rounds;
+  double warmup_seconds;  // per round, likewise below
   double measure_seconds;
 };
 
@@ -560,8 +565,9 @@ struct CaseResult {
   int callers = 0;
   std::uint64_t calls = 0;
   double seconds = 0;
-  Latency latency;           // ns
-  double client_cpu_ns = 0;  // per call, likewise below
+  Latency latency;                        // ns
+  std::vector<std::uint64_t> round_p50s;  // ns, each round's own p50
+  double client_cpu_ns = 0;               // per call, likewise below
   double server_cpu_ns = 0;
   double client_voluntary = 0, client_involuntary = 0;
   double server_voluntary = 0, server_involuntary = 0;
@@ -680,6 +686,7 @@ Latency summarize(std::vector<std::uint64_t>& samples) {
 // timed, and what the client and server processes spent meanwhile.
 struct PooledRounds {
   std::vector<std::uint64_t> latencies;
+  std::vector<std::uint64_t> round_p50s;
   std::int64_t ns = 0;
   ProcessCounters client;
   ProcessCounters server;
@@ -732,10 +739,12 @@ void run_round(const std::string& name, std::size_t payload, int callers,
   }
   add_spent(pooled.client, client_before, self_counters());
   add_spent(pooled.server, server_before, server.counters());
+  std::vector<std::uint64_t> round;
   for (const auto& thread_latencies : latencies) {
-    pooled.latencies.insert(pooled.latencies.end(), thread_latencies.begin(),
-                            thread_latencies.end());
+    round.insert(round.end(), thread_latencies.begin(), thread_latencies.end());
   }
+  pooled.latencies.insert(pooled.latencies.end(), round.begin(), round.end());
+  pooled.round_p50s.push_back(summarize(round).p50);
   pooled.ns += end - start;
 }
 
@@ -751,6 +760,7 @@ CaseResult case_result(Path path, Transport transport, std::size_t payload, int 
   if (result.calls == 0) throw std::runtime_error(result.name() + ": no call completed");
   result.seconds = static_cast<double>(rounds.ns) * 1e-9;
   result.latency = summarize(rounds.latencies);
+  result.round_p50s = rounds.round_p50s;
   const auto calls = static_cast<double>(result.calls);
   const auto per_call = [calls](std::uint64_t total) { return static_cast<double>(total) / calls; };
   result.client_cpu_ns = per_call(rounds.client.cpu_ns);
@@ -874,7 +884,28 @@ struct Pair {
   [[nodiscard]] double p50_ratio() const {
     return static_cast<double>(junction->latency.p50) / static_cast<double>(reqrep->latency.p50);
   }
+  // Each round's junction p50 over the REQ/REP p50 of the same round (the
+  // two ran back to back), sorted: how far the machine's drift moves the
+  // ratio in one run.
+  [[nodiscard]] std::vector<double> round_ratios() const {
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < junction->round_p50s.size() && i < reqrep->round_p50s.size(); ++i) {
+      ratios.push_back(static_cast<double>(junction->round_p50s[i]) /
+                       static_cast<double>(reqrep->round_p50s[i]));
+    }
+    std::sort(ratios.begin(), ratios.end());
+    return ratios;
+  }
 };
+
+// "median (lowest-highest)" of sorted ratios; "-" for none.
+std::string spread(const std::vector<double>& sorted) {
+  if (sorted.empty()) return "-";
+  const std::size_t half = sorted.size() / 2;
+  const double median =
+      sorted.size() % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
+  return fixed(median, 2) + " (" + fixed(sorted.front(), 2) + "-" + fixed(sorted.back(), 2) + ")";
+}
 
 // junction's and REQ/REP's throughput with 8 callers over 1 caller, for
 // one (transport, payload).
@@ -927,12 +958,14 @@ std::string markdown(const Report& report) {
       << ", " << m.kernel << "; " << m.compiler << ", " << m.build_type << " build, libzmq "
       << m.libzmq << ", cppzmq " << m.cppzmq << ", junction ABI " << m.junction_abi
       << ". Load average " << m.load_before << " before the run, " << m.load_after << " after.\n\n"
-      << "`" << report.command << "`: each case runs in " << kRounds
+      << "`" << report.command << "`: each case runs in " << report.timing.rounds
       << " rounds, the two paths taking turns (which one goes first alternates); a round warms "
          "up for "
       << fixed(report.timing.warmup_seconds, 2) << " s, then calls for "
       << fixed(report.timing.measure_seconds, 2)
-      << " s, and a case's figures pool its rounds. The server is another process (this binary), "
+      << " s, and a case's figures pool its rounds (the round ratios are each round's junction "
+         "p50 over the REQ/REP p50 of the same round: their median and range show how much the "
+         "machine moved during the run). The server is another process (this binary), "
          "answering a copy of the request on "
          "both paths; REQ/REP callers each have a REQ socket on one REP socket, junction "
          "callers share one routed handle (`jn_call` with a deadline). Latencies in us at the "
@@ -940,8 +973,8 @@ std::string markdown(const Report& report) {
 
   out << "| transport | payload | callers | REQ/REP p50 | junction p50 | p50 ratio | target <= "
       << fixed(kP50RatioTarget, 2)
-      << " | REQ/REP p99 | junction p99 | REQ/REP calls/s | junction calls/s |\n"
-      << "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
+      << " | round ratios | REQ/REP p99 | junction p99 | REQ/REP calls/s | junction calls/s |\n"
+      << "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
   int p50_met = 0;
   for (const auto& pair : report.pairs) {
     const CaseResult& r = *pair.reqrep;
@@ -950,9 +983,9 @@ std::string markdown(const Report& report) {
     p50_met += ok ? 1 : 0;
     out << "| " << transport_name(r.transport) << " | " << payload_name(r.payload) << " | "
         << r.callers << " | " << micros(r.latency.p50) << " | " << micros(j.latency.p50) << " | "
-        << fixed(pair.p50_ratio(), 2) << " | " << met(ok) << " | " << micros(r.latency.p99) << " | "
-        << micros(j.latency.p99) << " | " << fixed(r.throughput(), 0) << " | "
-        << fixed(j.throughput(), 0) << " |\n";
+        << fixed(pair.p50_ratio(), 2) << " | " << met(ok) << " | " << spread(pair.round_ratios())
+        << " | " << micros(r.latency.p99) << " | " << micros(j.latency.p99) << " | "
+        << fixed(r.throughput(), 0) << " | " << fixed(j.throughput(), 0) << " |\n";
   }
 
   out << "\nThroughput with " << kCallerCounts.back() << " callers over " << kCallerCounts.front()
@@ -1024,7 +1057,7 @@ std::string json(const Report& report) {
   out << "{\n  \"benchmark\": \"junction_zmq_bench\",\n"
       << "  \"command\": " << json_string(report.command) << ",\n"
       << "  \"date\": " << json_string(m.date) << ",\n"
-      << "  \"rounds\": " << kRounds << ",\n"
+      << "  \"rounds\": " << report.timing.rounds << ",\n"
       << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
       << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
       << "  \"machine\": {\"cpu_model\": " << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
@@ -1046,6 +1079,11 @@ std::string json(const Report& report) {
         << ", \"latency_ns\": {\"p50\": " << c.latency.p50 << ", \"p90\": " << c.latency.p90
         << ", \"p99\": " << c.latency.p99 << ", \"p99_9\": " << c.latency.p999
         << ", \"max\": " << c.latency.max << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
+        << ", \"round_p50_ns\": [";
+    for (std::size_t k = 0; k < c.round_p50s.size(); ++k) {
+      out << (k == 0 ? "" : ", ") << c.round_p50s[k];
+    }
+    out << "]"
         << ", \"client_cpu_ns_per_call\": " << fixed(c.client_cpu_ns, 1)
         << ", \"server_cpu_ns_per_call\": " << fixed(c.server_cpu_ns, 1)
         << ", \"client_context_switches_per_call\": {\"voluntary\": "
@@ -1065,8 +1103,13 @@ std::string json(const Report& report) {
     out << "      {\"transport\": " << json_string(transport_name(pair.junction->transport))
         << ", \"payload_bytes\": " << pair.junction->payload
         << ", \"callers\": " << pair.junction->callers
-        << ", \"ratio\": " << fixed(pair.p50_ratio(), 4) << ", \"met\": " << (ok ? "true" : "false")
-        << "}" << (i + 1 < report.pairs.size() ? "," : "") << "\n";
+        << ", \"ratio\": " << fixed(pair.p50_ratio(), 4) << ", \"round_ratios\": [";
+    const std::vector<double> ratios = pair.round_ratios();
+    for (std::size_t k = 0; k < ratios.size(); ++k) {
+      out << (k == 0 ? "" : ", ") << fixed(ratios[k], 4);
+    }
+    out << "], \"met\": " << (ok ? "true" : "false") << "}"
+        << (i + 1 < report.pairs.size() ? "," : "") << "\n";
   }
   out << "    ],\n    \"throughput\": [\n";
   for (std::size_t i = 0; i < report.scaling.size(); ++i) {
@@ -1155,10 +1198,10 @@ void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]\n"
                "  --quick       %.0f s per case and path (the default)\n"
-               "  --seconds S   S seconds per case and path, in 3 rounds (each with a warm-up of a "
-               "fifth of its time)\n"
+               "  --seconds S   S seconds per case and path, in rounds of about %.1f s (at least "
+               "%d), each with a warm-up of a fifth of its time\n"
                "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",
-               kQuickSeconds, JN_BENCH_RESULTS_DIR);
+               kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
 
 // Parses the bench's options; exits with status 2 on a bad command line.
@@ -1191,7 +1234,8 @@ Options parse_options(int argc, char** argv) {
       std::exit(2);
     }
   }
-  options.timing = {seconds / 5 / kRounds, seconds / kRounds};
+  const int rounds = std::max(kMinRounds, static_cast<int>(std::lround(seconds / kRoundSeconds)));
+  options.timing = {rounds, seconds / 5 / rounds, seconds / rounds};
   return options;
 }
 
@@ -1230,7 +1274,7 @@ int run_bench(const Options& options) {
       for (const std::size_t payload : kPayloads) {
         for (const int callers : kCallerCounts) {
           std::array<PooledRounds, 2> rounds;  // REQ/REP, junction
-          for (int round = 0; round < kRounds; ++round) {
+          for (int round = 0; round < options.timing.rounds; ++round) {
             // Alternating which path goes first spreads any drift of the
             // machine over both.
             const bool reqrep_first = order++ % 2 == 0;
