@@ -286,6 +286,35 @@ TEST_P(ListenerTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
   EXPECT_GE(overlap->most.load(), 2);
 }
 
+// A routed caller's own deadline ends its wait, whether it is receiving
+// for every caller or waiting for the receiver to hand it its answer, and
+// whatever the order in which the deadlines were set (here each later
+// caller's deadline comes before the earlier callers'); the handler never
+// answers in time.
+TEST_P(ListenerTest, EachWaitingCallerGivesUpAtItsOwnDeadline) {
+  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  constexpr std::int64_t kDeadlinesMs[] = {1500, 1000, 500};
+  std::vector<std::future<std::pair<Code, std::int64_t>>> callers;
+  for (const std::int64_t deadline_ms : kDeadlinesMs) {
+    callers.push_back(std::async(std::launch::async, [&nap, deadline_ms] {
+      const std::int64_t start = jn_now_ns();
+      const Code code = code_of([&] {
+        static_cast<void>(
+            nap.call("2500", junction::deadline_after(std::chrono::milliseconds(deadline_ms))));
+      });
+      return std::pair{code, jn_now_ns() - start};
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (std::size_t i = 0; i < callers.size(); ++i) {
+    const auto [code, took] = callers[i].get();
+    EXPECT_EQ(code, Code::deadline_exceeded) << "caller " << i;
+    EXPECT_GE(took, millis(kDeadlinesMs[i])) << "caller " << i;
+    // Before the next deadline (500 ms apart).
+    EXPECT_LT(took, millis(kDeadlinesMs[i] + 400)) << "caller " << i;
+  }
+}
+
 TEST_P(TransparencyTest, AsynchronousCallsAndHandlersWork) {
   const junction::Method async_echo = caller().resolve("test", "async_echo");
   EXPECT_EQ(async_echo.call("via completion").text(), "via completion");
