@@ -1,8 +1,15 @@
 # Runs junction_zmq_bench (BENCH) for a few tens of milliseconds per case
 # into a fresh OUT_DIR and checks that it succeeded and wrote both reports,
-# the JSON with all 16 cases.
+# the JSON with all 16 cases (32 with SPLIT set: --split adds two paths).
 file(REMOVE_RECURSE "${OUT_DIR}")
-execute_process(COMMAND "${BENCH}" --seconds 0.05 --out-dir "${OUT_DIR}" RESULT_VARIABLE status)
+set(split_option "")
+set(expected_cases 16)
+if(SPLIT)
+  set(split_option --split)
+  set(expected_cases 32)
+endif()
+execute_process(COMMAND "${BENCH}" --seconds 0.05 ${split_option} --out-dir "${OUT_DIR}"
+  RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "junction_zmq_bench failed: ${status}")
 endif()
@@ -13,6 +20,6 @@ foreach(report zmq-latest.md zmq-latest.json)
 endforeach()
 file(READ "${OUT_DIR}/zmq-latest.json" json)
 string(JSON cases LENGTH "${json}" cases)
-if(NOT cases EQUAL 16)
-  message(FATAL_ERROR "zmq-latest.json holds ${cases} cases, not 16")
+if(NOT cases EQUAL expected_cases)
+  message(FATAL_ERROR "zmq-latest.json holds ${cases} cases, not ${expected_cases}")
 endif()

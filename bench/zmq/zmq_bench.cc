@@ -17,6 +17,20 @@
 // response (jn_respond on the junction side, a new zmq::message_t on the
 // REP side).
 //
+// With --split, two more paths tell how junction's extra time divides
+// between its two sides, each side against a plain peer speaking
+// junction's wire protocol (docs/wire.md) with blocking libzmq calls, as
+// REQ/REP does:
+//
+//   junction caller    the junction callers above against `serve-wire
+//                      ENDPOINT`, a ROUTER answering one call at a time;
+//   junction listener  callers that each own a DEALER socket, sending a
+//                      request header and payload and waiting for the
+//                      answer, against the junction server.
+//
+// Over REQ/REP's p50, the first path's is the calling side's share of
+// junction's extra time and the second's the listening side's.
+//
 // Cases: ipc (a socket in a fresh temporary directory) and tcp (127.0.0.1,
 // a port the system chooses), 64 B and 64 KiB, 1 and 8 concurrent callers.
 // Each case runs in rounds, the paths taking turns; each round warms up,
@@ -35,7 +49,7 @@
 // 1.10x the REQ/REP p50; junction's throughput with 8 callers at least 3x
 // its throughput with 1.
 //
-//   junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]
+//   junction_zmq_bench [--quick | --seconds S] [--split] [--out-dir DIR]
 #include <fcntl.h>
 #include <junction.h>
 #include <poll.h>
@@ -62,11 +76,13 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <frame.hh>
 #include <fstream>
 #include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <stdexcept>
@@ -96,11 +112,11 @@ constexpr double kP50RatioTarget = 1.10;
 constexpr double kThroughputRatioTarget = 3.0;
 constexpr std::array<std::size_t, 2> kPayloads = {64, std::size_t{64} * 1024};
 constexpr std::array<int, 2> kCallerCounts = {1, 8};
-// Each case runs in rounds, the two paths taking turns; its figures pool
+// Each case runs in rounds, the paths taking turns; its figures pool
 // them. One long run per path would leave the ratio to whatever state the
 // machine (its scheduler's placement of a few threads on few CPUs, a
 // virtual machine's neighbours) was in for that run, and one path always
-// running after the other. Such states last seconds, so the rounds are
+// running after another. Such states last seconds, so the rounds are
 // short and many: as many as fit at kRoundSeconds each, and at least
 // kMinRounds.
 constexpr int kMinRounds = 3;
@@ -254,47 +270,107 @@ int serve_junction(const char* url) {
   return 0;
 }
 
-// `serve-reqrep ENDPOINT`: binds a REP socket on ENDPOINT (a ZeroMQ
-// endpoint), prints ZMQ_LAST_ENDPOINT on stdout, and answers every request
-// with a copy of it until stdin closes or SIGTERM (serve_bench_requests).
-int serve_reqrep(const char* endpoint) {
+// serve-wire's answer to one message (frames: routing id, header,
+// payload): a copy of the payload, or an error the decoder names; nothing
+// for a message it cannot identify.
+void answer_wire_call(zmq::socket_t& router, std::vector<zmq::message_t>& frames,
+                      std::vector<std::uint8_t>& header) {
+  if (frames.size() < 2) return;  // no header: nothing to answer
+  const std::uint64_t payload_len = frames.size() == 3 ? frames[2].size() : 0;
+  const junction::wire::Decoded decoded = junction::wire::decode_header(
+      {frames[1].data<std::uint8_t>(), frames[1].size()}, payload_len, {});
+  const bool answerable =
+      decoded.header && decoded.header->kind == junction::wire::Kind::request && frames.size() == 3;
+  const std::optional<std::uint64_t> call_id =
+      decoded.header ? decoded.header->call_id : decoded.error.call_id;
+  if (!call_id) return;
+  zmq::message_t payload;
+  if (answerable) payload.rebuild(frames[2].data(), frames[2].size());
+  const std::int32_t code =
+      answerable ? JN_OK : (decoded.header ? JN_INVALID_ARGUMENT : decoded.error.code);
+  if (!junction::wire::encode_response(*call_id, code,
+                                       answerable ? "" : "serve-wire: not a request it answers",
+                                       payload.size(), header)) {
+    return;
+  }
+  router.send(frames[0], zmq::send_flags::sndmore);
+  router.send(zmq::buffer(header), zmq::send_flags::sndmore);
+  router.send(payload, zmq::send_flags::none);
+}
+
+// Binds a socket of type on endpoint (a ZeroMQ endpoint), prints url_prefix
+// and ZMQ_LAST_ENDPOINT on stdout, and runs answer_calls(socket) on a
+// thread of its own until stdin closes or SIGTERM (serve_bench_requests).
+// command names the sub-command in messages.
+int serve_plain(const char* command, zmq::socket_type type, const char* endpoint,
+                const char* url_prefix, const std::function<void(zmq::socket_t&)>& answer_calls) {
   const int sigterm_fd = block_sigterm();
   if (sigterm_fd < 0) {
-    std::perror("serve-reqrep: signalfd");
+    std::fprintf(stderr, "%s: signalfd: %s\n", command, errno_text(errno).c_str());
     return 1;
   }
   zmq::context_t context(1);
-  zmq::socket_t rep(context, zmq::socket_type::rep);
-  rep.set(zmq::sockopt::linger, 0);
+  zmq::socket_t socket(context, type);
+  socket.set(zmq::sockopt::linger, 0);
   try {
-    rep.bind(endpoint);
+    socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
-    std::fprintf(stderr, "serve-reqrep %s: %s\n", endpoint, e.what());
+    std::fprintf(stderr, "%s %s: %s\n", command, endpoint, e.what());
     return 1;
   }
-  std::printf("%s\n", rep.get(zmq::sockopt::last_endpoint).c_str());
+  std::printf("%s%s\n", url_prefix, socket.get(zmq::sockopt::last_endpoint).c_str());
   std::fflush(stdout);
   // The socket moves to this thread (thread creation is a full barrier) and
   // back to main after join; context.shutdown() ends its blocking recv with
   // ETERM.
-  std::thread echo([&rep] {
-    zmq::message_t request;
+  std::thread answering([&] {
     try {
-      for (;;) {
-        if (!rep.recv(request)) continue;
-        zmq::message_t reply(request.data(), request.size());
-        rep.send(reply, zmq::send_flags::none);
-      }
+      answer_calls(socket);
     } catch (const zmq::error_t& e) {
-      if (e.num() != ETERM) std::fprintf(stderr, "serve-reqrep: %s\n", e.what());
+      if (e.num() != ETERM) std::fprintf(stderr, "%s: %s\n", command, e.what());
     }
   });
   serve_bench_requests(sigterm_fd);
   context.shutdown();
-  echo.join();
-  rep.close();
+  answering.join();
+  socket.close();
   close(sigterm_fd);
   return 0;
+}
+
+// `serve-reqrep ENDPOINT`: a REP socket answering every request with a copy
+// of it (serve_plain).
+int serve_reqrep(const char* endpoint) {
+  return serve_plain("serve-reqrep", zmq::socket_type::rep, endpoint, "", [](zmq::socket_t& rep) {
+    zmq::message_t request;
+    for (;;) {
+      if (!rep.recv(request)) continue;
+      zmq::message_t reply(request.data(), request.size());
+      rep.send(reply, zmq::send_flags::none);
+    }
+  });
+}
+
+// `serve-wire ENDPOINT`: a ROUTER answering each junction request with a
+// copy of its payload, one call at a time with blocking libzmq calls:
+// junction's wire without junction's listener (serve_plain; the URL it
+// prints is a junction route's, "zmq+" and the endpoint). Answers what it
+// cannot read as the listener would, with the decoder's status when the
+// call is identified.
+int serve_wire(const char* endpoint) {
+  return serve_plain("serve-wire", zmq::socket_type::router, endpoint, "zmq+",
+                     [](zmq::socket_t& router) {
+                       std::vector<zmq::message_t> frames;
+                       std::vector<std::uint8_t> header;
+                       for (;;) {
+                         frames.clear();
+                         do {
+                           frames.emplace_back();
+                           if (!router.recv(frames.back())) frames.pop_back();
+                         } while (frames.empty() || frames.back().more());
+                         answer_wire_call(router, frames, header);
+                       }
+                     });
 }
 
 // ---------------------------------------------------------------------------
@@ -493,17 +569,24 @@ class JunctionCaller final : public Caller {
   const jn_method* method_;
 };
 
+// A caller thread's own socket of type on endpoint, its sends and receives
+// giving up after kCallTimeout.
+zmq::socket_t caller_socket(zmq::context_t& context, zmq::socket_type type,
+                            const std::string& endpoint) {
+  zmq::socket_t socket(context, type);
+  const int timeout_ms = static_cast<int>(std::chrono::milliseconds(kCallTimeout).count());
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::sndtimeo, timeout_ms);
+  socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  socket.connect(endpoint);
+  return socket;
+}
+
 // REQ/REP: one REQ socket per caller thread.
 class ReqCaller final : public Caller {
  public:
   ReqCaller(zmq::context_t& context, const std::string& endpoint)
-      : socket_(context, zmq::socket_type::req) {
-    const int timeout_ms = static_cast<int>(std::chrono::milliseconds(kCallTimeout).count());
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::sndtimeo, timeout_ms);
-    socket_.set(zmq::sockopt::rcvtimeo, timeout_ms);
-    socket_.connect(endpoint);
-  }
+      : socket_(caller_socket(context, zmq::socket_type::req, endpoint)) {}
   bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
     try {
       if (!socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)) {
@@ -526,14 +609,78 @@ class ReqCaller final : public Caller {
   zmq::socket_t socket_;
 };
 
+// junction's wire without junction's caller: one DEALER socket per caller
+// thread, each call a request header and payload (docs/wire.md) answered
+// before the next is sent, with blocking libzmq calls.
+class WireCaller final : public Caller {
+ public:
+  WireCaller(zmq::context_t& context, const std::string& endpoint)
+      : socket_(caller_socket(context, zmq::socket_type::dealer, endpoint)) {}
+  bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
+    try {
+      const std::int64_t timeout_ns = std::chrono::nanoseconds(kCallTimeout).count();
+      if (!junction::wire::encode_request(seq, timeout_ns, kService, kMethod, request.size(),
+                                          header_)) {
+        *error = "cannot encode the request header";
+        return false;
+      }
+      if (!socket_.send(zmq::buffer(header_), zmq::send_flags::sndmore) ||
+          !socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)) {
+        *error = "DEALER send timed out";
+        return false;
+      }
+      zmq::message_t answer_header;
+      zmq::message_t payload;
+      if (!socket_.recv(answer_header) || !answer_header.more() || !socket_.recv(payload)) {
+        *error = "DEALER receive timed out or the answer is not two frames";
+        return false;
+      }
+      const junction::wire::Decoded decoded = junction::wire::decode_header(
+          {answer_header.data<std::uint8_t>(), answer_header.size()}, payload.size(), {});
+      if (!decoded.header || decoded.header->kind != junction::wire::Kind::response ||
+          decoded.header->call_id != seq || decoded.header->code != JN_OK) {
+        *error = "unexpected answer: ";
+        if (decoded.header) {
+          error->append(jn_status_name(decoded.header->code)).append(" ");
+          error->append(decoded.header->message);
+        } else {
+          error->append(decoded.error.message);
+        }
+        return false;
+      }
+      return check_echo(request, payload.data<std::uint8_t>(), payload.size(), seq, error);
+    } catch (const zmq::error_t& e) {
+      *error = std::string("DEALER: ") + e.what();
+      return false;
+    }
+  }
+
+ private:
+  zmq::socket_t socket_;
+  std::vector<std::uint8_t> header_;
+};
+
 // ---------------------------------------------------------------------------
 // Running one case.
 
-enum class Path { reqrep, junction };
+// junction_caller and junction_listener run with --split only.
+enum class Path { reqrep, junction, junction_caller, junction_listener };
+constexpr std::size_t kPathCount = 4;
 enum class Transport { ipc, tcp };
 
-std::string_view path_name(Path path) { return path == Path::reqrep ? "REQ/REP" : "junction"; }
-std::string_view path_key(Path path) { return path == Path::reqrep ? "reqrep" : "junction"; }
+// Each path's name in the tables and its key in the JSON, in Path's order.
+struct PathNames {
+  std::string_view name;
+  std::string_view key;
+};
+constexpr std::array<PathNames, kPathCount> kPathNames = {{
+    {"REQ/REP", "reqrep"},
+    {"junction", "junction"},
+    {"junction caller, wire ROUTER", "junction_caller"},
+    {"wire DEALER, junction listener", "junction_listener"},
+}};
+std::string_view path_name(Path path) { return kPathNames[static_cast<std::size_t>(path)].name; }
+std::string_view path_key(Path path) { return kPathNames[static_cast<std::size_t>(path)].key; }
 std::string_view transport_name(Transport transport) {
   return transport == Transport::ipc ? "ipc" : "tcp";
 }
@@ -877,10 +1024,13 @@ Machine describe_machine() {
 std::string micros(std::uint64_t ns) { return fixed(static_cast<double>(ns) * 1e-3, 1); }
 std::string met(bool ok) { return ok ? "met" : "**missed**"; }
 
-// The two paths' results for one (transport, payload, callers).
+// The paths' results for one (transport, payload, callers); the split
+// paths' are null without --split.
 struct Pair {
   const CaseResult* reqrep = nullptr;
   const CaseResult* junction = nullptr;
+  const CaseResult* junction_caller = nullptr;
+  const CaseResult* junction_listener = nullptr;
   [[nodiscard]] double p50_ratio() const {
     return static_cast<double>(junction->latency.p50) / static_cast<double>(reqrep->latency.p50);
   }
@@ -926,20 +1076,28 @@ struct Report {
 };
 
 void pair_up(Report& report) {
-  const auto find = [&report](Path path, Transport transport, std::size_t payload, int callers) {
+  const auto find_run = [&report](Path path, Transport transport, std::size_t payload,
+                                  int callers) -> const CaseResult* {
     for (const auto& c : report.cases) {
       if (c.path == path && c.transport == transport && c.payload == payload &&
           c.callers == callers) {
         return &c;
       }
     }
-    throw std::logic_error("a case is missing from the report");
+    return nullptr;
+  };
+  const auto find = [&find_run](Path path, Transport transport, std::size_t payload, int callers) {
+    const CaseResult* found = find_run(path, transport, payload, callers);
+    if (found == nullptr) throw std::logic_error("a case is missing from the report");
+    return found;
   };
   for (const Transport transport : {Transport::ipc, Transport::tcp}) {
     for (const std::size_t payload : kPayloads) {
       for (const int callers : kCallerCounts) {
         report.pairs.push_back({find(Path::reqrep, transport, payload, callers),
-                                find(Path::junction, transport, payload, callers)});
+                                find(Path::junction, transport, payload, callers),
+                                find_run(Path::junction_caller, transport, payload, callers),
+                                find_run(Path::junction_listener, transport, payload, callers)});
       }
       const auto ratio = [&](Path path) {
         return find(path, transport, payload, kCallerCounts.back())->throughput() /
@@ -959,7 +1117,7 @@ std::string markdown(const Report& report) {
       << m.libzmq << ", cppzmq " << m.cppzmq << ", junction ABI " << m.junction_abi
       << ". Load average " << m.load_before << " before the run, " << m.load_after << " after.\n\n"
       << "`" << report.command << "`: each case runs in " << report.timing.rounds
-      << " rounds, the two paths taking turns (which one goes first alternates); a round warms "
+      << " rounds, the paths taking turns (which one goes first rotates); a round warms "
          "up for "
       << fixed(report.timing.warmup_seconds, 2) << " s, then calls for "
       << fixed(report.timing.measure_seconds, 2)
@@ -1003,6 +1161,31 @@ std::string markdown(const Report& report) {
       << " cases; junction throughput ratio >= " << fixed(kThroughputRatioTarget, 0) << "x met in "
       << scaling_met << " of " << report.scaling.size() << ".\n\n";
 
+  if (!report.pairs.empty() && report.pairs.front().junction_caller != nullptr) {
+    out << "Where junction's extra time goes (`--split`): each side of junction against a plain "
+           "peer speaking junction's wire with blocking libzmq calls, as REQ/REP does (a "
+           "ROUTER answering one call at a time; callers each owning a DEALER socket). p50 in "
+           "us, with its difference from the REQ/REP p50 of the same run:\n\n"
+        << "| transport | payload | callers | REQ/REP | junction caller, wire ROUTER | "
+           "wire DEALER, junction listener | junction (both sides) |\n"
+        << "|---|---:|---:|---:|---:|---:|---:|\n";
+    const auto over_reqrep = [](const CaseResult& c, const CaseResult& reqrep) {
+      const double difference =
+          (static_cast<double>(c.latency.p50) - static_cast<double>(reqrep.latency.p50)) * 1e-3;
+      return micros(c.latency.p50) + " (" + (difference >= 0 ? "+" : "") + fixed(difference, 1) +
+             ")";
+    };
+    for (const auto& pair : report.pairs) {
+      const CaseResult& r = *pair.reqrep;
+      out << "| " << transport_name(r.transport) << " | " << payload_name(r.payload) << " | "
+          << r.callers << " | " << micros(r.latency.p50) << " | "
+          << over_reqrep(*pair.junction_caller, r) << " | "
+          << over_reqrep(*pair.junction_listener, r) << " | " << over_reqrep(*pair.junction, r)
+          << " |\n";
+    }
+    out << "\n";
+  }
+
   out << "Every case (latency in us; CPU time in us per call, of this process and of the "
          "server process, both from getrusage; context switches per call, "
          "voluntary/involuntary, summed over all threads):\n\n"
@@ -1010,7 +1193,9 @@ std::string markdown(const Report& report) {
          "calls/s | client CPU | server CPU | client switches | server switches |\n"
       << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& pair : report.pairs) {
-    for (const CaseResult* c : {pair.reqrep, pair.junction}) {
+    for (const CaseResult* c :
+         {pair.reqrep, pair.junction, pair.junction_caller, pair.junction_listener}) {
+      if (c == nullptr) continue;
       out << "| " << path_name(c->path) << " | " << transport_name(c->transport) << " | "
           << payload_name(c->payload) << " | " << c->callers << " | " << c->calls << " | "
           << micros(c->latency.p50) << " | " << micros(c->latency.p90) << " | "
@@ -1190,16 +1375,19 @@ class TempDir {
 
 struct Options {
   Timing timing{};
+  bool split = false;
   fs::path out_dir = JN_BENCH_RESULTS_DIR;
   std::string command;
 };
 
 void usage(std::FILE* to) {
   std::fprintf(to,
-               "usage: junction_zmq_bench [--quick | --seconds S] [--out-dir DIR]\n"
+               "usage: junction_zmq_bench [--quick | --seconds S] [--split] [--out-dir DIR]\n"
                "  --quick       %.0f s per case and path (the default)\n"
                "  --seconds S   S seconds per case and path, in rounds of about %.1f s (at least "
                "%d), each with a warm-up of a fifth of its time\n"
+               "  --split       also measure each side of junction against a plain peer speaking "
+               "its wire protocol\n"
                "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",
                kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
@@ -1211,20 +1399,22 @@ Options parse_options(int argc, char** argv) {
   options.command = "junction_zmq_bench";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    options.command += " " + std::string(arg);
+    options.command.append(" ").append(arg);
     const bool has_value = i + 1 < argc;
     if (arg == "--quick") {
       seconds = kQuickSeconds;
     } else if (arg == "--seconds" && has_value) {
-      options.command += " " + std::string(argv[i + 1]);
+      options.command.append(" ").append(argv[i + 1]);
       char* end = nullptr;
       seconds = std::strtod(argv[++i], &end);
       if (*end != '\0' || !(seconds > 0 && seconds <= 3600)) {
         std::fprintf(stderr, "junction_zmq_bench: --seconds wants a number in (0, 3600]\n");
         std::exit(2);
       }
+    } else if (arg == "--split") {
+      options.split = true;
     } else if (arg == "--out-dir" && has_value) {
-      options.command += " " + std::string(argv[i + 1]);
+      options.command.append(" ").append(argv[i + 1]);
       options.out_dir = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
@@ -1254,48 +1444,91 @@ int run_bench(const Options& options) {
   report.command = options.command;
   zmq::context_t context(1);
   const TempDir sockets;
+  std::vector<Path> paths = {Path::reqrep, Path::junction};
+  if (options.split) {
+    paths.insert(paths.end(), {Path::junction_caller, Path::junction_listener});
+  }
   int order = 0;
   for (const Transport transport : {Transport::ipc, Transport::tcp}) {
     const bool ipc = transport == Transport::ipc;
     const std::string dir = sockets.path().string();
-    ServerProcess junction_server(
+    std::vector<std::unique_ptr<ServerProcess>> servers;
+    const auto start_server = [&servers](const char* command, const std::string& where) {
+      return servers.emplace_back(std::make_unique<ServerProcess>(command, where)).get();
+    };
+    ServerProcess* const junction_server = start_server(
         "serve-junction", ipc ? "zmq+ipc://" + dir + "/junction.sock" : "zmq+tcp://127.0.0.1:0");
-    ServerProcess reqrep_server("serve-reqrep",
-                                ipc ? "ipc://" + dir + "/reqrep.sock" : "tcp://127.0.0.1:*");
+    ServerProcess* const reqrep_server =
+        start_server("serve-reqrep", ipc ? "ipc://" + dir + "/reqrep.sock" : "tcp://127.0.0.1:*");
+    ServerProcess* const wire_server =
+        options.split
+            ? start_server("serve-wire", ipc ? "ipc://" + dir + "/wire.sock" : "tcp://127.0.0.1:*")
+            : nullptr;
     {
-      // The client host goes before the servers are stopped.
-      const JunctionClient client(junction_server.url());
-      const CallerFactory make_junction = [&client] {
-        return std::make_unique<JunctionCaller>(client.method());
+      // The client hosts go before the servers are stopped.
+      const JunctionClient client(junction_server->url());
+      const std::optional<JunctionClient> wire_client =
+          wire_server != nullptr ? std::optional<JunctionClient>(std::in_place, wire_server->url())
+                                 : std::nullopt;
+      // A junction URL's ZeroMQ endpoint: the URL without its "zmq+".
+      const std::string junction_endpoint = junction_server->url().substr(4);
+      const auto make_caller = [&](Path path) -> CallerFactory {
+        switch (path) {
+          case Path::reqrep:
+            return [&context, reqrep_server] {
+              return std::make_unique<ReqCaller>(context, reqrep_server->url());
+            };
+          case Path::junction:
+            return [&client] { return std::make_unique<JunctionCaller>(client.method()); };
+          case Path::junction_caller:
+            return
+                [&wire_client] { return std::make_unique<JunctionCaller>(wire_client->method()); };
+          case Path::junction_listener:
+            return [&context, &junction_endpoint] {
+              return std::make_unique<WireCaller>(context, junction_endpoint);
+            };
+        }
+        throw std::logic_error("unknown path");
       };
-      const CallerFactory make_req = [&context, &reqrep_server] {
-        return std::make_unique<ReqCaller>(context, reqrep_server.url());
+      const auto server_of = [&](Path path) -> ServerProcess& {
+        switch (path) {
+          case Path::reqrep:
+            return *reqrep_server;
+          case Path::junction:
+          case Path::junction_listener:
+            return *junction_server;
+          case Path::junction_caller:
+            return *wire_server;
+        }
+        throw std::logic_error("unknown path");
       };
+      std::vector<CallerFactory> factories;
+      factories.reserve(paths.size());
+      for (const Path path : paths) factories.push_back(make_caller(path));
       for (const std::size_t payload : kPayloads) {
         for (const int callers : kCallerCounts) {
-          std::array<PooledRounds, 2> rounds;  // REQ/REP, junction
+          std::array<PooledRounds, kPathCount> rounds;
           for (int round = 0; round < options.timing.rounds; ++round) {
-            // Alternating which path goes first spreads any drift of the
-            // machine over both.
-            const bool reqrep_first = order++ % 2 == 0;
-            for (const Path path : reqrep_first ? std::array{Path::reqrep, Path::junction}
-                                                : std::array{Path::junction, Path::reqrep}) {
-              const bool is_reqrep = path == Path::reqrep;
+            // Rotating which path goes first spreads any drift of the
+            // machine over all of them.
+            const std::size_t first = static_cast<std::size_t>(order++) % paths.size();
+            for (std::size_t k = 0; k < paths.size(); ++k) {
+              const std::size_t index = (first + k) % paths.size();
+              const Path path = paths[index];
               run_round(case_name(path, transport, payload, callers), payload, callers,
-                        is_reqrep ? make_req : make_junction,
-                        is_reqrep ? reqrep_server : junction_server, options.timing,
-                        rounds[is_reqrep ? 0 : 1]);
+                        factories[index], server_of(path), options.timing,
+                        rounds[static_cast<std::size_t>(path)]);
             }
           }
-          for (const Path path : {Path::reqrep, Path::junction}) {
+          for (const Path path : paths) {
             report.cases.push_back(case_result(path, transport, payload, callers,
-                                               rounds[path == Path::reqrep ? 0 : 1]));
+                                               rounds[static_cast<std::size_t>(path)]));
             print_progress(report.cases.back());
           }
         }
       }
     }
-    for (ServerProcess* server : {&junction_server, &reqrep_server}) {
+    for (const auto& server : servers) {
       if (const std::string complaint = server->stop(); !complaint.empty()) {
         throw std::runtime_error("server " + server->url() + ": " + complaint);
       }
@@ -1318,6 +1551,7 @@ int run_bench(const Options& options) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "serve-junction") return serve_junction(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "serve-reqrep") return serve_reqrep(argv[2]);
+  if (argc == 3 && std::string_view(argv[1]) == "serve-wire") return serve_wire(argv[2]);
   const Options options = parse_options(argc, argv);
   try {
     return run_bench(options);
