@@ -50,7 +50,7 @@ namespace {
 
 constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-constexpr std::int64_t kMaxRequest = 64 * 1024;
+constexpr std::int64_t kMaxRequest = std::int64_t{64} * 1024;
 
 // The handlers' ctx. Read on every call so the handler touches its context
 // the way a real one would; salt is 0 at run time, which the compiler cannot

@@ -495,7 +495,8 @@ class ServerProcess {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const std::string complaint = stop();
-        throw std::runtime_error(what + ": the server exited (" + complaint + ')');
+        throw std::runtime_error(
+            std::string(what).append(": the server exited (").append(complaint).append(")"));
       }
       received_.append(chunk.data(), static_cast<std::size_t>(n));
     }
@@ -1245,7 +1246,7 @@ std::string json(const Report& report) {
       << "  \"rounds\": " << report.timing.rounds << ",\n"
       << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
       << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
-      << "  \"machine\": {\"cpu_model\": " << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
+      << R"(  "machine": {"cpu_model": )" << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
       << ", \"memory\": " << json_string(m.memory) << ", \"kernel\": " << json_string(m.kernel)
       << ", \"compiler\": " << json_string(m.compiler)
       << ", \"build_type\": " << json_string(m.build_type)
@@ -1260,10 +1261,10 @@ std::string json(const Report& report) {
         << ", \"transport\": " << json_string(transport_name(c.transport))
         << ", \"payload_bytes\": " << c.payload << ", \"callers\": " << c.callers
         << ", \"calls\": " << c.calls << ", \"seconds\": " << fixed(c.seconds, 6)
-        << ", \"calls_per_second\": " << fixed(c.throughput(), 1)
-        << ", \"latency_ns\": {\"p50\": " << c.latency.p50 << ", \"p90\": " << c.latency.p90
-        << ", \"p99\": " << c.latency.p99 << ", \"p99_9\": " << c.latency.p999
-        << ", \"max\": " << c.latency.max << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
+        << ", \"calls_per_second\": " << fixed(c.throughput(), 1) << R"(, "latency_ns": {"p50": )"
+        << c.latency.p50 << ", \"p90\": " << c.latency.p90 << ", \"p99\": " << c.latency.p99
+        << ", \"p99_9\": " << c.latency.p999 << ", \"max\": " << c.latency.max
+        << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
         << ", \"round_p50_ns\": [";
     for (std::size_t k = 0; k < c.round_p50s.size(); ++k) {
       out << (k == 0 ? "" : ", ") << c.round_p50s[k];
@@ -1271,9 +1272,9 @@ std::string json(const Report& report) {
     out << "]"
         << ", \"client_cpu_ns_per_call\": " << fixed(c.client_cpu_ns, 1)
         << ", \"server_cpu_ns_per_call\": " << fixed(c.server_cpu_ns, 1)
-        << ", \"client_context_switches_per_call\": {\"voluntary\": "
-        << fixed(c.client_voluntary, 4) << ", \"involuntary\": " << fixed(c.client_involuntary, 4)
-        << "}, \"server_context_switches_per_call\": {\"voluntary\": "
+        << R"(, "client_context_switches_per_call": {"voluntary": )" << fixed(c.client_voluntary, 4)
+        << ", \"involuntary\": " << fixed(c.client_involuntary, 4)
+        << R"(}, "server_context_switches_per_call": {"voluntary": )"
         << fixed(c.server_voluntary, 4) << ", \"involuntary\": " << fixed(c.server_involuntary, 4)
         << "}}" << (i + 1 < report.cases.size() ? "," : "") << "\n";
   }
@@ -1353,7 +1354,8 @@ class JunctionClient {
 class TempDir {
  public:
   TempDir() {
-    const char* base = std::getenv("TMPDIR");
+    // No thread of the bench changes the environment.
+    const char* base = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe)
     std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
                           "/junction-zmq-bench-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
@@ -1374,6 +1376,7 @@ class TempDir {
 };
 
 struct Options {
+  std::optional<int> exit_code;  // set: exit with it instead of running (--help, a bad option)
   Timing timing{};
   bool split = false;
   fs::path out_dir = JN_BENCH_RESULTS_DIR;
@@ -1392,7 +1395,7 @@ void usage(std::FILE* to) {
                kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
 
-// Parses the bench's options; exits with status 2 on a bad command line.
+// Parses the bench's options; a bad command line sets exit_code 2.
 Options parse_options(int argc, char** argv) {
   Options options;
   double seconds = kQuickSeconds;
@@ -1409,7 +1412,8 @@ Options parse_options(int argc, char** argv) {
       seconds = std::strtod(argv[++i], &end);
       if (*end != '\0' || !(seconds > 0 && seconds <= 3600)) {
         std::fprintf(stderr, "junction_zmq_bench: --seconds wants a number in (0, 3600]\n");
-        std::exit(2);
+        options.exit_code = 2;
+        return options;
       }
     } else if (arg == "--split") {
       options.split = true;
@@ -1418,10 +1422,12 @@ Options parse_options(int argc, char** argv) {
       options.out_dir = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
-      std::exit(0);
+      options.exit_code = 0;
+      return options;
     } else {
       usage(stderr);
-      std::exit(2);
+      options.exit_code = 2;
+      return options;
     }
   }
   const int rounds = std::max(kMinRounds, static_cast<int>(std::lround(seconds / kRoundSeconds)));
@@ -1553,6 +1559,7 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "serve-reqrep") return serve_reqrep(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "serve-wire") return serve_wire(argv[2]);
   const Options options = parse_options(argc, argv);
+  if (options.exit_code) return *options.exit_code;
   try {
     return run_bench(options);
   } catch (const std::exception& e) {
