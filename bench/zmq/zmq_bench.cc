@@ -1237,6 +1237,16 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
+// A JSON array of values, each written as format(value).
+template <class T, class Format>
+std::string json_array(const std::vector<T>& values, Format format) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out.append(i == 0 ? "" : ", ").append(format(values[i]));
+  }
+  return out + "]";
+}
+
 std::string json(const Report& report) {
   const Machine& m = report.machine;
   std::ostringstream out;
@@ -1265,11 +1275,8 @@ std::string json(const Report& report) {
         << c.latency.p50 << ", \"p90\": " << c.latency.p90 << ", \"p99\": " << c.latency.p99
         << ", \"p99_9\": " << c.latency.p999 << ", \"max\": " << c.latency.max
         << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
-        << ", \"round_p50_ns\": [";
-    for (std::size_t k = 0; k < c.round_p50s.size(); ++k) {
-      out << (k == 0 ? "" : ", ") << c.round_p50s[k];
-    }
-    out << "]"
+        << ", \"round_p50_ns\": "
+        << json_array(c.round_p50s, [](std::uint64_t ns) { return std::to_string(ns); })
         << ", \"client_cpu_ns_per_call\": " << fixed(c.client_cpu_ns, 1)
         << ", \"server_cpu_ns_per_call\": " << fixed(c.server_cpu_ns, 1)
         << R"(, "client_context_switches_per_call": {"voluntary": )" << fixed(c.client_voluntary, 4)
@@ -1289,12 +1296,9 @@ std::string json(const Report& report) {
     out << "      {\"transport\": " << json_string(transport_name(pair.junction->transport))
         << ", \"payload_bytes\": " << pair.junction->payload
         << ", \"callers\": " << pair.junction->callers
-        << ", \"ratio\": " << fixed(pair.p50_ratio(), 4) << ", \"round_ratios\": [";
-    const std::vector<double> ratios = pair.round_ratios();
-    for (std::size_t k = 0; k < ratios.size(); ++k) {
-      out << (k == 0 ? "" : ", ") << fixed(ratios[k], 4);
-    }
-    out << "], \"met\": " << (ok ? "true" : "false") << "}"
+        << ", \"ratio\": " << fixed(pair.p50_ratio(), 4) << ", \"round_ratios\": "
+        << json_array(pair.round_ratios(), [](double ratio) { return fixed(ratio, 4); })
+        << ", \"met\": " << (ok ? "true" : "false") << "}"
         << (i + 1 < report.pairs.size() ? "," : "") << "\n";
   }
   out << "    ],\n    \"throughput\": [\n";
