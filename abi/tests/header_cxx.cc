@@ -10,9 +10,13 @@
 
 namespace {
 
+// ret and params are spelled into a function type, where parentheses
+// cannot go.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ABI_ASSERT_FUNCTION(ret, name, params)                  \
   static_assert(std::is_same_v<decltype(&name), ret(*) params>, \
                 #name " does not have its frozen signature");
+// NOLINTEND(bugprone-macro-parentheses)
 ABI_FUNCTIONS(ABI_ASSERT_FUNCTION)
 
 #define ABI_ASSERT_CALLBACK(name, type) \

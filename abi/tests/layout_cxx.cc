@@ -27,10 +27,13 @@ constexpr bool is_c_struct = std::is_standard_layout_v<T>&& std::is_trivial_v<T>
   static_assert(alignof(type) == (alignment), "alignof(" #type ") changed");
 ABI_LAYOUT_STRUCTS(ABI_ASSERT_STRUCT)
 
+// Some fields are pointers: their size is what the layout freezes.
+// NOLINTBEGIN(bugprone-sizeof-expression)
 #define ABI_ASSERT_FIELD(type, field, offset, size)                                            \
   static_assert(offsetof(type, field) == (offset), "offsetof(" #type ", " #field ") changed"); \
   static_assert(sizeof(type::field) == (size), "sizeof(" #type "::" #field ") changed");
 ABI_LAYOUT_FIELDS(ABI_ASSERT_FIELD)
+// NOLINTEND(bugprone-sizeof-expression)
 
 #define ABI_ASSERT_CODE(constant, number) \
   static_assert((constant) == (number), #constant " must be gRPC's " #number);
@@ -51,11 +54,13 @@ static_assert(std::is_same_v<decltype(JN_NO_DEADLINE), std::int64_t> &&
               JN_NO_DEADLINE == INT64_MAX);
 
 #define ABI_STRUCT_ENTRY(type, size, alignment) {#type, sizeof(type), alignof(type)},
+// NOLINTBEGIN(bugprone-sizeof-expression): as in ABI_ASSERT_FIELD
 #define ABI_FIELD_ENTRY(type, field, offset, size) \
   {#type "." #field, sizeof(type::field), offsetof(type, field)},
 
 constexpr abi_layout_entry abi_layout_cxx[] = {ABI_LAYOUT_STRUCTS(ABI_STRUCT_ENTRY)
                                                    ABI_LAYOUT_FIELDS(ABI_FIELD_ENTRY)};
+// NOLINTEND(bugprone-sizeof-expression)
 
 }  // namespace
 

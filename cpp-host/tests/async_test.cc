@@ -44,14 +44,14 @@ class AsyncTest : public LeakCheckedTest {
   }
 
   // Completes inside the handler with an echo; records jn_complete's code.
-  static void Inline(void* ctx, jn_bytes req, int64_t, jn_completion c) {
+  static void Inline(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_completion c) {
     jn_result r{};
     jn_buffer_copy(req.data, req.len, &r.response);
     static_cast<std::atomic<int32_t>*>(ctx)->store(jn_complete(c, &r));
   }
 
-  int32_t Start(const jn_method* m, std::string_view text, DoneRecord* done,
-                int64_t deadline = JN_NO_DEADLINE) {
+  static int32_t Start(const jn_method* m, std::string_view text, DoneRecord* done,
+                       int64_t deadline = JN_NO_DEADLINE) {
     jn_buffer req{};
     EXPECT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>(text.data()), text.size(), &req),
               JN_OK);
@@ -62,8 +62,8 @@ class AsyncTest : public LeakCheckedTest {
 
   // On a one-worker host, starts a call per done on a service whose handler
   // blocks on gate, and returns once the first is inside it (the rest queue).
-  void StartQueuedBehindGate(Gate& gate, const std::vector<DoneRecord*>& dones, HostPtr& host,
-                             MethodPtr& m) {
+  static void StartQueuedBehindGate(Gate& gate, const std::vector<DoneRecord*>& dones,
+                                    HostPtr& host, MethodPtr& m) {
     host = NewHost(1);
     ASSERT_NE(host, nullptr);
     ASSERT_EQ(
@@ -343,7 +343,8 @@ TEST_F(AsyncTest, ThousandInFlight) {
       if (CompleteWith(c, "done " + seen) != JN_OK) not_ok.fetch_add(1);
     }
   };
-  std::thread t1(drain), t2(drain);
+  std::thread t1(drain);
+  std::thread t2(drain);
   t1.join();
   t2.join();
   EXPECT_EQ(not_ok.load(), 0);
@@ -363,6 +364,7 @@ TEST_F(AsyncTest, ConcurrentAsyncCallers) {
   std::vector<DoneRecord*> dones = NewDones(kThreads * kPerThread);
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -476,7 +478,7 @@ TEST_F(AsyncTest, LateSyncHandlerResponseReleasedOnce) {
   struct Late {
     Gate gate;
     CountingProducer* producer = nullptr;
-    static void Handler(void* ctx, jn_bytes, int64_t, jn_result* r) {
+    static void Handler(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/, jn_result* r) {
       auto* l = static_cast<Late*>(ctx);
       if (l->gate.Pass()) r->response = l->producer->Make("late response");
     }
@@ -505,7 +507,8 @@ TEST_F(AsyncTest, LateSyncHandlerResponseReleasedOnce) {
 TEST_F(AsyncTest, DeadlineAnswersWhileTheOnlyWorkerIsBusy) {
   struct Late {
     Gate gate;
-    static void Handler(void* ctx, jn_bytes, int64_t, jn_result*) {
+    static void Handler(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/,
+                        jn_result* /*result*/) {
       static_cast<Late*>(ctx)->gate.Pass();
     }
   };

@@ -2,6 +2,7 @@
 // live-object accounting of host buffers, and release-exactly-once.
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,7 +26,8 @@ TEST_F(BufferTest, NewGivesWritableBytesCountedUntilReleased) {
   ASSERT_NE(b.release, nullptr);
   EXPECT_EQ(b.data, data);
   EXPECT_EQ(b.len, 5u);
-  std::memcpy(data, "hello", 5);
+  constexpr std::string_view kHello = "hello";
+  std::memcpy(data, kHello.data(), kHello.size());
   EXPECT_EQ(std::memcmp(b.data, "hello", 5), 0);
 
   const jn_live_counts during = LiveCounts();
@@ -178,11 +180,13 @@ TEST_F(BufferTest, ConcurrentNewAndReleaseAccountExactly) {
   const jn_live_counts before = LiveCounts();
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&failures, t] {
       for (int i = 0; i < 2000; ++i) {
         jn_buffer b{};
-        if (jn_buffer_new(static_cast<uint64_t>(i % 37 + t), nullptr, &b) != JN_OK) {
+        if (jn_buffer_new(static_cast<uint64_t>(i % 37) + static_cast<uint64_t>(t), nullptr, &b) !=
+            JN_OK) {
           failures.fetch_add(1);
           continue;
         }

@@ -13,19 +13,19 @@ namespace jntest {
 namespace {
 
 // Answers the request through jn_respond.
-void RespondEcho(void*, jn_bytes request, int64_t, jn_result* result) {
+void RespondEcho(void* /*ctx*/, jn_bytes request, int64_t /*deadline_ns*/, jn_result* result) {
   jn_respond(result, request.data, request.len);
 }
 
 // Answers through jn_respond, then fails: the response must be dropped.
-void RespondThenFail(void*, jn_bytes request, int64_t, jn_result* result) {
+void RespondThenFail(void* /*ctx*/, jn_bytes request, int64_t /*deadline_ns*/, jn_result* result) {
   jn_respond(result, request.data, request.len);
   jn_status_set(&result->status, JN_UNAVAILABLE, "changed its mind");
 }
 
 // Calls the method in ctx with jn_call_into and its own room, then answers
 // "outer:" + the inner response through jn_respond.
-void Nesting(void* ctx, jn_bytes request, int64_t, jn_result* result) {
+void Nesting(void* ctx, jn_bytes request, int64_t /*deadline_ns*/, jn_result* result) {
   uint8_t inner_room[64];
   jn_result inner{};
   jn_call_into(static_cast<const jn_method*>(ctx), request, JN_NO_DEADLINE, inner_room,

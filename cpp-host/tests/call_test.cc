@@ -34,14 +34,14 @@ class CallTest : public LeakCheckedTest {
 
   // Sets the request as message, the code in *ctx (raw, so out-of-range
   // codes can be tried), and a response.
-  static void Fail(void* ctx, jn_bytes req, int64_t, jn_result* result) {
+  static void Fail(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_result* result) {
     const std::string msg(reinterpret_cast<const char*>(req.data), static_cast<size_t>(req.len));
     jn_status_set(&result->status, JN_UNKNOWN, msg.c_str());
     result->status.code = *static_cast<int32_t*>(ctx);
     jn_buffer_copy(reinterpret_cast<const uint8_t*>("junk"), 4, &result->response);
   }
   // Answers 16 MiB made with jn_buffer_new, each byte its index mod 251.
-  static void Big(void*, jn_bytes, int64_t, jn_result* result) {
+  static void Big(void* /*ctx*/, jn_bytes /*request*/, int64_t /*deadline_ns*/, jn_result* result) {
     uint8_t* data = nullptr;
     if (jn_buffer_new(kBig, &data, &result->response) != JN_OK) return;
     for (uint64_t i = 0; i < kBig; ++i) data[i] = static_cast<uint8_t>(i % 251);

@@ -1,6 +1,7 @@
 // Concurrency: callers racing registration churn only ever see JN_OK or
 // JN_NOT_FOUND and never a destroyed ctx; per-method stats stay exact under
 // concurrent calls.
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <thread>
@@ -21,7 +22,7 @@ struct ChurnCtx {
   std::atomic<int>* violations = nullptr;
   std::atomic<int>* destroys = nullptr;
 
-  static void Echo(void* ctx, jn_bytes req, int64_t, jn_result* r) {
+  static void Echo(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_result* r) {
     auto* c = static_cast<ChurnCtx*>(ctx);
     c->inside.fetch_add(1);
     if (c->destroyed.load()) c->violations->fetch_add(1);
@@ -39,7 +40,9 @@ struct ChurnCtx {
 // Several threads call (sync, and one async) on "target" while another
 // thread registers and unregisters it (and other services) repeatedly.
 TEST_F(ConcurrencyTest, CallersSeeOnlyOkOrNotFoundDuringChurn) {
-  std::atomic<int> violations{0}, destroys{0}, registrations{0};
+  std::atomic<int> violations{0};
+  std::atomic<int> destroys{0};
+  std::atomic<int> registrations{0};
   std::deque<ChurnCtx> ctxs;  // outlive the host; addresses are stable
   std::mutex ctx_mu;
   auto new_ctx = [&]() -> ChurnCtx* {
@@ -64,12 +67,15 @@ TEST_F(ConcurrencyTest, CallersSeeOnlyOkOrNotFoundDuringChurn) {
   ASSERT_EQ(jn_host_resolve(h, "target", "m", &first, nullptr), JN_OK);
 
   std::atomic<bool> stop{false};
-  std::atomic<int> bad_codes{0}, ok_after_not_found{0}, ok_calls{0};
+  std::atomic<int> bad_codes{0};
+  std::atomic<int> ok_after_not_found{0};
+  std::atomic<int> ok_calls{0};
   constexpr int kCallers = 3;
   std::atomic<int> warmed_up{0};
   std::vector<std::thread> threads;
 
   // Callers that re-resolve whenever their handle went stale.
+  threads.reserve(kCallers);
   for (int t = 0; t < kCallers; ++t) {
     threads.emplace_back([&, t] {
       const std::string req = "caller-" + std::to_string(t);
@@ -207,8 +213,10 @@ TEST_F(ConcurrencyTest, StatsExactUnderConcurrentCalls) {
   MethodPtr m2 = Resolve(host.get(), "stats", "m");
   constexpr int kThreads = 4;
   constexpr int kCalls = 2500;
-  std::atomic<int> errors_made{0}, wrong{0};
+  std::atomic<int> errors_made{0};
+  std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       const jn_method* handle = (t % 2 == 0) ? m.get() : m2.get();
@@ -225,7 +233,8 @@ TEST_F(ConcurrencyTest, StatsExactUnderConcurrentCalls) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
 
-  jn_method_stats s{}, s2{};
+  jn_method_stats s{};
+  jn_method_stats s2{};
   ASSERT_EQ(jn_method_stats_get(m.get(), &s), JN_OK);
   ASSERT_EQ(jn_method_stats_get(m2.get(), &s2), JN_OK);
   EXPECT_EQ(s.calls, static_cast<uint64_t>(kThreads * kCalls));
@@ -261,10 +270,7 @@ TEST_F(ConcurrencyTest, StatsCountAsyncCalls) {
               JN_OK);
   }
   EXPECT_TRUE(WaitFor([&] {
-    for (auto& d : dones) {
-      if (d.count.load() == 0) return false;
-    }
-    return true;
+    return std::ranges::all_of(dones, [](const DoneRecord& d) { return d.count.load() != 0; });
   }));
   jn_method_stats s{};
   EXPECT_TRUE(WaitFor([&] {
@@ -287,6 +293,7 @@ TEST_F(ConcurrencyTest, ConcurrentResolveCallFree) {
       JN_OK);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {

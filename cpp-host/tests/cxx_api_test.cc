@@ -29,7 +29,7 @@ class CxxApiTest : public LeakCheckedTest {
   CountingProducer producer_;
 };
 
-Buffer Echo(std::span<const uint8_t> req, Deadline) { return Buffer::copy_of(req); }
+Buffer Echo(std::span<const uint8_t> req, Deadline /*deadline*/) { return Buffer::copy_of(req); }
 
 // Runs f, expecting a junction::Error; returns its code (or -1 if none).
 template <class F>
@@ -65,7 +65,7 @@ struct Parked {
     if (completions.empty()) return std::nullopt;
     Completion c = std::move(completions.front());
     completions.erase(completions.begin());
-    return std::optional<Completion>(std::move(c));
+    return c;
   }
 };
 
@@ -355,10 +355,10 @@ TEST_F(CxxApiTest, HostAndMethodMoves) {
   a.register_service(Service("svc").method("m", &Echo));
   EXPECT_EQ(LiveCounts().hosts, baseline_.hosts + 1);
   Host b(std::move(a));
-  EXPECT_EQ(a.raw(), nullptr);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(a.raw(), nullptr);  // NOLINT(*use-after-move,*.Move)
   Method m = b.resolve("svc", "m");
   Method m2(std::move(m));
-  EXPECT_EQ(m.raw(), nullptr);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(m.raw(), nullptr);  // NOLINT(*use-after-move,*.Move)
   EXPECT_EQ(m2.call("moved").text(), "moved");
   Method m3;
   m3 = std::move(m2);

@@ -26,7 +26,7 @@ using junction::Result;
 using junction::Service;
 
 // Throws according to the request's first byte.
-Buffer Thrower(std::span<const uint8_t> req, Deadline) {
+Buffer Thrower(std::span<const uint8_t> req, Deadline /*deadline*/) {
   const char kind = req.empty() ? '-' : static_cast<char>(req[0]);
   switch (kind) {
     case 'e':
@@ -73,7 +73,7 @@ class CxxExceptionTest : public LeakCheckedTest {
   }
 
   // Calls through the C ABI and returns (code, message).
-  std::pair<int32_t, std::string> CCall(const Method& m, std::string_view req) {
+  static std::pair<int32_t, std::string> CCall(const Method& m, std::string_view req) {
     ScopedResult r;
     const int32_t rc = Call(m.raw(), req, r, jn_now_ns() + 5'000'000'000);
     if (rc != JN_OK) {
@@ -178,6 +178,7 @@ TEST_F(CxxExceptionTest, HostUsableAfterManyThrows) {
   }
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {

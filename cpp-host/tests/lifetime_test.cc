@@ -76,7 +76,8 @@ TEST_F(LifetimeTest, MethodHandleOutlivesHost) {
 // JN_NOT_FOUND, a new resolve reaches the new registration, whose stats
 // start from zero.
 TEST_F(LifetimeTest, ReRegisterSameName) {
-  Probe p1, p2;
+  Probe p1;
+  Probe p2;
   HostPtr host = NewHost();
   ASSERT_EQ(Register(host.get(), "svc", {{"m", &Probe::Echo, nullptr, &p1}}, &p1, &Probe::Destroy),
             JN_OK);
@@ -123,7 +124,8 @@ TEST_F(LifetimeTest, DestroyOnceAfterUnregister) {
 // jn_host_free runs every service's destroy exactly once before returning;
 // a NULL destroy is allowed.
 TEST_F(LifetimeTest, DestroyOnceAtHostFree) {
-  Probe a, b;
+  Probe a;
+  Probe b;
   jn_host* host = nullptr;
   ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
   ASSERT_EQ(Register(host, "a", {{"m", &Probe::Echo, nullptr, &a}}, &a, &Probe::Destroy), JN_OK);
@@ -208,17 +210,17 @@ struct Reentrant {
   std::atomic<int32_t> rc{-1};
   Probe probe;
 
-  static void Unregister(void* ctx, jn_bytes req, int64_t, jn_result* r) {
+  static void Unregister(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_result* r) {
     auto* x = static_cast<Reentrant*>(ctx);
     x->rc.store(jn_host_unregister(x->host, "self", nullptr));
     jn_buffer_copy(req.data, req.len, &r->response);
   }
-  static void Free(void* ctx, jn_bytes, int64_t, jn_result* r) {
+  static void Free(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/, jn_result* r) {
     auto* x = static_cast<Reentrant*>(ctx);
     x->rc.store(jn_host_free(x->host));
     jn_buffer_copy(reinterpret_cast<const uint8_t*>("alive"), 5, &r->response);
   }
-  static void AsyncFree(void* ctx, jn_bytes, int64_t, jn_completion c) {
+  static void AsyncFree(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/, jn_completion c) {
     auto* x = static_cast<Reentrant*>(ctx);
     x->rc.store(jn_host_free(x->host));
     jn_result r{};
@@ -256,7 +258,8 @@ struct Reentrant {
     jn_buffer_copy(reinterpret_cast<const uint8_t*>(out.data()), out.size(), &r->response);
   }
   // Registers a service "child" from inside a call.
-  static void Spawn(void* ctx, jn_bytes, int64_t, jn_result*) {
+  static void Spawn(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/,
+                    jn_result* /*result*/) {
     auto* x = static_cast<Reentrant*>(ctx);
     x->rc.store(Register(x->host, "child", {{"m", &EchoHandler, nullptr, nullptr}}));
   }
@@ -379,6 +382,7 @@ TEST_F(LifetimeTest, ManyHandlesOnOneMethod) {
   HostPtr host = NewHost();
   ASSERT_EQ(Register(host.get(), "svc", {{"m", &EchoHandler, nullptr, nullptr}}), JN_OK);
   std::vector<MethodPtr> handles;
+  handles.reserve(100);
   for (int i = 0; i < 100; ++i) handles.push_back(Resolve(host.get(), "svc", "m"));
   EXPECT_EQ(LiveCounts().methods, baseline_.methods + 100);
   handles.erase(handles.begin(), handles.begin() + 50);

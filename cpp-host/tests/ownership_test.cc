@@ -23,10 +23,10 @@ struct Answer {
         std::string_view(reinterpret_cast<const char*>(req.data), static_cast<size_t>(req.len)));
     r->status.code = code;
   }
-  static void Sync(void* ctx, jn_bytes req, int64_t, jn_result* r) {
+  static void Sync(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_result* r) {
     static_cast<Answer*>(ctx)->Fill(req, r);
   }
-  static void Async(void* ctx, jn_bytes req, int64_t, jn_completion c) {
+  static void Async(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_completion c) {
     jn_result r{};
     static_cast<Answer*>(ctx)->Fill(req, &r);
     jn_complete(c, &r);

@@ -63,7 +63,8 @@ TEST_F(RegistrationTest, UnknownServiceAndMethodNotFound) {
 // A second registration of a name fails with JN_ALREADY_EXISTS, never calls
 // its destroy, leaves its ctx alone, and does not disturb the first.
 TEST_F(RegistrationTest, DuplicateRegistration) {
-  Probe first, second;
+  Probe first;
+  Probe second;
   {
     HostPtr host = NewHost();
     ASSERT_EQ(Register(host.get(), "dup", {{"echo", &Probe::Echo, nullptr, &first}}, &first,
@@ -227,7 +228,9 @@ TEST_F(RegistrationTest, DescriptorCopiedAtRegistration) {
 
 // Each method dispatches to its own handler with its own ctx.
 TEST_F(RegistrationTest, MethodsKeepTheirOwnCtx) {
-  Probe a, b, c;
+  Probe a;
+  Probe b;
+  Probe c;
   HostPtr host = NewHost();
   ASSERT_EQ(Register(host.get(), "multi",
                      {{"a", &Probe::Echo, nullptr, &a},
@@ -250,7 +253,8 @@ TEST_F(RegistrationTest, MethodsKeepTheirOwnCtx) {
 
 // The same service name lives independently in two hosts.
 TEST_F(RegistrationTest, HostsAreIndependent) {
-  Probe p1, p2;
+  Probe p1;
+  Probe p2;
   HostPtr h1 = NewHost();
   HostPtr h2 = NewHost();
   EXPECT_EQ(LiveCounts().hosts, baseline_.hosts + 2);

@@ -51,7 +51,7 @@ inline bool SameCounts(const jn_live_counts& a, const jn_live_counts& b) {
 // Reads an owned UTF-8 message ("" when released).
 inline std::string Text(const jn_buffer& b) {
   if (b.release == nullptr || b.len == 0) return {};
-  return std::string(reinterpret_cast<const char*>(b.data), static_cast<std::size_t>(b.len));
+  return {reinterpret_cast<const char*>(b.data), static_cast<std::size_t>(b.len)};
 }
 inline std::string Message(const jn_status& s) { return Text(s.message); }
 inline bool Contains(const std::string& haystack, std::string_view needle) {
@@ -132,6 +132,7 @@ class LeakCheckedTest : public ::testing::Test {
   }
   std::vector<DoneRecord*> NewDones(int n) {
     std::vector<DoneRecord*> v;
+    v.reserve(n);
     for (int i = 0; i < n; ++i) v.push_back(NewDone());
     return v;
   }
@@ -186,7 +187,7 @@ class CountingProducer {
   int over_released() const {
     std::lock_guard<std::mutex> lock(mu_);
     int n = 0;
-    for (auto& r : records_) n += r->releases.load() > 1 ? 1 : 0;
+    for (const auto& r : records_) n += r->releases.load() > 1 ? 1 : 0;
     return n;
   }
   // Waits (bounded) until `n` release callbacks have run.
@@ -238,7 +239,7 @@ struct ScopedStatus {
   ScopedStatus& operator=(const ScopedStatus&) = delete;
   ~ScopedStatus() { jn_status_release(&s); }
   jn_status* get() { return &s; }
-  std::string message() const { return Message(s); }
+  [[nodiscard]] std::string message() const { return Message(s); }
 };
 
 struct ScopedResult {
@@ -252,9 +253,9 @@ struct ScopedResult {
     jn_result_release(&r);
     r = jn_result{};
   }
-  int32_t code() const { return r.status.code; }
-  std::string message() const { return Message(r.status); }
-  std::string response() const { return Text(r.response); }
+  [[nodiscard]] int32_t code() const { return r.status.code; }
+  [[nodiscard]] std::string message() const { return Message(r.status); }
+  [[nodiscard]] std::string response() const { return Text(r.response); }
 };
 
 inline jn_service_desc Desc(const char* name, const jn_method_desc* methods, uint32_t count,
@@ -286,7 +287,7 @@ inline int32_t Call(const jn_method* m, std::string_view request, ScopedResult& 
 }
 
 // Handlers. Echo copies the request into a host buffer.
-inline void EchoHandler(void*, jn_bytes req, int64_t, jn_result* result) {
+inline void EchoHandler(void* /*ctx*/, jn_bytes req, int64_t /*deadline_ns*/, jn_result* result) {
   jn_buffer_copy(req.data, req.len, &result->response);
 }
 
@@ -325,7 +326,7 @@ struct Parking {
   std::vector<jn_bytes> requests;
   std::atomic<int> invoked{0};
 
-  static void Handler(void* ctx, jn_bytes req, int64_t, jn_completion c) {
+  static void Handler(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_completion c) {
     auto* p = static_cast<Parking*>(ctx);
     {
       std::lock_guard<std::mutex> lock(p->mu);
@@ -371,7 +372,7 @@ struct Gate {
     std::unique_lock<std::mutex> lock(mu);
     return cv.wait_for(lock, 5s, [&] { return open; });
   }
-  static void Handler(void* ctx, jn_bytes req, int64_t, jn_result* r) {
+  static void Handler(void* ctx, jn_bytes req, int64_t /*deadline_ns*/, jn_result* r) {
     auto* g = static_cast<Gate*>(ctx);
     if (g->Pass()) {
       jn_buffer_copy(req.data, req.len, &r->response);

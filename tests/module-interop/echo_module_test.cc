@@ -138,10 +138,12 @@ TEST_P(EchoModuleTest, ConcurrentCallsFromCxxThreads) {
   const junction::Method checksum = resolve("checksum");
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
-        const std::vector<std::uint8_t> request = payload(static_cast<std::size_t>(t * 100 + i));
+        const std::vector<std::uint8_t> request =
+            payload((static_cast<std::size_t>(t) * 100) + static_cast<std::size_t>(i));
         if (le64(checksum.call(request, junction::deadline_after(10s))) != fnv1a(request)) {
           mismatches.fetch_add(1);
         }

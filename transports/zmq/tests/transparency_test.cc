@@ -137,6 +137,7 @@ TEST_P(TransparencyTest, DeadlineReachesTheHandler) {
 TEST_P(TransparencyTest, ConcurrentCallersEachGetTheirOwnAnswer) {
   const junction::Method echo = caller().resolve("test", "echo");
   std::vector<std::future<int>> callers;
+  callers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     callers.push_back(std::async(std::launch::async, [&echo, t] {
       int matched = 0;
@@ -176,6 +177,7 @@ TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
   });
   const junction::Method echo = caller().resolve("test", "echo");
   std::vector<std::future<std::string>> callers;
+  callers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     callers.push_back(std::async(std::launch::async, [&echo, t] {
       for (int i = 0; i < 2000; ++i) {
@@ -188,7 +190,7 @@ TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
             },
             &answer);
         if (code != Code::ok || answer != request) {
-          return "call " + request + ": " + answer;
+          return std::string("call ").append(request).append(": ").append(answer);
         }
       }
       return std::string();
@@ -211,6 +213,7 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
   const junction::Method nap = caller().resolve("test", "stubborn_nap");
   const junction::Method echo = caller().resolve("test", "echo");
   std::vector<std::future<std::string>> slow;
+  slow.reserve(6);
   for (int i = 0; i < 6; ++i) {  // more than the listener's 4 threads
     slow.push_back(
         std::async(std::launch::async, [&nap] { return std::string(nap.call("1500").text()); }));
@@ -269,6 +272,7 @@ TEST_P(ListenerTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
   }
   const junction::Method pause = caller().resolve("steady", "pause");
   std::vector<std::future<int>> callers;
+  callers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     callers.push_back(std::async(std::launch::async, [&pause] {
       int answered = 0;
