@@ -32,11 +32,10 @@ constexpr int kCloseLingerMs = 1000;
 // lets the standby take over receiving.
 constexpr std::int64_t kTakeoverTickNs = 500'000;
 // When calls queue, the receiver hands its role to a waiting thread (a
-// wake-up, a context switch on each side) only for calls worth it: a request
-// this large (receiving and answering it is work of its own), or calls that
-// have been taking this long on average. A quick small call costs less than
-// the hand-over, so the receiver runs it and takes the next one itself.
-constexpr std::size_t kHandOverBytes = std::size_t{16} * 1024;
+// wake-up, a context switch on each side) only while calls have been taking
+// this long on average. A quicker call costs less than the hand-over,
+// whatever its size (echoing 64 KiB takes a few microseconds), so the
+// receiver runs it and takes the next one itself.
 constexpr std::int64_t kHandOverNs = 50'000;
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
@@ -299,13 +298,10 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       }
     }
     ++in_flight_;
-    // Calls are queueing and worth serving side by side (this request is
-    // large, or recent calls have been slow): a waiting thread receives
-    // the next ones while this one runs the handler. Otherwise this thread
-    // keeps the role.
-    const bool large = frame_count > 2 && frames[2].size() >= kHandOverBytes;
-    const bool hand_over =
-        queued && waiting_threads_ > 0 && (large || call_ns_average_ >= kHandOverNs);
+    // Calls are queueing and worth serving side by side (recent calls have
+    // been slow): a waiting thread receives the next ones while this one
+    // runs the handler. Otherwise this thread keeps the role.
+    const bool hand_over = queued && waiting_threads_ > 0 && call_ns_average_ >= kHandOverNs;
     if (hand_over) {
       receiver_present_ = false;
       role_free_.notify_one();

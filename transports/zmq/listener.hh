@@ -5,9 +5,9 @@
 // Threads: one pool thread at a time holds the receiving role. It runs the
 // handler of the call it receives itself, keeping the role, so a call's
 // path crosses no thread of junction's; when calls are queueing and worth
-// a thread's wake-up (a large request, or calls that have been taking 50 us
-// or more) it hands the role to a waiting thread first, so they are served
-// side by side. A standby thread wakes on a timer that ticks every half
+// a thread's wake-up (calls that have been taking 50 us or more on average)
+// it hands the role to a waiting thread first, so they are served side by
+// side. A standby thread wakes on a timer that ticks every half
 // millisecond while calls are being served: a handler still running after
 // a whole tick (half a millisecond to one) lets the standby take the role,
 // so a slow call never holds up the calls behind it. The timer is armed
