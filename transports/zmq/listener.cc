@@ -392,8 +392,9 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
       jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status);
   stop_using_host();
   if (resolved != JN_OK) {
-    answer(routing_id, header.call_id, status.code, message_of(status), nullptr);
-    jn_status_release(&status);
+    jn_result refused{};
+    refused.status = status;
+    answer(routing_id, header.call_id, status.code, message_of(status), &refused);
     return;
   }
   std::int64_t deadline_ns = JN_NO_DEADLINE;
@@ -408,9 +409,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   jn_call(method, jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
           deadline_ns, &result);
   jn_method_free(method);
-  answer(routing_id, header.call_id, result.status.code, message_of(result.status),
-         &result.response);
-  jn_result_release(&result);
+  answer(routing_id, header.call_id, result.status.code, message_of(result.status), &result);
 }
 
 void Listener::stop_using_host() noexcept {
@@ -420,7 +419,22 @@ void Listener::stop_using_host() noexcept {
 }
 
 void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
-                      std::string_view message, jn_buffer* response) {
+                      std::string_view message, jn_result* outcome) {
+  // Releases outcome on every way out: before the send, or on failure.
+  struct Spent {
+    explicit Spent(jn_result* held) : outcome(held) {}
+    jn_result* outcome;
+    void release() noexcept {
+      if (outcome != nullptr) {
+        jn_result_release(outcome);
+        outcome = nullptr;
+      }
+    }
+    Spent(const Spent&) = delete;
+    Spent& operator=(const Spent&) = delete;
+    ~Spent() { release(); }
+  } spent{outcome};
+  jn_buffer* response = outcome != nullptr ? &outcome->response : nullptr;
   thread_local std::vector<std::uint8_t> header;
   const bool has_payload = code == JN_OK && response != nullptr && response->len != 0;
   const std::uint64_t payload_len = has_payload ? response->len : 0;
@@ -438,6 +452,7 @@ void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::in
                       sent);
     tsan_hand_over(sent);  // this thread is done with it
   }
+  spent.release();  // message was encoded into the header, the payload copied or taken
   // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
   static_cast<void>(socket_->send(frames));
 }

@@ -80,8 +80,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void set_takeover_timer(std::int64_t after_ns, std::int64_t period_ns) const noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void stop_using_host() noexcept;
+  // Sends an answer. outcome (may be NULL) is what the host gave back: its
+  // response is the payload, and it is released before the answer is sent,
+  // so a caller holding its answer finds nothing of its call left here but
+  // a payload over kCopyMax, which libzmq releases once it is sent.
   void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
-              std::string_view message, jn_buffer* response);
+              std::string_view message, jn_result* outcome);
 
   jn_host* const host_;
   const ListenOptions options_;

@@ -365,6 +365,27 @@ TEST_P(TransparencyTest, BuffersReturnToBaseline) {
   EXPECT_EQ(after.buffer_bytes, before.buffer_bytes);
 }
 
+// The listener releases what the host gave back for a call before it sends
+// the answer (only payloads over its copy limit, 4096 bytes, are released
+// after sending), so a caller holding its answer, or a test taking a
+// baseline of live objects, finds nothing of the call still held.
+TEST_P(ListenerTest, NothingOfACallIsHeldOnceItsAnswerArrives) {
+  const junction::Method echo = caller().resolve("test", "echo");
+  static_cast<void>(echo.call("warm"));
+  const jn_live_counts before = settled_counts();
+  int held_after = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::size_t size = i % 2 == 0 ? 10 : 4096;
+    EXPECT_EQ(echo.call(pattern_bytes(size, 2)).size(), size);
+    jn_live_counts now{};
+    ASSERT_EQ(jn_live_objects(&now), JN_OK);
+    if (now.buffers != before.buffers || now.buffer_bytes != before.buffer_bytes) {
+      ++held_after;
+    }
+  }
+  EXPECT_EQ(held_after, 0) << "calls after which a buffer of theirs was still live";
+}
+
 INSTANTIATE_TEST_SUITE_P(Everywhere, TransparencyTest,
                          testing::Values(Where::local, Where::inproc, Where::ipc, Where::tcp),
                          name_of);
