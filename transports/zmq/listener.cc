@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -421,19 +422,7 @@ void Listener::stop_using_host() noexcept {
 void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
                       std::string_view message, jn_result* outcome) {
   // Releases outcome on every way out: before the send, or on failure.
-  struct Spent {
-    explicit Spent(jn_result* held) : outcome(held) {}
-    jn_result* outcome;
-    void release() noexcept {
-      if (outcome != nullptr) {
-        jn_result_release(outcome);
-        outcome = nullptr;
-      }
-    }
-    Spent(const Spent&) = delete;
-    Spent& operator=(const Spent&) = delete;
-    ~Spent() { release(); }
-  } spent{outcome};
+  std::unique_ptr<jn_result, void (*)(jn_result*)> spent(outcome, jn_result_release);
   jn_buffer* response = outcome != nullptr ? &outcome->response : nullptr;
   thread_local std::vector<std::uint8_t> header;
   const bool has_payload = code == JN_OK && response != nullptr && response->len != 0;
@@ -452,7 +441,7 @@ void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::in
                       sent);
     tsan_hand_over(sent);  // this thread is done with it
   }
-  spent.release();  // message was encoded into the header, the payload copied or taken
+  spent.reset();  // message was encoded into the header, the payload copied or taken
   // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
   static_cast<void>(socket_->send(frames));
 }
