@@ -19,6 +19,7 @@ packages=(
   clang-tidy
   binutils              # nm, for the exported-symbol check
   python3               # benchmark reports, the fuzz seed corpus check
+  python3-zmq           # pyzmq, for the Python wire protocol peer's tests
 )
 
 missing=()
