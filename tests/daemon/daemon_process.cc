@@ -231,9 +231,12 @@ Answer Call(const jn_method* method, std::string_view request, std::chrono::mill
   Answer answer;
   const auto start = std::chrono::steady_clock::now();
   jn_result result{};
+  const std::int64_t deadline_ns = timeout == kNoDeadline
+                                       ? JN_NO_DEADLINE
+                                       : jn_now_ns() + std::chrono::nanoseconds(timeout).count();
   answer.code = jn_call(
       method, jn_bytes{reinterpret_cast<const std::uint8_t*>(request.data()), request.size()},
-      jn_now_ns() + std::chrono::nanoseconds(timeout).count(), &result);
+      deadline_ns, &result);
   answer.elapsed = std::chrono::steady_clock::now() - start;
   answer.message = message_of(result.status);
   if (result.response.release != nullptr) {

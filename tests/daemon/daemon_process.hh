@@ -120,7 +120,11 @@ class Client {
   jn_host* host_ = nullptr;
 };
 
-// Calls method with request and a deadline timeout from now.
+// A Call timeout meaning no deadline at all (JN_NO_DEADLINE).
+inline constexpr std::chrono::milliseconds kNoDeadline = std::chrono::milliseconds::max();
+
+// Calls method with request and a deadline timeout from now (kNoDeadline:
+// none).
 [[nodiscard]] Answer Call(const jn_method* method, std::string_view request,
                           std::chrono::milliseconds timeout = 10s);
 

@@ -1,7 +1,8 @@
 // junction-host run as a real process, with this process as its client:
 // serving modules over zmq+tcp and zmq+ipc, draining on SIGTERM and
 // SIGINT, dying under calls (SIGKILL) and starting again in their place,
-// reading a config file, and refusing what it cannot run.
+// going silent (SIGSTOP) and coming back, reading a config file, and
+// refusing what it cannot run.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -59,6 +61,20 @@ void ExpectEchoes(const jn_method* echo) {
                                   << answer.message;
     EXPECT_EQ(answer.response.size(), size);
     EXPECT_TRUE(answer.response == request) << size << " bytes came back changed";
+  }
+}
+
+// Expects each echo, routed to a daemon that is coming back, to answer
+// again within 10 s (reconnecting takes a moment; calls fail meanwhile).
+void ExpectServedAgain(std::initializer_list<const jn_method*> echoes) {
+  for (const jn_method* echo : echoes) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    Answer answer;
+    do {
+      answer = Call(echo, "again", 1s);
+    } while (answer.code != JN_OK && std::chrono::steady_clock::now() < give_up);
+    EXPECT_EQ(answer.code, JN_OK) << CodeName(answer.code) << ": " << answer.message;
+    EXPECT_EQ(answer.response, "again");
   }
 }
 
@@ -359,16 +375,54 @@ TEST(DaemonKill, CallersAreAnsweredInTimeAndAReplacementServesThemAgain) {
   Daemon second({"--module", kFixture, "--listen", urls[0], "--listen", urls[1]});
   ASSERT_TRUE(second.WaitReady()) << second.Output();
   EXPECT_EQ(second.Urls(), urls) << second.Output();
-  for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
-    const auto give_up = std::chrono::steady_clock::now() + 10s;
-    Answer answer;
-    do {
-      answer = Call(echo, "again", 1s);
-    } while (answer.code != JN_OK && std::chrono::steady_clock::now() < give_up);
-    EXPECT_EQ(answer.code, JN_OK) << CodeName(answer.code) << ": " << answer.message;
-    EXPECT_EQ(answer.response, "again");
-  }
+  ExpectServedAgain({tcp_echo.get(), ipc_echo.get()});
   ExpectCleanStop(second);
+}
+
+// --- A daemon that stops answering ------------------------------------
+
+// A stopped daemon (SIGSTOP) keeps its connections open and says nothing:
+// only the ZMTP heartbeats (docs/wire.md: one a second, a connection
+// silent for five dropped) tell its callers, so that even a call with no
+// deadline is answered UNAVAILABLE instead of waiting for ever. Continued,
+// the daemon serves the same routes again.
+TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnceContinued) {
+  const TempDir dir;
+  Daemon daemon(
+      {"--module", kFixture, "--listen", kAnyTcpPort, "--listen", dir.IpcUrl("stopped.sock")});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 2U) << daemon.Output();
+  Client over_tcp;
+  Client over_ipc;
+  ASSERT_EQ(over_tcp.Route("fixture", urls[0]), JN_OK);
+  ASSERT_EQ(over_ipc.Route("fixture", urls[1]), JN_OK);
+  const MethodPtr tcp_echo = over_tcp.Resolve("fixture", "echo");
+  const MethodPtr ipc_echo = over_ipc.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(tcp_echo.get(), "connect first").code, JN_OK);
+  ASSERT_EQ(Call(ipc_echo.get(), "connect first").code, JN_OK);
+
+  daemon.Signal(SIGSTOP);
+  std::vector<std::future<Answer>> calls;
+  for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
+    calls.push_back(
+        std::async(std::launch::async, [echo] { return Call(echo, "frozen", kNoDeadline); }));
+  }
+  // The heartbeat timeout starts at the first heartbeat left unanswered:
+  // at most one interval, then the timeout.
+  constexpr auto kSilenceNoticed = 1s + 5s;
+  for (auto& call : calls) {
+    if (call.wait_for(kSilenceNoticed + 4 * kSlack) != std::future_status::ready) {
+      daemon.Signal(SIGKILL);  // closes its connections, so the calls return
+      FAIL() << "a call to the stopped daemon is still waiting";
+    }
+    const Answer answer = call.get();
+    EXPECT_EQ(answer.code, JN_UNAVAILABLE) << CodeName(answer.code) << ": " << answer.message;
+  }
+
+  daemon.Signal(SIGCONT);
+  ExpectServedAgain({tcp_echo.get(), ipc_echo.get()});
+  ExpectCleanStop(daemon);
 }
 
 // --- Configuration -----------------------------------------------------
