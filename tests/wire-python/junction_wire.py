@@ -56,6 +56,14 @@ HEARTBEAT_INTERVAL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 5000
 RECONNECT_INTERVAL_MS = 100
 RECONNECT_INTERVAL_MAX_MS = 1000
+# A server sends no heartbeats (docs/wire.md, "Heartbeats"): TCP keepalive
+# reaps the connections of clients whose host vanished.
+SERVER_KEEPALIVE = (
+    (zmq.TCP_KEEPALIVE, 1),
+    (zmq.TCP_KEEPALIVE_IDLE, 30),
+    (zmq.TCP_KEEPALIVE_INTVL, 5),
+    (zmq.TCP_KEEPALIVE_CNT, 6),
+)
 
 
 class Code(enum.IntEnum):
@@ -330,8 +338,6 @@ def zmq_endpoint(url: str) -> str:
 def _configure(socket: zmq.Socket, payload_limit: int, endpoint: str) -> None:
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.MAXMSGSIZE, frame_limit(payload_limit))
-    socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_INTERVAL_MS)
-    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
     if endpoint.startswith("tcp://["):
         socket.setsockopt(zmq.IPV6, 1)
 
@@ -455,6 +461,8 @@ class Client:
             _configure(self._socket, payload_limit, self._endpoint)
             self._socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_INTERVAL_MS)
             self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_INTERVAL_MAX_MS)
+            self._socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_INTERVAL_MS)
+            self._socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
             self._socket.connect(self._endpoint)
         except zmq.ZMQError:
             self._close_sockets()
@@ -730,6 +738,8 @@ class Server:
         socket = self._context.socket(zmq.ROUTER)
         try:
             _configure(socket, self.payload_limit, endpoint)
+            for option, value in SERVER_KEEPALIVE:
+                socket.setsockopt(option, value)
             socket.bind(endpoint)
         except zmq.ZMQError:
             socket.close(linger=0)

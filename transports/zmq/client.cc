@@ -56,6 +56,12 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   // (link_, from the monitor) instead.
   dealer.set(zmq::sockopt::reconnect_ivl, 100);
   dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  // ZMTP heartbeats every second, a connection silent for five dropped:
+  // what fails the calls waiting on a peer that stopped answering without
+  // closing its connection (stopped, hung, its host gone), deadline or
+  // not. The peer's libzmq answers them whatever its own options.
+  dealer.set(zmq::sockopt::heartbeat_ivl, 1000);
+  dealer.set(zmq::sockopt::heartbeat_timeout, 5000);
   set_common_options(dealer, *endpoint, options.max_payload_bytes);
 
   static std::atomic<std::uint64_t> monitor_count{0};

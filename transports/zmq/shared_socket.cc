@@ -39,8 +39,6 @@ void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
                         std::uint64_t max_payload_bytes) {
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(std::max<std::uint64_t>(
                                            max_payload_bytes, wire::kMaxHeaderBytes)));
-  socket.set(zmq::sockopt::heartbeat_ivl, 1000);
-  socket.set(zmq::sockopt::heartbeat_timeout, 5000);
   socket.set(zmq::sockopt::ipv6, endpoint.ipv6);
 }
 

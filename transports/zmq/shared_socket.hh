@@ -67,8 +67,7 @@ void retry_interrupted_or_throw(Operation&& operation) {
 
 // Options every junction socket sets: frames over max(max_payload_bytes,
 // the largest header frame) close their connection before libzmq allocates
-// them; heartbeats every second drop a connection silent for five; IPv6
-// when the endpoint names an IPv6 address.
+// them; IPv6 when the endpoint names an IPv6 address.
 void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
                         std::uint64_t max_payload_bytes);
 
