@@ -2,7 +2,13 @@
 // ping-pong on the same endpoint kind and payload.
 //
 // Paths, each an echo served by another process (this same binary, started
-// through /proc/self/exe with a sub-command, as users deploy a server):
+// through /proc/self/exe with a sub-command, as users deploy a server; in
+// a session of its own, as a separately started service is, so that the
+// kernel schedules the two processes as it would two services: with
+// autogroup scheduling, or each service in a cgroup of its own, a process
+// woken by another group's does not run before the waker yields, which
+// costs a path with more hand-offs between threads more; --same-session
+// keeps the servers in the bench's session instead):
 //
 //   REQ/REP    the plain pattern: each caller thread owns a REQ socket
 //              connected to one REP socket (`serve-reqrep ENDPOINT`), which
@@ -49,7 +55,7 @@
 // 1.10x the REQ/REP p50; junction's throughput with 8 callers at least 3x
 // its throughput with 1.
 //
-//   junction_zmq_bench [--quick | --seconds S] [--split] [--out-dir DIR]
+//   junction_zmq_bench [--quick | --seconds S] [--split] [--same-session] [--out-dir DIR]
 #include <fcntl.h>
 #include <junction.h>
 #include <poll.h>
@@ -382,7 +388,8 @@ int serve_wire(const char* endpoint) {
 // the bench. Its stderr is ours, so its failures are visible.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& subcommand, const std::string& url) {
+  // own_session: the server starts a session of its own (setsid).
+  ServerProcess(const std::string& subcommand, const std::string& url, bool own_session) {
     std::array<int, 2> in{-1, -1};
     std::array<int, 2> out{-1, -1};
     if (pipe2(in.data(), O_CLOEXEC) != 0 || pipe2(out.data(), O_CLOEXEC) != 0) {
@@ -392,12 +399,18 @@ class ServerProcess {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    if (own_session) {
+      posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+    }
     std::string argv0 = "junction_zmq_bench";
     std::string command = subcommand;
     std::string argument = url;
     std::array<char*, 4> argv = {argv0.data(), command.data(), argument.data(), nullptr};
     const int spawned =
-        posix_spawn(&pid_, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+        posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     close(in[0]);
     close(out[1]);
@@ -1071,6 +1084,7 @@ struct Report {
   Machine machine;
   Timing timing{};
   std::string command;
+  bool same_session = false;
   std::vector<CaseResult> cases;
   std::vector<Pair> pairs;
   std::vector<Scaling> scaling;
@@ -1124,9 +1138,11 @@ std::string markdown(const Report& report) {
       << fixed(report.timing.measure_seconds, 2)
       << " s, and a case's figures pool its rounds (the round ratios are each round's junction "
          "p50 over the REQ/REP p50 of the same round: their median and range show how much the "
-         "machine moved during the run). The server is another process (this binary), "
-         "answering a copy of the request on "
-         "both paths; REQ/REP callers each have a REQ socket on one REP socket, junction "
+         "machine moved during the run). The server is another process (this binary)"
+      << (report.same_session ? ", in the bench's session (`--same-session`)"
+                              : ", in a session of its own as a separate service is")
+      << ", answering a copy of the request on both paths; REQ/REP callers each have a REQ socket "
+         "on one REP socket, junction "
          "callers share one routed handle (`jn_call` with a deadline). Latencies in us at the "
          "caller, every call recorded; ratios are junction over REQ/REP.\n\n";
 
@@ -1256,6 +1272,7 @@ std::string json(const Report& report) {
       << "  \"rounds\": " << report.timing.rounds << ",\n"
       << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
       << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
+      << "  \"servers_in_own_session\": " << (report.same_session ? "false" : "true") << ",\n"
       << R"(  "machine": {"cpu_model": )" << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
       << ", \"memory\": " << json_string(m.memory) << ", \"kernel\": " << json_string(m.kernel)
       << ", \"compiler\": " << json_string(m.compiler)
@@ -1383,19 +1400,23 @@ struct Options {
   std::optional<int> exit_code;  // set: exit with it instead of running (--help, a bad option)
   Timing timing{};
   bool split = false;
+  bool same_session = false;
   fs::path out_dir = JN_BENCH_RESULTS_DIR;
   std::string command;
 };
 
 void usage(std::FILE* to) {
   std::fprintf(to,
-               "usage: junction_zmq_bench [--quick | --seconds S] [--split] [--out-dir DIR]\n"
-               "  --quick       %.0f s per case and path (the default)\n"
-               "  --seconds S   S seconds per case and path, in rounds of about %.1f s (at least "
+               "usage: junction_zmq_bench [--quick | --seconds S] [--split] [--same-session] "
+               "[--out-dir DIR]\n"
+               "  --quick         %.0f s per case and path (the default)\n"
+               "  --seconds S     S seconds per case and path, in rounds of about %.1f s (at least "
                "%d), each with a warm-up of a fifth of its time\n"
-               "  --split       also measure each side of junction against a plain peer speaking "
+               "  --split         also measure each side of junction against a plain peer speaking "
                "its wire protocol\n"
-               "  --out-dir D   where zmq-latest.md and zmq-latest.json go (default %s)\n",
+               "  --same-session  start the servers in this process's session (by default each "
+               "starts its own, as a separate service would)\n"
+               "  --out-dir D     where zmq-latest.md and zmq-latest.json go (default %s)\n",
                kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
 
@@ -1421,6 +1442,8 @@ Options parse_options(int argc, char** argv) {
       }
     } else if (arg == "--split") {
       options.split = true;
+    } else if (arg == "--same-session") {
+      options.same_session = true;
     } else if (arg == "--out-dir" && has_value) {
       options.command.append(" ").append(argv[i + 1]);
       options.out_dir = argv[++i];
@@ -1452,6 +1475,7 @@ int run_bench(const Options& options) {
   report.machine = describe_machine();
   report.timing = options.timing;
   report.command = options.command;
+  report.same_session = options.same_session;
   zmq::context_t context(1);
   const TempDir sockets;
   std::vector<Path> paths = {Path::reqrep, Path::junction};
@@ -1463,8 +1487,10 @@ int run_bench(const Options& options) {
     const bool ipc = transport == Transport::ipc;
     const std::string dir = sockets.path().string();
     std::vector<std::unique_ptr<ServerProcess>> servers;
-    const auto start_server = [&servers](const char* command, const std::string& where) {
-      return servers.emplace_back(std::make_unique<ServerProcess>(command, where)).get();
+    const auto start_server = [&servers, &options](const char* command, const std::string& where) {
+      return servers
+          .emplace_back(std::make_unique<ServerProcess>(command, where, !options.same_session))
+          .get();
     };
     ServerProcess* const junction_server = start_server(
         "serve-junction", ipc ? "zmq+ipc://" + dir + "/junction.sock" : "zmq+tcp://127.0.0.1:0");
