@@ -64,6 +64,21 @@ void ExpectEchoes(const jn_method* echo) {
   }
 }
 
+// Routes "fixture" to urls[0] (tcp) through over_tcp and to urls[1] (ipc)
+// through over_ipc, one client host per URL since a route is registered
+// under the service name; resolves fixture/echo on each into tcp_echo and
+// ipc_echo and calls each once, so that both connections are up.
+void ConnectEchoes(const std::vector<std::string>& urls, Client& over_tcp, Client& over_ipc,
+                   MethodPtr& tcp_echo, MethodPtr& ipc_echo) {
+  ASSERT_EQ(urls.size(), 2U);
+  ASSERT_EQ(over_tcp.Route("fixture", urls[0]), JN_OK);
+  ASSERT_EQ(over_ipc.Route("fixture", urls[1]), JN_OK);
+  tcp_echo = over_tcp.Resolve("fixture", "echo");
+  ipc_echo = over_ipc.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(tcp_echo.get(), "connect first").code, JN_OK);
+  ASSERT_EQ(Call(ipc_echo.get(), "connect first").code, JN_OK);
+}
+
 // Expects each echo, routed to a daemon that is coming back, to answer
 // again within 10 s (reconnecting takes a moment; calls fail meanwhile).
 void ExpectServedAgain(std::initializer_list<const jn_method*> echoes) {
@@ -338,17 +353,13 @@ TEST(DaemonKill, CallersAreAnsweredInTimeAndAReplacementServesThemAgain) {
   ASSERT_EQ(urls.size(), 2U) << first->Output();
   ASSERT_EQ(urls[1], ipc);
 
-  // One client host per URL: a route is registered under the service name.
   Client over_tcp;
   Client over_ipc;
-  ASSERT_EQ(over_tcp.Route("fixture", urls[0]), JN_OK);
-  ASSERT_EQ(over_ipc.Route("fixture", urls[1]), JN_OK);
+  MethodPtr tcp_echo;
+  MethodPtr ipc_echo;
+  ASSERT_NO_FATAL_FAILURE(ConnectEchoes(urls, over_tcp, over_ipc, tcp_echo, ipc_echo));
   const MethodPtr tcp_sleep = over_tcp.Resolve("fixture", "sleep");
   const MethodPtr ipc_sleep = over_ipc.Resolve("fixture", "sleep");
-  const MethodPtr tcp_echo = over_tcp.Resolve("fixture", "echo");
-  const MethodPtr ipc_echo = over_ipc.Resolve("fixture", "echo");
-  ASSERT_EQ(Call(tcp_echo.get(), "connect first").code, JN_OK);
-  ASSERT_EQ(Call(ipc_echo.get(), "connect first").code, JN_OK);
 
   constexpr int kCallersPerUrl = 4;
   std::vector<std::future<Answer>> calls;
@@ -395,12 +406,9 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
   ASSERT_EQ(urls.size(), 2U) << daemon.Output();
   Client over_tcp;
   Client over_ipc;
-  ASSERT_EQ(over_tcp.Route("fixture", urls[0]), JN_OK);
-  ASSERT_EQ(over_ipc.Route("fixture", urls[1]), JN_OK);
-  const MethodPtr tcp_echo = over_tcp.Resolve("fixture", "echo");
-  const MethodPtr ipc_echo = over_ipc.Resolve("fixture", "echo");
-  ASSERT_EQ(Call(tcp_echo.get(), "connect first").code, JN_OK);
-  ASSERT_EQ(Call(ipc_echo.get(), "connect first").code, JN_OK);
+  MethodPtr tcp_echo;
+  MethodPtr ipc_echo;
+  ASSERT_NO_FATAL_FAILURE(ConnectEchoes(urls, over_tcp, over_ipc, tcp_echo, ipc_echo));
 
   daemon.Signal(SIGSTOP);
   std::vector<std::future<Answer>> calls;

@@ -33,6 +33,8 @@ START_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
 MIB = 1024 * 1024
 FAIL_MESSAGE = "fixture/fail was asked to fail"
+# A server's threads: more than the 32 calls the out-of-order checks have in flight.
+SERVER_THREADS = 40
 
 _HEADER = struct.Struct("<4sBBBBQqiIQ")
 
@@ -679,19 +681,34 @@ def run_server_checks(report: Report, url: str, label: str) -> None:
 
 def run_server_process_checks(
     report: Report,
-    argv: list[str],
+    command: list[str],
+    directory: str,
     label: str,
     watchdog_seconds: float,
     more_checks: Callable[[ServerProcess], None] = lambda server: None,
 ) -> None:
-    """Start the fixture server ``argv`` and put it through every check.
+    """Start a fixture server and put it through every check.
 
-    ``argv`` makes a server that listens on one zmq+tcp and one zmq+ipc URL
-    and prints them as junction-host does. Runs run_server_checks on both
-    URLs, then ``more_checks(server)``, then SIGTERM with a call in flight.
-    The server is killed when the checks end or ``watchdog_seconds`` pass.
+    ``command`` starts a server that takes junction-host's --listen,
+    --threads and --drain-timeout options and prints its URLs as
+    junction-host does; it listens on zmq+tcp://127.0.0.1:0 and on an ipc
+    socket in ``directory``. Runs run_server_checks on both URLs, then
+    ``more_checks(server)``, then SIGTERM with a call in flight. The server
+    is killed when the checks end or ``watchdog_seconds`` pass.
     """
-    server = ServerProcess(argv)
+    server = ServerProcess(
+        command
+        + [
+            "--listen",
+            "zmq+tcp://127.0.0.1:0",
+            "--listen",
+            f"zmq+ipc://{directory}/fixture.sock",
+            "--threads",
+            str(SERVER_THREADS),
+            "--drain-timeout",
+            "5",
+        ]
+    )
     start_watchdog(watchdog_seconds, server.kill)
     try:
         urls = server.wait_ready()

@@ -23,7 +23,6 @@ import time
 import wire_checks as checks
 
 WATCHDOG_SECONDS = 100.0
-THREADS = 40
 
 
 def main() -> int:
@@ -39,19 +38,7 @@ def main() -> int:
     started = time.monotonic()
     report = checks.Report()
     with tempfile.TemporaryDirectory(prefix="junction-wire-") as directory:
-        argv = [
-            args.daemon,
-            "--module",
-            os.path.abspath(args.module),
-            "--listen",
-            "zmq+tcp://127.0.0.1:0",
-            "--listen",
-            f"zmq+ipc://{directory}/fixture.sock",
-            "--threads",
-            str(THREADS),
-            "--drain-timeout",
-            "5",
-        ]
+        command = [args.daemon, "--module", os.path.abspath(args.module)]
 
         def more_checks(daemon: checks.ServerProcess) -> None:
             report.run(
@@ -66,7 +53,9 @@ def main() -> int:
                 f"the daemon exited: {daemon.stderr_text()}",
             )
 
-        checks.run_server_process_checks(report, argv, "", WATCHDOG_SECONDS, more_checks)
+        checks.run_server_process_checks(
+            report, command, directory, "", WATCHDOG_SECONDS, more_checks
+        )
     return report.summary(started)
 
 

@@ -298,19 +298,8 @@ def main() -> int:
     report.run("client: dropped connection -> UNAVAILABLE", check_client_connection_drop, scripted)
 
     with tempfile.TemporaryDirectory(prefix="junction-wire-") as directory:
-        argv = [
-            sys.executable,
-            os.path.join(HERE, "fixture_server.py"),
-            "--listen",
-            "zmq+tcp://127.0.0.1:0",
-            "--listen",
-            f"zmq+ipc://{directory}/fixture.sock",
-            "--threads",
-            "40",
-            "--drain-timeout",
-            "5",
-        ]
-        checks.run_server_process_checks(report, argv, "server ", WATCHDOG_SECONDS)
+        command = [sys.executable, os.path.join(HERE, "fixture_server.py")]
+        checks.run_server_process_checks(report, command, directory, "server ", WATCHDOG_SECONDS)
     return report.summary(started)
 
 
