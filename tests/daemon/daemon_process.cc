@@ -148,6 +148,19 @@ bool Daemon::WaitStderr(std::string_view needle, int count, std::chrono::millise
 
 void Daemon::Signal(int signal_number) const { ASSERT_EQ(kill(pid_, signal_number), 0); }
 
+bool Daemon::Suspend() {
+  if (kill(pid_, SIGSTOP) != 0) return false;
+  // The kernel reports the stop to the parent when the last thread stops.
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = waitpid(pid_, &status, WUNTRACED)) < 0 && errno == EINTR) {
+  }
+  if (reaped != pid_) return false;
+  if (WIFSTOPPED(status)) return true;
+  exit_ = exit_code_of(status);
+  return false;
+}
+
 std::optional<int> Daemon::WaitExit(std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (Running()) {

@@ -45,6 +45,11 @@ class Daemon {
                                 std::chrono::milliseconds timeout = 10s);
 
   void Signal(int signal_number) const;
+  // Stops the daemon (SIGSTOP) and returns once all its threads have
+  // stopped: kill() returns before a stop takes effect, and a thread still
+  // running could answer a call made just after. False if the process
+  // ended instead.
+  [[nodiscard]] bool Suspend();
   // Waits for the process to end, and for the readers to reach the end of
   // its output: its exit code, or 128 + the signal that ended it; nothing
   // if timeout passed first.

@@ -410,7 +410,7 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
   MethodPtr ipc_echo;
   ASSERT_NO_FATAL_FAILURE(ConnectEchoes(urls, over_tcp, over_ipc, tcp_echo, ipc_echo));
 
-  daemon.Signal(SIGSTOP);
+  ASSERT_TRUE(daemon.Suspend()) << daemon.Output();
   std::vector<std::future<Answer>> calls;
   for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
     calls.push_back(
