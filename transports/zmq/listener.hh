@@ -75,9 +75,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Sleeps on the takeover timer; takes the role from a receiver stuck in a
   // handler. Returns whether this thread now receives.
   bool stand_by(std::unique_lock<std::mutex>& lock);
-  // Sets the takeover timer to fire after after_ns, then every period_ns
-  // (0: once); 0, 0 disarms it.
-  void set_takeover_timer(std::int64_t after_ns, std::int64_t period_ns) const noexcept;
+  // Arms the takeover timer to fire once at at_ns (jn_now_ns's clock); a
+  // time passed fires at once.
+  void arm_takeover_timer(std::int64_t at_ns) const noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void stop_using_host() noexcept;
   // Sends an answer. outcome (may be NULL) is what the host gave back: its
@@ -112,8 +112,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::condition_variable changed_;    // calls or threads ended, for close
   bool receiver_present_ = false;
   bool receiver_in_handler_ = false;
-  std::uint64_t handlers_started_ = 0;  // by receivers keeping the role
-  bool takeover_timer_ticking_ = false;
+  // When the receiver's handler started, while receiver_in_handler_.
+  std::int64_t handler_started_ns_ = 0;
+  // When the takeover timer is due; 0: it may be disarmed (the next handler
+  // started arms it).
+  std::int64_t takeover_due_ns_ = 0;
   std::uint64_t receiver_epoch_ = 0;  // bumped when the role is taken over
   bool standby_present_ = false;
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
