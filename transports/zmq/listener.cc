@@ -157,7 +157,8 @@ void Listener::start_thread() {
   ++threads_;
 }
 
-void Listener::arm_takeover_timer(std::int64_t at_ns) const noexcept {
+void Listener::arm_takeover_timer(std::int64_t at_ns) noexcept {
+  takeover_due_ns_ = at_ns;
   const itimerspec spec{.it_interval = {},
                         .it_value = {static_cast<time_t>(at_ns / 1'000'000'000),
                                      static_cast<long>(at_ns % 1'000'000'000)}};
@@ -172,13 +173,13 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
       [this] { return in_flight_ == 0; });
   stopping_.store(true);
   role_free_.notify_all();
+  arm_takeover_timer(1);  // long past: wakes the standby, which stops
   lock.unlock();
   // draining_ is set, so no call starts using the host after these.
   for (std::uint32_t using_host = using_host_.load(); using_host != 0;
        using_host = using_host_.load()) {
     using_host_.wait(using_host);
   }
-  arm_takeover_timer(1);  // long past: wakes the standby
   if (!inproc_name_.empty()) {
     // libzmq frees an inproc name only when its reaper gets to the closed
     // socket; unbinding frees it now, so the name can be bound again at once.
@@ -266,7 +267,6 @@ bool Listener::stand_by(std::unique_lock<std::mutex>& lock) {
     const std::int64_t due_ns = handler_started_ns_ + kTakeoverTickNs;
     if (jn_now_ns() < due_ns) {
       // A handler started since the timer was armed: its own tick.
-      takeover_due_ns_ = due_ns;
       arm_takeover_timer(due_ns);
       continue;
     }
@@ -328,8 +328,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       // sleeps (woken every tick, it made about one call in ten some 20 us
       // slower with one caller, pinned to one CPU).
       if (takeover_due_ns_ == 0 || takeover_due_ns_ - start_ns < kTakeoverTickNs) {
-        takeover_due_ns_ = start_ns + 2 * kTakeoverTickNs;
-        arm_takeover_timer(takeover_due_ns_);
+        arm_takeover_timer(start_ns + 2 * kTakeoverTickNs);
       }
       if (!standby_present_ && waiting_threads_ == 0 && threads_ < options_.max_in_flight) {
         try {

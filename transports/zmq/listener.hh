@@ -75,9 +75,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Sleeps on the takeover timer; takes the role from a receiver stuck in a
   // handler. Returns whether this thread now receives.
   bool stand_by(std::unique_lock<std::mutex>& lock);
-  // Arms the takeover timer to fire once at at_ns (jn_now_ns's clock); a
-  // time passed fires at once.
-  void arm_takeover_timer(std::int64_t at_ns) const noexcept;
+  // Under mutex_. Arms the takeover timer to fire once at at_ns (jn_now_ns's
+  // clock; a time passed fires at once) and records it in takeover_due_ns_.
+  void arm_takeover_timer(std::int64_t at_ns) noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void stop_using_host() noexcept;
   // Sends an answer. outcome (may be NULL) is what the host gave back: its
