@@ -11,6 +11,7 @@
 #include <chrono>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -38,6 +39,10 @@ constexpr std::int64_t kTakeoverTickNs = 500'000;
 // whatever its size (echoing 64 KiB takes a few microseconds), so the
 // receiver runs it and takes the next one itself.
 constexpr std::int64_t kHandOverNs = 50'000;
+// Where a tcp or ipc listener's ROUTER is bound besides its URL, in the
+// listener's own context (so the name is its alone): close connects here to
+// end a receive blocked in libzmq.
+constexpr const char* kWakeAddress = "inproc://junction-listener-wake";
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -126,6 +131,9 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
     retry_interrupted_or_throw(
         [&] { return zmq_bind(socket.handle(), endpoint->zmq_address.c_str()); });
     listener->url_ = url_of(socket.get(zmq::sockopt::last_endpoint));
+    if (!endpoint->inproc) {
+      retry_interrupted_or_throw([&] { return zmq_bind(socket.handle(), kWakeAddress); });
+    }
   });
   // From here a failure closes the listener, which unbinds what was bound
   // and stops the threads already started.
@@ -165,6 +173,10 @@ void Listener::arm_takeover_timer(std::int64_t at_ns) noexcept {
   timerfd_settime(takeover_timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
+bool Listener::may_hand_over() const noexcept {
+  return waiting_threads_ > 0 && call_ns_average_ >= kHandOverNs;
+}
+
 bool Listener::close(std::int64_t drain_deadline_ns) {
   draining_.store(true);
   std::unique_lock lock(mutex_);
@@ -175,6 +187,9 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   role_free_.notify_all();
   arm_takeover_timer(1);  // long past: wakes the standby, which stops
   lock.unlock();
+  // Open until the listener's socket is closed, so its message is not
+  // dropped before the receiver takes it.
+  std::optional<zmq::socket_t> waker = wake_blocked_receiver();
   // draining_ is set, so no call starts using the host after these.
   for (std::uint32_t using_host = using_host_.load(); using_host != 0;
        using_host = using_host_.load()) {
@@ -190,6 +205,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
     });
   }
   socket_->close(drained ? kCloseLingerMs : 0);
+  waker.reset();  // before the context, whose closing waits for its sockets
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
   }
@@ -204,6 +220,26 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
     changed_.wait(lock, [this] { return threads_ == 0; });
   }
   return drained;
+}
+
+std::optional<zmq::socket_t> Listener::wake_blocked_receiver() noexcept {
+  if (!context_) {
+    return std::nullopt;  // an inproc listener's receiver never blocks in libzmq
+  }
+  try {
+    zmq::socket_t waker(*context_, zmq::socket_type::dealer);
+    waker.set(zmq::sockopt::linger, 0);
+    retry_interrupted_or_throw([&] { return zmq_connect(waker.handle(), kWakeAddress); });
+    zmq::message_t empty;
+    retry_interrupted_or_throw(
+        [&] { return zmq_msg_send(empty.handle(), waker.handle(), ZMQ_DONTWAIT); });
+    return waker;
+  } catch (...) {
+    // No socket to send with: shutting the context down ends the receive
+    // (and every later use of the socket) instead.
+    context_->shutdown();
+    return std::nullopt;
+  }
 }
 
 void Listener::serve_loop() {
@@ -293,18 +329,35 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     std::size_t frame_count = 0;
     bool queued = true;  // the call was waiting when this thread looked
     for (;;) {
+      // With no call in flight no other thread needs the socket before this
+      // one takes a call, so a tcp or ipc listener's receiver waits inside
+      // libzmq holding it (close ends the wait with a message to
+      // kWakeAddress): half the system calls of waiting on its descriptor,
+      // which leaves it free for other threads' answers. A receiver that
+      // may hand its next call over waits on the descriptor all the same,
+      // which tells whether the call was queued.
+      const bool block = !look_first && in_flight_ == 0 && context_ != nullptr && !may_hand_over();
       if (!look_first) {
         lock.unlock();
-        queued = socket_->wait(JN_NO_DEADLINE);
+        if (block) {
+          frame_count = socket_->receive_blocking(frames, 4);
+          queued = false;
+        } else {
+          queued = socket_->wait(JN_NO_DEADLINE);
+        }
         lock.lock();
       }
       if (stopping_.load()) {
         receiver_present_ = false;
         return;
       }
-      // Taken and counted under the lock, so a closing listener's drain
-      // either sees the call in flight or stops before it is taken.
-      frame_count = socket_->try_receive(frames, 4);
+      // Counted under the lock (and, waiting on the descriptor, taken under
+      // it), so a closing listener's drain either sees the call in flight or
+      // stops before it is counted. A call taken but not counted is dropped
+      // at the stop, as are those still queued.
+      if (!block) {
+        frame_count = socket_->try_receive(frames, 4);
+      }
       look_first = frame_count != 0 && queued;
       if (frame_count != 0) {
         break;
@@ -315,7 +368,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     // Calls are queueing and worth serving side by side (recent calls have
     // been slow): a waiting thread receives the next ones while this one
     // runs the handler. Otherwise this thread keeps the role.
-    const bool hand_over = queued && waiting_threads_ > 0 && call_ns_average_ >= kHandOverNs;
+    const bool hand_over = queued && may_hand_over();
     if (hand_over) {
       receiver_present_ = false;
       role_free_.notify_one();

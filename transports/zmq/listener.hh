@@ -7,14 +7,15 @@
 // path crosses no thread of junction's; when calls are queueing and worth
 // a thread's wake-up (calls that have been taking 50 us or more on average)
 // it hands the role to a waiting thread first, so they are served side by
-// side. A standby thread wakes on a timer that ticks every half
-// millisecond while calls are being served: a handler still running after
-// a whole tick (half a millisecond to one) lets the standby take the role,
-// so a slow call never holds up the calls behind it. The timer is armed
-// when a handler starts and the timer is off, and switched off by the
-// standby after a tick with no handler run, so a call costs no timer system
-// call while calls keep coming and an idle listener sleeps. When no thread
-// is left to wait, the receiver starts one (up to max_in_flight); threads
+// side. With no call in flight it waits for the next one inside libzmq
+// (tcp and ipc: close wakes it with a message); otherwise on the socket's
+// descriptor, leaving the socket to the threads answering. A standby
+// thread sleeps on a one-shot timer kept due one to two ticks (half a
+// millisecond each) after the current handler started: a handler still
+// running then lets the standby take the role, so a slow call never holds
+// up the calls behind it. The receiver pushes the timer on at most once a
+// tick, so while short calls keep coming it never fires. When no thread is
+// left to wait, the receiver starts one (up to max_in_flight); threads
 // beyond the pool's size end once others are free.
 #pragma once
 
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -78,6 +80,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Under mutex_. Arms the takeover timer to fire once at at_ns (jn_now_ns's
   // clock; a time passed fires at once) and records it in takeover_due_ns_.
   void arm_takeover_timer(std::int64_t at_ns) noexcept;
+  // Under mutex_. Whether the receiver hands a queued call's successors to
+  // a waiting thread: calls have been slow enough to pay for its wake-up.
+  [[nodiscard]] bool may_hand_over() const noexcept;
+  // Sends the message that ends a receive blocked in libzmq; returns the
+  // socket it sent with, to be closed after the listener's socket.
+  std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void stop_using_host() noexcept;
   // Sends an answer. outcome (may be NULL) is what the host gave back: its

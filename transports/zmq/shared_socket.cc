@@ -77,18 +77,33 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
                                       std::size_t max_frames) noexcept {
   frames.clear();
   std::lock_guard lock(mutex_);
+  return receive_locked(frames, max_frames, ZMQ_DONTWAIT);
+}
+
+std::size_t SharedSocket::receive_blocking(std::vector<zmq::message_t>& frames,
+                                           std::size_t max_frames) noexcept {
+  frames.clear();
+  std::lock_guard lock(mutex_);
+  return receive_locked(frames, max_frames, 0);
+}
+
+std::size_t SharedSocket::receive_locked(std::vector<zmq::message_t>& frames,
+                                         std::size_t max_frames, int first_flags) noexcept {
   if (!socket_) {
     return 0;
   }
   std::size_t count = 0;
   for (;;) {
     zmq::message_t frame;
-    if (retry_interrupted(
-            [&] { return zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT); }) < 0) {
+    // A message's frames arrive together: only its first may have to wait.
+    const int flags = count == 0 ? first_flags : ZMQ_DONTWAIT;
+    const int received =
+        retry_interrupted([&] { return zmq_msg_recv(frame.handle(), socket_.handle(), flags); });
+    if (received < 0) {
       if (count == 0) {
         return 0;
       }
-      break;  // a message's frames arrive together; this cannot happen mid-message
+      break;  // cannot happen mid-message (above)
     }
     tsan_take_over(&shared_context());
     ++count;

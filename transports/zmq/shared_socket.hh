@@ -87,6 +87,15 @@ class SharedSocket {
   // frame count (0: none), keeping at most max_frames frames.
   std::size_t try_receive(std::vector<zmq::message_t>& frames, std::size_t max_frames) noexcept;
 
+  // try_receive that blocks in libzmq until a message comes, holding the
+  // socket meanwhile: a wait costs half the system calls of wait() and
+  // try_receive. Only for a thread that knows no other will need the
+  // socket before a message comes, since every other use waits for it.
+  // Returns 0 when the socket is closed, or when libzmq fails otherwise
+  // (its context shut down).
+  std::size_t receive_blocking(std::vector<zmq::message_t>& frames,
+                               std::size_t max_frames) noexcept;
+
   // Blocks until input may be waiting, wake() is called, or deadline_ns
   // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
   // try_receive again. Returns true when input was waiting already (it did
@@ -109,6 +118,10 @@ class SharedSocket {
   // After any operation: if input is waiting, the edge that would have woken
   // the waiting thread may have been consumed here, so wake it.
   void wake_if_readable() noexcept;
+  // Under mutex_: receives a whole message, its first frame with
+  // first_flags; as try_receive.
+  std::size_t receive_locked(std::vector<zmq::message_t>& frames, std::size_t max_frames,
+                             int first_flags) noexcept;
   // Under mutex_: whether a message is waiting (ZMQ_EVENTS, which also
   // processes libzmq's pending commands).
   bool input_waiting() noexcept;

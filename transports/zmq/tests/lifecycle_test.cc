@@ -309,6 +309,33 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
   EXPECT_TRUE(closed.get());
 }
 
+// A tcp or ipc listener with no call in flight waits for the next one
+// inside libzmq; closing it ends that wait at once, whether a call came
+// before or none ever did.
+TEST(IdleCloseTest, ClosingEndsTheReceiversWaitAtOnce) {
+  TempDir dir;
+  for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url("idle")}) {
+    for (const bool called : {false, true}) {
+      junction::Host server;
+      server.register_service(test_service());
+      junction::Listener listener = server.listen(url);
+      if (called) {
+        junction::Host client;
+        client.route("test", listener.url());
+        EXPECT_EQ(client.resolve("test", "echo")
+                      .call("x", junction::deadline_after(std::chrono::seconds(5)))
+                      .text(),
+                  "x");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting by now
+      const std::int64_t start = jn_now_ns();
+      EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(10))));
+      EXPECT_LT(jn_now_ns() - start, millis(2000))
+          << url << (called ? ", after a call" : ", never called");
+    }
+  }
+}
+
 class CutShortTest : public testing::TestWithParam<bool> {};
 
 TEST_P(CutShortTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
