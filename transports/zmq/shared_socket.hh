@@ -2,8 +2,10 @@
 // (libzmq allows a socket to move between threads across a full barrier),
 // and the thread that waits for input blocks in ppoll on the socket's
 // ZMQ_FD and a wake-up eventfd, holding nothing, so that others can send
-// meanwhile. Whoever handles a message runs on its own thread: no hand-off
-// to an I/O thread of junction's on either the send or the receive path.
+// meanwhile (a thread that knows no other needs the socket may block in
+// libzmq instead: receive_blocking). Whoever handles a message runs on its
+// own thread: no hand-off to an I/O thread of junction's on either the
+// send or the receive path.
 #pragma once
 
 #include <atomic>
