@@ -131,7 +131,7 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
     retry_interrupted_or_throw(
         [&] { return zmq_bind(socket.handle(), endpoint->zmq_address.c_str()); });
     listener->url_ = url_of(socket.get(zmq::sockopt::last_endpoint));
-    if (!endpoint->inproc) {
+    if (listener->can_block_in_libzmq()) {
       retry_interrupted_or_throw([&] { return zmq_bind(socket.handle(), kWakeAddress); });
     }
   });
@@ -223,8 +223,8 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
 }
 
 std::optional<zmq::socket_t> Listener::wake_blocked_receiver() noexcept {
-  if (!context_) {
-    return std::nullopt;  // an inproc listener's receiver never blocks in libzmq
+  if (!can_block_in_libzmq()) {
+    return std::nullopt;
   }
   try {
     zmq::socket_t waker(*context_, zmq::socket_type::dealer);
@@ -336,7 +336,8 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       // which leaves it free for other threads' answers. A receiver that
       // may hand its next call over waits on the descriptor all the same,
       // which tells whether the call was queued.
-      const bool block = !look_first && in_flight_ == 0 && context_ != nullptr && !may_hand_over();
+      const bool block =
+          !look_first && in_flight_ == 0 && can_block_in_libzmq() && !may_hand_over();
       if (!look_first) {
         lock.unlock();
         if (block) {

@@ -83,6 +83,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Under mutex_. Whether the receiver hands a queued call's successors to
   // a waiting thread: calls have been slow enough to pay for its wake-up.
   [[nodiscard]] bool may_hand_over() const noexcept;
+  // Whether the receiver may wait inside libzmq: a tcp or ipc listener has
+  // a context of its own, where its ROUTER binds the wake address too (an
+  // inproc listener shares the process's context, where a fixed name could
+  // clash with a user's).
+  [[nodiscard]] bool can_block_in_libzmq() const noexcept { return context_ != nullptr; }
   // Sends the message that ends a receive blocked in libzmq; returns the
   // socket it sent with, to be closed after the listener's socket.
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;

@@ -75,20 +75,19 @@ int SharedSocket::send(std::span<zmq::message_t> frames) noexcept {
 
 std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
                                       std::size_t max_frames) noexcept {
-  frames.clear();
   std::lock_guard lock(mutex_);
   return receive_locked(frames, max_frames, ZMQ_DONTWAIT);
 }
 
 std::size_t SharedSocket::receive_blocking(std::vector<zmq::message_t>& frames,
                                            std::size_t max_frames) noexcept {
-  frames.clear();
   std::lock_guard lock(mutex_);
   return receive_locked(frames, max_frames, 0);
 }
 
 std::size_t SharedSocket::receive_locked(std::vector<zmq::message_t>& frames,
                                          std::size_t max_frames, int first_flags) noexcept {
+  frames.clear();
   if (!socket_) {
     return 0;
   }
