@@ -21,6 +21,15 @@ namespace {
 // frame to the caller without a copy.
 constexpr std::size_t kRespondCopyMax = 4096;
 
+// What the client's ROUTER receives: the routing id of the connection it
+// came on, then a response's header and payload frames.
+constexpr std::size_t kMaxFrames = 3;
+
+// The routing id, chosen at connect, of the connection from the client's
+// waker, and the prefix of those of its connections to the listener.
+constexpr std::string_view kWakerId = "junction-waker";
+constexpr std::string_view kListenerIdPrefix = "listener-";
+
 std::chrono::steady_clock::time_point time_point_of(std::int64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
 }
@@ -48,53 +57,103 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   if (!endpoint) {
     throw std::invalid_argument(error);
   }
-  zmq::socket_t dealer(shared_context(), zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
+  // A ROUTER, not a DEALER, so that a connection of the client's own (the
+  // waker's) never carries a call: every call is addressed to the
+  // listener's connection by its routing id. The listener cannot tell.
+  zmq::socket_t router(shared_context(), zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  // A call sent to a connection that is gone fails (EHOSTUNREACH) instead
+  // of vanishing.
+  router.set(zmq::sockopt::router_mandatory, 1);
   // ZMQ_IMMEDIATE stays off: with it libzmq discards answers received but
   // not yet read when their connection closes (a listener's last answers
   // before it exits). Calls are sent only while the connection is up
   // (link_, from the monitor) instead.
-  dealer.set(zmq::sockopt::reconnect_ivl, 100);
-  dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  router.set(zmq::sockopt::reconnect_ivl, 100);
+  router.set(zmq::sockopt::reconnect_ivl_max, 1000);
   // ZMTP heartbeats every second, a connection silent for five dropped:
   // what fails the calls waiting on a peer that stopped answering without
   // closing its connection (stopped, hung, its host gone), deadline or
   // not. The peer's libzmq answers them whatever its own options.
-  dealer.set(zmq::sockopt::heartbeat_ivl, 1000);
-  dealer.set(zmq::sockopt::heartbeat_timeout, 5000);
-  set_common_options(dealer, *endpoint, options.max_payload_bytes);
+  router.set(zmq::sockopt::heartbeat_ivl, 1000);
+  router.set(zmq::sockopt::heartbeat_timeout, 5000);
+  set_common_options(router, *endpoint, options.max_payload_bytes);
 
-  static std::atomic<std::uint64_t> monitor_count{0};
-  const std::string monitor_address =
-      "inproc://junction-client-monitor-" + std::to_string(monitor_count.fetch_add(1));
+  static std::atomic<std::uint64_t> client_count{0};
+  const std::string client_number = std::to_string(client_count.fetch_add(1));
+  const std::string monitor_address = "inproc://junction-client-monitor-" + client_number;
+  const std::string waker_address = "inproc://junction-client-waker-" + client_number;
   constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
                                    ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
   retry_interrupted_or_throw([&] {
-    return zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), kMonitoredEvents);
+    return zmq_socket_monitor(router.handle(), monitor_address.c_str(), kMonitoredEvents);
   });
-  // Connected before the DEALER connects, so no event is missed.
+  // Connected before the ROUTER connects, so no event is missed.
   zmq::socket_t events(shared_context(), zmq::socket_type::pair);
   retry_interrupted_or_throw([&] { return zmq_connect(events.handle(), monitor_address.c_str()); });
-  retry_interrupted_or_throw(
-      [&] { return zmq_connect(dealer.handle(), endpoint->zmq_address.c_str()); });
+  waker_ = zmq::socket_t(shared_context(), zmq::socket_type::dealer);
+  waker_.set(zmq::sockopt::linger, 0);
+  retry_interrupted_or_throw([&] { return zmq_bind(waker_.handle(), waker_address.c_str()); });
+  router.set(zmq::sockopt::connect_routing_id, kWakerId);
+  retry_interrupted_or_throw([&] { return zmq_connect(router.handle(), waker_address.c_str()); });
   address_ = endpoint->zmq_address;
   inproc_ = endpoint->inproc;
-  socket_ = std::make_unique<SharedSocket>(std::move(dealer));
+  listener_id_ = connect_to_listener(router);
+  socket_ = std::make_unique<SharedSocket>(std::move(router));
   monitor_ = std::thread(&Client::monitor_loop, this, std::move(events));
   if (inproc_) {
     inproc_watch_ = inproc_watch(address_, [this] { inproc_peer_gone(); });
   }
 }
 
+std::string Client::connect_to_listener(zmq::socket_t& socket) {
+  std::string id = std::string(kListenerIdPrefix) + std::to_string(++listener_connects_);
+  socket.set(zmq::sockopt::connect_routing_id, id);
+  retry_interrupted_or_throw([&] { return zmq_connect(socket.handle(), address_.c_str()); });
+  return id;
+}
+
 void Client::inproc_peer_gone() {
-  {
-    std::lock_guard lock(mutex_);
-    link_ = Link::down;
-    ++disconnects_;
-    reconnect_inproc_ = true;
-  }
+  std::lock_guard lock(mutex_);
+  link_ = Link::down;
+  ++disconnects_;
+  reconnect_inproc_ = true;
+  wake_receiver();
+}
+
+void Client::wake_receiver() {
   socket_->wake();
+  wake_receiver_in_libzmq();
+}
+
+void Client::wake_receiver_in_libzmq() {
+  if (!receiving_in_libzmq_ || waker_sent_) {
+    return;
+  }
+  zmq::message_t empty;
+  // Not sent (it cannot be, short of libzmq failing): the receiver lets go
+  // of the socket when its own answer comes or its deadline passes.
+  waker_sent_ = retry_interrupted([&] {
+                  return zmq_msg_send(empty.handle(), waker_.handle(), ZMQ_DONTWAIT);
+                }) >= 0;
+}
+
+bool Client::begin_receiving_in_libzmq() {
+  std::lock_guard lock(mutex_);
+  // Only the receiver's own call is in flight: no other caller needs the
+  // socket until it makes a call, and that caller wakes the receiver.
+  if (waiters_.size() != 1) {
+    return false;
+  }
+  receiving_in_libzmq_ = true;
+  return true;
+}
+
+void Client::end_receiving_in_libzmq() {
+  std::lock_guard lock(mutex_);
+  receiving_in_libzmq_ = false;
+  waker_sent_ = false;
 }
 
 Client::~Client() {
@@ -136,7 +195,7 @@ void Client::monitor_loop(zmq::socket_t events) {
       // answers that arrived before the connection went.
       link_ = Link::down;
       ++disconnects_;
-      socket_->wake();
+      wake_receiver();
     } else if (link_ != Link::up) {
       link_ = Link::down;  // a connection attempt failed
     }
@@ -152,14 +211,21 @@ bool Client::inproc_ready() {
   {
     std::lock_guard lock(mutex_);
     reconnect = std::exchange(reconnect_inproc_, false);
+    if (reconnect) {
+      wake_receiver_in_libzmq();  // which holds the socket this needs
+    }
   }
   if (reconnect) {
     // A listener bound the name again: libzmq does not reconnect inproc.
-    socket_->locked([this](zmq::socket_t& socket) {
+    // The new connection gets a routing id of its own: the old one's may
+    // not be released yet.
+    std::string id = socket_->locked([this](zmq::socket_t& socket) {
       // Failing only when no longer connected: connecting is what matters.
       retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
-      retry_interrupted_or_throw([&] { return zmq_connect(socket.handle(), address_.c_str()); });
+      return connect_to_listener(socket);
     });
+    std::lock_guard lock(mutex_);
+    listener_id_ = std::move(id);
   }
   return true;
 }
@@ -211,6 +277,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
 
     Waiter waiter;
     bool lost_already = false;
+    std::string listener_id;
     {
       std::lock_guard lock(mutex_);
       // The connection it saw up was lost, and the receiver has failed that
@@ -220,6 +287,8 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
         waiter.id = next_call_id_++;
         waiter.disconnects_before = disconnects_before;
         waiters_.emplace(waiter.id, &waiter);
+        listener_id = listener_id_;
+        wake_receiver_in_libzmq();  // which holds the socket this call is sent on
       }
     }
     if (lost_already) {
@@ -250,12 +319,18 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
                     "service and method names must be 1 to 255 bytes to be routed");
       return;
     }
-    zmq::message_t frames[2] = {zmq::message_t(header.data(), header.size()),
+    zmq::message_t frames[3] = {zmq::message_t(listener_id.data(), listener_id.size()),
+                                zmq::message_t(header.data(), header.size()),
                                 zmq::message_t(request.data, request.len)};
     for (;;) {
       const int error = socket_->send(frames);
       if (error == 0) {
         break;
+      }
+      if (error == EHOSTUNREACH) {
+        status_assign(&result->status, JN_UNAVAILABLE,
+                      "connection to " + url_ + " lost before the call was sent");
+        return;
       }
       if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
         status_assign(&result->status, JN_UNAVAILABLE,
@@ -331,23 +406,40 @@ void Client::hand_off_receiving() {
 
 void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
   thread_local std::vector<zmq::message_t> frames;
-  // Look for input before waiting only while answers are found queued
-  // without waiting: each look that finds none costs libzmq system calls,
-  // and a wait looks first anyway.
+  // Look for input before waiting while answers are found queued without
+  // waiting (each look that finds none costs libzmq system calls, and a
+  // wait looks first anyway), and after a wait in libzmq that ended
+  // without an answer (woken, interrupted, timed out): answers may be
+  // queued all the same.
   bool look_first = false;
   for (;;) {
+    std::size_t frame_count = 0;
     bool queued = true;  // found without blocking
-    if (!look_first) {
-      queued = socket_->wait(deadline_ns);
+    // Alone, the receiver waits inside libzmq holding the socket: half the
+    // system calls of waiting on its descriptor, which leaves the socket
+    // free for other callers' sends.
+    const bool in_libzmq = !look_first && begin_receiving_in_libzmq();
+    if (in_libzmq) {
+      frame_count = socket_->receive_blocking(frames, kMaxFrames, deadline_ns);
+      end_receiving_in_libzmq();
+      queued = false;
+    } else {
+      if (!look_first) {
+        queued = socket_->wait(deadline_ns);
+      }
+      frame_count = socket_->try_receive(frames, kMaxFrames);
     }
-    const std::size_t frame_count = socket_->try_receive(frames, 2);
-    look_first = frame_count != 0 && queued;
-    if (frame_count != 0) {
+    const bool woken = frame_count != 0 && frames[0].size() == kWakerId.size() &&
+                       std::memcmp(frames[0].data(), kWakerId.data(), kWakerId.size()) == 0;
+    if (frame_count != 0 && !woken) {
       deliver(frames, frame_count);
     }
+    look_first = woken || (in_libzmq ? frame_count == 0 : frame_count != 0 && queued);
     {
       std::lock_guard lock(mutex_);
-      if (frame_count == 0 && disconnects_ != disconnects_failed_) {
+      // Only a look that found nothing tells that every answer that came
+      // before the connection was lost has been taken.
+      if (frame_count == 0 && !in_libzmq && disconnects_ != disconnects_failed_) {
         disconnects_failed_ = disconnects_;
         fail_calls_of_lost_connections();
       }
@@ -365,9 +457,12 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
 }
 
 void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
-  const std::span<const std::uint8_t> header(static_cast<const std::uint8_t*>(frames[0].data()),
-                                             frames[0].size());
-  const std::uint64_t payload_len = frame_count == 2 ? frames[1].size() : 0;
+  // frames[0] is the routing id of the connection the message came on; a
+  // message has at least one frame after it.
+  const std::size_t message_frames = frame_count - 1;
+  const std::span<const std::uint8_t> header(static_cast<const std::uint8_t*>(frames[1].data()),
+                                             frames[1].size());
+  const std::uint64_t payload_len = message_frames == 2 ? frames[2].size() : 0;
   const wire::Decoded decoded =
       wire::decode_header(header, payload_len, wire::Limits{options_.max_payload_bytes});
   std::optional<std::uint64_t> call_id;
@@ -386,8 +481,8 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
     call_id = decoded.header->call_id;
     if (decoded.header->kind != wire::Kind::response) {
       problem = "a request where a response belongs";
-    } else if (frame_count != 2) {
-      problem = "a response of " + std::to_string(frame_count) + " frames instead of 2";
+    } else if (message_frames != 2) {
+      problem = "a response of " + std::to_string(message_frames) + " frames instead of 2";
     }
   }
   if (!call_id) {
@@ -409,7 +504,7 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
   } else {
     waiter.code = decoded.header->code;
     waiter.message = decoded.header->message;
-    waiter.payload = std::move(frames[1]);
+    waiter.payload = std::move(frames[2]);
   }
   waiter.answered.notify_one();
 }

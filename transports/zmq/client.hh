@@ -1,9 +1,14 @@
-// The calling side of the ZeroMQ transport: one DEALER connection to a
-// remote junction host, carrying every call routed to its URL
-// (docs/wire.md). Calls are multiplexed by call id; each caller sends on
-// its own thread and waits on its own thread. One waiting caller at a time
-// receives for everyone (handing each response to its caller), so a single
-// caller's round trip involves no thread of junction's but its own.
+// The calling side of the ZeroMQ transport: one connection to a remote
+// junction host, carrying every call routed to its URL (docs/wire.md).
+// Calls are multiplexed by call id; each caller sends on its own thread and
+// waits on its own thread. One waiting caller at a time receives for
+// everyone (handing each response to its caller), so a single caller's
+// round trip involves no thread of junction's but its own. A receiver
+// whose call is the only one in flight waits inside libzmq, holding the
+// socket; a caller who needs the socket meanwhile wakes it with a message
+// from the client's waker, a DEALER its socket is connected to as well.
+// That socket is a ROUTER, so that no call goes to the waker: each is
+// addressed to the listener's connection by routing id.
 #pragma once
 
 #include <junction.h>
@@ -54,6 +59,18 @@ class Client {
   void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   // Under mutex_: makes a waiting caller the receiver.
   void hand_off_receiving();
+  // Whether the receiver may wait inside libzmq (its call is the only one
+  // in flight), marking it as doing so until end_receiving_in_libzmq.
+  bool begin_receiving_in_libzmq();
+  void end_receiving_in_libzmq();
+  // Under mutex_: ends a wait inside libzmq (once per wait), so that the
+  // socket is free again.
+  void wake_receiver_in_libzmq();
+  // Under mutex_: ends the receiver's wait, on the descriptor or in libzmq.
+  void wake_receiver();
+  // Connects socket to the listener under a routing id not used before,
+  // which it returns. Under the socket's mutex, or before it is shared.
+  std::string connect_to_listener(zmq::socket_t& socket);
   // Whether the connection is up, waiting until limit_ns while it is being
   // made; disconnects: the connections lost until then.
   bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
@@ -75,8 +92,13 @@ class Client {
   bool inproc_ = false;
   std::uint64_t inproc_watch_ = 0;
   std::unique_ptr<SharedSocket> socket_;
+  std::uint64_t listener_connects_ = 0;  // under the socket's mutex
 
-  std::mutex mutex_;  // guards what follows
+  std::mutex mutex_;         // guards what follows
+  std::string listener_id_;  // the routing id calls are sent to
+  zmq::socket_t waker_;      // sends the messages that end a wait in libzmq
+  bool receiving_in_libzmq_ = false;
+  bool waker_sent_ = false;  // during this wait in libzmq
   std::unordered_map<std::uint64_t, Waiter*> waiters_;
   std::uint64_t next_call_id_ = 1;
   bool receiving_ = false;  // a caller is receiving for everyone

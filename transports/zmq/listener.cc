@@ -341,7 +341,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       if (!look_first) {
         lock.unlock();
         if (block) {
-          frame_count = socket_->receive_blocking(frames, 4);
+          frame_count = socket_->receive_blocking(frames, 4, JN_NO_DEADLINE);
           queued = false;
         } else {
           queued = socket_->wait(JN_NO_DEADLINE);

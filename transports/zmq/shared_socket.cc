@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <limits>
 #include <system_error>
 #include <wire/frame.hh>
 
@@ -80,8 +81,24 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
 }
 
 std::size_t SharedSocket::receive_blocking(std::vector<zmq::message_t>& frames,
-                                           std::size_t max_frames) noexcept {
+                                           std::size_t max_frames,
+                                           std::int64_t deadline_ns) noexcept {
+  int timeout_ms = -1;
+  if (deadline_ns != JN_NO_DEADLINE) {
+    const std::int64_t left_ns = deadline_ns - jn_now_ns();
+    if (left_ns <= 0) {
+      frames.clear();
+      return 0;
+    }
+    // Rounded up: woken before the deadline, the caller would only wait again.
+    timeout_ms = static_cast<int>(
+        std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
+  }
   std::lock_guard lock(mutex_);
+  if (socket_ && timeout_ms != receive_timeout_ms_ &&
+      zmq_setsockopt(socket_.handle(), ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)) == 0) {
+    receive_timeout_ms_ = timeout_ms;
+  }
   return receive_locked(frames, max_frames, 0);
 }
 
@@ -96,8 +113,10 @@ std::size_t SharedSocket::receive_locked(std::vector<zmq::message_t>& frames,
     zmq::message_t frame;
     // A message's frames arrive together: only its first may have to wait.
     const int flags = count == 0 ? first_flags : ZMQ_DONTWAIT;
-    const int received =
-        retry_interrupted([&] { return zmq_msg_recv(frame.handle(), socket_.handle(), flags); });
+    const auto receive = [&] { return zmq_msg_recv(frame.handle(), socket_.handle(), flags); };
+    // An interrupted wait returns (retried, its timeout would start again);
+    // an interrupted look is retried (retry_interrupted).
+    const int received = (flags & ZMQ_DONTWAIT) != 0 ? retry_interrupted(receive) : receive();
     if (received < 0) {
       if (count == 0) {
         return 0;

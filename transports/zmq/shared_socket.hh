@@ -89,14 +89,17 @@ class SharedSocket {
   // frame count (0: none), keeping at most max_frames frames.
   std::size_t try_receive(std::vector<zmq::message_t>& frames, std::size_t max_frames) noexcept;
 
-  // try_receive that blocks in libzmq until a message comes, holding the
-  // socket meanwhile: a wait costs half the system calls of wait() and
-  // try_receive. Only for a thread that knows no other will need the
-  // socket before a message comes, since every other use waits for it.
-  // Returns 0 when the socket is closed, or when libzmq fails otherwise
-  // (its context shut down).
-  std::size_t receive_blocking(std::vector<zmq::message_t>& frames,
-                               std::size_t max_frames) noexcept;
+  // try_receive that blocks in libzmq until a message comes or deadline_ns
+  // (JN_NO_DEADLINE: no limit; rounded up to libzmq's whole milliseconds)
+  // passes, holding the socket meanwhile: a wait costs half the system
+  // calls of wait() and try_receive. Only for a thread that knows no other
+  // will need the socket before a message comes (or that one who does will
+  // send it a message), since every other use waits for it. Returns 0 when
+  // the deadline passes, a signal interrupts the wait, the socket is
+  // closed, or libzmq fails otherwise (its context shut down); 0 does not
+  // mean nothing is queued.
+  std::size_t receive_blocking(std::vector<zmq::message_t>& frames, std::size_t max_frames,
+                               std::int64_t deadline_ns) noexcept;
 
   // Blocks until input may be waiting, wake() is called, or deadline_ns
   // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
@@ -121,7 +124,8 @@ class SharedSocket {
   // the waiting thread may have been consumed here, so wake it.
   void wake_if_readable() noexcept;
   // Under mutex_: receives a whole message, its first frame with
-  // first_flags; as try_receive.
+  // first_flags (retried when interrupted only with ZMQ_DONTWAIT); as
+  // try_receive.
   std::size_t receive_locked(std::vector<zmq::message_t>& frames, std::size_t max_frames,
                              int first_flags) noexcept;
   // Under mutex_: whether a message is waiting (ZMQ_EVENTS, which also
@@ -133,6 +137,7 @@ class SharedSocket {
   zmq::socket_t socket_;
   int socket_fd_ = -1;
   int wake_fd_ = -1;
+  int receive_timeout_ms_ = -1;  // ZMQ_RCVTIMEO as last set
 };
 
 }  // namespace junction::zmq_transport

@@ -229,6 +229,23 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
   }
 }
 
+// The only call in flight waits for its answer inside libzmq, holding the
+// route's socket: each call made meanwhile wakes it to be sent, and is
+// answered without waiting for the slow one.
+TEST_P(TransparencyTest, CallsMadeWhileAnotherWaitsAloneAreAnsweredAtOnce) {
+  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  const junction::Method echo = caller().resolve("test", "echo");
+  auto slow =
+      std::async(std::launch::async, [&nap] { return std::string(nap.call("1500").text()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::int64_t start = jn_now_ns();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(echo.call("fast").text(), "fast");
+  }
+  EXPECT_LT(jn_now_ns() - start, millis(1000));
+  EXPECT_EQ(slow.get(), "rested");
+}
+
 // One slow call in the listener's receiving thread, and nothing else in
 // flight: the standby takes over receiving a takeover tick into the slow
 // handler, so the fast call arriving meanwhile does not wait for it.
