@@ -132,8 +132,8 @@ void Client::wake_receiver_in_libzmq() {
     return;
   }
   zmq::message_t empty;
-  // Not sent (it cannot be, short of libzmq failing): the receiver lets go
-  // of the socket when its own answer comes or its deadline passes.
+  // Should libzmq fail to send it, the receiver still lets go of the
+  // socket when its own answer comes or its deadline passes.
   waker_sent_ = retry_interrupted([&] {
                   return zmq_msg_send(empty.handle(), waker_.handle(), ZMQ_DONTWAIT);
                 }) >= 0;
@@ -415,9 +415,10 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
   for (;;) {
     std::size_t frame_count = 0;
     bool queued = true;  // found without blocking
-    // Alone, the receiver waits inside libzmq holding the socket: half the
-    // system calls of waiting on its descriptor, which leaves the socket
-    // free for other callers' sends.
+    // Alone, the receiver waits inside libzmq holding the socket, at half
+    // the system calls of waiting on its descriptor; with other calls in
+    // flight it waits on the descriptor, leaving the socket to their
+    // senders.
     const bool in_libzmq = !look_first && begin_receiving_in_libzmq();
     if (in_libzmq) {
       frame_count = socket_->receive_blocking(frames, kMaxFrames, deadline_ns);
