@@ -312,6 +312,23 @@ TEST_P(ListenerTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
 // whatever the order in which the deadlines were set (here each later
 // caller's deadline comes before the earlier callers'); the handler never
 // answers in time.
+// A call alone in flight waits for its answer inside libzmq: it gives up
+// there at its deadline too, to the millisecond libzmq counts in.
+TEST_P(ListenerTest, CallAloneGivesUpAtItsDeadline) {
+  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  for (const std::int64_t deadline_ms : {300, 50}) {
+    const std::int64_t start = jn_now_ns();
+    const Code code = code_of([&] {
+      static_cast<void>(
+          nap.call("1500", junction::deadline_after(std::chrono::milliseconds(deadline_ms))));
+    });
+    const std::int64_t took = jn_now_ns() - start;
+    EXPECT_EQ(code, Code::deadline_exceeded) << deadline_ms << " ms";
+    EXPECT_GE(took, millis(deadline_ms)) << deadline_ms << " ms";
+    EXPECT_LT(took, millis(deadline_ms + 400)) << deadline_ms << " ms";
+  }
+}
+
 TEST_P(ListenerTest, EachWaitingCallerGivesUpAtItsOwnDeadline) {
   const junction::Method nap = caller().resolve("test", "stubborn_nap");
   constexpr std::int64_t kDeadlinesMs[] = {1500, 1000, 500};
