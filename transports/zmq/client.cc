@@ -30,6 +30,11 @@ constexpr std::size_t kMaxFrames = 3;
 constexpr std::string_view kWakerId = "junction-waker";
 constexpr std::string_view kListenerIdPrefix = "listener-";
 
+bool is_from_waker(const zmq::message_t& routing_id) {
+  return routing_id.size() == kWakerId.size() &&
+         std::memcmp(routing_id.data(), kWakerId.data(), kWakerId.size()) == 0;
+}
+
 std::chrono::steady_clock::time_point time_point_of(std::int64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
 }
@@ -131,12 +136,9 @@ void Client::wake_receiver_in_libzmq() {
   if (!receiving_in_libzmq_ || waker_sent_) {
     return;
   }
-  zmq::message_t empty;
   // Should libzmq fail to send it, the receiver still lets go of the
   // socket when its own answer comes or its deadline passes.
-  waker_sent_ = retry_interrupted([&] {
-                  return zmq_msg_send(empty.handle(), waker_.handle(), ZMQ_DONTWAIT);
-                }) >= 0;
+  waker_sent_ = send_wake_message(waker_) >= 0;
 }
 
 bool Client::begin_receiving_in_libzmq() {
@@ -430,8 +432,7 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
       }
       frame_count = socket_->try_receive(frames, kMaxFrames);
     }
-    const bool woken = frame_count != 0 && frames[0].size() == kWakerId.size() &&
-                       std::memcmp(frames[0].data(), kWakerId.data(), kWakerId.size()) == 0;
+    const bool woken = frame_count != 0 && is_from_waker(frames[0]);
     if (frame_count != 0 && !woken) {
       deliver(frames, frame_count);
     }

@@ -230,9 +230,9 @@ std::optional<zmq::socket_t> Listener::wake_blocked_receiver() noexcept {
     zmq::socket_t waker(*context_, zmq::socket_type::dealer);
     waker.set(zmq::sockopt::linger, 0);
     retry_interrupted_or_throw([&] { return zmq_connect(waker.handle(), kWakeAddress); });
-    zmq::message_t empty;
-    retry_interrupted_or_throw(
-        [&] { return zmq_msg_send(empty.handle(), waker.handle(), ZMQ_DONTWAIT); });
+    if (send_wake_message(waker) < 0) {
+      throw zmq::error_t();
+    }
     return waker;
   } catch (...) {
     // No socket to send with: shutting the context down ends the receive

@@ -36,6 +36,12 @@ zmq::context_t& shared_context() {
   return *context;
 }
 
+int send_wake_message(zmq::socket_t& waker) noexcept {
+  zmq::message_t empty;
+  return retry_interrupted(
+      [&] { return zmq_msg_send(empty.handle(), waker.handle(), ZMQ_DONTWAIT); });
+}
+
 void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
                         std::uint64_t max_payload_bytes) {
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(std::max<std::uint64_t>(

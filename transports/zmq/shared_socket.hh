@@ -67,6 +67,11 @@ void retry_interrupted_or_throw(Operation&& operation) {
   }
 }
 
+// Sends the empty message that ends a receive blocked in libzmq
+// (SharedSocket::receive_blocking) on the socket connected to waker's
+// peer, without blocking; returns as zmq_msg_send.
+int send_wake_message(zmq::socket_t& waker) noexcept;
+
 // Options every junction socket sets: frames over max(max_payload_bytes,
 // the largest header frame) close their connection before libzmq allocates
 // them; IPv6 when the endpoint names an IPv6 address.

@@ -307,11 +307,6 @@ TEST_P(ListenerTest, QueuedCallsShorterThanATakeoverTickRunSideBySide) {
   EXPECT_GE(overlap->most.load(), 2);
 }
 
-// A routed caller's own deadline ends its wait, whether it is receiving
-// for every caller or waiting for the receiver to hand it its answer, and
-// whatever the order in which the deadlines were set (here each later
-// caller's deadline comes before the earlier callers'); the handler never
-// answers in time.
 // A call alone in flight waits for its answer inside libzmq: it gives up
 // there at its deadline too, to the millisecond libzmq counts in.
 TEST_P(ListenerTest, CallAloneGivesUpAtItsDeadline) {
@@ -329,6 +324,11 @@ TEST_P(ListenerTest, CallAloneGivesUpAtItsDeadline) {
   }
 }
 
+// A routed caller's own deadline ends its wait, whether it is receiving
+// for every caller or waiting for the receiver to hand it its answer, and
+// whatever the order in which the deadlines were set (here each later
+// caller's deadline comes before the earlier callers'); the handler never
+// answers in time.
 TEST_P(ListenerTest, EachWaitingCallerGivesUpAtItsOwnDeadline) {
   const junction::Method nap = caller().resolve("test", "stubborn_nap");
   constexpr std::int64_t kDeadlinesMs[] = {1500, 1000, 500};
