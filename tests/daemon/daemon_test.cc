@@ -393,8 +393,9 @@ TEST(DaemonKill, CallersAreAnsweredInTimeAndAReplacementServesThemAgain) {
 // --- A daemon that stops answering ------------------------------------
 
 // A stopped daemon (SIGSTOP) keeps its connections open and says nothing:
-// only the ZMTP heartbeats (docs/wire.md: one a second, a connection
-// silent for five dropped) tell its callers, so that even a call with no
+// only the ZMTP heartbeats on a route's liveness connection (docs/wire.md:
+// one a second, a connection silent for five dropped, its calls failed
+// half a second later) tell its callers, so that even a call with no
 // deadline is answered UNAVAILABLE instead of waiting for ever. Continued,
 // the daemon serves the same routes again.
 TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnceContinued) {
@@ -417,8 +418,8 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
         std::async(std::launch::async, [echo] { return Call(echo, "frozen", kNoDeadline); }));
   }
   // The heartbeat timeout starts at the first heartbeat left unanswered:
-  // at most one interval, then the timeout.
-  constexpr auto kSilenceNoticed = 1s + 5s;
+  // at most one interval, then the timeout, then the route's grace.
+  constexpr auto kSilenceNoticed = 1s + 5s + 500ms;
   for (auto& call : calls) {
     if (call.wait_for(kSilenceNoticed + 4 * kSlack) != std::future_status::ready) {
       daemon.Signal(SIGKILL);  // closes its connections, so the calls return

@@ -30,6 +30,36 @@ constexpr std::size_t kMaxFrames = 3;
 constexpr std::string_view kWakerId = "junction-waker";
 constexpr std::string_view kListenerIdPrefix = "listener-";
 
+// A liveness connection lost while the connection carrying calls stays up
+// is given this long for the latter to go too, or for itself to come back,
+// before the listener is judged silent. A listener that closes (or exits)
+// closes both, and the answers it sent before that must be taken from the
+// connection carrying calls before its calls fail: its own loss, which
+// libzmq reports after them, fails them instead.
+constexpr std::int64_t kSilenceGraceNs = 500'000'000;
+
+constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
+                                 ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
+
+// Reports socket's connection events to the returned PAIR (in context, the
+// socket's), through monitor_address. Before socket connects, so that no
+// event is missed.
+zmq::socket_t monitor_connections(zmq::socket_t& socket, zmq::context_t& context,
+                                  const std::string& monitor_address) {
+  retry_interrupted_or_throw([&] {
+    return zmq_socket_monitor(socket.handle(), monitor_address.c_str(), kMonitoredEvents);
+  });
+  zmq::socket_t events(context, zmq::socket_type::pair);
+  retry_interrupted_or_throw([&] { return zmq_connect(events.handle(), monitor_address.c_str()); });
+  return events;
+}
+
+// Ends the reports of monitor_connections with ZMQ_EVENT_MONITOR_STOPPED.
+void stop_monitoring(zmq::socket_t& socket) {
+  retry_interrupted([&] { return zmq_socket_monitor(socket.handle(), nullptr, 0); });
+}
+
 bool is_from_waker(const zmq::message_t& routing_id) {
   return routing_id.size() == kWakerId.size() &&
          std::memcmp(routing_id.data(), kWakerId.data(), kWakerId.size()) == 0;
@@ -76,27 +106,33 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   // (link_, from the monitor) instead.
   router.set(zmq::sockopt::reconnect_ivl, 100);
   router.set(zmq::sockopt::reconnect_ivl_max, 1000);
-  // ZMTP heartbeats every second, a connection silent for five dropped:
-  // what fails the calls waiting on a peer that stopped answering without
-  // closing its connection (stopped, hung, its host gone), deadline or
-  // not. The peer's libzmq answers them whatever its own options.
-  router.set(zmq::sockopt::heartbeat_ivl, 1000);
-  router.set(zmq::sockopt::heartbeat_timeout, 5000);
+  // No heartbeats on this connection: the liveness connection has them.
   set_common_options(router, *endpoint, options.max_payload_bytes);
 
   static std::atomic<std::uint64_t> client_count{0};
   const std::string client_number = std::to_string(client_count.fetch_add(1));
-  const std::string monitor_address = "inproc://junction-client-monitor-" + client_number;
   const std::string waker_address = "inproc://junction-client-waker-" + client_number;
-  constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
-                                   ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
-  retry_interrupted_or_throw([&] {
-    return zmq_socket_monitor(router.handle(), monitor_address.c_str(), kMonitoredEvents);
-  });
-  // Connected before the ROUTER connects, so no event is missed.
-  zmq::socket_t events(shared_context(), zmq::socket_type::pair);
-  retry_interrupted_or_throw([&] { return zmq_connect(events.handle(), monitor_address.c_str()); });
+  zmq::socket_t events = monitor_connections(router, shared_context(),
+                                             "inproc://junction-client-monitor-" + client_number);
+  zmq::socket_t liveness_events;
+  if (endpoint->inproc) {
+    liveness_ = Link::up;  // the listener is in this process: there is none
+  } else {
+    liveness_socket_ = zmq::socket_t(liveness_context(), zmq::socket_type::dealer);
+    liveness_socket_.set(zmq::sockopt::linger, 0);
+    liveness_socket_.set(zmq::sockopt::reconnect_ivl, 100);
+    liveness_socket_.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    // ZMTP heartbeats every second, a connection silent for five dropped.
+    // The listener's libzmq answers them whatever its own options.
+    liveness_socket_.set(zmq::sockopt::heartbeat_ivl, 1000);
+    liveness_socket_.set(zmq::sockopt::heartbeat_timeout, 5000);
+    set_common_options(liveness_socket_, *endpoint, options.max_payload_bytes);
+    liveness_events =
+        monitor_connections(liveness_socket_, liveness_context(),
+                            "inproc://junction-client-liveness-monitor-" + client_number);
+    retry_interrupted_or_throw(
+        [&] { return zmq_connect(liveness_socket_.handle(), endpoint->zmq_address.c_str()); });
+  }
   waker_ = zmq::socket_t(shared_context(), zmq::socket_type::dealer);
   waker_.set(zmq::sockopt::linger, 0);
   retry_interrupted_or_throw([&] { return zmq_bind(waker_.handle(), waker_address.c_str()); });
@@ -106,7 +142,8 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   inproc_ = endpoint->inproc;
   listener_id_ = connect_to_listener(router);
   socket_ = std::make_unique<SharedSocket>(std::move(router));
-  monitor_ = std::thread(&Client::monitor_loop, this, std::move(events));
+  monitor_ =
+      std::thread(&Client::monitor_loop, this, std::move(events), std::move(liveness_events));
   if (inproc_) {
     inproc_watch_ = inproc_watch(address_, [this] { inproc_peer_gone(); });
   }
@@ -164,44 +201,105 @@ Client::~Client() {
   }
   // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop
   // (so an interrupted stop is run again: the join below waits for it).
-  socket_->locked([](zmq::socket_t& socket) {
-    retry_interrupted([&] { return zmq_socket_monitor(socket.handle(), nullptr, 0); });
-  });
+  socket_->locked([](zmq::socket_t& socket) { stop_monitoring(socket); });
+  if (liveness_socket_) {
+    stop_monitoring(liveness_socket_);
+  }
   monitor_.join();
 }
 
-void Client::monitor_loop(zmq::socket_t events) {
-  for (;;) {
-    zmq::message_t event;
-    zmq::message_t address;
-    // Each frame on its own: an event whose second frame was interrupted
-    // would otherwise be lost (a missed DISCONNECTED leaves calls waiting).
-    const auto receive = [&events](zmq::message_t& frame) {
-      return retry_interrupted([&] { return zmq_msg_recv(frame.handle(), events.handle(), 0); });
-    };
-    if (receive(event) < 0 || !event.more() || receive(address) < 0) {
+void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
+  // When the listener is judged silent unless an event comes first; 0: not
+  // due.
+  std::int64_t silence_due_ns = 0;
+  // Until each monitor reports MONITOR_STOPPED (an inproc route has none
+  // for liveness).
+  bool calls_monitored = true;
+  bool liveness_monitored = static_cast<bool>(liveness_events);
+  while (calls_monitored || liveness_monitored) {
+    zmq_pollitem_t items[2] = {{events.handle(), 0, ZMQ_POLLIN, 0},
+                               {liveness_events.handle(), 0, ZMQ_POLLIN, 0}};
+    long timeout_ms = -1;
+    if (silence_due_ns != 0) {
+      timeout_ms = std::max<long>(0, (silence_due_ns - jn_now_ns() + 999'999) / 1'000'000);
+    }
+    // An interrupted poll is polled again; the contexts are never
+    // terminated, so no other failure comes.
+    if (zmq_poll(items, liveness_events ? 2 : 1, timeout_ms) < 0) {
       continue;
     }
-    std::uint16_t id = 0;
-    if (event.size() >= sizeof(id)) {
-      std::memcpy(&id, event.data(), sizeof(id));
+    for (int i = 0; i < 2; ++i) {
+      if ((items[i].revents & ZMQ_POLLIN) == 0) {
+        continue;
+      }
+      const std::uint16_t id = receive_event(i == 0 ? events : liveness_events);
+      if (id == ZMQ_EVENT_MONITOR_STOPPED) {
+        (i == 0 ? calls_monitored : liveness_monitored) = false;
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      if (i == 0) {
+        on_calls_connection_event(id, silence_due_ns);
+      } else {
+        on_liveness_event(id, silence_due_ns);
+      }
+      link_changed_.notify_all();
     }
-    if (id == ZMQ_EVENT_MONITOR_STOPPED) {
-      return;
+    if (silence_due_ns != 0 && jn_now_ns() >= silence_due_ns) {
+      silence_due_ns = 0;
+      std::lock_guard lock(mutex_);
+      if (link_ == Link::up && liveness_ != Link::up) {
+        // The calls in flight fail as on a lost connection; new calls fail
+        // at once until the liveness connection is made again.
+        ++disconnects_;
+        wake_receiver();
+      }
     }
-    std::lock_guard lock(mutex_);
-    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      link_ = Link::up;
-    } else if (id == ZMQ_EVENT_DISCONNECTED) {
-      // The receiver fails the calls still waiting once it has taken the
-      // answers that arrived before the connection went.
-      link_ = Link::down;
-      ++disconnects_;
-      wake_receiver();
-    } else if (link_ != Link::up) {
-      link_ = Link::down;  // a connection attempt failed
+  }
+}
+
+std::uint16_t Client::receive_event(zmq::socket_t& events) {
+  zmq::message_t event;
+  zmq::message_t address;
+  // Each frame on its own: an event whose second frame was interrupted
+  // would otherwise be lost (a missed DISCONNECTED leaves calls waiting).
+  const auto receive = [&events](zmq::message_t& frame) {
+    return retry_interrupted([&] { return zmq_msg_recv(frame.handle(), events.handle(), 0); });
+  };
+  std::uint16_t id = 0;
+  if (receive(event) >= 0 && event.more() && receive(address) >= 0 && event.size() >= sizeof(id)) {
+    std::memcpy(&id, event.data(), sizeof(id));
+  }
+  return id;
+}
+
+void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_due_ns) {
+  if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    link_ = Link::up;
+  } else if (id == ZMQ_EVENT_DISCONNECTED) {
+    // The receiver fails the calls still waiting once it has taken the
+    // answers that arrived before the connection went.
+    link_ = Link::down;
+    ++disconnects_;
+    wake_receiver();
+    silence_due_ns = 0;  // this loss fails the calls
+  } else if (id != 0 && link_ != Link::up) {
+    link_ = Link::down;  // a connection attempt failed
+  }
+}
+
+void Client::on_liveness_event(std::uint16_t id, std::int64_t& silence_due_ns) {
+  if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    liveness_ = Link::up;
+    silence_due_ns = 0;
+  } else if (id == ZMQ_EVENT_DISCONNECTED) {
+    // Heartbeats unanswered for their timeout, or the listener closed.
+    liveness_ = Link::down;
+    if (link_ == Link::up) {
+      silence_due_ns = jn_now_ns() + kSilenceGraceNs;
     }
-    link_changed_.notify_all();
+  } else if (id != 0 && liveness_ != Link::up) {
+    liveness_ = Link::down;
   }
 }
 
@@ -234,12 +332,13 @@ bool Client::inproc_ready() {
 
 bool Client::await_link(std::int64_t limit_ns, std::uint64_t& disconnects) {
   std::unique_lock lock(mutex_);
-  if (link_ == Link::connecting) {
-    link_changed_.wait_until(lock, time_point_of(limit_ns),
-                             [this] { return link_ != Link::connecting; });
+  const auto up = [this] { return link_ == Link::up && liveness_ == Link::up; };
+  const auto settled = [&] { return up() || link_ == Link::down || liveness_ == Link::down; };
+  if (!settled()) {
+    link_changed_.wait_until(lock, time_point_of(limit_ns), settled);
   }
   disconnects = disconnects_;
-  return link_ == Link::up;
+  return up();
 }
 
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,

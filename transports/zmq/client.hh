@@ -9,6 +9,15 @@
 // from the client's waker, a DEALER its socket is connected to as well.
 // That socket is a ROUTER, so that no call goes to the waker: each is
 // addressed to the listener's connection by routing id.
+//
+// A second connection to the listener (tcp and ipc), the liveness
+// connection, carries nothing but ZMTP heartbeats, in a context of its own
+// (liveness_context): a heartbeat timer makes every wait of an I/O thread a
+// timed one, which the I/O thread carrying calls is thus spared. Lost, and
+// not made again while the connection carrying calls stays up, it tells
+// that the listener stopped answering without closing its connections
+// (stopped, hung, its host gone): the calls in flight fail UNAVAILABLE,
+// deadline or not, and new ones until it is made again.
 #pragma once
 
 #include <junction.h>
@@ -74,7 +83,15 @@ class Client {
   // Whether the connection is up, waiting until limit_ns while it is being
   // made; disconnects: the connections lost until then.
   bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
-  void monitor_loop(zmq::socket_t events);
+  // Follows the connection events of both connections until both monitors
+  // stop (liveness_events is empty for inproc).
+  void monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events);
+  // The next event's id from a monitor's PAIR; 0 when none could be read.
+  static std::uint16_t receive_event(zmq::socket_t& events);
+  // Under mutex_: one event of each connection. silence_due_ns: when the
+  // listener is to be judged silent (0: not due), which they set and clear.
+  void on_calls_connection_event(std::uint16_t id, std::int64_t& silence_due_ns);
+  void on_liveness_event(std::uint16_t id, std::int64_t& silence_due_ns);
   // Under mutex_: answers UNAVAILABLE every waiting call sent before the
   // latest lost connection (calls sent since went on a new one).
   void fail_calls_of_lost_connections();
@@ -101,14 +118,16 @@ class Client {
   bool waker_sent_ = false;  // during this wait in libzmq
   std::unordered_map<std::uint64_t, Waiter*> waiters_;
   std::uint64_t next_call_id_ = 1;
-  bool receiving_ = false;  // a caller is receiving for everyone
-  Link link_ = Link::connecting;
-  std::uint64_t disconnects_ = 0;         // connections lost
+  bool receiving_ = false;                // a caller is receiving for everyone
+  Link link_ = Link::connecting;          // of the connection carrying calls
+  Link liveness_ = Link::connecting;      // of the liveness connection
+  std::uint64_t disconnects_ = 0;         // connections lost, or the listener judged silent
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
   std::condition_variable link_changed_;
 
-  std::thread monitor_;  // follows libzmq's connection events
+  zmq::socket_t liveness_socket_;  // the liveness connection's DEALER; empty for inproc
+  std::thread monitor_;            // follows libzmq's connection events
 };
 
 }  // namespace junction::zmq_transport

@@ -36,6 +36,11 @@ zmq::context_t& shared_context() {
   return *context;
 }
 
+zmq::context_t& liveness_context() {
+  static auto* const context = new zmq::context_t(1);
+  return *context;
+}
+
 int send_wake_message(zmq::socket_t& waker) noexcept {
   zmq::message_t empty;
   return retry_interrupted(

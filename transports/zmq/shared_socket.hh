@@ -27,6 +27,12 @@ namespace junction::zmq_transport {
 // open.
 zmq::context_t& shared_context();
 
+// The context of the routes' liveness connections (client.hh), created and
+// kept as shared_context. Its own I/O thread runs their heartbeat timers:
+// a timer makes every wait of its I/O thread a timed one, which the I/O
+// thread carrying calls is spared.
+zmq::context_t& liveness_context();
+
 // libzmq, built without ThreadSanitizer, hands a message from the sending
 // thread to the receiving one (or to its I/O thread, which runs a sent
 // message's free function) through queues TSan cannot see; with inproc,

@@ -309,6 +309,54 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
   EXPECT_TRUE(closed.get());
 }
 
+// A closing listener closes its connections once its last answers are
+// sent, a route's idle liveness connection at once, the one carrying calls
+// once those answers have left. The answers on their way reach their
+// callers all the same: the liveness connection's loss does not fail them.
+TEST(DrainTest, AnswersSentAsTheListenerClosesReachTheirCallers) {
+  constexpr std::size_t kAnswerBytes = std::size_t{8} << 20;  // some milliseconds on the way
+  constexpr int kCallers = 4;
+  TempDir dir;
+  for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url("last")}) {
+    junction::Host server;
+    junction::Service service("big");
+    service.method("late_answer", [](auto, Deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return Buffer::copy_of(pattern_bytes(kAnswerBytes, 3));
+    });
+    server.register_service(std::move(service));
+    junction::Listener listener = server.listen(url);
+    junction::Host client;
+    client.route("big", listener.url());
+    const junction::Method late = client.resolve("big", "late_answer");
+    struct Answer {
+      Code code = Code::ok;
+      std::string message;
+      std::size_t size = 0;
+    };
+    std::vector<std::future<Answer>> calls(kCallers);
+    for (auto& call : calls) {
+      call = std::async(std::launch::async, [&late] {
+        Answer answer;
+        answer.code = code_of(
+            [&] {
+              answer.size =
+                  late.call("", junction::deadline_after(std::chrono::seconds(20))).size();
+            },
+            &answer.message);
+        return answer;
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(10)))) << url;
+    for (auto& call : calls) {
+      const Answer answer = call.get();
+      EXPECT_EQ(answer.code, Code::ok) << url << ": " << answer.message;
+      EXPECT_EQ(answer.size, kAnswerBytes) << url;
+    }
+  }
+}
+
 // A tcp or ipc listener with no call in flight waits for the next one
 // inside libzmq; closing it ends that wait at once, whether a call came
 // before or none ever did.
