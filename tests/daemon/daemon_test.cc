@@ -428,6 +428,13 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
     const Answer answer = call.get();
     EXPECT_EQ(answer.code, JN_UNAVAILABLE) << CodeName(answer.code) << ": " << answer.message;
   }
+  // Until it answers again, new calls are refused at once, saying why.
+  for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
+    const Answer refused = Call(echo, "refused", 5s);
+    EXPECT_EQ(refused.code, JN_UNAVAILABLE) << CodeName(refused.code) << ": " << refused.message;
+    EXPECT_TRUE(Contains(refused.message, "stopped answering")) << refused.message;
+    EXPECT_LT(refused.elapsed, 1s);
+  }
 
   daemon.Signal(SIGCONT);
   ExpectServedAgain({tcp_echo.get(), ipc_echo.get()});

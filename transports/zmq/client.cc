@@ -252,6 +252,7 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
         // The calls in flight fail as on a lost connection; new calls fail
         // at once until the liveness connection is made again.
         ++disconnects_;
+        silent_ = true;
         wake_receiver();
       }
     }
@@ -283,6 +284,7 @@ void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_d
     ++disconnects_;
     wake_receiver();
     silence_due_ns = 0;  // this loss fails the calls
+    silent_ = false;     // calls fail for want of a connection now
   } else if (id != 0 && link_ != Link::up) {
     link_ = Link::down;  // a connection attempt failed
   }
@@ -292,6 +294,7 @@ void Client::on_liveness_event(std::uint16_t id, std::int64_t& silence_due_ns) {
   if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
     liveness_ = Link::up;
     silence_due_ns = 0;
+    silent_ = false;
   } else if (id == ZMQ_EVENT_DISCONNECTED) {
     // Heartbeats unanswered for their timeout, or the listener closed.
     liveness_ = Link::down;
@@ -341,6 +344,12 @@ bool Client::await_link(std::int64_t limit_ns, std::uint64_t& disconnects) {
   return up();
 }
 
+std::string Client::no_link_message() {
+  std::lock_guard lock(mutex_);
+  return silent_ ? "the listener at " + url_ + " stopped answering: its heartbeats went unanswered"
+                 : "no connection to " + url_;
+}
+
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,
                   std::int64_t deadline_ns, jn_result* result) noexcept {
   using detail::status_assign;
@@ -372,7 +381,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     if (!inproc_ && !await_link(connect_limit_ns, disconnects_before)) {
       const bool deadline_passed = jn_now_ns() >= deadline_ns;
       status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
-                    "no connection to " + url_);
+                    no_link_message());
       return;
     }
 

@@ -83,6 +83,8 @@ class Client {
   // Whether the connection is up, waiting until limit_ns while it is being
   // made; disconnects: the connections lost until then.
   bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
+  // Why a call finds no connection up.
+  std::string no_link_message();
   // Follows the connection events of both connections until both monitors
   // stop (liveness_events is empty for inproc).
   void monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events);
@@ -118,10 +120,11 @@ class Client {
   bool waker_sent_ = false;  // during this wait in libzmq
   std::unordered_map<std::uint64_t, Waiter*> waiters_;
   std::uint64_t next_call_id_ = 1;
-  bool receiving_ = false;                // a caller is receiving for everyone
-  Link link_ = Link::connecting;          // of the connection carrying calls
-  Link liveness_ = Link::connecting;      // of the liveness connection
-  std::uint64_t disconnects_ = 0;         // connections lost, or the listener judged silent
+  bool receiving_ = false;            // a caller is receiving for everyone
+  Link link_ = Link::connecting;      // of the connection carrying calls
+  Link liveness_ = Link::connecting;  // of the liveness connection
+  bool silent_ = false;               // the listener judged silent, until either connection changes
+  std::uint64_t disconnects_ = 0;     // connections lost, or the listener judged silent
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
   std::condition_variable link_changed_;
