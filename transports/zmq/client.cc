@@ -42,6 +42,16 @@ constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNE
                                  ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
 
+// What both of a client's connections to the listener set: closed without
+// lingering, remade every 100 ms, backing off to a second.
+void set_connection_options(zmq::socket_t& socket, const Endpoint& endpoint,
+                            std::uint64_t max_payload_bytes) {
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  set_common_options(socket, endpoint, max_payload_bytes);
+}
+
 // Reports socket's connection events to the returned PAIR (in context, the
 // socket's), through monitor_address. Before socket connects, so that no
 // event is missed.
@@ -96,18 +106,15 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   // waker's) never carries a call: every call is addressed to the
   // listener's connection by its routing id. The listener cannot tell.
   zmq::socket_t router(shared_context(), zmq::socket_type::router);
-  router.set(zmq::sockopt::linger, 0);
+  set_connection_options(router, *endpoint, options.max_payload_bytes);
   // A call sent to a connection that is gone fails (EHOSTUNREACH) instead
   // of vanishing.
   router.set(zmq::sockopt::router_mandatory, 1);
   // ZMQ_IMMEDIATE stays off: with it libzmq discards answers received but
   // not yet read when their connection closes (a listener's last answers
   // before it exits). Calls are sent only while the connection is up
-  // (link_, from the monitor) instead.
-  router.set(zmq::sockopt::reconnect_ivl, 100);
-  router.set(zmq::sockopt::reconnect_ivl_max, 1000);
-  // No heartbeats on this connection: the liveness connection has them.
-  set_common_options(router, *endpoint, options.max_payload_bytes);
+  // (link_, from the monitor) instead. No heartbeats on this connection:
+  // the liveness connection has them.
 
   static std::atomic<std::uint64_t> client_count{0};
   const std::string client_number = std::to_string(client_count.fetch_add(1));
@@ -119,14 +126,11 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
     liveness_ = Link::up;  // the listener is in this process: there is none
   } else {
     liveness_socket_ = zmq::socket_t(liveness_context(), zmq::socket_type::dealer);
-    liveness_socket_.set(zmq::sockopt::linger, 0);
-    liveness_socket_.set(zmq::sockopt::reconnect_ivl, 100);
-    liveness_socket_.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    set_connection_options(liveness_socket_, *endpoint, options.max_payload_bytes);
     // ZMTP heartbeats every second, a connection silent for five dropped.
     // The listener's libzmq answers them whatever its own options.
     liveness_socket_.set(zmq::sockopt::heartbeat_ivl, 1000);
     liveness_socket_.set(zmq::sockopt::heartbeat_timeout, 5000);
-    set_common_options(liveness_socket_, *endpoint, options.max_payload_bytes);
     liveness_events =
         monitor_connections(liveness_socket_, liveness_context(),
                             "inproc://junction-client-liveness-monitor-" + client_number);
@@ -219,10 +223,7 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
   while (calls_monitored || liveness_monitored) {
     zmq_pollitem_t items[2] = {{events.handle(), 0, ZMQ_POLLIN, 0},
                                {liveness_events.handle(), 0, ZMQ_POLLIN, 0}};
-    long timeout_ms = -1;
-    if (silence_due_ns != 0) {
-      timeout_ms = std::max<long>(0, (silence_due_ns - jn_now_ns() + 999'999) / 1'000'000);
-    }
+    const int timeout_ms = libzmq_timeout_ms(silence_due_ns == 0 ? JN_NO_DEADLINE : silence_due_ns);
     // An interrupted poll is polled again; the contexts are never
     // terminated, so no other failure comes.
     if (zmq_poll(items, liveness_events ? 2 : 1, timeout_ms) < 0) {

@@ -123,8 +123,10 @@ class Client {
   bool receiving_ = false;            // a caller is receiving for everyone
   Link link_ = Link::connecting;      // of the connection carrying calls
   Link liveness_ = Link::connecting;  // of the liveness connection
-  bool silent_ = false;               // the listener judged silent, until either connection changes
-  std::uint64_t disconnects_ = 0;     // connections lost, or the listener judged silent
+  // The listener judged silent, until the liveness connection is made again
+  // or the connection carrying calls is lost.
+  bool silent_ = false;
+  std::uint64_t disconnects_ = 0;         // connections lost, or the listener judged silent
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
   std::condition_variable link_changed_;

@@ -41,6 +41,15 @@ zmq::context_t& liveness_context() {
   return *context;
 }
 
+int libzmq_timeout_ms(std::int64_t deadline_ns) noexcept {
+  if (deadline_ns == JN_NO_DEADLINE) {
+    return -1;
+  }
+  const std::int64_t left_ns = std::max<std::int64_t>(0, deadline_ns - jn_now_ns());
+  return static_cast<int>(
+      std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
+}
+
 int send_wake_message(zmq::socket_t& waker) noexcept {
   zmq::message_t empty;
   return retry_interrupted(
@@ -94,16 +103,10 @@ std::size_t SharedSocket::try_receive(std::vector<zmq::message_t>& frames,
 std::size_t SharedSocket::receive_blocking(std::vector<zmq::message_t>& frames,
                                            std::size_t max_frames,
                                            std::int64_t deadline_ns) noexcept {
-  int timeout_ms = -1;
-  if (deadline_ns != JN_NO_DEADLINE) {
-    const std::int64_t left_ns = deadline_ns - jn_now_ns();
-    if (left_ns <= 0) {
-      frames.clear();
-      return 0;
-    }
-    // Rounded up: woken before the deadline, the caller would only wait again.
-    timeout_ms = static_cast<int>(
-        std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
+  const int timeout_ms = libzmq_timeout_ms(deadline_ns);
+  if (timeout_ms == 0) {
+    frames.clear();
+    return 0;  // the deadline has passed
   }
   std::lock_guard lock(mutex_);
   if (socket_ && timeout_ms != receive_timeout_ms_ &&

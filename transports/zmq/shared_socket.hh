@@ -73,6 +73,11 @@ void retry_interrupted_or_throw(Operation&& operation) {
   }
 }
 
+// The wait until deadline_ns in libzmq's whole milliseconds, rounded up
+// (woken before the deadline, a caller would only wait again): -1 for
+// JN_NO_DEADLINE, 0 once it has passed.
+[[nodiscard]] int libzmq_timeout_ms(std::int64_t deadline_ns) noexcept;
+
 // Sends the empty message that ends a receive blocked in libzmq
 // (SharedSocket::receive_blocking) on the socket connected to waker's
 // peer, without blocking; returns as zmq_msg_send.
