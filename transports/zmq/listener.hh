@@ -16,7 +16,9 @@
 // up the calls behind it. The receiver pushes the timer on at most once a
 // tick, so while short calls keep coming it never fires. When no thread is
 // left to wait, the receiver starts one (up to max_in_flight); threads
-// beyond the pool's size end once others are free.
+// beyond the pool's size end once others are free. Pool threads are named
+// jn-listener and ask the kernel for a short slice, so that one woken with
+// a call runs at once (request_short_slice in listener.cc).
 #pragma once
 
 #include <junction.h>
