@@ -8,6 +8,7 @@
 
 #include "internal.hh"
 #include "reader_domain.hh"
+#include "short_slice.hh"
 
 namespace junction::detail {
 namespace {
@@ -89,11 +90,12 @@ void service_unref(ServiceEntry* service) noexcept {
 
 thread_local const Host* tls_owning_host = nullptr;
 
-HostThreads::HostThreads(const Host* owner, std::uint32_t count)
+HostThreads::HostThreads(const Host* owner, std::uint32_t count, const char* name)
     : guard_(boost::asio::make_work_guard(context_)) {
   threads_.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    threads_.emplace_back([this, owner] {
+    threads_.emplace_back([this, owner, name] {
+      name_and_shorten_slice(name);
       tls_owning_host = owner;
       context_.run();
     });
@@ -109,7 +111,8 @@ void HostThreads::stop_and_join() {
   }
 }
 
-Host::Host(std::uint32_t worker_threads) : workers(this, worker_threads), timers(this, 1) {
+Host::Host(std::uint32_t worker_threads)
+    : workers(this, worker_threads, "jn-worker"), timers(this, 1, "jn-timer") {
   reclaimer = std::thread([this] {
     tls_owning_host = this;
     reclaim_loop();

@@ -126,10 +126,11 @@ std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
 // a thread cannot free its own host (it would have to join itself).
 extern thread_local const Host* tls_owning_host;
 
-// An io_context run by threads of one host.
+// An io_context run by threads of one host, named name and asking for a
+// short slice (short_slice.hh): each is woken for a call or a deadline.
 class HostThreads {
  public:
-  HostThreads(const Host* owner, std::uint32_t count);
+  HostThreads(const Host* owner, std::uint32_t count, const char* name);
   HostThreads(const HostThreads&) = delete;
   HostThreads& operator=(const HostThreads&) = delete;
   ~HostThreads() { stop_and_join(); }

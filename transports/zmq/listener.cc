@@ -1,7 +1,6 @@
 #include "listener.hh"
 
 #include <poll.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -21,7 +20,7 @@
 #include "endpoint.hh"
 #include "inproc.hh"
 #include "internal.hh"
-#include "sched_attr.hh"
+#include "short_slice.hh"
 
 namespace junction::zmq_transport {
 namespace {
@@ -45,10 +44,6 @@ constexpr std::int64_t kHandOverNs = 50'000;
 // listener's own context (so the name is its alone): close connects here to
 // end a receive blocked in libzmq.
 constexpr const char* kWakeAddress = "inproc://junction-listener-wake";
-// The slice a listener thread asks the kernel for; see request_short_slice.
-constexpr std::uint64_t kListenerSliceNs = 500'000;
-// What a listener's threads are called (top -H, debuggers); abi/ABI.md.
-constexpr const char* kListenerThreadName = "jn-listener";
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -81,30 +76,6 @@ bool ipc_path_in_use(const std::string& path) {
       connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
   ::close(probe);
   return accepted;
-}
-
-// Asks for a kListenerSliceNs slice for the calling thread. A listener
-// thread runs in short bursts: woken with a call, it runs the handler,
-// answers and waits again. With the default slice (1.4 ms on the benchmark
-// machine) the thread woken with a call waits until libzmq's I/O thread
-// that woke it has gone back to sleep, and the answer must then wake that
-// thread again: one sleep and wake-up more per call, most of what junction
-// added over a plain REP socket at tcp 64 B (bench/results/
-// zmq-history.md). A shorter slice gives the woken thread an earlier
-// deadline, so the kernel (Linux 6.12 and later) runs it at once; older
-// kernels ignore the request, and a refusal (a seccomp filter) leaves the
-// default. A handler running past the slice is preempted sooner only when
-// another thread wants its CPU. Threads the user placed in another policy
-// keep it, nice values are kept, and threads a handler starts get the
-// default slice (reset on fork).
-void request_short_slice() noexcept {
-  SchedAttr attr;
-  if (!get_sched_attr(0, attr) || attr.policy != SCHED_OTHER) {
-    return;
-  }
-  attr.flags |= kSchedResetOnFork;
-  attr.runtime_ns = kListenerSliceNs;
-  static_cast<void>(set_sched_attr(attr));
 }
 
 // options with threads in 1..max_in_flight: every pool thread may be in a
@@ -273,8 +244,7 @@ std::optional<zmq::socket_t> Listener::wake_blocked_receiver() noexcept {
 }
 
 void Listener::serve_loop() {
-  pthread_setname_np(pthread_self(), kListenerThreadName);
-  request_short_slice();
+  detail::name_and_shorten_slice("jn-listener");
   std::vector<zmq::message_t> frames;
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -18,7 +18,7 @@
 // left to wait, the receiver starts one (up to max_in_flight); threads
 // beyond the pool's size end once others are free. Pool threads are named
 // jn-listener and ask the kernel for a short slice, so that one woken with
-// a call runs at once (request_short_slice in listener.cc).
+// a call runs at once (cpp-host/src/short_slice.hh).
 #pragma once
 
 #include <junction.h>

@@ -2,17 +2,12 @@
 // cannot read, allow-lists, draining on close, peers that go away mid-call
 // and come back.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <iterator>
 #include <vector>
 
-#include "../sched_attr.hh"
 #include "test_support.hh"
 
 namespace jnzmq {
@@ -60,65 +55,6 @@ TEST(ListenTest, ListensOnIpv6Loopback) {
   junction::Host client;
   client.route("test", listener.url());
   EXPECT_EQ(client.resolve("test", "echo").call("six").text(), "six");
-}
-
-using junction::zmq_transport::get_sched_attr;
-using junction::zmq_transport::SchedAttr;
-
-// The scheduling attributes of this process's threads named jn-listener
-// (a thread that ended meanwhile is left out).
-std::vector<SchedAttr> listener_thread_attrs() {
-  std::vector<SchedAttr> attrs;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string name;
-    std::ifstream(task.path() / "comm") >> name;
-    SchedAttr attr;
-    if (name == "jn-listener" && get_sched_attr(std::stoi(task.path().filename().string()), attr)) {
-      attrs.push_back(attr);
-    }
-  }
-  return attrs;
-}
-
-// Listener threads ask for a half-millisecond slice, so that one woken with
-// a call runs at once, and keep the nice value of the thread that listened.
-TEST(ListenTest, ListenerThreadsAskForAShortSliceAndKeepTheirNiceValue) {
-  SchedAttr own;
-  ASSERT_TRUE(get_sched_attr(0, own));
-  if (own.runtime_ns == 0) {
-    GTEST_SKIP() << "this kernel reports no slices (custom slices came with Linux 6.12)";
-  }
-  // One step nicer than now (raising nice needs no privilege), on a thread
-  // of its own: only that thread changes, and the listener's threads
-  // inherit it.
-  const std::int32_t nice = std::min(own.nice + 1, 19);
-  std::thread([nice] {
-    ASSERT_EQ(setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice), 0);
-    junction::Host server;
-    server.register_service(test_service());
-    junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
-    junction::Host client;
-    client.route("test", listener.url());
-    EXPECT_EQ(client.resolve("test", "echo").call("sliced").text(), "sliced");
-    // A thread just started carries its creator's name and the default slice
-    // until it sets its own: wait for every one to have.
-    const auto all_set = [nice](const std::vector<SchedAttr>& attrs) {
-      return std::ranges::all_of(attrs, [nice](const SchedAttr& attr) {
-        return attr.runtime_ns == 500'000 && attr.nice == nice && attr.policy == SCHED_OTHER;
-      });
-    };
-    std::vector<SchedAttr> attrs = listener_thread_attrs();
-    for (int tries = 0; tries < 500 && !all_set(attrs); ++tries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      attrs = listener_thread_attrs();
-    }
-    ASSERT_FALSE(attrs.empty());
-    for (const SchedAttr& attr : attrs) {
-      EXPECT_EQ(attr.runtime_ns, 500'000u);
-      EXPECT_EQ(attr.nice, nice);
-      EXPECT_EQ(attr.policy, static_cast<std::uint32_t>(SCHED_OTHER));
-    }
-  }).join();
 }
 
 TEST(ListenTest, UrlsItCannotReadAreInvalidArgument) {
