@@ -185,8 +185,11 @@ void Client::wake_receiver_in_libzmq() {
 bool Client::begin_receiving_in_libzmq() {
   std::lock_guard lock(mutex_);
   // Only the receiver's own call is in flight: no other caller needs the
-  // socket until it makes a call, and that caller wakes the receiver.
-  if (waiters_.size() != 1) {
+  // socket until it makes a call, and that caller wakes the receiver. And
+  // no lost connection awaits its calls' failing: its wake-up may have come
+  // before this receiver was one, and only the descriptor's wait sees it
+  // (a wait in libzmq would last until the deadline).
+  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_) {
     return false;
   }
   receiving_in_libzmq_ = true;
