@@ -1,14 +1,15 @@
-// Junction's own threads that are woken for each call (listener threads,
-// host workers) ask the kernel for a short scheduler slice. Such a thread
-// runs in short bursts: woken with a call, it runs the handler, answers and
-// waits again. With the default slice (1.4 ms on the benchmark machine) a
-// thread woken with a call waits until the thread that woke it has gone
-// to sleep, and the answer must often wake that one again: a sleep and a
-// wake-up more per call (bench/results/zmq-history.md). A shorter slice
-// gives the woken thread an earlier deadline, so the kernel (Linux 6.12
-// and later) runs it at once; older kernels ignore the request, and a
-// refusal (a seccomp filter) leaves the default. A handler running past
-// the slice is preempted sooner only when another thread wants its CPU.
+// Junction's own threads that are woken for each call or deadline (listener
+// threads, a host's workers and its timer thread) ask the kernel for a short
+// scheduler slice. Such a thread runs in short bursts: woken with a call, it
+// runs the handler, answers and waits again. With the default slice (1.4 ms
+// on the benchmark machine) a thread woken with a call waits until the
+// thread that woke it has gone to sleep, and the answer must often wake that
+// one again: a sleep and a wake-up more per call
+// (bench/results/zmq-history.md). A shorter slice gives the woken thread an
+// earlier deadline, so the kernel (Linux 6.12 and later) runs it at once;
+// older kernels ignore the request, and a refusal (a seccomp filter) leaves
+// the default. A handler running past the slice is preempted sooner only
+// when another thread wants its CPU.
 //
 // The kernel's struct sched_attr is declared here because glibc wraps
 // neither sched_getattr nor sched_setattr and the kernel's own header
