@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 2
+#define JN_ABI_VERSION_MINOR 3
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -219,12 +219,24 @@ typedef struct jn_host jn_host;     /* opaque */
 typedef struct jn_method jn_method; /* opaque resolved (service, method) */
 
 /* Options for jn_host_new. struct_size = sizeof(jn_host_options) so fields
- * can be appended later. worker_threads: threads running asynchronous calls
- * (0 = default: 2). */
+ * can be appended later (a struct_size of 8, from code built against 1.2 or
+ * earlier, gives the later fields their defaults). worker_threads: threads
+ * running asynchronous calls (0 = default: 2). thread_slice_ns (since 1.3):
+ * the scheduler slice the host's own threads and its listeners' threads ask
+ * the kernel for (abi/ABI.md, "The host's threads"): 0 = default, 0.5 ms;
+ * JN_THREAD_SLICE_INHERITED = none asked for, the threads keep the slice of
+ * the thread that created the host or listener; otherwise from
+ * JN_THREAD_SLICE_MIN_NS to JN_THREAD_SLICE_MAX_NS (the kernel's bounds),
+ * anything else JN_INVALID_ARGUMENT. */
 typedef struct jn_host_options {
   uint32_t struct_size;
   uint32_t worker_threads;
+  uint64_t thread_slice_ns;
 } jn_host_options;
+
+#define JN_THREAD_SLICE_INHERITED UINT64_MAX
+#define JN_THREAD_SLICE_MIN_NS ((uint64_t)100000)
+#define JN_THREAD_SLICE_MAX_NS ((uint64_t)100000000)
 
 /* Creates a host. options: borrowed, NULL for defaults. host: out, freed
  * with jn_host_free. status: out, may be NULL; on failure it holds the

@@ -17,7 +17,7 @@
   X(jn_completion, 16, 8)     \
   X(jn_method_desc, 32, 8)    \
   X(jn_service_desc, 40, 8)   \
-  X(jn_host_options, 8, 4)    \
+  X(jn_host_options, 16, 8)   \
   X(jn_method_stats, 56, 8)   \
   X(jn_listen_options, 32, 8) \
   X(jn_route_options, 24, 8)
@@ -55,6 +55,7 @@
   X(jn_service_desc, destroy, 32, 8)             \
   X(jn_host_options, struct_size, 0, 4)          \
   X(jn_host_options, worker_threads, 4, 4)       \
+  X(jn_host_options, thread_slice_ns, 8, 8)      \
   X(jn_method_stats, calls, 0, 8)                \
   X(jn_method_stats, errors, 8, 8)               \
   X(jn_method_stats, latency_samples, 16, 8)     \

@@ -1231,6 +1231,7 @@ int main(int argc, char** argv) {
 
   options.struct_size = sizeof options;
   options.worker_threads = 2;
+  options.thread_slice_ns = 0;
   CHECK_CODE(jn_host_new(&options, NULL, NULL), JN_INVALID_ARGUMENT);
   memset(&status, 0, sizeof status);
   CHECK_CODE(jn_host_new(&options, &host, &status), JN_OK);

@@ -86,6 +86,7 @@ int32_t abi_c99_use_everything(void) {
   service.destroy = abi_c99_destroy;
   options.struct_size = sizeof options;
   options.worker_threads = 0;
+  options.thread_slice_ns = JN_THREAD_SLICE_INHERITED;
 
   if (JN_ABI_VERSION_MAJOR_OF(jn_abi_version()) != JN_ABI_VERSION_MAJOR ||
       JN_ABI_VERSION_MINOR_OF(version) != JN_ABI_VERSION_MINOR) {

@@ -45,7 +45,8 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method>);
                                                    .ctx = nullptr,
                                                    .destroy = nullptr};
 [[maybe_unused]] constexpr jn_host_options options{.struct_size = sizeof(jn_host_options),
-                                                   .worker_threads = 0};
+                                                   .worker_threads = 0,
+                                                   .thread_slice_ns = JN_THREAD_SLICE_MIN_NS};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

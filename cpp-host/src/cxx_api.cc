@@ -281,7 +281,8 @@ MethodStats Method::stats() const {
 }
 
 Host::Host(HostOptions options) {
-  const jn_host_options raw_options{sizeof(jn_host_options), options.worker_threads};
+  const jn_host_options raw_options{sizeof(jn_host_options), options.worker_threads,
+                                    options.thread_slice_ns};
   jn_status status{};
   check(jn_host_new(&raw_options, &raw_, &status), status);
 }

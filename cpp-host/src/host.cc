@@ -2,13 +2,15 @@
 // reclamation of unregistered services.
 #include "host.hh"
 
+#include <cstddef>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <string_view>
 
 #include "internal.hh"
 #include "reader_domain.hh"
-#include "short_slice.hh"
+#include "thread_slice.hh"
 
 namespace junction::detail {
 namespace {
@@ -90,12 +92,13 @@ void service_unref(ServiceEntry* service) noexcept {
 
 thread_local const Host* tls_owning_host = nullptr;
 
-HostThreads::HostThreads(const Host* owner, std::uint32_t count, const char* name)
+HostThreads::HostThreads(const Host* owner, std::uint32_t count, const char* name,
+                         std::uint64_t slice_ns)
     : guard_(boost::asio::make_work_guard(context_)) {
   threads_.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    threads_.emplace_back([this, owner, name] {
-      name_and_shorten_slice(name);
+    threads_.emplace_back([this, owner, name, slice_ns] {
+      name_and_ask_slice(name, slice_ns);
       tls_owning_host = owner;
       context_.run();
     });
@@ -111,9 +114,13 @@ void HostThreads::stop_and_join() {
   }
 }
 
-Host::Host(std::uint32_t worker_threads)
-    : workers(this, worker_threads, "jn-worker"), timers(this, 1, "jn-timer") {
+Host::Host(std::uint32_t worker_threads, std::uint64_t thread_slice_ns)
+    : thread_slice_ns(thread_slice_ns),
+      workers(this, worker_threads, "jn-worker", thread_slice_ns),
+      timers(this, 1, "jn-timer", thread_slice_ns) {
   reclaimer = std::thread([this] {
+    // Named only: it wakes once per unregistration, not per call.
+    pthread_setname_np(pthread_self(), "jn-reclaimer");
     tls_owning_host = this;
     reclaim_loop();
   });
@@ -187,8 +194,10 @@ JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, 
   }
   *host = nullptr;
   std::uint32_t workers = junction::detail::kDefaultWorkerThreads;
+  std::uint64_t slice_ns = junction::detail::kDefaultSliceNs;
   if (options != nullptr) {
-    if (options->struct_size < sizeof(std::uint32_t) * 2) {
+    // Code built against 1.2 or earlier passes the first two fields only.
+    if (options->struct_size < offsetof(jn_host_options, thread_slice_ns)) {
       return report(status, JN_INVALID_ARGUMENT,
                     "jn_host_options.struct_size must be sizeof(jn_host_options)");
     }
@@ -198,9 +207,19 @@ JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, 
     if (options->worker_threads != 0) {
       workers = options->worker_threads;
     }
+    if (options->struct_size >= sizeof(jn_host_options) && options->thread_slice_ns != 0) {
+      slice_ns = options->thread_slice_ns;
+      if (slice_ns != JN_THREAD_SLICE_INHERITED &&
+          (slice_ns < JN_THREAD_SLICE_MIN_NS || slice_ns > JN_THREAD_SLICE_MAX_NS)) {
+        return report(status, JN_INVALID_ARGUMENT,
+                      "jn_host_options.thread_slice_ns must be 0, JN_THREAD_SLICE_INHERITED or "
+                      "from 100000 to 100000000 (0.1 to 100 ms), got " +
+                          std::to_string(slice_ns));
+      }
+    }
   }
   try {
-    *host = reinterpret_cast<jn_host*>(new Host(workers));
+    *host = reinterpret_cast<jn_host*>(new Host(workers, slice_ns));
   } catch (...) {
     return report(status, JN_RESOURCE_EXHAUSTED,
                   "cannot create host: " + junction::detail::current_exception_message());

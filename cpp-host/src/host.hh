@@ -127,10 +127,10 @@ std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
 extern thread_local const Host* tls_owning_host;
 
 // An io_context run by threads of one host, named name and asking for a
-// short slice (short_slice.hh): each is woken for a call or a deadline.
+// slice_ns slice (thread_slice.hh): each is woken for a call or a deadline.
 class HostThreads {
  public:
-  HostThreads(const Host* owner, std::uint32_t count, const char* name);
+  HostThreads(const Host* owner, std::uint32_t count, const char* name, std::uint64_t slice_ns);
   HostThreads(const HostThreads&) = delete;
   HostThreads& operator=(const HostThreads&) = delete;
   ~HostThreads() { stop_and_join(); }
@@ -146,7 +146,12 @@ class HostThreads {
 };
 
 struct Host {
-  explicit Host(std::uint32_t worker_threads);
+  // thread_slice_ns: the slice the host's threads and its listeners'
+  // threads ask for (a value of jn_host_options.thread_slice_ns, 0 resolved
+  // to the default).
+  Host(std::uint32_t worker_threads, std::uint64_t thread_slice_ns);
+
+  const std::uint64_t thread_slice_ns;
 
   HostThreads workers;  // run asynchronous calls' handlers
   // Deadline timers run on their own thread so that busy workers never delay

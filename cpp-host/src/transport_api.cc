@@ -115,6 +115,7 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
           options->max_payload_bytes != 0 ? options->max_payload_bytes : settings.max_payload_bytes;
     }
     auto* host = reinterpret_cast<Host*>(handle);
+    settings.thread_slice_ns = host->thread_slice_ns;
     auto listener = std::make_unique<jn_listener>(
         jn_listener{zmq_transport::Listener::start(handle, url, settings), host});
     host->open_listeners.fetch_add(1);

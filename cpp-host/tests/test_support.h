@@ -225,7 +225,7 @@ struct MethodDeleter {
 using MethodPtr = std::unique_ptr<jn_method, MethodDeleter>;
 
 inline HostPtr NewHost(uint32_t worker_threads = 0) {
-  jn_host_options opts{sizeof(jn_host_options), worker_threads};
+  jn_host_options opts{sizeof(jn_host_options), worker_threads, 0};
   jn_host* h = nullptr;
   EXPECT_EQ(jn_host_new(&opts, &h, nullptr), JN_OK);
   return HostPtr(h);

@@ -20,7 +20,7 @@
 #include "endpoint.hh"
 #include "inproc.hh"
 #include "internal.hh"
-#include "short_slice.hh"
+#include "thread_slice.hh"
 
 namespace junction::zmq_transport {
 namespace {
@@ -244,7 +244,7 @@ std::optional<zmq::socket_t> Listener::wake_blocked_receiver() noexcept {
 }
 
 void Listener::serve_loop() {
-  detail::name_and_shorten_slice("jn-listener");
+  detail::name_and_ask_slice("jn-listener", options_.thread_slice_ns);
   std::vector<zmq::message_t> frames;
   std::unique_lock lock(mutex_);
   for (;;) {

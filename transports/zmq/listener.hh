@@ -17,8 +17,8 @@
 // tick, so while short calls keep coming it never fires. When no thread is
 // left to wait, the receiver starts one (up to max_in_flight); threads
 // beyond the pool's size end once others are free. Pool threads are named
-// jn-listener and ask the kernel for a short slice, so that one woken with
-// a call runs at once (cpp-host/src/short_slice.hh).
+// jn-listener and ask the kernel for the host's slice, short by default, so
+// that one woken with a call runs at once (cpp-host/src/thread_slice.hh).
 #pragma once
 
 #include <junction.h>
@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "shared_socket.hh"
+#include "thread_slice.hh"
 
 namespace junction::zmq_transport {
 
@@ -43,6 +44,8 @@ struct ListenOptions {
   std::vector<std::string> services;  // empty: every service of the host
   std::uint32_t max_in_flight = 1024;
   std::uint64_t max_payload_bytes = 64ull << 20;
+  // The slice the listener's threads ask for (thread_slice.hh): the host's.
+  std::uint64_t thread_slice_ns = detail::kDefaultSliceNs;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

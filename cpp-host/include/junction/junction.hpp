@@ -187,8 +187,13 @@ class Method {
   jn_method* raw_ = nullptr;
 };
 
+// See jn_host_options; zeros mean the defaults.
 struct HostOptions {
   std::uint32_t worker_threads = 0;
+  // The slice the host's and its listeners' threads ask for:
+  // JN_THREAD_SLICE_MIN_NS to JN_THREAD_SLICE_MAX_NS, or
+  // JN_THREAD_SLICE_INHERITED for none (0: 0.5 ms).
+  std::uint64_t thread_slice_ns = 0;
 };
 
 // See jn_listen_options; zeros and an empty list mean the defaults.

@@ -18,6 +18,7 @@ impl ParseCallbacks for Naming {
             "JN_NO_DEADLINE" => Some(IntKind::I64),
             "JN_STATUS_CODE_MAX" => Some(IntKind::I32),
             _ if name.starts_with("JN_ABI_VERSION") => Some(IntKind::U32),
+            _ if name.starts_with("JN_THREAD_SLICE") => Some(IntKind::U64),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use std::marker::{PhantomData, PhantomPinned};
 use std::ops::Deref;
 use std::path::Path;
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use crate::status::check;
 use crate::{ffi, sys, Code, Method, Result, Service, Status};
@@ -12,18 +13,29 @@ use crate::{ffi, sys, Code, Method, Result, Service, Status};
 /// Options for [`Host::with_options`].
 ///
 /// ```
-/// let host = junction::Host::with_options(junction::HostOptions::new().worker_threads(4))?;
+/// use std::time::Duration;
+/// use junction::{HostOptions, ThreadSlice};
+///
+/// let host = junction::Host::with_options(
+///     HostOptions::new()
+///         .worker_threads(4)
+///         .thread_slice(ThreadSlice::Chosen(Duration::from_millis(3))),
+/// )?;
 /// # Ok::<(), junction::Status>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostOptions {
     worker_threads: u32,
+    thread_slice: ThreadSlice,
 }
 
 impl HostOptions {
     /// The defaults.
     pub const fn new() -> HostOptions {
-        HostOptions { worker_threads: 0 }
+        HostOptions {
+            worker_threads: 0,
+            thread_slice: ThreadSlice::Default,
+        }
     }
 
     /// Threads that run asynchronous calls (0, the default, lets the host
@@ -31,6 +43,50 @@ impl HostOptions {
     pub const fn worker_threads(mut self, threads: u32) -> HostOptions {
         self.worker_threads = threads;
         self
+    }
+
+    /// The scheduler slice the host's threads, and the threads of its
+    /// listeners, ask the kernel for.
+    pub const fn thread_slice(mut self, slice: ThreadSlice) -> HostOptions {
+        self.thread_slice = slice;
+        self
+    }
+}
+
+/// The scheduler slice junction's own threads ask the kernel for (Linux
+/// 6.12 and later honour it; older kernels ignore it): a host's workers
+/// and timer thread, and its listeners' threads. Each is woken for a call
+/// or a deadline; a short slice lets it run at once rather than once the
+/// thread that woke it sleeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ThreadSlice {
+    /// 0.5 ms.
+    #[default]
+    Default,
+    /// None asked for: the threads keep the slice of the thread that
+    /// creates the host or listener.
+    Inherited,
+    /// This slice, from 0.1 ms to 100 ms (the kernel's bounds); any other
+    /// makes [`Host::with_options`] fail with [`Code::InvalidArgument`].
+    Chosen(Duration),
+}
+
+impl ThreadSlice {
+    /// The value of `jn_host_options.thread_slice_ns`.
+    fn raw(self) -> Result<u64> {
+        match self {
+            ThreadSlice::Default => Ok(0),
+            ThreadSlice::Inherited => Ok(sys::JN_THREAD_SLICE_INHERITED),
+            ThreadSlice::Chosen(slice) => u64::try_from(slice.as_nanos())
+                .ok()
+                .filter(|&ns| ns != 0 && ns != sys::JN_THREAD_SLICE_INHERITED)
+                .ok_or_else(|| {
+                    Status::new(
+                        Code::InvalidArgument,
+                        format!("thread slice {slice:?} is outside 0.1 ms to 100 ms"),
+                    )
+                }),
+        }
     }
 }
 
@@ -86,6 +142,7 @@ impl Host {
         let raw_options = sys::jn_host_options {
             struct_size: std::mem::size_of::<sys::jn_host_options>() as u32,
             worker_threads: options.worker_threads,
+            thread_slice_ns: options.thread_slice.raw()?,
         };
         let mut raw = std::ptr::null_mut();
         let mut status = sys::jn_status::default();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use junction::{Code, Deadline, Host, Method, Service, Status};
+use junction::{Code, Deadline, Host, HostOptions, Method, Service, Status, ThreadSlice};
 
 use crate::common::{
     check_echo_length_checksum, checksum_from_threads, fnv1a, payload, run, u64_of, SIZES,
@@ -348,5 +348,38 @@ fn handlers_are_dropped_with_their_service() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
         drop(host);
         assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn host_options_choose_the_thread_slice_within_the_kernels_bounds() {
+    run(|| {
+        for slice in [
+            ThreadSlice::Default,
+            ThreadSlice::Inherited,
+            ThreadSlice::Chosen(Duration::from_micros(100)),
+            ThreadSlice::Chosen(Duration::from_millis(100)),
+        ] {
+            let host = Host::with_options(HostOptions::new().worker_threads(1).thread_slice(slice))
+                .unwrap_or_else(|status| panic!("{slice:?}: {status}"));
+            host.register(
+                Service::new("test.slice").method("echo", |request: &[u8], _| Ok(request.to_vec())),
+            )
+            .unwrap();
+            let echo = host.resolve("test.slice", "echo").unwrap();
+            assert_eq!(echo.call(b"sliced", Deadline::none()).unwrap(), b"sliced");
+        }
+        for (slice, message) in [
+            (Duration::ZERO, "outside 0.1 ms to 100 ms"),
+            (Duration::from_secs(u64::MAX), "outside 0.1 ms to 100 ms"),
+            (Duration::from_nanos(99_999), "thread_slice_ns must be"),
+            (Duration::from_nanos(100_000_001), "thread_slice_ns must be"),
+        ] {
+            let status =
+                Host::with_options(HostOptions::new().thread_slice(ThreadSlice::Chosen(slice)))
+                    .unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{slice:?}: {status}");
+            assert!(status.message().contains(message), "{slice:?}: {status}");
+        }
     });
 }
