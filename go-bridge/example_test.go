@@ -174,3 +174,17 @@ func ExampleHost_Listen() {
 	// true true
 	// <nil>
 }
+
+// A host for a batch job, whose threads may keep a longer scheduler slice
+// (fewer preemptions among busy threads); a slice out of bounds is refused.
+func ExampleWithThreadSlice() {
+	host, err := junction.NewHost(junction.WithThreadSlice(4 * time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	defer host.Close()
+
+	_, err = junction.NewHost(junction.WithThreadSlice(time.Second))
+	fmt.Println(errors.Is(err, junction.ErrInvalidArgument))
+	// Output: true
+}

@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -84,28 +85,64 @@ type Host struct {
 }
 
 // HostOption configures [NewHost].
-type HostOption func(*C.jn_host_options)
+type HostOption func(*hostOptions)
+
+// hostOptions is what the options set: the raw options, or the first
+// option's error.
+type hostOptions struct {
+	raw C.jn_host_options
+	err error
+}
 
 // WithWorkerThreads sets the number of threads that run asynchronous calls
 // (0 keeps the default).
 func WithWorkerThreads(n uint32) HostOption {
-	return func(o *C.jn_host_options) { o.worker_threads = C.uint32_t(n) }
+	return func(o *hostOptions) { o.raw.worker_threads = C.uint32_t(n) }
+}
+
+// WithThreadSlice sets the scheduler slice that the host's own threads
+// (its workers and timer thread) and its listeners' threads ask the kernel
+// for, from 100µs to 100ms; without it they ask for 0.5 ms. Each of those
+// threads is woken for a call or a deadline, and a short slice lets it run
+// at once rather than once the thread that woke it sleeps (Linux 6.12 and
+// later; older kernels ignore it). A longer one means fewer preemptions
+// among busy threads. NewHost fails with INVALID_ARGUMENT for a slice
+// outside the bounds.
+func WithThreadSlice(slice time.Duration) HostOption {
+	return func(o *hostOptions) {
+		if slice <= 0 {
+			o.err = &Error{Code: InvalidArgument,
+				Message: fmt.Sprintf("thread slice %v is outside 100µs to 100ms", slice)}
+			return
+		}
+		o.raw.thread_slice_ns = C.uint64_t(slice)
+	}
+}
+
+// WithInheritedThreadSlice makes the host's threads and its listeners'
+// threads ask for no slice: they keep that of the thread that creates the
+// host or listener, as other threads of the process do.
+func WithInheritedThreadSlice() HostOption {
+	return func(o *hostOptions) { o.raw.thread_slice_ns = C.JN_THREAD_SLICE_INHERITED }
 }
 
 // NewHost creates a host. It fails with FAILED_PRECONDITION when the linked
 // libjunction implements another ABI major than this package was built
-// against.
+// against, and with INVALID_ARGUMENT for an option it cannot take.
 func NewHost(options ...HostOption) (*Host, error) {
 	if abiMismatch != nil {
 		return nil, abiMismatch
 	}
-	var opts C.jn_host_options
-	opts.struct_size = C.uint32_t(unsafe.Sizeof(opts))
+	var opts hostOptions
+	opts.raw.struct_size = C.uint32_t(unsafe.Sizeof(opts.raw))
 	for _, option := range options {
 		option(&opts)
+		if opts.err != nil {
+			return nil, opts.err
+		}
 	}
 	var raw *C.jn_host
-	if err := statusError(C.junction_go_host_new(&opts, &raw)); err != nil {
+	if err := statusError(C.junction_go_host_new(&opts.raw, &raw)); err != nil {
 		return nil, err
 	}
 	return &Host{raw: raw, owned: true}, nil

@@ -564,3 +564,80 @@ func TestCallAppendAllocatesNothing(t *testing.T) {
 		t.Fatalf("host buffers %d during the calls, %d before", after.Buffers, before.Buffers)
 	}
 }
+
+func TestThreadSliceOptions(t *testing.T) {
+	baseline := junction.LiveObjects()
+	for _, option := range []junction.HostOption{
+		junction.WithThreadSlice(100 * time.Microsecond),
+		junction.WithThreadSlice(100 * time.Millisecond),
+		junction.WithInheritedThreadSlice(),
+	} {
+		host, err := junction.NewHost(junction.WithWorkerThreads(1), option)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := host.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, refused := range []struct {
+		slice   time.Duration
+		message string
+	}{
+		{0, "outside 100µs to 100ms"},
+		{-time.Millisecond, "outside 100µs to 100ms"},
+		{100*time.Microsecond - 1, "thread_slice_ns must be"},
+		{100*time.Millisecond + 1, "thread_slice_ns must be"},
+	} {
+		host, err := junction.NewHost(junction.WithThreadSlice(refused.slice))
+		if !errors.Is(err, junction.ErrInvalidArgument) || !strings.Contains(err.Error(), refused.message) {
+			t.Errorf("slice %v: %v, want INVALID_ARGUMENT saying %q", refused.slice, err, refused.message)
+		}
+		if host != nil {
+			t.Errorf("slice %v: a host was made", refused.slice)
+		}
+	}
+	waitForBaseline(t, baseline)
+}
+
+// The slice the options choose reaches the host's threads: workers started
+// from this goroutine's (locked) thread report it, or, asking for none,
+// this thread's own slice. Kernels before Linux 6.12 report 0 for every
+// thread.
+func TestThreadSliceReachesTheHostsThreads(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	own := cgotest.OwnThreadSlice()
+	reported := func(sliceNs uint64) uint64 {
+		if own == 0 {
+			return 0
+		}
+		return sliceNs
+	}
+	for _, c := range []struct {
+		name    string
+		option  junction.HostOption
+		sliceNs uint64
+	}{
+		{"WithThreadSlice(2ms)", junction.WithThreadSlice(2 * time.Millisecond), 2_000_000},
+		{"WithInheritedThreadSlice", junction.WithInheritedThreadSlice(), own},
+	} {
+		host, err := junction.NewHost(junction.WithWorkerThreads(3), c.option)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A worker just started reports the inherited slice until it asks.
+		deadline := time.Now().Add(5 * time.Second)
+		workers := cgotest.CountThreads("jn-worker", reported(c.sliceNs))
+		for workers < 3 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			workers = cgotest.CountThreads("jn-worker", reported(c.sliceNs))
+		}
+		if workers < 3 {
+			t.Errorf("%s: %d workers report a %d ns slice, want 3", c.name, workers, reported(c.sliceNs))
+		}
+		if err := host.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

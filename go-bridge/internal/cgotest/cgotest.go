@@ -1,7 +1,8 @@
 // Package cgotest holds the C side of the Go bridge's tests and benchmarks
 // (test files cannot use cgo): calls made from threads Go did not create,
-// the Rust module's typed export called directly, and C loops calling Go
-// through junction or through a raw cgo export.
+// the Rust module's typed export called directly, C loops calling Go
+// through junction or through a raw cgo export, and the scheduler slices
+// threads report.
 package cgotest
 
 /*
@@ -11,6 +12,7 @@ package cgotest
 #include <stdlib.h>
 #include "delayed.h"
 #include "loops.h"
+#include "slices.h"
 #include "threads.h"
 */
 import "C"
@@ -100,4 +102,18 @@ func RegisterDelayedEcho(host *junction.Host, name string, delay time.Duration) 
 	defer C.free(unsafe.Pointer(cName))
 	code := C.cgotest_register_delayed_echo((*C.jn_host)(host.Raw()), cName, C.uint32_t(delay.Milliseconds()))
 	return junction.Code(code)
+}
+
+// OwnThreadSlice is the scheduler slice the calling goroutine's OS thread
+// reports (lock it to its thread first): 0 on kernels before Linux 6.12.
+func OwnThreadSlice() uint64 {
+	return uint64(C.cgotest_own_slice())
+}
+
+// CountThreads counts the process's threads named name that report the
+// scheduler slice sliceNs.
+func CountThreads(name string, sliceNs uint64) int {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return int(C.cgotest_count_threads(cname, C.uint64_t(sliceNs)))
 }
