@@ -99,7 +99,10 @@ std::string served(const Options& options) {
 int serve(const Options& options, const sigset_t& stop_signals) {
   jn_host* raw_host = nullptr;
   jn_status status{};
-  if (jn_host_new(nullptr, &raw_host, &status) != JN_OK) {
+  const jn_host_options host_options{.struct_size = sizeof(jn_host_options),
+                                     .worker_threads = 0,
+                                     .thread_slice_ns = options.thread_slice_ns};
+  if (jn_host_new(&host_options, &raw_host, &status) != JN_OK) {
     log_line("cannot create a host: " + take_message(status));
     return kExitFailure;
   }

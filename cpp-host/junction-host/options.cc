@@ -1,5 +1,7 @@
 #include "options.hh"
 
+#include <junction.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -15,14 +17,15 @@ namespace junction::daemon {
 const char* const kUsage =
     "Usage: junction-host [--config FILE] [--module PATH]... [--listen URL]...\n"
     "                     [--serve SERVICE]... [--threads N] [--drain-timeout SECONDS]\n"
-    "                     [--help]\n"
+    "                     [--thread-slice MILLISECONDS|inherit] [--help]\n"
     "\n"
     "Loads junction modules and serves their services to other processes until\n"
     "SIGTERM or SIGINT; then lets the calls in flight finish and exits.\n"
     "\n"
     "  --config FILE            read settings from FILE: lines 'key = value' with the\n"
     "                           option names below as keys (module, listen, serve,\n"
-    "                           threads, drain-timeout), '#' comment lines, blank lines;\n"
+    "                           threads, drain-timeout, thread-slice), '#' comment\n"
+    "                           lines, blank lines;\n"
     "                           relative module paths are relative to FILE's directory\n"
     "  --module PATH            load the module at PATH (at least one; repeatable)\n"
     "  --listen URL             serve on URL (at least one; repeatable):\n"
@@ -33,6 +36,10 @@ const char* const kUsage =
     "                           (1 to 1024; default 4)\n"
     "  --drain-timeout SECONDS  how long calls in flight may run on after the signal\n"
     "                           (0 to 86400; default 30)\n"
+    "  --thread-slice MILLISECONDS|inherit\n"
+    "                           the scheduler slice the threads running calls ask the\n"
+    "                           kernel for (0.1 to 100; default 0.5), or 'inherit' to\n"
+    "                           ask for none\n"
     "  --help                   print this text and exit\n"
     "\n"
     "Command-line values add to the config file's lists and override its single\n"
@@ -57,6 +64,7 @@ struct Settings {
   std::vector<std::string> services;
   std::optional<std::uint32_t> threads;
   std::optional<std::int64_t> drain_timeout_ns;
+  std::optional<std::uint64_t> thread_slice_ns;
 };
 
 std::string_view trim(std::string_view text) {
@@ -88,6 +96,25 @@ std::int64_t parse_drain_timeout(std::string_view text, const std::string& where
   return std::llround(seconds * 1e9);
 }
 
+std::uint64_t parse_thread_slice(std::string_view text, const std::string& where) {
+  if (text == "inherit") {
+    return JN_THREAD_SLICE_INHERITED;
+  }
+  constexpr double kNsPerMs = 1e6;
+  double milliseconds = 0;
+  const char* const end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, milliseconds);
+  const double nanoseconds = std::round(milliseconds * kNsPerMs);
+  // The negated test also refuses NaN.
+  if (error != std::errc{} || stop != end ||
+      !(nanoseconds >= static_cast<double>(JN_THREAD_SLICE_MIN_NS) &&
+        nanoseconds <= static_cast<double>(JN_THREAD_SLICE_MAX_NS))) {
+    throw UsageError(where + " wants milliseconds from 0.1 to 100 or 'inherit', got '" +
+                     std::string(text) + "'");
+  }
+  return static_cast<std::uint64_t>(nanoseconds);
+}
+
 // An inproc listener would reach this process only, which calls nothing.
 void check_listen_url(std::string_view url, const std::string& where) {
   if (url.starts_with("zmq+inproc://")) {
@@ -100,7 +127,7 @@ void check_listen_url(std::string_view url, const std::string& where) {
 // The settings: option names without their dashes, and config file keys.
 bool is_setting(std::string_view key) {
   return key == "module" || key == "listen" || key == "serve" || key == "threads" ||
-         key == "drain-timeout";
+         key == "drain-timeout" || key == "thread-slice";
 }
 
 // Applies key (a setting) = value; where names the setting in messages.
@@ -115,6 +142,8 @@ void apply(Settings& settings, std::string_view key, std::string value, const st
     settings.services.push_back(std::move(value));
   } else if (key == "threads") {
     settings.threads = parse_threads(value, where);
+  } else if (key == "thread-slice") {
+    settings.thread_slice_ns = parse_thread_slice(value, where);
   } else {
     settings.drain_timeout_ns = parse_drain_timeout(value, where);
   }
@@ -150,7 +179,7 @@ void read_config(const std::string& path, Settings& settings) {
     }
     if (!is_setting(key)) {
       throw UsageError(where + " unknown key '" + std::string(key) +
-                       "' (keys: module, listen, serve, threads, drain-timeout)");
+                       "' (keys: module, listen, serve, threads, drain-timeout, thread-slice)");
     }
     apply(settings, key, std::move(value), where + " " + std::string(key));
   }
@@ -215,6 +244,8 @@ Options parse_options(std::span<const char* const> args) {
   options.threads = command_line.threads.value_or(from_files.threads.value_or(0));
   options.drain_timeout_ns = command_line.drain_timeout_ns.value_or(
       from_files.drain_timeout_ns.value_or(kDefaultDrainTimeoutNs));
+  options.thread_slice_ns =
+      command_line.thread_slice_ns.value_or(from_files.thread_slice_ns.value_or(0));
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
   }

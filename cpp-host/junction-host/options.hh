@@ -23,6 +23,8 @@ struct Options {
   std::vector<std::string> services;  // empty: every service the host has
   std::uint32_t threads = 0;          // per listener; 0: the library's default
   std::int64_t drain_timeout_ns = kDefaultDrainTimeoutNs;
+  // jn_host_options.thread_slice_ns: 0 for the library's default.
+  std::uint64_t thread_slice_ns = 0;
   bool help = false;  // --help: print the usage, do nothing else
 };
 

@@ -55,6 +55,7 @@ class Daemon {
   // if timeout passed first.
   [[nodiscard]] std::optional<int> WaitExit(std::chrono::milliseconds timeout = 15s);
   [[nodiscard]] bool Running();
+  [[nodiscard]] pid_t Pid() const noexcept { return pid_; }
 
   [[nodiscard]] std::string Stdout() const;
   [[nodiscard]] std::string Stderr() const;

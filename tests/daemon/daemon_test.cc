@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -21,9 +23,12 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "../../cpp-host/src/thread_slice.hh"
 #include "daemon_process.hh"
 
 namespace jndaemon {
@@ -441,6 +446,74 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
   ExpectCleanStop(daemon);
 }
 
+// --- Threads -------------------------------------------------------------
+
+// The slices (sched_attr's runtime) of the threads of process pid named name.
+std::vector<std::uint64_t> SlicesOfThreads(pid_t pid, std::string_view name) {
+  std::vector<std::uint64_t> slices;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::string comm;
+    std::ifstream(task.path() / "comm") >> comm;
+    junction::detail::SchedAttr attr;
+    if (comm == name &&
+        junction::detail::get_sched_attr(std::stoi(task.path().filename().string()), attr)) {
+      slices.push_back(attr.runtime_ns);
+    }
+  }
+  return slices;
+}
+
+// Expects every thread of the daemon named name (at least one) to report
+// slice_ns; kernels before Linux 6.12 report 0 for every thread.
+void ExpectThreadsSlice(const Daemon& daemon, const char* name, std::uint64_t slice_ns) {
+  junction::detail::SchedAttr own;
+  ASSERT_TRUE(junction::detail::get_sched_attr(0, own));
+  const std::uint64_t expected = own.runtime_ns == 0 ? 0 : slice_ns;
+  std::vector<std::uint64_t> slices = SlicesOfThreads(daemon.Pid(), name);
+  const auto all_expected = [&] {
+    return !slices.empty() &&
+           std::ranges::all_of(slices, [&](std::uint64_t slice) { return slice == expected; });
+  };
+  // A thread just started has the slice it inherited until it asks.
+  for (int tries = 0; tries < 500 && !all_expected(); ++tries) {
+    std::this_thread::sleep_for(10ms);
+    slices = SlicesOfThreads(daemon.Pid(), name);
+  }
+  EXPECT_FALSE(slices.empty()) << name;
+  for (const std::uint64_t slice : slices) {
+    EXPECT_EQ(slice, expected) << name;
+  }
+}
+
+// Serves one call with --thread-slice thread_slice, and expects the
+// daemon's threads named name to report slice_ns.
+void ExpectThreadSliceServing(const std::string& thread_slice, const char* name,
+                              std::uint64_t slice_ns) {
+  SCOPED_TRACE(thread_slice);
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--thread-slice", thread_slice});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  EXPECT_EQ(Call(echo.get(), Payload(64)).code, JN_OK);
+  ExpectThreadsSlice(daemon, name, slice_ns);
+  ExpectCleanStop(daemon);
+}
+
+TEST(DaemonThreads, ThreadSliceChoosesTheSliceTheThreadsRunningCallsAskFor) {
+  ExpectThreadSliceServing("2", "jn-listener", 2'000'000);
+  ExpectThreadSliceServing("0.25", "jn-worker", 250'000);
+}
+
+TEST(DaemonThreads, ThreadSliceInheritLeavesThemTheDaemonsSlice) {
+  // The daemon's own threads start with the slice of the test's thread.
+  junction::detail::SchedAttr own;
+  ASSERT_TRUE(junction::detail::get_sched_attr(0, own));
+  ExpectThreadSliceServing("inherit", "jn-listener", own.runtime_ns);
+}
+
 // --- Configuration -----------------------------------------------------
 
 TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
@@ -458,7 +531,8 @@ TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
                         << "listen = " << ipc << "\n"
                         << "serve = fixture\n"
                         << "threads = 2\n"
-                        << "drain-timeout = 5\n";
+                        << "drain-timeout = 5\n"
+                        << "thread-slice = 3\n";
 
   // The command line adds a listener and overrides the drain timeout.
   Daemon daemon({"--config", config.string(), "--listen", kAnyTcpPort, "--drain-timeout", "7"});
@@ -484,6 +558,7 @@ TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
   const MethodPtr hello = client.Resolve("greeter", "hello");
   const Answer refused = Call(hello.get(), "not served");
   EXPECT_EQ(refused.code, JN_NOT_FOUND) << CodeName(refused.code) << ": " << refused.message;
+  ExpectThreadsSlice(daemon, "jn-listener", 3'000'000);
 
   ExpectCleanStop(daemon);
   EXPECT_TRUE(Contains(daemon.Stderr(), "(at most 7 s)")) << daemon.Output();
@@ -654,6 +729,13 @@ std::vector<Refusal> Refusals() {
        },
        [](const Setting&) {
          return Args{"--threads wants a whole number from 1 to 1024, got '0'"};
+       }},
+      {"BadThreadSlice", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--thread-slice", "0.05"};
+       },
+       [](const Setting&) {
+         return Args{"--thread-slice wants milliseconds from 0.1 to 100 or 'inherit', got '0.05'"};
        }},
       {"BadDrainTimeout", 2,
        [](const Setting&) {
