@@ -1,6 +1,8 @@
 # Runs junction_zmq_bench (BENCH) for a few tens of milliseconds per case
 # into a fresh OUT_DIR and checks that it succeeded and wrote both reports,
 # the JSON with all 16 cases (32 with SPLIT set: --split adds two paths).
+# THREAD_SLICE, when set, is passed as --thread-slice and must appear in the
+# report's command.
 file(REMOVE_RECURSE "${OUT_DIR}")
 set(split_option "")
 set(expected_cases 16)
@@ -8,8 +10,12 @@ if(SPLIT)
   set(split_option --split)
   set(expected_cases 32)
 endif()
-execute_process(COMMAND "${BENCH}" --seconds 0.05 ${split_option} --out-dir "${OUT_DIR}"
-  RESULT_VARIABLE status)
+set(slice_option "")
+if(THREAD_SLICE)
+  set(slice_option --thread-slice ${THREAD_SLICE})
+endif()
+execute_process(COMMAND "${BENCH}" --seconds 0.05 ${split_option} ${slice_option}
+  --out-dir "${OUT_DIR}" RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "junction_zmq_bench failed: ${status}")
 endif()
@@ -22,4 +28,11 @@ file(READ "${OUT_DIR}/zmq-latest.json" json)
 string(JSON cases LENGTH "${json}" cases)
 if(NOT cases EQUAL expected_cases)
   message(FATAL_ERROR "zmq-latest.json holds ${cases} cases, not ${expected_cases}")
+endif()
+if(THREAD_SLICE)
+  string(JSON command GET "${json}" command)
+  string(FIND "${command}" "--thread-slice ${THREAD_SLICE}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "the report's command '${command}' lacks --thread-slice ${THREAD_SLICE}")
+  endif()
 endif()

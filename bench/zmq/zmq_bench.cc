@@ -55,7 +55,12 @@
 // 1.10x the REQ/REP p50; junction's throughput with 8 callers at least 3x
 // its throughput with 1.
 //
-//   junction_zmq_bench [--quick | --seconds S] [--split] [--same-session] [--out-dir DIR]
+// --thread-slice sets the slice the junction server's threads ask the
+// kernel for (jn_host_options.thread_slice_ns), so that two runs tell what
+// the default short slice buys on a machine.
+//
+//   junction_zmq_bench [--quick | --seconds S] [--split] [--same-session]
+//                      [--thread-slice MS|inherit] [--out-dir DIR]
 #include <fcntl.h>
 #include <junction.h>
 #include <poll.h>
@@ -224,9 +229,11 @@ void echo_handler(void* /*ctx*/, jn_bytes request, std::int64_t /*deadline_ns*/,
   }
 }
 
-// `serve-junction URL`: serves "bench" on URL, prints the bound URL on
-// stdout, serves until stdin closes or SIGTERM (serve_bench_requests).
-int serve_junction(const char* url) {
+// `serve-junction URL [SLICE_NS]`: serves "bench" on URL from a host whose
+// threads ask for a SLICE_NS slice (jn_host_options.thread_slice_ns; by
+// default the library's), prints the bound URL on stdout, serves until
+// stdin closes or SIGTERM (serve_bench_requests).
+int serve_junction(const char* url, const char* slice_ns) {
   const int sigterm_fd = block_sigterm();
   if (sigterm_fd < 0) {
     std::perror("serve-junction: signalfd");
@@ -234,7 +241,10 @@ int serve_junction(const char* url) {
   }
   jn_status status{};
   jn_host* host = nullptr;
-  if (jn_host_new(nullptr, &host, &status) != JN_OK) {
+  const jn_host_options options{.struct_size = sizeof(jn_host_options),
+                                .worker_threads = 0,
+                                .thread_slice_ns = slice_ns == nullptr ? 0 : std::stoull(slice_ns)};
+  if (jn_host_new(&options, &host, &status) != JN_OK) {
     std::fprintf(stderr, "serve-junction: jn_host_new: %s\n", status_text(status).c_str());
     jn_status_release(&status);
     return 1;
@@ -388,8 +398,10 @@ int serve_wire(const char* endpoint) {
 // the bench. Its stderr is ours, so its failures are visible.
 class ServerProcess {
  public:
-  // own_session: the server starts a session of its own (setsid).
-  ServerProcess(const std::string& subcommand, const std::string& url, bool own_session) {
+  // own_session: the server starts a session of its own (setsid). option:
+  // a last argument for the subcommand, or empty for none.
+  ServerProcess(const std::string& subcommand, const std::string& url, bool own_session,
+                std::string option = {}) {
     std::array<int, 2> in{-1, -1};
     std::array<int, 2> out{-1, -1};
     if (pipe2(in.data(), O_CLOEXEC) != 0 || pipe2(out.data(), O_CLOEXEC) != 0) {
@@ -407,7 +419,8 @@ class ServerProcess {
     std::string argv0 = "junction_zmq_bench";
     std::string command = subcommand;
     std::string argument = url;
-    std::array<char*, 4> argv = {argv0.data(), command.data(), argument.data(), nullptr};
+    std::array<char*, 5> argv = {argv0.data(), command.data(), argument.data(),
+                                 option.empty() ? nullptr : option.data(), nullptr};
     const int spawned =
         posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
     posix_spawnattr_destroy(&attributes);
@@ -1401,6 +1414,8 @@ struct Options {
   Timing timing{};
   bool split = false;
   bool same_session = false;
+  // The junction server's jn_host_options.thread_slice_ns (0: the default).
+  std::uint64_t thread_slice_ns = 0;
   fs::path out_dir = JN_BENCH_RESULTS_DIR;
   std::string command;
 };
@@ -1408,7 +1423,7 @@ struct Options {
 void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: junction_zmq_bench [--quick | --seconds S] [--split] [--same-session] "
-               "[--out-dir DIR]\n"
+               "[--thread-slice MS|inherit] [--out-dir DIR]\n"
                "  --quick         %.0f s per case and path (the default)\n"
                "  --seconds S     S seconds per case and path, in rounds of about %.1f s (at least "
                "%d), each with a warm-up of a fifth of its time\n"
@@ -1416,6 +1431,9 @@ void usage(std::FILE* to) {
                "its wire protocol\n"
                "  --same-session  start the servers in this process's session (by default each "
                "starts its own, as a separate service would)\n"
+               "  --thread-slice MS|inherit\n"
+               "                  the scheduler slice the junction server's threads ask for, in "
+               "milliseconds (0.1 to 100; default 0.5), or none\n"
                "  --out-dir D     where zmq-latest.md and zmq-latest.json go (default %s)\n",
                kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
@@ -1444,6 +1462,22 @@ Options parse_options(int argc, char** argv) {
       options.split = true;
     } else if (arg == "--same-session") {
       options.same_session = true;
+    } else if (arg == "--thread-slice" && has_value) {
+      options.command.append(" ").append(argv[i + 1]);
+      const std::string_view value = argv[++i];
+      char* end = nullptr;
+      const double milliseconds = value == "inherit" ? 0 : std::strtod(value.data(), &end);
+      if (value == "inherit") {
+        options.thread_slice_ns = JN_THREAD_SLICE_INHERITED;
+      } else if (*end != '\0' || !(milliseconds >= 0.1 && milliseconds <= 100)) {
+        std::fprintf(stderr,
+                     "junction_zmq_bench: --thread-slice wants milliseconds in [0.1, 100] or "
+                     "'inherit'\n");
+        options.exit_code = 2;
+        return options;
+      } else {
+        options.thread_slice_ns = static_cast<std::uint64_t>(std::llround(milliseconds * 1e6));
+      }
     } else if (arg == "--out-dir" && has_value) {
       options.command.append(" ").append(argv[i + 1]);
       options.out_dir = argv[++i];
@@ -1487,13 +1521,16 @@ int run_bench(const Options& options) {
     const bool ipc = transport == Transport::ipc;
     const std::string dir = sockets.path().string();
     std::vector<std::unique_ptr<ServerProcess>> servers;
-    const auto start_server = [&servers, &options](const char* command, const std::string& where) {
+    const auto start_server = [&servers, &options](const char* command, const std::string& where,
+                                                   std::string option = {}) {
       return servers
-          .emplace_back(std::make_unique<ServerProcess>(command, where, !options.same_session))
+          .emplace_back(std::make_unique<ServerProcess>(command, where, !options.same_session,
+                                                        std::move(option)))
           .get();
     };
     ServerProcess* const junction_server = start_server(
-        "serve-junction", ipc ? "zmq+ipc://" + dir + "/junction.sock" : "zmq+tcp://127.0.0.1:0");
+        "serve-junction", ipc ? "zmq+ipc://" + dir + "/junction.sock" : "zmq+tcp://127.0.0.1:0",
+        options.thread_slice_ns == 0 ? std::string() : std::to_string(options.thread_slice_ns));
     ServerProcess* const reqrep_server =
         start_server("serve-reqrep", ipc ? "ipc://" + dir + "/reqrep.sock" : "tcp://127.0.0.1:*");
     ServerProcess* const wire_server =
@@ -1585,7 +1622,9 @@ int run_bench(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string_view(argv[1]) == "serve-junction") return serve_junction(argv[2]);
+  if ((argc == 3 || argc == 4) && std::string_view(argv[1]) == "serve-junction") {
+    return serve_junction(argv[2], argc == 4 ? argv[3] : nullptr);
+  }
   if (argc == 3 && std::string_view(argv[1]) == "serve-reqrep") return serve_reqrep(argv[2]);
   if (argc == 3 && std::string_view(argv[1]) == "serve-wire") return serve_wire(argv[2]);
   const Options options = parse_options(argc, argv);
