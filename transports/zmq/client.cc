@@ -251,16 +251,39 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
     }
     if (silence_due_ns != 0 && jn_now_ns() >= silence_due_ns) {
       silence_due_ns = 0;
-      std::lock_guard lock(mutex_);
-      if (link_ == Link::up && liveness_ != Link::up) {
-        // The calls in flight fail as on a lost connection; new calls fail
-        // at once until the liveness connection is made again.
-        ++disconnects_;
-        silent_ = true;
-        wake_receiver();
+      if (judge_silent()) {
+        // The listener that answers again may be another process, or
+        // another host, that never knew the connection carrying calls: it
+        // would reset that connection at the next call, failing it. That
+        // connection is made again instead, and new calls wait for it.
+        reconnect_to_listener();
       }
     }
   }
+}
+
+bool Client::judge_silent() {
+  std::lock_guard lock(mutex_);
+  if (link_ != Link::up || liveness_ == Link::up) {
+    return false;
+  }
+  // The calls in flight fail as on a lost connection; new calls fail at
+  // once until the liveness connection is made again.
+  ++disconnects_;
+  silent_ = true;
+  link_ = Link::connecting;
+  wake_receiver();  // which may hold the socket the reconnection needs
+  return true;
+}
+
+void Client::reconnect_to_listener() {
+  std::string id = socket_->locked([this](zmq::socket_t& socket) {
+    // Failing only when no longer connected: connecting is what matters.
+    retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
+    return connect_to_listener(socket);
+  });
+  std::lock_guard lock(mutex_);
+  listener_id_ = std::move(id);
 }
 
 std::uint16_t Client::receive_event(zmq::socket_t& events) {
@@ -323,16 +346,7 @@ bool Client::inproc_ready() {
     }
   }
   if (reconnect) {
-    // A listener bound the name again: libzmq does not reconnect inproc.
-    // The new connection gets a routing id of its own: the old one's may
-    // not be released yet.
-    std::string id = socket_->locked([this](zmq::socket_t& socket) {
-      // Failing only when no longer connected: connecting is what matters.
-      retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
-      return connect_to_listener(socket);
-    });
-    std::lock_guard lock(mutex_);
-    listener_id_ = std::move(id);
+    reconnect_to_listener();  // a listener bound the name again: libzmq does not reconnect inproc
   }
   return true;
 }

@@ -80,6 +80,9 @@ class Client {
   // Connects socket to the listener under a routing id not used before,
   // which it returns. Under the socket's mutex, or before it is shared.
   std::string connect_to_listener(zmq::socket_t& socket);
+  // Drops the connection carrying calls and makes a new one, under a new
+  // routing id (the old one's may not be released yet).
+  void reconnect_to_listener();
   // Whether the connection is up, waiting until limit_ns while it is being
   // made; disconnects: the connections lost until then.
   bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
@@ -94,6 +97,9 @@ class Client {
   // listener is to be judged silent (0: not due), which they set and clear.
   void on_calls_connection_event(std::uint16_t id, std::int64_t& silence_due_ns);
   void on_liveness_event(std::uint16_t id, std::int64_t& silence_due_ns);
+  // Judges the listener silent if the liveness connection is still down
+  // and the connection carrying calls still up; returns whether it did.
+  bool judge_silent();
   // Under mutex_: answers UNAVAILABLE every waiting call sent before the
   // latest lost connection (calls sent since went on a new one).
   void fail_calls_of_lost_connections();
