@@ -1466,17 +1466,19 @@ Options parse_options(int argc, char** argv) {
       options.command.append(" ").append(argv[i + 1]);
       const std::string_view value = argv[++i];
       char* end = nullptr;
-      const double milliseconds = value == "inherit" ? 0 : std::strtod(value.data(), &end);
+      const double nanoseconds =
+          value == "inherit" ? 0 : std::round(std::strtod(value.data(), &end) * 1e6);
       if (value == "inherit") {
         options.thread_slice_ns = JN_THREAD_SLICE_INHERITED;
-      } else if (*end != '\0' || !(milliseconds >= 0.1 && milliseconds <= 100)) {
+      } else if (*end != '\0' || !(nanoseconds >= static_cast<double>(JN_THREAD_SLICE_MIN_NS) &&
+                                   nanoseconds <= static_cast<double>(JN_THREAD_SLICE_MAX_NS))) {
         std::fprintf(stderr,
                      "junction_zmq_bench: --thread-slice wants milliseconds in [0.1, 100] or "
                      "'inherit'\n");
         options.exit_code = 2;
         return options;
       } else {
-        options.thread_slice_ns = static_cast<std::uint64_t>(std::llround(milliseconds * 1e6));
+        options.thread_slice_ns = static_cast<std::uint64_t>(nanoseconds);
       }
     } else if (arg == "--out-dir" && has_value) {
       options.command.append(" ").append(argv[i + 1]);
