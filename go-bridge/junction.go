@@ -100,9 +100,16 @@ func WithWorkerThreads(n uint32) HostOption {
 	return func(o *hostOptions) { o.raw.worker_threads = C.uint32_t(n) }
 }
 
+// The bounds of [WithThreadSlice]: the kernel's bounds for a thread's slice.
+const (
+	MinThreadSlice = time.Duration(C.JN_THREAD_SLICE_MIN_NS)
+	MaxThreadSlice = time.Duration(C.JN_THREAD_SLICE_MAX_NS)
+)
+
 // WithThreadSlice sets the scheduler slice that the host's own threads
 // (its workers and timer thread) and its listeners' threads ask the kernel
-// for, from 100µs to 100ms; without it they ask for 0.5 ms. Each of those
+// for, from [MinThreadSlice] (100µs) to [MaxThreadSlice] (100ms); without
+// it they ask for 0.5 ms. Each of those
 // threads is woken for a call or a deadline, and a short slice lets it run
 // at once rather than once the thread that woke it sleeps (Linux 6.12 and
 // later; older kernels ignore it). A longer one means fewer preemptions
@@ -112,7 +119,7 @@ func WithThreadSlice(slice time.Duration) HostOption {
 	return func(o *hostOptions) {
 		if slice <= 0 {
 			o.err = &Error{Code: InvalidArgument,
-				Message: fmt.Sprintf("thread slice %v is outside 100µs to 100ms", slice)}
+				Message: fmt.Sprintf("thread slice %v is outside %v to %v", slice, MinThreadSlice, MaxThreadSlice)}
 			return
 		}
 		o.raw.thread_slice_ns = C.uint64_t(slice)

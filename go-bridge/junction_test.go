@@ -566,10 +566,13 @@ func TestCallAppendAllocatesNothing(t *testing.T) {
 }
 
 func TestThreadSliceOptions(t *testing.T) {
+	if junction.MinThreadSlice != 100*time.Microsecond || junction.MaxThreadSlice != 100*time.Millisecond {
+		t.Errorf("bounds %v to %v, documented as 100µs to 100ms", junction.MinThreadSlice, junction.MaxThreadSlice)
+	}
 	baseline := junction.LiveObjects()
 	for _, option := range []junction.HostOption{
-		junction.WithThreadSlice(100 * time.Microsecond),
-		junction.WithThreadSlice(100 * time.Millisecond),
+		junction.WithThreadSlice(junction.MinThreadSlice),
+		junction.WithThreadSlice(junction.MaxThreadSlice),
 		junction.WithInheritedThreadSlice(),
 	} {
 		host, err := junction.NewHost(junction.WithWorkerThreads(1), option)
@@ -586,8 +589,8 @@ func TestThreadSliceOptions(t *testing.T) {
 	}{
 		{0, "outside 100µs to 100ms"},
 		{-time.Millisecond, "outside 100µs to 100ms"},
-		{100*time.Microsecond - 1, "thread_slice_ns must be"},
-		{100*time.Millisecond + 1, "thread_slice_ns must be"},
+		{junction.MinThreadSlice - 1, "thread_slice_ns must be"},
+		{junction.MaxThreadSlice + 1, "thread_slice_ns must be"},
 	} {
 		host, err := junction.NewHost(junction.WithThreadSlice(refused.slice))
 		if !errors.Is(err, junction.ErrInvalidArgument) || !strings.Contains(err.Error(), refused.message) {

@@ -5,7 +5,13 @@
 // and exits. It speaks like the junction-host daemon, so that the same
 // tests drive both:
 //
-//	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]... [--drain-timeout DURATION]
+//	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]...
+//	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout DURATION]
+//
+// --threads sets the threads per listener receiving and running calls (1 to
+// 1024; default 4). --thread-slice sets the scheduler slice the host's and
+// listeners' threads ask the kernel for (0.1 to 100 ms; default 0.5), or
+// with "inherit" none: as junction-host's options of the same names.
 //
 // Once every listener is bound, standard output carries one line
 //
@@ -27,8 +33,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,37 +46,95 @@ import (
 	"junction/goecho"
 )
 
+// maxThreads is junction-host's bound for --threads.
+const maxThreads = 1024
+
 // list is a repeatable string flag.
 type list []string
 
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
-func main() {
-	os.Exit(run())
+// threadsFlag is --threads: 0 until set, then 1 to maxThreads.
+type threadsFlag uint32
+
+func (t *threadsFlag) String() string { return strconv.FormatUint(uint64(*t), 10) }
+func (t *threadsFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n < 1 || n > maxThreads {
+		return fmt.Errorf("want a whole number from 1 to %d", maxThreads)
+	}
+	*t = threadsFlag(n)
+	return nil
 }
 
-func run() int {
-	var listens, modules, serve list
-	flags := flag.NewFlagSet("junction-go-serve", flag.ContinueOnError)
-	flags.Var(&listens, "listen", "serve on `URL` (at least one; repeatable)")
-	flags.Var(&modules, "module", "load the module at `PATH` besides go.echo (repeatable)")
-	flags.Var(&serve, "serve", "serve only the `SERVICE`s named (repeatable; default: all)")
-	drain := flags.Duration("drain-timeout", 30*time.Second, "how long calls in flight may run on after the signal")
-	if err := flags.Parse(os.Args[1:]); err != nil {
-		return 2
-	}
-	if len(listens) == 0 || flags.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "junction-go-serve: at least one --listen URL, and no other arguments")
-		return 2
-	}
+// sliceFlag is --thread-slice: the host option it chooses, nil until set.
+type sliceFlag struct {
+	text   string
+	option junction.HostOption
+}
 
+func (s *sliceFlag) String() string { return s.text }
+func (s *sliceFlag) Set(v string) error {
+	if v == "inherit" {
+		s.text, s.option = v, junction.WithInheritedThreadSlice()
+		return nil
+	}
+	ms, err := strconv.ParseFloat(v, 64)
+	slice := time.Duration(math.Round(ms * float64(time.Millisecond)))
+	// The negated test also refuses NaN.
+	if err != nil || !(slice >= junction.MinThreadSlice && slice <= junction.MaxThreadSlice) {
+		return fmt.Errorf("want milliseconds from %g to %g or 'inherit'",
+			float64(junction.MinThreadSlice)/float64(time.Millisecond),
+			float64(junction.MaxThreadSlice)/float64(time.Millisecond))
+	}
+	s.text, s.option = v, junction.WithThreadSlice(slice)
+	return nil
+}
+
+func main() {
 	// Signals are caught from the start, so one that comes while binding
 	// still drains.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, signals))
+}
 
-	host, err := junction.NewHost()
+// run serves as the command line args says until a value arrives on stop,
+// then drains; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	var listens, modules, serve list
+	var threads threadsFlag
+	var slice sliceFlag
+	flags := flag.NewFlagSet("junction-go-serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Var(&listens, "listen", "serve on `URL` (at least one; repeatable)")
+	flags.Var(&modules, "module", "load the module at `PATH` besides go.echo (repeatable)")
+	flags.Var(&serve, "serve", "serve only the `SERVICE`s named (repeatable; default: all)")
+	flags.Var(&threads, "threads", "`N` threads per listener receiving and running calls (1 to 1024; default 4)")
+	flags.Var(&slice, "thread-slice",
+		"the scheduler slice the threads running calls ask the kernel for, in `MILLISECONDS` (0.1 to 100; default 0.5), or 'inherit' to ask for none")
+	drain := flags.Duration("drain-timeout", 30*time.Second, "how long calls in flight may run on after the signal")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(listens) == 0 || flags.NArg() > 0 {
+		fmt.Fprintln(stderr, "junction-go-serve: at least one --listen URL, and no other arguments")
+		return 2
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "junction-go-serve: "+format+"\n", args...)
+		return 1
+	}
+
+	var hostOptions []junction.HostOption
+	if slice.option != nil {
+		hostOptions = append(hostOptions, slice.option)
+	}
+	host, err := junction.NewHost(hostOptions...)
 	if err != nil {
 		return fail("host: %v", err)
 	}
@@ -80,7 +147,7 @@ func run() int {
 			return fail("load %s: %v", module, err)
 		}
 	}
-	var options []junction.ListenOption
+	options := []junction.ListenOption{junction.ListenThreads(uint32(threads))}
 	served := "all services"
 	if len(serve) > 0 {
 		options = append(options, junction.ListenServices(serve...))
@@ -95,12 +162,12 @@ func run() int {
 		listeners = append(listeners, listener)
 	}
 	for _, listener := range listeners {
-		fmt.Printf("junction-go-serve: serving %s on %s\n", served, listener.URL())
+		fmt.Fprintf(stdout, "junction-go-serve: serving %s on %s\n", served, listener.URL())
 	}
-	fmt.Println("junction-go-serve: ready")
+	fmt.Fprintln(stdout, "junction-go-serve: ready")
 
-	received := <-signals
-	fmt.Fprintf(os.Stderr, "junction-go-serve: %v: draining calls in flight (up to %v)\n", received, *drain)
+	received := <-stop
+	fmt.Fprintf(stderr, "junction-go-serve: %v: draining calls in flight (up to %v)\n", received, *drain)
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
 	// All at once, so that none keeps taking calls while another drains.
@@ -117,7 +184,7 @@ func run() int {
 	status := 0
 	for range listeners {
 		if err := <-errs; err != nil {
-			fmt.Fprintf(os.Stderr, "junction-go-serve: %v\n", err)
+			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
 			if errors.Is(err, junction.ErrDeadlineExceeded) {
 				status = 1
 			}
@@ -127,9 +194,4 @@ func run() int {
 		return fail("close the host: %v", err)
 	}
 	return status
-}
-
-func fail(format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "junction-go-serve: "+format+"\n", args...)
-	return 1
 }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"junction"
+	"junction/internal/cgotest"
+)
+
+// Refused command lines exit 2 with the reason, before serving anything.
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{}, "at least one --listen URL"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "extra"}, "at least one --listen URL"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--threads", "0"}, "from 1 to 1024"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--threads", "1025"}, "from 1 to 1024"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--threads", "two"}, "from 1 to 1024"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "0.09"}, "from 0.1 to 100 or 'inherit'"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "100.5"}, "from 0.1 to 100 or 'inherit'"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "NaN"}, "from 0.1 to 100 or 'inherit'"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "inherited"}, "from 0.1 to 100 or 'inherit'"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if status := run(c.args, &stdout, &stderr, nil); status != 2 {
+			t.Errorf("%q: exit status %d, want 2", c.args, status)
+		}
+		if !strings.Contains(stderr.String(), c.says) {
+			t.Errorf("%q: stderr %q, want it to say %q", c.args, stderr.String(), c.says)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%q: stdout %q, want nothing", c.args, stdout.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if status := run([]string{"--help"}, &stdout, &stderr, nil); status != 0 ||
+		!strings.Contains(stderr.String(), "-thread-slice MILLISECONDS") {
+		t.Errorf("--help: exit status %d, stderr %q", status, stderr.String())
+	}
+}
+
+// served is a run in progress: its standard output's lines and, once it
+// has returned, its exit status. Its stderr is read only once it has
+// returned (status received, or lines closed after run's output ended).
+type served struct {
+	lines  chan string
+	stderr *bytes.Buffer
+	stop   chan os.Signal
+	status chan int
+}
+
+// serve runs the command line args on a goroutine whose OS thread is locked
+// (so that the listeners' threads are started from it) and reports that
+// thread's own scheduler slice.
+func serve(t *testing.T, args ...string) (*served, uint64) {
+	t.Helper()
+	s := &served{lines: make(chan string, 16), stderr: &bytes.Buffer{},
+		stop: make(chan os.Signal, 1), status: make(chan int, 1)}
+	own := make(chan uint64, 1)
+	reader, writer := io.Pipe()
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		own <- cgotest.OwnThreadSlice()
+		status := run(args, writer, s.stderr, s.stop)
+		_ = writer.Close()
+		s.status <- status
+	}()
+	go func() {
+		scanner := bufio.NewScanner(reader)
+		for scanner.Scan() {
+			s.lines <- scanner.Text()
+		}
+		close(s.lines)
+	}()
+	t.Cleanup(func() {
+		select {
+		case s.stop <- syscall.SIGTERM:
+		default:
+		}
+	})
+	return s, <-own
+}
+
+// readyURL reads the run's output up to "ready" and returns the URL of its
+// one listener.
+func (s *served) readyURL(t *testing.T) string {
+	t.Helper()
+	url := ""
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				t.Fatalf("output ended before ready (stderr %q)", s.stderr.String())
+			}
+			if rest, found := strings.CutPrefix(line, "junction-go-serve: serving all services on "); found {
+				url = rest
+			}
+			if line == "junction-go-serve: ready" {
+				if url == "" {
+					t.Fatal("ready without a serving line")
+				}
+				return url
+			}
+		case <-timeout:
+			t.Fatal("not ready within 30 s")
+		}
+	}
+}
+
+// --threads and --thread-slice reach the listener: it keeps that many
+// threads, each asking for the slice chosen or keeping the slice of the
+// thread that started the listener; and it serves go.echo, then drains
+// and exits 0 on a signal. Kernels before Linux 6.12 report 0 for every
+// thread's slice.
+func TestThreadsAndSliceReachTheListener(t *testing.T) {
+	for _, c := range []struct {
+		slice   string
+		sliceNs func(own uint64) uint64
+	}{
+		{"2", func(own uint64) uint64 { return 2_000_000 }},
+		{"0.25", func(own uint64) uint64 { return 250_000 }},
+		{"inherit", func(own uint64) uint64 { return own }},
+	} {
+		t.Run(c.slice, func(t *testing.T) {
+			s, own := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--threads", "3", "--thread-slice", c.slice)
+			url := s.readyURL(t)
+			want := c.sliceNs(own)
+			if own == 0 {
+				want = 0
+			}
+			// A listener thread just started reports the inherited slice
+			// until it asks.
+			deadline := time.Now().Add(5 * time.Second)
+			threads := cgotest.CountThreads("jn-listener", want)
+			for threads != 3 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+				threads = cgotest.CountThreads("jn-listener", want)
+			}
+			if threads != 3 {
+				t.Errorf("%d listener threads report a %d ns slice, want 3", threads, want)
+			}
+
+			caller, err := junction.NewHost()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer caller.Close()
+			if err := caller.Route("go.echo", url); err != nil {
+				t.Fatal(err)
+			}
+			length, err := caller.Method("go.echo", "length")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer length.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got, err := length.Call(ctx, make([]byte, 300))
+			if err != nil || len(got) != 8 || binary.LittleEndian.Uint64(got) != 300 {
+				t.Fatalf("go.echo/length of 300 bytes: %x, %v", got, err)
+			}
+
+			s.stop <- syscall.SIGTERM
+			select {
+			case status := <-s.status:
+				if status != 0 || !strings.Contains(s.stderr.String(), "draining calls in flight") {
+					t.Errorf("exit status %d after the signal, stderr %q", status, s.stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("still serving 30 s after the signal")
+			}
+		})
+	}
+}
