@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -44,6 +46,68 @@ constexpr std::int64_t kHandOverNs = 50'000;
 // listener's own context (so the name is its alone): close connects here to
 // end a receive blocked in libzmq.
 constexpr const char* kWakeAddress = "inproc://junction-listener-wake";
+
+// A connection's backlog (AnswerBacklog) is full at this many answers or
+// bytes: its new calls are refused with RESOURCE_EXHAUSTED until its client
+// reads. Calls already taken still answer, so a backlog may pass these by up
+// to the calls in flight.
+constexpr std::uint64_t kMaxUnreadAnswers = 1024;
+constexpr std::uint64_t kMaxUnreadAnswerBytes = std::uint64_t{256} << 20;
+// Refusals are answers too. A client that leaves this many unread reads
+// nothing: its further calls are dropped unanswered, so that it cannot make
+// the listener hold more (each refusal is a few hundred bytes).
+constexpr std::uint64_t kDropCallsAtUnreadAnswers = 4 * kMaxUnreadAnswers;
+
+// An answer's header frame as libzmq holds it (its bytes follow the
+// object, in the same allocation), counted in its connection's backlog
+// from make to release_sent_header, libzmq's release of the frame.
+class SentHeader {
+ public:
+  static SentHeader* make(std::span<const std::uint8_t> header, std::uint64_t payload_len,
+                          std::shared_ptr<AnswerBacklog> backlog) {
+    void* memory = ::operator new(sizeof(SentHeader) + header.size());
+    auto* sent = new (memory) SentHeader(std::move(backlog), header.size() + payload_len);
+    std::memcpy(sent->data(), header.data(), header.size());
+    sent->backlog_->answers.fetch_add(1, std::memory_order_relaxed);
+    sent->backlog_->bytes.fetch_add(sent->bytes_, std::memory_order_relaxed);
+    return sent;
+  }
+
+  std::uint8_t* data() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
+
+  static void release(SentHeader* sent) noexcept {
+    sent->backlog_->answers.fetch_sub(1, std::memory_order_relaxed);
+    sent->backlog_->bytes.fetch_sub(sent->bytes_, std::memory_order_relaxed);
+    sent->~SentHeader();
+    ::operator delete(sent);
+  }
+
+ private:
+  SentHeader(std::shared_ptr<AnswerBacklog> backlog, std::uint64_t bytes)
+      : backlog_(std::move(backlog)), bytes_(bytes) {}
+
+  std::shared_ptr<AnswerBacklog> backlog_;
+  std::uint64_t bytes_;
+};
+
+void release_sent_header(void* /*data*/, void* hint) {
+  tsan_take_over(hint);  // on libzmq's I/O thread, after the send
+  SentHeader::release(static_cast<SentHeader*>(hint));
+}
+
+// Why a connection with this backlog may not start another call, if it may
+// not.
+std::optional<std::string> backlog_full(const AnswerBacklog& backlog) {
+  const std::uint64_t answers = backlog.answers.load(std::memory_order_relaxed);
+  const std::uint64_t bytes = backlog.bytes.load(std::memory_order_relaxed);
+  if (answers < kMaxUnreadAnswers && bytes < kMaxUnreadAnswerBytes) {
+    return std::nullopt;
+  }
+  return std::to_string(answers) + " answers (" + std::to_string(bytes) +
+         " bytes) on this connection are waiting to be read; up to " +
+         std::to_string(kMaxUnreadAnswers) + " answers and " +
+         std::to_string(kMaxUnreadAnswerBytes) + " bytes may wait";
+}
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
   return {static_cast<const std::uint8_t*>(frame.data()), frame.size()};
@@ -111,6 +175,10 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   zmq::socket_t router(endpoint->inproc ? shared_context() : *listener->context_,
                        zmq::socket_type::router);
   router.set(zmq::sockopt::linger, kCloseLingerMs);
+  // No send high-water mark: a ROUTER drops what a connection's queue has
+  // no room for, unannounced. Each connection's backlog is bounded by
+  // refusing its calls instead (AnswerBacklog).
+  router.set(zmq::sockopt::sndhwm, 0);
   set_common_options(router, *endpoint, options.max_payload_bytes);
   // No heartbeats of its own (its clients send theirs, which libzmq
   // answers): their timer makes every wait of the I/O thread a timed one,
@@ -420,31 +488,39 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
     return;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
+  const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
+  if (backlog->answers.load(std::memory_order_relaxed) >= kDropCallsAtUnreadAnswers) {
+    return;  // its client reads nothing
+  }
   const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
   const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
                                                     wire::Limits{options_.max_payload_bytes});
   if (!decoded.header) {
     if (decoded.error.call_id) {
-      answer(routing_id, *decoded.error.call_id, decoded.error.code, decoded.error.message,
+      answer(routing_id, backlog, *decoded.error.call_id, decoded.error.code, decoded.error.message,
              nullptr);
     }
     return;
   }
   const wire::Header& header = *decoded.header;
   if (header.kind != wire::Kind::request) {
-    answer(routing_id, header.call_id, JN_INVALID_ARGUMENT, "expected a request, got a response",
-           nullptr);
+    answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
+           "expected a request, got a response", nullptr);
     return;
   }
   if (frame_count != 3) {
-    answer(routing_id, header.call_id, JN_INVALID_ARGUMENT,
+    answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
            "a request is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
            nullptr);
     return;
   }
+  if (std::optional<std::string> full = backlog_full(*backlog)) {
+    answer(routing_id, backlog, header.call_id, JN_RESOURCE_EXHAUSTED, *full, nullptr);
+    return;
+  }
   const std::string service(header.service);
   if (!allowed_.empty() && !allowed_.contains(service)) {
-    answer(routing_id, header.call_id, JN_NOT_FOUND,
+    answer(routing_id, backlog, header.call_id, JN_NOT_FOUND,
            "service '" + service + "' is not served at " + url_, nullptr);
     return;
   }
@@ -457,8 +533,8 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   using_host_.fetch_add(1);
   if (draining_.load()) {
     stop_using_host();
-    answer(routing_id, header.call_id, JN_UNAVAILABLE, "the listener at " + url_ + " is closing",
-           nullptr);
+    answer(routing_id, backlog, header.call_id, JN_UNAVAILABLE,
+           "the listener at " + url_ + " is closing", nullptr);
     return;
   }
   const std::int32_t resolved =
@@ -467,7 +543,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   if (resolved != JN_OK) {
     jn_result refused{};
     refused.status = status;
-    answer(routing_id, header.call_id, status.code, message_of(status), &refused);
+    answer(routing_id, backlog, header.call_id, status.code, message_of(status), &refused);
     return;
   }
   std::int64_t deadline_ns = JN_NO_DEADLINE;
@@ -482,7 +558,8 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   jn_call(method, jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
           deadline_ns, &result);
   jn_method_free(method);
-  answer(routing_id, header.call_id, result.status.code, message_of(result.status), &result);
+  answer(routing_id, backlog, header.call_id, result.status.code, message_of(result.status),
+         &result);
 }
 
 void Listener::stop_using_host() noexcept {
@@ -491,8 +568,29 @@ void Listener::stop_using_host() noexcept {
   }
 }
 
-void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
-                      std::string_view message, jn_result* outcome) {
+std::shared_ptr<AnswerBacklog> Listener::backlog_of(const zmq::message_t& routing_id) {
+  std::string id(static_cast<const char*>(routing_id.data()), routing_id.size());
+  std::lock_guard lock(backlogs_mutex_);
+  const auto found = backlogs_.find(id);
+  if (found != backlogs_.end()) {
+    return found->second;
+  }
+  if (backlogs_.size() >= std::max<std::size_t>(64, 2 * backlogs_kept_)) {
+    // A backlog only the map holds (no call or unwritten answer does, and
+    // only under the lock does anything else take it) with nothing in it
+    // is remade at its connection's next call.
+    std::erase_if(backlogs_, [](const auto& entry) {
+      return entry.second.use_count() == 1 &&
+             entry.second->answers.load(std::memory_order_relaxed) == 0;
+    });
+    backlogs_kept_ = backlogs_.size();
+  }
+  return backlogs_.emplace(std::move(id), std::make_shared<AnswerBacklog>()).first->second;
+}
+
+void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
+                      std::uint64_t call_id, std::int32_t code, std::string_view message,
+                      jn_result* outcome) {
   // Releases outcome on every way out: before the send, or on failure.
   std::unique_ptr<jn_result, void (*)(jn_result*)> spent(outcome, jn_result_release);
   jn_buffer* response = outcome != nullptr ? &outcome->response : nullptr;
@@ -504,7 +602,14 @@ void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::in
   }
   zmq::message_t frames[3];
   frames[0].move(routing_id);
-  frames[1].rebuild(header.data(), header.size());
+  SentHeader* const sent_header = SentHeader::make(header, payload_len, backlog);
+  try {
+    frames[1].rebuild(sent_header->data(), header.size(), release_sent_header, sent_header);
+  } catch (...) {
+    SentHeader::release(sent_header);
+    throw;
+  }
+  tsan_hand_over(sent_header);  // frames[1] releases it, sent or not
   if (has_payload && payload_len <= kCopyMax) {
     frames[2].rebuild(response->data, payload_len);
   } else if (has_payload) {
@@ -515,6 +620,7 @@ void Listener::answer(zmq::message_t& routing_id, std::uint64_t call_id, std::in
   }
   spent.reset();  // message was encoded into the header, the payload copied or taken
   // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
+  // No other failure drops it: the ROUTER has no send high-water mark.
   static_cast<void>(socket_->send(frames));
 }
 

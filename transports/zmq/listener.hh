@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -46,6 +47,17 @@ struct ListenOptions {
   std::uint64_t max_payload_bytes = 64ull << 20;
   // The slice the listener's threads ask for (thread_slice.hh): the host's.
   std::uint64_t thread_slice_ns = detail::kDefaultSliceNs;
+};
+
+// A connection's answers that libzmq has not yet written out, because its
+// client has not read the answers before them: counted from their send to
+// libzmq's release of their header frame (once written out, or with the
+// connection). The listener keeps no limit of ZeroMQ's (its send
+// high-water mark would drop answers unannounced); it refuses a
+// connection's new calls while this backlog is full instead.
+struct AnswerBacklog {
+  std::atomic<std::uint64_t> answers{0};
+  std::atomic<std::uint64_t> bytes{0};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -98,12 +110,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   void stop_using_host() noexcept;
-  // Sends an answer. outcome (may be NULL) is what the host gave back: its
-  // response is the payload, and it is released before the answer is sent,
-  // so a caller holding its answer finds nothing of its call left here but
-  // a payload over kCopyMax, which libzmq releases once it is sent.
-  void answer(zmq::message_t& routing_id, std::uint64_t call_id, std::int32_t code,
-              std::string_view message, jn_result* outcome);
+  // The backlog of the connection routing_id names, made at its first call.
+  std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id);
+  // Sends an answer, counted in backlog until libzmq has written it out. outcome (may be NULL) is
+  // what the host gave back: its response is the payload, and it is released before the answer is
+  // sent, so a caller holding its answer finds nothing of its call left here but a payload over
+  // kCopyMax, which libzmq releases once it is sent.
+  void answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
+              std::uint64_t call_id, std::int32_t code, std::string_view message,
+              jn_result* outcome);
 
   jn_host* const host_;
   const ListenOptions options_;
@@ -124,6 +139,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint32_t> using_host_{0};
   std::atomic<bool> stopping_{false};
   int takeover_timer_ = -1;  // timerfd the standby sleeps on
+
+  std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
+  // By routing id. Entries nothing else holds and with nothing unwritten
+  // are dropped once the map has doubled since the last such sweep.
+  std::unordered_map<std::string, std::shared_ptr<AnswerBacklog>> backlogs_;
+  std::size_t backlogs_kept_ = 0;  // entries left by the last sweep
 
   std::mutex mutex_;                   // guards what follows
   std::condition_variable role_free_;  // for threads waiting for a role
