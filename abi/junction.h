@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 3
+#define JN_ABI_VERSION_MINOR 4
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -399,6 +399,28 @@ JN_API int32_t jn_host_listen(jn_host* host, const char* url, const jn_listen_op
  * the URL asked for port 0. Borrowed; valid until jn_listener_close. NULL
  * for a NULL listener. */
 JN_API const char* jn_listener_url(const jn_listener* listener);
+
+/* What a listener has done since it opened (since ABI 1.4); each count
+ * only grows. struct_size = sizeof(jn_listener_stats), set by the caller:
+ * the listener fills the fields within it (a later ABI may add more).
+ * requests: messages taken from its clients, each a call or unreadable as
+ * one. answers: answers sent, its refusals included. refused_unread: calls
+ * answered JN_RESOURCE_EXHAUSTED because their connection had too many
+ * answers unread, and dropped_unread: messages dropped unanswered because
+ * it had even more (docs/wire.md, "Unread answers"). */
+typedef struct jn_listener_stats {
+  uint32_t struct_size;
+  uint32_t reserved; /* 0 */
+  uint64_t requests;
+  uint64_t answers;
+  uint64_t refused_unread;
+  uint64_t dropped_unread;
+} jn_listener_stats;
+
+/* listener: borrowed. stats: in (struct_size) and out. JN_INVALID_ARGUMENT
+ * for a NULL listener or stats, or a struct_size below that of ABI 1.4's
+ * struct. */
+JN_API int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats);
 
 /* Stops serving and frees the listener. Calls that arrive from now on are
  * answered JN_UNAVAILABLE; calls in flight run to their end and are

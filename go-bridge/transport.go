@@ -9,6 +9,7 @@ import (
 	"context"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Listener serves a host's services on one URL: calls that other hosts
@@ -147,6 +148,44 @@ func (l *Listener) URL() string { return l.url }
 
 // String is the listener's URL.
 func (l *Listener) String() string { return l.url }
+
+// ListenerStats is what a listener has done since it opened; each count
+// only grows.
+type ListenerStats struct {
+	// Requests is the messages taken from its clients, each a call or
+	// unreadable as one.
+	Requests uint64
+	// Answers is the answers sent, its refusals included.
+	Answers uint64
+	// RefusedUnread is the calls answered RESOURCE_EXHAUSTED because their
+	// connection had too many answers unread (docs/wire.md, "Unread
+	// answers").
+	RefusedUnread uint64
+	// DroppedUnread is the messages dropped unanswered because their
+	// connection had even more answers unread.
+	DroppedUnread uint64
+}
+
+// Stats reports what the listener has done since it opened. A closed
+// listener has no stats: FAILED_PRECONDITION (a Close in progress is
+// waited for).
+func (l *Listener) Stats() (ListenerStats, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.raw == nil {
+		return ListenerStats{}, Errorf(FailedPrecondition, "listener %s is closed", l.url)
+	}
+	var raw C.jn_listener_stats
+	raw.struct_size = C.uint32_t(unsafe.Sizeof(raw))
+	// An open listener and this size are all it checks: it cannot fail.
+	C.jn_listener_stats_get(l.raw, &raw)
+	return ListenerStats{
+		Requests:      uint64(raw.requests),
+		Answers:       uint64(raw.answers),
+		RefusedUnread: uint64(raw.refused_unread),
+		DroppedUnread: uint64(raw.dropped_unread),
+	}, nil
+}
 
 // Close stops serving: calls that arrive from now on are answered
 // UNAVAILABLE, and calls in flight run to their end and are answered.

@@ -425,6 +425,36 @@ func TestCallsToADeadURLAreUnavailable(t *testing.T) {
 	}
 }
 
+func TestListenerStats(t *testing.T) {
+	server := echoHost(t)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	if stats, err := listener.Stats(); err != nil || stats != (junction.ListenerStats{}) {
+		t.Fatalf("a new listener's stats: %+v, %v", stats, err)
+	}
+	client := newHost(t)
+	if err := client.Route(goecho.Name, listener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := method(t, client, goecho.Name, "echo").Call(ctx, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := method(t, client, goecho.Name, "no-such-method").Call(ctx, nil); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("a method go.echo lacks: %v", err)
+	}
+	want := junction.ListenerStats{Requests: 2, Answers: 2}
+	if stats, err := listener.Stats(); err != nil || stats != want {
+		t.Fatalf("stats %+v, %v; want %+v", stats, err, want)
+	}
+	if err := listener.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listener.Stats(); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("a closed listener's stats: %v, want FAILED_PRECONDITION", err)
+	}
+}
+
 func TestClosedListener(t *testing.T) {
 	for _, transport := range transportURLs {
 		t.Run(transport.name, func(t *testing.T) {

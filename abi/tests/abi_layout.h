@@ -20,6 +20,7 @@
   X(jn_host_options, 16, 8)   \
   X(jn_method_stats, 56, 8)   \
   X(jn_listen_options, 32, 8) \
+  X(jn_listener_stats, 40, 8) \
   X(jn_route_options, 24, 8)
 
 /* X(type, field, offset, size) */
@@ -69,6 +70,12 @@
   X(jn_listen_options, service_count, 16, 4)     \
   X(jn_listen_options, max_in_flight, 20, 4)     \
   X(jn_listen_options, max_payload_bytes, 24, 8) \
+  X(jn_listener_stats, struct_size, 0, 4)        \
+  X(jn_listener_stats, reserved, 4, 4)           \
+  X(jn_listener_stats, requests, 8, 8)           \
+  X(jn_listener_stats, answers, 16, 8)           \
+  X(jn_listener_stats, refused_unread, 24, 8)    \
+  X(jn_listener_stats, dropped_unread, 32, 8)    \
   X(jn_route_options, struct_size, 0, 4)         \
   X(jn_route_options, reserved, 4, 4)            \
   X(jn_route_options, connect_timeout_ns, 8, 8)  \

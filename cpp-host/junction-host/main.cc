@@ -159,6 +159,16 @@ int serve(const Options& options, const sigset_t& stop_signals) {
                 "%s received; draining calls in flight (at most %g s)",
                 signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain_seconds);
   log_line(announcement);
+  for (jn_listener* listener : listeners.all()) {
+    jn_listener_stats stats{};
+    stats.struct_size = sizeof stats;
+    jn_listener_stats_get(listener, &stats);
+    log_line(std::string(jn_listener_url(listener)) + ": " + std::to_string(stats.requests) +
+             " requests taken and " + std::to_string(stats.answers) + " answers sent so far; " +
+             std::to_string(stats.refused_unread) + " calls refused and " +
+             std::to_string(stats.dropped_unread) +
+             " dropped because their clients left answers unread");
+  }
   if (!listeners.close_all(jn_now_ns() + options.drain_timeout_ns)) {
     log_line("the drain timeout passed with calls still in flight; they were cut short");
     // Their handlers may still be running, and jn_host_free would wait for

@@ -382,6 +382,14 @@ std::string_view Listener::url() const noexcept {
   return url == nullptr ? std::string_view() : std::string_view(url);
 }
 
+jn_listener_stats Listener::stats() const noexcept {
+  jn_listener_stats stats{};
+  stats.struct_size = sizeof(stats);
+  // Refused only for an empty listener, which leaves the counts zero.
+  static_cast<void>(jn_listener_stats_get(raw_, &stats));
+  return stats;
+}
+
 bool Listener::close(Deadline drain_deadline) {
   return jn_listener_close(std::exchange(raw_, nullptr), drain_deadline) == JN_OK;
 }

@@ -1,6 +1,7 @@
 // The transport functions of the C ABI (abi/junction.h, "Transports"):
 // listeners serving a host's services, and routes sending a service's calls
 // to another host. The ZeroMQ transport lives in transports/zmq/.
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -128,6 +129,20 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
 
 JN_API const char* jn_listener_url(const jn_listener* listener) {
   return listener == nullptr ? nullptr : listener->listener->url().c_str();
+}
+
+JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats) {
+  // The fields of ABI 1.4's struct; a later one may add more, after them.
+  constexpr std::uint32_t kStatsSize14 = offsetof(jn_listener_stats, dropped_unread) + 8;
+  if (listener == nullptr || stats == nullptr || stats->struct_size < kStatsSize14) {
+    return JN_INVALID_ARGUMENT;
+  }
+  const junction::zmq_transport::Listener::Stats counts = listener->listener->stats();
+  stats->requests = counts.requests;
+  stats->answers = counts.answers;
+  stats->refused_unread = counts.refused_unread;
+  stats->dropped_unread = counts.dropped_unread;
+  return JN_OK;
 }
 
 JN_API std::int32_t jn_listener_close(jn_listener* listener, std::int64_t drain_deadline_ns) {

@@ -155,6 +155,12 @@ TEST_P(ServeTest, EchoesPayloadsAndCarriesStatuses) {
   EXPECT_EQ(Call(missing.get(), "x").code, JN_NOT_FOUND);
 
   ExpectCleanStop(daemon);
+  // At the signal it logs what each listener did: the 6 calls above.
+  EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: " + url +
+                                            ": 6 requests taken and 6 answers sent so far; 0 "
+                                            "calls refused and 0 dropped because their clients "
+                                            "left answers unread\n"))
+      << daemon.Output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ServeTest,

@@ -484,12 +484,14 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
 }
 
 void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
   if (frames.size() < 2) {
     return;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
   const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
   if (backlog->answers.load(std::memory_order_relaxed) >= kDropCallsAtUnreadAnswers) {
+    dropped_unread_.fetch_add(1, std::memory_order_relaxed);
     return;  // its client reads nothing
   }
   const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
@@ -515,6 +517,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
     return;
   }
   if (std::optional<std::string> full = backlog_full(*backlog)) {
+    refused_unread_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_RESOURCE_EXHAUSTED, *full, nullptr);
     return;
   }
@@ -619,9 +622,20 @@ void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBa
     tsan_hand_over(sent);  // this thread is done with it
   }
   spent.reset();  // message was encoded into the header, the payload copied or taken
+  // Counted before the send, so that a caller holding its answer finds it
+  // counted.
+  answers_.fetch_add(1, std::memory_order_relaxed);
   // A caller gone meanwhile makes the ROUTER drop the answer: nobody waits.
   // No other failure drops it: the ROUTER has no send high-water mark.
-  static_cast<void>(socket_->send(frames));
+  if (socket_->send(frames) != 0) {
+    answers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+Listener::Stats Listener::stats() const noexcept {
+  return {requests_.load(std::memory_order_relaxed), answers_.load(std::memory_order_relaxed),
+          refused_unread_.load(std::memory_order_relaxed),
+          dropped_unread_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace junction::zmq_transport

@@ -74,6 +74,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // The bound URL (the system's port for a port 0 request).
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
+  // What the listener has done since it opened (jn_listener_stats).
+  struct Stats {
+    std::uint64_t requests = 0;
+    std::uint64_t answers = 0;
+    std::uint64_t refused_unread = 0;
+    std::uint64_t dropped_unread = 0;
+  };
+  [[nodiscard]] Stats stats() const noexcept;
+
   // Answers new calls UNAVAILABLE, waits for calls in flight until
   // drain_deadline_ns, then stops the threads and closes the socket.
   // Returns whether every call in flight was answered.
@@ -139,6 +148,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint32_t> using_host_{0};
   std::atomic<bool> stopping_{false};
   int takeover_timer_ = -1;  // timerfd the standby sleeps on
+
+  // Stats' counts.
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> answers_{0};
+  std::atomic<std::uint64_t> refused_unread_{0};
+  std::atomic<std::uint64_t> dropped_unread_{0};
 
   std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
   // By routing id. Entries nothing else holds and with nothing unwritten

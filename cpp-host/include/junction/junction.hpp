@@ -225,6 +225,9 @@ class Listener {
 
   // The bound URL (with the chosen port when port 0 was asked for).
   [[nodiscard]] std::string_view url() const noexcept;
+  // What it has done since it opened (jn_listener_stats_get); all zero for
+  // an empty listener.
+  [[nodiscard]] jn_listener_stats stats() const noexcept;
   // Stops serving, answering calls in flight until drain_deadline; returns
   // whether all of them were answered. The listener is empty afterwards.
   bool close(Deadline drain_deadline);

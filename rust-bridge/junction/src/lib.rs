@@ -76,7 +76,7 @@ pub use method::{CallFuture, Method, MethodStats};
 pub use response::IntoResponse;
 pub use service::{Completion, Service};
 pub use status::Status;
-pub use transport::{ListenOptions, Listener, RouteOptions};
+pub use transport::{ListenOptions, Listener, ListenerStats, RouteOptions};
 
 /// The raw declarations of `abi/junction.h` (the `junction-sys` crate).
 pub use junction_sys as sys;

@@ -154,8 +154,25 @@ pub struct Listener<'host> {
 // owned Listener, so it never overlaps another use; nothing else touches
 // the raw listener after construction (the URL is copied then).
 unsafe impl Send for Listener<'_> {}
-// SAFETY: shared references only read the copied URL.
+// SAFETY: shared references read the copied URL and the listener's
+// counts, which jn_listener_stats_get reads atomically from any thread.
 unsafe impl Sync for Listener<'_> {}
+
+/// What a listener has done since it opened (`jn_listener_stats`); each
+/// count only grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ListenerStats {
+    /// Messages taken from its clients, each a call or unreadable as one.
+    pub requests: u64,
+    /// Answers sent, its refusals included.
+    pub answers: u64,
+    /// Calls answered [`Code::ResourceExhausted`] because their connection
+    /// had too many answers unread (docs/wire.md, "Unread answers").
+    pub refused_unread: u64,
+    /// Messages dropped unanswered because their connection had even more
+    /// answers unread.
+    pub dropped_unread: u64,
+}
 
 impl Listener<'_> {
     /// The URL the listener is bound to, with the port the system chose
@@ -163,6 +180,33 @@ impl Listener<'_> {
     /// [`HostRef::route`].
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// What the listener has done since it opened.
+    ///
+    /// ```
+    /// use junction::{Host, ListenOptions};
+    ///
+    /// let host = Host::new()?;
+    /// let listener = host.listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())?;
+    /// assert_eq!(listener.stats().requests, 0);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn stats(&self) -> ListenerStats {
+        let mut raw = sys::jn_listener_stats {
+            struct_size: std::mem::size_of::<sys::jn_listener_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: this listener is open (closing it takes ownership), and
+        // raw is a jn_listener_stats of the size it states. An open listener
+        // and that size are all the call checks, so it cannot fail.
+        unsafe { sys::jn_listener_stats_get(self.raw.as_ptr(), &mut raw) };
+        ListenerStats {
+            requests: raw.requests,
+            answers: raw.answers,
+            refused_unread: raw.refused_unread,
+            dropped_unread: raw.dropped_unread,
+        }
     }
 
     /// Stops serving: calls that arrive from now on are answered

@@ -119,6 +119,45 @@ TEST(ListenTest, NullArgumentsAreInvalidArgument) {
             JN_INVALID_ARGUMENT);
 }
 
+TEST(ListenTest, StatsCountCallsAndAnswersAndRefuseBadArguments) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  junction::Host client;
+  client.route("test", listener.url());
+  EXPECT_EQ(client.resolve("test", "echo").call("one").text(), "one");
+  EXPECT_THROW(static_cast<void>(client.resolve("test", "fail").call("")), junction::Error);
+  const jn_listener_stats stats = listener.stats();
+  EXPECT_EQ(stats.requests, 2U);
+  EXPECT_EQ(stats.answers, 2U);
+  EXPECT_EQ(stats.refused_unread, 0U);
+  EXPECT_EQ(stats.dropped_unread, 0U);
+
+  // A caller built against a later ABI passes a larger struct: the fields
+  // of this one are filled, the rest left as they were.
+  jn_listener* raw = nullptr;
+  ASSERT_EQ(jn_host_listen(server.raw(), "zmq+tcp://127.0.0.1:0", nullptr, &raw, nullptr), JN_OK);
+  struct {
+    jn_listener_stats stats;
+    std::uint64_t later_field;
+  } larger{};
+  larger.stats.struct_size = sizeof(larger);
+  larger.stats.requests = 99;
+  larger.later_field = 7;
+  EXPECT_EQ(jn_listener_stats_get(raw, &larger.stats), JN_OK);
+  EXPECT_EQ(larger.stats.requests, 0U);
+  EXPECT_EQ(larger.later_field, 7U);
+
+  jn_listener_stats small{};
+  small.struct_size = sizeof(small) - 8;
+  EXPECT_EQ(jn_listener_stats_get(raw, &small), JN_INVALID_ARGUMENT);
+  small.struct_size = sizeof(small);
+  EXPECT_EQ(jn_listener_stats_get(raw, nullptr), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_listener_stats_get(nullptr, &small), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_listener_close(raw, 0), JN_OK);
+  EXPECT_EQ(junction::Listener().stats().requests, 0U);
+}
+
 TEST(ListenTest, HostCannotBeFreedUnderAnOpenListener) {
   jn_host* host = nullptr;
   ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);

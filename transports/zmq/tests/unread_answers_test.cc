@@ -23,7 +23,6 @@ namespace jnzmq {
 namespace {
 
 namespace wire = junction::wire;
-using namespace std::chrono_literals;
 
 constexpr std::size_t kMaxUnreadAnswers = 1024;  // the listener's, per connection
 constexpr std::size_t kDropCallsAtUnreadAnswers = 4 * kMaxUnreadAnswers;
@@ -64,20 +63,21 @@ class UnreadAnswersTest : public testing::Test {
     }
   }
 
-  // Waits until the handler has run no more for quiet: the listener has
-  // taken every call sent (those after the backlog filled are refused or
-  // dropped without running it, at a far greater rate than calls run).
-  void wait_until_quiet(std::chrono::milliseconds quiet) {
+  // Waits until the listener has taken count requests and answered or
+  // dropped each, and returns its stats then.
+  jn_listener_stats wait_until_taken(std::uint64_t count) {
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    std::uint64_t seen = handled_.load();
-    auto since = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - since < quiet) {
-      ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the handler kept running";
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (const std::uint64_t now = handled_.load(); now != seen) {
-        seen = now;
-        since = std::chrono::steady_clock::now();
+    for (;;) {
+      const jn_listener_stats stats = listener_.stats();
+      if (stats.requests >= count && stats.answers + stats.dropped_unread >= count) {
+        return stats;
       }
+      if (std::chrono::steady_clock::now() > give_up) {
+        ADD_FAILURE() << "taken " << stats.requests << " of " << count << ", answered "
+                      << stats.answers << ", dropped " << stats.dropped_unread;
+        return stats;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
@@ -144,17 +144,23 @@ class UnreadAnswersTest : public testing::Test {
   }
 
   // Serves answers of answer_bytes; the peer sends calls and reads nothing
-  // until the listener has been quiet for quiet, while another client is
-  // served; then it reads every answer that comes (none for read_timeout_ms
-  // ends it). Every answer that ran its call is there.
-  Tally send_then_read(std::size_t answer_bytes, std::uint64_t calls,
-                       std::chrono::milliseconds quiet, int read_timeout_ms) {
+  // until the listener has taken them all, while another client is served;
+  // then it reads every answer the listener sent it. Every call that ran is
+  // answered, and the listener's stats count what it did.
+  Tally send_then_read(std::size_t answer_bytes, std::uint64_t calls) {
     serve(answer_bytes);
     send_calls(0, calls);
-    wait_until_quiet(quiet);
+    const jn_listener_stats taken = wait_until_taken(calls);
+    EXPECT_EQ(taken.requests, calls);
     expect_others_served();
-    const Tally tally = check(read_answers(calls, read_timeout_ms), answer_bytes);
+    const Tally tally = check(read_answers(taken.answers, 10'000), answer_bytes);
+    EXPECT_EQ(tally.answers, taken.answers) << "answers lost";
     EXPECT_EQ(tally.answered, handled_.load());
+    EXPECT_EQ(tally.refused, taken.refused_unread);
+    EXPECT_EQ(tally.answers + taken.dropped_unread, calls);
+    const jn_listener_stats after = listener_.stats();
+    EXPECT_EQ(after.requests, calls + 1);  // the other client's call
+    EXPECT_EQ(after.answers, taken.answers + 1);
     return tally;
   }
 
@@ -184,7 +190,7 @@ class UnreadAnswersTest : public testing::Test {
 
 TEST_F(UnreadAnswersTest, ALateReaderGetsAnAnswerToEveryCallSomeRefusedOnceItsBacklogIsFull) {
   constexpr std::uint64_t kCalls = 2500;
-  const Tally tally = send_then_read(16 * std::size_t{1024}, kCalls, 1000ms, 10'000);
+  const Tally tally = send_then_read(16 * std::size_t{1024}, kCalls);
   EXPECT_EQ(tally.answers, kCalls) << "answers lost";
   // Until the backlog was full every call ran; after it the listener
   // refused the rest (more than the socket buffers could take).
@@ -197,7 +203,7 @@ TEST_F(UnreadAnswersTest, LargeUnreadAnswersFillTheBacklogByTheirBytes) {
   // 256 MiB of unread answers fill it: 256 answers of 1 MiB, far fewer than
   // the count that would.
   constexpr std::uint64_t kCalls = 320;
-  const Tally tally = send_then_read(std::size_t{1024} * 1024, kCalls, 1000ms, 10'000);
+  const Tally tally = send_then_read(std::size_t{1024} * 1024, kCalls);
   EXPECT_EQ(tally.answers, kCalls) << "answers lost";
   EXPECT_GE(tally.answered, 256U);
   EXPECT_GE(tally.refused, 1U);
@@ -205,10 +211,8 @@ TEST_F(UnreadAnswersTest, LargeUnreadAnswersFillTheBacklogByTheirBytes) {
 }
 
 TEST_F(UnreadAnswersTest, AClientThatReadsNothingHasItsCallsDroppedPastItsRefusals) {
-  // The refusals and drops after the last call ran go at thousands a
-  // second; two quiet seconds leave them time.
   constexpr std::uint64_t kCalls = 8000;
-  const Tally tally = send_then_read(16 * std::size_t{1024}, kCalls, 2000ms, 2'000);
+  const Tally tally = send_then_read(16 * std::size_t{1024}, kCalls);
   // The listener held up to kDropCallsAtUnreadAnswers answers (and the
   // socket buffers some more), and dropped the calls after.
   EXPECT_GE(tally.answers, kDropCallsAtUnreadAnswers);

@@ -9,7 +9,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use junction::{Code, Deadline, Host, HostRef, ListenOptions, RouteOptions, Service};
+use junction::{
+    Code, Deadline, Host, HostRef, ListenOptions, ListenerStats, RouteOptions, Service,
+};
 
 use crate::common::{
     block_on, check_echo_length_checksum, checksum_from_threads, fixture_module, payload, run,
@@ -188,6 +190,42 @@ fn listener_urls() {
         assert_eq!(host.listen(&ipc, &ListenOptions::new()).unwrap().url(), ipc);
         assert!(format!("{tcp:?}").contains(tcp.url()));
         tcp.close(Deadline::none()).unwrap();
+    });
+}
+
+#[test]
+fn listener_stats_count_requests_and_answers() {
+    run(|| {
+        let server = echo_host();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        assert_eq!(listener.stats(), ListenerStats::default());
+        let client = routed("rust.echo", listener.url(), &RouteOptions::new());
+        let echo = client.resolve("rust.echo", "echo").unwrap();
+        for _ in 0..3 {
+            assert_eq!(echo.call(b"abc", Deadline::after(WAIT)).unwrap(), b"abc");
+        }
+        expect_code(
+            "a method rust.echo lacks",
+            client
+                .resolve("rust.echo", "no-such-method")
+                .unwrap()
+                .call(b"", Deadline::after(WAIT)),
+            Code::NotFound,
+        );
+        let stats = listener.stats();
+        assert_eq!(
+            stats,
+            ListenerStats {
+                requests: 4,
+                answers: 4,
+                refused_unread: 0,
+                dropped_unread: 0
+            }
+        );
+        drop(client);
+        listener.close(Deadline::after(WAIT)).unwrap();
     });
 }
 
