@@ -162,7 +162,7 @@ int serve(const Options& options, const sigset_t& stop_signals) {
   for (jn_listener* listener : listeners.all()) {
     jn_listener_stats stats{};
     stats.struct_size = sizeof stats;
-    jn_listener_stats_get(listener, &stats);
+    static_cast<void>(jn_listener_stats_get(listener, &stats));  // an open listener: JN_OK
     log_line(std::string(jn_listener_url(listener)) + ": " + std::to_string(stats.requests) +
              " requests taken and " + std::to_string(stats.answers) + " answers sent so far; " +
              std::to_string(stats.refused_unread) + " calls refused and " +

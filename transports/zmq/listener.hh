@@ -121,10 +121,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void stop_using_host() noexcept;
   // The backlog of the connection routing_id names, made at its first call.
   std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id);
-  // Sends an answer, counted in backlog until libzmq has written it out. outcome (may be NULL) is
-  // what the host gave back: its response is the payload, and it is released before the answer is
-  // sent, so a caller holding its answer finds nothing of its call left here but a payload over
-  // kCopyMax, which libzmq releases once it is sent.
+  // Sends an answer, counted in backlog until libzmq has written it out.
+  // outcome (may be NULL) is what the host gave back: its response is the
+  // payload, and it is released before the answer is sent, so a caller
+  // holding its answer finds nothing of its call left here but the header
+  // frame and a payload over kCopyMax, which libzmq releases once sent.
   void answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
               std::uint64_t call_id, std::int32_t code, std::string_view message,
               jn_result* outcome);
