@@ -175,6 +175,36 @@ func ExampleHost_Listen() {
 	// <nil>
 }
 
+// A listener counts the calls it takes and answers, and those it refuses
+// or drops because their clients leave answers unread.
+func ExampleListener_Stats() {
+	server, _ := junction.NewHost()
+	defer server.Close()
+	_ = server.Register(junction.NewService("greeter").
+		Method("hello", func(_ context.Context, req []byte) ([]byte, error) {
+			return append([]byte("hello, "), req...), nil
+		}))
+	listener, err := server.Listen("zmq+inproc://example-stats")
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background())
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	_ = client.Route("greeter", listener.URL())
+	hello, _ := client.Method("greeter", "hello")
+	defer hello.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, name := range []string{"ada", "grace"} {
+		_, _ = hello.Call(ctx, []byte(name))
+	}
+	stats, err := listener.Stats()
+	fmt.Printf("%+v %v\n", stats, err)
+	// Output: {Requests:2 Answers:2 RefusedUnread:0 DroppedUnread:0} <nil>
+}
+
 // A host for a batch job, whose threads may keep a longer scheduler slice
 // (fewer preemptions among busy threads); a slice out of bounds is refused.
 func ExampleWithThreadSlice() {
