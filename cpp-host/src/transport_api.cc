@@ -137,11 +137,7 @@ JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listen
   if (listener == nullptr || stats == nullptr || stats->struct_size < kStatsSize14) {
     return JN_INVALID_ARGUMENT;
   }
-  const junction::zmq_transport::Listener::Stats counts = listener->listener->stats();
-  stats->requests = counts.requests;
-  stats->answers = counts.answers;
-  stats->refused_unread = counts.refused_unread;
-  stats->dropped_unread = counts.dropped_unread;
+  listener->listener->fill_stats(*stats);
   return JN_OK;
 }
 

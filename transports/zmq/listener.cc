@@ -632,10 +632,11 @@ void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBa
   }
 }
 
-Listener::Stats Listener::stats() const noexcept {
-  return {requests_.load(std::memory_order_relaxed), answers_.load(std::memory_order_relaxed),
-          refused_unread_.load(std::memory_order_relaxed),
-          dropped_unread_.load(std::memory_order_relaxed)};
+void Listener::fill_stats(jn_listener_stats& stats) const noexcept {
+  stats.requests = requests_.load(std::memory_order_relaxed);
+  stats.answers = answers_.load(std::memory_order_relaxed);
+  stats.refused_unread = refused_unread_.load(std::memory_order_relaxed);
+  stats.dropped_unread = dropped_unread_.load(std::memory_order_relaxed);
 }
 
 }  // namespace junction::zmq_transport

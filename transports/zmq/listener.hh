@@ -74,14 +74,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // The bound URL (the system's port for a port 0 request).
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
-  // What the listener has done since it opened (jn_listener_stats).
-  struct Stats {
-    std::uint64_t requests = 0;
-    std::uint64_t answers = 0;
-    std::uint64_t refused_unread = 0;
-    std::uint64_t dropped_unread = 0;
-  };
-  [[nodiscard]] Stats stats() const noexcept;
+  // Fills ABI 1.4's fields of stats (jn_listener_stats_get) with what the
+  // listener has done since it opened.
+  void fill_stats(jn_listener_stats& stats) const noexcept;
 
   // Answers new calls UNAVAILABLE, waits for calls in flight until
   // drain_deadline_ns, then stops the threads and closes the socket.
@@ -150,7 +145,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<bool> stopping_{false};
   int takeover_timer_ = -1;  // timerfd the standby sleeps on
 
-  // Stats' counts.
+  // fill_stats' counts.
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> answers_{0};
   std::atomic<std::uint64_t> refused_unread_{0};

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <frame.hh>
 #include <map>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
