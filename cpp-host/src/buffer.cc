@@ -6,6 +6,17 @@
 
 #include "internal.hh"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define JUNCTION_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JUNCTION_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifdef JUNCTION_ADDRESS_SANITIZER
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace junction::detail {
 
 LiveCounters& live_counters() noexcept {
@@ -52,8 +63,62 @@ BufferCounterRegistry& buffer_counter_registry() noexcept {
 constinit thread_local BufferCounterSlot* tls_buffer_slot
     __attribute__((tls_model("initial-exec"))) = nullptr;
 
+// A host buffer is one malloc block: this header, then the bytes.
+// private_data points at the header, which remembers the allocated length
+// so the accounting stays right even if a consumer shortened len.
+struct HostBlock {
+  std::uint64_t len;
+};
+
+// Small host buffers (a number, a short record or status message: what
+// handlers answer most) are all blocks of one size, and each thread keeps
+// up to kBlockCacheCapacity released ones to make its next ones from
+// instead of a malloc and a free. On the 2026-12-05 machine that took 3 ns
+// off a C++ jn_call into a Rust handler answering 8 bytes (23 ns before)
+// and 6 to 11 ns off a Rust Method::call into a Go one (108 to 114 ns
+// before). A block released on another thread than made it joins that
+// thread's cache. A thread's cache is freed when the thread exits;
+// AddressSanitizer builds poison cached blocks, so a use after release is
+// still reported.
+constexpr std::uint64_t kSmallBufferMaxLen = 64;
+// The header, the bytes and the terminating NUL host_buffer_new adds.
+constexpr std::size_t kSmallBlockSize = sizeof(HostBlock) + kSmallBufferMaxLen + 1;
+constexpr std::uint32_t kBlockCacheCapacity = 16;
+
+struct BlockCache {
+  std::uint32_t count;
+  bool closed;  // the thread is exiting: released blocks are freed
+  void* blocks[kBlockCacheCapacity];
+};
+constinit thread_local BlockCache tls_block_cache __attribute__((tls_model("initial-exec"))) = {};
+
+// A cached block is unusable until taken out of the cache again.
+void poison_cached_block([[maybe_unused]] void* block) noexcept {
+#ifdef JUNCTION_ADDRESS_SANITIZER
+  __asan_poison_memory_region(block, kSmallBlockSize);
+#endif
+}
+void unpoison_cached_block([[maybe_unused]] void* block) noexcept {
+#ifdef JUNCTION_ADDRESS_SANITIZER
+  __asan_unpoison_memory_region(block, kSmallBlockSize);
+#endif
+}
+
+void block_cache_free_all() noexcept {
+  BlockCache& cache = tls_block_cache;
+  cache.closed = true;
+  while (cache.count != 0) {
+    void* block = cache.blocks[--cache.count];
+    unpoison_cached_block(block);
+    std::free(block);
+  }
+}
+
+// Returns the thread's counter slot, and frees its block cache, when the
+// thread exits.
 struct BufferSlotReturner {
   ~BufferSlotReturner() {
+    block_cache_free_all();
     BufferCounterSlot* slot = tls_buffer_slot;
     if (slot == nullptr) {
       return;
@@ -124,17 +189,19 @@ inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::uint64_t
   }
 }
 
-// A host buffer is one malloc block: this header, then the bytes.
-// private_data points at the header, which remembers the allocated length
-// so the accounting stays right even if a consumer shortened len.
-struct HostBlock {
-  std::uint64_t len;
-};
-
 void host_buffer_release(jn_buffer* buffer) {
   auto* block = static_cast<HostBlock*>(buffer->private_data);
-  buffer_count(-1, -static_cast<std::int64_t>(block->len));
-  std::free(block);
+  const std::uint64_t len = block->len;
+  // Counted first: the first count on a thread sets up what frees its
+  // cache at exit.
+  buffer_count(-1, -static_cast<std::int64_t>(len));
+  BlockCache& cache = tls_block_cache;
+  if (len <= kSmallBufferMaxLen && cache.count < kBlockCacheCapacity && !cache.closed) {
+    poison_cached_block(block);
+    cache.blocks[cache.count++] = block;
+  } else {
+    std::free(block);
+  }
   *buffer = jn_buffer{};
 }
 
@@ -142,10 +209,20 @@ std::int32_t host_buffer_new(std::uint64_t len, std::uint8_t** data_out, jn_buff
   if (len > SIZE_MAX - sizeof(HostBlock) - 1) {
     return JN_RESOURCE_EXHAUSTED;
   }
-  // One byte more lets every host buffer be read as a NUL-terminated string.
-  void* memory = std::malloc(sizeof(HostBlock) + static_cast<std::size_t>(len) + 1);
-  if (memory == nullptr) {
-    return JN_RESOURCE_EXHAUSTED;
+  void* memory = nullptr;
+  BlockCache& cache = tls_block_cache;
+  if (len <= kSmallBufferMaxLen && cache.count != 0) {
+    memory = cache.blocks[--cache.count];
+    unpoison_cached_block(memory);
+  } else {
+    // One byte more lets every host buffer be read as a NUL-terminated
+    // string. Small ones all take kSmallBlockSize, so any can be reused.
+    memory = std::malloc(len <= kSmallBufferMaxLen
+                             ? kSmallBlockSize
+                             : sizeof(HostBlock) + static_cast<std::size_t>(len) + 1);
+    if (memory == nullptr) {
+      return JN_RESOURCE_EXHAUSTED;
+    }
   }
   auto* block = static_cast<HostBlock*>(memory);
   block->len = len;

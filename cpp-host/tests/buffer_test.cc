@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_support.h"
@@ -197,6 +198,68 @@ TEST_F(BufferTest, ConcurrentNewAndReleaseAccountExactly) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
+// Small host buffers are made from blocks their thread released before:
+// whatever a block held and whatever length it is given now, the buffer
+// holds its own bytes with a NUL after them, and is counted as a new one.
+TEST_F(BufferTest, ReusedSmallBuffersHoldTheirOwnBytes) {
+  const jn_live_counts before = LiveCounts();
+  const std::pair<std::size_t, std::size_t> lengths[] = {{64, 3},  {0, 64},  {3, 0}, {64, 64},
+                                                         {65, 10}, {17, 60}, {1, 1}};
+  for (const auto& [len, later_len] : lengths) {
+    uint8_t* data = nullptr;
+    jn_buffer earlier{};
+    ASSERT_EQ(jn_buffer_new(len, &data, &earlier), JN_OK);
+    std::memset(data, 'x', len + 1);  // the NUL too
+    jn_buffer_release(&earlier);
+    const std::string bytes(later_len, 'y');
+    jn_buffer later{};
+    ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &later),
+              JN_OK);
+    EXPECT_EQ(Text(later), bytes) << "after a buffer of " << len;
+    EXPECT_EQ(later.data[later.len], 0) << "after a buffer of " << len;
+    EXPECT_EQ(LiveCounts().buffers, before.buffers + 1);
+    EXPECT_EQ(LiveCounts().buffer_bytes, before.buffer_bytes + bytes.size());
+    jn_buffer_release(&later);
+  }
+  EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
+// A thread that released small buffers keeps their blocks for reuse until
+// it exits, and frees them then: threads that come and go hold none. What
+// fails here without that is the AddressSanitizer build's leak check.
+TEST_F(BufferTest, AnExitingThreadFreesTheBlocksItKept) {
+  const jn_live_counts before = LiveCounts();
+  for (int round = 0; round < 8; ++round) {
+    std::vector<jn_buffer> bufs(40);
+    for (auto& b : bufs) ASSERT_EQ(jn_buffer_new(8, nullptr, &b), JN_OK);
+    std::thread releaser([&bufs] {
+      for (auto& b : bufs) jn_buffer_release(&b);
+    });
+    releaser.join();
+    EXPECT_TRUE(SameCounts(LiveCounts(), before));
+  }
+}
+
+// A released small buffer's block is kept poisoned, so a write through a
+// pointer kept past the release is still reported (AddressSanitizer
+// builds; the others cannot tell).
+TEST(BufferDeathTest, WriteAfterReleaseOfASmallBufferIsReported) {
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_DEATH(
+      {
+        uint8_t* data = nullptr;
+        jn_buffer b{};
+        if (jn_buffer_new(8, &data, &b) == JN_OK) {
+          jn_buffer_release(&b);
+          data[0] = 1;
+        }
+      },
+      "use-after-poison");
+#else
+  GTEST_SKIP() << "only an AddressSanitizer build sees the write";
+#endif
 }
 
 // The ABI's move convention: a bitwise copy, then the source is marked
