@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 4
+#define JN_ABI_VERSION_MINOR 5
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -421,6 +421,18 @@ typedef struct jn_listener_stats {
  * for a NULL listener or stats, or a struct_size below that of ABI 1.4's
  * struct. */
 JN_API int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats);
+
+/* Drains the listener without freeing it (since ABI 1.5): calls that
+ * arrive from now on are answered JN_UNAVAILABLE, and this waits until no
+ * call is in flight or drain_deadline_ns passes (absolute, jn_now_ns's
+ * clock; 0 does not wait). The listener stays valid, so jn_listener_url
+ * and jn_listener_stats_get report it with the calls the drain waited for;
+ * jn_listener_close frees it, and may be given the same deadline. Returns
+ * JN_OK when no call is in flight, JN_DEADLINE_EXCEEDED when the deadline
+ * passed first (those calls run on; a later drain or close waits again),
+ * JN_INVALID_ARGUMENT for a NULL listener. Not concurrently with
+ * jn_listener_close. */
+JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns);
 
 /* Stops serving and frees the listener. Calls that arrive from now on are
  * answered JN_UNAVAILABLE; calls in flight run to their end and are

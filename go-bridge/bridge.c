@@ -193,6 +193,10 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
   return status_from(code, &status);
 }
 
+int32_t junction_go_listener_drain(jn_listener* listener, int64_t timeout_ns) {
+  return jn_listener_drain(listener, timeout_ns == 0 ? 0 : deadline_after(timeout_ns));
+}
+
 int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns) {
   return jn_listener_close(listener, timeout_ns == 0 ? 0 : deadline_after(timeout_ns));
 }

@@ -93,6 +93,10 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,
                                       jn_listener** listener);
 
+/* jn_listener_drain with a drain deadline timeout_ns from now
+ * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
+int32_t junction_go_listener_drain(jn_listener* listener, int64_t timeout_ns);
+
 /* jn_listener_close with a drain deadline timeout_ns from now
  * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
 int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns);

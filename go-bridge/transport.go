@@ -20,7 +20,10 @@ type Listener struct {
 	host *Host
 	url  string
 
-	mu  sync.Mutex     // held while closing: a second Close returns once the first is done
+	// Held for writing while closing (a second Close returns once the
+	// first is done), for reading by Stats and Drain, which the ABI lets
+	// run side by side but not with the close.
+	mu  sync.RWMutex
 	raw *C.jn_listener // nil once closed
 }
 
@@ -170,8 +173,8 @@ type ListenerStats struct {
 // listener has no stats: FAILED_PRECONDITION (a Close in progress is
 // waited for).
 func (l *Listener) Stats() (ListenerStats, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if l.raw == nil {
 		return ListenerStats{}, Errorf(FailedPrecondition, "listener %s is closed", l.url)
 	}
@@ -202,13 +205,46 @@ func (l *Listener) Stats() (ListenerStats, error) {
 // called from a handler that the listener is running (it would wait for
 // itself).
 func (l *Listener) Close(ctx context.Context) error {
-	timeout := int64(C.JUNCTION_GO_NO_TIMEOUT)
-	if ctx.Err() != nil {
-		timeout = 0
-	} else if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(int64(time.Until(deadline)), 0)
+	return l.close(drainTimeout(ctx))
+}
+
+// Drain does the first half of Close and keeps the listener: calls that
+// arrive from now on are answered UNAVAILABLE, and Drain returns nil once
+// no call is in flight, or a DEADLINE_EXCEEDED *Error when ctx's deadline
+// came first (those calls run on; a later Drain or Close waits again). ctx
+// counts as for Close. [Listener.Stats] then reports the calls the drain
+// waited for, which a Close would have freed with the listener: a process
+// stopping drains its listeners, reads their stats, then closes them.
+// Drains may run side by side, and beside Stats; a Close waits for them.
+// A closed listener cannot be drained: FAILED_PRECONDITION.
+func (l *Listener) Drain(ctx context.Context) error {
+	timeout := drainTimeout(ctx)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.raw == nil {
+		return Errorf(FailedPrecondition, "listener %s is closed", l.url)
 	}
-	return l.close(timeout)
+	switch code := Code(C.junction_go_listener_drain(l.raw, C.int64_t(timeout))); code {
+	case OK:
+		return nil
+	case DeadlineExceeded:
+		return Errorf(DeadlineExceeded,
+			"listener %s still had calls in flight at the drain deadline", l.url)
+	default:
+		return Errorf(code, "draining listener %s", l.url)
+	}
+}
+
+// drainTimeout is how long ctx lets Close or Drain wait for calls in
+// flight: JUNCTION_GO_NO_TIMEOUT without a deadline, 0 once ctx is done.
+func drainTimeout(ctx context.Context) int64 {
+	if ctx.Err() != nil {
+		return 0
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		return max(int64(time.Until(deadline)), 0)
+	}
+	return int64(C.JUNCTION_GO_NO_TIMEOUT)
 }
 
 // close closes the listener with a drain timeout (JUNCTION_GO_NO_TIMEOUT

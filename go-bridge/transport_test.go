@@ -7,6 +7,7 @@ package junction_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -452,6 +453,57 @@ func TestListenerStats(t *testing.T) {
 	}
 	if _, err := listener.Stats(); !errors.Is(err, junction.ErrFailedPrecondition) {
 		t.Fatalf("a closed listener's stats: %v, want FAILED_PRECONDITION", err)
+	}
+}
+
+// Drain waits for the call in flight as Close does but keeps the listener:
+// a drain whose deadline passes first leaves the call running, later calls
+// are answered UNAVAILABLE, and Stats counts the call the drain waited for.
+func TestListenerDrain(t *testing.T) {
+	server := echoHost(t)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	client := newHost(t)
+	if err := client.Route(goecho.Name, listener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sleep := method(t, client, goecho.Name, "sleep")
+	slow := make(chan error, 1)
+	go func() {
+		_, err := sleep.Call(ctx, binary.LittleEndian.AppendUint64(nil, 400))
+		slow <- err
+	}()
+	for stats, err := listener.Stats(); stats.Requests == 0; stats, err = listener.Stats() {
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("waiting for the listener to take the call: %+v, %v, %v", stats, err, ctx.Err())
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	if err := listener.Drain(short); !errors.Is(err, junction.ErrDeadlineExceeded) {
+		t.Fatalf("a drain whose deadline passes first: %v, want DEADLINE_EXCEEDED", err)
+	}
+	if err := listener.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("the call the drain waited for: %v", err)
+	}
+	if _, err := method(t, client, goecho.Name, "echo").Call(ctx, []byte("late")); !errors.Is(err, junction.ErrUnavailable) {
+		t.Fatalf("a call after the drain: %v, want UNAVAILABLE", err)
+	}
+	want := junction.ListenerStats{Requests: 2, Answers: 2}
+	if stats, err := listener.Stats(); err != nil || stats != want {
+		t.Fatalf("stats after the drain %+v, %v; want %+v", stats, err, want)
+	}
+	if err := listener.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.Drain(ctx); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("draining a closed listener: %v, want FAILED_PRECONDITION", err)
 	}
 }
 

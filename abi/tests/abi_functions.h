@@ -36,6 +36,7 @@
     (jn_host*, const char*, const jn_listen_options*, jn_listener**, jn_status*))                 \
   X(const char*, jn_listener_url, (const jn_listener*))                                           \
   X(int32_t, jn_listener_stats_get, (const jn_listener*, jn_listener_stats*))                     \
+  X(int32_t, jn_listener_drain, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_listener_close, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_host_route,                                                                       \
     (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))

@@ -94,6 +94,10 @@ int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* st
   (void)listener, (void)stats;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns) {
+  (void)listener, (void)drain_deadline_ns;
+  return JN_UNIMPLEMENTED;
+}
 int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns) {
   (void)listener, (void)drain_deadline_ns;
   return JN_UNIMPLEMENTED;

@@ -59,30 +59,43 @@ class Listeners {
   void add(jn_listener* listener) { listeners_.push_back(listener); }
   [[nodiscard]] const std::vector<jn_listener*>& all() const { return listeners_; }
 
-  // Closes every listener at once, so that none keeps taking calls while
-  // another drains, each with drain_deadline_ns. True when every call in
-  // flight was answered before the deadline.
+  // Drains every listener at once, so that none keeps taking calls while
+  // another drains, each until drain_deadline_ns; they stay open for their
+  // stats. True when no call is in flight on any.
+  bool drain_all(std::int64_t drain_deadline_ns) {
+    return at_once(jn_listener_drain, drain_deadline_ns);
+  }
+
+  // Closes every listener at once, waiting for calls still in flight until
+  // drain_deadline_ns. True when every one was answered.
   bool close_all(std::int64_t drain_deadline_ns) {
-    std::vector<std::int32_t> codes(listeners_.size(), JN_OK);
-    {
-      std::vector<std::jthread> closers;
-      closers.reserve(listeners_.size());
-      for (std::size_t i = 0; i < listeners_.size(); ++i) {
-        try {
-          closers.emplace_back([this, &codes, i, drain_deadline_ns] {
-            codes[i] = jn_listener_close(listeners_[i], drain_deadline_ns);
-          });
-        } catch (const std::system_error&) {
-          // No thread to be had: this one drains here, the others meanwhile.
-          codes[i] = jn_listener_close(listeners_[i], drain_deadline_ns);
-        }
-      }
-    }
+    const bool answered = at_once(jn_listener_close, drain_deadline_ns);
     listeners_.clear();
-    return std::ranges::all_of(codes, [](std::int32_t code) { return code == JN_OK; });
+    return answered;
   }
 
  private:
+  // Runs operation on every listener, each on a thread of its own; true
+  // when every one returned JN_OK.
+  bool at_once(std::int32_t (*operation)(jn_listener*, std::int64_t), std::int64_t deadline_ns) {
+    std::vector<std::int32_t> codes(listeners_.size(), JN_OK);
+    {
+      std::vector<std::jthread> workers;
+      workers.reserve(listeners_.size());
+      for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        try {
+          workers.emplace_back([this, &codes, i, operation, deadline_ns] {
+            codes[i] = operation(listeners_[i], deadline_ns);
+          });
+        } catch (const std::system_error&) {
+          // No thread to be had: this one works here, the others meanwhile.
+          codes[i] = operation(listeners_[i], deadline_ns);
+        }
+      }
+    }
+    return std::ranges::all_of(codes, [](std::int32_t code) { return code == JN_OK; });
+  }
+
   std::vector<jn_listener*> listeners_;
 };
 
@@ -159,17 +172,19 @@ int serve(const Options& options, const sigset_t& stop_signals) {
                 "%s received; draining calls in flight (at most %g s)",
                 signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain_seconds);
   log_line(announcement);
+  const std::int64_t drain_deadline_ns = jn_now_ns() + options.drain_timeout_ns;
+  const bool drained = listeners.drain_all(drain_deadline_ns);
   for (jn_listener* listener : listeners.all()) {
     jn_listener_stats stats{};
     stats.struct_size = sizeof stats;
     static_cast<void>(jn_listener_stats_get(listener, &stats));  // an open listener: JN_OK
     log_line(std::string(jn_listener_url(listener)) + ": " + std::to_string(stats.requests) +
-             " requests taken and " + std::to_string(stats.answers) + " answers sent so far; " +
+             " requests taken and " + std::to_string(stats.answers) + " answers sent; " +
              std::to_string(stats.refused_unread) + " calls refused and " +
              std::to_string(stats.dropped_unread) +
              " dropped because their clients left answers unread");
   }
-  if (!listeners.close_all(jn_now_ns() + options.drain_timeout_ns)) {
+  if (!listeners.close_all(drained ? drain_deadline_ns : 0)) {
     log_line("the drain timeout passed with calls still in flight; they were cut short");
     // Their handlers may still be running, and jn_host_free would wait for
     // them: ending the process here keeps the shutdown within the timeout.

@@ -390,6 +390,10 @@ jn_listener_stats Listener::stats() const noexcept {
   return stats;
 }
 
+bool Listener::drain(Deadline drain_deadline) {
+  return jn_listener_drain(raw_, drain_deadline) == JN_OK;
+}
+
 bool Listener::close(Deadline drain_deadline) {
   return jn_listener_close(std::exchange(raw_, nullptr), drain_deadline) == JN_OK;
 }

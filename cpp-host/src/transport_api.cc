@@ -141,6 +141,13 @@ JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listen
   return JN_OK;
 }
 
+JN_API std::int32_t jn_listener_drain(jn_listener* listener, std::int64_t drain_deadline_ns) {
+  if (listener == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  return listener->listener->drain(drain_deadline_ns) ? JN_OK : JN_DEADLINE_EXCEEDED;
+}
+
 JN_API std::int32_t jn_listener_close(jn_listener* listener, std::int64_t drain_deadline_ns) {
   if (listener == nullptr) {
     return JN_OK;

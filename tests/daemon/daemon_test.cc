@@ -155,9 +155,9 @@ TEST_P(ServeTest, EchoesPayloadsAndCarriesStatuses) {
   EXPECT_EQ(Call(missing.get(), "x").code, JN_NOT_FOUND);
 
   ExpectCleanStop(daemon);
-  // At the signal it logs what each listener did: the 6 calls above.
+  // Once drained it logs what each listener did: the 6 calls above.
   EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: " + url +
-                                            ": 6 requests taken and 6 answers sent so far; 0 "
+                                            ": 6 requests taken and 6 answers sent; 0 "
                                             "calls refused and 0 dropped because their clients "
                                             "left answers unread\n"))
       << daemon.Output();
@@ -306,7 +306,8 @@ TEST_P(DrainTest, CallsInFlightFinishLaterCallsAreUnavailableExitIsZero) {
   // call made at once may still be served; within a moment every call is
   // refused, while the long call keeps the daemon draining.
   Answer late = Call(echo.get(), "after the signal", 5s);
-  for (int attempt = 0; late.code == JN_OK && attempt < 100; ++attempt) {
+  int late_calls = 1;
+  for (; late.code == JN_OK && late_calls <= 100; ++late_calls) {
     std::this_thread::sleep_for(10ms);
     late = Call(echo.get(), "after the signal", 5s);
   }
@@ -321,6 +322,13 @@ TEST_P(DrainTest, CallsInFlightFinishLaterCallsAreUnavailableExitIsZero) {
   const std::string name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
   EXPECT_TRUE(Contains(daemon.Stderr(), name + " received; draining")) << daemon.Output();
   EXPECT_FALSE(Contains(daemon.Stderr(), "cut short")) << daemon.Output();
+  // After the drain it logs what the listener did, the calls answered
+  // while it drained included: the first call, the two sleeps and the late
+  // ones, each answered.
+  const std::string calls = std::to_string(3 + late_calls);
+  EXPECT_TRUE(Contains(daemon.Stderr(), daemon.Urls()[0] + ": " + calls + " requests taken and " +
+                                            calls + " answers sent; 0 "))
+      << daemon.Output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),

@@ -246,12 +246,23 @@ bool Listener::may_hand_over() const noexcept {
   return waiting_threads_ > 0 && call_ns_average_ >= kHandOverNs;
 }
 
-bool Listener::close(std::int64_t drain_deadline_ns) {
+bool Listener::wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns) {
   draining_.store(true);
-  std::unique_lock lock(mutex_);
-  const bool drained = changed_.wait_until(
+  return changed_.wait_until(
       lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
       [this] { return in_flight_ == 0; });
+}
+
+bool Listener::drain(std::int64_t drain_deadline_ns) {
+  std::unique_lock lock(mutex_);
+  return wait_for_calls(lock, drain_deadline_ns);
+}
+
+bool Listener::close(std::int64_t drain_deadline_ns) {
+  std::unique_lock lock(mutex_);
+  // Stopping under the same lock, so no call is taken between the wait and
+  // the stop.
+  const bool drained = wait_for_calls(lock, drain_deadline_ns);
   stopping_.store(true);
   role_free_.notify_all();
   arm_takeover_timer(1);  // long past: wakes the standby, which stops

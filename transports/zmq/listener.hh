@@ -78,13 +78,22 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // listener has done since it opened.
   void fill_stats(jn_listener_stats& stats) const noexcept;
 
-  // Answers new calls UNAVAILABLE, waits for calls in flight until
-  // drain_deadline_ns, then stops the threads and closes the socket.
+  // Answers new calls UNAVAILABLE from now on and waits for the calls in
+  // flight until drain_deadline_ns; the listener keeps its socket and
+  // threads (for those answers) until close. Returns whether no call is in
+  // flight. Not concurrently with close.
+  bool drain(std::int64_t drain_deadline_ns);
+
+  // Drains (as drain), then stops the threads and closes the socket.
   // Returns whether every call in flight was answered.
   bool close(std::int64_t drain_deadline_ns);
 
  private:
   Listener(jn_host* host, const ListenOptions& options);
+
+  // Sets draining_ and waits, under lock, until no call is in flight or
+  // drain_deadline_ns passes; whether none is.
+  bool wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns);
 
   // What a pool thread does next.
   enum class Role { receive, stand_by, stop };

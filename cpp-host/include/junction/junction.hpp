@@ -228,6 +228,11 @@ class Listener {
   // What it has done since it opened (jn_listener_stats_get); all zero for
   // an empty listener.
   [[nodiscard]] jn_listener_stats stats() const noexcept;
+  // Answers new calls UNAVAILABLE and waits for the calls in flight until
+  // drain_deadline (jn_listener_drain), keeping the listener: url and
+  // stats stay readable until close. Returns whether no call is in flight;
+  // false for an empty listener.
+  bool drain(Deadline drain_deadline);
   // Stops serving, answering calls in flight until drain_deadline; returns
   // whether all of them were answered. The listener is empty afterwards.
   bool close(Deadline drain_deadline);

@@ -155,7 +155,9 @@ pub struct Listener<'host> {
 // the raw listener after construction (the URL is copied then).
 unsafe impl Send for Listener<'_> {}
 // SAFETY: shared references read the copied URL and the listener's
-// counts, which jn_listener_stats_get reads atomically from any thread.
+// counts, which jn_listener_stats_get reads atomically from any thread,
+// and drain it, which jn_listener_drain allows on several threads at once
+// (never with jn_listener_close, which needs the owned Listener).
 unsafe impl Sync for Listener<'_> {}
 
 /// What a listener has done since it opened (`jn_listener_stats`); each
@@ -206,6 +208,47 @@ impl Listener<'_> {
             answers: raw.answers,
             refused_unread: raw.refused_unread,
             dropped_unread: raw.dropped_unread,
+        }
+    }
+
+    /// Drains the listener and keeps it: calls that arrive from now on are
+    /// answered [`Code::Unavailable`], and this waits until no call is in
+    /// flight or `drain` passes. Its [`url`](Self::url) and
+    /// [`stats`](Self::stats) stay readable (counting the calls the drain
+    /// waited for) until [`close`](Self::close), which may be given the same
+    /// deadline. Fails with [`Code::DeadlineExceeded`] when the deadline
+    /// passed first; those calls run on. Called from a handler this listener
+    /// is running, it waits for that handler until the deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use junction::{Deadline, Host, ListenOptions};
+    ///
+    /// let host = Host::new()?;
+    /// let listener = host.listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())?;
+    /// let drain = Deadline::after(Duration::from_secs(5));
+    /// listener.drain(drain)?;
+    /// println!("{} calls answered", listener.stats().answers);
+    /// listener.close(drain)?;
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn drain(&self, drain: Deadline) -> Result<()> {
+        // SAFETY: this listener is open (closing it takes ownership), and
+        // jn_listener_drain may run beside other drains and stats reads.
+        let code = unsafe { sys::jn_listener_drain(self.raw.as_ptr(), drain.as_ns()) };
+        match Code::from_raw(code) {
+            Code::Ok => Ok(()),
+            Code::DeadlineExceeded => Err(Status::new(
+                Code::DeadlineExceeded,
+                format!(
+                    "listener {} still had calls in flight at the drain deadline",
+                    self.url
+                ),
+            )),
+            other => Err(Status::new(
+                other,
+                format!("draining listener {} failed", self.url),
+            )),
         }
     }
 

@@ -348,6 +348,41 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
   EXPECT_TRUE(closed.get());
 }
 
+// jn_listener_drain waits for the call in flight as close does, but the
+// listener stays: later calls are answered UNAVAILABLE, its URL and stats
+// stay readable and count the call the drain waited for, and a drain whose
+// deadline passes first leaves the call running for a later one.
+TEST(DrainTest, DrainKeepsTheListenerReadableUntilClose) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  junction::Host client;
+  client.route("test", listener.url());
+  const junction::Method nap = client.resolve("test", "stubborn_nap");
+  auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("400").text()); });
+  const auto taken_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (listener.stats().requests == 0 && std::chrono::steady_clock::now() < taken_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(listener.stats().requests, 1U);
+
+  EXPECT_FALSE(listener.drain(junction::deadline_after(std::chrono::milliseconds(50))));
+  EXPECT_TRUE(listener.drain(junction::deadline_after(std::chrono::seconds(10))));
+  EXPECT_EQ(slow.get(), "rested");  // the listener kept its socket for the answer
+  EXPECT_EQ(listener.stats().answers, 1U);
+
+  EXPECT_EQ(code_of([&] { static_cast<void>(client.resolve("test", "echo").call("late")); }),
+            Code::unavailable);
+  const jn_listener_stats after = listener.stats();
+  EXPECT_EQ(after.requests, 2U);
+  EXPECT_EQ(after.answers, 2U);
+  EXPECT_TRUE(listener.url().starts_with("zmq+tcp://127.0.0.1:"));
+  EXPECT_TRUE(listener.close(jn_now_ns()));
+
+  EXPECT_EQ(jn_listener_drain(nullptr, 0), JN_INVALID_ARGUMENT);
+  EXPECT_FALSE(junction::Listener().drain(0));
+}
+
 // A closing listener closes its connections once its last answers are
 // sent, a route's idle liveness connection at once, the one carrying calls
 // once those answers have left. The answers on their way reach their

@@ -475,6 +475,59 @@ fn close_drains_calls_in_flight() {
     });
 }
 
+/// `drain` waits for the call in flight as `close` does but keeps the
+/// listener: later calls are answered UNAVAILABLE, its stats count the
+/// call the drain waited for, and a drain whose deadline passes first
+/// leaves the call running for `close` to wait for.
+#[test]
+fn drain_waits_for_calls_in_flight_and_keeps_the_listener() {
+    run(|| {
+        let server = Host::new().unwrap();
+        let (started, release) = blocking_service(&server);
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        let client = routed("blocking", listener.url(), &RouteOptions::new());
+        let release = release; // dropped before the hosts
+        let wait = Arc::new(client.resolve("blocking", "wait").unwrap());
+        let call_in_background = || {
+            let wait = Arc::clone(&wait);
+            thread::spawn(move || wait.call(b"", Deadline::after(WAIT)))
+        };
+
+        let caller = call_in_background();
+        started.recv_timeout(WAIT).unwrap();
+        expect_code(
+            "a drain whose deadline passes first",
+            listener.drain(Deadline::after(Duration::from_millis(50))),
+            Code::DeadlineExceeded,
+        );
+        let (waited, drained) = thread::scope(|scope| {
+            let draining = scope.spawn(|| listener.drain(Deadline::none()));
+            thread::sleep(Duration::from_millis(100));
+            let waited = !draining.is_finished();
+            release.one();
+            (waited, draining.join().unwrap())
+        });
+        assert!(waited, "drain did not wait for the call in flight");
+        drained.unwrap();
+        assert_eq!(caller.join().unwrap().unwrap(), b"released");
+        let answered = listener.stats();
+        assert_eq!((answered.requests, answered.answers), (1, 1));
+
+        expect_code(
+            "a call after the drain",
+            call_in_background().join().unwrap(),
+            Code::Unavailable,
+        );
+        let refused = listener.stats();
+        assert_eq!((refused.requests, refused.answers), (2, 2));
+        assert!(listener.url().starts_with("zmq+tcp://127.0.0.1:"));
+        drop(client);
+        listener.close(Deadline::after(WAIT)).unwrap();
+    });
+}
+
 /// A drain deadline cuts `close` short, and dropping a listener does not
 /// wait at all; the call cut off is answered by its own deadline at the
 /// latest: UNAVAILABLE where the transport sees the connection close (ipc,
