@@ -205,6 +205,43 @@ func ExampleListener_Stats() {
 	// Output: {Requests:2 Answers:2 RefusedUnread:0 DroppedUnread:0} <nil>
 }
 
+// A service stopping: it drains its listener (calls that arrive now are
+// answered UNAVAILABLE, those in flight finish), reads what the listener
+// did, the drained calls included, and closes it.
+func ExampleListener_Drain() {
+	server, _ := junction.NewHost()
+	defer server.Close()
+	_ = server.Register(junction.NewService("greeter").
+		Method("hello", func(_ context.Context, req []byte) ([]byte, error) {
+			return append([]byte("hello, "), req...), nil
+		}))
+	listener, err := server.Listen("zmq+inproc://example-drain")
+	if err != nil {
+		panic(err)
+	}
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	_ = client.Route("greeter", listener.URL())
+	hello, _ := client.Method("greeter", "hello")
+	defer hello.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = hello.Call(ctx, []byte("ada"))
+
+	fmt.Println(listener.Drain(ctx))
+	_, err = hello.Call(ctx, []byte("grace"))
+	fmt.Println(junction.CodeOf(err))
+	stats, _ := listener.Stats()
+	fmt.Printf("%d answers\n", stats.Answers)
+	fmt.Println(listener.Close(ctx))
+	// Output:
+	// <nil>
+	// UNAVAILABLE
+	// 2 answers
+	// <nil>
+}
+
 // A host for a batch job, whose threads may keep a longer scheduler slice
 // (fewer preemptions among busy threads); a slice out of bounds is refused.
 func ExampleWithThreadSlice() {
