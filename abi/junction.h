@@ -431,7 +431,8 @@ JN_API int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_st
  * JN_OK when no call is in flight, JN_DEADLINE_EXCEEDED when the deadline
  * passed first (those calls run on; a later drain or close waits again),
  * JN_INVALID_ARGUMENT for a NULL listener. Not concurrently with
- * jn_listener_close. */
+ * jn_listener_close; from a handler the listener is running, it waits for
+ * that handler until the deadline. */
 JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns);
 
 /* Stops serving and frees the listener. Calls that arrive from now on are

@@ -216,7 +216,9 @@ func (l *Listener) Close(ctx context.Context) error {
 // waited for, which a Close would have freed with the listener: a process
 // stopping drains its listeners, reads their stats, then closes them.
 // Drains may run side by side, and beside Stats; a Close waits for them.
-// A closed listener cannot be drained: FAILED_PRECONDITION.
+// A closed listener cannot be drained: FAILED_PRECONDITION. Called from a
+// handler the listener is running, Drain waits for that handler until the
+// deadline.
 func (l *Listener) Drain(ctx context.Context) error {
 	timeout := drainTimeout(ctx)
 	l.mu.RLock()

@@ -774,7 +774,8 @@ unsafe extern "C" {
  JN_OK when no call is in flight, JN_DEADLINE_EXCEEDED when the deadline
  passed first (those calls run on; a later drain or close waits again),
  JN_INVALID_ARGUMENT for a NULL listener. Not concurrently with
- jn_listener_close.*/
+ jn_listener_close; from a handler the listener is running, it waits for
+ that handler until the deadline.*/
     pub fn jn_listener_drain(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;
 }
 unsafe extern "C" {
