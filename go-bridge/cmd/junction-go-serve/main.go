@@ -23,6 +23,11 @@
 //
 //	junction-go-serve: ready
 //
+// After the signal and the drain, standard error carries one line per
+// listener, as junction-host's:
+//
+//	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread
+//
 // Exit status: 0 after a complete drain; 1 when a module cannot be loaded,
 // an address cannot be bound or the drain timeout cut calls short; 2 for a
 // usage error.
@@ -39,6 +44,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -171,27 +177,47 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
 	// All at once, so that none keeps taking calls while another drains.
-	errs := make(chan error, len(listeners))
-	for _, listener := range listeners {
-		go func() {
-			err := listener.Close(ctx)
-			if err != nil {
-				err = fmt.Errorf("closing %s: %w", listener.URL(), err)
-			}
-			errs <- err
-		}()
-	}
 	status := 0
-	for range listeners {
-		if err := <-errs; err != nil {
+	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Drain(ctx) }) {
+		if err != nil {
 			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
 			if errors.Is(err, junction.ErrDeadlineExceeded) {
 				status = 1
 			}
 		}
 	}
+	for _, listener := range listeners {
+		if stats, err := listener.Stats(); err == nil {
+			fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
+				"%d calls refused and %d dropped because their clients left answers unread\n",
+				listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread)
+		}
+	}
+	// Drained (or cut short: a context done closes without waiting).
+	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Close(ctx) }) {
+		if err != nil && status == 0 {
+			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
+			status = 1
+		}
+	}
 	if err := host.Close(); err != nil {
 		return fail("close the host: %v", err)
 	}
 	return status
+}
+
+// atOnce runs operation on every listener, each in a goroutine of its own,
+// and returns their errors (a listener's errors name it).
+func atOnce(listeners []*junction.Listener, operation func(*junction.Listener) error) []error {
+	errs := make([]error, len(listeners))
+	var wg sync.WaitGroup
+	for i, listener := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = operation(listener)
+		}()
+	}
+	wg.Wait()
+	return errs
 }

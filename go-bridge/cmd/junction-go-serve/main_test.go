@@ -123,9 +123,9 @@ func (s *served) readyURL(t *testing.T) string {
 
 // --threads and --thread-slice reach the listener: it keeps that many
 // threads, each asking for the slice chosen or keeping the slice of the
-// thread that started the listener; and it serves go.echo, then drains
-// and exits 0 on a signal. Kernels before Linux 6.12 report 0 for every
-// thread's slice.
+// thread that started the listener; and it serves go.echo, then drains on
+// a signal, reports the listener's counts and exits 0. Kernels before
+// Linux 6.12 report 0 for every thread's slice.
 func TestThreadsAndSliceReachTheListener(t *testing.T) {
 	for _, c := range []struct {
 		slice   string
@@ -179,6 +179,10 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 			case status := <-s.status:
 				if status != 0 || !strings.Contains(s.stderr.String(), "draining calls in flight") {
 					t.Errorf("exit status %d after the signal, stderr %q", status, s.stderr.String())
+				}
+				counts := url + ": 1 requests taken and 1 answers sent; 0 calls refused and 0 dropped"
+				if !strings.Contains(s.stderr.String(), counts) {
+					t.Errorf("stderr %q lacks the listener's counts %q", s.stderr.String(), counts)
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("still serving 30 s after the signal")
