@@ -427,14 +427,9 @@ func TestCallsToADeadURLAreUnavailable(t *testing.T) {
 }
 
 func TestListenerStats(t *testing.T) {
-	server := echoHost(t)
-	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	_, client, listener := routedEcho(t, "zmq+tcp://127.0.0.1:0")
 	if stats, err := listener.Stats(); err != nil || stats != (junction.ListenerStats{}) {
 		t.Fatalf("a new listener's stats: %+v, %v", stats, err)
-	}
-	client := newHost(t)
-	if err := client.Route(goecho.Name, listener.URL()); err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -460,12 +455,7 @@ func TestListenerStats(t *testing.T) {
 // a drain whose deadline passes first leaves the call running, later calls
 // are answered UNAVAILABLE, and Stats counts the call the drain waited for.
 func TestListenerDrain(t *testing.T) {
-	server := echoHost(t)
-	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
-	client := newHost(t)
-	if err := client.Route(goecho.Name, listener.URL()); err != nil {
-		t.Fatal(err)
-	}
+	_, client, listener := routedEcho(t, "zmq+tcp://127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sleep := method(t, client, goecho.Name, "sleep")
@@ -474,12 +464,12 @@ func TestListenerDrain(t *testing.T) {
 		_, err := sleep.Call(ctx, binary.LittleEndian.AppendUint64(nil, 400))
 		slow <- err
 	}()
-	for stats, err := listener.Stats(); stats.Requests == 0; stats, err = listener.Stats() {
-		if err != nil || ctx.Err() != nil {
-			t.Fatalf("waiting for the listener to take the call: %+v, %v, %v", stats, err, ctx.Err())
+	eventually(t, 10*time.Second, func() error {
+		if stats, err := listener.Stats(); err != nil || stats.Requests == 0 {
+			return fmt.Errorf("the listener has not taken the call: %+v, %v", stats, err)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 
 	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancelShort()

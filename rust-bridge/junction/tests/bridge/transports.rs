@@ -10,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use junction::{
-    Code, Deadline, Host, HostRef, ListenOptions, ListenerStats, RouteOptions, Service,
+    Buffer, Code, Deadline, Host, HostRef, ListenOptions, Listener, ListenerStats, Method,
+    RouteOptions, Service,
 };
 
 use crate::common::{
@@ -445,29 +446,51 @@ impl Release {
     }
 }
 
+/// The blocking service of `server` served over tcp, and a client host
+/// routed to it with `blocking/wait` resolved. Bound in this order, release
+/// is dropped first, before the hosts: a call still blocked then ends.
+fn blocking_route(
+    server: &HostRef,
+) -> (Listener<'_>, Host, Arc<Method>, mpsc::Receiver<()>, Release) {
+    let (started, release) = blocking_service(server);
+    let listener = server
+        .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+        .unwrap();
+    let client = routed("blocking", listener.url(), &RouteOptions::new());
+    let wait = Arc::new(client.resolve("blocking", "wait").unwrap());
+    (listener, client, wait, started, release)
+}
+
+/// Calls `wait` on a thread of its own.
+fn call_in_background(wait: &Arc<Method>) -> thread::JoinHandle<junction::Result<Buffer>> {
+    let wait = Arc::clone(wait);
+    thread::spawn(move || wait.call(b"", Deadline::after(WAIT)))
+}
+
+/// Runs `operation` on another thread while a blocked call holds it up:
+/// whether it was still waiting 100 ms later, and its result once `release`
+/// ends the call.
+fn waits_until_released<T: Send>(
+    release: &Release,
+    operation: impl FnOnce() -> T + Send,
+) -> (bool, T) {
+    thread::scope(|scope| {
+        let running = scope.spawn(operation);
+        thread::sleep(Duration::from_millis(100));
+        let waited = !running.is_finished();
+        release.one();
+        (waited, running.join().unwrap())
+    })
+}
+
 #[test]
 fn close_drains_calls_in_flight() {
     run(|| {
         let server = Host::new().unwrap();
-        let (started, release) = blocking_service(&server);
-        let listener = server
-            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
-            .unwrap();
-        let client = routed("blocking", listener.url(), &RouteOptions::new());
-        let release = release; // dropped before the hosts
-        let wait = Arc::new(client.resolve("blocking", "wait").unwrap());
-        let caller = {
-            let wait = Arc::clone(&wait);
-            thread::spawn(move || wait.call(b"", Deadline::after(WAIT)))
-        };
+        let (listener, _client, wait, started, release) = blocking_route(&server);
+        let caller = call_in_background(&wait);
         started.recv_timeout(WAIT).unwrap();
-        let (waited, closed) = thread::scope(|scope| {
-            let closing = scope.spawn(|| listener.close(Deadline::none()));
-            thread::sleep(Duration::from_millis(100));
-            let waited = !closing.is_finished();
-            release.one();
-            (waited, closing.join().unwrap())
-        });
+        let (waited, closed) = waits_until_released(&release, || listener.close(Deadline::none()));
         let answered = caller.join().unwrap();
         assert!(waited, "close did not wait for the call in flight");
         closed.unwrap();
@@ -483,32 +506,15 @@ fn close_drains_calls_in_flight() {
 fn drain_waits_for_calls_in_flight_and_keeps_the_listener() {
     run(|| {
         let server = Host::new().unwrap();
-        let (started, release) = blocking_service(&server);
-        let listener = server
-            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
-            .unwrap();
-        let client = routed("blocking", listener.url(), &RouteOptions::new());
-        let release = release; // dropped before the hosts
-        let wait = Arc::new(client.resolve("blocking", "wait").unwrap());
-        let call_in_background = || {
-            let wait = Arc::clone(&wait);
-            thread::spawn(move || wait.call(b"", Deadline::after(WAIT)))
-        };
-
-        let caller = call_in_background();
+        let (listener, client, wait, started, release) = blocking_route(&server);
+        let caller = call_in_background(&wait);
         started.recv_timeout(WAIT).unwrap();
         expect_code(
             "a drain whose deadline passes first",
             listener.drain(Deadline::after(Duration::from_millis(50))),
             Code::DeadlineExceeded,
         );
-        let (waited, drained) = thread::scope(|scope| {
-            let draining = scope.spawn(|| listener.drain(Deadline::none()));
-            thread::sleep(Duration::from_millis(100));
-            let waited = !draining.is_finished();
-            release.one();
-            (waited, draining.join().unwrap())
-        });
+        let (waited, drained) = waits_until_released(&release, || listener.drain(Deadline::none()));
         assert!(waited, "drain did not wait for the call in flight");
         drained.unwrap();
         assert_eq!(caller.join().unwrap().unwrap(), b"released");
@@ -517,7 +523,7 @@ fn drain_waits_for_calls_in_flight_and_keeps_the_listener() {
 
         expect_code(
             "a call after the drain",
-            call_in_background().join().unwrap(),
+            call_in_background(&wait).join().unwrap(),
             Code::Unavailable,
         );
         let refused = listener.stats();
