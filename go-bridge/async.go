@@ -74,6 +74,8 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 //
 //export junctionGoAsyncDone
 func junctionGoAsyncDone(callHandle C.uintptr_t, outcome C.junction_go_outcome) {
+	lockForeignThread()
+	defer runtime.UnlockOSThread()
 	handle := cgo.Handle(callHandle)
 	call := handle.Value().(*asyncCall)
 	handle.Delete()

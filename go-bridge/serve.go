@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
@@ -167,6 +168,15 @@ func junctionGoDestroy(serviceHandle C.uintptr_t) {
 	handle.Delete()
 }
 
+// lockForeignThread locks the calling goroutine to its OS thread while Go
+// code runs on a thread that called in from C (the caller's, a host worker,
+// a listener's, a Rust thread). The runtime then starts any OS thread it
+// needs meanwhile from its own template thread instead of cloning this one,
+// whose name, scheduling policy, slice and CPU affinity (a listener's
+// "jn-listener", say) would otherwise pass to a Go thread for good. The
+// caller unlocks it (runtime.UnlockOSThread) before returning to C.
+func lockForeignThread() { runtime.LockOSThread() }
+
 // junctionGoServe runs a Go handler for the trampoline. A response that
 // fits in scratch (C memory the trampoline lends, which AppendHandlerFuncs
 // append to directly) is left there and its length returned: the
@@ -177,6 +187,8 @@ func junctionGoDestroy(serviceHandle C.uintptr_t) {
 func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
 	result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
 	handler := (*handlers.table.Load())[handlerID-1]
+	lockForeignThread()
+	defer runtime.UnlockOSThread()
 	defer func() {
 		if recovered := recover(); recovered != nil {
 			fail(result, Internal, fmt.Sprintf("go handler panicked: %v", recovered))

@@ -1,0 +1,83 @@
+package junction_test
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"testing"
+
+	"junction"
+	"junction/internal/cgotest"
+)
+
+// holdThreads starts n goroutines that each lock an OS thread and wait:
+// meanwhile the runtime runs its other goroutines on threads it has idle
+// or starts new ones. It returns once all n hold their thread; release
+// ends them (and their threads) and waits for that.
+func holdThreads(n int) (release func()) {
+	var started, ended sync.WaitGroup
+	done := make(chan struct{})
+	for range n {
+		started.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			runtime.LockOSThread()
+			started.Done()
+			<-done
+		}()
+	}
+	started.Wait()
+	return func() {
+		close(done)
+		ended.Wait()
+	}
+}
+
+// withoutGC turns the collector off for the test: its stack scans stop
+// goroutines wherever they are, including the instants a call from C spends
+// in Go before and after the bridge locks the thread.
+func withoutGC(t *testing.T) {
+	previous := debug.SetGCPercent(-1)
+	t.Cleanup(func() { debug.SetGCPercent(previous) })
+}
+
+// A Go handler running on a host worker can make the runtime start OS
+// threads (here it starts goroutines that hold theirs, and waits). Those
+// threads are started from the runtime's own, never cloned from the worker,
+// so the host adds one thread named "jn-worker": its worker.
+func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
+	withoutGC(t)
+	before := cgotest.CountNamedThreads("jn-worker") // no other host is open
+	host, err := junction.NewHost(junction.WithWorkerThreads(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Close() })
+	var releases []func()
+	var mu sync.Mutex
+	err = host.Register(junction.NewService("threads").Method("hold", func(context.Context, []byte) ([]byte, error) {
+		release := holdThreads(8)
+		mu.Lock()
+		releases = append(releases, release)
+		mu.Unlock()
+		return nil, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := method(t, host, "threads", "hold")
+	for range 10 {
+		if code, _ := cgotest.CallOnWorker(hold, nil, nil); code != junction.OK {
+			t.Fatalf("call on the worker: %v", code)
+		}
+	}
+	named := cgotest.CountNamedThreads("jn-worker")
+	for _, release := range releases {
+		release()
+	}
+	if named != before+1 {
+		t.Errorf("%d threads are named jn-worker, want %d and the host's 1", named, before)
+	}
+}
