@@ -161,8 +161,13 @@ func (h *Host) Register(s *Service) error {
 	return err
 }
 
+// junctionGoDestroy forgets a service's handlers once the host no longer
+// calls them, on whichever thread released the service last.
+//
 //export junctionGoDestroy
 func junctionGoDestroy(serviceHandle C.uintptr_t) {
+	lockForeignThread()
+	defer runtime.UnlockOSThread()
 	handle := cgo.Handle(serviceHandle)
 	removeHandlers(handle.Value().([]uintptr))
 	handle.Delete()

@@ -115,12 +115,5 @@ func OwnThreadSlice() uint64 {
 func CountThreads(name string, sliceNs uint64) int {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	return int(C.cgotest_count_threads(cname, 0, C.uint64_t(sliceNs)))
-}
-
-// CountNamedThreads counts the process's threads named name.
-func CountNamedThreads(name string) int {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	return int(C.cgotest_count_threads(cname, 1, 0))
+	return int(C.cgotest_count_threads(cname, C.uint64_t(sliceNs)))
 }

@@ -33,7 +33,7 @@ static uint64_t slice_of(pid_t tid) {
 
 uint64_t cgotest_own_slice(void) { return slice_of(0); }
 
-uint32_t cgotest_count_threads(const char* name, int any_slice, uint64_t slice_ns) {
+uint32_t cgotest_count_threads(const char* name, uint64_t slice_ns) {
   DIR* tasks = opendir("/proc/self/task");
   if (tasks == NULL) {
     return 0;
@@ -53,8 +53,7 @@ uint32_t cgotest_count_threads(const char* name, int any_slice, uint64_t slice_n
     const int read = fgets(comm, sizeof comm, file) != NULL;
     fclose(file);
     comm[strcspn(comm, "\n")] = '\0';
-    if (read && strcmp(comm, name) == 0 &&
-        (any_slice || slice_of((pid_t)atoi(task->d_name)) == slice_ns)) {
+    if (read && strcmp(comm, name) == 0 && slice_of((pid_t)atoi(task->d_name)) == slice_ns) {
       ++count;
     }
   }

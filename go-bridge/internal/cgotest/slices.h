@@ -9,8 +9,7 @@
 /* The calling thread's slice; UINT64_MAX if it cannot be read. */
 uint64_t cgotest_own_slice(void);
 
-/* How many of this process's threads are named name and, unless any_slice,
- * report slice_ns. */
-uint32_t cgotest_count_threads(const char* name, int any_slice, uint64_t slice_ns);
+/* How many of this process's threads are named name and report slice_ns. */
+uint32_t cgotest_count_threads(const char* name, uint64_t slice_ns);
 
 #endif
