@@ -77,6 +77,11 @@ func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 	t.Cleanup(func() { _ = host.Close() })
 	var releases []func()
 	var mu sync.Mutex
+	t.Cleanup(func() {
+		for _, release := range releases {
+			release()
+		}
+	})
 	err = host.Register(junction.NewService("threads").Method("hold", func(context.Context, []byte) ([]byte, error) {
 		release := holdThreads(8)
 		mu.Lock()
@@ -98,9 +103,6 @@ func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 		if !before[id] {
 			added++
 		}
-	}
-	for _, release := range releases {
-		release()
 	}
 	if added != 1 {
 		t.Errorf("%d threads named jn-worker were added, want the host's 1", added)
