@@ -193,12 +193,12 @@ func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, 
 	result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
 	handler := (*handlers.table.Load())[handlerID-1]
 	lockForeignThread()
-	defer runtime.UnlockOSThread()
 	defer func() {
 		if recovered := recover(); recovered != nil {
 			fail(result, Internal, fmt.Sprintf("go handler panicked: %v", recovered))
 			written = -1
 		}
+		runtime.UnlockOSThread()
 	}()
 	var req []byte
 	if length > 0 {
