@@ -732,6 +732,9 @@ struct Latency {
   double mean = 0;
 };
 
+// A round's p50 when it completed no call (a real call takes at least 1 ns).
+constexpr std::uint64_t kNoCallsInRound = 0;
+
 struct CaseResult {
   Path path = Path::reqrep;
   Transport transport = Transport::ipc;
@@ -740,7 +743,7 @@ struct CaseResult {
   std::uint64_t calls = 0;
   double seconds = 0;
   Latency latency;                        // ns
-  std::vector<std::uint64_t> round_p50s;  // ns, each round's own p50
+  std::vector<std::uint64_t> round_p50s;  // ns, each round's own p50 (or kNoCallsInRound)
   double client_cpu_ns = 0;               // per call, likewise below
   double server_cpu_ns = 0;
   double client_voluntary = 0, client_involuntary = 0;
@@ -1063,10 +1066,14 @@ struct Pair {
   }
   // Each round's junction p50 over the REQ/REP p50 of the same round (the
   // two ran back to back), sorted: how far the machine's drift moves the
-  // ratio in one run.
+  // ratio in one run. A round in which either path completed no call (a
+  // very short round on a loaded machine) has no ratio.
   [[nodiscard]] std::vector<double> round_ratios() const {
     std::vector<double> ratios;
     for (std::size_t i = 0; i < junction->round_p50s.size() && i < reqrep->round_p50s.size(); ++i) {
+      if (junction->round_p50s[i] == kNoCallsInRound || reqrep->round_p50s[i] == kNoCallsInRound) {
+        continue;
+      }
       ratios.push_back(static_cast<double>(junction->round_p50s[i]) /
                        static_cast<double>(reqrep->round_p50s[i]));
     }
@@ -1150,8 +1157,9 @@ std::string markdown(const Report& report) {
       << fixed(report.timing.warmup_seconds, 2) << " s, then calls for "
       << fixed(report.timing.measure_seconds, 2)
       << " s, and a case's figures pool its rounds (the round ratios are each round's junction "
-         "p50 over the REQ/REP p50 of the same round: their median and range show how much the "
-         "machine moved during the run). The server is another process (this binary)"
+         "p50 over the REQ/REP p50 of the same round, leaving out rounds in which either completed "
+         "no call: their median and range show how much the machine moved during the run). The "
+         "server is another process (this binary)"
       << (report.same_session ? ", in the bench's session (`--same-session`)"
                               : ", in a session of its own as a separate service is")
       << ", answering a copy of the request on both paths; REQ/REP callers each have a REQ socket "
@@ -1306,7 +1314,10 @@ std::string json(const Report& report) {
         << ", \"p99_9\": " << c.latency.p999 << ", \"max\": " << c.latency.max
         << ", \"mean\": " << fixed(c.latency.mean, 1) << "}"
         << ", \"round_p50_ns\": "
-        << json_array(c.round_p50s, [](std::uint64_t ns) { return std::to_string(ns); })
+        << json_array(c.round_p50s,
+                      [](std::uint64_t ns) {
+                        return ns == kNoCallsInRound ? std::string("null") : std::to_string(ns);
+                      })
         << ", \"client_cpu_ns_per_call\": " << fixed(c.client_cpu_ns, 1)
         << ", \"server_cpu_ns_per_call\": " << fixed(c.server_cpu_ns, 1)
         << R"(, "client_context_switches_per_call": {"voluntary": )" << fixed(c.client_voluntary, 4)
