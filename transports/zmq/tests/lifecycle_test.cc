@@ -353,18 +353,25 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
 // stay readable and count the call the drain waited for, and a drain whose
 // deadline passes first leaves the call running for a later one.
 TEST(DrainTest, DrainKeepsTheListenerReadableUntilClose) {
+  // Set by the handler itself: the listener counts a request before the
+  // call reaches the host, and a drain in between refuses the call.
+  std::promise<void> entered;
   junction::Host server;
   server.register_service(test_service());
+  junction::Service announced("announced");
+  announced.method("nap", [&entered](auto, Deadline) {
+    entered.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return Buffer::copy_of("rested");
+  });
+  server.register_service(std::move(announced));
   junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
   junction::Host client;
   client.route("test", listener.url());
-  const junction::Method nap = client.resolve("test", "stubborn_nap");
-  auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("400").text()); });
-  const auto taken_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (listener.stats().requests == 0 && std::chrono::steady_clock::now() < taken_by) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ASSERT_EQ(listener.stats().requests, 1U);
+  client.route("announced", listener.url());
+  const junction::Method nap = client.resolve("announced", "nap");
+  auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("").text()); });
+  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 
   EXPECT_FALSE(listener.drain(junction::deadline_after(std::chrono::milliseconds(50))));
   EXPECT_TRUE(listener.drain(junction::deadline_after(std::chrono::seconds(10))));
