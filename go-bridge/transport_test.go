@@ -454,35 +454,27 @@ func TestListenerStats(t *testing.T) {
 // a drain whose deadline passes first leaves the call running, later calls
 // are answered UNAVAILABLE, and Stats counts the call the drain waited for.
 func TestListenerDrain(t *testing.T) {
-	// Closed by the handler itself: the listener counts a request before
-	// the call reaches the host, and a drain in between refuses the call.
-	entered := make(chan struct{})
 	server := echoHost(t)
-	err := server.Register(junction.NewService("announced").Method("nap", func(context.Context, []byte) ([]byte, error) {
-		close(entered)
-		time.Sleep(400 * time.Millisecond)
-		return []byte("rested"), nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The handler says when it has begun: the listener counts a request
+	// before the call reaches the host, and a drain in between refuses it.
+	started, release := blocking(t, server)
 	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
 	client := newHost(t)
-	for _, service := range []string{goecho.Name, "announced"} {
+	for _, service := range []string{goecho.Name, "blocking"} {
 		if err := client.Route(service, listener.URL()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nap := method(t, client, "announced", "nap")
+	wait := method(t, client, "blocking", "wait")
 	slow := make(chan error, 1)
 	go func() {
-		_, err := nap.Call(ctx, nil)
+		_, err := wait.Call(ctx, nil)
 		slow <- err
 	}()
 	select {
-	case <-entered:
+	case <-started:
 	case <-ctx.Done():
 		t.Fatal("the handler did not start within 10 s")
 	}
@@ -492,6 +484,7 @@ func TestListenerDrain(t *testing.T) {
 	if err := listener.Drain(short); !errors.Is(err, junction.ErrDeadlineExceeded) {
 		t.Fatalf("a drain whose deadline passes first: %v, want DEADLINE_EXCEEDED", err)
 	}
+	release()
 	if err := listener.Drain(ctx); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
