@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 5
+#define JN_ABI_VERSION_MINOR 6
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -367,6 +367,10 @@ JN_API int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* sta
 
 typedef struct jn_listener jn_listener; /* opaque */
 
+/* The most answers jn_listen_options.max_unread_answers may let one
+ * connection leave unread (since ABI 1.6). */
+#define JN_MAX_UNREAD_ANSWERS UINT64_C(1048576)
+
 /* Options for jn_host_listen. struct_size = sizeof(jn_listen_options).
  * services: borrowed for the call; the names of the services to serve
  * (service_count of them), or NULL to serve every service the host has,
@@ -377,7 +381,14 @@ typedef struct jn_listener jn_listener; /* opaque */
  * max_in_flight: calls served at once, each on its own thread, before the
  * listener stops reading (0 = 1024). max_payload_bytes: larger request payloads are refused with
  * JN_RESOURCE_EXHAUSTED, and a ZeroMQ frame larger than it closes the
- * sender's connection (0 = 64 MiB). */
+ * sender's connection (0 = 64 MiB).
+ * Since ABI 1.6, the bounds on what one connection may leave unread
+ * (docs/wire.md, "Unread answers"): once max_unread_answers answers (0 =
+ * 1024; at most JN_MAX_UNREAD_ANSWERS) or max_unread_answer_bytes bytes
+ * (0 = 256 MiB) of a connection wait to be written, its new calls are
+ * answered JN_RESOURCE_EXHAUSTED; at four times max_unread_answers they are
+ * dropped unanswered. A struct_size of ABI 1.5's struct (up to
+ * max_payload_bytes) gets these defaults. */
 typedef struct jn_listen_options {
   uint32_t struct_size;
   uint32_t threads;
@@ -385,6 +396,8 @@ typedef struct jn_listen_options {
   uint32_t service_count;
   uint32_t max_in_flight;
   uint64_t max_payload_bytes;
+  uint64_t max_unread_answers;      /* since ABI 1.6 */
+  uint64_t max_unread_answer_bytes; /* since ABI 1.6 */
 } jn_listen_options;
 
 /* Serves host's services on url (borrowed). options: borrowed, NULL for

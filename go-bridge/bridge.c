@@ -165,6 +165,7 @@ junction_go_status junction_go_load_module(jn_host* host, const char* path) {
 junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
                                       uint32_t service_count, uint32_t threads,
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,
+                                      uint64_t max_unread_answers, uint64_t max_unread_answer_bytes,
                                       jn_listener** listener) {
   jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
   const char** services = NULL;
@@ -188,6 +189,8 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
   options.service_count = service_names != NULL ? service_count : 0;
   options.max_in_flight = max_in_flight;
   options.max_payload_bytes = max_payload_bytes;
+  options.max_unread_answers = max_unread_answers;
+  options.max_unread_answer_bytes = max_unread_answer_bytes;
   const int32_t code = jn_host_listen(host, url, &options, listener, &status);
   free((void*)services);
   return status_from(code, &status);

@@ -87,10 +87,12 @@ junction_go_status junction_go_load_module(jn_host* host, const char* path);
 
 /* jn_host_listen. url: borrowed. service_names: service_count
  * NUL-terminated names laid end to end (borrowed), or NULL to serve every
- * service. listener: out, closed with jn_listener_close. */
+ * service. The limits as in jn_listen_options (0: the defaults). listener:
+ * out, closed with jn_listener_close. */
 junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
                                       uint32_t service_count, uint32_t threads,
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,
+                                      uint64_t max_unread_answers, uint64_t max_unread_answer_bytes,
                                       jn_listener** listener);
 
 /* jn_listener_drain with a drain deadline timeout_ns from now

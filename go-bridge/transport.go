@@ -31,11 +31,13 @@ type Listener struct {
 type ListenOption func(*listenConfig)
 
 type listenConfig struct {
-	services    []string
-	allowList   bool
-	threads     uint32
-	maxInFlight uint32
-	maxPayload  uint64
+	services         []string
+	allowList        bool
+	threads          uint32
+	maxInFlight      uint32
+	maxPayload       uint64
+	maxUnreadAnswers uint64
+	maxUnreadBytes   uint64
 }
 
 // ListenServices serves only the named services: a call for any other
@@ -70,6 +72,22 @@ func ListenMaxInFlight(n uint32) ListenOption {
 // 64 MiB).
 func ListenMaxPayload(bytes uint64) ListenOption {
 	return func(c *listenConfig) { c.maxPayload = bytes }
+}
+
+// ListenMaxUnreadAnswers sets how many answers one connection may leave
+// unread (ABI 1.6; 0 keeps the default: 1024; at most 1,048,576, more is
+// INVALID_ARGUMENT from Listen). While that many wait to be written, the
+// connection's new calls are answered RESOURCE_EXHAUSTED; at four times as
+// many they are dropped unanswered (docs/wire.md, "Unread answers").
+func ListenMaxUnreadAnswers(answers uint64) ListenOption {
+	return func(c *listenConfig) { c.maxUnreadAnswers = answers }
+}
+
+// ListenMaxUnreadBytes sets how many bytes of answers (headers and
+// payloads) one connection may leave unread before its new calls are
+// answered RESOURCE_EXHAUSTED (ABI 1.6; 0 keeps the default: 256 MiB).
+func ListenMaxUnreadBytes(bytes uint64) ListenOption {
+	return func(c *listenConfig) { c.maxUnreadBytes = bytes }
 }
 
 // Listen serves h's services to other hosts on url until the listener is
@@ -123,7 +141,8 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 		}
 		var raw *C.jn_listener
 		err := statusError(C.junction_go_listen(host, cChars(cURL), namesPtr, C.uint32_t(len(config.services)),
-			C.uint32_t(config.threads), C.uint32_t(config.maxInFlight), C.uint64_t(config.maxPayload), &raw))
+			C.uint32_t(config.threads), C.uint32_t(config.maxInFlight), C.uint64_t(config.maxPayload),
+			C.uint64_t(config.maxUnreadAnswers), C.uint64_t(config.maxUnreadBytes), &raw))
 		if err != nil {
 			return err
 		}

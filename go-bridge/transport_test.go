@@ -325,6 +325,27 @@ func TestListenAndRouteOptions(t *testing.T) {
 	}
 }
 
+// The unread-answer bounds reach the listener: one over the most it takes
+// is refused, and a client that reads its answers is served under the
+// least (the listener's own tests fill a connection's backlog).
+func TestListenUnreadAnswerBounds(t *testing.T) {
+	host := echoHost(t)
+	if listener, err := host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenMaxUnreadAnswers(1<<20+1)); !errors.Is(err, junction.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "max_unread_answers") {
+		t.Fatalf("a bound over the most: %v, %v", listener, err)
+	}
+	_, client, _ := routedEcho(t, "zmq+tcp://127.0.0.1:0",
+		junction.ListenMaxUnreadAnswers(1<<20), junction.ListenMaxUnreadBytes(1<<20))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	echo := method(t, client, goecho.Name, "echo")
+	for range 3 {
+		if got, err := echo.Call(ctx, payload(64)); err != nil || !bytes.Equal(got, payload(64)) {
+			t.Fatalf("echo: %d back, %v", len(got), err)
+		}
+	}
+}
+
 func TestRouteErrors(t *testing.T) {
 	host := echoHost(t)
 	if err := host.Route(goecho.Name, "zmq+tcp://127.0.0.1:1"); !errors.Is(err, junction.ErrAlreadyExists) {

@@ -19,66 +19,68 @@
   X(jn_service_desc, 40, 8)   \
   X(jn_host_options, 16, 8)   \
   X(jn_method_stats, 56, 8)   \
-  X(jn_listen_options, 32, 8) \
+  X(jn_listen_options, 48, 8) \
   X(jn_listener_stats, 40, 8) \
   X(jn_route_options, 24, 8)
 
 /* X(type, field, offset, size) */
-#define ABI_LAYOUT_FIELDS(X)                     \
-  X(jn_bytes, data, 0, 8)                        \
-  X(jn_bytes, len, 8, 8)                         \
-  X(jn_buffer, data, 0, 8)                       \
-  X(jn_buffer, len, 8, 8)                        \
-  X(jn_buffer, release, 16, 8)                   \
-  X(jn_buffer, private_data, 24, 8)              \
-  X(jn_status, code, 0, 4)                       \
-  X(jn_status, reserved, 4, 4)                   \
-  X(jn_status, message, 8, 32)                   \
-  X(jn_result, status, 0, 40)                    \
-  X(jn_result, response, 40, 32)                 \
-  X(jn_live_counts, buffers, 0, 8)               \
-  X(jn_live_counts, buffer_bytes, 8, 8)          \
-  X(jn_live_counts, hosts, 16, 8)                \
-  X(jn_live_counts, methods, 24, 8)              \
-  X(jn_live_counts, services, 32, 8)             \
-  X(jn_live_counts, pending_calls, 40, 8)        \
-  X(jn_completion, call_id, 0, 8)                \
-  X(jn_completion, reserved, 8, 8)               \
-  X(jn_method_desc, name, 0, 8)                  \
-  X(jn_method_desc, handler, 8, 8)               \
-  X(jn_method_desc, async_handler, 16, 8)        \
-  X(jn_method_desc, ctx, 24, 8)                  \
-  X(jn_service_desc, abi_version, 0, 4)          \
-  X(jn_service_desc, method_count, 4, 4)         \
-  X(jn_service_desc, name, 8, 8)                 \
-  X(jn_service_desc, methods, 16, 8)             \
-  X(jn_service_desc, ctx, 24, 8)                 \
-  X(jn_service_desc, destroy, 32, 8)             \
-  X(jn_host_options, struct_size, 0, 4)          \
-  X(jn_host_options, worker_threads, 4, 4)       \
-  X(jn_host_options, thread_slice_ns, 8, 8)      \
-  X(jn_method_stats, calls, 0, 8)                \
-  X(jn_method_stats, errors, 8, 8)               \
-  X(jn_method_stats, latency_samples, 16, 8)     \
-  X(jn_method_stats, latency_mean_ns, 24, 8)     \
-  X(jn_method_stats, latency_p50_ns, 32, 8)      \
-  X(jn_method_stats, latency_p99_ns, 40, 8)      \
-  X(jn_method_stats, latency_max_ns, 48, 8)      \
-  X(jn_listen_options, struct_size, 0, 4)        \
-  X(jn_listen_options, threads, 4, 4)            \
-  X(jn_listen_options, services, 8, 8)           \
-  X(jn_listen_options, service_count, 16, 4)     \
-  X(jn_listen_options, max_in_flight, 20, 4)     \
-  X(jn_listen_options, max_payload_bytes, 24, 8) \
-  X(jn_listener_stats, struct_size, 0, 4)        \
-  X(jn_listener_stats, reserved, 4, 4)           \
-  X(jn_listener_stats, requests, 8, 8)           \
-  X(jn_listener_stats, answers, 16, 8)           \
-  X(jn_listener_stats, refused_unread, 24, 8)    \
-  X(jn_listener_stats, dropped_unread, 32, 8)    \
-  X(jn_route_options, struct_size, 0, 4)         \
-  X(jn_route_options, reserved, 4, 4)            \
-  X(jn_route_options, connect_timeout_ns, 8, 8)  \
+#define ABI_LAYOUT_FIELDS(X)                           \
+  X(jn_bytes, data, 0, 8)                              \
+  X(jn_bytes, len, 8, 8)                               \
+  X(jn_buffer, data, 0, 8)                             \
+  X(jn_buffer, len, 8, 8)                              \
+  X(jn_buffer, release, 16, 8)                         \
+  X(jn_buffer, private_data, 24, 8)                    \
+  X(jn_status, code, 0, 4)                             \
+  X(jn_status, reserved, 4, 4)                         \
+  X(jn_status, message, 8, 32)                         \
+  X(jn_result, status, 0, 40)                          \
+  X(jn_result, response, 40, 32)                       \
+  X(jn_live_counts, buffers, 0, 8)                     \
+  X(jn_live_counts, buffer_bytes, 8, 8)                \
+  X(jn_live_counts, hosts, 16, 8)                      \
+  X(jn_live_counts, methods, 24, 8)                    \
+  X(jn_live_counts, services, 32, 8)                   \
+  X(jn_live_counts, pending_calls, 40, 8)              \
+  X(jn_completion, call_id, 0, 8)                      \
+  X(jn_completion, reserved, 8, 8)                     \
+  X(jn_method_desc, name, 0, 8)                        \
+  X(jn_method_desc, handler, 8, 8)                     \
+  X(jn_method_desc, async_handler, 16, 8)              \
+  X(jn_method_desc, ctx, 24, 8)                        \
+  X(jn_service_desc, abi_version, 0, 4)                \
+  X(jn_service_desc, method_count, 4, 4)               \
+  X(jn_service_desc, name, 8, 8)                       \
+  X(jn_service_desc, methods, 16, 8)                   \
+  X(jn_service_desc, ctx, 24, 8)                       \
+  X(jn_service_desc, destroy, 32, 8)                   \
+  X(jn_host_options, struct_size, 0, 4)                \
+  X(jn_host_options, worker_threads, 4, 4)             \
+  X(jn_host_options, thread_slice_ns, 8, 8)            \
+  X(jn_method_stats, calls, 0, 8)                      \
+  X(jn_method_stats, errors, 8, 8)                     \
+  X(jn_method_stats, latency_samples, 16, 8)           \
+  X(jn_method_stats, latency_mean_ns, 24, 8)           \
+  X(jn_method_stats, latency_p50_ns, 32, 8)            \
+  X(jn_method_stats, latency_p99_ns, 40, 8)            \
+  X(jn_method_stats, latency_max_ns, 48, 8)            \
+  X(jn_listen_options, struct_size, 0, 4)              \
+  X(jn_listen_options, threads, 4, 4)                  \
+  X(jn_listen_options, services, 8, 8)                 \
+  X(jn_listen_options, service_count, 16, 4)           \
+  X(jn_listen_options, max_in_flight, 20, 4)           \
+  X(jn_listen_options, max_payload_bytes, 24, 8)       \
+  X(jn_listen_options, max_unread_answers, 32, 8)      \
+  X(jn_listen_options, max_unread_answer_bytes, 40, 8) \
+  X(jn_listener_stats, struct_size, 0, 4)              \
+  X(jn_listener_stats, reserved, 4, 4)                 \
+  X(jn_listener_stats, requests, 8, 8)                 \
+  X(jn_listener_stats, answers, 16, 8)                 \
+  X(jn_listener_stats, refused_unread, 24, 8)          \
+  X(jn_listener_stats, dropped_unread, 32, 8)          \
+  X(jn_route_options, struct_size, 0, 4)               \
+  X(jn_route_options, reserved, 4, 4)                  \
+  X(jn_route_options, connect_timeout_ns, 8, 8)        \
   X(jn_route_options, max_payload_bytes, 16, 8)
 
 /* X(constant, gRPC number): the status codes. */

@@ -59,10 +59,12 @@ int32_t abi_c99_use_everything(void) {
   jn_method_desc methods[2];
   jn_service_desc service;
   jn_host_options options;
+  jn_listen_options listen_options;
   jn_live_counts counts;
   jn_method_stats stats;
   jn_host* host = 0;
   jn_method* method = 0;
+  jn_listener* listener = 0;
   uint8_t* writable = 0;
   int32_t code;
   uint32_t version = JN_ABI_VERSION;
@@ -87,6 +89,14 @@ int32_t abi_c99_use_everything(void) {
   options.struct_size = sizeof options;
   options.worker_threads = 0;
   options.thread_slice_ns = JN_THREAD_SLICE_INHERITED;
+  listen_options.struct_size = sizeof listen_options;
+  listen_options.threads = 0;
+  listen_options.services = 0;
+  listen_options.service_count = 0;
+  listen_options.max_in_flight = 0;
+  listen_options.max_payload_bytes = 0;
+  listen_options.max_unread_answers = JN_MAX_UNREAD_ANSWERS;
+  listen_options.max_unread_answer_bytes = 0;
 
   if (JN_ABI_VERSION_MAJOR_OF(jn_abi_version()) != JN_ABI_VERSION_MAJOR ||
       JN_ABI_VERSION_MINOR_OF(version) != JN_ABI_VERSION_MINOR) {
@@ -104,6 +114,9 @@ int32_t abi_c99_use_everything(void) {
     (void)jn_call_async(method, &owned, JN_NO_DEADLINE, abi_c99_done, 0, &status);
     (void)jn_method_stats_get(method, &stats);
   }
+  if (code == JN_OK)
+    code = jn_host_listen(host, "zmq+inproc://c99", &listen_options, &listener, &status);
+  if (code == JN_OK) code = jn_listener_close(listener, JN_NO_DEADLINE);
   (void)jn_complete(completion, &result);
   (void)jn_buffer_new(4, &writable, &owned);
   jn_buffer_release(&owned);

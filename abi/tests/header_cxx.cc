@@ -47,6 +47,15 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method>);
 [[maybe_unused]] constexpr jn_host_options options{.struct_size = sizeof(jn_host_options),
                                                    .worker_threads = 0,
                                                    .thread_slice_ns = JN_THREAD_SLICE_MIN_NS};
+[[maybe_unused]] constexpr jn_listen_options listen_options{
+    .struct_size = sizeof(jn_listen_options),
+    .threads = 0,
+    .services = nullptr,
+    .service_count = 0,
+    .max_in_flight = 0,
+    .max_payload_bytes = 0,
+    .max_unread_answers = JN_MAX_UNREAD_ANSWERS,
+    .max_unread_answer_bytes = 0};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

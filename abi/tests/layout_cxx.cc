@@ -52,6 +52,8 @@ static_assert(JN_ABI_VERSION_MAJOR_OF(0x00020003u) == 2 &&
               JN_ABI_VERSION_MINOR_OF(0x00020003u) == 3);
 static_assert(std::is_same_v<decltype(JN_NO_DEADLINE), std::int64_t> &&
               JN_NO_DEADLINE == INT64_MAX);
+static_assert(std::is_same_v<decltype(JN_MAX_UNREAD_ANSWERS), std::uint64_t> &&
+              JN_MAX_UNREAD_ANSWERS == 1048576);
 
 #define ABI_STRUCT_ENTRY(type, size, alignment) {#type, sizeof(type), alignof(type)},
 // NOLINTBEGIN(bugprone-sizeof-expression): as in ABI_ASSERT_FIELD

@@ -353,7 +353,9 @@ Listener Host::listen(std::string_view url, const ListenOptions& options) {
                                       services.empty() ? nullptr : services.data(),
                                       static_cast<std::uint32_t>(services.size()),
                                       options.max_in_flight,
-                                      options.max_payload_bytes};
+                                      options.max_payload_bytes,
+                                      options.max_unread_answers,
+                                      options.max_unread_answer_bytes};
   jn_listener* raw = nullptr;
   jn_status status{};
   check(jn_host_listen(raw_, std::string(url).c_str(), &raw_options, &raw, &status), status);

@@ -88,8 +88,13 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
     return report(status, JN_INVALID_ARGUMENT, "host, url and listener must not be NULL");
   }
   zmq_transport::ListenOptions settings;
+  // ABI 1.5's struct ends with max_payload_bytes; the unread-answer bounds
+  // of a struct that size are the defaults.
+  constexpr std::uint32_t kListenOptionsSize15 = offsetof(jn_listen_options, max_unread_answers);
+  const bool has_unread_bounds =
+      options != nullptr && options->struct_size >= sizeof(jn_listen_options);
   if (options != nullptr) {
-    if (options->struct_size < sizeof(jn_listen_options)) {
+    if (options->struct_size < kListenOptionsSize15) {
       return report(status, JN_INVALID_ARGUMENT,
                     "jn_listen_options.struct_size must be sizeof(jn_listen_options)");
     }
@@ -102,6 +107,12 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
   }
   try {
     if (options != nullptr) {
+      if (has_unread_bounds && options->max_unread_answers > JN_MAX_UNREAD_ANSWERS) {
+        return report(status, JN_INVALID_ARGUMENT,
+                      "jn_listen_options.max_unread_answers must be at most " +
+                          std::to_string(JN_MAX_UNREAD_ANSWERS) + ", got " +
+                          std::to_string(options->max_unread_answers));
+      }
       for (std::uint32_t i = 0; i < options->service_count; ++i) {
         if (options->services[i] == nullptr) {
           return report(status, JN_INVALID_ARGUMENT,
@@ -114,6 +125,12 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
           options->max_in_flight != 0 ? options->max_in_flight : settings.max_in_flight;
       settings.max_payload_bytes =
           options->max_payload_bytes != 0 ? options->max_payload_bytes : settings.max_payload_bytes;
+      if (has_unread_bounds && options->max_unread_answers != 0) {
+        settings.max_unread_answers = options->max_unread_answers;
+      }
+      if (has_unread_bounds && options->max_unread_answer_bytes != 0) {
+        settings.max_unread_answer_bytes = options->max_unread_answer_bytes;
+      }
     }
     auto* host = reinterpret_cast<Host*>(handle);
     settings.thread_slice_ns = host->thread_slice_ns;

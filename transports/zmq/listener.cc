@@ -47,16 +47,11 @@ constexpr std::int64_t kHandOverNs = 50'000;
 // end a receive blocked in libzmq.
 constexpr const char* kWakeAddress = "inproc://junction-listener-wake";
 
-// A connection's backlog (AnswerBacklog) is full at this many answers or
-// bytes: its new calls are refused with RESOURCE_EXHAUSTED until its client
-// reads. Calls already taken still answer, so a backlog may pass these by up
-// to the calls in flight.
-constexpr std::uint64_t kMaxUnreadAnswers = 1024;
-constexpr std::uint64_t kMaxUnreadAnswerBytes = std::uint64_t{256} << 20;
-// Refusals are answers too. A client that leaves this many unread reads
-// nothing: its further calls are dropped unanswered, so that it cannot make
-// the listener hold more (each refusal is a few hundred bytes).
-constexpr std::uint64_t kDropCallsAtUnreadAnswers = 4 * kMaxUnreadAnswers;
+// Refusals are answers too. A client that leaves this many times
+// max_unread_answers unread reads nothing: its further calls are dropped
+// unanswered, so that it cannot make the listener hold more (each refusal
+// is a few hundred bytes).
+constexpr std::uint64_t kDropCallsAtUnreadTimes = 4;
 
 // An answer's header frame as libzmq holds it (its bytes follow the
 // object, in the same allocation), counted in its connection's backlog
@@ -97,16 +92,17 @@ void release_sent_header(void* /*data*/, void* hint) {
 
 // Why a connection with this backlog may not start another call, if it may
 // not.
-std::optional<std::string> backlog_full(const AnswerBacklog& backlog) {
+std::optional<std::string> backlog_full(const AnswerBacklog& backlog,
+                                        const ListenOptions& options) {
   const std::uint64_t answers = backlog.answers.load(std::memory_order_relaxed);
   const std::uint64_t bytes = backlog.bytes.load(std::memory_order_relaxed);
-  if (answers < kMaxUnreadAnswers && bytes < kMaxUnreadAnswerBytes) {
+  if (answers < options.max_unread_answers && bytes < options.max_unread_answer_bytes) {
     return std::nullopt;
   }
   return std::to_string(answers) + " answers (" + std::to_string(bytes) +
          " bytes) on this connection are waiting to be read; up to " +
-         std::to_string(kMaxUnreadAnswers) + " answers and " +
-         std::to_string(kMaxUnreadAnswerBytes) + " bytes may wait";
+         std::to_string(options.max_unread_answers) + " answers and " +
+         std::to_string(options.max_unread_answer_bytes) + " bytes may wait";
 }
 
 std::span<const std::uint8_t> bytes_of(const zmq::message_t& frame) {
@@ -143,10 +139,14 @@ bool ipc_path_in_use(const std::string& path) {
 }
 
 // options with threads in 1..max_in_flight: every pool thread may be in a
-// call at once, so a larger pool would serve more than max_in_flight.
+// call at once, so a larger pool would serve more than max_in_flight. A
+// backlog bound of 0 would refuse every call; 1 is the least.
 ListenOptions normalised(ListenOptions options) {
   options.max_in_flight = std::max<std::uint32_t>(1, options.max_in_flight);
   options.threads = std::clamp<std::uint32_t>(options.threads, 1, options.max_in_flight);
+  options.max_unread_answers =
+      std::clamp<std::uint64_t>(options.max_unread_answers, 1, JN_MAX_UNREAD_ANSWERS);
+  options.max_unread_answer_bytes = std::max<std::uint64_t>(1, options.max_unread_answer_bytes);
   return options;
 }
 
@@ -501,7 +501,8 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   }
   zmq::message_t& routing_id = frames[0];
   const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
-  if (backlog->answers.load(std::memory_order_relaxed) >= kDropCallsAtUnreadAnswers) {
+  if (backlog->answers.load(std::memory_order_relaxed) >=
+      kDropCallsAtUnreadTimes * options_.max_unread_answers) {
     dropped_unread_.fetch_add(1, std::memory_order_relaxed);
     return;  // its client reads nothing
   }
@@ -527,7 +528,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
            nullptr);
     return;
   }
-  if (std::optional<std::string> full = backlog_full(*backlog)) {
+  if (std::optional<std::string> full = backlog_full(*backlog, options_)) {
     refused_unread_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_RESOURCE_EXHAUSTED, *full, nullptr);
     return;

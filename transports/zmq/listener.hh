@@ -45,6 +45,12 @@ struct ListenOptions {
   std::vector<std::string> services;  // empty: every service of the host
   std::uint32_t max_in_flight = 1024;
   std::uint64_t max_payload_bytes = 64ull << 20;
+  // A connection's backlog (AnswerBacklog) is full at this many answers or
+  // bytes: its new calls are refused with RESOURCE_EXHAUSTED until its
+  // client reads. Calls already taken still answer, so a backlog may pass
+  // these by up to the calls in flight.
+  std::uint64_t max_unread_answers = 1024;
+  std::uint64_t max_unread_answer_bytes = 256ull << 20;
   // The slice the listener's threads ask for (thread_slice.hh): the host's.
   std::uint64_t thread_slice_ns = detail::kDefaultSliceNs;
 };

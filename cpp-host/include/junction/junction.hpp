@@ -202,6 +202,10 @@ struct ListenOptions {
   std::uint32_t threads = 0;
   std::uint32_t max_in_flight = 0;
   std::uint64_t max_payload_bytes = 0;
+  // What one connection may leave unread before its calls are refused
+  // (0: 1024 answers, at most JN_MAX_UNREAD_ANSWERS; 0: 256 MiB).
+  std::uint64_t max_unread_answers = 0;
+  std::uint64_t max_unread_answer_bytes = 0;
 };
 
 // See jn_route_options; zeros mean the defaults.

@@ -19,6 +19,7 @@ impl ParseCallbacks for Naming {
             "JN_STATUS_CODE_MAX" => Some(IntKind::I32),
             _ if name.starts_with("JN_ABI_VERSION") => Some(IntKind::U32),
             _ if name.starts_with("JN_THREAD_SLICE") => Some(IntKind::U64),
+            "JN_MAX_UNREAD_ANSWERS" => Some(IntKind::U64),
             _ => None,
         }
     }

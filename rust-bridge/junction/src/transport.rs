@@ -22,7 +22,9 @@ use crate::{sys, Code, Deadline, HostRef, Result, Status};
 ///     .services(["rust.echo"])
 ///     .threads(2)
 ///     .max_in_flight(64)
-///     .max_payload_bytes(1 << 20);
+///     .max_payload_bytes(1 << 20)
+///     .max_unread_answers(256)
+///     .max_unread_answer_bytes(64 << 20);
 /// # let _ = options;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,17 +33,22 @@ pub struct ListenOptions {
     threads: u32,
     max_in_flight: u32,
     max_payload_bytes: u64,
+    max_unread_answers: u64,
+    max_unread_answer_bytes: u64,
 }
 
 impl ListenOptions {
     /// The defaults: every service of the host, 4 threads, 1024 calls in
-    /// flight, 64 MiB payloads.
+    /// flight, 64 MiB payloads, 1024 answers or 256 MiB left unread by a
+    /// connection.
     pub const fn new() -> ListenOptions {
         ListenOptions {
             services: None,
             threads: 0,
             max_in_flight: 0,
             max_payload_bytes: 0,
+            max_unread_answers: 0,
+            max_unread_answer_bytes: 0,
         }
     }
 
@@ -82,6 +89,25 @@ impl ListenOptions {
     /// and a ZeroMQ frame larger than it closes the sender's connection.
     pub const fn max_payload_bytes(mut self, bytes: u64) -> ListenOptions {
         self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// How many answers one connection may leave unread (0, the default,
+    /// means 1024; at most [`sys::JN_MAX_UNREAD_ANSWERS`], more is
+    /// [`Code::InvalidArgument`] from [`HostRef::listen`]). While that many
+    /// wait to be written, the connection's new calls are answered
+    /// [`Code::ResourceExhausted`]; at four times as many they are dropped
+    /// unanswered (docs/wire.md, "Unread answers").
+    pub const fn max_unread_answers(mut self, answers: u64) -> ListenOptions {
+        self.max_unread_answers = answers;
+        self
+    }
+
+    /// How many bytes of answers (headers and payloads) one connection may
+    /// leave unread before its new calls are answered
+    /// [`Code::ResourceExhausted`] (0, the default, means 256 MiB).
+    pub const fn max_unread_answer_bytes(mut self, bytes: u64) -> ListenOptions {
+        self.max_unread_answer_bytes = bytes;
         self
     }
 }
@@ -377,6 +403,8 @@ impl HostRef {
             service_count,
             max_in_flight: options.max_in_flight,
             max_payload_bytes: options.max_payload_bytes,
+            max_unread_answers: options.max_unread_answers,
+            max_unread_answer_bytes: options.max_unread_answer_bytes,
         };
         let mut raw = std::ptr::null_mut();
         let mut status = sys::jn_status::default();

@@ -3,9 +3,12 @@
 // and come back.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <future>
 #include <iterator>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "test_support.hh"
@@ -105,7 +108,7 @@ TEST(ListenTest, NullArgumentsAreInvalidArgument) {
   EXPECT_EQ(jn_host_listen(host.raw(), nullptr, nullptr, &listener, nullptr), JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", nullptr, nullptr, nullptr),
             JN_INVALID_ARGUMENT);
-  const jn_listen_options no_list{sizeof(jn_listen_options), 0, nullptr, 2, 0, 0};
+  const jn_listen_options no_list{sizeof(jn_listen_options), 0, nullptr, 2, 0, 0, 0, 0};
   EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", &no_list, &listener, nullptr),
             JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_listener_url(nullptr), nullptr);
@@ -117,6 +120,47 @@ TEST(ListenTest, NullArgumentsAreInvalidArgument) {
   const jn_route_options bad_route{sizeof(jn_route_options), 1, 0, 0};
   EXPECT_EQ(jn_host_route(host.raw(), "s", "zmq+inproc://x", &bad_route, nullptr),
             JN_INVALID_ARGUMENT);
+}
+
+// jn_host_listen's answer to options, and its status message.
+std::pair<std::int32_t, std::string> listen_with(jn_host* host, const jn_listen_options& options) {
+  jn_listener* listener = nullptr;
+  jn_status status{};
+  const std::int32_t code =
+      jn_host_listen(host, "zmq+tcp://127.0.0.1:0", &options, &listener, &status);
+  std::string message(reinterpret_cast<const char*>(status.message.data), status.message.len);
+  jn_status_release(&status);
+  EXPECT_EQ(jn_listener_close(listener, 0), JN_OK);
+  return {code, std::move(message)};
+}
+
+TEST(ListenTest, UnreadAnswerBoundsOverTheMostAreInvalidArgument) {
+  junction::Host host;
+  jn_listen_options options{};
+  options.struct_size = sizeof(options);
+  options.max_unread_answers = JN_MAX_UNREAD_ANSWERS + 1;
+  const auto [code, message] = listen_with(host.raw(), options);
+  EXPECT_EQ(code, JN_INVALID_ARGUMENT);
+  EXPECT_EQ(message, "jn_listen_options.max_unread_answers must be at most 1048576, got 1048577");
+  options.max_unread_answers = JN_MAX_UNREAD_ANSWERS;
+  options.max_unread_answer_bytes = UINT64_MAX;
+  EXPECT_EQ(listen_with(host.raw(), options).first, JN_OK);
+  options.max_unread_answers = 1;
+  options.max_unread_answer_bytes = 1;
+  EXPECT_EQ(listen_with(host.raw(), options).first, JN_OK);
+}
+
+TEST(ListenTest, OptionsOfAbi15AreReadNoFurtherThanTheirSize) {
+  // Code built against ABI 1.5 passes a struct ending at max_payload_bytes:
+  // what follows it in memory is not the unread-answer bounds, so the
+  // listener must not read it (here, a bound it would refuse).
+  junction::Host host;
+  jn_listen_options options{};
+  options.struct_size = offsetof(jn_listen_options, max_unread_answers);
+  options.max_unread_answers = JN_MAX_UNREAD_ANSWERS + 1;
+  EXPECT_EQ(listen_with(host.raw(), options).first, JN_OK);
+  options.struct_size -= 8;
+  EXPECT_EQ(listen_with(host.raw(), options).first, JN_INVALID_ARGUMENT);
 }
 
 TEST(ListenTest, StatsCountCallsAndAnswersAndRefuseBadArguments) {

@@ -23,7 +23,8 @@ namespace {
 
 namespace wire = junction::wire;
 
-constexpr std::size_t kMaxUnreadAnswers = 1024;  // the listener's, per connection
+// The listener's default bounds, per connection.
+constexpr std::size_t kMaxUnreadAnswers = 1024;
 constexpr std::size_t kDropCallsAtUnreadAnswers = 4 * kMaxUnreadAnswers;
 
 // A listener serving "unread"/"answer", whose answer is the request's bytes
@@ -33,7 +34,7 @@ constexpr std::size_t kDropCallsAtUnreadAnswers = 4 * kMaxUnreadAnswers;
 // unread answers pile up at the listener.
 class UnreadAnswersTest : public testing::Test {
  protected:
-  void serve(std::size_t answer_bytes) {
+  void serve(std::size_t answer_bytes, const junction::ListenOptions& options) {
     junction::Service service("unread");
     service.method("answer", [this, answer_bytes](auto request, Deadline) {
       handled_.fetch_add(1);
@@ -43,7 +44,7 @@ class UnreadAnswersTest : public testing::Test {
     });
     service.method("other", [](auto request, Deadline) { return Buffer::copy_of(request); });
     host_.register_service(std::move(service));
-    listener_ = host_.listen("zmq+tcp://127.0.0.1:0");
+    listener_ = host_.listen("zmq+tcp://127.0.0.1:0", options);
     const std::string url(listener_.url());
     peer_.set(zmq::sockopt::linger, 0);
     peer_.set(zmq::sockopt::rcvhwm, 1);
@@ -121,9 +122,12 @@ class UnreadAnswersTest : public testing::Test {
     std::size_t answers = 0;
     std::size_t answered = 0;
     std::size_t refused = 0;
+    std::string refusal;        // a refusal's message
+    std::uint64_t dropped = 0;  // calls the listener dropped unanswered
   };
   static Tally check(const std::map<std::uint64_t, Answer>& answers, std::size_t answer_bytes) {
-    Tally tally{answers.size()};
+    Tally tally;
+    tally.answers = answers.size();
     for (const auto& [id, answer] : answers) {
       if (answer.code == JN_OK) {
         ++tally.answered;
@@ -137,6 +141,7 @@ class UnreadAnswersTest : public testing::Test {
                   std::string::npos)
             << answer.message;
         EXPECT_EQ(answer.payload_size, 0U) << id;
+        tally.refusal = answer.message;
       }
     }
     return tally;
@@ -146,13 +151,15 @@ class UnreadAnswersTest : public testing::Test {
   // until the listener has taken them all, while another client is served;
   // then it reads every answer the listener sent it. Every call that ran is
   // answered, and the listener's stats count what it did.
-  Tally send_then_read(std::size_t answer_bytes, std::uint64_t calls) {
-    serve(answer_bytes);
+  Tally send_then_read(std::size_t answer_bytes, std::uint64_t calls,
+                       const junction::ListenOptions& options = {}) {
+    serve(answer_bytes, options);
     send_calls(0, calls);
     const jn_listener_stats taken = wait_until_taken(calls);
     EXPECT_EQ(taken.requests, calls);
     expect_others_served();
-    const Tally tally = check(read_answers(taken.answers, 10'000), answer_bytes);
+    Tally tally = check(read_answers(taken.answers, 10'000), answer_bytes);
+    tally.dropped = taken.dropped_unread;
     EXPECT_EQ(tally.answers, taken.answers) << "answers lost";
     EXPECT_EQ(tally.answered, handled_.load());
     EXPECT_EQ(tally.refused, taken.refused_unread);
@@ -217,6 +224,39 @@ TEST_F(UnreadAnswersTest, AClientThatReadsNothingHasItsCallsDroppedPastItsRefusa
   EXPECT_GE(tally.answers, kDropCallsAtUnreadAnswers);
   EXPECT_LT(tally.answers, kCalls);
   EXPECT_GE(tally.refused, 1U);
+  expect_served_again(kCalls);
+}
+
+// A listener given smaller bounds (ABI 1.6) holds that much for a
+// connection, and no more: with 64 KiB answers, the listener's defaults
+// would run at least 1024 of these calls and drop none.
+TEST_F(UnreadAnswersTest, ABoundOnUnreadAnswersRefusesAndDropsAtTheCountGiven) {
+  constexpr std::uint64_t kCalls = 1200;
+  junction::ListenOptions options;
+  options.max_unread_answers = 8;
+  const Tally tally = send_then_read(64 * std::size_t{1024}, kCalls, options);
+  EXPECT_GE(tally.answered, 8U);
+  EXPECT_LT(tally.answered, kMaxUnreadAnswers);
+  EXPECT_GE(tally.refused, 1U);
+  EXPECT_NE(tally.refusal.find("; up to 8 answers and 268435456 bytes may wait"), std::string::npos)
+      << tally.refusal;
+  // Dropped past 4 x 8 answers unread (and what the socket buffers hold).
+  EXPECT_GE(tally.dropped, 1U);
+  expect_served_again(kCalls);
+}
+
+TEST_F(UnreadAnswersTest, ABoundOnUnreadBytesRefusesAtTheBytesGiven) {
+  constexpr std::uint64_t kCalls = 1200;
+  junction::ListenOptions options;
+  options.max_unread_answer_bytes = std::uint64_t{1} << 20;
+  const Tally tally = send_then_read(64 * std::size_t{1024}, kCalls, options);
+  EXPECT_GE(tally.answered, 16U);  // 16 answers of 64 KiB fill 1 MiB
+  EXPECT_LT(tally.answered, kMaxUnreadAnswers);
+  EXPECT_GE(tally.refused, 1U);
+  EXPECT_NE(tally.refusal.find("; up to 1024 answers and 1048576 bytes may wait"),
+            std::string::npos)
+      << tally.refusal;
+  EXPECT_EQ(tally.dropped, 0U);  // refusals count toward the 4096 that drop
   expect_served_again(kCalls);
 }
 

@@ -298,6 +298,40 @@ fn only_the_listed_services_are_served() {
 }
 
 #[test]
+fn unread_answer_bounds_reach_the_listener() {
+    run(|| {
+        let server = echo_host();
+        let over = junction::sys::JN_MAX_UNREAD_ANSWERS + 1;
+        match server.listen(
+            "zmq+tcp://127.0.0.1:0",
+            &ListenOptions::new().max_unread_answers(over),
+        ) {
+            Err(status) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+                assert!(status.message().contains("max_unread_answers"), "{status}");
+            }
+            Ok(listener) => panic!("a bound of {over} was taken: {}", listener.url()),
+        }
+        let listener = server
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new()
+                    .max_unread_answers(junction::sys::JN_MAX_UNREAD_ANSWERS)
+                    .max_unread_answer_bytes(1 << 20),
+            )
+            .unwrap();
+        let client = routed("rust.echo", listener.url(), &RouteOptions::new());
+        let echo = client.resolve("rust.echo", "echo").unwrap();
+        for _ in 0..3 {
+            assert_eq!(echo.call(b"abc", Deadline::after(WAIT)).unwrap(), b"abc");
+        }
+        assert_eq!(listener.stats().refused_unread, 0);
+        drop(client);
+        listener.close(Deadline::after(WAIT)).unwrap();
+    });
+}
+
+#[test]
 fn payload_limits() {
     run(|| {
         let server = echo_host();
