@@ -51,7 +51,7 @@ constexpr const char* kWakeAddress = "inproc://junction-listener-wake";
 // max_unread_answers unread reads nothing: its further calls are dropped
 // unanswered, so that it cannot make the listener hold more (each refusal
 // is a few hundred bytes).
-constexpr std::uint64_t kDropCallsAtUnreadTimes = 4;
+constexpr std::uint64_t kUnreadAnswersDropFactor = 4;
 
 // An answer's header frame as libzmq holds it (its bytes follow the
 // object, in the same allocation), counted in its connection's backlog
@@ -502,7 +502,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   zmq::message_t& routing_id = frames[0];
   const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
   if (backlog->answers.load(std::memory_order_relaxed) >=
-      kDropCallsAtUnreadTimes * options_.max_unread_answers) {
+      kUnreadAnswersDropFactor * options_.max_unread_answers) {
     dropped_unread_.fetch_add(1, std::memory_order_relaxed);
     return;  // its client reads nothing
   }
