@@ -137,6 +137,10 @@ int serve(const Options& options, const sigset_t& stop_signals) {
   listen_options.threads = options.threads;
   listen_options.services = services.empty() ? nullptr : services.data();
   listen_options.service_count = static_cast<std::uint32_t>(services.size());
+  listen_options.max_in_flight = options.max_in_flight;
+  listen_options.max_payload_bytes = options.max_payload_bytes;
+  listen_options.max_unread_answers = options.max_unread_answers;
+  listen_options.max_unread_answer_bytes = options.max_unread_answer_bytes;
 
   Listeners listeners;
   for (const std::string& url : options.listens) {

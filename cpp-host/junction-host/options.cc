@@ -17,15 +17,18 @@ namespace junction::daemon {
 const char* const kUsage =
     "Usage: junction-host [--config FILE] [--module PATH]... [--listen URL]...\n"
     "                     [--serve SERVICE]... [--threads N] [--drain-timeout SECONDS]\n"
-    "                     [--thread-slice MILLISECONDS|inherit] [--help]\n"
+    "                     [--thread-slice MILLISECONDS|inherit] [--max-in-flight N]\n"
+    "                     [--max-payload BYTES] [--max-unread-answers N]\n"
+    "                     [--max-unread-bytes BYTES] [--help]\n"
     "\n"
     "Loads junction modules and serves their services to other processes until\n"
     "SIGTERM or SIGINT; then lets the calls in flight finish and exits.\n"
     "\n"
     "  --config FILE            read settings from FILE: lines 'key = value' with the\n"
     "                           option names below as keys (module, listen, serve,\n"
-    "                           threads, drain-timeout, thread-slice), '#' comment\n"
-    "                           lines, blank lines;\n"
+    "                           threads, drain-timeout, thread-slice, max-in-flight,\n"
+    "                           max-payload, max-unread-answers, max-unread-bytes),\n"
+    "                           '#' comment lines, blank lines;\n"
     "                           relative module paths are relative to FILE's directory\n"
     "  --module PATH            load the module at PATH (at least one; repeatable)\n"
     "  --listen URL             serve on URL (at least one; repeatable):\n"
@@ -40,6 +43,14 @@ const char* const kUsage =
     "                           the scheduler slice the threads running calls ask the\n"
     "                           kernel for (0.1 to 100; default 0.5), or 'inherit' to\n"
     "                           ask for none\n"
+    "  --max-in-flight N        calls each listener serves at once, each on a thread\n"
+    "                           (1 to 65536; default 1024)\n"
+    "  --max-payload BYTES      larger requests are answered RESOURCE_EXHAUSTED\n"
+    "                           (at least 1; default 67108864, 64 MiB)\n"
+    "  --max-unread-answers N   answers a client's connection may leave unread before\n"
+    "                           its calls are refused (1 to 1048576; default 1024)\n"
+    "  --max-unread-bytes BYTES bytes of answers a connection may leave unread before\n"
+    "                           its calls are refused (at least 1; default 268435456)\n"
     "  --help                   print this text and exit\n"
     "\n"
     "Command-line values add to the config file's lists and override its single\n"
@@ -55,6 +66,7 @@ const char* const kUsage =
 namespace {
 
 constexpr std::uint32_t kMaxThreads = 1024;
+constexpr std::uint32_t kMaxInFlight = 65536;
 constexpr double kMaxDrainSeconds = 86400;
 
 // The values one source set: the command line, or the config files.
@@ -65,6 +77,10 @@ struct Settings {
   std::optional<std::uint32_t> threads;
   std::optional<std::int64_t> drain_timeout_ns;
   std::optional<std::uint64_t> thread_slice_ns;
+  std::optional<std::uint32_t> max_in_flight;
+  std::optional<std::uint64_t> max_payload_bytes;
+  std::optional<std::uint64_t> max_unread_answers;
+  std::optional<std::uint64_t> max_unread_answer_bytes;
 };
 
 std::string_view trim(std::string_view text) {
@@ -74,13 +90,14 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, text.find_last_not_of(kBlank) - first + 1);
 }
 
-std::uint32_t parse_threads(std::string_view text, const std::string& where) {
-  std::uint32_t value = 0;
+// A whole number from 1 to most.
+std::uint64_t parse_count(std::string_view text, const std::string& where, std::uint64_t most) {
+  std::uint64_t value = 0;
   const char* const end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc{} || stop != end || value < 1 || value > kMaxThreads) {
-    throw UsageError(where + " wants a whole number from 1 to 1024, got '" + std::string(text) +
-                     "'");
+  if (error != std::errc{} || stop != end || value < 1 || value > most) {
+    throw UsageError(where + " wants a whole number from 1 to " + std::to_string(most) + ", got '" +
+                     std::string(text) + "'");
   }
   return value;
 }
@@ -127,7 +144,8 @@ void check_listen_url(std::string_view url, const std::string& where) {
 // The settings: option names without their dashes, and config file keys.
 bool is_setting(std::string_view key) {
   return key == "module" || key == "listen" || key == "serve" || key == "threads" ||
-         key == "drain-timeout" || key == "thread-slice";
+         key == "drain-timeout" || key == "thread-slice" || key == "max-in-flight" ||
+         key == "max-payload" || key == "max-unread-answers" || key == "max-unread-bytes";
 }
 
 // Applies key (a setting) = value; where names the setting in messages.
@@ -141,7 +159,15 @@ void apply(Settings& settings, std::string_view key, std::string value, const st
   } else if (key == "serve") {
     settings.services.push_back(std::move(value));
   } else if (key == "threads") {
-    settings.threads = parse_threads(value, where);
+    settings.threads = static_cast<std::uint32_t>(parse_count(value, where, kMaxThreads));
+  } else if (key == "max-in-flight") {
+    settings.max_in_flight = static_cast<std::uint32_t>(parse_count(value, where, kMaxInFlight));
+  } else if (key == "max-payload") {
+    settings.max_payload_bytes = parse_count(value, where, UINT64_MAX);
+  } else if (key == "max-unread-answers") {
+    settings.max_unread_answers = parse_count(value, where, JN_MAX_UNREAD_ANSWERS);
+  } else if (key == "max-unread-bytes") {
+    settings.max_unread_answer_bytes = parse_count(value, where, UINT64_MAX);
   } else if (key == "thread-slice") {
     settings.thread_slice_ns = parse_thread_slice(value, where);
   } else {
@@ -179,7 +205,8 @@ void read_config(const std::string& path, Settings& settings) {
     }
     if (!is_setting(key)) {
       throw UsageError(where + " unknown key '" + std::string(key) +
-                       "' (keys: module, listen, serve, threads, drain-timeout, thread-slice)");
+                       "' (keys: module, listen, serve, threads, drain-timeout, thread-slice, "
+                       "max-in-flight, max-payload, max-unread-answers, max-unread-bytes)");
     }
     apply(settings, key, std::move(value), where + " " + std::string(key));
   }
@@ -246,6 +273,13 @@ Options parse_options(std::span<const char* const> args) {
       from_files.drain_timeout_ns.value_or(kDefaultDrainTimeoutNs));
   options.thread_slice_ns =
       command_line.thread_slice_ns.value_or(from_files.thread_slice_ns.value_or(0));
+  options.max_in_flight = command_line.max_in_flight.value_or(from_files.max_in_flight.value_or(0));
+  options.max_payload_bytes =
+      command_line.max_payload_bytes.value_or(from_files.max_payload_bytes.value_or(0));
+  options.max_unread_answers =
+      command_line.max_unread_answers.value_or(from_files.max_unread_answers.value_or(0));
+  options.max_unread_answer_bytes =
+      command_line.max_unread_answer_bytes.value_or(from_files.max_unread_answer_bytes.value_or(0));
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
   }

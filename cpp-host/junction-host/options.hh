@@ -25,6 +25,11 @@ struct Options {
   std::int64_t drain_timeout_ns = kDefaultDrainTimeoutNs;
   // jn_host_options.thread_slice_ns: 0 for the library's default.
   std::uint64_t thread_slice_ns = 0;
+  // jn_listen_options' limits, per listener: 0 for the library's defaults.
+  std::uint32_t max_in_flight = 0;
+  std::uint64_t max_payload_bytes = 0;
+  std::uint64_t max_unread_answers = 0;
+  std::uint64_t max_unread_answer_bytes = 0;
   bool help = false;  // --help: print the usage, do nothing else
 };
 

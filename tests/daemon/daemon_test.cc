@@ -192,6 +192,28 @@ TEST(DaemonServe, ServeLimitsTheServicesAnsweredOthersAreNotFound) {
   ExpectCleanStop(daemon);
 }
 
+TEST(DaemonServe, ListenLimitsReachTheListeners) {
+  // Every limit set; the payload limit shows on the wire (the limits' own
+  // effects are the ZeroMQ transport's tests).
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--max-payload", "1024",
+                 "--max-in-flight", "2", "--max-unread-answers", "16", "--max-unread-bytes",
+                 "1048576"});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 1U) << daemon.Output();
+
+  Client client;
+  ASSERT_EQ(client.Route("fixture", urls[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  const Answer at_limit = Call(echo.get(), Payload(1024));
+  EXPECT_EQ(at_limit.code, JN_OK) << CodeName(at_limit.code) << ": " << at_limit.message;
+  EXPECT_EQ(at_limit.response, Payload(1024));
+  const Answer over = Call(echo.get(), Payload(1025));
+  EXPECT_EQ(over.code, JN_RESOURCE_EXHAUSTED) << CodeName(over.code) << ": " << over.message;
+
+  ExpectCleanStop(daemon);
+}
+
 #ifdef JN_TEST_RUST_ECHO_MODULE
 TEST(DaemonModules, ServesTheRustEchoModule) {
   Daemon daemon({"--module", JN_TEST_RUST_ECHO_MODULE, "--listen", kAnyTcpPort});
@@ -546,7 +568,8 @@ TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
                         << "serve = fixture\n"
                         << "threads = 2\n"
                         << "drain-timeout = 5\n"
-                        << "thread-slice = 3\n";
+                        << "thread-slice = 3\n"
+                        << "max-payload = 65536\n";
 
   // The command line adds a listener and overrides the drain timeout.
   Daemon daemon({"--config", config.string(), "--listen", kAnyTcpPort, "--drain-timeout", "7"});
@@ -569,6 +592,8 @@ TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
   const Answer echoed = Call(echo.get(), Payload(64));
   EXPECT_EQ(echoed.code, JN_OK) << CodeName(echoed.code) << ": " << echoed.message;
   EXPECT_EQ(echoed.response, Payload(64));
+  const Answer over = Call(echo.get(), Payload(65537));
+  EXPECT_EQ(over.code, JN_RESOURCE_EXHAUSTED) << CodeName(over.code) << ": " << over.message;
   const MethodPtr hello = client.Resolve("greeter", "hello");
   const Answer refused = Call(hello.get(), "not served");
   EXPECT_EQ(refused.code, JN_NOT_FOUND) << CodeName(refused.code) << ": " << refused.message;
@@ -750,6 +775,27 @@ std::vector<Refusal> Refusals() {
        },
        [](const Setting&) {
          return Args{"--thread-slice wants milliseconds from 0.1 to 100 or 'inherit', got '0.05'"};
+       }},
+      {"BadMaxInFlight", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--max-in-flight", "65537"};
+       },
+       [](const Setting&) {
+         return Args{"--max-in-flight wants a whole number from 1 to 65536, got '65537'"};
+       }},
+      {"BadMaxUnreadAnswers", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--max-unread-answers", "0"};
+       },
+       [](const Setting&) {
+         return Args{"--max-unread-answers wants a whole number from 1 to 1048576, got '0'"};
+       }},
+      {"BadMaxPayloadInConfig", 2,
+       [](const Setting& s) {
+         return Args{"--config", s.Config("max-payload = 1.5\n")};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "refused.conf").string() + ":1: max-payload wants a whole number"};
        }},
       {"BadDrainTimeout", 2,
        [](const Setting&) {
