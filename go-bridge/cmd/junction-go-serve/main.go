@@ -7,11 +7,16 @@
 //
 //	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]...
 //	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout DURATION]
+//	                  [--max-in-flight N] [--max-payload BYTES]
+//	                  [--max-unread-answers N] [--max-unread-bytes BYTES]
 //
 // --threads sets the threads per listener receiving and running calls (1 to
 // 1024; default 4). --thread-slice sets the scheduler slice the host's and
 // listeners' threads ask the kernel for (0.1 to 100 ms; default 0.5), or
-// with "inherit" none: as junction-host's options of the same names.
+// with "inherit" none. The --max options set each listener's limits (calls
+// at once, 1 to 65536; the largest request payload; the answers, 1 to
+// 1048576, and bytes a client's connection may leave unread): all as
+// junction-host's options of the same names.
 //
 // Once every listener is bound, standard output carries one line
 //
@@ -52,8 +57,12 @@ import (
 	"junction/goecho"
 )
 
-// maxThreads is junction-host's bound for --threads.
-const maxThreads = 1024
+// junction-host's bounds for --threads, --max-in-flight and --max-unread-answers.
+const (
+	maxThreads    = 1024
+	maxInFlight   = 65536
+	maxUnreadMost = 1 << 20 // JN_MAX_UNREAD_ANSWERS
+)
 
 // list is a repeatable string flag.
 type list []string
@@ -61,16 +70,19 @@ type list []string
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
-// threadsFlag is --threads: 0 until set, then 1 to maxThreads.
-type threadsFlag uint32
+// countFlag is a whole number from 1 to most: 0 (the library's default)
+// until set.
+type countFlag struct {
+	value, most uint64
+}
 
-func (t *threadsFlag) String() string { return strconv.FormatUint(uint64(*t), 10) }
-func (t *threadsFlag) Set(v string) error {
-	n, err := strconv.ParseUint(v, 10, 32)
-	if err != nil || n < 1 || n > maxThreads {
-		return fmt.Errorf("want a whole number from 1 to %d", maxThreads)
+func (c *countFlag) String() string { return strconv.FormatUint(c.value, 10) }
+func (c *countFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n < 1 || n > c.most {
+		return fmt.Errorf("want a whole number from 1 to %d", c.most)
 	}
-	*t = threadsFlag(n)
+	c.value = n
 	return nil
 }
 
@@ -110,7 +122,11 @@ func main() {
 // then drains; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	var listens, modules, serve list
-	var threads threadsFlag
+	threads := countFlag{most: maxThreads}
+	inFlight := countFlag{most: maxInFlight}
+	payload := countFlag{most: math.MaxUint64}
+	unreadAnswers := countFlag{most: maxUnreadMost}
+	unreadBytes := countFlag{most: math.MaxUint64}
 	var slice sliceFlag
 	flags := flag.NewFlagSet("junction-go-serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -121,6 +137,12 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	flags.Var(&slice, "thread-slice",
 		"the scheduler slice the threads running calls ask the kernel for, in `MILLISECONDS` (0.1 to 100; default 0.5), or 'inherit' to ask for none")
 	drain := flags.Duration("drain-timeout", 30*time.Second, "how long calls in flight may run on after the signal")
+	flags.Var(&inFlight, "max-in-flight", "`N` calls each listener serves at once (1 to 65536; default 1024)")
+	flags.Var(&payload, "max-payload", "the largest request payload accepted, in `BYTES` (default 64 MiB)")
+	flags.Var(&unreadAnswers, "max-unread-answers",
+		"`N` answers a client's connection may leave unread before its calls are refused (1 to 1048576; default 1024)")
+	flags.Var(&unreadBytes, "max-unread-bytes",
+		"`BYTES` of answers a client's connection may leave unread before its calls are refused (default 256 MiB)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -153,7 +175,13 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 			return fail("load %s: %v", module, err)
 		}
 	}
-	options := []junction.ListenOption{junction.ListenThreads(uint32(threads))}
+	options := []junction.ListenOption{
+		junction.ListenThreads(uint32(threads.value)),
+		junction.ListenMaxInFlight(uint32(inFlight.value)),
+		junction.ListenMaxPayload(payload.value),
+		junction.ListenMaxUnreadAnswers(unreadAnswers.value),
+		junction.ListenMaxUnreadBytes(unreadBytes.value),
+	}
 	served := "all services"
 	if len(serve) > 0 {
 		options = append(options, junction.ListenServices(serve...))

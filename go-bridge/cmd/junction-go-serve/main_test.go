@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -32,6 +33,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "100.5"}, "from 0.1 to 100 or 'inherit'"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "NaN"}, "from 0.1 to 100 or 'inherit'"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--thread-slice", "inherited"}, "from 0.1 to 100 or 'inherit'"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-in-flight", "65537"}, "from 1 to 65536"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-payload", "0"}, "from 1 to 18446744073709551615"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-answers", "1048577"}, "from 1 to 1048576"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-bytes", "-1"}, "from 1 to 18446744073709551615"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if status := run(c.args, &stdout, &stderr, nil); status != 2 {
@@ -197,5 +202,43 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 				t.Fatal("still serving 30 s after the signal")
 			}
 		})
+	}
+}
+
+// The --max options reach the listener: with every one set, a payload at
+// the 1024-byte limit is served and one byte more is RESOURCE_EXHAUSTED.
+func TestLimitsReachTheListener(t *testing.T) {
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--max-payload", "1024", "--max-in-flight", "2",
+		"--max-unread-answers", "16", "--max-unread-bytes", "1048576")
+	url := s.readyURL(t)
+	caller, err := junction.NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	if err := caller.Route("go.echo", url); err != nil {
+		t.Fatal(err)
+	}
+	length, err := caller.Method("go.echo", "length")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer length.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got, err := length.Call(ctx, make([]byte, 1024)); err != nil || len(got) != 8 || binary.LittleEndian.Uint64(got) != 1024 {
+		t.Fatalf("go.echo/length of 1024 bytes: %x, %v", got, err)
+	}
+	if _, err := length.Call(ctx, make([]byte, 1025)); !errors.Is(err, junction.ErrResourceExhausted) {
+		t.Fatalf("go.echo/length of 1025 bytes: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	s.stop <- syscall.SIGTERM
+	select {
+	case status := <-s.status:
+		if status != 0 {
+			t.Errorf("exit status %d after the signal, stderr %q", status, s.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still serving 30 s after the signal")
 	}
 }
