@@ -126,6 +126,26 @@ func (s *served) readyURL(t *testing.T) string {
 	}
 }
 
+// routedLength is go.echo/length on a host routing go.echo to url, both
+// closed when the test ends.
+func routedLength(t *testing.T, url string) *junction.Method {
+	t.Helper()
+	caller, err := junction.NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caller.Close() })
+	if err := caller.Route("go.echo", url); err != nil {
+		t.Fatal(err)
+	}
+	length, err := caller.Method("go.echo", "length")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(length.Close)
+	return length
+}
+
 // --threads and --thread-slice reach the listener: it keeps that many
 // threads, each asking for the slice chosen or keeping the slice of the
 // thread that started the listener; and it serves go.echo, then drains on
@@ -168,19 +188,7 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 				t.Errorf("%d listener threads report a %d ns slice, want 3", threads, want)
 			}
 
-			caller, err := junction.NewHost()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer caller.Close()
-			if err := caller.Route("go.echo", url); err != nil {
-				t.Fatal(err)
-			}
-			length, err := caller.Method("go.echo", "length")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer length.Close()
+			length := routedLength(t, url)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			got, err := length.Call(ctx, make([]byte, 300))
@@ -211,19 +219,7 @@ func TestLimitsReachTheListener(t *testing.T) {
 	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--max-payload", "1024", "--max-in-flight", "2",
 		"--max-unread-answers", "16", "--max-unread-bytes", "1048576")
 	url := s.readyURL(t)
-	caller, err := junction.NewHost()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	if err := caller.Route("go.echo", url); err != nil {
-		t.Fatal(err)
-	}
-	length, err := caller.Method("go.echo", "length")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer length.Close()
+	length := routedLength(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if got, err := length.Call(ctx, make([]byte, 1024)); err != nil || len(got) != 8 || binary.LittleEndian.Uint64(got) != 1024 {
