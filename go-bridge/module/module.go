@@ -21,6 +21,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -47,10 +48,17 @@ func jn_module_abi_version() C.uint32_t {
 
 //export jn_module_init
 func jn_module_init(host *C.jn_host, status *C.jn_status) (code C.int32_t) {
+	// Locked to the loading thread while the init functions run, as Go
+	// handlers are to the threads that call them (package junction's
+	// lockForeignThread): an OS thread the runtime starts meanwhile then
+	// comes from its own template thread, not a clone of the loader's
+	// thread with its name, scheduling policy and CPU affinity.
+	runtime.LockOSThread()
 	defer func() {
 		if recovered := recover(); recovered != nil {
 			code = report(status, junction.Internal, fmt.Sprintf("go module init panicked: %v", recovered))
 		}
+		runtime.UnlockOSThread()
 	}()
 	if host == nil {
 		return report(status, junction.InvalidArgument, "host is NULL")
