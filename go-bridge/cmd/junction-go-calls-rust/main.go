@@ -276,7 +276,9 @@ func startDaemon(bin, module string) (*daemon, error) {
 	if err := d.cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start %s: %w", bin, err), os.RemoveAll(dir))
 	}
-	lines := make(chan string)
+	// junction-host's standard output is a line per listener and "ready",
+	// nothing else, so the reader never blocks on this buffer.
+	lines := make(chan string, 64)
 	go func() {
 		scanner := bufio.NewScanner(stdout)
 		for scanner.Scan() {
@@ -295,13 +297,6 @@ func startDaemon(bin, module string) (*daemon, error) {
 				return nil, errors.Join(fmt.Errorf("%s exited before it was ready: %v", bin, <-d.exited),
 					os.RemoveAll(dir))
 			case line == "junction-host: ready":
-				// The remaining lines (none are expected) go unread once
-				// the pipe's buffer is full; the process never blocks on
-				// standard output after "ready".
-				go func() {
-					for range lines {
-					}
-				}()
 				return d, nil
 			default:
 				// "junction-host: serving SERVICES on URL"
