@@ -74,11 +74,15 @@ func ListenMaxPayload(bytes uint64) ListenOption {
 	return func(c *listenConfig) { c.maxPayload = bytes }
 }
 
+// MaxUnreadAnswers is the most [ListenMaxUnreadAnswers] takes.
+const MaxUnreadAnswers = uint64(C.JN_MAX_UNREAD_ANSWERS)
+
 // ListenMaxUnreadAnswers sets how many answers one connection may leave
-// unread (ABI 1.6; 0 keeps the default: 1024; at most 1,048,576, more is
-// INVALID_ARGUMENT from Listen). While that many wait to be written, the
-// connection's new calls are answered RESOURCE_EXHAUSTED; at four times as
-// many they are dropped unanswered (docs/wire.md, "Unread answers").
+// unread (ABI 1.6; 0 keeps the default: 1024; at most [MaxUnreadAnswers],
+// more is INVALID_ARGUMENT from Listen). While that many wait to be
+// written, the connection's new calls are answered RESOURCE_EXHAUSTED; at
+// four times as many they are dropped unanswered (docs/wire.md, "Unread
+// answers").
 func ListenMaxUnreadAnswers(answers uint64) ListenOption {
 	return func(c *listenConfig) { c.maxUnreadAnswers = answers }
 }

@@ -330,12 +330,12 @@ func TestListenAndRouteOptions(t *testing.T) {
 // least (the listener's own tests fill a connection's backlog).
 func TestListenUnreadAnswerBounds(t *testing.T) {
 	host := echoHost(t)
-	if listener, err := host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenMaxUnreadAnswers(1<<20+1)); !errors.Is(err, junction.ErrInvalidArgument) ||
+	if listener, err := host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenMaxUnreadAnswers(junction.MaxUnreadAnswers+1)); !errors.Is(err, junction.ErrInvalidArgument) ||
 		!strings.Contains(err.Error(), "max_unread_answers") {
 		t.Fatalf("a bound over the most: %v, %v", listener, err)
 	}
 	_, client, _ := routedEcho(t, "zmq+tcp://127.0.0.1:0",
-		junction.ListenMaxUnreadAnswers(1<<20), junction.ListenMaxUnreadBytes(1<<20))
+		junction.ListenMaxUnreadAnswers(junction.MaxUnreadAnswers), junction.ListenMaxUnreadBytes(1<<20))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	echo := method(t, client, goecho.Name, "echo")

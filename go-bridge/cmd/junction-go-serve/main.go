@@ -57,11 +57,10 @@ import (
 	"junction/goecho"
 )
 
-// junction-host's bounds for --threads, --max-in-flight and --max-unread-answers.
+// junction-host's bounds for --threads and --max-in-flight.
 const (
-	maxThreads    = 1024
-	maxInFlight   = 65536
-	maxUnreadMost = 1 << 20 // JN_MAX_UNREAD_ANSWERS
+	maxThreads  = 1024
+	maxInFlight = 65536
 )
 
 // list is a repeatable string flag.
@@ -125,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	threads := countFlag{most: maxThreads}
 	inFlight := countFlag{most: maxInFlight}
 	payload := countFlag{most: math.MaxUint64}
-	unreadAnswers := countFlag{most: maxUnreadMost}
+	unreadAnswers := countFlag{most: junction.MaxUnreadAnswers}
 	unreadBytes := countFlag{most: math.MaxUint64}
 	var slice sliceFlag
 	flags := flag.NewFlagSet("junction-go-serve", flag.ContinueOnError)
