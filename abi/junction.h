@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 6
+#define JN_ABI_VERSION_MINOR 7
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -267,6 +267,34 @@ JN_API int32_t jn_host_register(jn_host* host, const jn_service_desc* service, j
  * not wait, so it may be called from inside a handler. JN_NOT_FOUND if no
  * such service. service: borrowed. status: out, may be NULL. */
 JN_API int32_t jn_host_unregister(jn_host* host, const char* service, jn_status* status);
+
+/* One of a host's services, as jn_host_list_services reports it (since
+ * ABI 1.7). struct_size: sizeof(jn_service_info) of the library making the
+ * report; code built against a later ABI reads only the fields within it.
+ * name: the service's name. methods: method_count names of a registered
+ * service's methods, in byte order; a routed service lists none (any name
+ * resolves, and the far host judges it), and route_url is the URL its calls
+ * go to, as jn_host_route was given it (NULL for a registered service).
+ * Everything is borrowed for the visit only. */
+typedef struct jn_service_info {
+  uint32_t struct_size;
+  uint32_t method_count;
+  const char* name;
+  const char* const* methods;
+  const char* route_url;
+} jn_service_info;
+
+/* Receives one service of a listing. user_data: jn_host_list_services's. */
+typedef void (*jn_service_visit_fn)(void* user_data, const jn_service_info* service);
+
+/* Lists host's services, registered and routed, as they are when called:
+ * visit runs once per service, in byte order of the names, on this thread,
+ * after the host has let go of its registry, so visit may call any jn_
+ * function (a service registered or unregistered meanwhile does not change
+ * the listing under way). Returns JN_OK; JN_INVALID_ARGUMENT for a NULL host
+ * or visit; JN_RESOURCE_EXHAUSTED if the listing cannot be made (nothing
+ * visited). Since ABI 1.7. */
+JN_API int32_t jn_host_list_services(jn_host* host, jn_service_visit_fn visit, void* user_data);
 
 /* Resolves (service, method) once. service, method: borrowed. method_out:
  * out (NULL on failure), freed with jn_method_free; valid even after the

@@ -39,7 +39,8 @@
   X(int32_t, jn_listener_drain, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_listener_close, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_host_route,                                                                       \
-    (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))
+    (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))                    \
+  X(int32_t, jn_host_list_services, (jn_host*, jn_service_visit_fn, void*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */
@@ -48,6 +49,7 @@
   X(jn_async_handler_fn, void (*)(void*, jn_bytes, int64_t, jn_completion)) \
   X(jn_done_fn, void (*)(void*, jn_result*))                                \
   X(jn_module_abi_version_fn, uint32_t (*)(void))                           \
-  X(jn_module_init_fn, int32_t (*)(jn_host*, jn_status*))
+  X(jn_module_init_fn, int32_t (*)(jn_host*, jn_status*))                   \
+  X(jn_service_visit_fn, void (*)(void*, const jn_service_info*))
 
 #endif /* JUNCTION_ABI_TESTS_ABI_FUNCTIONS_H */

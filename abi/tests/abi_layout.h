@@ -21,7 +21,8 @@
   X(jn_method_stats, 56, 8)   \
   X(jn_listen_options, 48, 8) \
   X(jn_listener_stats, 40, 8) \
-  X(jn_route_options, 24, 8)
+  X(jn_route_options, 24, 8)  \
+  X(jn_service_info, 32, 8)
 
 /* X(type, field, offset, size) */
 #define ABI_LAYOUT_FIELDS(X)                           \
@@ -81,7 +82,12 @@
   X(jn_route_options, struct_size, 0, 4)               \
   X(jn_route_options, reserved, 4, 4)                  \
   X(jn_route_options, connect_timeout_ns, 8, 8)        \
-  X(jn_route_options, max_payload_bytes, 16, 8)
+  X(jn_route_options, max_payload_bytes, 16, 8)        \
+  X(jn_service_info, struct_size, 0, 4)                \
+  X(jn_service_info, method_count, 4, 4)               \
+  X(jn_service_info, name, 8, 8)                       \
+  X(jn_service_info, methods, 16, 8)                   \
+  X(jn_service_info, route_url, 24, 8)
 
 /* X(constant, gRPC number): the status codes. */
 #define ABI_LAYOUT_CODES(X)    \

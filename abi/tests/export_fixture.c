@@ -49,6 +49,10 @@ int32_t jn_host_unregister(jn_host* host, const char* service, jn_status* status
   (void)host, (void)service, (void)status;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_host_list_services(jn_host* host, jn_service_visit_fn visit, void* user_data) {
+  (void)host, (void)visit, (void)user_data;
+  return JN_UNIMPLEMENTED;
+}
 int32_t jn_host_resolve(jn_host* host, const char* service, const char* method,
                         jn_method** method_out, jn_status* status) {
   (void)host, (void)service, (void)method, (void)method_out, (void)status;

@@ -33,6 +33,13 @@ static void abi_c99_destroy(void* ctx) { (void)ctx; }
 
 static void abi_c99_release(jn_buffer* buffer) { buffer->release = 0; }
 
+static void abi_c99_visit(void* user_data, const jn_service_info* service) {
+  (void)user_data;
+  (void)service->name;
+  (void)service->methods;
+  (void)service->route_url;
+}
+
 static void abi_c99_done(void* user_data, jn_result* result) {
   (void)user_data;
   jn_result_release(result);
@@ -71,6 +78,7 @@ int32_t abi_c99_use_everything(void) {
   int64_t deadline = JN_NO_DEADLINE;
   jn_module_abi_version_fn module_version = abi_c99_module_abi_version;
   jn_module_init_fn module_init = abi_c99_module_init;
+  jn_service_visit_fn visit = abi_c99_visit;
 
   methods[0].name = "Echo";
   methods[0].handler = abi_c99_handler;
@@ -106,6 +114,7 @@ int32_t abi_c99_use_everything(void) {
   if (code == JN_OK && module_version() == JN_ABI_VERSION) code = module_init(host, &status);
   if (code == JN_OK) code = jn_host_load_module(host, "libc99_module.so", &status);
   if (code == JN_OK) code = jn_host_register(host, &service, &status);
+  if (code == JN_OK) code = jn_host_list_services(host, visit, 0);
   if (code == JN_OK) code = jn_host_resolve(host, "c99.Echo", "Echo", &method, &status);
   if (code == JN_OK) {
     deadline = jn_now_ns() + 1000000000;

@@ -56,6 +56,11 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method>);
     .max_payload_bytes = 0,
     .max_unread_answers = JN_MAX_UNREAD_ANSWERS,
     .max_unread_answer_bytes = 0};
+[[maybe_unused]] constexpr jn_service_info service_info{.struct_size = sizeof(jn_service_info),
+                                                        .method_count = 0,
+                                                        .name = "cxx.Echo",
+                                                        .methods = nullptr,
+                                                        .route_url = "zmq+inproc://cxx"};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

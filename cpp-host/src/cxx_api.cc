@@ -342,6 +342,35 @@ Method Host::resolve(std::string_view service, std::string_view method) const {
   return Method(raw);
 }
 
+std::vector<ServiceInfo> Host::services() const {
+  struct Listing {
+    std::vector<ServiceInfo> services;
+    bool complete = true;
+  } listing;
+  const auto visit = [](void* user_data, const jn_service_info* info) noexcept {
+    auto& into = *static_cast<Listing*>(user_data);
+    try {
+      ServiceInfo& service = into.services.emplace_back();
+      service.name = info->name;
+      service.methods.assign(info->methods, info->methods + info->method_count);
+      if (info->route_url != nullptr) {
+        service.route_url = info->route_url;
+      }
+    } catch (...) {
+      into.complete = false;
+    }
+  };
+  const std::int32_t code = jn_host_list_services(raw_, visit, &listing);
+  if (code != JN_OK) {
+    throw Error(static_cast<Code>(code),
+                std::string("cannot list the host's services: ") + jn_status_name(code));
+  }
+  if (!listing.complete) {
+    throw Error(Code::resource_exhausted, "cannot hold the host's services");
+  }
+  return std::move(listing.services);
+}
+
 Listener Host::listen(std::string_view url, const ListenOptions& options) {
   std::vector<const char*> services;
   services.reserve(options.services.size());

@@ -2,6 +2,7 @@
 // reclamation of unregistered services.
 #include "host.hh"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <exception>
@@ -341,6 +342,63 @@ JN_API std::int32_t jn_host_unregister(jn_host* handle, const char* name, jn_sta
                   "cannot unregister service: " + current_exception_message());
   }
   return report(status, JN_OK, "");
+}
+
+JN_API std::int32_t jn_host_list_services(jn_host* handle, jn_service_visit_fn visit,
+                                          void* user_data) {
+  using namespace junction::detail;
+  if (handle == nullptr || visit == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  // A copy of the registry, made whole before the first visit so that
+  // running out of memory visits nothing, and visited without the lock so
+  // that visit may register, unregister or resolve.
+  struct Listed {
+    std::string name;
+    std::vector<std::string> methods;
+    std::optional<std::string> route_url;
+    std::vector<const char*> method_names;
+  };
+  std::vector<Listed> listing;
+  try {
+    {
+      std::lock_guard lock(host->registry_mutex);
+      listing.reserve(host->services.size());
+      for (const auto& [name, service] : host->services) {
+        Listed& listed = listing.emplace_back();
+        listed.name = name;
+        if (service->make_method) {
+          listed.route_url = service->route_url;
+        } else {
+          listed.methods.reserve(service->methods.size());
+          for (const auto& method : service->methods) {
+            listed.methods.push_back(method.first);
+          }
+        }
+      }
+    }
+    std::ranges::sort(listing, {}, &Listed::name);
+    for (Listed& listed : listing) {
+      std::ranges::sort(listed.methods);
+      listed.method_names.reserve(listed.methods.size());
+      for (const std::string& method : listed.methods) {
+        listed.method_names.push_back(method.c_str());
+      }
+    }
+  } catch (...) {
+    return JN_RESOURCE_EXHAUSTED;
+  }
+  for (const Listed& listed : listing) {
+    const jn_service_info info{
+        .struct_size = sizeof(jn_service_info),
+        .method_count = static_cast<std::uint32_t>(listed.method_names.size()),
+        .name = listed.name.c_str(),
+        .methods = listed.method_names.data(),
+        .route_url = listed.route_url ? listed.route_url->c_str() : nullptr};
+    visit(user_data, &info);
+  }
+  return JN_OK;
 }
 
 JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,

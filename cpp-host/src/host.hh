@@ -68,6 +68,7 @@ struct ServiceEntry {
   // Set for a routed service: makes the method of any name on first resolve
   // (under the host's registry_mutex).
   std::function<std::unique_ptr<MethodEntry>(std::string_view method)> make_method;
+  std::string route_url;  // a routed service's URL, as jn_host_route was given it
 
   // Destroy runs when the grace period after closing has passed and no
   // asynchronous handler still holds a completion.

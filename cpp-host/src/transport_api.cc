@@ -208,6 +208,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     auto entry = std::make_unique<detail::ServiceEntry>();
     entry->name = service;
     entry->host = host;
+    entry->route_url = url;
     entry->make_method = [client, name = entry->name](std::string_view method) {
       auto routed = std::make_shared<detail::RoutedMethod>(
           detail::RoutedMethod{client, name, std::string(method)});

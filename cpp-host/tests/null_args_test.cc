@@ -125,6 +125,20 @@ TEST_F(NullArgsTest, HostResolve) {
   EXPECT_EQ(m, nullptr);
 }
 
+// jn_host_list_services: a NULL host or visit is refused, and nothing is
+// visited.
+TEST_F(NullArgsTest, HostListServices) {
+  int visits = 0;
+  const auto count = [](void* user_data, const jn_service_info*) {
+    ++*static_cast<int*>(user_data);
+  };
+  EXPECT_EQ(jn_host_list_services(nullptr, count, &visits), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_host_list_services(host_.get(), nullptr, &visits), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(visits, 0);
+  EXPECT_EQ(jn_host_list_services(host_.get(), count, &visits), JN_OK);
+  EXPECT_EQ(visits, 1) << "the fixture's host has one service";
+}
+
 // jn_method_free(NULL) is a no-op.
 TEST_F(NullArgsTest, MethodFreeNull) { jn_method_free(nullptr); }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -214,6 +215,14 @@ struct RouteOptions {
   std::uint64_t max_payload_bytes = 0;
 };
 
+// One of a host's services (jn_host_list_services): a registered service
+// with its methods in byte order, or a routed one with its URL.
+struct ServiceInfo {
+  std::string name;
+  std::vector<std::string> methods;  // empty for a routed service
+  std::optional<std::string> route_url;
+};
+
 // A listener serving a host's services on a URL (jn_host_listen). Close it
 // (or let it go) before its Host: destruction closes without waiting for
 // calls in flight.
@@ -262,6 +271,8 @@ class Host {
   void register_service(Service service);
   void unregister_service(std::string_view name);
   [[nodiscard]] Method resolve(std::string_view service, std::string_view method) const;
+  // The services this host has now, registered and routed, by name.
+  [[nodiscard]] std::vector<ServiceInfo> services() const;
   // Serves this host's services on url (jn_host_listen).
   [[nodiscard]] Listener listen(std::string_view url, const ListenOptions& options = {});
   // Sends calls to service to the host serving it at url (jn_host_route).
