@@ -1,8 +1,9 @@
 //! Hosts: the registry and dispatcher of libjunction.
 
-use std::ffi::CString;
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::marker::{PhantomData, PhantomPinned};
 use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -312,6 +313,54 @@ impl HostRef {
             .ok_or_else(|| Status::new(Code::Internal, "jn_host_resolve returned no handle"))
     }
 
+    /// The services this host has now, registered and routed, in byte order
+    /// of their names (`jn_host_list_services`). Names that are not UTF-8
+    /// (registered through the C ABI) are given lossily.
+    ///
+    /// ```
+    /// use junction::{Host, Service};
+    ///
+    /// let host = Host::new()?;
+    /// host.register(
+    ///     Service::new("ping")
+    ///         .method("pong", |_: &[u8], _| Ok(Vec::new()))
+    ///         .method("echo", |request: &[u8], _| Ok(request.to_vec())),
+    /// )?;
+    /// let services = host.services()?;
+    /// assert_eq!(services[0].name, "ping");
+    /// assert_eq!(services[0].methods, ["echo", "pong"]);
+    /// assert_eq!(services[0].route_url, None);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn services(&self) -> Result<Vec<ServiceInfo>> {
+        let mut listing = Listing {
+            services: Vec::new(),
+            complete: true,
+        };
+        // SAFETY: the host is live; listing outlives the call, which visits
+        // from this thread only.
+        let code = unsafe {
+            sys::jn_host_list_services(
+                self.as_raw(),
+                Some(collect_service),
+                (&mut listing as *mut Listing).cast(),
+            )
+        };
+        if code != sys::JN_OK as i32 {
+            return Err(Status::new(
+                Code::from_raw(code),
+                "cannot list the host's services",
+            ));
+        }
+        if !listing.complete {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                "cannot hold the host's services",
+            ));
+        }
+        Ok(listing.services)
+    }
+
     /// Loads the module (a shared library exporting `jn_module_abi_version`
     /// and `jn_module_init`, see [`crate::module!`]) at `path` and runs its
     /// initialisation on this host. Modules are never unloaded.
@@ -327,6 +376,64 @@ impl HostRef {
         let code = unsafe { sys::jn_host_load_module(self.as_raw(), path.as_ptr(), &mut status) };
         // SAFETY: status is the call's out parameter.
         unsafe { check(code, &mut status) }
+    }
+}
+
+/// One of a host's services, as [`HostRef::services`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// The service's name.
+    pub name: String,
+    /// A registered service's methods, in byte order; empty for a routed
+    /// service, whose far host judges which names exist.
+    pub methods: Vec<String>,
+    /// The URL a routed service's calls go to, as it was routed; `None` for
+    /// a registered service.
+    pub route_url: Option<String>,
+}
+
+struct Listing {
+    services: Vec<ServiceInfo>,
+    complete: bool,
+}
+
+/// A C string the ABI lends, as a `String`.
+///
+/// # Safety
+///
+/// `text` must be a live NUL-terminated string.
+unsafe fn lent_string(text: *const c_char) -> String {
+    // SAFETY: the caller's contract.
+    unsafe { CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `jn_service_visit_fn` for [`HostRef::services`]. No panic crosses back
+/// into C: one (running out of memory) leaves the listing incomplete.
+unsafe extern "C" fn collect_service(user_data: *mut c_void, info: *const sys::jn_service_info) {
+    // SAFETY: user_data is the Listing services lent, alive and not otherwise
+    // borrowed during the call that visits.
+    let listing = unsafe { &mut *user_data.cast::<Listing>() };
+    let collected = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the host lends info, its strings and its methods array
+        // (method_count entries) for the visit.
+        let service = unsafe {
+            let info = &*info;
+            let methods = (0..info.method_count as usize)
+                .map(|i| lent_string(*info.methods.add(i)))
+                .collect();
+            ServiceInfo {
+                name: lent_string(info.name),
+                methods,
+                route_url: (!info.route_url.is_null()).then(|| lent_string(info.route_url)),
+            }
+        };
+        listing.services.push(service);
+    }));
+    if let Err(payload) = collected {
+        listing.complete = false;
+        ffi::drop_panic(payload);
     }
 }
 

@@ -71,7 +71,7 @@ mod transport;
 pub use buffer::Buffer;
 pub use code::{Code, InvalidCode};
 pub use deadline::Deadline;
-pub use host::{Host, HostOptions, HostRef, ThreadSlice};
+pub use host::{Host, HostOptions, HostRef, ServiceInfo, ThreadSlice};
 pub use method::{CallFuture, Method, MethodStats};
 pub use response::IntoResponse;
 pub use service::{Completion, Service};

@@ -408,6 +408,41 @@ fn routes_are_registered_like_services() {
     });
 }
 
+#[test]
+fn services_lists_a_modules_services_and_routes_by_name() {
+    run(|| {
+        let host = echo_host();
+        let url = inproc_url("listed");
+        host.route("a.route", &url, &RouteOptions::new()).unwrap();
+        let services = host.services().unwrap();
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a.route", "rust.echo"]);
+        assert!(services[0].methods.is_empty(), "a route lists no methods");
+        assert_eq!(services[0].route_url.as_deref(), Some(url.as_str()));
+        assert_eq!(
+            services[1].methods,
+            [
+                "checksum",
+                "echo",
+                "length",
+                "panic",
+                "relay",
+                "sleep_async"
+            ]
+        );
+        assert_eq!(services[1].route_url, None);
+
+        host.unregister("a.route").unwrap();
+        let names: Vec<String> = host
+            .services()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["rust.echo"]);
+    });
+}
+
 /// A URL nobody listens on: a port a listener was given and gave back.
 fn free_tcp_url() -> String {
     let host = Host::new().unwrap();
