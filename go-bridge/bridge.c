@@ -162,6 +162,14 @@ junction_go_status junction_go_load_module(jn_host* host, const char* path) {
   return status_from(code, &status);
 }
 
+static void junction_go_visit_service(void* listing, const jn_service_info* service) {
+  junctionGoVisitService((uintptr_t)listing, (jn_service_info*)service);
+}
+
+int32_t junction_go_list_services(jn_host* host, uintptr_t listing) {
+  return jn_host_list_services(host, junction_go_visit_service, (void*)listing);
+}
+
 junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
                                       uint32_t service_count, uint32_t threads,
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,

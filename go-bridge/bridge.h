@@ -85,6 +85,11 @@ junction_go_status junction_go_resolve(jn_host* host, const char* service, const
 junction_go_status junction_go_unregister(jn_host* host, const char* service);
 junction_go_status junction_go_load_module(jn_host* host, const char* path);
 
+/* jn_host_list_services, each service given to
+ * junctionGoVisitService(listing, service) on this thread. listing: a
+ * cgo.Handle, passed back as is. */
+int32_t junction_go_list_services(jn_host* host, uintptr_t listing);
+
 /* jn_host_listen. url: borrowed. service_names: service_count
  * NUL-terminated names laid end to end (borrowed), or NULL to serve every
  * service. The limits as in jn_listen_options (0: the defaults). listener:

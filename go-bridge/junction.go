@@ -46,6 +46,7 @@ import "C"
 import (
 	"debug/buildinfo"
 	"fmt"
+	"runtime/cgo"
 	"strings"
 	"sync"
 	"time"
@@ -269,6 +270,51 @@ func (h *Host) Unregister(name string) error {
 	return h.use(func(host *C.jn_host) error {
 		return statusError(C.junction_go_unregister(host, cChars(cService)))
 	})
+}
+
+// ServiceInfo is one of a host's services, as [Host.Services] lists it.
+type ServiceInfo struct {
+	Name string
+	// Methods are a registered service's methods, in byte order. A routed
+	// service lists none: its far host judges which names exist.
+	Methods []string
+	// RouteURL is the URL a routed service's calls go to, as it was routed;
+	// "" for a registered service.
+	RouteURL string
+}
+
+// Services lists the services h has now, registered and routed, in byte
+// order of their names.
+func (h *Host) Services() ([]ServiceInfo, error) {
+	var listing []ServiceInfo
+	handle := cgo.NewHandle(&listing)
+	defer handle.Delete()
+	err := h.use(func(host *C.jn_host) error {
+		if code := C.junction_go_list_services(host, C.uintptr_t(handle)); code != C.JN_OK {
+			return Errorf(Code(code), "cannot list the host's services")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return listing, nil
+}
+
+// junctionGoVisitService adds one service of a listing to the slice behind
+// listing (a cgo.Handle), on the thread of the Services call that made it.
+//
+//export junctionGoVisitService
+func junctionGoVisitService(listing C.uintptr_t, service *C.jn_service_info) {
+	services := cgo.Handle(listing).Value().(*[]ServiceInfo)
+	info := ServiceInfo{Name: C.GoString(service.name)}
+	for _, name := range unsafe.Slice(service.methods, service.method_count) {
+		info.Methods = append(info.Methods, C.GoString(name))
+	}
+	if service.route_url != nil {
+		info.RouteURL = C.GoString(service.route_url)
+	}
+	*services = append(*services, info)
 }
 
 // statusError is nil for OK, else an *Error with the status's code and

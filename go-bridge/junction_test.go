@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -363,6 +364,37 @@ func TestUnregisterAndClose(t *testing.T) {
 		t.Fatalf("call on a closed method: %v", err)
 	}
 	waitForBaseline(t, baseline)
+}
+
+func TestServicesListsRegisteredAndRoutedServicesByName(t *testing.T) {
+	host := echoHost(t)
+	const url = "zmq+inproc://go-test-services"
+	if err := host.Route("a.route", url); err != nil {
+		t.Fatal(err)
+	}
+	services, err := host.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []junction.ServiceInfo{
+		{Name: "a.route", RouteURL: url},
+		{Name: goecho.Name, Methods: []string{"checksum", "echo", "length", "panic", "relay", "sleep"}},
+	}
+	if !reflect.DeepEqual(services, want) {
+		t.Fatalf("Services() = %+v, want %+v", services, want)
+	}
+	if err := host.Unregister("a.route"); err != nil {
+		t.Fatal(err)
+	}
+	if services, err = host.Services(); err != nil || len(services) != 1 || services[0].Name != goecho.Name {
+		t.Fatalf("Services() after Unregister = %+v, %v", services, err)
+	}
+	if err := host.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Services(); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("Services on a closed host: %v", err)
+	}
 }
 
 func TestLoadModuleErrors(t *testing.T) {
