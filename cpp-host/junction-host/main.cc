@@ -1,8 +1,8 @@
 // junction-host - the junction daemon: loads modules into one host and serves
 // their services to other processes on the URLs it is given, until SIGTERM
 // or SIGINT; then it lets the calls in flight finish (up to the drain
-// timeout) and exits. Usage, standard output and exit status: options.cc's
-// kUsage and README.md in this directory.
+// timeout) and exits. SIGUSR1 logs the statistics so far. Usage, standard output and exit status:
+// options.cc's kUsage and README.md in this directory.
 #include <junction.h>
 
 #include <algorithm>
@@ -11,9 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <iterator>
 #include <memory>
+#include <new>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -99,17 +104,128 @@ class Listeners {
   std::vector<jn_listener*> listeners_;
 };
 
-std::string served(const Options& options) {
-  if (options.services.empty()) return "all services";
-  std::string names;
-  for (const std::string& name : options.services) {
-    if (!names.empty()) names += ",";
-    names += name;
+// A service as the daemon reports it: its name and methods (none for a
+// route).
+struct ListedService {
+  std::string name;
+  std::vector<std::string> methods;
+};
+
+// The host's services, by name.
+std::vector<ListedService> list_services(jn_host* host) {
+  struct Listing {
+    std::vector<ListedService> services;
+    bool complete = true;
+  } listing;
+  const auto visit = [](void* user_data, const jn_service_info* info) noexcept {
+    auto& into = *static_cast<Listing*>(user_data);
+    try {
+      into.services.push_back({info->name, std::vector<std::string>(
+                                               info->methods, info->methods + info->method_count)});
+    } catch (const std::bad_alloc&) {
+      into.complete = false;
+    }
+  };
+  if (jn_host_list_services(host, visit, &listing) != JN_OK || !listing.complete) {
+    throw std::runtime_error("cannot list the host's services");
   }
-  return names;
+  return std::move(listing.services);
 }
 
-int serve(const Options& options, const sigset_t& stop_signals) {
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string text;
+  for (const std::string& part : parts) {
+    if (!text.empty()) text += separator;
+    text += part;
+  }
+  return text;
+}
+
+// "NAME (METHOD, METHOD)" for each service, separated by "; ".
+std::string describe(const std::vector<ListedService>& services) {
+  if (services.empty()) return "no services";
+  std::vector<std::string> described;
+  described.reserve(services.size());
+  for (const ListedService& service : services) {
+    described.push_back(service.name + " (" + join(service.methods, ", ") + ")");
+  }
+  return join(described, "; ");
+}
+
+// Loads each module in turn, logging the services it brought. False (the
+// loader's message logged) when one cannot be loaded.
+bool load_modules(jn_host* host, const std::vector<std::string>& modules) {
+  std::vector<ListedService> before = list_services(host);
+  for (const std::string& module : modules) {
+    jn_status status{};
+    if (jn_host_load_module(host, module.c_str(), &status) != JN_OK) {
+      // The loader's message names the module and the reason.
+      log_line(take_message(status));
+      return false;
+    }
+    std::vector<ListedService> after = list_services(host);
+    std::vector<ListedService> brought;
+    std::ranges::set_difference(after, before, std::back_inserter(brought), {},
+                                &ListedService::name, &ListedService::name);
+    log_line("loaded module " + module + ": " + describe(brought));
+    before = std::move(after);
+  }
+  return true;
+}
+
+// The first --serve name no module registered, if any.
+std::optional<std::string> unknown_service(const Options& options,
+                                           const std::vector<ListedService>& services) {
+  for (const std::string& name : options.services) {
+    if (std::ranges::find(services, name, &ListedService::name) == services.end()) return name;
+  }
+  return std::nullopt;
+}
+
+// Logs what each listener and each method has done so far (SIGUSR1, and at
+// the end of a drain for the listeners).
+void log_listener_stats(const Listeners& listeners) {
+  for (jn_listener* listener : listeners.all()) {
+    jn_listener_stats stats{};
+    stats.struct_size = sizeof stats;
+    static_cast<void>(jn_listener_stats_get(listener, &stats));  // an open listener: JN_OK
+    log_line(std::string(jn_listener_url(listener)) + ": " + std::to_string(stats.requests) +
+             " requests taken and " + std::to_string(stats.answers) + " answers sent; " +
+             std::to_string(stats.refused_unread) + " calls refused and " +
+             std::to_string(stats.dropped_unread) +
+             " dropped because their clients left answers unread");
+  }
+}
+
+// Per method: calls, errors and the sampled latency (jn_method_stats).
+void log_method_stats(jn_host* host) {
+  for (const ListedService& service : list_services(host)) {
+    for (const std::string& name : service.methods) {
+      jn_method* method = nullptr;
+      if (jn_host_resolve(host, service.name.c_str(), name.c_str(), &method, nullptr) != JN_OK) {
+        continue;  // unregistered since the listing
+      }
+      jn_method_stats stats{};
+      static_cast<void>(jn_method_stats_get(method, &stats));  // a live handle: JN_OK
+      jn_method_free(method);
+      std::string line = service.name + "/" + name + ": " + std::to_string(stats.calls) +
+                         " calls, " + std::to_string(stats.errors) + " errors";
+      if (stats.latency_samples != 0) {
+        line += "; latency of " + std::to_string(stats.latency_samples) +
+                " sampled calls: p50 <= " + std::to_string(stats.latency_p50_ns) +
+                " ns, p99 <= " + std::to_string(stats.latency_p99_ns) + " ns, max " +
+                std::to_string(stats.latency_max_ns) + " ns";
+      }
+      log_line(line);
+    }
+  }
+}
+
+std::string served(const Options& options) {
+  return options.services.empty() ? "all services" : join(options.services, ",");
+}
+
+int serve(const Options& options, const sigset_t& handled_signals) {
   jn_host* raw_host = nullptr;
   jn_status status{};
   const jn_host_options host_options{.struct_size = sizeof(jn_host_options),
@@ -120,13 +236,15 @@ int serve(const Options& options, const sigset_t& stop_signals) {
     return kExitFailure;
   }
   HostPtr host(raw_host);
-  for (const std::string& module : options.modules) {
-    if (jn_host_load_module(host.get(), module.c_str(), &status) != JN_OK) {
-      // The loader's message names the module and the reason.
-      log_line(take_message(status));
-      return kExitFailure;
-    }
-    log_line("loaded module " + module);
+  if (!load_modules(host.get(), options.modules)) return kExitFailure;
+  const std::vector<ListedService> loaded = list_services(host.get());
+  if (const std::optional<std::string> name = unknown_service(options, loaded)) {
+    std::vector<std::string> names;
+    names.reserve(loaded.size());
+    for (const ListedService& service : loaded) names.push_back(service.name);
+    log_line("--serve " + *name + ": no module registered a service of that name (there are: " +
+             (names.empty() ? "none" : join(names, ", ")) + ")");
+    return kExitUsage;
   }
 
   std::vector<const char*> services;
@@ -166,9 +284,15 @@ int serve(const Options& options, const sigset_t& stop_signals) {
   std::fflush(stdout);
 
   int signal_number = 0;
-  if (sigwait(&stop_signals, &signal_number) != 0) {
-    log_line("cannot wait for SIGTERM and SIGINT");
-    return kExitFailure;
+  for (;;) {
+    if (sigwait(&handled_signals, &signal_number) != 0) {
+      log_line("cannot wait for SIGTERM, SIGINT and SIGUSR1");
+      return kExitFailure;
+    }
+    if (signal_number != SIGUSR1) break;
+    log_line("SIGUSR1 received; the statistics so far:");
+    log_listener_stats(listeners);
+    log_method_stats(host.get());
   }
   const double drain_seconds = static_cast<double>(options.drain_timeout_ns) / 1e9;
   char announcement[128];
@@ -178,16 +302,7 @@ int serve(const Options& options, const sigset_t& stop_signals) {
   log_line(announcement);
   const std::int64_t drain_deadline_ns = jn_now_ns() + options.drain_timeout_ns;
   const bool drained = listeners.drain_all(drain_deadline_ns);
-  for (jn_listener* listener : listeners.all()) {
-    jn_listener_stats stats{};
-    stats.struct_size = sizeof stats;
-    static_cast<void>(jn_listener_stats_get(listener, &stats));  // an open listener: JN_OK
-    log_line(std::string(jn_listener_url(listener)) + ": " + std::to_string(stats.requests) +
-             " requests taken and " + std::to_string(stats.answers) + " answers sent; " +
-             std::to_string(stats.refused_unread) + " calls refused and " +
-             std::to_string(stats.dropped_unread) +
-             " dropped because their clients left answers unread");
-  }
+  log_listener_stats(listeners);
   if (!listeners.close_all(drained ? drain_deadline_ns : 0)) {
     log_line("the drain timeout passed with calls still in flight; they were cut short");
     // Their handlers may still be running, and jn_host_free would wait for
@@ -208,16 +323,19 @@ int serve(const Options& options, const sigset_t& stop_signals) {
 int main(int argc, char** argv) {
   // Blocked before any thread exists (the library's, the transport's, a Go
   // bundle's runtime threads), so that every thread inherits the mask and
-  // the signals reach only the sigwait in serve. An ignored signal may be
+  // the signals reach only the sigwait in serve (SIGUSR1's default action
+  // would end the process too). An ignored signal may be
   // discarded even while blocked, so a disposition to ignore them inherited
   // from the parent goes back to the default.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
+  signal(SIGUSR1, SIG_DFL);
 
   try {
     const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),
@@ -233,7 +351,7 @@ int main(int argc, char** argv) {
       std::fputs(junction::daemon::kUsage, stdout);
       return EXIT_SUCCESS;
     }
-    return serve(options, stop_signals);
+    return serve(options, handled_signals);
   } catch (const std::exception& e) {
     log_line(std::string("failed: ") + e.what());
     return kExitFailure;

@@ -34,7 +34,8 @@ const char* const kUsage =
     "  --listen URL             serve on URL (at least one; repeatable):\n"
     "                           zmq+tcp://HOST:PORT (PORT 0: one the system picks),\n"
     "                           zmq+tcp://[IPV6]:PORT or zmq+ipc:///PATH\n"
-    "  --serve SERVICE          serve only the services named (repeatable; default: all)\n"
+    "  --serve SERVICE          serve only the services named, each one a module\n"
+    "                           registered (repeatable; default: all)\n"
     "  --threads N              threads per listener receiving and running calls\n"
     "                           (1 to 1024; default 4)\n"
     "  --drain-timeout SECONDS  how long calls in flight may run on after the signal\n"
@@ -59,9 +60,13 @@ const char* const kUsage =
     "per listener (SERVICES: 'all services' or the names, comma-separated; URL: the\n"
     "address bound, with the port the system picked), then\n"
     "  junction-host: ready\n"
+    "Standard error logs each module's services and methods as it is loaded, and\n"
+    "on SIGUSR1 what each listener and each method has done so far (calls, errors,\n"
+    "sampled latency); the daemon keeps serving.\n"
     "Exit status: 0 after a complete drain; 1 when a module cannot be loaded, an\n"
     "address cannot be bound or the drain timeout cut calls short; 2 for a usage or\n"
-    "configuration error, a URL junction cannot read included.\n";
+    "configuration error, a URL junction cannot read or a --serve name no module\n"
+    "registered included.\n";
 
 namespace {
 

@@ -214,6 +214,46 @@ TEST(DaemonServe, ListenLimitsReachTheListeners) {
   ExpectCleanStop(daemon);
 }
 
+// --- What the daemon reports ----------------------------------------------
+
+// Each module's services are logged as it is loaded; SIGUSR1 logs what the
+// listener and each method have done, and the daemon serves on.
+TEST(DaemonReport, LogsModulesServicesAndOnSigusr1TheStatisticsSoFar) {
+  Daemon daemon({"--module", kFixture, "--module", kGreeter, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: loaded module " + std::string(kFixture) +
+                                            ": fixture (echo, fail, sleep)\n"))
+      << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: loaded module " + std::string(kGreeter) +
+                                            ": greeter (hello)\n"))
+      << daemon.Output();
+
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Call(echo.get(), "counted").code, JN_OK);
+  const MethodPtr fail = client.Resolve("fixture", "fail");
+  ASSERT_EQ(Call(fail.get(), std::string(1, static_cast<char>(JN_ABORTED))).code, JN_ABORTED);
+
+  daemon.Signal(SIGUSR1);
+  ASSERT_TRUE(daemon.WaitStderr("greeter/hello: ")) << daemon.Output();
+  const std::string report = daemon.Stderr();
+  EXPECT_TRUE(Contains(report, "junction-host: SIGUSR1 received")) << report;
+  EXPECT_TRUE(Contains(report, daemon.Urls()[0] + ": 4 requests taken and 4 answers sent"))
+      << report;
+  EXPECT_TRUE(Contains(report, "junction-host: fixture/echo: 3 calls, 0 errors\n")) << report;
+  EXPECT_TRUE(Contains(report, "junction-host: fixture/fail: 1 calls, 1 errors\n")) << report;
+  EXPECT_TRUE(Contains(report, "junction-host: fixture/sleep: 0 calls, 0 errors\n")) << report;
+  EXPECT_TRUE(Contains(report, "junction-host: greeter/hello: 0 calls, 0 errors\n")) << report;
+
+  const Answer after = Call(echo.get(), "still serving");
+  EXPECT_EQ(after.code, JN_OK) << CodeName(after.code) << ": " << after.message;
+  daemon.Signal(SIGUSR1);
+  EXPECT_TRUE(daemon.WaitStderr("fixture/echo: 4 calls, 0 errors")) << daemon.Output();
+  ExpectCleanStop(daemon);
+}
+
 #ifdef JN_TEST_RUST_ECHO_MODULE
 TEST(DaemonModules, ServesTheRustEchoModule) {
   Daemon daemon({"--module", JN_TEST_RUST_ECHO_MODULE, "--listen", kAnyTcpPort});
@@ -254,6 +294,12 @@ TEST(DaemonModules, ServesTheGoEchoBundleWhoseThreadsKeepTheSignalsBlocked) {
   const MethodPtr go_sleep = client.Resolve("go.echo", "sleep");
   const Answer slept = Call(go_sleep.get(), Le64(20));
   EXPECT_EQ(slept.code, JN_OK) << CodeName(slept.code) << ": " << slept.message;
+
+  // SIGUSR1 too reaches the daemon's sigwait only (its default action would
+  // end the process), with the Go runtime's threads running.
+  daemon.Signal(SIGUSR1);
+  EXPECT_TRUE(daemon.WaitStderr("go.echo/length: 1 calls, 0 errors")) << daemon.Output();
+  EXPECT_TRUE(daemon.Running()) << daemon.Output();
 
   // Draining, the main thread is out of sigwait, so a second SIGTERM goes
   // to whichever thread does not block it, and its default action would
@@ -732,6 +778,13 @@ std::vector<Refusal> Refusals() {
        },
        [](const Setting&) {
          return Args{"--listen zmq+inproc://x", "reaches this process only"};
+       }},
+      {"ServeNameNoModuleRegistered", 2,
+       [](const Setting&) {
+         return Args{"--module", kFixture, "--serve", "fixtur", "--listen", kAnyTcpPort};
+       },
+       [](const Setting&) {
+         return Args{"--serve fixtur", "no module registered", "there are: fixture"};
        }},
       {"UnknownOption", 2,
        [](const Setting&) {
