@@ -448,7 +448,16 @@ JN_API const char* jn_listener_url(const jn_listener* listener);
  * one. answers: answers sent, its refusals included. refused_unread: calls
  * answered JN_RESOURCE_EXHAUSTED because their connection had too many
  * answers unread, and dropped_unread: messages dropped unanswered because
- * it had even more (docs/wire.md, "Unread answers"). */
+ * it had even more (docs/wire.md, "Unread answers").
+ * Since ABI 1.7: unreadable: messages that could not be read as a call (no
+ * header frame, a header junction cannot read or of another protocol
+ * version, a response where a request belongs, a wrong number of frames),
+ * answered with an error where their call id could be read.
+ * refused_too_large: requests whose payload is over max_payload_bytes,
+ * answered JN_RESOURCE_EXHAUSTED (a frame far over it closes its
+ * connection before it is read, and is not counted). in_flight and threads
+ * are not counts but the state when read: the messages being handled, and
+ * the listener's threads. */
 typedef struct jn_listener_stats {
   uint32_t struct_size;
   uint32_t reserved; /* 0 */
@@ -456,6 +465,10 @@ typedef struct jn_listener_stats {
   uint64_t answers;
   uint64_t refused_unread;
   uint64_t dropped_unread;
+  uint64_t unreadable;        /* since ABI 1.7 */
+  uint64_t refused_too_large; /* since ABI 1.7 */
+  uint64_t in_flight;         /* since ABI 1.7 */
+  uint64_t threads;           /* since ABI 1.7 */
 } jn_listener_stats;
 
 /* listener: borrowed. stats: in (struct_size) and out. JN_INVALID_ARGUMENT

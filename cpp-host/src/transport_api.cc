@@ -149,12 +149,13 @@ JN_API const char* jn_listener_url(const jn_listener* listener) {
 }
 
 JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats) {
-  // The fields of ABI 1.4's struct; a later one may add more, after them.
+  // The fields of ABI 1.4's struct; 1.7 added more after them, filled for
+  // a caller whose struct holds them.
   constexpr std::uint32_t kStatsSize14 = offsetof(jn_listener_stats, dropped_unread) + 8;
   if (listener == nullptr || stats == nullptr || stats->struct_size < kStatsSize14) {
     return JN_INVALID_ARGUMENT;
   }
-  listener->listener->fill_stats(*stats);
+  listener->listener->fill_stats(*stats, stats->struct_size >= sizeof(jn_listener_stats));
   return JN_OK;
 }
 

@@ -497,6 +497,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
 void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (frames.size() < 2) {
+    unreadable_.fetch_add(1, std::memory_order_relaxed);
     return;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
@@ -510,6 +511,8 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
                                                     wire::Limits{options_.max_payload_bytes});
   if (!decoded.header) {
+    const bool too_large = decoded.error.code == JN_RESOURCE_EXHAUSTED && decoded.error.call_id;
+    (too_large ? refused_too_large_ : unreadable_).fetch_add(1, std::memory_order_relaxed);
     if (decoded.error.call_id) {
       answer(routing_id, backlog, *decoded.error.call_id, decoded.error.code, decoded.error.message,
              nullptr);
@@ -518,11 +521,13 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   }
   const wire::Header& header = *decoded.header;
   if (header.kind != wire::Kind::request) {
+    unreadable_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
            "expected a request, got a response", nullptr);
     return;
   }
   if (frame_count != 3) {
+    unreadable_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
            "a request is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
            nullptr);
@@ -644,11 +649,18 @@ void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBa
   }
 }
 
-void Listener::fill_stats(jn_listener_stats& stats) const noexcept {
+void Listener::fill_stats(jn_listener_stats& stats, bool with_1_7) const {
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.answers = answers_.load(std::memory_order_relaxed);
   stats.refused_unread = refused_unread_.load(std::memory_order_relaxed);
   stats.dropped_unread = dropped_unread_.load(std::memory_order_relaxed);
+  if (with_1_7) {
+    stats.unreadable = unreadable_.load(std::memory_order_relaxed);
+    stats.refused_too_large = refused_too_large_.load(std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    stats.in_flight = in_flight_;
+    stats.threads = threads_;
+  }
 }
 
 }  // namespace junction::zmq_transport

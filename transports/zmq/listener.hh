@@ -81,8 +81,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
   // Fills ABI 1.4's fields of stats (jn_listener_stats_get) with what the
-  // listener has done since it opened.
-  void fill_stats(jn_listener_stats& stats) const noexcept;
+  // listener has done since it opened, and ABI 1.7's when with_1_7.
+  void fill_stats(jn_listener_stats& stats, bool with_1_7) const;
 
   // Answers new calls UNAVAILABLE from now on and waits for the calls in
   // flight until drain_deadline_ns; the listener keeps its socket and
@@ -165,6 +165,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint64_t> answers_{0};
   std::atomic<std::uint64_t> refused_unread_{0};
   std::atomic<std::uint64_t> dropped_unread_{0};
+  std::atomic<std::uint64_t> unreadable_{0};
+  std::atomic<std::uint64_t> refused_too_large_{0};
 
   std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
   // By routing id. Entries nothing else holds and with nothing unwritten
@@ -172,7 +174,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::unordered_map<std::string, std::shared_ptr<AnswerBacklog>> backlogs_;
   std::size_t backlogs_kept_ = 0;  // entries left by the last sweep
 
-  std::mutex mutex_;                   // guards what follows
+  mutable std::mutex mutex_;           // guards what follows
   std::condition_variable role_free_;  // for threads waiting for a role
   std::condition_variable changed_;    // calls or threads ended, for close
   bool receiver_present_ = false;

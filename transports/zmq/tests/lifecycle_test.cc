@@ -182,14 +182,45 @@ TEST(ListenTest, StatsCountCallsAndAnswersAndRefuseBadArguments) {
   EXPECT_EQ(larger.stats.requests, 0U);
   EXPECT_EQ(larger.later_field, 7U);
 
+  // Code built against ABI 1.4 to 1.6 passes a struct ending at
+  // dropped_unread: what follows is not the 1.7 fields, and stays as it was.
+  jn_listener_stats of_1_6{};
+  of_1_6.struct_size = offsetof(jn_listener_stats, unreadable);
+  of_1_6.threads = 99;
+  EXPECT_EQ(jn_listener_stats_get(raw, &of_1_6), JN_OK);
+  EXPECT_EQ(of_1_6.threads, 99U);
+
   jn_listener_stats small{};
-  small.struct_size = sizeof(small) - 8;
+  small.struct_size = offsetof(jn_listener_stats, unreadable) - 8;
   EXPECT_EQ(jn_listener_stats_get(raw, &small), JN_INVALID_ARGUMENT);
   small.struct_size = sizeof(small);
   EXPECT_EQ(jn_listener_stats_get(raw, nullptr), JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_listener_stats_get(nullptr, &small), JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_listener_close(raw, 0), JN_OK);
   EXPECT_EQ(junction::Listener().stats().requests, 0U);
+}
+
+TEST(ListenTest, StatsTellTheCallsInFlightAndTheThreadsNow) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::ListenOptions options;
+  options.threads = 2;
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0", options);
+  junction::Host client;
+  client.route("test", listener.url());
+  const junction::Method nap = client.resolve("test", "stubborn_nap");
+  auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("300").text()); });
+  EXPECT_TRUE(eventually([&] { return listener.stats().in_flight == 1; }))
+      << "in flight: " << listener.stats().in_flight;
+  EXPECT_GE(listener.stats().threads, 1U);
+  EXPECT_EQ(slow.get(), "rested");
+  EXPECT_TRUE(eventually([&] { return listener.stats().in_flight == 0; }))
+      << "in flight: " << listener.stats().in_flight;
+  const jn_listener_stats after = listener.stats();
+  EXPECT_EQ(after.unreadable, 0U);
+  EXPECT_EQ(after.refused_too_large, 0U);
+  EXPECT_GE(after.threads, 1U);
+  EXPECT_LE(after.threads, 2U + 1U) << "the pool, and a thread started for a slow call at most";
 }
 
 TEST(ListenTest, HostCannotBeFreedUnderAnOpenListener) {

@@ -93,6 +93,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Polls pred about every millisecond until it holds or timeout passes;
+// returns its last value.
+template <class Pred>
+bool eventually(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= give_up) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 inline std::string inproc_url() {
   static std::atomic<int> count{0};
   return "zmq+inproc://jnzmq-test-" + std::to_string(count.fetch_add(1));

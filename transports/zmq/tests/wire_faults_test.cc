@@ -94,13 +94,23 @@ class WireFaultsTest : public testing::Test {
     EXPECT_EQ(answer->payload, "hello");
   }
 
+  // The listener counted unreadable messages and refused payloads so.
+  void expect_counted(std::uint64_t unreadable, std::uint64_t too_large) {
+    const jn_listener_stats stats = listener_.stats();
+    EXPECT_EQ(stats.unreadable, unreadable);
+    EXPECT_EQ(stats.refused_too_large, too_large);
+  }
+
   junction::Host host_;
   junction::Listener listener_;
   zmq::context_t context_;
   zmq::socket_t peer_{context_, zmq::socket_type::dealer};
 };
 
-TEST_F(WireFaultsTest, WellFormedCallIsAnswered) { expect_still_serving(1); }
+TEST_F(WireFaultsTest, WellFormedCallIsAnswered) {
+  expect_still_serving(1);
+  expect_counted(0, 0);
+}
 
 TEST_F(WireFaultsTest, UnidentifiableMessagesAreDropped) {
   send({{'x', 'y'}, {}});                                   // no magic
@@ -108,6 +118,7 @@ TEST_F(WireFaultsTest, UnidentifiableMessagesAreDropped) {
   send({std::vector<std::uint8_t>(100, 0xFF), {1, 2, 3}});  // garbage
   EXPECT_FALSE(receive(300).has_value());
   expect_still_serving(2);
+  expect_counted(3, 0);
 }
 
 TEST_F(WireFaultsTest, UnknownVersionIsFailedPrecondition) {
@@ -117,6 +128,7 @@ TEST_F(WireFaultsTest, UnknownVersionIsFailedPrecondition) {
   const std::string message = expect_error(7, JN_FAILED_PRECONDITION);
   EXPECT_NE(message.find("version 9"), std::string::npos) << message;
   expect_still_serving(8);
+  expect_counted(1, 0);
 }
 
 TEST_F(WireFaultsTest, TruncatedHeaderIsInvalidArgument) {
@@ -125,6 +137,7 @@ TEST_F(WireFaultsTest, TruncatedHeaderIsInvalidArgument) {
   send({header, {}});
   expect_error(11, JN_INVALID_ARGUMENT);
   expect_still_serving(12);
+  expect_counted(1, 0);
 }
 
 TEST_F(WireFaultsTest, MissingOrExtraFramesAreInvalidArgument) {
@@ -133,12 +146,14 @@ TEST_F(WireFaultsTest, MissingOrExtraFramesAreInvalidArgument) {
   send({request(22, "test", "echo", 1), {'a'}, {'b'}});  // a third frame
   expect_error(22, JN_INVALID_ARGUMENT);
   expect_still_serving(23);
+  expect_counted(2, 0);
 }
 
 TEST_F(WireFaultsTest, PayloadLengthMismatchIsInvalidArgument) {
   send({request(31, "test", "echo", 10), {'s', 'h', 'o', 'r', 't'}});
   expect_error(31, JN_INVALID_ARGUMENT);
   expect_still_serving(32);
+  expect_counted(1, 0);
 }
 
 TEST_F(WireFaultsTest, DeclaredPayloadOverTheLimitIsResourceExhausted) {
@@ -146,12 +161,14 @@ TEST_F(WireFaultsTest, DeclaredPayloadOverTheLimitIsResourceExhausted) {
   send({request(41, "test", "echo", 1u << 30), {}});
   expect_error(41, JN_RESOURCE_EXHAUSTED);
   expect_still_serving(42);
+  expect_counted(0, 1);
 }
 
 TEST_F(WireFaultsTest, PayloadOverTheLimitWithinTheFrameLimitIsResourceExhausted) {
   send({request(43, "test", "echo", 2048), std::vector<std::uint8_t>(2048, 1)});
   expect_error(43, JN_RESOURCE_EXHAUSTED);
   expect_still_serving(44);
+  expect_counted(0, 1);
 }
 
 TEST_F(WireFaultsTest, FrameOverTheFrameLimitClosesOnlyThatConnection) {
@@ -180,6 +197,7 @@ TEST_F(WireFaultsTest, ResponseSentToAListenerIsInvalidArgument) {
   send({header, {}});
   expect_error(61, JN_INVALID_ARGUMENT);
   expect_still_serving(62);
+  expect_counted(1, 0);
 }
 
 TEST_F(WireFaultsTest, UnknownServiceOrMethodIsNotFound) {
