@@ -803,7 +803,16 @@ unsafe extern "C" {
  one. answers: answers sent, its refusals included. refused_unread: calls
  answered JN_RESOURCE_EXHAUSTED because their connection had too many
  answers unread, and dropped_unread: messages dropped unanswered because
- it had even more (docs/wire.md, "Unread answers").*/
+ it had even more (docs/wire.md, "Unread answers").
+ Since ABI 1.7: unreadable: messages that could not be read as a call (no
+ header frame, a header junction cannot read or of another protocol
+ version, a response where a request belongs, a wrong number of frames),
+ answered with an error where their call id could be read.
+ refused_too_large: requests whose payload is over max_payload_bytes,
+ answered JN_RESOURCE_EXHAUSTED (a frame far over it closes its
+ connection before it is read, and is not counted). in_flight and threads
+ are not counts but the state when read: the messages being handled, and
+ the listener's threads.*/
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct jn_listener_stats {
@@ -814,10 +823,18 @@ pub struct jn_listener_stats {
     pub answers: u64,
     pub refused_unread: u64,
     pub dropped_unread: u64,
+    /// since ABI 1.7
+    pub unreadable: u64,
+    /// since ABI 1.7
+    pub refused_too_large: u64,
+    /// since ABI 1.7
+    pub in_flight: u64,
+    /// since ABI 1.7
+    pub threads: u64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of jn_listener_stats"][::std::mem::size_of::<jn_listener_stats>() - 40usize];
+    ["Size of jn_listener_stats"][::std::mem::size_of::<jn_listener_stats>() - 72usize];
     [
         "Alignment of jn_listener_stats",
     ][::std::mem::align_of::<jn_listener_stats>() - 8usize];
@@ -839,6 +856,18 @@ const _: () = {
     [
         "Offset of field: jn_listener_stats::dropped_unread",
     ][::std::mem::offset_of!(jn_listener_stats, dropped_unread) - 32usize];
+    [
+        "Offset of field: jn_listener_stats::unreadable",
+    ][::std::mem::offset_of!(jn_listener_stats, unreadable) - 40usize];
+    [
+        "Offset of field: jn_listener_stats::refused_too_large",
+    ][::std::mem::offset_of!(jn_listener_stats, refused_too_large) - 48usize];
+    [
+        "Offset of field: jn_listener_stats::in_flight",
+    ][::std::mem::offset_of!(jn_listener_stats, in_flight) - 56usize];
+    [
+        "Offset of field: jn_listener_stats::threads",
+    ][::std::mem::offset_of!(jn_listener_stats, threads) - 64usize];
 };
 unsafe extern "C" {
     /** listener: borrowed. stats: in (struct_size) and out. JN_INVALID_ARGUMENT

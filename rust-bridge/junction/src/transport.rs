@@ -187,7 +187,8 @@ unsafe impl Send for Listener<'_> {}
 unsafe impl Sync for Listener<'_> {}
 
 /// What a listener has done since it opened (`jn_listener_stats`); each
-/// count only grows.
+/// count only grows. `in_flight` and `threads` are not counts but the state
+/// when the stats were read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListenerStats {
     /// Messages taken from its clients, each a call or unreadable as one.
@@ -200,6 +201,18 @@ pub struct ListenerStats {
     /// Messages dropped unanswered because their connection had even more
     /// answers unread.
     pub dropped_unread: u64,
+    /// Messages that could not be read as a call (a header it cannot read
+    /// or of another protocol version, a response, a wrong number of
+    /// frames), answered with an error where their call id could be read.
+    pub unreadable: u64,
+    /// Requests whose payload is over the listener's
+    /// [`max_payload_bytes`](ListenOptions::max_payload_bytes), answered
+    /// [`Code::ResourceExhausted`].
+    pub refused_too_large: u64,
+    /// Messages being handled.
+    pub in_flight: u64,
+    /// The listener's threads.
+    pub threads: u64,
 }
 
 impl Listener<'_> {
@@ -234,6 +247,10 @@ impl Listener<'_> {
             answers: raw.answers,
             refused_unread: raw.refused_unread,
             dropped_unread: raw.dropped_unread,
+            unreadable: raw.unreadable,
+            refused_too_large: raw.refused_too_large,
+            in_flight: raw.in_flight,
+            threads: raw.threads,
         }
     }
 

@@ -201,7 +201,15 @@ fn listener_stats_count_requests_and_answers() {
         let listener = server
             .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
             .unwrap();
-        assert_eq!(listener.stats(), ListenerStats::default());
+        let opened = listener.stats();
+        assert!(opened.threads >= 1, "{opened:?}");
+        assert_eq!(
+            opened,
+            ListenerStats {
+                threads: opened.threads,
+                ..ListenerStats::default()
+            }
+        );
         let client = routed("rust.echo", listener.url(), &RouteOptions::new());
         let echo = client.resolve("rust.echo", "echo").unwrap();
         for _ in 0..3 {
@@ -215,14 +223,33 @@ fn listener_stats_count_requests_and_answers() {
                 .call(b"", Deadline::after(WAIT)),
             Code::NotFound,
         );
+        let limited = server
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new().max_payload_bytes(16),
+            )
+            .unwrap();
+        let to_limited = routed("rust.echo", limited.url(), &RouteOptions::new());
+        expect_code(
+            "a payload over the listener's limit",
+            to_limited
+                .resolve("rust.echo", "echo")
+                .unwrap()
+                .call(&[0; 17], Deadline::after(WAIT)),
+            Code::ResourceExhausted,
+        );
+        assert_eq!(limited.stats().refused_too_large, 1);
+        drop(to_limited);
+        limited.close(Deadline::after(WAIT)).unwrap();
+
         let stats = listener.stats();
         assert_eq!(
             stats,
             ListenerStats {
                 requests: 4,
                 answers: 4,
-                refused_unread: 0,
-                dropped_unread: 0
+                threads: stats.threads,
+                ..ListenerStats::default()
             }
         );
         drop(client);
