@@ -175,8 +175,8 @@ func ExampleHost_Listen() {
 	// <nil>
 }
 
-// A listener counts the calls it takes and answers, and those it refuses
-// or drops because their clients leave answers unread.
+// A listener counts the calls it takes and answers, and those it refuses:
+// unreadable, too large, or from clients that leave answers unread.
 func ExampleListener_Stats() {
 	server, _ := junction.NewHost()
 	defer server.Close()
@@ -201,8 +201,12 @@ func ExampleListener_Stats() {
 		_, _ = hello.Call(ctx, []byte(name))
 	}
 	stats, err := listener.Stats()
-	fmt.Printf("%+v %v\n", stats, err)
-	// Output: {Requests:2 Answers:2 RefusedUnread:0 DroppedUnread:0} <nil>
+	fmt.Println(stats.Requests, "requests,", stats.Answers, "answers,", stats.InFlight, "in flight", err)
+	fmt.Println(stats.Unreadable, "unreadable,", stats.RefusedTooLarge, "too large,",
+		stats.RefusedUnread, "refused and", stats.DroppedUnread, "dropped for answers left unread")
+	// Output:
+	// 2 requests, 2 answers, 0 in flight <nil>
+	// 0 unreadable, 0 too large, 0 refused and 0 dropped for answers left unread
 }
 
 // A service stopping: it drains its listener (calls that arrive now are

@@ -176,7 +176,8 @@ func (l *Listener) URL() string { return l.url }
 func (l *Listener) String() string { return l.url }
 
 // ListenerStats is what a listener has done since it opened; each count
-// only grows.
+// only grows. InFlight and Threads are not counts but the state when the
+// stats were read.
 type ListenerStats struct {
 	// Requests is the messages taken from its clients, each a call or
 	// unreadable as one.
@@ -190,6 +191,18 @@ type ListenerStats struct {
 	// DroppedUnread is the messages dropped unanswered because their
 	// connection had even more answers unread.
 	DroppedUnread uint64
+	// Unreadable is the messages that could not be read as a call (a
+	// header it cannot read or of another protocol version, a response, a
+	// wrong number of frames), answered with an error where their call id
+	// could be read.
+	Unreadable uint64
+	// RefusedTooLarge is the requests whose payload is over the listener's
+	// limit ([ListenMaxPayload]), answered RESOURCE_EXHAUSTED.
+	RefusedTooLarge uint64
+	// InFlight is the messages being handled.
+	InFlight uint64
+	// Threads is the listener's threads.
+	Threads uint64
 }
 
 // Stats reports what the listener has done since it opened. A closed
@@ -206,10 +219,14 @@ func (l *Listener) Stats() (ListenerStats, error) {
 	// An open listener and this size are all it checks: it cannot fail.
 	C.jn_listener_stats_get(l.raw, &raw)
 	return ListenerStats{
-		Requests:      uint64(raw.requests),
-		Answers:       uint64(raw.answers),
-		RefusedUnread: uint64(raw.refused_unread),
-		DroppedUnread: uint64(raw.dropped_unread),
+		Requests:        uint64(raw.requests),
+		Answers:         uint64(raw.answers),
+		RefusedUnread:   uint64(raw.refused_unread),
+		DroppedUnread:   uint64(raw.dropped_unread),
+		Unreadable:      uint64(raw.unreadable),
+		RefusedTooLarge: uint64(raw.refused_too_large),
+		InFlight:        uint64(raw.in_flight),
+		Threads:         uint64(raw.threads),
 	}, nil
 }
 

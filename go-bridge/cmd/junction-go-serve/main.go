@@ -31,7 +31,7 @@
 // After the signal and the drain, standard error carries one line per
 // listener, as junction-host's:
 //
-//	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread
+//	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread; N unreadable and N over the payload limit; N in flight on N threads
 //
 // Exit status: 0 after a complete drain; 1 when a module cannot be loaded,
 // an address cannot be bound or the drain timeout cut calls short; 2 for a
@@ -216,8 +216,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	for _, listener := range listeners {
 		if stats, err := listener.Stats(); err == nil {
 			fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
-				"%d calls refused and %d dropped because their clients left answers unread\n",
-				listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread)
+				"%d calls refused and %d dropped because their clients left answers unread; "+
+				"%d unreadable and %d over the payload limit; %d in flight on %d threads\n",
+				listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
+				stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads)
 		}
 	}
 	// Drained (or cut short: a context done closes without waiting).
