@@ -193,7 +193,11 @@ void log_listener_stats(const Listeners& listeners) {
              " requests taken and " + std::to_string(stats.answers) + " answers sent; " +
              std::to_string(stats.refused_unread) + " calls refused and " +
              std::to_string(stats.dropped_unread) +
-             " dropped because their clients left answers unread");
+             " dropped because their clients left answers unread; " +
+             std::to_string(stats.unreadable) + " unreadable and " +
+             std::to_string(stats.refused_too_large) + " over the payload limit; " +
+             std::to_string(stats.in_flight) + " in flight on " + std::to_string(stats.threads) +
+             " threads");
   }
 }
 

@@ -159,7 +159,8 @@ TEST_P(ServeTest, EchoesPayloadsAndCarriesStatuses) {
   EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: " + url +
                                             ": 6 requests taken and 6 answers sent; 0 "
                                             "calls refused and 0 dropped because their clients "
-                                            "left answers unread\n"))
+                                            "left answers unread; 0 unreadable and 0 over the "
+                                            "payload limit; 0 in flight on "))
       << daemon.Output();
 }
 
