@@ -121,6 +121,33 @@ func ExampleMethod_CallAppend() {
 	// 3 bytes <nil>
 }
 
+// A method's calls and errors are counted exactly (its latency is sampled),
+// and a host lists the services it has with their methods.
+func ExampleMethod_Stats() {
+	host, _ := junction.NewHost()
+	defer host.Close()
+	_ = host.Register(junction.NewService("kv").
+		Method("get", func(_ context.Context, key []byte) ([]byte, error) {
+			if len(key) == 0 {
+				return nil, junction.Errorf(junction.InvalidArgument, "no key")
+			}
+			return []byte("value"), nil
+		}).
+		Method("put", func(_ context.Context, _ []byte) ([]byte, error) { return nil, nil }))
+	get, _ := host.Method("kv", "get")
+	defer get.Close()
+	for _, key := range []string{"a", "b", ""} {
+		_, _ = get.Call(context.Background(), []byte(key))
+	}
+	stats, err := get.Stats()
+	fmt.Println(stats.Calls, "calls,", stats.Errors, "error", err)
+	services, _ := host.Services()
+	fmt.Printf("%+v\n", services)
+	// Output:
+	// 3 calls, 1 error <nil>
+	// [{Name:kv Methods:[get put] RouteURL:}]
+}
+
 // A service served on one host and routed to from another: the caller's
 // code is the same as for a local service. zmq+inproc works within one
 // process; across processes the URL is zmq+ipc:///path or

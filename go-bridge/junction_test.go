@@ -397,6 +397,41 @@ func TestServicesListsRegisteredAndRoutedServicesByName(t *testing.T) {
 	}
 }
 
+func TestMethodStatsCountCallsAndErrorsAndSampleLatency(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	panics := method(t, host, goecho.Name, "panic")
+	// One thread makes every call, so that one in 128 of them is timed.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := 0; i < 1024; i++ {
+		if _, err := echo.Call(context.Background(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := panics.Call(context.Background(), nil); !errors.Is(err, junction.ErrInternal) {
+		t.Fatalf("go.echo/panic: %v", err)
+	}
+	stats, err := echo.Stats()
+	if err != nil || stats.Calls != 1024 || stats.Errors != 0 || stats.LatencySamples < 8 {
+		t.Fatalf("echo's stats: %+v, %v; want 1024 calls, no errors, at least 8 samples", stats, err)
+	}
+	if stats.LatencyP50 <= 0 || stats.LatencyP50 > stats.LatencyP99 || stats.LatencyMax <= 0 || stats.LatencyMean > stats.LatencyMax {
+		t.Fatalf("echo's latencies out of order: %+v", stats)
+	}
+	if stats, err := panics.Stats(); err != nil || stats.Calls != 1 || stats.Errors != 1 {
+		t.Fatalf("panic's stats: %+v, %v; want 1 call, 1 error", stats, err)
+	}
+	// Another handle on the same method shares the counts.
+	if stats, err := method(t, host, goecho.Name, "echo").Stats(); err != nil || stats.Calls != 1024 {
+		t.Fatalf("a second handle's stats: %+v, %v", stats, err)
+	}
+	panics.Close()
+	if _, err := panics.Stats(); !errors.Is(err, junction.ErrFailedPrecondition) {
+		t.Fatalf("a closed handle's stats: %v", err)
+	}
+}
+
 func TestLoadModuleErrors(t *testing.T) {
 	host := newHost(t)
 	if err := host.LoadModule("/nonexistent/libnothing.so"); !errors.Is(err, junction.ErrNotFound) {

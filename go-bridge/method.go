@@ -50,6 +50,41 @@ func (m *Method) Close() {
 // Raw is the jn_method* handle, for C code; it stays owned by m.
 func (m *Method) Raw() unsafe.Pointer { return unsafe.Pointer(m.raw) }
 
+// MethodStats is what the calls on a method have done (jn_method_stats),
+// shared by every handle on the same method of one registration. Calls and
+// Errors are exact; latency is sampled (one synchronous call in 128 per
+// thread, and every asynchronous call), and its percentiles are the upper
+// bounds of power-of-two buckets.
+type MethodStats struct {
+	Calls          uint64
+	Errors         uint64 // calls not answered OK
+	LatencySamples uint64
+	LatencyMean    time.Duration
+	LatencyP50     time.Duration
+	LatencyP99     time.Duration
+	LatencyMax     time.Duration
+}
+
+// Stats reports the method's statistics; FAILED_PRECONDITION once m is
+// closed. Like a call, it must not race with Close.
+func (m *Method) Stats() (MethodStats, error) {
+	if m.closed.Load() {
+		return MethodStats{}, errMethodClosed()
+	}
+	var raw C.jn_method_stats
+	C.jn_method_stats_get(m.raw, &raw) // a live handle and an out struct: JN_OK
+	runtime.KeepAlive(m)
+	return MethodStats{
+		Calls:          uint64(raw.calls),
+		Errors:         uint64(raw.errors),
+		LatencySamples: uint64(raw.latency_samples),
+		LatencyMean:    time.Duration(raw.latency_mean_ns),
+		LatencyP50:     time.Duration(raw.latency_p50_ns),
+		LatencyP99:     time.Duration(raw.latency_p99_ns),
+		LatencyMax:     time.Duration(raw.latency_max_ns),
+	}, nil
+}
+
 // timeoutOf is ctx's remaining time in nanoseconds for the C side
 // (JUNCTION_GO_NO_TIMEOUT without a deadline), or the error that answers a
 // context already done.

@@ -2,8 +2,8 @@
 // Host.Listen: the go.echo service (package junction/goecho), plus the
 // services of any (Rust or C/C++) modules it is given, on every URL it is
 // given, until SIGTERM or SIGINT; then it lets the calls in flight finish
-// and exits. It speaks like the junction-host daemon, so that the same
-// tests drive both:
+// and exits. SIGUSR1 reports the statistics so far. It speaks like the
+// junction-host daemon, so that the same tests drive both:
 //
 //	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]...
 //	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout DURATION]
@@ -28,14 +28,16 @@
 //
 //	junction-go-serve: ready
 //
-// After the signal and the drain, standard error carries one line per
-// listener, as junction-host's:
+// Standard error names the services go.echo and each module brought, with
+// their methods; on SIGUSR1 it carries the listener lines below and each
+// method's calls, errors and sampled latency, as junction-host's do. After
+// SIGTERM or SIGINT and the drain, it carries one line per listener:
 //
 //	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread; N unreadable and N over the payload limit; N in flight on N threads
 //
 // Exit status: 0 after a complete drain; 1 when a module cannot be loaded,
 // an address cannot be bound or the drain timeout cut calls short; 2 for a
-// usage error.
+// usage error, a --serve name no service has included.
 package main
 
 import (
@@ -47,6 +49,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,7 +116,7 @@ func main() {
 	// Signals are caught from the start, so one that comes while binding
 	// still drains.
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, signals))
 }
 
@@ -169,9 +172,27 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	if err := host.Register(goecho.Service(host)); err != nil {
 		return fail("register %s: %v", goecho.Name, err)
 	}
+	before, err := host.Services()
+	if err != nil {
+		return fail("list the services: %v", err)
+	}
+	fmt.Fprintf(stderr, "junction-go-serve: registered %s\n", describe(before))
 	for _, module := range modules {
 		if err := host.LoadModule(module); err != nil {
 			return fail("load %s: %v", module, err)
+		}
+		after, err := host.Services()
+		if err != nil {
+			return fail("list the services: %v", err)
+		}
+		fmt.Fprintf(stderr, "junction-go-serve: loaded module %s: %s\n", module, describe(added(before, after)))
+		before = after
+	}
+	for _, name := range serve {
+		if !slices.ContainsFunc(before, func(s junction.ServiceInfo) bool { return s.Name == name }) {
+			fmt.Fprintf(stderr, "junction-go-serve: --serve %s: no service of that name here (there are: %s)\n",
+				name, strings.Join(names(before), ", "))
+			return 2
 		}
 	}
 	options := []junction.ListenOption{
@@ -200,6 +221,14 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fmt.Fprintln(stdout, "junction-go-serve: ready")
 
 	received := <-stop
+	for received == syscall.SIGUSR1 {
+		fmt.Fprintln(stderr, "junction-go-serve: SIGUSR1 received; the statistics so far:")
+		for _, listener := range listeners {
+			reportListener(stderr, listener)
+		}
+		reportMethods(stderr, host)
+		received = <-stop
+	}
 	fmt.Fprintf(stderr, "junction-go-serve: %v: draining calls in flight (up to %v)\n", received, *drain)
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
@@ -214,13 +243,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		}
 	}
 	for _, listener := range listeners {
-		if stats, err := listener.Stats(); err == nil {
-			fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
-				"%d calls refused and %d dropped because their clients left answers unread; "+
-				"%d unreadable and %d over the payload limit; %d in flight on %d threads\n",
-				listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
-				stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads)
-		}
+		reportListener(stderr, listener)
 	}
 	// Drained (or cut short: a context done closes without waiting).
 	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Close(ctx) }) {
@@ -233,6 +256,78 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		return fail("close the host: %v", err)
 	}
 	return status
+}
+
+// describe is "NAME (METHOD, METHOD)" for each service, separated by "; ".
+func describe(services []junction.ServiceInfo) string {
+	if len(services) == 0 {
+		return "no services"
+	}
+	described := make([]string, 0, len(services))
+	for _, service := range services {
+		described = append(described, service.Name+" ("+strings.Join(service.Methods, ", ")+")")
+	}
+	return strings.Join(described, "; ")
+}
+
+// added is the services of after that before lacks.
+func added(before, after []junction.ServiceInfo) []junction.ServiceInfo {
+	var brought []junction.ServiceInfo
+	for _, service := range after {
+		if !slices.ContainsFunc(before, func(s junction.ServiceInfo) bool { return s.Name == service.Name }) {
+			brought = append(brought, service)
+		}
+	}
+	return brought
+}
+
+func names(services []junction.ServiceInfo) []string {
+	listed := make([]string, 0, len(services))
+	for _, service := range services {
+		listed = append(listed, service.Name)
+	}
+	return listed
+}
+
+// reportListener writes what listener has done, as junction-host does.
+func reportListener(stderr io.Writer, listener *junction.Listener) {
+	if stats, err := listener.Stats(); err == nil {
+		fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
+			"%d calls refused and %d dropped because their clients left answers unread; "+
+			"%d unreadable and %d over the payload limit; %d in flight on %d threads\n",
+			listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
+			stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads)
+	}
+}
+
+// reportMethods writes each method's calls, errors and sampled latency, as
+// junction-host does.
+func reportMethods(stderr io.Writer, host *junction.Host) {
+	services, err := host.Services()
+	if err != nil {
+		fmt.Fprintf(stderr, "junction-go-serve: list the services: %v\n", err)
+		return
+	}
+	for _, service := range services {
+		for _, name := range service.Methods {
+			method, err := host.Method(service.Name, name)
+			if err != nil {
+				continue // unregistered since the listing
+			}
+			stats, err := method.Stats()
+			method.Close()
+			if err != nil {
+				continue
+			}
+			line := fmt.Sprintf("junction-go-serve: %s/%s: %d calls, %d errors", service.Name, name, stats.Calls, stats.Errors)
+			if stats.LatencySamples != 0 {
+				line += fmt.Sprintf("; latency of %d sampled calls: p50 <= %d ns, p99 <= %d ns, max %d ns",
+					stats.LatencySamples, stats.LatencyP50.Nanoseconds(), stats.LatencyP99.Nanoseconds(),
+					stats.LatencyMax.Nanoseconds())
+			}
+			fmt.Fprintln(stderr, line)
+		}
+	}
 }
 
 // atOnce runs operation on every listener, each in a goroutine of its own,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,9 +38,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-payload", "0"}, "from 1 to 18446744073709551615"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-answers", "1048577"}, "from 1 to 1048576"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-bytes", "-1"}, "from 1 to 18446744073709551615"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--serve", "go.ech"},
+			"--serve go.ech: no service of that name here (there are: go.echo)"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if status := run(c.args, &stdout, &stderr, nil); status != 2 {
+		// A run that took the command line would serve until this stops it.
+		stop := make(chan os.Signal, 1)
+		stop <- syscall.SIGTERM
+		if status := run(c.args, &stdout, &stderr, stop); status != 2 {
 			t.Errorf("%q: exit status %d, want 2", c.args, status)
 		}
 		if !strings.Contains(stderr.String(), c.says) {
@@ -61,9 +67,37 @@ func TestUsageErrors(t *testing.T) {
 // returned (status received, or lines closed after run's output ended).
 type served struct {
 	lines  chan string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	stop   chan os.Signal
 	status chan int
+}
+
+// lockedBuffer is a bytes.Buffer that run may write while a test reads it.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buffer bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buffer.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buffer.String()
+}
+
+// waitFor polls the buffer until it holds text, for up to 10 s.
+func (b *lockedBuffer) waitFor(text string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if strings.Contains(b.String(), text) {
+			return true
+		}
+	}
+	return strings.Contains(b.String(), text)
 }
 
 // serve runs the command line args on a goroutine whose OS thread is locked
@@ -71,7 +105,7 @@ type served struct {
 // thread's own scheduler slice.
 func serve(t *testing.T, args ...string) (*served, uint64) {
 	t.Helper()
-	s := &served{lines: make(chan string, 16), stderr: &bytes.Buffer{},
+	s := &served{lines: make(chan string, 16), stderr: &lockedBuffer{},
 		stop: make(chan os.Signal, 1), status: make(chan int, 1)}
 	own := make(chan uint64, 1)
 	reader, writer := io.Pipe()
@@ -210,6 +244,47 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 				t.Fatal("still serving 30 s after the signal")
 			}
 		})
+	}
+}
+
+// It names go.echo's methods at start, and on SIGUSR1 reports the
+// listener's counts and each method's calls and errors, and serves on.
+func TestReportsServicesAndOnSIGUSR1TheStatisticsSoFar(t *testing.T) {
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0")
+	url := s.readyURL(t)
+	if !strings.Contains(s.stderr.String(), "junction-go-serve: registered go.echo (checksum, echo, length, panic, relay, sleep)\n") {
+		t.Errorf("stderr %q does not name go.echo's methods", s.stderr.String())
+	}
+	length := routedLength(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 {
+		if _, err := length.Call(ctx, []byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.stop <- syscall.SIGUSR1
+	for _, line := range []string{
+		"junction-go-serve: SIGUSR1 received; the statistics so far:\n",
+		url + ": 2 requests taken and 2 answers sent; 0 calls refused",
+		"junction-go-serve: go.echo/length: 2 calls, 0 errors\n",
+		"junction-go-serve: go.echo/echo: 0 calls, 0 errors\n",
+	} {
+		if !s.stderr.waitFor(line) {
+			t.Errorf("stderr %q lacks %q", s.stderr.String(), line)
+		}
+	}
+	if _, err := length.Call(ctx, []byte("still serving")); err != nil {
+		t.Fatalf("a call after SIGUSR1: %v", err)
+	}
+	s.stop <- syscall.SIGTERM
+	select {
+	case status := <-s.status:
+		if status != 0 {
+			t.Errorf("exit status %d after SIGTERM, stderr %q", status, s.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still serving 30 s after the signal")
 	}
 }
 
