@@ -1,8 +1,9 @@
 // junction-host - the junction daemon: loads modules into one host and serves
 // their services to other processes on the URLs it is given, until SIGTERM
 // or SIGINT; then it lets the calls in flight finish (up to the drain
-// timeout) and exits. SIGUSR1 logs the statistics so far. Usage, standard output and exit status:
-// options.cc's kUsage and README.md in this directory.
+// timeout) and exits. SIGUSR1 logs the statistics so far. Usage, standard
+// output and exit status: options.cc's kUsage and README.md in this
+// directory.
 #include <junction.h>
 
 #include <algorithm>
@@ -182,8 +183,7 @@ std::optional<std::string> unknown_service(const Options& options,
   return std::nullopt;
 }
 
-// Logs what each listener and each method has done so far (SIGUSR1, and at
-// the end of a drain for the listeners).
+// Logs what each listener has done so far (on SIGUSR1, and once drained).
 void log_listener_stats(const Listeners& listeners) {
   for (jn_listener* listener : listeners.all()) {
     jn_listener_stats stats{};
@@ -294,9 +294,14 @@ int serve(const Options& options, const sigset_t& handled_signals) {
       return kExitFailure;
     }
     if (signal_number != SIGUSR1) break;
-    log_line("SIGUSR1 received; the statistics so far:");
-    log_listener_stats(listeners);
-    log_method_stats(host.get());
+    // A report that fails (out of memory) must not stop the serving.
+    try {
+      log_line("SIGUSR1 received; the statistics so far:");
+      log_listener_stats(listeners);
+      log_method_stats(host.get());
+    } catch (const std::exception& e) {
+      log_line(std::string("cannot report the statistics: ") + e.what());
+    }
   }
   const double drain_seconds = static_cast<double>(options.drain_timeout_ns) / 1e9;
   char announcement[128];
@@ -327,10 +332,10 @@ int serve(const Options& options, const sigset_t& handled_signals) {
 int main(int argc, char** argv) {
   // Blocked before any thread exists (the library's, the transport's, a Go
   // bundle's runtime threads), so that every thread inherits the mask and
-  // the signals reach only the sigwait in serve (SIGUSR1's default action
-  // would end the process too). An ignored signal may be
-  // discarded even while blocked, so a disposition to ignore them inherited
-  // from the parent goes back to the default.
+  // the signals reach only the sigwait in serve (SIGUSR1's default action,
+  // too, would end the process). An ignored signal may be discarded even
+  // while blocked, so a disposition to ignore them inherited from the
+  // parent goes back to the default.
   sigset_t handled_signals;
   sigemptyset(&handled_signals);
   sigaddset(&handled_signals, SIGTERM);
