@@ -250,6 +250,14 @@ int serve(const Options& options, const sigset_t& handled_signals) {
              (names.empty() ? "none" : join(names, ", ")) + ")");
     return kExitUsage;
   }
+  if (options.list) {
+    for (const ListedService& service : loaded) {
+      for (const std::string& method : service.methods) {
+        std::printf("%s/%s\n", service.name.c_str(), method.c_str());
+      }
+    }
+    return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
+  }
 
   std::vector<const char*> services;
   services.reserve(options.services.size());

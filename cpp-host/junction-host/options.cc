@@ -19,7 +19,7 @@ const char* const kUsage =
     "                     [--serve SERVICE]... [--threads N] [--drain-timeout SECONDS]\n"
     "                     [--thread-slice MILLISECONDS|inherit] [--max-in-flight N]\n"
     "                     [--max-payload BYTES] [--max-unread-answers N]\n"
-    "                     [--max-unread-bytes BYTES] [--help]\n"
+    "                     [--max-unread-bytes BYTES] [--list] [--help]\n"
     "\n"
     "Loads junction modules and serves their services to other processes until\n"
     "SIGTERM or SIGINT; then lets the calls in flight finish and exits.\n"
@@ -52,6 +52,9 @@ const char* const kUsage =
     "                           its calls are refused (1 to 1048576; default 1024)\n"
     "  --max-unread-bytes BYTES bytes of answers a connection may leave unread before\n"
     "                           its calls are refused (at least 1; default 268435456)\n"
+    "  --list                   load the modules, print each method they registered as\n"
+    "                           a line SERVICE/METHOD on standard output and exit,\n"
+    "                           serving nothing (no --listen needed)\n"
     "  --help                   print this text and exit\n"
     "\n"
     "Command-line values add to the config file's lists and override its single\n"
@@ -230,12 +233,17 @@ void append(std::vector<std::string>& to, std::vector<std::string>&& from) {
 Options parse_options(std::span<const char* const> args) {
   Settings command_line;
   std::vector<std::string> configs;
+  bool list = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") {
       Options help;
       help.help = true;
       return help;
+    }
+    if (arg == "--list") {
+      list = true;
+      continue;
     }
     if (!arg.starts_with("--")) {
       throw UsageError("unexpected argument '" + std::string(arg) + "'");
@@ -288,7 +296,8 @@ Options parse_options(std::span<const char* const> args) {
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
   }
-  if (options.listens.empty()) {
+  options.list = list;
+  if (options.listens.empty() && !list) {
     throw UsageError("no URL to listen on: give --listen URL (or 'listen = URL' in a config file)");
   }
   return options;

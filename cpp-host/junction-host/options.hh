@@ -31,6 +31,9 @@ struct Options {
   std::uint64_t max_unread_answers = 0;
   std::uint64_t max_unread_answer_bytes = 0;
   bool help = false;  // --help: print the usage, do nothing else
+  // --list: load the modules, print their methods and exit, serving
+  // nothing (no --listen needed).
+  bool list = false;
 };
 
 // A usage or configuration error; what() names the option, or the file and
@@ -45,7 +48,8 @@ extern const char* const kUsage;
 
 // Reads the arguments after the program name, and the config file they
 // name. Throws UsageError on anything it cannot use, including a missing
-// --module or --listen (unless help is asked for).
+// --module or --listen (unless help is asked for; --list needs no
+// --listen).
 [[nodiscard]] Options parse_options(std::span<const char* const> args);
 
 }  // namespace junction::daemon

@@ -657,6 +657,19 @@ TEST(DaemonCli, HelpPrintsTheUsageAndExitsZero) {
   EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving SERVICES on URL"));
 }
 
+// --list prints every method the modules registered and exits, serving
+// nothing: no --listen is needed, and one given is not bound.
+TEST(DaemonCli, ListPrintsTheModulesMethodsAndExitsWithoutServing) {
+  Daemon daemon({"--module", kFixture, "--module", kGreeter, "--list"});
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  EXPECT_EQ(daemon.Stdout(), "fixture/echo\nfixture/fail\nfixture/sleep\ngreeter/hello\n")
+      << daemon.Output();
+
+  Daemon listing({"--module", kGreeter, "--listen", kAnyTcpPort, "--list"});
+  EXPECT_EQ(listing.WaitExit(), 0) << listing.Output();
+  EXPECT_EQ(listing.Stdout(), "greeter/hello\n") << listing.Output();
+}
+
 // What a refused configuration case can use: a directory of its own and a
 // TCP address something else is bound to.
 struct Setting {
