@@ -526,6 +526,34 @@ typedef struct jn_route_options {
 JN_API int32_t jn_host_route(jn_host* host, const char* service, const char* url,
                              const jn_route_options* options, jn_status* status);
 
+/* The state of a route's connection (jn_route_stats.state, since ABI 1.7). */
+#define JN_ROUTE_CONNECTING 0u /* being made: at first, or again after a loss */
+#define JN_ROUTE_READY 1u      /* up: calls go out at once */
+/* the last attempt failed, the connection was lost, or the listener stopped
+ * answering: calls are answered JN_UNAVAILABLE until it is up again (it is
+ * made again by itself) */
+#define JN_ROUTE_DOWN 2u
+
+/* What a route's connection is doing (since ABI 1.7). struct_size =
+ * sizeof(jn_route_stats), set by the caller: the host fills the fields
+ * within it (a later ABI may add more). state: JN_ROUTE_*, when read.
+ * connections_lost: connections lost (or listeners judged silent) since
+ * the connection was first made. in_flight: calls sent on it and not yet
+ * answered, when read. Routes to one URL with equal options share one
+ * connection, so they report the same. */
+typedef struct jn_route_stats {
+  uint32_t struct_size;
+  uint32_t state;
+  uint64_t connections_lost;
+  uint64_t in_flight;
+} jn_route_stats;
+
+/* Reports the connection of the route service (borrowed) on host. stats: in
+ * (struct_size) and out. JN_NOT_FOUND when service is not a route (a
+ * registered service, or no service); JN_INVALID_ARGUMENT for a NULL
+ * argument or a struct_size below this struct's. Since ABI 1.7. */
+JN_API int32_t jn_host_route_stats(jn_host* host, const char* service, jn_route_stats* stats);
+
 /* ------------------------------------------------------------------------ */
 /* Modules: shared libraries that bring services to a host.
  *

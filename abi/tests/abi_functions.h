@@ -40,7 +40,8 @@
   X(int32_t, jn_listener_close, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_host_route,                                                                       \
     (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))                    \
-  X(int32_t, jn_host_list_services, (jn_host*, jn_service_visit_fn, void*))
+  X(int32_t, jn_host_list_services, (jn_host*, jn_service_visit_fn, void*))                       \
+  X(int32_t, jn_host_route_stats, (jn_host*, const char*, jn_route_stats*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

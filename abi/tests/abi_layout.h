@@ -22,7 +22,8 @@
   X(jn_listen_options, 48, 8) \
   X(jn_listener_stats, 72, 8) \
   X(jn_route_options, 24, 8)  \
-  X(jn_service_info, 32, 8)
+  X(jn_service_info, 32, 8)   \
+  X(jn_route_stats, 24, 8)
 
 /* X(type, field, offset, size) */
 #define ABI_LAYOUT_FIELDS(X)                           \
@@ -91,7 +92,11 @@
   X(jn_service_info, method_count, 4, 4)               \
   X(jn_service_info, name, 8, 8)                       \
   X(jn_service_info, methods, 16, 8)                   \
-  X(jn_service_info, route_url, 24, 8)
+  X(jn_service_info, route_url, 24, 8)                 \
+  X(jn_route_stats, struct_size, 0, 4)                 \
+  X(jn_route_stats, state, 4, 4)                       \
+  X(jn_route_stats, connections_lost, 8, 8)            \
+  X(jn_route_stats, in_flight, 16, 8)
 
 /* X(constant, gRPC number): the status codes. */
 #define ABI_LAYOUT_CODES(X)    \

@@ -111,6 +111,10 @@ int32_t jn_host_route(jn_host* host, const char* service, const char* url,
   (void)host, (void)service, (void)url, (void)options, (void)status;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_host_route_stats(jn_host* host, const char* service, jn_route_stats* stats) {
+  (void)host, (void)service, (void)stats;
+  return JN_UNIMPLEMENTED;
+}
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

@@ -68,6 +68,7 @@ int32_t abi_c99_use_everything(void) {
   jn_host_options options;
   jn_listen_options listen_options;
   jn_live_counts counts;
+  jn_route_stats route_stats;
   jn_method_stats stats;
   jn_host* host = 0;
   jn_method* method = 0;
@@ -125,6 +126,12 @@ int32_t abi_c99_use_everything(void) {
   }
   if (code == JN_OK)
     code = jn_host_listen(host, "zmq+inproc://c99", &listen_options, &listener, &status);
+  route_stats.struct_size = sizeof route_stats;
+  if (code == JN_OK) code = jn_host_route(host, "c99.routed", "zmq+inproc://c99", 0, &status);
+  if (code == JN_OK) code = jn_host_route_stats(host, "c99.routed", &route_stats);
+  if (code == JN_OK && route_stats.state != JN_ROUTE_READY && route_stats.state != JN_ROUTE_DOWN &&
+      route_stats.state != JN_ROUTE_CONNECTING)
+    code = JN_INTERNAL;
   if (code == JN_OK) code = jn_listener_close(listener, JN_NO_DEADLINE);
   (void)jn_complete(completion, &result);
   (void)jn_buffer_new(4, &writable, &owned);

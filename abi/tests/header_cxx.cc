@@ -61,6 +61,10 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method>);
                                                         .name = "cxx.Echo",
                                                         .methods = nullptr,
                                                         .route_url = "zmq+inproc://cxx"};
+[[maybe_unused]] constexpr jn_route_stats route_stats{.struct_size = sizeof(jn_route_stats),
+                                                      .state = JN_ROUTE_READY,
+                                                      .connections_lost = 0,
+                                                      .in_flight = 0};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

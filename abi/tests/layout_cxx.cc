@@ -54,6 +54,7 @@ static_assert(std::is_same_v<decltype(JN_NO_DEADLINE), std::int64_t> &&
               JN_NO_DEADLINE == INT64_MAX);
 static_assert(std::is_same_v<decltype(JN_MAX_UNREAD_ANSWERS), std::uint64_t> &&
               JN_MAX_UNREAD_ANSWERS == 1048576);
+static_assert(JN_ROUTE_CONNECTING == 0 && JN_ROUTE_READY == 1 && JN_ROUTE_DOWN == 2);
 
 #define ABI_STRUCT_ENTRY(type, size, alignment) {#type, sizeof(type), alignof(type)},
 // NOLINTBEGIN(bugprone-sizeof-expression): as in ABI_ASSERT_FIELD

@@ -371,6 +371,19 @@ std::vector<ServiceInfo> Host::services() const {
   return std::move(listing.services);
 }
 
+jn_route_stats Host::route_stats(std::string_view service) const {
+  jn_route_stats stats{};
+  stats.struct_size = sizeof(stats);
+  const std::string name(service);
+  if (const std::int32_t code = jn_host_route_stats(raw_, name.c_str(), &stats); code != JN_OK) {
+    throw Error(static_cast<Code>(code), code == JN_NOT_FOUND
+                                             ? "'" + name + "' is not a route"
+                                             : std::string("cannot read the route of '") + name +
+                                                   "': " + jn_status_name(code));
+  }
+  return stats;
+}
+
 Listener Host::listen(std::string_view url, const ListenOptions& options) {
   std::vector<const char*> services;
   services.reserve(options.services.size());

@@ -69,6 +69,8 @@ struct ServiceEntry {
   // (under the host's registry_mutex).
   std::function<std::unique_ptr<MethodEntry>(std::string_view method)> make_method;
   std::string route_url;  // a routed service's URL, as jn_host_route was given it
+  // A routed service's: fills jn_route_stats from its connection.
+  std::function<void(jn_route_stats&)> route_stats;
 
   // Destroy runs when the grace period after closing has passed and no
   // asynchronous handler still holds a completion.

@@ -2,9 +2,11 @@
 // listeners serving a host's services, and routes sending a service's calls
 // to another host. The ZeroMQ transport lives in transports/zmq/.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <zmq/client.hh>
 #include <zmq/listener.hh>
@@ -210,6 +212,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     entry->name = service;
     entry->host = host;
     entry->route_url = url;
+    entry->route_stats = [client](jn_route_stats& stats) { client->fill_stats(stats); };
     entry->make_method = [client, name = entry->name](std::string_view method) {
       auto routed = std::make_shared<detail::RoutedMethod>(
           detail::RoutedMethod{client, name, std::string(method)});
@@ -226,6 +229,28 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     return report(status, JN_UNAVAILABLE,
                   std::string("cannot route to ") + url + ": " + current_exception_message());
   }
+}
+
+JN_API std::int32_t jn_host_route_stats(jn_host* handle, const char* service,
+                                        jn_route_stats* stats) {
+  if (handle == nullptr || service == nullptr || stats == nullptr ||
+      stats->struct_size < sizeof(jn_route_stats)) {
+    return JN_INVALID_ARGUMENT;
+  }
+  auto* host = reinterpret_cast<Host*>(handle);
+  std::function<void(jn_route_stats&)> fill;
+  try {
+    std::lock_guard lock(host->registry_mutex);
+    const auto found = host->services.find(std::string_view(service));
+    if (found == host->services.end() || !found->second->route_stats) {
+      return JN_NOT_FOUND;
+    }
+    fill = found->second->route_stats;  // holds the connection past the lock
+  } catch (...) {
+    return JN_RESOURCE_EXHAUSTED;
+  }
+  fill(*stats);
+  return JN_OK;
 }
 
 }  // extern "C"

@@ -362,6 +362,24 @@ bool Client::await_link(std::int64_t limit_ns, std::uint64_t& disconnects) {
   return up();
 }
 
+void Client::fill_stats(jn_route_stats& stats) {
+  // inproc connections report no events: a bound name is a listener there,
+  // to which the next call connects again if it must.
+  const bool inproc_up = inproc_ && inproc_bound(address_);
+  std::lock_guard lock(mutex_);
+  if (inproc_) {
+    stats.state = inproc_up ? JN_ROUTE_READY : JN_ROUTE_DOWN;
+  } else if (link_ == Link::up && liveness_ == Link::up && !silent_) {
+    stats.state = JN_ROUTE_READY;
+  } else if (link_ == Link::down || liveness_ == Link::down || silent_) {
+    stats.state = JN_ROUTE_DOWN;
+  } else {
+    stats.state = JN_ROUTE_CONNECTING;
+  }
+  stats.connections_lost = disconnects_;
+  stats.in_flight = waiters_.size();
+}
+
 std::string Client::no_link_message() {
   std::lock_guard lock(mutex_);
   return silent_ ? "the listener at " + url_ + " stopped answering: its heartbeats went unanswered"

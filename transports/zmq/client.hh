@@ -52,6 +52,9 @@ class Client {
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
+  // Fills jn_route_stats' state, connections_lost and in_flight.
+  void fill_stats(jn_route_stats& stats);
+
   // One call, made and awaited on the calling thread. result: the
   // zero-initialised result of a synchronous handler; receives the status
   // and the response (answered with jn_respond when small, so a caller's

@@ -277,6 +277,9 @@ class Host {
   [[nodiscard]] Listener listen(std::string_view url, const ListenOptions& options = {});
   // Sends calls to service to the host serving it at url (jn_host_route).
   void route(std::string_view service, std::string_view url, const RouteOptions& options = {});
+  // What the connection of the route service is doing (jn_host_route_stats);
+  // Error not_found when service is not a route.
+  [[nodiscard]] jn_route_stats route_stats(std::string_view service) const;
   [[nodiscard]] jn_host* raw() const noexcept { return raw_; }
 
  private:

@@ -617,13 +617,7 @@ Outcome call_echo(const junction::Method& echo) {
 TEST(ReconnectTest, FirstCallOnANewListenerAtTheUrlIsAnswered) {
   TempDir dir;
   junction::Host client;
-  std::vector<std::string> urls;
-  {
-    junction::Host probe;
-    urls.emplace_back(probe.listen("zmq+tcp://127.0.0.1:0").url());
-  }
-  urls.push_back(dir.ipc_url());
-  urls.push_back(inproc_url());
+  const std::vector<std::string> urls = unbound_urls(dir);
   for (const std::string& url : urls) {
     const std::string service = "svc" + std::to_string(&url - urls.data());
     client.route(service, url);

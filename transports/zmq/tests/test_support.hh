@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace jnzmq {
 
@@ -108,6 +109,19 @@ bool eventually(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::se
 inline std::string inproc_url() {
   static std::atomic<int> count{0};
   return "zmq+inproc://jnzmq-test-" + std::to_string(count.fetch_add(1));
+}
+
+// One URL of each kind that nothing listens on: a tcp port that was free a
+// moment ago (bound, then released), an ipc path in dir, an inproc name.
+inline std::vector<std::string> unbound_urls(const TempDir& dir) {
+  std::vector<std::string> urls;
+  {
+    junction::Host probe;
+    urls.emplace_back(probe.listen("zmq+tcp://127.0.0.1:0").url());
+  }
+  urls.push_back(dir.ipc_url());
+  urls.push_back(inproc_url());
+  return urls;
 }
 
 // Runs f and returns the code of the junction::Error it throws (ok if none).
