@@ -9,6 +9,9 @@ pub const JN_THREAD_SLICE_INHERITED: u64 = 18446744073709551615;
 pub const JN_THREAD_SLICE_MIN_NS: u64 = 100000;
 pub const JN_THREAD_SLICE_MAX_NS: u64 = 100000000;
 pub const JN_MAX_UNREAD_ANSWERS: u64 = 1048576;
+pub const JN_ROUTE_CONNECTING: u32 = 0;
+pub const JN_ROUTE_READY: u32 = 1;
+pub const JN_ROUTE_DOWN: u32 = 2;
 pub const JN_OK: jn_status_code = 0;
 pub const JN_CANCELLED: jn_status_code = 1;
 pub const JN_UNKNOWN: jn_status_code = 2;
@@ -955,6 +958,49 @@ unsafe extern "C" {
         url: *const ::std::os::raw::c_char,
         options: *const jn_route_options,
         status: *mut jn_status,
+    ) -> i32;
+}
+/** What a route's connection is doing (since ABI 1.7). struct_size =
+ sizeof(jn_route_stats), set by the caller: the host fills the fields
+ within it (a later ABI may add more). state: JN_ROUTE_*, when read.
+ connections_lost: connections lost (or listeners judged silent) since
+ the connection was first made. in_flight: calls sent on it and not yet
+ answered, when read. Routes to one URL with equal options share one
+ connection, so they report the same.*/
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct jn_route_stats {
+    pub struct_size: u32,
+    pub state: u32,
+    pub connections_lost: u64,
+    pub in_flight: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of jn_route_stats"][::std::mem::size_of::<jn_route_stats>() - 24usize];
+    ["Alignment of jn_route_stats"][::std::mem::align_of::<jn_route_stats>() - 8usize];
+    [
+        "Offset of field: jn_route_stats::struct_size",
+    ][::std::mem::offset_of!(jn_route_stats, struct_size) - 0usize];
+    [
+        "Offset of field: jn_route_stats::state",
+    ][::std::mem::offset_of!(jn_route_stats, state) - 4usize];
+    [
+        "Offset of field: jn_route_stats::connections_lost",
+    ][::std::mem::offset_of!(jn_route_stats, connections_lost) - 8usize];
+    [
+        "Offset of field: jn_route_stats::in_flight",
+    ][::std::mem::offset_of!(jn_route_stats, in_flight) - 16usize];
+};
+unsafe extern "C" {
+    /** Reports the connection of the route service (borrowed) on host. stats: in
+ (struct_size) and out. JN_NOT_FOUND when service is not a route (a
+ registered service, or no service); JN_INVALID_ARGUMENT for a NULL
+ argument or a struct_size below this struct's. Since ABI 1.7.*/
+    pub fn jn_host_route_stats(
+        host: *mut jn_host,
+        service: *const ::std::os::raw::c_char,
+        stats: *mut jn_route_stats,
     ) -> i32;
 }
 /** Modules: shared libraries that bring services to a host.

@@ -517,6 +517,72 @@ impl HostRef {
         // SAFETY: status is the call's out parameter.
         unsafe { check(code, &mut status) }
     }
+
+    /// What the connection of the route `service` is doing
+    /// (`jn_host_route_stats`, ABI 1.7). Routes to one URL with equal
+    /// options share one connection, and report the same.
+    /// [`Code::NotFound`] when `service` is not a route.
+    ///
+    /// ```
+    /// use junction::{Host, RouteOptions, RouteState};
+    ///
+    /// let host = Host::new()?;
+    /// host.route("far.away", "zmq+inproc://junction-doc-nobody", &RouteOptions::new())?;
+    /// let stats = host.route_stats("far.away")?;
+    /// assert_eq!(stats.state, RouteState::Down); // nothing listens there
+    /// assert_eq!(stats.in_flight, 0);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn route_stats(&self, service: &str) -> Result<RouteStats> {
+        let name = c_string(service, "service name")?;
+        let mut raw = sys::jn_route_stats {
+            struct_size: std::mem::size_of::<sys::jn_route_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: the host is live; the name is borrowed for the call; raw
+        // is a jn_route_stats of the size it states.
+        let code = unsafe { sys::jn_host_route_stats(self.as_raw(), name.as_ptr(), &mut raw) };
+        if code != sys::JN_OK as i32 {
+            return Err(Status::new(
+                Code::from_raw(code),
+                format!("{service:?} is not a route"),
+            ));
+        }
+        Ok(RouteStats {
+            state: match raw.state {
+                sys::JN_ROUTE_READY => RouteState::Ready,
+                sys::JN_ROUTE_CONNECTING => RouteState::Connecting,
+                _ => RouteState::Down,
+            },
+            connections_lost: raw.connections_lost,
+            in_flight: raw.in_flight,
+        })
+    }
+}
+
+/// The state of a route's connection ([`RouteStats::state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteState {
+    /// Being made: at first, or again after a loss.
+    Connecting,
+    /// Up: calls go out at once.
+    Ready,
+    /// The last attempt failed, the connection was lost or the listener
+    /// stopped answering: calls are answered [`Code::Unavailable`] until it
+    /// is up again (it is made again by itself).
+    Down,
+}
+
+/// What a route's connection is doing ([`HostRef::route_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RouteStats {
+    /// The connection's state when read.
+    pub state: RouteState,
+    /// Connections lost (or listeners judged silent) since it was first
+    /// made.
+    pub connections_lost: u64,
+    /// Calls sent on it and not yet answered, when read.
+    pub in_flight: u64,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use junction::{
     Buffer, Code, Deadline, Host, HostRef, ListenOptions, Listener, ListenerStats, Method,
-    RouteOptions, Service,
+    RouteOptions, RouteState, Service,
 };
 
 use crate::common::{
@@ -467,6 +467,41 @@ fn services_lists_a_modules_services_and_routes_by_name() {
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["rust.echo"]);
+    });
+}
+
+#[test]
+fn route_stats_follow_the_listener() {
+    run(|| {
+        let server = echo_host();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        let url = listener.url().to_owned();
+        let client = routed("rust.echo", &url, &RouteOptions::new());
+        let echo = client.resolve("rust.echo", "echo").unwrap();
+        assert_eq!(echo.call(b"abc", Deadline::after(WAIT)).unwrap(), b"abc");
+        let stats = client.route_stats("rust.echo").unwrap();
+        assert_eq!(
+            (stats.state, stats.connections_lost, stats.in_flight),
+            (RouteState::Ready, 0, 0)
+        );
+        listener.close(Deadline::after(WAIT)).unwrap();
+        let give_up = Instant::now() + WAIT;
+        while client.route_stats("rust.echo").unwrap().state != RouteState::Down
+            && Instant::now() < give_up
+        {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let stats = client.route_stats("rust.echo").unwrap();
+        assert_eq!(stats.state, RouteState::Down, "{stats:?}");
+        assert!(stats.connections_lost >= 1, "{stats:?}");
+        expect_code(
+            "stats of a registered service",
+            server.route_stats("rust.echo"),
+            Code::NotFound,
+        );
+        drop(echo);
     });
 }
 
