@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 	"unsafe"
@@ -390,4 +391,66 @@ func (h *Host) Route(service, url string, options ...RouteOption) error {
 		return statusError(C.junction_go_route(host, cChars(cService), cChars(cURL),
 			C.int64_t(config.connectTimeout), C.uint64_t(config.maxPayload)))
 	})
+}
+
+// RouteState is the state of a route's connection ([RouteStats]).
+type RouteState uint32
+
+const (
+	// RouteConnecting: being made, at first or again after a loss.
+	RouteConnecting RouteState = C.JN_ROUTE_CONNECTING
+	// RouteReady: up; calls go out at once.
+	RouteReady RouteState = C.JN_ROUTE_READY
+	// RouteDown: the last attempt failed, the connection was lost or the
+	// listener stopped answering; calls answer UNAVAILABLE until it is up
+	// again (it is made again by itself).
+	RouteDown RouteState = C.JN_ROUTE_DOWN
+)
+
+func (s RouteState) String() string {
+	switch s {
+	case RouteConnecting:
+		return "CONNECTING"
+	case RouteReady:
+		return "READY"
+	case RouteDown:
+		return "DOWN"
+	}
+	return fmt.Sprintf("RouteState(%d)", uint32(s))
+}
+
+// RouteStats is what a route's connection is doing ([Host.RouteStats]).
+type RouteStats struct {
+	State RouteState // when read
+	// ConnectionsLost is the connections lost (or listeners judged
+	// silent) since it was first made.
+	ConnectionsLost uint64
+	// InFlight is the calls sent on it and not yet answered, when read.
+	InFlight uint64
+}
+
+// RouteStats reports what the connection of the route service is doing
+// (ABI 1.7). Routes to one URL with equal options share one connection,
+// and report the same. NOT_FOUND when service is not a route.
+func (h *Host) RouteStats(service string) (RouteStats, error) {
+	cService, err := cName(service, "service name")
+	if err != nil {
+		return RouteStats{}, err
+	}
+	var raw C.jn_route_stats
+	raw.struct_size = C.uint32_t(unsafe.Sizeof(raw))
+	err = h.use(func(host *C.jn_host) error {
+		if code := C.jn_host_route_stats(host, cChars(cService), &raw); code != C.JN_OK {
+			return Errorf(Code(code), "%q is not a route", service)
+		}
+		return nil
+	})
+	if err != nil {
+		return RouteStats{}, err
+	}
+	return RouteStats{
+		State:           RouteState(raw.state),
+		ConnectionsLost: uint64(raw.connections_lost),
+		InFlight:        uint64(raw.in_flight),
+	}, nil
 }

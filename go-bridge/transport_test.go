@@ -456,6 +456,37 @@ func withoutThreads(stats junction.ListenerStats) junction.ListenerStats {
 	return stats
 }
 
+func TestRouteStatsFollowTheListener(t *testing.T) {
+	server := echoHost(t)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	client := newHost(t)
+	if err := client.Route(goecho.Name, listener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := method(t, client, goecho.Name, "echo").Call(ctx, []byte("up")); err != nil {
+		t.Fatal(err)
+	}
+	if stats, err := client.RouteStats(goecho.Name); err != nil || stats != (junction.RouteStats{State: junction.RouteReady}) {
+		t.Fatalf("a route that answered: %+v, %v", stats, err)
+	}
+	if err := listener.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := client.RouteStats(goecho.Name)
+	for err == nil && stats.State != junction.RouteDown && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+		stats, err = client.RouteStats(goecho.Name)
+	}
+	if err != nil || stats.State != junction.RouteDown || stats.ConnectionsLost < 1 {
+		t.Fatalf("the route once its listener closed: %+v (%v), %v", stats, stats.State, err)
+	}
+	if _, err := server.RouteStats(goecho.Name); !errors.Is(err, junction.ErrNotFound) {
+		t.Fatalf("stats of a registered service: %v, want NOT_FOUND", err)
+	}
+}
+
 func TestListenerStats(t *testing.T) {
 	_, client, listener := routedEcho(t, "zmq+tcp://127.0.0.1:0")
 	if stats, err := listener.Stats(); err != nil || stats.Threads == 0 ||
