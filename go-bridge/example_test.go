@@ -228,11 +228,11 @@ func ExampleListener_Stats() {
 		_, _ = hello.Call(ctx, []byte(name))
 	}
 	stats, err := listener.Stats()
-	fmt.Println(stats.Requests, "requests,", stats.Answers, "answers,", stats.InFlight, "in flight", err)
+	fmt.Println(stats.Requests, "requests,", stats.Answers, "answers", err)
 	fmt.Println(stats.Unreadable, "unreadable,", stats.RefusedTooLarge, "too large,",
 		stats.RefusedUnread, "refused and", stats.DroppedUnread, "dropped for answers left unread")
 	// Output:
-	// 2 requests, 2 answers, 0 in flight <nil>
+	// 2 requests, 2 answers <nil>
 	// 0 unreadable, 0 too large, 0 refused and 0 dropped for answers left unread
 }
 

@@ -94,8 +94,14 @@ class WireFaultsTest : public testing::Test {
     EXPECT_EQ(answer->payload, "hello");
   }
 
-  // The listener counted unreadable messages and refused payloads so.
+  // The listener counted unreadable messages and refused payloads so. A
+  // message it answered nothing may be counted on a thread of its own after
+  // a later call's answer, so the counts are awaited.
   void expect_counted(std::uint64_t unreadable, std::uint64_t too_large) {
+    eventually([&] {
+      const jn_listener_stats stats = listener_.stats();
+      return stats.unreadable == unreadable && stats.refused_too_large == too_large;
+    });
     const jn_listener_stats stats = listener_.stats();
     EXPECT_EQ(stats.unreadable, unreadable);
     EXPECT_EQ(stats.refused_too_large, too_large);
