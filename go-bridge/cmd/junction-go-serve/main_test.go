@@ -160,6 +160,21 @@ func (s *served) readyURL(t *testing.T) string {
 	}
 }
 
+// stopCleanly sends SIGTERM and expects the run to drain and exit 0
+// within 30 s.
+func (s *served) stopCleanly(t *testing.T) {
+	t.Helper()
+	s.stop <- syscall.SIGTERM
+	select {
+	case status := <-s.status:
+		if status != 0 {
+			t.Errorf("exit status %d after SIGTERM, stderr %q", status, s.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still serving 30 s after the signal")
+	}
+}
+
 // routedLength is go.echo/length on a host routing go.echo to url, both
 // closed when the test ends.
 func routedLength(t *testing.T, url string) *junction.Method {
@@ -230,18 +245,13 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 				t.Fatalf("go.echo/length of 300 bytes: %x, %v", got, err)
 			}
 
-			s.stop <- syscall.SIGTERM
-			select {
-			case status := <-s.status:
-				if status != 0 || !strings.Contains(s.stderr.String(), "draining calls in flight") {
-					t.Errorf("exit status %d after the signal, stderr %q", status, s.stderr.String())
-				}
-				counts := url + ": 1 requests taken and 1 answers sent; 0 calls refused and 0 dropped"
-				if !strings.Contains(s.stderr.String(), counts) {
-					t.Errorf("stderr %q lacks the listener's counts %q", s.stderr.String(), counts)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("still serving 30 s after the signal")
+			s.stopCleanly(t)
+			if !strings.Contains(s.stderr.String(), "draining calls in flight") {
+				t.Errorf("stderr %q does not tell of the drain", s.stderr.String())
+			}
+			counts := url + ": 1 requests taken and 1 answers sent; 0 calls refused and 0 dropped"
+			if !strings.Contains(s.stderr.String(), counts) {
+				t.Errorf("stderr %q lacks the listener's counts %q", s.stderr.String(), counts)
 			}
 		})
 	}
@@ -277,15 +287,7 @@ func TestReportsServicesAndOnSIGUSR1TheStatisticsSoFar(t *testing.T) {
 	if _, err := length.Call(ctx, []byte("still serving")); err != nil {
 		t.Fatalf("a call after SIGUSR1: %v", err)
 	}
-	s.stop <- syscall.SIGTERM
-	select {
-	case status := <-s.status:
-		if status != 0 {
-			t.Errorf("exit status %d after SIGTERM, stderr %q", status, s.stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("still serving 30 s after the signal")
-	}
+	s.stopCleanly(t)
 }
 
 // The --max options reach the listener: with every one set, a payload at
@@ -303,13 +305,5 @@ func TestLimitsReachTheListener(t *testing.T) {
 	if _, err := length.Call(ctx, make([]byte, 1025)); !errors.Is(err, junction.ErrResourceExhausted) {
 		t.Fatalf("go.echo/length of 1025 bytes: %v, want RESOURCE_EXHAUSTED", err)
 	}
-	s.stop <- syscall.SIGTERM
-	select {
-	case status := <-s.status:
-		if status != 0 {
-			t.Errorf("exit status %d after the signal, stderr %q", status, s.stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("still serving 30 s after the signal")
-	}
+	s.stopCleanly(t)
 }

@@ -402,7 +402,7 @@ struct Listing {
 /// # Safety
 ///
 /// `text` must be a live NUL-terminated string.
-unsafe fn lent_string(text: *const c_char) -> String {
+pub(crate) unsafe fn lent_string(text: *const c_char) -> String {
     // SAFETY: the caller's contract.
     unsafe { CStr::from_ptr(text) }
         .to_string_lossy()

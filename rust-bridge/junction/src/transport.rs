@@ -2,13 +2,13 @@
 //! ([`HostRef::listen`]) and routing services to the hosts that serve them
 //! ([`HostRef::route`]).
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use crate::host::c_string;
+use crate::host::{c_string, lent_string};
 use crate::status::check;
 use crate::{sys, Code, Deadline, HostRef, Result, Status};
 
@@ -448,7 +448,7 @@ impl HostRef {
             if url.is_null() {
                 String::new()
             } else {
-                CStr::from_ptr(url).to_string_lossy().into_owned()
+                lent_string(url)
             }
         };
         Ok(Listener {
