@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 7
+#define JN_ABI_VERSION_MINOR 8
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -416,7 +416,18 @@ typedef struct jn_listener jn_listener; /* opaque */
  * (0 = 256 MiB) of a connection wait to be written, its new calls are
  * answered JN_RESOURCE_EXHAUSTED; at four times max_unread_answers they are
  * dropped unanswered. A struct_size of ABI 1.5's struct (up to
- * max_payload_bytes) gets these defaults. */
+ * max_payload_bytes) gets these defaults.
+ * Since ABI 1.8, CURVE (ZeroMQ's encryption and authentication; tcp and ipc
+ * only, JN_INVALID_ARGUMENT for inproc): curve_secret_key, borrowed for the
+ * call, is the listener's secret key, JN_CURVE_KEY_LENGTH Z85 characters
+ * (jn_curve_keypair makes a pair); every connection is then encrypted, and
+ * a client must know the matching public key to connect. NULL: no CURVE,
+ * and curve_client_keys must be NULL too. curve_client_keys: borrowed for
+ * the call, the public keys (Z85) of the clients allowed to connect
+ * (curve_client_key_count of them; a connection with another key is refused
+ * in its handshake), or NULL to let any client that knows the listener's
+ * public key connect. reserved: 0. A struct_size of ABI 1.7's struct (up
+ * to max_unread_answer_bytes) gets no CURVE. */
 typedef struct jn_listen_options {
   uint32_t struct_size;
   uint32_t threads;
@@ -424,8 +435,12 @@ typedef struct jn_listen_options {
   uint32_t service_count;
   uint32_t max_in_flight;
   uint64_t max_payload_bytes;
-  uint64_t max_unread_answers;      /* since ABI 1.6 */
-  uint64_t max_unread_answer_bytes; /* since ABI 1.6 */
+  uint64_t max_unread_answers;          /* since ABI 1.6 */
+  uint64_t max_unread_answer_bytes;     /* since ABI 1.6 */
+  const char* curve_secret_key;         /* since ABI 1.8 */
+  const char* const* curve_client_keys; /* since ABI 1.8 */
+  uint32_t curve_client_key_count;      /* since ABI 1.8 */
+  uint32_t reserved;                    /* since ABI 1.8; 0 */
 } jn_listen_options;
 
 /* Serves host's services on url (borrowed). options: borrowed, NULL for
@@ -502,12 +517,24 @@ JN_API int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_n
  * being made before it is answered JN_UNAVAILABLE (0 = one second); a peer
  * known to be down answers at once. max_payload_bytes: larger requests are
  * refused with JN_RESOURCE_EXHAUSTED before they are sent, and larger
- * response frames close the connection (0 = 64 MiB). */
+ * response frames close the connection (0 = 64 MiB).
+ * Since ABI 1.8, CURVE (tcp and ipc only, JN_INVALID_ARGUMENT for inproc),
+ * each key JN_CURVE_KEY_LENGTH Z85 characters, borrowed for the call:
+ * curve_server_key is the listener's public key (NULL: no CURVE, and the
+ * other two must be NULL too); curve_public_key and curve_secret_key are
+ * the route's own pair, both or neither (neither: the connection makes a
+ * pair of its own, which suits a listener that lets any client connect).
+ * A listener whose key does not match, or that refuses the route's key,
+ * fails the handshake: calls are answered JN_UNAVAILABLE, saying which. A
+ * struct_size of ABI 1.7's struct (up to max_payload_bytes) gets no CURVE. */
 typedef struct jn_route_options {
   uint32_t struct_size;
   uint32_t reserved; /* 0 */
   int64_t connect_timeout_ns;
   uint64_t max_payload_bytes;
+  const char* curve_server_key; /* since ABI 1.8 */
+  const char* curve_public_key; /* since ABI 1.8 */
+  const char* curve_secret_key; /* since ABI 1.8 */
 } jn_route_options;
 
 /* Routes service (borrowed) to the host serving it at url (borrowed):
@@ -547,6 +574,23 @@ typedef struct jn_route_stats {
   uint64_t connections_lost;
   uint64_t in_flight;
 } jn_route_stats;
+
+/* The length of a CURVE key in Z85 (since ABI 1.8): 40 characters, which
+ * encode its 32 bytes; a buffer for one holds JN_CURVE_KEY_LENGTH + 1. */
+#define JN_CURVE_KEY_LENGTH 40u
+
+/* Makes a new CURVE key pair (since ABI 1.8): public_key and secret_key
+ * (out, JN_CURVE_KEY_LENGTH + 1 bytes each) receive the Z85 keys,
+ * NUL-terminated. JN_UNIMPLEMENTED when the libzmq junction runs on was
+ * built without CURVE. status: out, may be NULL. */
+JN_API int32_t jn_curve_keypair(char* public_key, char* secret_key, jn_status* status);
+
+/* Derives the public key of secret_key (borrowed, Z85) into public_key
+ * (out, JN_CURVE_KEY_LENGTH + 1 bytes), for a listener's operator to hand
+ * its clients (since ABI 1.8). JN_INVALID_ARGUMENT for a key that is not
+ * JN_CURVE_KEY_LENGTH Z85 characters; JN_UNIMPLEMENTED as jn_curve_keypair.
+ * status: out, may be NULL. */
+JN_API int32_t jn_curve_public_key(const char* secret_key, char* public_key, jn_status* status);
 
 /* Reports the connection of the route service (borrowed) on host. stats: in
  * (struct_size) and out. JN_NOT_FOUND when service is not a route (a

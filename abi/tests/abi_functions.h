@@ -41,7 +41,9 @@
   X(int32_t, jn_host_route,                                                                       \
     (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))                    \
   X(int32_t, jn_host_list_services, (jn_host*, jn_service_visit_fn, void*))                       \
-  X(int32_t, jn_host_route_stats, (jn_host*, const char*, jn_route_stats*))
+  X(int32_t, jn_host_route_stats, (jn_host*, const char*, jn_route_stats*))                       \
+  X(int32_t, jn_curve_keypair, (char*, char*, jn_status*))                                        \
+  X(int32_t, jn_curve_public_key, (const char*, char*, jn_status*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

@@ -19,9 +19,9 @@
   X(jn_service_desc, 40, 8)   \
   X(jn_host_options, 16, 8)   \
   X(jn_method_stats, 56, 8)   \
-  X(jn_listen_options, 48, 8) \
+  X(jn_listen_options, 72, 8) \
   X(jn_listener_stats, 72, 8) \
-  X(jn_route_options, 24, 8)  \
+  X(jn_route_options, 48, 8)  \
   X(jn_service_info, 32, 8)   \
   X(jn_route_stats, 24, 8)
 
@@ -74,6 +74,10 @@
   X(jn_listen_options, max_payload_bytes, 24, 8)       \
   X(jn_listen_options, max_unread_answers, 32, 8)      \
   X(jn_listen_options, max_unread_answer_bytes, 40, 8) \
+  X(jn_listen_options, curve_secret_key, 48, 8)        \
+  X(jn_listen_options, curve_client_keys, 56, 8)       \
+  X(jn_listen_options, curve_client_key_count, 64, 4)  \
+  X(jn_listen_options, reserved, 68, 4)                \
   X(jn_listener_stats, struct_size, 0, 4)              \
   X(jn_listener_stats, reserved, 4, 4)                 \
   X(jn_listener_stats, requests, 8, 8)                 \
@@ -88,6 +92,9 @@
   X(jn_route_options, reserved, 4, 4)                  \
   X(jn_route_options, connect_timeout_ns, 8, 8)        \
   X(jn_route_options, max_payload_bytes, 16, 8)        \
+  X(jn_route_options, curve_server_key, 24, 8)         \
+  X(jn_route_options, curve_public_key, 32, 8)         \
+  X(jn_route_options, curve_secret_key, 40, 8)         \
   X(jn_service_info, struct_size, 0, 4)                \
   X(jn_service_info, method_count, 4, 4)               \
   X(jn_service_info, name, 8, 8)                       \

@@ -115,6 +115,14 @@ int32_t jn_host_route_stats(jn_host* host, const char* service, jn_route_stats* 
   (void)host, (void)service, (void)stats;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_curve_keypair(char* public_key, char* secret_key, jn_status* status) {
+  (void)public_key, (void)secret_key, (void)status;
+  return JN_UNIMPLEMENTED;
+}
+int32_t jn_curve_public_key(const char* secret_key, char* public_key, jn_status* status) {
+  (void)secret_key, (void)public_key, (void)status;
+  return JN_UNIMPLEMENTED;
+}
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

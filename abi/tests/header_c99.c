@@ -70,6 +70,8 @@ int32_t abi_c99_use_everything(void) {
   jn_live_counts counts;
   jn_route_stats route_stats;
   jn_method_stats stats;
+  char public_key[JN_CURVE_KEY_LENGTH + 1];
+  char secret_key[JN_CURVE_KEY_LENGTH + 1];
   jn_host* host = 0;
   jn_method* method = 0;
   jn_listener* listener = 0;
@@ -106,6 +108,10 @@ int32_t abi_c99_use_everything(void) {
   listen_options.max_payload_bytes = 0;
   listen_options.max_unread_answers = JN_MAX_UNREAD_ANSWERS;
   listen_options.max_unread_answer_bytes = 0;
+  listen_options.curve_secret_key = 0;
+  listen_options.curve_client_keys = 0;
+  listen_options.curve_client_key_count = 0;
+  listen_options.reserved = 0;
 
   if (JN_ABI_VERSION_MAJOR_OF(jn_abi_version()) != JN_ABI_VERSION_MAJOR ||
       JN_ABI_VERSION_MINOR_OF(version) != JN_ABI_VERSION_MINOR) {
@@ -137,6 +143,8 @@ int32_t abi_c99_use_everything(void) {
   (void)jn_buffer_new(4, &writable, &owned);
   jn_buffer_release(&owned);
   (void)jn_live_objects(&counts);
+  if (jn_curve_keypair(public_key, secret_key, 0) == JN_OK)
+    (void)jn_curve_public_key(secret_key, public_key, 0);
   (void)jn_host_unregister(host, "c99.Echo", &status);
   jn_method_free(method);
   (void)jn_host_free(host);

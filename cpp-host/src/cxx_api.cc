@@ -1,5 +1,6 @@
 // The C++ RAII API: thin owners over the C ABI, and the exception wall for
 // handlers written in C++.
+#include <array>
 #include <cstring>
 #include <exception>
 #include <junction/junction.hpp>
@@ -390,14 +391,24 @@ Listener Host::listen(std::string_view url, const ListenOptions& options) {
   for (const std::string& service : options.services) {
     services.push_back(service.c_str());
   }
-  const jn_listen_options raw_options{sizeof(jn_listen_options),
-                                      options.threads,
-                                      services.empty() ? nullptr : services.data(),
-                                      static_cast<std::uint32_t>(services.size()),
-                                      options.max_in_flight,
-                                      options.max_payload_bytes,
-                                      options.max_unread_answers,
-                                      options.max_unread_answer_bytes};
+  std::vector<const char*> client_keys;
+  client_keys.reserve(options.curve_client_keys.size());
+  for (const std::string& key : options.curve_client_keys) {
+    client_keys.push_back(key.c_str());
+  }
+  const jn_listen_options raw_options{
+      sizeof(jn_listen_options),
+      options.threads,
+      services.empty() ? nullptr : services.data(),
+      static_cast<std::uint32_t>(services.size()),
+      options.max_in_flight,
+      options.max_payload_bytes,
+      options.max_unread_answers,
+      options.max_unread_answer_bytes,
+      options.curve_secret_key.empty() ? nullptr : options.curve_secret_key.c_str(),
+      client_keys.empty() ? nullptr : client_keys.data(),
+      static_cast<std::uint32_t>(client_keys.size()),
+      0};
   jn_listener* raw = nullptr;
   jn_status status{};
   check(jn_host_listen(raw_, std::string(url).c_str(), &raw_options, &raw, &status), status);
@@ -405,12 +416,35 @@ Listener Host::listen(std::string_view url, const ListenOptions& options) {
 }
 
 void Host::route(std::string_view service, std::string_view url, const RouteOptions& options) {
-  const jn_route_options raw_options{sizeof(jn_route_options), 0, options.connect_timeout.count(),
-                                     options.max_payload_bytes};
+  const auto key_or_null = [](const std::string& key) {
+    return key.empty() ? nullptr : key.c_str();
+  };
+  const jn_route_options raw_options{sizeof(jn_route_options),
+                                     0,
+                                     options.connect_timeout.count(),
+                                     options.max_payload_bytes,
+                                     key_or_null(options.curve_server_key),
+                                     key_or_null(options.curve_public_key),
+                                     key_or_null(options.curve_secret_key)};
   jn_status status{};
   check(jn_host_route(raw_, std::string(service).c_str(), std::string(url).c_str(), &raw_options,
                       &status),
         status);
+}
+
+CurveKeyPair curve_keypair() {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_key{};
+  jn_status status{};
+  check(jn_curve_keypair(public_key.data(), secret_key.data(), &status), status);
+  return CurveKeyPair{public_key.data(), secret_key.data()};
+}
+
+std::string curve_public_key(std::string_view secret_key) {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
+  jn_status status{};
+  check(jn_curve_public_key(std::string(secret_key).c_str(), public_key.data(), &status), status);
+  return public_key.data();
 }
 
 Listener& Listener::operator=(Listener&& other) noexcept {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <system_error>
 #include <zmq/client.hh>
+#include <zmq/curve.hh>
 #include <zmq/listener.hh>
 
 #include "host.hh"
@@ -44,8 +45,12 @@ void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_resul
 // routes there that have the same options.
 std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::string& url,
                                                      const zmq_transport::ClientOptions& options) {
+  // The keys are empty or 32 bytes each, and the client's pair both or
+  // neither, so their concatenation tells them apart.
   const std::string key = url + '\n' + std::to_string(options.connect_timeout_ns) + '\n' +
-                          std::to_string(options.max_payload_bytes);
+                          std::to_string(options.max_payload_bytes) + '\n' +
+                          options.curve_server_key + options.curve_public_key +
+                          options.curve_secret_key;
   std::lock_guard lock(host.connections_mutex);
   std::erase_if(host.connections, [](const auto& entry) { return entry.second.expired(); });
   std::weak_ptr<void>& slot = host.connections[key];
@@ -55,6 +60,74 @@ std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::stri
   auto client = std::make_shared<zmq_transport::Client>(url, options);
   slot = client;
   return client;
+}
+
+// Reads ABI 1.8's CURVE fields of listen options into settings; a status
+// other than JN_OK refuses them. Throws std::invalid_argument for a key that
+// is not Z85.
+std::int32_t read_curve_options(const jn_listen_options& options,
+                                zmq_transport::ListenOptions& settings, jn_status* status) {
+  if (options.reserved != 0) {
+    return report(status, JN_INVALID_ARGUMENT, "jn_listen_options.reserved must be 0");
+  }
+  if (options.curve_client_keys == nullptr && options.curve_client_key_count != 0) {
+    return report(status, JN_INVALID_ARGUMENT, "jn_listen_options.curve_client_keys is NULL");
+  }
+  if (options.curve_client_keys != nullptr && options.curve_client_key_count == 0) {
+    return report(status, JN_INVALID_ARGUMENT,
+                  "jn_listen_options.curve_client_keys holds no key, which would let no client "
+                  "in: NULL lets in any client that knows the listener's public key");
+  }
+  if (options.curve_secret_key == nullptr) {
+    return options.curve_client_keys == nullptr
+               ? JN_OK
+               : report(status, JN_INVALID_ARGUMENT,
+                        "jn_listen_options.curve_client_keys needs curve_secret_key");
+  }
+  if (!zmq_transport::curve_available()) {
+    return report(status, JN_UNIMPLEMENTED, "this libzmq was built without CURVE");
+  }
+  settings.curve_secret_key = zmq_transport::decode_curve_key(options.curve_secret_key,
+                                                              "jn_listen_options.curve_secret_key");
+  for (std::uint32_t i = 0; i < options.curve_client_key_count; ++i) {
+    settings.curve_client_keys.push_back(zmq_transport::decode_curve_key(
+        options.curve_client_keys[i],
+        "jn_listen_options.curve_client_keys[" + std::to_string(i) + "]"));
+  }
+  return JN_OK;
+}
+
+// Reads ABI 1.8's CURVE fields of route options into settings, as
+// read_curve_options.
+std::int32_t read_curve_options(const jn_route_options& options,
+                                zmq_transport::ClientOptions& settings, jn_status* status) {
+  if (options.curve_server_key == nullptr) {
+    return options.curve_public_key == nullptr && options.curve_secret_key == nullptr
+               ? JN_OK
+               : report(status, JN_INVALID_ARGUMENT,
+                        "jn_route_options' key pair needs curve_server_key");
+  }
+  if ((options.curve_public_key == nullptr) != (options.curve_secret_key == nullptr)) {
+    return report(status, JN_INVALID_ARGUMENT,
+                  "jn_route_options.curve_public_key and curve_secret_key go together");
+  }
+  if (!zmq_transport::curve_available()) {
+    return report(status, JN_UNIMPLEMENTED, "this libzmq was built without CURVE");
+  }
+  settings.curve_server_key = zmq_transport::decode_curve_key(options.curve_server_key,
+                                                              "jn_route_options.curve_server_key");
+  if (options.curve_secret_key != nullptr) {
+    settings.curve_public_key = zmq_transport::decode_curve_key(
+        options.curve_public_key, "jn_route_options.curve_public_key");
+    settings.curve_secret_key = zmq_transport::decode_curve_key(
+        options.curve_secret_key, "jn_route_options.curve_secret_key");
+    if (zmq_transport::curve_public_key_of(settings.curve_secret_key) !=
+        settings.curve_public_key) {
+      return report(status, JN_INVALID_ARGUMENT,
+                    "jn_route_options.curve_public_key is not the public key of curve_secret_key");
+    }
+  }
+  return JN_OK;
 }
 
 std::int32_t listen_failed(jn_status* status, const char* url) {
@@ -93,8 +166,11 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
   // ABI 1.5's struct ends with max_payload_bytes; the unread-answer bounds
   // of a struct that size are the defaults.
   constexpr std::uint32_t kListenOptionsSize15 = offsetof(jn_listen_options, max_unread_answers);
-  const bool has_unread_bounds =
-      options != nullptr && options->struct_size >= sizeof(jn_listen_options);
+  // ABI 1.6's and 1.7's ends with max_unread_answer_bytes; its CURVE is
+  // none.
+  constexpr std::uint32_t kListenOptionsSize16 = offsetof(jn_listen_options, curve_secret_key);
+  const bool has_unread_bounds = options != nullptr && options->struct_size >= kListenOptionsSize16;
+  const bool has_curve = options != nullptr && options->struct_size >= sizeof(jn_listen_options);
   if (options != nullptr) {
     if (options->struct_size < kListenOptionsSize15) {
       return report(status, JN_INVALID_ARGUMENT,
@@ -132,6 +208,12 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
       }
       if (has_unread_bounds && options->max_unread_answer_bytes != 0) {
         settings.max_unread_answer_bytes = options->max_unread_answer_bytes;
+      }
+      if (has_curve) {
+        if (const std::int32_t code = detail::read_curve_options(*options, settings, status);
+            code != JN_OK) {
+          return code;
+        }
       }
     }
     auto* host = reinterpret_cast<Host*>(handle);
@@ -188,8 +270,10 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     return report(status, JN_INVALID_ARGUMENT, "service name must be 1 to 255 bytes");
   }
   zmq_transport::ClientOptions settings;
+  // ABI 1.7's struct ends with max_payload_bytes; its CURVE is none.
+  constexpr std::uint32_t kRouteOptionsSize17 = offsetof(jn_route_options, curve_server_key);
   if (options != nullptr) {
-    if (options->struct_size < sizeof(jn_route_options) || options->reserved != 0) {
+    if (options->struct_size < kRouteOptionsSize17 || options->reserved != 0) {
       return report(status, JN_INVALID_ARGUMENT,
                     "jn_route_options.struct_size must be sizeof(jn_route_options) and "
                     "reserved 0");
@@ -207,6 +291,12 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
   }
   auto* host = reinterpret_cast<Host*>(handle);
   try {
+    if (options != nullptr && options->struct_size >= sizeof(jn_route_options)) {
+      if (const std::int32_t code = detail::read_curve_options(*options, settings, status);
+          code != JN_OK) {
+        return code;
+      }
+    }
     std::shared_ptr<zmq_transport::Client> client = detail::connection_to(*host, url, settings);
     auto entry = std::make_unique<detail::ServiceEntry>();
     entry->name = service;
@@ -229,6 +319,42 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     return report(status, JN_UNAVAILABLE,
                   std::string("cannot route to ") + url + ": " + current_exception_message());
   }
+}
+
+JN_API std::int32_t jn_curve_keypair(char* public_key, char* secret_key, jn_status* status) {
+  if (public_key == nullptr || secret_key == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "public_key and secret_key must not be NULL");
+  }
+  if (!junction::zmq_transport::curve_available()) {
+    return report(status, JN_UNIMPLEMENTED, "this libzmq was built without CURVE");
+  }
+  if (zmq_curve_keypair(public_key, secret_key) != 0) {
+    return report(status, JN_INTERNAL,
+                  std::string("cannot make a CURVE key pair: ") + zmq_strerror(zmq_errno()));
+  }
+  return report(status, JN_OK, "");
+}
+
+JN_API std::int32_t jn_curve_public_key(const char* secret_key, char* public_key,
+                                        jn_status* status) {
+  if (secret_key == nullptr || public_key == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "secret_key and public_key must not be NULL");
+  }
+  if (!junction::zmq_transport::curve_available()) {
+    return report(status, JN_UNIMPLEMENTED, "this libzmq was built without CURVE");
+  }
+  try {
+    (void)junction::zmq_transport::decode_curve_key(secret_key, "secret_key");
+  } catch (const std::invalid_argument& error) {
+    return report(status, JN_INVALID_ARGUMENT, error.what());
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED, current_exception_message());
+  }
+  if (zmq_curve_public(public_key, secret_key) != 0) {
+    return report(status, JN_INTERNAL,
+                  std::string("cannot derive a CURVE public key: ") + zmq_strerror(zmq_errno()));
+  }
+  return report(status, JN_OK, "");
 }
 
 JN_API std::int32_t jn_host_route_stats(jn_host* handle, const char* service,

@@ -1,6 +1,7 @@
 #include "client.hh"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <vector>
 #include <wire/frame.hh>
 
+#include "curve.hh"
 #include "inproc.hh"
 #include "internal.hh"
 
@@ -40,7 +42,29 @@ constexpr std::int64_t kSilenceGraceNs = 500'000'000;
 
 constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
                                  ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_MONITOR_STOPPED;
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED;
+
+// How long a connection libzmq gave up after a failed handshake (which it
+// does not make again by itself) stays down before the client makes it
+// again: libzmq's longest wait between attempts, as set below.
+constexpr std::int64_t kRemakeRefusedNs = 1'000'000'000;
+
+// options, with a key pair made for the client when it uses CURVE without
+// one of its own.
+ClientOptions with_curve_pair(ClientOptions options) {
+  if (options.curve_server_key.empty() || !options.curve_secret_key.empty()) {
+    return options;
+  }
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_text{};
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_text{};
+  if (zmq_curve_keypair(public_text.data(), secret_text.data()) != 0) {
+    throw zmq::error_t();
+  }
+  options.curve_public_key = decode_curve_key(public_text.data(), "a new public key");
+  options.curve_secret_key = decode_curve_key(secret_text.data(), "a new secret key");
+  return options;
+}
 
 // What both of a client's connections to the listener set: closed without
 // lingering, remade every 100 ms, backing off to a second.
@@ -96,17 +120,23 @@ struct Client::Waiter {
   zmq::message_t payload;
 };
 
-Client::Client(std::string_view url, const ClientOptions& options) : url_(url), options_(options) {
+Client::Client(std::string_view url, const ClientOptions& options)
+    : url_(url), options_(with_curve_pair(options)) {
   std::string error;
   const std::optional<Endpoint> endpoint = parse_url(url, /*for_bind=*/false, error);
   if (!endpoint) {
     throw std::invalid_argument(error);
+  }
+  if (endpoint->inproc && !options_.curve_server_key.empty()) {
+    throw std::invalid_argument("CURVE secures tcp and ipc; a route to " + url_ +
+                                " stays in its process");
   }
   // A ROUTER, not a DEALER, so that a connection of the client's own (the
   // waker's) never carries a call: every call is addressed to the
   // listener's connection by its routing id. The listener cannot tell.
   zmq::socket_t router(shared_context(), zmq::socket_type::router);
   set_connection_options(router, *endpoint, options.max_payload_bytes);
+  set_curve_options(router);
   // A call sent to a connection that is gone fails (EHOSTUNREACH) instead
   // of vanishing.
   router.set(zmq::sockopt::router_mandatory, 1);
@@ -131,6 +161,7 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
     // The listener's libzmq answers them whatever its own options.
     liveness_socket_.set(zmq::sockopt::heartbeat_ivl, 1000);
     liveness_socket_.set(zmq::sockopt::heartbeat_timeout, 5000);
+    set_curve_options(liveness_socket_);
     liveness_events =
         monitor_connections(liveness_socket_, liveness_context(),
                             "inproc://junction-client-liveness-monitor-" + client_number);
@@ -151,6 +182,15 @@ Client::Client(std::string_view url, const ClientOptions& options) : url_(url), 
   if (inproc_) {
     inproc_watch_ = inproc_watch(address_, [this] { inproc_peer_gone(); });
   }
+}
+
+void Client::set_curve_options(zmq::socket_t& socket) const {
+  if (options_.curve_server_key.empty()) {
+    return;
+  }
+  socket.set(zmq::sockopt::curve_serverkey, zmq::buffer(options_.curve_server_key));
+  socket.set(zmq::sockopt::curve_publickey, zmq::buffer(options_.curve_public_key));
+  socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(options_.curve_secret_key));
 }
 
 std::string Client::connect_to_listener(zmq::socket_t& socket) {
@@ -209,8 +249,11 @@ Client::~Client() {
   // Stopping the monitor sends MONITOR_STOPPED, which ends monitor_loop
   // (so an interrupted stop is run again: the join below waits for it).
   socket_->locked([](zmq::socket_t& socket) { stop_monitoring(socket); });
-  if (liveness_socket_) {
-    stop_monitoring(liveness_socket_);
+  {
+    std::lock_guard lock(liveness_mutex_);
+    if (liveness_socket_) {
+      stop_monitoring(liveness_socket_);
+    }
   }
   monitor_.join();
 }
@@ -219,6 +262,10 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
   // When the listener is judged silent unless an event comes first; 0: not
   // due.
   std::int64_t silence_due_ns = 0;
+  // When the connections libzmq gave up are to be made again (0: not due).
+  std::int64_t remake_due_ns = 0;
+  bool remake_calls = false;
+  bool remake_liveness = false;
   // Until each monitor reports MONITOR_STOPPED (an inproc route has none
   // for liveness).
   bool calls_monitored = true;
@@ -226,7 +273,9 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
   while (calls_monitored || liveness_monitored) {
     zmq_pollitem_t items[2] = {{events.handle(), 0, ZMQ_POLLIN, 0},
                                {liveness_events.handle(), 0, ZMQ_POLLIN, 0}};
-    const int timeout_ms = libzmq_timeout_ms(silence_due_ns == 0 ? JN_NO_DEADLINE : silence_due_ns);
+    const std::int64_t due_ns = std::min(silence_due_ns == 0 ? JN_NO_DEADLINE : silence_due_ns,
+                                         remake_due_ns == 0 ? JN_NO_DEADLINE : remake_due_ns);
+    const int timeout_ms = libzmq_timeout_ms(due_ns);
     // An interrupted poll is polled again; the contexts are never
     // terminated, so no other failure comes.
     if (zmq_poll(items, liveness_events ? 2 : 1, timeout_ms) < 0) {
@@ -236,18 +285,26 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
       if ((items[i].revents & ZMQ_POLLIN) == 0) {
         continue;
       }
-      const std::uint16_t id = receive_event(i == 0 ? events : liveness_events);
-      if (id == ZMQ_EVENT_MONITOR_STOPPED) {
+      const Event event = receive_event(i == 0 ? events : liveness_events);
+      if (event.id == ZMQ_EVENT_MONITOR_STOPPED) {
         (i == 0 ? calls_monitored : liveness_monitored) = false;
         continue;
       }
       std::lock_guard lock(mutex_);
+      if (on_handshake_failed(event)) {
+        (i == 0 ? remake_calls : remake_liveness) = true;
+        remake_due_ns = remake_due_ns != 0 ? remake_due_ns : jn_now_ns() + kRemakeRefusedNs;
+      }
       if (i == 0) {
-        on_calls_connection_event(id, silence_due_ns);
+        on_calls_connection_event(event.id, silence_due_ns);
       } else {
-        on_liveness_event(id, silence_due_ns);
+        on_liveness_event(event.id, silence_due_ns);
       }
       link_changed_.notify_all();
+    }
+    if (remake_due_ns != 0 && jn_now_ns() >= remake_due_ns) {
+      remake_refused(std::exchange(remake_calls, false), std::exchange(remake_liveness, false));
+      remake_due_ns = 0;
     }
     if (silence_due_ns != 0 && jn_now_ns() >= silence_due_ns) {
       silence_due_ns = 0;
@@ -286,7 +343,52 @@ void Client::reconnect_to_listener() {
   listener_id_ = std::move(id);
 }
 
-std::uint16_t Client::receive_event(zmq::socket_t& events) {
+bool Client::on_handshake_failed(const Event& event) {
+  const bool curve = !options_.curve_server_key.empty();
+  switch (event.id) {
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+      handshake_failure_ = "the listener at " + url_ +
+                           " refused this route's CURVE key (ZAP status " +
+                           std::to_string(event.value) + ")";
+      return true;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      if (event.value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        handshake_failure_ =
+            curve ? "the listener at " + url_ + " does not use CURVE, and this route does"
+                  : "the listener at " + url_ +
+                        " uses CURVE: the route needs its public key (curve_server_key)";
+      } else {
+        handshake_failure_ = "the handshake with the listener at " + url_ +
+                             " failed (ZMTP protocol error " + std::to_string(event.value) + ")";
+      }
+      return true;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      handshake_failure_ =
+          "the handshake with the listener at " + url_ + " failed" +
+          (curve ? ": is the route's curve_server_key the listener's public key?" : "");
+      return false;  // libzmq tries again by itself
+    default:
+      return false;
+  }
+}
+
+void Client::remake_refused(bool calls, bool liveness) {
+  if (calls) {
+    {
+      std::lock_guard lock(mutex_);
+      wake_receiver();  // which may hold the socket the reconnection needs
+    }
+    reconnect_to_listener();
+  }
+  if (liveness) {
+    std::lock_guard lock(liveness_mutex_);
+    // Failing only when no longer connected: connecting is what matters.
+    retry_interrupted([&] { return zmq_disconnect(liveness_socket_.handle(), address_.c_str()); });
+    retry_interrupted([&] { return zmq_connect(liveness_socket_.handle(), address_.c_str()); });
+  }
+}
+
+Client::Event Client::receive_event(zmq::socket_t& events) {
   zmq::message_t event;
   zmq::message_t address;
   // Each frame on its own: an event whose second frame was interrupted
@@ -294,16 +396,20 @@ std::uint16_t Client::receive_event(zmq::socket_t& events) {
   const auto receive = [&events](zmq::message_t& frame) {
     return retry_interrupted([&] { return zmq_msg_recv(frame.handle(), events.handle(), 0); });
   };
-  std::uint16_t id = 0;
-  if (receive(event) >= 0 && event.more() && receive(address) >= 0 && event.size() >= sizeof(id)) {
-    std::memcpy(&id, event.data(), sizeof(id));
+  // The first frame: the id (2 bytes), then the value (4 bytes).
+  Event result;
+  if (receive(event) >= 0 && event.more() && receive(address) >= 0 &&
+      event.size() >= sizeof(result.id) + sizeof(result.value)) {
+    std::memcpy(&result.id, event.data(), sizeof(result.id));
+    std::memcpy(&result.value, event.data<char>() + sizeof(result.id), sizeof(result.value));
   }
-  return id;
+  return result;
 }
 
 void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_due_ns) {
   if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
     link_ = Link::up;
+    handshake_failure_.clear();
   } else if (id == ZMQ_EVENT_DISCONNECTED) {
     // The receiver fails the calls still waiting once it has taken the
     // answers that arrived before the connection went.
@@ -382,8 +488,10 @@ void Client::fill_stats(jn_route_stats& stats) {
 
 std::string Client::no_link_message() {
   std::lock_guard lock(mutex_);
-  return silent_ ? "the listener at " + url_ + " stopped answering: its heartbeats went unanswered"
-                 : "no connection to " + url_;
+  if (silent_) {
+    return "the listener at " + url_ + " stopped answering: its heartbeats went unanswered";
+  }
+  return handshake_failure_.empty() ? "no connection to " + url_ : handshake_failure_;
 }
 
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,

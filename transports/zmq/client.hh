@@ -39,6 +39,11 @@ namespace junction::zmq_transport {
 struct ClientOptions {
   std::int64_t connect_timeout_ns = 1'000'000'000;
   std::uint64_t max_payload_bytes = 64ull << 20;
+  // CURVE (curve.hh), 32 bytes each: the listener's public key (empty:
+  // none), and the client's own pair (empty: a pair made for the client).
+  std::string curve_server_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
 
 class Client {
@@ -91,15 +96,29 @@ class Client {
   bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
   // Why a call finds no connection up.
   std::string no_link_message();
+  // CURVE's options, set on both connections before they connect.
+  void set_curve_options(zmq::socket_t& socket) const;
   // Follows the connection events of both connections until both monitors
   // stop (liveness_events is empty for inproc).
   void monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events);
-  // The next event's id from a monitor's PAIR; 0 when none could be read.
-  static std::uint16_t receive_event(zmq::socket_t& events);
+  // A connection event: its id (0 when none could be read) and value.
+  struct Event {
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+  };
+  static Event receive_event(zmq::socket_t& events);
   // Under mutex_: one event of each connection. silence_due_ns: when the
   // listener is to be judged silent (0: not due), which they set and clear.
   void on_calls_connection_event(std::uint16_t id, std::int64_t& silence_due_ns);
   void on_liveness_event(std::uint16_t id, std::int64_t& silence_due_ns);
+  // Under mutex_: notes a failed handshake of either connection, for the
+  // calls that find no connection; true when libzmq gave the connection up
+  // (a refused key, a peer that does or does not use CURVE), which must
+  // then be made again (remake_refused).
+  bool on_handshake_failed(const Event& event);
+  // Makes the connections libzmq gave up again: the one carrying calls if
+  // calls, the liveness connection if liveness.
+  void remake_refused(bool calls, bool liveness);
   // Judges the listener silent if the liveness connection is still down
   // and the connection carrying calls still up; returns whether it did.
   bool judge_silent();
@@ -138,8 +157,13 @@ class Client {
   std::uint64_t disconnects_ = 0;         // connections lost, or the listener judged silent
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
+  // Why the last handshake failed, until one succeeds (empty: none did).
+  std::string handshake_failure_;
   std::condition_variable link_changed_;
 
+  // Guards liveness_socket_ after construction: the monitor thread makes
+  // its connection again, the destructor stops its monitor.
+  std::mutex liveness_mutex_;
   zmq::socket_t liveness_socket_;  // the liveness connection's DEALER; empty for inproc
   std::thread monitor_;            // follows libzmq's connection events
 };

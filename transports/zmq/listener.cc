@@ -168,9 +168,18 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
     throw std::system_error(EADDRINUSE, std::generic_category(),
                             "a process is listening on " + endpoint->ipc_path);
   }
+  if (!options.curve_secret_key.empty() && endpoint->inproc) {
+    throw std::invalid_argument("CURVE secures tcp and ipc; a zmq+inproc listener (" +
+                                std::string(url) + ") stays in its process");
+  }
   std::shared_ptr<Listener> listener(new Listener(host, options));
   if (!endpoint->inproc) {
     listener->context_ = std::make_unique<zmq::context_t>(1);
+  }
+  if (!options.curve_client_keys.empty()) {
+    // Before the socket binds, so that no client is let in unasked.
+    listener->allow_list_ =
+        std::make_unique<CurveAllowList>(*listener->context_, options.curve_client_keys);
   }
   zmq::socket_t router(endpoint->inproc ? shared_context() : *listener->context_,
                        zmq::socket_type::router);
@@ -191,6 +200,10 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   router.set(zmq::sockopt::tcp_keepalive_idle, 30);
   router.set(zmq::sockopt::tcp_keepalive_intvl, 5);
   router.set(zmq::sockopt::tcp_keepalive_cnt, 6);
+  if (!options.curve_secret_key.empty()) {
+    router.set(zmq::sockopt::curve_server, 1);
+    router.set(zmq::sockopt::curve_secretkey, options.curve_secret_key);
+  }
   listener->socket_ = std::make_unique<SharedSocket>(std::move(router));
   listener->takeover_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (listener->takeover_timer_ < 0) {
@@ -286,6 +299,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   }
   socket_->close(drained ? kCloseLingerMs : 0);
   waker.reset();  // before the context, whose closing waits for its sockets
+  allow_list_.reset();
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
   }

@@ -35,6 +35,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "curve.hh"
 #include "shared_socket.hh"
 #include "thread_slice.hh"
 
@@ -53,6 +54,10 @@ struct ListenOptions {
   std::uint64_t max_unread_answer_bytes = 256ull << 20;
   // The slice the listener's threads ask for (thread_slice.hh): the host's.
   std::uint64_t thread_slice_ns = detail::kDefaultSliceNs;
+  // CURVE (curve.hh): the listener's secret key (32 bytes; empty: none),
+  // and the public keys of the clients it lets in (empty: any client).
+  std::string curve_secret_key;
+  std::vector<std::string> curve_client_keys;
 };
 
 // A connection's answers that libzmq has not yet written out, because its
@@ -148,7 +153,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // the last answers to leave, before the process may exit. (inproc
   // listeners share the process's context with their callers.)
   std::unique_ptr<zmq::context_t> context_;
-  std::string inproc_name_;  // the zmq+inproc name bound, if any
+  std::unique_ptr<CurveAllowList> allow_list_;  // in context_, closed before it
+  std::string inproc_name_;                     // the zmq+inproc name bound, if any
   std::unique_ptr<SharedSocket> socket_;
 
   std::atomic<bool> draining_{false};

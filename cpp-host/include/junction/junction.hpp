@@ -207,13 +207,35 @@ struct ListenOptions {
   // (0: 1024 answers, at most JN_MAX_UNREAD_ANSWERS; 0: 256 MiB).
   std::uint64_t max_unread_answers = 0;
   std::uint64_t max_unread_answer_bytes = 0;
+  // CURVE (tcp and ipc), Z85 keys: the listener's secret key (empty: no
+  // CURVE), and the public keys of the clients it lets in (empty: any
+  // client that knows the listener's public key).
+  std::string curve_secret_key;
+  std::vector<std::string> curve_client_keys;
 };
 
 // See jn_route_options; zeros mean the defaults.
 struct RouteOptions {
   std::chrono::nanoseconds connect_timeout{0};
   std::uint64_t max_payload_bytes = 0;
+  // CURVE (tcp and ipc), Z85 keys: the listener's public key (empty: no
+  // CURVE), and the route's own pair (both empty: a pair made for it).
+  std::string curve_server_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
+
+// A CURVE key pair in Z85 (jn_curve_keypair).
+struct CurveKeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+
+// A new CURVE key pair (jn_curve_keypair).
+[[nodiscard]] CurveKeyPair curve_keypair();
+
+// The public key of a Z85 secret key (jn_curve_public_key).
+[[nodiscard]] std::string curve_public_key(std::string_view secret_key);
 
 // One of a host's services (jn_host_list_services): a registered service
 // with its methods in byte order, or a routed one with its URL.

@@ -108,7 +108,8 @@ TEST(ListenTest, NullArgumentsAreInvalidArgument) {
   EXPECT_EQ(jn_host_listen(host.raw(), nullptr, nullptr, &listener, nullptr), JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", nullptr, nullptr, nullptr),
             JN_INVALID_ARGUMENT);
-  const jn_listen_options no_list{sizeof(jn_listen_options), 0, nullptr, 2, 0, 0, 0, 0};
+  const jn_listen_options no_list{
+      sizeof(jn_listen_options), 0, nullptr, 2, 0, 0, 0, 0, nullptr, nullptr, 0, 0};
   EXPECT_EQ(jn_host_listen(host.raw(), "zmq+inproc://x", &no_list, &listener, nullptr),
             JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_listener_url(nullptr), nullptr);
@@ -117,7 +118,7 @@ TEST(ListenTest, NullArgumentsAreInvalidArgument) {
   EXPECT_EQ(jn_host_route(host.raw(), nullptr, "zmq+inproc://x", nullptr, nullptr),
             JN_INVALID_ARGUMENT);
   EXPECT_EQ(jn_host_route(host.raw(), "s", nullptr, nullptr, nullptr), JN_INVALID_ARGUMENT);
-  const jn_route_options bad_route{sizeof(jn_route_options), 1, 0, 0};
+  const jn_route_options bad_route{sizeof(jn_route_options), 1, 0, 0, nullptr, nullptr, nullptr};
   EXPECT_EQ(jn_host_route(host.raw(), "s", "zmq+inproc://x", &bad_route, nullptr),
             JN_INVALID_ARGUMENT);
 }

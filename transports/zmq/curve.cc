@@ -1,0 +1,127 @@
+#include "curve.hh"
+
+#include <junction.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "shared_socket.hh"
+
+namespace junction::zmq_transport {
+
+namespace {
+
+constexpr std::size_t kKeyBytes = 32;
+constexpr const char* kZapAddress = "inproc://zeromq.zap.01";
+
+// A ZAP request's frames (ZeroMQ RFC 27) after the REP envelope: version,
+// request id, domain, address, routing id, mechanism, then the mechanism's
+// credentials (CURVE: the client's public key).
+constexpr std::size_t kRequestIdFrame = 1;
+constexpr std::size_t kMechanismFrame = 5;
+constexpr std::size_t kCredentialsFrame = 6;
+
+bool frame_is(const zmq::message_t& frame, std::string_view text) {
+  return frame.size() == text.size() && std::memcmp(frame.data(), text.data(), text.size()) == 0;
+}
+
+}  // namespace
+
+bool curve_available() noexcept { return zmq_has("curve") != 0; }
+
+std::string decode_curve_key(const char* z85, std::string_view what) {
+  const std::string invalid = std::string(what) + " must be " +
+                              std::to_string(JN_CURVE_KEY_LENGTH) +
+                              " Z85 characters (jn_curve_keypair makes them)";
+  if (z85 == nullptr || std::strlen(z85) != JN_CURVE_KEY_LENGTH) {
+    throw std::invalid_argument(invalid);
+  }
+  std::string key(kKeyBytes, '\0');
+  if (zmq_z85_decode(reinterpret_cast<std::uint8_t*>(key.data()), z85) == nullptr) {
+    throw std::invalid_argument(invalid);
+  }
+  return key;
+}
+
+std::string curve_public_key_of(const std::string& secret_key) {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_text{};
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_text{};
+  zmq_z85_encode(secret_text.data(), reinterpret_cast<const std::uint8_t*>(secret_key.data()),
+                 secret_key.size());
+  if (zmq_curve_public(public_text.data(), secret_text.data()) != 0) {
+    throw zmq::error_t();
+  }
+  return decode_curve_key(public_text.data(), "a derived public key");
+}
+
+CurveAllowList::CurveAllowList(zmq::context_t& context, std::vector<std::string> allowed_keys)
+    : allowed_keys_(std::move(allowed_keys)) {
+  static std::atomic<std::uint64_t> count{0};
+  const std::string stop_address = "inproc://junction-curve-stop-" + std::to_string(count++);
+  zmq::socket_t handler(context, zmq::socket_type::rep);
+  handler.set(zmq::sockopt::linger, 0);
+  retry_interrupted_or_throw([&] { return zmq_bind(handler.handle(), kZapAddress); });
+  zmq::socket_t stop_receiver(context, zmq::socket_type::pair);
+  retry_interrupted_or_throw(
+      [&] { return zmq_bind(stop_receiver.handle(), stop_address.c_str()); });
+  stop_ = zmq::socket_t(context, zmq::socket_type::pair);
+  stop_.set(zmq::sockopt::linger, 0);
+  retry_interrupted_or_throw([&] { return zmq_connect(stop_.handle(), stop_address.c_str()); });
+  thread_ = std::thread(&CurveAllowList::serve, this, std::move(handler), std::move(stop_receiver));
+}
+
+CurveAllowList::~CurveAllowList() {
+  retry_interrupted([&] { return zmq_send(stop_.handle(), "", 0, 0); });
+  thread_.join();
+}
+
+void CurveAllowList::serve(zmq::socket_t handler, zmq::socket_t stop) const {
+  std::vector<zmq::message_t> request;
+  for (;;) {
+    zmq_pollitem_t items[2] = {{handler.handle(), 0, ZMQ_POLLIN, 0},
+                               {stop.handle(), 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 2, -1) < 0) {
+      if (zmq_errno() == ETERM) {
+        return;  // the context was shut down
+      }
+      continue;  // interrupted
+    }
+    if ((items[1].revents & ZMQ_POLLIN) != 0) {
+      return;
+    }
+    request.clear();
+    bool more = true;
+    while (more) {
+      zmq::message_t frame;
+      if (retry_interrupted([&] { return zmq_msg_recv(frame.handle(), handler.handle(), 0); }) <
+          0) {
+        break;
+      }
+      more = frame.more();
+      request.push_back(std::move(frame));
+    }
+    // libzmq writes every request itself; a shorter one cannot come, but
+    // the REP socket must answer whatever it took.
+    const bool allowed =
+        request.size() > kCredentialsFrame && frame_is(request[kMechanismFrame], "CURVE") &&
+        std::any_of(allowed_keys_.begin(), allowed_keys_.end(), [&](const std::string& key) {
+          return frame_is(request[kCredentialsFrame], key);
+        });
+    const std::string request_id =
+        request.size() > kRequestIdFrame ? request[kRequestIdFrame].to_string() : std::string();
+    const std::string status = allowed ? "200" : "400";
+    const std::string text = allowed ? "OK" : "client key not allowed";
+    const std::string_view reply[] = {"1.0", request_id, status, text, "", ""};
+    for (std::size_t i = 0; i < std::size(reply); ++i) {
+      const int flags = i + 1 < std::size(reply) ? ZMQ_SNDMORE : 0;
+      retry_interrupted(
+          [&] { return zmq_send(handler.handle(), reply[i].data(), reply[i].size(), flags); });
+    }
+  }
+}
+
+}  // namespace junction::zmq_transport
