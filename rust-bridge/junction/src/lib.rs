@@ -76,7 +76,10 @@ pub use method::{CallFuture, Method, MethodStats};
 pub use response::IntoResponse;
 pub use service::{Completion, Service};
 pub use status::Status;
-pub use transport::{ListenOptions, Listener, ListenerStats, RouteOptions, RouteState, RouteStats};
+pub use transport::{
+    curve_public_key, CurveKeyPair, ListenOptions, Listener, ListenerStats, RouteOptions,
+    RouteState, RouteStats,
+};
 
 /// The raw declarations of `abi/junction.h` (the `junction-sys` crate).
 pub use junction_sys as sys;

@@ -35,6 +35,126 @@ pub struct ListenOptions {
     max_payload_bytes: u64,
     max_unread_answers: u64,
     max_unread_answer_bytes: u64,
+    curve_secret_key: SecretKey,
+    curve_client_keys: Vec<String>,
+}
+
+/// A CURVE key pair (ABI 1.8), each key [`sys::JN_CURVE_KEY_LENGTH`] Z85
+/// characters: the secret key stays with its owner, the public key is
+/// handed to the peers. Its `Debug` hides the secret key.
+///
+/// ```
+/// use junction::{curve_public_key, CurveKeyPair};
+///
+/// let pair = CurveKeyPair::generate()?;
+/// assert_eq!(pair.public_key.len(), 40);
+/// assert_eq!(curve_public_key(&pair.secret_key)?, pair.public_key);
+/// assert!(!format!("{pair:?}").contains(&pair.secret_key));
+/// # Ok::<(), junction::Status>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct CurveKeyPair {
+    /// Handed to the peers: a route's `curve_server_key`, or a listener's
+    /// client list.
+    pub public_key: String,
+    /// Kept by the key's owner: a listener's `curve_secret_key`, or a
+    /// route's pair.
+    pub secret_key: String,
+}
+
+impl CurveKeyPair {
+    /// A new key pair (`jn_curve_keypair`); [`Code::Unimplemented`] when
+    /// libzmq was built without CURVE.
+    pub fn generate() -> Result<CurveKeyPair> {
+        let mut public_key = [0 as c_char; CURVE_KEY_BUFFER];
+        let mut secret_key = [0 as c_char; CURVE_KEY_BUFFER];
+        let mut status = sys::jn_status::default();
+        // SAFETY: both buffers hold JN_CURVE_KEY_LENGTH + 1 bytes, as the
+        // function writes; status is an out parameter owned here.
+        let code = unsafe {
+            sys::jn_curve_keypair(
+                public_key.as_mut_ptr(),
+                secret_key.as_mut_ptr(),
+                &mut status,
+            )
+        };
+        // SAFETY: status is the call's out parameter.
+        unsafe { check(code, &mut status) }?;
+        // SAFETY: on success both buffers hold NUL-terminated Z85 text.
+        Ok(unsafe {
+            CurveKeyPair {
+                public_key: lent_string(public_key.as_ptr()),
+                secret_key: lent_string(secret_key.as_ptr()),
+            }
+        })
+    }
+}
+
+impl fmt::Debug for CurveKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurveKeyPair")
+            .field("public_key", &self.public_key)
+            .field("secret_key", &SecretKey(self.secret_key.clone()))
+            .finish()
+    }
+}
+
+/// The public key of a Z85 secret key (`jn_curve_public_key`), for a
+/// listener's operator to hand its clients. [`Code::InvalidArgument`] for a
+/// key that is not 40 Z85 characters.
+pub fn curve_public_key(secret_key: &str) -> Result<String> {
+    let secret_key = key_string(secret_key, "secret key")?;
+    let mut public_key = [0 as c_char; CURVE_KEY_BUFFER];
+    let mut status = sys::jn_status::default();
+    // SAFETY: the secret key is borrowed for the call; the buffer holds
+    // JN_CURVE_KEY_LENGTH + 1 bytes; status is an out parameter owned here.
+    let code = unsafe {
+        sys::jn_curve_public_key(secret_key.as_ptr(), public_key.as_mut_ptr(), &mut status)
+    };
+    // SAFETY: status is the call's out parameter.
+    unsafe { check(code, &mut status) }?;
+    // SAFETY: on success the buffer holds NUL-terminated Z85 text.
+    Ok(unsafe { lent_string(public_key.as_ptr()) })
+}
+
+/// A key buffer as the CURVE functions fill it: the key and its NUL.
+const CURVE_KEY_BUFFER: usize = sys::JN_CURVE_KEY_LENGTH as usize + 1;
+
+/// A secret key (empty: none) whose `Debug` does not show it.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct SecretKey(String);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "none"
+        } else {
+            "<hidden>"
+        })
+    }
+}
+
+/// A key as C takes it; an error does not repeat it (it may be secret).
+fn key_string(key: &str, what: &str) -> Result<CString> {
+    CString::new(key).map_err(|_| {
+        Status::new(
+            Code::InvalidArgument,
+            format!("the {what} contains a NUL byte"),
+        )
+    })
+}
+
+/// A key as the options pass it: NULL when absent.
+fn optional_key(key: &str, what: &str) -> Result<Option<CString>> {
+    if key.is_empty() {
+        Ok(None)
+    } else {
+        key_string(key, what).map(Some)
+    }
+}
+
+fn key_pointer(key: &Option<CString>) -> *const c_char {
+    key.as_ref().map_or(std::ptr::null(), |key| key.as_ptr())
 }
 
 impl ListenOptions {
@@ -49,6 +169,8 @@ impl ListenOptions {
             max_payload_bytes: 0,
             max_unread_answers: 0,
             max_unread_answer_bytes: 0,
+            curve_secret_key: SecretKey(String::new()),
+            curve_client_keys: Vec::new(),
         }
     }
 
@@ -110,6 +232,31 @@ impl ListenOptions {
         self.max_unread_answer_bytes = bytes;
         self
     }
+
+    /// Encrypts every connection with CURVE (tcp and ipc; ABI 1.8): the
+    /// listener's secret key, in Z85 ([`CurveKeyPair`]). A client must know
+    /// the matching public key to connect. [`HostRef::listen`] answers
+    /// [`Code::InvalidArgument`] for a key that is not 40 Z85 characters
+    /// and for a `zmq+inproc` URL.
+    pub fn curve_secret_key(mut self, secret_key: impl Into<String>) -> ListenOptions {
+        self.curve_secret_key = SecretKey(secret_key.into());
+        self
+    }
+
+    /// Lets in only the clients with these CURVE public keys (adding to any
+    /// named before); a client with another key is refused in its handshake
+    /// and its calls are answered [`Code::Unavailable`]. Without this, any
+    /// client that knows the listener's public key connects. Needs
+    /// [`curve_secret_key`](ListenOptions::curve_secret_key).
+    pub fn curve_client_keys<I, S>(mut self, public_keys: I) -> ListenOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.curve_client_keys
+            .extend(public_keys.into_iter().map(Into::into));
+        self
+    }
 }
 
 /// Options for [`HostRef::route`]; every field left alone keeps
@@ -124,10 +271,13 @@ impl ListenOptions {
 ///     .max_payload_bytes(1 << 20);
 /// # let _ = options;
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouteOptions {
     connect_timeout: Duration,
     max_payload_bytes: u64,
+    curve_server_key: String,
+    curve_public_key: String,
+    curve_secret_key: SecretKey,
 }
 
 impl RouteOptions {
@@ -136,6 +286,9 @@ impl RouteOptions {
         RouteOptions {
             connect_timeout: Duration::ZERO,
             max_payload_bytes: 0,
+            curve_server_key: String::new(),
+            curve_public_key: String::new(),
+            curve_secret_key: SecretKey(String::new()),
         }
     }
 
@@ -153,6 +306,26 @@ impl RouteOptions {
     /// closes the connection.
     pub const fn max_payload_bytes(mut self, bytes: u64) -> RouteOptions {
         self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Encrypts the connection with CURVE (tcp and ipc; ABI 1.8): the
+    /// listener's public key, in Z85. The route makes a key pair of its own
+    /// for the connection unless given one
+    /// ([`curve_key_pair`](RouteOptions::curve_key_pair)). A listener
+    /// whose key does not match, or that refuses the route's key, answers
+    /// calls [`Code::Unavailable`], saying which.
+    pub fn curve_server_key(mut self, public_key: impl Into<String>) -> RouteOptions {
+        self.curve_server_key = public_key.into();
+        self
+    }
+
+    /// The route's own CURVE key pair, for a listener that lets in only the
+    /// clients it knows. Needs
+    /// [`curve_server_key`](RouteOptions::curve_server_key).
+    pub fn curve_key_pair(mut self, pair: &CurveKeyPair) -> RouteOptions {
+        self.curve_public_key = pair.public_key.clone();
+        self.curve_secret_key = SecretKey(pair.secret_key.clone());
         self
     }
 }
@@ -411,6 +584,16 @@ impl HostRef {
                 .map_err(|_| Status::new(Code::InvalidArgument, "too many services in the list"))?,
             None => 0,
         };
+        let secret_key = optional_key(&options.curve_secret_key.0, "CURVE secret key")?;
+        let client_keys = options
+            .curve_client_keys
+            .iter()
+            .map(|key| key_string(key, "CURVE client key"))
+            .collect::<Result<Vec<CString>>>()?;
+        let client_key_pointers: Vec<*const c_char> =
+            client_keys.iter().map(|key| key.as_ptr()).collect();
+        let client_key_count = u32::try_from(client_key_pointers.len())
+            .map_err(|_| Status::new(Code::InvalidArgument, "too many CURVE client keys"))?;
         let raw_options = sys::jn_listen_options {
             struct_size: std::mem::size_of::<sys::jn_listen_options>() as u32,
             threads: options.threads,
@@ -422,6 +605,14 @@ impl HostRef {
             max_payload_bytes: options.max_payload_bytes,
             max_unread_answers: options.max_unread_answers,
             max_unread_answer_bytes: options.max_unread_answer_bytes,
+            curve_secret_key: key_pointer(&secret_key),
+            curve_client_keys: if client_key_pointers.is_empty() {
+                std::ptr::null()
+            } else {
+                client_key_pointers.as_ptr()
+            },
+            curve_client_key_count: client_key_count,
+            reserved: 0,
         };
         let mut raw = std::ptr::null_mut();
         let mut status = sys::jn_status::default();
@@ -496,11 +687,17 @@ impl HostRef {
         let url = c_string(url, "URL")?;
         let connect_timeout_ns = i64::try_from(options.connect_timeout.as_nanos())
             .map_err(|_| Status::new(Code::InvalidArgument, "the connect timeout is too long"))?;
+        let server_key = optional_key(&options.curve_server_key, "CURVE server key")?;
+        let public_key = optional_key(&options.curve_public_key, "CURVE public key")?;
+        let secret_key = optional_key(&options.curve_secret_key.0, "CURVE secret key")?;
         let raw_options = sys::jn_route_options {
             struct_size: std::mem::size_of::<sys::jn_route_options>() as u32,
             reserved: 0,
             connect_timeout_ns,
             max_payload_bytes: options.max_payload_bytes,
+            curve_server_key: key_pointer(&server_key),
+            curve_public_key: key_pointer(&public_key),
+            curve_secret_key: key_pointer(&secret_key),
         };
         let mut status = sys::jn_status::default();
         // SAFETY: the host is live; the names and options are borrowed for

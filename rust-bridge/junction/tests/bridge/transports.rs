@@ -10,8 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use junction::{
-    Buffer, Code, Deadline, Host, HostRef, ListenOptions, Listener, ListenerStats, Method,
-    RouteOptions, RouteState, Service,
+    Buffer, Code, CurveKeyPair, Deadline, Host, HostRef, ListenOptions, Listener, ListenerStats,
+    Method, RouteOptions, RouteState, Service,
 };
 
 use crate::common::{
@@ -509,6 +509,109 @@ fn route_stats_follow_the_listener() {
             Code::NotFound,
         );
         drop(echo);
+    });
+}
+
+#[test]
+fn curve_encrypts_and_refuses_keys_the_listener_does_not_allow() {
+    run(|| {
+        let server_keys = CurveKeyPair::generate().unwrap();
+        let allowed = CurveKeyPair::generate().unwrap();
+        let stranger = CurveKeyPair::generate().unwrap();
+        assert_eq!(
+            junction::curve_public_key(&server_keys.secret_key).unwrap(),
+            server_keys.public_key
+        );
+        let server = echo_host();
+        let listener = server
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new()
+                    .curve_secret_key(server_keys.secret_key.clone())
+                    .curve_client_keys([allowed.public_key.clone()]),
+            )
+            .unwrap();
+        let to_server = |pair: &CurveKeyPair| {
+            routed(
+                "rust.echo",
+                listener.url(),
+                &RouteOptions::new()
+                    .curve_server_key(server_keys.public_key.clone())
+                    .curve_key_pair(pair),
+            )
+        };
+        let client = to_server(&allowed);
+        call_rust_echo(&client);
+        assert_eq!(
+            client.route_stats("rust.echo").unwrap().state,
+            RouteState::Ready
+        );
+
+        let refused = to_server(&stranger);
+        let error = refused
+            .resolve("rust.echo", "echo")
+            .unwrap()
+            .call(b"", Deadline::after(WAIT))
+            .unwrap_err();
+        assert_eq!(error.code(), Code::Unavailable, "{error}");
+        assert_eq!(
+            error.message(),
+            format!(
+                "the listener at {} refused this route's CURVE key (ZAP status 400)",
+                listener.url()
+            )
+        );
+
+        let plain = routed("rust.echo", listener.url(), &RouteOptions::new());
+        let error = plain
+            .resolve("rust.echo", "echo")
+            .unwrap()
+            .call(b"", Deadline::after(WAIT))
+            .unwrap_err();
+        assert_eq!(error.code(), Code::Unavailable, "{error}");
+    });
+}
+
+#[test]
+fn bad_curve_options_are_refused_without_repeating_a_secret() {
+    run(|| {
+        let host = echo_host();
+        let pair = CurveKeyPair::generate().unwrap();
+        assert!(!format!("{pair:?}").contains(&pair.secret_key));
+        let options = ListenOptions::new().curve_secret_key(pair.secret_key.clone());
+        assert!(!format!("{options:?}").contains(&pair.secret_key));
+        expect_code(
+            "CURVE on inproc",
+            host.listen(&inproc_url("curve"), &options),
+            Code::InvalidArgument,
+        );
+        let short = ListenOptions::new().curve_secret_key("short");
+        expect_code(
+            "a short key",
+            host.listen("zmq+tcp://127.0.0.1:0", &short),
+            Code::InvalidArgument,
+        );
+        let with_nul = format!("{}\0", &pair.secret_key[1..]);
+        let error = host
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new().curve_secret_key(with_nul.clone()),
+            )
+            .unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert!(!error.message().contains(&pair.secret_key[1..]), "{error}");
+        let options = RouteOptions::new().curve_key_pair(&pair);
+        assert!(!format!("{options:?}").contains(&pair.secret_key));
+        expect_code(
+            "a pair without the server's key",
+            host.route("svc", "zmq+tcp://127.0.0.1:9", &options),
+            Code::InvalidArgument,
+        );
+        expect_code(
+            "a key that is not Z85",
+            junction::curve_public_key("0123456789"),
+            Code::InvalidArgument,
+        );
     });
 }
 
