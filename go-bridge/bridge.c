@@ -170,24 +170,38 @@ int32_t junction_go_list_services(jn_host* host, uintptr_t listing) {
   return jn_host_list_services(host, junction_go_visit_service, (void*)listing);
 }
 
+/* The count NUL-terminated strings laid end to end in names, as an array
+ * (freed with free), or NULL when names is NULL or the array cannot be
+ * allocated. */
+static const char** split_names(const char* names, uint32_t count) {
+  if (names == NULL) {
+    return NULL;
+  }
+  const char** split = calloc(count > 0 ? count : 1, sizeof *split);
+  if (split == NULL) {
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    split[i] = names;
+    names += strlen(names) + 1;
+  }
+  return split;
+}
+
 junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
                                       uint32_t service_count, uint32_t threads,
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,
                                       uint64_t max_unread_answers, uint64_t max_unread_answer_bytes,
-                                      jn_listener** listener) {
+                                      const char* curve_secret_key, const char* curve_client_keys,
+                                      uint32_t curve_client_key_count, jn_listener** listener) {
   jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
-  const char** services = NULL;
-  if (service_names != NULL) {
-    services = calloc(service_count > 0 ? service_count : 1, sizeof *services);
-    if (services == NULL) {
-      jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the service list");
-      return status_from(JN_RESOURCE_EXHAUSTED, &status);
-    }
-    const char* name = service_names;
-    for (uint32_t i = 0; i < service_count; ++i) {
-      services[i] = name;
-      name += strlen(name) + 1;
-    }
+  const char** services = split_names(service_names, service_count);
+  const char** client_keys = split_names(curve_client_keys, curve_client_key_count);
+  if ((service_names != NULL && services == NULL) ||
+      (curve_client_keys != NULL && client_keys == NULL)) {
+    free((void*)services);
+    jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the listen options' lists");
+    return status_from(JN_RESOURCE_EXHAUSTED, &status);
   }
   jn_listen_options options;
   memset(&options, 0, sizeof options);
@@ -199,8 +213,12 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
   options.max_payload_bytes = max_payload_bytes;
   options.max_unread_answers = max_unread_answers;
   options.max_unread_answer_bytes = max_unread_answer_bytes;
+  options.curve_secret_key = curve_secret_key;
+  options.curve_client_keys = client_keys;
+  options.curve_client_key_count = curve_client_keys != NULL ? curve_client_key_count : 0;
   const int32_t code = jn_host_listen(host, url, &options, listener, &status);
   free((void*)services);
+  free((void*)client_keys);
   return status_from(code, &status);
 }
 
@@ -212,14 +230,31 @@ int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns) {
   return jn_listener_close(listener, timeout_ns == 0 ? 0 : deadline_after(timeout_ns));
 }
 
+junction_go_status junction_go_curve_keypair(char* public_key, char* secret_key) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_curve_keypair(public_key, secret_key, &status);
+  return status_from(code, &status);
+}
+
+junction_go_status junction_go_curve_public_key(const char* secret_key, char* public_key) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const int32_t code = jn_curve_public_key(secret_key, public_key, &status);
+  return status_from(code, &status);
+}
+
 junction_go_status junction_go_route(jn_host* host, const char* service, const char* url,
-                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes) {
+                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes,
+                                     const char* curve_server_key, const char* curve_public_key,
+                                     const char* curve_secret_key) {
   jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
   jn_route_options options;
   memset(&options, 0, sizeof options);
   options.struct_size = (uint32_t)sizeof options;
   options.connect_timeout_ns = connect_timeout_ns;
   options.max_payload_bytes = max_payload_bytes;
+  options.curve_server_key = curve_server_key;
+  options.curve_public_key = curve_public_key;
+  options.curve_secret_key = curve_secret_key;
   const int32_t code = jn_host_route(host, service, url, &options, &status);
   return status_from(code, &status);
 }

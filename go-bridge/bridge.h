@@ -92,13 +92,16 @@ int32_t junction_go_list_services(jn_host* host, uintptr_t listing);
 
 /* jn_host_listen. url: borrowed. service_names: service_count
  * NUL-terminated names laid end to end (borrowed), or NULL to serve every
- * service. The limits as in jn_listen_options (0: the defaults). listener:
- * out, closed with jn_listener_close. */
+ * service. The limits as in jn_listen_options (0: the defaults).
+ * curve_secret_key: borrowed, NULL for no CURVE. curve_client_keys:
+ * curve_client_key_count keys laid end to end like the names (borrowed), or
+ * NULL to let in any client. listener: out, closed with jn_listener_close. */
 junction_go_status junction_go_listen(jn_host* host, const char* url, const char* service_names,
                                       uint32_t service_count, uint32_t threads,
                                       uint32_t max_in_flight, uint64_t max_payload_bytes,
                                       uint64_t max_unread_answers, uint64_t max_unread_answer_bytes,
-                                      jn_listener** listener);
+                                      const char* curve_secret_key, const char* curve_client_keys,
+                                      uint32_t curve_client_key_count, jn_listener** listener);
 
 /* jn_listener_drain with a drain deadline timeout_ns from now
  * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
@@ -108,10 +111,19 @@ int32_t junction_go_listener_drain(jn_listener* listener, int64_t timeout_ns);
  * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
 int32_t junction_go_listener_close(jn_listener* listener, int64_t timeout_ns);
 
-/* jn_host_route. service, url: borrowed. connect_timeout_ns and
- * max_payload_bytes as in jn_route_options (0: the defaults). */
+/* jn_curve_keypair and jn_curve_public_key, with their statuses as the
+ * bridge's. The keys are buffers of JN_CURVE_KEY_LENGTH + 1 bytes (out), or
+ * borrowed (secret_key of the second). */
+junction_go_status junction_go_curve_keypair(char* public_key, char* secret_key);
+junction_go_status junction_go_curve_public_key(const char* secret_key, char* public_key);
+
+/* jn_host_route. service, url: borrowed. connect_timeout_ns,
+ * max_payload_bytes and the CURVE keys (borrowed, NULL for none) as in
+ * jn_route_options (0: the defaults). */
 junction_go_status junction_go_route(jn_host* host, const char* service, const char* url,
-                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes);
+                                     int64_t connect_timeout_ns, uint64_t max_payload_bytes,
+                                     const char* curve_server_key, const char* curve_public_key,
+                                     const char* curve_secret_key);
 
 /* Registers a service whose methods are Go handlers. method_names: count
  * NUL-terminated names laid end to end (borrowed). method_handles: count

@@ -184,6 +184,46 @@ func ExampleHost_Route() {
 	// Output: hello, junction <nil>
 }
 
+// CURVE encrypts a listener's connections and lets in only the clients it
+// lists: the listener keeps its secret key and hands out its public key;
+// each client route gets the listener's public key and brings its own pair.
+func ExampleNewCurveKeyPair() {
+	serverKeys, err := junction.NewCurveKeyPair()
+	if err != nil {
+		panic(err) // UNIMPLEMENTED: libzmq without CURVE
+	}
+	clientKeys, _ := junction.NewCurveKeyPair()
+
+	server, _ := junction.NewHost()
+	defer server.Close()
+	_ = server.Register(junction.NewService("vault").
+		Method("open", func(_ context.Context, req []byte) ([]byte, error) {
+			return []byte("opened for " + string(req)), nil
+		}))
+	listener, err := server.Listen("zmq+tcp://127.0.0.1:0",
+		junction.ListenCurveSecretKey(serverKeys.SecretKey),
+		junction.ListenCurveClientKeys(clientKeys.PublicKey))
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background())
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	if err := client.Route("vault", listener.URL(),
+		junction.RouteCurveServerKey(serverKeys.PublicKey),
+		junction.RouteCurveKeyPair(clientKeys)); err != nil {
+		panic(err)
+	}
+	open, _ := client.Method("vault", "open")
+	defer open.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	response, err := open.Call(ctx, []byte("a listed client"))
+	fmt.Println(string(response), err)
+	// Output: opened for a listed client <nil>
+}
+
 // A listener on port 0 reports the port the system chose, which is what
 // other hosts route to.
 func ExampleHost_Listen() {

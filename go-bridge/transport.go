@@ -39,6 +39,8 @@ type listenConfig struct {
 	maxPayload       uint64
 	maxUnreadAnswers uint64
 	maxUnreadBytes   uint64
+	curveSecretKey   string
+	curveClientKeys  []string
 }
 
 // ListenServices serves only the named services: a call for any other
@@ -95,6 +97,24 @@ func ListenMaxUnreadBytes(bytes uint64) ListenOption {
 	return func(c *listenConfig) { c.maxUnreadBytes = bytes }
 }
 
+// ListenCurveSecretKey encrypts every connection with CURVE, ZeroMQ's
+// encryption and authentication (tcp and ipc only; ABI 1.8): secretKey is
+// the listener's secret key in Z85 ([NewCurveKeyPair]), and a client must
+// know the matching public key to connect. Listen answers INVALID_ARGUMENT
+// for a key that is not 40 Z85 characters and for a zmq+inproc URL.
+func ListenCurveSecretKey(secretKey string) ListenOption {
+	return func(c *listenConfig) { c.curveSecretKey = secretKey }
+}
+
+// ListenCurveClientKeys lets in only the clients with these CURVE public
+// keys (adding to any given before); a client with another key is refused
+// in its handshake and its calls are answered UNAVAILABLE. Without it, any
+// client that knows the listener's public key connects. It needs
+// [ListenCurveSecretKey].
+func ListenCurveClientKeys(publicKeys ...string) ListenOption {
+	return func(c *listenConfig) { c.curveClientKeys = append(c.curveClientKeys, publicKeys...) }
+}
+
 // Listen serves h's services to other hosts on url until the listener is
 // closed (ABI 1.2). URLs name the transport:
 //
@@ -138,16 +158,25 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 			names = append(names, name...)
 		}
 	}
+	secretKey, err := cKey(config.curveSecretKey, "CURVE secret key")
+	if err != nil {
+		return nil, err
+	}
+	var clientKeys []byte
+	for _, key := range config.curveClientKeys {
+		cClientKey, err := cKey(key, "CURVE client key")
+		if err != nil {
+			return nil, err
+		}
+		clientKeys = append(clientKeys, cClientKey...)
+	}
 	var listener *Listener
 	err = h.use(func(host *C.jn_host) error {
-		var namesPtr *C.char
-		if names != nil {
-			namesPtr = cChars(names)
-		}
 		var raw *C.jn_listener
-		err := statusError(C.junction_go_listen(host, cChars(cURL), namesPtr, C.uint32_t(len(config.services)),
+		err := statusError(C.junction_go_listen(host, cChars(cURL), cCharsOrNil(names), C.uint32_t(len(config.services)),
 			C.uint32_t(config.threads), C.uint32_t(config.maxInFlight), C.uint64_t(config.maxPayload),
-			C.uint64_t(config.maxUnreadAnswers), C.uint64_t(config.maxUnreadBytes), &raw))
+			C.uint64_t(config.maxUnreadAnswers), C.uint64_t(config.maxUnreadBytes),
+			cCharsOrNil(secretKey), cCharsOrNil(clientKeys), C.uint32_t(len(config.curveClientKeys)), &raw))
 		if err != nil {
 			return err
 		}
@@ -334,6 +363,8 @@ type RouteOption func(*routeConfig)
 type routeConfig struct {
 	connectTimeout time.Duration
 	maxPayload     uint64
+	curveServerKey string
+	curvePair      CurveKeyPair
 }
 
 // RouteConnectTimeout sets how long a call waits for a connection that is
@@ -349,6 +380,22 @@ func RouteConnectTimeout(d time.Duration) RouteOption {
 // connection (0 keeps the default: 64 MiB).
 func RouteMaxPayload(bytes uint64) RouteOption {
 	return func(c *routeConfig) { c.maxPayload = bytes }
+}
+
+// RouteCurveServerKey encrypts the route's connection with CURVE (tcp and
+// ipc only; ABI 1.8): publicKey is the listener's public key in Z85. The
+// route makes a key pair of its own for the connection unless given one
+// ([RouteCurveKeyPair]). A listener whose key does not match, or that
+// refuses the route's key, answers calls UNAVAILABLE, saying which.
+func RouteCurveServerKey(publicKey string) RouteOption {
+	return func(c *routeConfig) { c.curveServerKey = publicKey }
+}
+
+// RouteCurveKeyPair gives the route its own CURVE key pair, for a listener
+// that lets in only the clients it knows ([ListenCurveClientKeys]). It
+// needs [RouteCurveServerKey].
+func RouteCurveKeyPair(pair CurveKeyPair) RouteOption {
+	return func(c *routeConfig) { c.curvePair = pair }
 }
 
 // Route sends the calls of service to the host serving it at url (a
@@ -387,9 +434,20 @@ func (h *Host) Route(service, url string, options ...RouteOption) error {
 	if err != nil {
 		return err
 	}
+	var keys [3][]byte
+	for i, key := range []struct{ text, what string }{
+		{config.curveServerKey, "CURVE server key"},
+		{config.curvePair.PublicKey, "CURVE public key"},
+		{config.curvePair.SecretKey, "CURVE secret key"},
+	} {
+		if keys[i], err = cKey(key.text, key.what); err != nil {
+			return err
+		}
+	}
 	return h.use(func(host *C.jn_host) error {
 		return statusError(C.junction_go_route(host, cChars(cService), cChars(cURL),
-			C.int64_t(config.connectTimeout), C.uint64_t(config.maxPayload)))
+			C.int64_t(config.connectTimeout), C.uint64_t(config.maxPayload),
+			cCharsOrNil(keys[0]), cCharsOrNil(keys[1]), cCharsOrNil(keys[2])))
 	})
 }
 
