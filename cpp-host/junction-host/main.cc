@@ -4,9 +4,13 @@
 // timeout) and exits. SIGUSR1 logs the statistics so far. Usage, standard
 // output and exit status: options.cc's kUsage and README.md in this
 // directory.
+#include <fcntl.h>
 #include <junction.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -229,6 +233,35 @@ std::string served(const Options& options) {
   return options.services.empty() ? "all services" : join(options.services, ",");
 }
 
+// --curve-keygen: writes a new secret key to path, created readable by its
+// owner only (an existing file is left alone), and prints the public key.
+int curve_keygen(const std::string& path) {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_key{};
+  jn_status status{};
+  if (jn_curve_keypair(public_key.data(), secret_key.data(), &status) != JN_OK) {
+    log_line("cannot make a CURVE key pair: " + take_message(status));
+    return kExitFailure;
+  }
+  jn_status_release(&status);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log_line("--curve-keygen " + path + ": " + std::generic_category().message(errno));
+    return kExitFailure;
+  }
+  const std::string line = std::string(secret_key.data()) + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const int write_error = errno;
+  if (::close(fd) != 0 || !written) {
+    log_line("--curve-keygen " + path + ": " +
+             std::generic_category().message(written ? errno : write_error));
+    ::unlink(path.c_str());
+    return kExitFailure;
+  }
+  std::printf("%s\n", public_key.data());
+  return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
+}
+
 int serve(const Options& options, const sigset_t& handled_signals) {
   jn_host* raw_host = nullptr;
   jn_status status{};
@@ -271,6 +304,19 @@ int serve(const Options& options, const sigset_t& handled_signals) {
   listen_options.max_payload_bytes = options.max_payload_bytes;
   listen_options.max_unread_answers = options.max_unread_answers;
   listen_options.max_unread_answer_bytes = options.max_unread_answer_bytes;
+  std::vector<const char*> client_keys;
+  client_keys.reserve(options.curve_client_keys.size());
+  for (const std::string& key : options.curve_client_keys) client_keys.push_back(key.c_str());
+  if (!options.curve_secret_key.empty()) {
+    listen_options.curve_secret_key = options.curve_secret_key.c_str();
+    listen_options.curve_client_keys = client_keys.empty() ? nullptr : client_keys.data();
+    listen_options.curve_client_key_count = static_cast<std::uint32_t>(client_keys.size());
+    log_line("CURVE on every listener; clients route with the public key " +
+             options.curve_public_key + "; " +
+             (client_keys.empty()
+                  ? std::string("any client that knows it may connect")
+                  : std::to_string(client_keys.size()) + " client key(s) let in, no other"));
+  }
 
   Listeners listeners;
   for (const std::string& url : options.listens) {
@@ -367,6 +413,9 @@ int main(int argc, char** argv) {
     if (options.help) {
       std::fputs(junction::daemon::kUsage, stdout);
       return EXIT_SUCCESS;
+    }
+    if (!options.curve_keygen_file.empty()) {
+      return curve_keygen(options.curve_keygen_file);
     }
     return serve(options, handled_signals);
   } catch (const std::exception& e) {

@@ -1,10 +1,13 @@
 #include "options.hh"
 
 #include <junction.h>
+#include <sys/stat.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -19,7 +22,9 @@ const char* const kUsage =
     "                     [--serve SERVICE]... [--threads N] [--drain-timeout SECONDS]\n"
     "                     [--thread-slice MILLISECONDS|inherit] [--max-in-flight N]\n"
     "                     [--max-payload BYTES] [--max-unread-answers N]\n"
-    "                     [--max-unread-bytes BYTES] [--list] [--help]\n"
+    "                     [--max-unread-bytes BYTES] [--curve-secret-key-file FILE]\n"
+    "                     [--curve-client-keys-file FILE] [--list] [--help]\n"
+    "       junction-host --curve-keygen FILE\n"
     "\n"
     "Loads junction modules and serves their services to other processes until\n"
     "SIGTERM or SIGINT; then lets the calls in flight finish and exits.\n"
@@ -27,9 +32,10 @@ const char* const kUsage =
     "  --config FILE            read settings from FILE: lines 'key = value' with the\n"
     "                           option names below as keys (module, listen, serve,\n"
     "                           threads, drain-timeout, thread-slice, max-in-flight,\n"
-    "                           max-payload, max-unread-answers, max-unread-bytes),\n"
-    "                           '#' comment lines, blank lines;\n"
-    "                           relative module paths are relative to FILE's directory\n"
+    "                           max-payload, max-unread-answers, max-unread-bytes,\n"
+    "                           curve-secret-key-file, curve-client-keys-file),\n"
+    "                           '#' comment lines, blank lines; relative module and\n"
+    "                           key file paths are relative to FILE's directory\n"
     "  --module PATH            load the module at PATH (at least one; repeatable)\n"
     "  --listen URL             serve on URL (at least one; repeatable):\n"
     "                           zmq+tcp://HOST:PORT (PORT 0: one the system picks),\n"
@@ -52,6 +58,19 @@ const char* const kUsage =
     "                           its calls are refused (1 to 1048576; default 1024)\n"
     "  --max-unread-bytes BYTES bytes of answers a connection may leave unread before\n"
     "                           its calls are refused (at least 1; default 268435456)\n"
+    "  --curve-secret-key-file FILE\n"
+    "                           encrypt every connection with CURVE (tcp and ipc):\n"
+    "                           FILE holds the listeners' secret key (40 Z85\n"
+    "                           characters) and may be readable by its owner only;\n"
+    "                           clients route with the public key, which the daemon\n"
+    "                           logs\n"
+    "  --curve-client-keys-file FILE\n"
+    "                           let in only the clients whose CURVE public keys FILE\n"
+    "                           lists, one per line ('#' comments, blank lines);\n"
+    "                           needs --curve-secret-key-file\n"
+    "  --curve-keygen FILE      write a new CURVE secret key to FILE (created, owner\n"
+    "                           only), print its public key on standard output and\n"
+    "                           exit\n"
     "  --list                   load the modules, print each method they registered as\n"
     "                           a line SERVICE/METHOD on standard output and exit,\n"
     "                           serving nothing (no --listen needed)\n"
@@ -89,7 +108,17 @@ struct Settings {
   std::optional<std::uint64_t> max_payload_bytes;
   std::optional<std::uint64_t> max_unread_answers;
   std::optional<std::uint64_t> max_unread_answer_bytes;
+  std::optional<std::string> curve_secret_key_file;
+  std::optional<std::string> curve_client_keys_file;
 };
+
+// Z85's alphabet (ZeroMQ RFC 32), in which CURVE keys are written.
+constexpr std::string_view kZ85 =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+bool is_z85_key(std::string_view text) {
+  return text.size() == JN_CURVE_KEY_LENGTH && text.find_first_not_of(kZ85) == std::string::npos;
+}
 
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kBlank = " \t\r";
@@ -153,7 +182,88 @@ void check_listen_url(std::string_view url, const std::string& where) {
 bool is_setting(std::string_view key) {
   return key == "module" || key == "listen" || key == "serve" || key == "threads" ||
          key == "drain-timeout" || key == "thread-slice" || key == "max-in-flight" ||
-         key == "max-payload" || key == "max-unread-answers" || key == "max-unread-bytes";
+         key == "max-payload" || key == "max-unread-answers" || key == "max-unread-bytes" ||
+         key == "curve-secret-key-file" || key == "curve-client-keys-file";
+}
+
+// The settings whose value is a path, relative to a config file's directory
+// when given there.
+bool is_path_setting(std::string_view key) {
+  return key == "module" || key == "curve-secret-key-file" || key == "curve-client-keys-file";
+}
+
+// The lines of path without blanks around them, except blank lines and
+// '#' comment lines, each with its "path:line:".
+std::vector<std::pair<std::string, std::string>> meaningful_lines(const std::string& path,
+                                                                  std::string_view what) {
+  if (std::filesystem::is_directory(path)) {
+    throw UsageError("cannot read " + std::string(what) + " " + path + ": it is a directory");
+  }
+  std::ifstream file(path);
+  if (!file) {
+    throw UsageError("cannot read " + std::string(what) + " " + path + ": " +
+                     std::generic_category().message(errno));
+  }
+  std::vector<std::pair<std::string, std::string>> lines;
+  std::string text;
+  for (int number = 1; std::getline(file, text); ++number) {
+    const std::string_view line = trim(text);
+    if (line.empty() || line.front() == '#') continue;
+    lines.emplace_back(path + ":" + std::to_string(number) + ":", std::string(line));
+  }
+  if (file.bad()) {
+    throw UsageError("cannot read " + std::string(what) + " " + path + ": " +
+                     std::generic_category().message(errno));
+  }
+  return lines;
+}
+
+// Reads the secret key in path into options, with its public key. The file
+// must be readable by its owner only, as ssh asks of its keys: a secret
+// key others can read is no longer secret.
+void read_curve_secret_key(const std::string& path, Options& options) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    throw UsageError("--curve-secret-key-file " + path + " may be read by other users (mode " +
+                     mode.data() + "): chmod 600 it");
+  }
+  const auto lines = meaningful_lines(path, "the CURVE secret key file");
+  if (lines.size() != 1 || !is_z85_key(lines.front().second)) {
+    throw UsageError("--curve-secret-key-file " + path +
+                     " must hold one CURVE secret key, 40 Z85 characters on a line "
+                     "(junction-host --curve-keygen FILE makes one)");
+  }
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
+  jn_status status{};
+  const std::int32_t code =
+      jn_curve_public_key(lines.front().second.c_str(), public_key.data(), &status);
+  const std::string message(reinterpret_cast<const char*>(status.message.data),
+                            static_cast<std::size_t>(status.message.len));
+  jn_status_release(&status);
+  if (code != JN_OK) {
+    throw UsageError("--curve-secret-key-file " + path + ": " + message);
+  }
+  options.curve_secret_key = lines.front().second;
+  options.curve_public_key = public_key.data();
+}
+
+void read_curve_client_keys(const std::string& path, Options& options) {
+  for (auto& [where, key] : meaningful_lines(path, "the CURVE client keys file")) {
+    if (!is_z85_key(key)) {
+      std::string message = where;
+      message += " not a CURVE public key (40 Z85 characters): '";
+      message += key;
+      message += "'";
+      throw UsageError(message);
+    }
+    options.curve_client_keys.push_back(std::move(key));
+  }
+  if (options.curve_client_keys.empty()) {
+    throw UsageError("--curve-client-keys-file " + path +
+                     " lists no key, which would let no client in");
+  }
 }
 
 // Applies key (a setting) = value; where names the setting in messages.
@@ -178,6 +288,10 @@ void apply(Settings& settings, std::string_view key, std::string value, const st
     settings.max_unread_answer_bytes = parse_count(value, where, UINT64_MAX);
   } else if (key == "thread-slice") {
     settings.thread_slice_ns = parse_thread_slice(value, where);
+  } else if (key == "curve-secret-key-file") {
+    settings.curve_secret_key_file = std::move(value);
+  } else if (key == "curve-client-keys-file") {
+    settings.curve_client_keys_file = std::move(value);
   } else {
     settings.drain_timeout_ns = parse_drain_timeout(value, where);
   }
@@ -208,13 +322,14 @@ void read_config(const std::string& path, Settings& settings) {
     }
     const std::string_view key = trim(line.substr(0, equals));
     std::string value(trim(line.substr(equals + 1)));
-    if (key == "module" && !value.empty() && std::filesystem::path(value).is_relative()) {
+    if (is_path_setting(key) && !value.empty() && std::filesystem::path(value).is_relative()) {
       value = (directory / value).string();
     }
     if (!is_setting(key)) {
       throw UsageError(where + " unknown key '" + std::string(key) +
                        "' (keys: module, listen, serve, threads, drain-timeout, thread-slice, "
-                       "max-in-flight, max-payload, max-unread-answers, max-unread-bytes)");
+                       "max-in-flight, max-payload, max-unread-answers, max-unread-bytes, "
+                       "curve-secret-key-file, curve-client-keys-file)");
     }
     apply(settings, key, std::move(value), where + " " + std::string(key));
   }
@@ -255,12 +370,18 @@ Options parse_options(std::span<const char* const> args) {
       name = name.substr(0, equals);
     }
     const std::string option = "--" + std::string(name);
-    if (name != "config" && !is_setting(name)) {
+    if (name != "config" && name != "curve-keygen" && !is_setting(name)) {
       throw UsageError("unknown option '" + option + "'");
     }
     if (!value) {
       if (i + 1 == args.size()) throw UsageError(option + " needs a value");
       value = args[++i];
+    }
+    if (name == "curve-keygen") {
+      if (value->empty()) throw UsageError("--curve-keygen needs a value");
+      Options keygen;
+      keygen.curve_keygen_file = std::move(*value);
+      return keygen;
     }
     if (name != "config") {
       apply(command_line, name, std::move(*value), option);
@@ -293,6 +414,17 @@ Options parse_options(std::span<const char* const> args) {
       command_line.max_unread_answers.value_or(from_files.max_unread_answers.value_or(0));
   options.max_unread_answer_bytes =
       command_line.max_unread_answer_bytes.value_or(from_files.max_unread_answer_bytes.value_or(0));
+  const std::optional<std::string> secret_key_file = command_line.curve_secret_key_file
+                                                         ? command_line.curve_secret_key_file
+                                                         : from_files.curve_secret_key_file;
+  const std::optional<std::string> client_keys_file = command_line.curve_client_keys_file
+                                                          ? command_line.curve_client_keys_file
+                                                          : from_files.curve_client_keys_file;
+  if (client_keys_file && !secret_key_file) {
+    throw UsageError("--curve-client-keys-file needs --curve-secret-key-file");
+  }
+  if (secret_key_file) read_curve_secret_key(*secret_key_file, options);
+  if (client_keys_file) read_curve_client_keys(*client_keys_file, options);
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
   }

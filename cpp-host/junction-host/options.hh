@@ -30,7 +30,16 @@ struct Options {
   std::uint64_t max_payload_bytes = 0;
   std::uint64_t max_unread_answers = 0;
   std::uint64_t max_unread_answer_bytes = 0;
+  // CURVE, read from --curve-secret-key-file and --curve-client-keys-file:
+  // the listeners' secret key and its public key (empty: no CURVE), and
+  // the public keys of the clients let in (empty: any client).
+  std::string curve_secret_key;
+  std::string curve_public_key;
+  std::vector<std::string> curve_client_keys;
   bool help = false;  // --help: print the usage, do nothing else
+  // --curve-keygen FILE: write a new secret key to FILE, print its public
+  // key, do nothing else.
+  std::string curve_keygen_file;
   // --list: load the modules, print their methods and exit, serving
   // nothing (no --listen needed).
   bool list = false;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -650,6 +651,95 @@ TEST(DaemonConfig, ReadsAConfigFileAndCombinesItWithTheCommandLine) {
   EXPECT_TRUE(Contains(daemon.Stderr(), "(at most 7 s)")) << daemon.Output();
 }
 
+// --- CURVE ------------------------------------------------------------------
+
+struct KeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+
+KeyPair NewKeyPair() {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_key{};
+  EXPECT_EQ(jn_curve_keypair(public_key.data(), secret_key.data(), nullptr), JN_OK);
+  return {public_key.data(), secret_key.data()};
+}
+
+// Routes service on client to url with CURVE: the daemon's public key, and
+// the route's own pair.
+std::int32_t RouteWithCurve(const Client& client, const std::string& service,
+                            const std::string& url, const std::string& server_key,
+                            const KeyPair& pair, std::string* message = nullptr) {
+  jn_route_options options{};
+  options.struct_size = sizeof options;
+  options.curve_server_key = server_key.c_str();
+  options.curve_public_key = pair.public_key.c_str();
+  options.curve_secret_key = pair.secret_key.c_str();
+  jn_status status{};
+  const std::int32_t code =
+      jn_host_route(client.host(), service.c_str(), url.c_str(), &options, &status);
+  std::string text(reinterpret_cast<const char*>(status.message.data),
+                   static_cast<std::size_t>(status.message.len));
+  jn_status_release(&status);
+  if (message != nullptr) *message = std::move(text);
+  return code;
+}
+
+// --curve-keygen makes a secret key only its owner can read and prints the
+// public key; a daemon serving with that key (named in a config file,
+// relative to it) and a client list lets in the listed clients only, over
+// tcp and ipc.
+TEST(DaemonCurve, KeygenThenServesEncryptedToTheListedClientsOnly) {
+  const TempDir dir;
+  const std::filesystem::path secret = dir.path() / "keys" / "daemon.secret";
+  std::filesystem::create_directory(secret.parent_path());
+  Daemon keygen({"--curve-keygen", secret.string()});
+  ASSERT_EQ(keygen.WaitExit(), 0) << keygen.Output();
+  const std::string public_key = keygen.Stdout().substr(0, JN_CURVE_KEY_LENGTH);
+  EXPECT_EQ(keygen.Stdout(), public_key + "\n");
+  EXPECT_EQ(std::filesystem::status(secret).permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  Daemon again({"--curve-keygen", secret.string()});
+  EXPECT_EQ(again.WaitExit(), 1) << again.Output();
+  EXPECT_TRUE(Contains(again.Stderr(), "File exists")) << again.Output();
+
+  const KeyPair allowed = NewKeyPair();
+  const KeyPair stranger = NewKeyPair();
+  const std::filesystem::path clients = dir.path() / "clients";
+  std::ofstream(clients) << "# who may call\n\n" << allowed.public_key << "\n";
+  const std::filesystem::path config = dir.path() / "curve.conf";
+  std::ofstream(config) << "curve-secret-key-file = keys/daemon.secret\n";
+  const std::string ipc = dir.IpcUrl("curve.sock");
+  Daemon daemon({"--config", config.string(), "--module", kFixture, "--listen", kAnyTcpPort,
+                 "--listen", ipc, "--curve-client-keys-file", clients.string()});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), "clients route with the public key " + public_key +
+                                            "; 1 client key(s) let in, no other\n"))
+      << daemon.Output();
+  const std::vector<std::string> urls = daemon.Urls();
+  ASSERT_EQ(urls.size(), 2U) << daemon.Output();
+  for (const std::string& url : urls) {
+    SCOPED_TRACE(url);
+    Client client;
+    ASSERT_EQ(RouteWithCurve(client, "fixture", url, public_key, allowed), JN_OK);
+    const MethodPtr echo = client.Resolve("fixture", "echo");
+    ExpectEchoes(echo.get());
+
+    Client refused;
+    ASSERT_EQ(RouteWithCurve(refused, "fixture", url, public_key, stranger), JN_OK);
+    const MethodPtr refused_echo = refused.Resolve("fixture", "echo");
+    const Answer answer = Call(refused_echo.get(), "let me in", 5s);
+    EXPECT_EQ(answer.code, JN_UNAVAILABLE) << CodeName(answer.code) << ": " << answer.message;
+    EXPECT_TRUE(Contains(answer.message, "refused this route's CURVE key")) << answer.message;
+
+    Client plain;
+    ASSERT_EQ(plain.Route("fixture", url), JN_OK);
+    const MethodPtr plain_echo = plain.Resolve("fixture", "echo");
+    EXPECT_EQ(Call(plain_echo.get(), "in the clear", 5s).code, JN_UNAVAILABLE);
+  }
+  ExpectCleanStop(daemon);
+}
+
 TEST(DaemonCli, HelpPrintsTheUsageAndExitsZero) {
   Daemon daemon({"--help"});
   EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
@@ -679,8 +769,18 @@ struct Setting {
 
   // Writes a config file holding text; returns its path.
   [[nodiscard]] std::string Config(const std::string& text) const {
-    const std::filesystem::path path = dir / "refused.conf";
+    return File("refused.conf", text);
+  }
+
+  // Writes the file name in dir holding text, with permissions; returns
+  // its path.
+  [[nodiscard]] std::string File(
+      const std::string& name, const std::string& text,
+      std::filesystem::perms permissions = std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write) const {
+    const std::filesystem::path path = dir / name;
     std::ofstream(path) << text;
+    std::filesystem::permissions(path, permissions);
     return path.string();
   }
 };
@@ -740,6 +840,14 @@ TEST_P(RefusalTest, ExitsAtOnceWithOneLineNamingTheProblem) {
 }
 
 using Args = std::vector<std::string>;
+
+// The arguments that serve the fixture on a tcp port, then extra.
+Args ServingWith(Args extra) {
+  Args args{"--module", kFixture, "--listen", kAnyTcpPort};
+  args.insert(args.end(), std::make_move_iterator(extra.begin()),
+              std::make_move_iterator(extra.end()));
+  return args;
+}
 
 std::vector<Refusal> Refusals() {
   return {
@@ -829,6 +937,51 @@ std::vector<Refusal> Refusals() {
        [](const Setting&) {
          return Args{"no URL to listen on", "--listen"};
        }},
+      {"CurveSecretKeyOthersMayRead", 2,
+       [](const Setting& s) {
+         return ServingWith(
+             {"--curve-secret-key-file",
+              s.File("open.secret", NewKeyPair().secret_key + "\n",
+                     std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                         std::filesystem::perms::others_read)});
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "open.secret").string(), "may be read by other users (mode 0444)",
+                     "chmod 600"};
+       }},
+      {"CurveSecretKeyFileHoldsNoKey", 2,
+       [](const Setting& s) {
+         return ServingWith(
+             {"--curve-secret-key-file", s.File("short.secret", "# a key\nnot a key\n")});
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "short.secret").string(), "must hold one CURVE secret key"};
+       }},
+      {"CurveClientKeysWithoutSecretKey", 2,
+       [](const Setting& s) {
+         return ServingWith(
+             {"--curve-client-keys-file", s.File("clients", NewKeyPair().public_key + "\n")});
+       },
+       [](const Setting&) {
+         return Args{"--curve-client-keys-file needs --curve-secret-key-file"};
+       }},
+      {"CurveClientKeysFileBadKey", 2,
+       [](const Setting& s) {
+         return ServingWith({"--curve-secret-key-file",
+                             s.File("daemon.secret", NewKeyPair().secret_key),
+                             "--curve-client-keys-file",
+                             s.File("clients", NewKeyPair().public_key + "\n" + "tooshort\n")});
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "clients").string() + ":2: not a CURVE public key", "tooshort"};
+       }},
+      {"CurveClientKeysFileEmpty", 2,
+       [](const Setting& s) {
+         return ServingWith({"--curve-secret-key-file",
+                             s.File("daemon.secret", NewKeyPair().secret_key),
+                             "--curve-client-keys-file", s.File("clients", "# nobody yet\n")});
+       },
+       [](const Setting&) { return Args{"lists no key, which would let no client in"}; }},
       {"BadThreads", 2,
        [](const Setting&) {
          return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--threads", "0"};
