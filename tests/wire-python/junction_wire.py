@@ -429,6 +429,11 @@ class Client:
       have run). ZeroMQ reconnects by itself (every 100 ms, backing off to one
       second); ZMTP heartbeats every second drop a connection silent for five.
     - ``close`` answers the calls still in flight CANCELLED.
+    - With ``curve_server_key`` (the server's public key, Z85 text) the
+      connection uses CURVE (docs/wire.md, "CURVE"), with
+      ``curve_key_pair`` (public, secret; Z85) as the client's keys, or a
+      pair made for it. A server that refuses the key or does not agree on
+      CURVE never completes the handshake: calls answer UNAVAILABLE.
 
     A background thread owns the socket; callers never touch it.
     """
@@ -439,6 +444,8 @@ class Client:
         *,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         context: Optional[zmq.Context] = None,
+        curve_server_key: Optional[str] = None,
+        curve_key_pair: Optional[tuple[str, str]] = None,
     ) -> None:
         self.url = url
         self.payload_limit = payload_limit
@@ -463,6 +470,13 @@ class Client:
             self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_INTERVAL_MAX_MS)
             self._socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_INTERVAL_MS)
             self._socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+            if curve_server_key is not None:
+                public, secret = curve_key_pair or tuple(
+                    key.decode() for key in zmq.curve_keypair()
+                )
+                self._socket.setsockopt(zmq.CURVE_SERVERKEY, curve_server_key.encode())
+                self._socket.setsockopt(zmq.CURVE_PUBLICKEY, public.encode())
+                self._socket.setsockopt(zmq.CURVE_SECRETKEY, secret.encode())
             self._socket.connect(self._endpoint)
         except zmq.ZMQError:
             self._close_sockets()

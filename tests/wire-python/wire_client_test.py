@@ -8,8 +8,12 @@ zmq+ipc:// under a fresh temporary directory, runs every check of
 wire_checks.run_server_checks against both URLs through junction_wire.Client
 and hand-made frames, checks that a call with nothing listening is UNAVAILABLE,
 then sends SIGTERM with a call in flight and expects that call answered and
-exit status 0. Prints PASS or FAIL per check; exits 0 only when all pass. The
-daemon is killed on any failure, and the whole run on a 100 s watchdog.
+exit status 0. A second daemon serves with CURVE and a client list
+(--curve-secret-key-file, --curve-client-keys-file): a Python client with a
+listed key calls it over tcp and ipc, one with another key or without CURVE
+never connects and is answered UNAVAILABLE. Prints PASS or FAIL per check;
+exits 0 only when all pass. The daemons are killed on any failure, and the
+whole run on a 100 s watchdog.
 """
 
 from __future__ import annotations
@@ -20,9 +24,57 @@ import sys
 import tempfile
 import time
 
+import zmq
+
+import junction_wire as wire
 import wire_checks as checks
 
 WATCHDOG_SECONDS = 100.0
+
+
+def z85_pair() -> tuple[str, str]:
+    """A new CURVE key pair, (public, secret) as Z85 text."""
+    public, secret = zmq.curve_keypair()
+    return public.decode(), secret.decode()
+
+
+def check_curve(daemon_binary: str, module: str, directory: str) -> None:
+    """A CURVE daemon with a client list, called with listed and other keys."""
+    server_public, server_secret = z85_pair()
+    listed = z85_pair()
+    secret_file = os.path.join(directory, "daemon.secret")
+    with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(server_secret + "\n")
+    clients_file = os.path.join(directory, "clients")
+    with open(clients_file, "w", encoding="ascii") as f:
+        f.write(f"# the listed client\n{listed[0]}\n")
+    daemon = checks.ServerProcess(
+        [daemon_binary, "--module", module, "--listen", "zmq+tcp://127.0.0.1:0",
+         "--listen", f"zmq+ipc://{directory}/curve.sock",
+         "--curve-secret-key-file", secret_file, "--curve-client-keys-file", clients_file]
+    )
+    try:
+        for url in daemon.wait_ready():
+            with checks.connected_client(
+                url, curve_server_key=server_public, curve_key_pair=listed
+            ) as client:
+                response = client.call("fixture", "echo", b"sealed", timeout=checks.CALL_TIMEOUT)
+            checks.expect(response.ok and response.payload == b"sealed", checks.describe(response))
+            for label, options in (
+                ("another key", {"curve_server_key": server_public, "curve_key_pair": z85_pair()}),
+                ("no CURVE", {}),
+            ):
+                with wire.Client(url, **options) as client:  # type: ignore[arg-type]
+                    checks.expect(
+                        not client.wait_connected(0.5), f"{url}, {label}: the handshake passed"
+                    )
+                    response = client.call("fixture", "echo", b"x", timeout=checks.CALL_TIMEOUT)
+                checks.expect(
+                    response.code == wire.Code.UNAVAILABLE,
+                    f"{url}, {label}: {checks.describe(response)}",
+                )
+    finally:
+        daemon.kill()
 
 
 def main() -> int:
@@ -45,6 +97,13 @@ def main() -> int:
                 "no server: UNAVAILABLE at once",
                 checks.check_no_server,
                 f"zmq+ipc://{directory}/nobody.sock",
+            )
+            report.run(
+                "CURVE: listed key served, others refused",
+                check_curve,
+                args.daemon,
+                os.path.abspath(args.module),
+                directory,
             )
             report.run(
                 "daemon running after all checks",
