@@ -9,6 +9,7 @@
 //	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout DURATION]
 //	                  [--max-in-flight N] [--max-payload BYTES]
 //	                  [--max-unread-answers N] [--max-unread-bytes BYTES]
+//	                  [--curve-secret-key-file FILE] [--curve-client-keys-file FILE]
 //
 // --threads sets the threads per listener receiving and running calls (1 to
 // 1024; default 4). --thread-slice sets the scheduler slice the host's and
@@ -16,7 +17,11 @@
 // with "inherit" none. The --max options set each listener's limits (calls
 // at once, 1 to 65536; the largest request payload; the answers, 1 to
 // 1048576, and bytes a client's connection may leave unread): all as
-// junction-host's options of the same names.
+// junction-host's options of the same names. So are the CURVE options
+// (ABI 1.8): --curve-secret-key-file names a file holding the listeners'
+// secret key (Z85, readable by its owner only), --curve-client-keys-file
+// one listing the public keys of the clients let in, one a line; standard
+// error then names the public key clients route with.
 //
 // Once every listener is bound, standard output carries one line
 //
@@ -112,6 +117,83 @@ func (s *sliceFlag) Set(v string) error {
 	return nil
 }
 
+// z85 is Z85's alphabet (ZeroMQ RFC 32), in which CURVE keys are written.
+const z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+// curveKeyLength is a CURVE key's length in Z85.
+const curveKeyLength = 40
+
+func isZ85Key(text string) bool {
+	return len(text) == curveKeyLength && strings.Trim(text, z85) == ""
+}
+
+// keyLines is the lines of path without the blanks around them, blank
+// lines and '#' comment lines left out, each with its "path:line:".
+func keyLines(path string) (lines, where []string, err error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for number, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		lines = append(lines, line)
+		where = append(where, fmt.Sprintf("%s:%d:", path, number+1))
+	}
+	return lines, where, nil
+}
+
+// readCurveOptions reads the CURVE key files, as junction-host does: the
+// secret key file must be readable by its owner only and hold one key; the
+// client keys file lists one or more public keys. It returns the listen
+// options and the line that tells the public key (none without a secret
+// key file).
+func readCurveOptions(secretKeyFile, clientKeysFile string) ([]junction.ListenOption, string, error) {
+	if secretKeyFile == "" {
+		if clientKeysFile != "" {
+			return nil, "", errors.New("--curve-client-keys-file needs --curve-secret-key-file")
+		}
+		return nil, "", nil
+	}
+	if info, err := os.Stat(secretKeyFile); err == nil && info.Mode().Perm()&0o077 != 0 {
+		return nil, "", fmt.Errorf("--curve-secret-key-file %s may be read by other users (mode %04o): chmod 600 it",
+			secretKeyFile, info.Mode().Perm())
+	}
+	secret, _, err := keyLines(secretKeyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("--curve-secret-key-file: %w", err)
+	}
+	if len(secret) != 1 || !isZ85Key(secret[0]) {
+		return nil, "", fmt.Errorf("--curve-secret-key-file %s must hold one CURVE secret key, 40 Z85 characters on a line",
+			secretKeyFile)
+	}
+	public, err := junction.CurvePublicKey(secret[0])
+	if err != nil {
+		return nil, "", fmt.Errorf("--curve-secret-key-file %s: %w", secretKeyFile, err)
+	}
+	options := []junction.ListenOption{junction.ListenCurveSecretKey(secret[0])}
+	line := "CURVE on every listener; clients route with the public key " + public + "; "
+	if clientKeysFile == "" {
+		return options, line + "any client that knows it may connect", nil
+	}
+	keys, where, err := keyLines(clientKeysFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("--curve-client-keys-file: %w", err)
+	}
+	for i, key := range keys {
+		if !isZ85Key(key) {
+			return nil, "", fmt.Errorf("%s not a CURVE public key (40 Z85 characters): '%s'", where[i], key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, "", fmt.Errorf("--curve-client-keys-file %s lists no key, which would let no client in", clientKeysFile)
+	}
+	options = append(options, junction.ListenCurveClientKeys(keys...))
+	return options, fmt.Sprintf("%s%d client key(s) let in, no other", line, len(keys)), nil
+}
+
 func main() {
 	// Signals are caught from the start, so one that comes while binding
 	// still drains.
@@ -145,6 +227,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		"`N` answers a client's connection may leave unread before its calls are refused (1 to 1048576; default 1024)")
 	flags.Var(&unreadBytes, "max-unread-bytes",
 		"`BYTES` of answers a client's connection may leave unread before its calls are refused (default 256 MiB)")
+	secretKeyFile := flags.String("curve-secret-key-file", "",
+		"encrypt every connection with CURVE: the listeners' secret key is in `FILE` (readable by its owner only)")
+	clientKeysFile := flags.String("curve-client-keys-file", "",
+		"let in only the clients whose CURVE public keys `FILE` lists, one a line")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -158,6 +244,11 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "junction-go-serve: "+format+"\n", args...)
 		return 1
+	}
+	curveOptions, curveLine, err := readCurveOptions(*secretKeyFile, *clientKeysFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
+		return 2
 	}
 
 	var hostOptions []junction.HostOption
@@ -201,6 +292,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		junction.ListenMaxPayload(payload.value),
 		junction.ListenMaxUnreadAnswers(unreadAnswers.value),
 		junction.ListenMaxUnreadBytes(unreadBytes.value),
+	}
+	options = append(options, curveOptions...)
+	if curveLine != "" {
+		fmt.Fprintf(stderr, "junction-go-serve: %s\n", curveLine)
 	}
 	served := "all services"
 	if len(serve) > 0 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -60,6 +61,114 @@ func TestUsageErrors(t *testing.T) {
 		!strings.Contains(stderr.String(), "-thread-slice MILLISECONDS") {
 		t.Errorf("--help: exit status %d, stderr %q", status, stderr.String())
 	}
+}
+
+// writeFile writes text to name in dir with mode perm and returns its path.
+func writeFile(t *testing.T, dir, name, text string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+func curveKeyPair(t *testing.T) junction.CurveKeyPair {
+	t.Helper()
+	pair, err := junction.NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
+}
+
+// The CURVE key files are refused as junction-host refuses them: exit 2
+// with the reason, before serving anything.
+func TestCurveKeyFilesThatCannotBeUsedAreUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	secret := curveKeyPair(t).SecretKey
+	good := writeFile(t, dir, "good.secret", secret+"\n", 0o600)
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--curve-secret-key-file", writeFile(t, dir, "open.secret", secret, 0o644)},
+			"may be read by other users (mode 0644): chmod 600 it"},
+		{[]string{"--curve-secret-key-file", writeFile(t, dir, "bad.secret", "# a key\nnot a key\n", 0o600)},
+			"must hold one CURVE secret key"},
+		{[]string{"--curve-secret-key-file", filepath.Join(dir, "none")}, "no such file"},
+		{[]string{"--curve-client-keys-file", good}, "--curve-client-keys-file needs --curve-secret-key-file"},
+		{[]string{"--curve-secret-key-file", good, "--curve-client-keys-file",
+			writeFile(t, dir, "clients", curveKeyPair(t).PublicKey+"\ntooshort\n", 0o644)},
+			"clients:2: not a CURVE public key (40 Z85 characters): 'tooshort'"},
+		{[]string{"--curve-secret-key-file", good, "--curve-client-keys-file",
+			writeFile(t, dir, "nobody", "# none yet\n", 0o644)}, "lists no key, which would let no client in"},
+	} {
+		var stdout, stderr bytes.Buffer
+		stop := make(chan os.Signal, 1)
+		stop <- syscall.SIGTERM
+		args := append([]string{"--listen", "zmq+tcp://127.0.0.1:0"}, c.args...)
+		if status := run(args, &stdout, &stderr, stop); status != 2 {
+			t.Errorf("%q: exit status %d, want 2 (stderr %q)", c.args, status, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), c.says) {
+			t.Errorf("%q: stderr %q, want it to say %q", c.args, stderr.String(), c.says)
+		}
+		if strings.Contains(stderr.String(), secret) {
+			t.Errorf("%q: stderr shows the secret key: %q", c.args, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%q: stdout %q, want nothing", c.args, stdout.String())
+		}
+	}
+}
+
+// With the key files, the listener lets in the listed client only, and
+// the log names the public key to route with.
+func TestCurveServesTheListedClientsOnly(t *testing.T) {
+	dir := t.TempDir()
+	server := curveKeyPair(t)
+	allowed := curveKeyPair(t)
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0",
+		"--curve-secret-key-file", writeFile(t, dir, "secret", server.SecretKey+"\n", 0o600),
+		"--curve-client-keys-file", writeFile(t, dir, "clients", "# who\n"+allowed.PublicKey+"\n", 0o644))
+	url := s.readyURL(t)
+	if want := "clients route with the public key " + server.PublicKey + "; 1 client key(s) let in, no other\n"; !s.stderr.waitFor(want) {
+		t.Errorf("stderr %q, want %q", s.stderr.String(), want)
+	}
+	call := func(pair junction.CurveKeyPair) error {
+		caller, err := junction.NewHost()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer caller.Close()
+		if err := caller.Route("go.echo", url, junction.RouteCurveServerKey(server.PublicKey),
+			junction.RouteCurveKeyPair(pair)); err != nil {
+			t.Fatal(err)
+		}
+		echo, err := caller.Method("go.echo", "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer echo.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		response, err := echo.Call(ctx, []byte("sealed"))
+		if err == nil && string(response) != "sealed" {
+			t.Errorf("echo answered %q", response)
+		}
+		return err
+	}
+	if err := call(allowed); err != nil {
+		t.Errorf("the listed client: %v", err)
+	}
+	if err := call(curveKeyPair(t)); !errors.Is(err, junction.ErrUnavailable) {
+		t.Errorf("another client: %v, want UNAVAILABLE", err)
+	}
+	s.stopCleanly(t)
 }
 
 // served is a run in progress: its standard output's lines and, once it
