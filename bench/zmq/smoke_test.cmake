@@ -2,8 +2,15 @@
 # into a fresh OUT_DIR and checks that it succeeded and wrote both reports,
 # the JSON with all 16 cases (32 with SPLIT set: --split adds two paths).
 # THREAD_SLICE, when set, is passed as --thread-slice and must appear in the
-# report's command.
+# report's command. CURVE set passes --curve: the reports are then
+# zmq-curve-latest.*, and the JSON says "curve": true.
 file(REMOVE_RECURSE "${OUT_DIR}")
+set(curve_option "")
+set(stem zmq-latest)
+if(CURVE)
+  set(curve_option --curve)
+  set(stem zmq-curve-latest)
+endif()
 set(split_option "")
 set(expected_cases 16)
 if(SPLIT)
@@ -14,20 +21,26 @@ set(slice_option "")
 if(THREAD_SLICE)
   set(slice_option --thread-slice ${THREAD_SLICE})
 endif()
-execute_process(COMMAND "${BENCH}" --seconds 0.05 ${split_option} ${slice_option}
+execute_process(COMMAND "${BENCH}" --seconds 0.05 ${split_option} ${slice_option} ${curve_option}
   --out-dir "${OUT_DIR}" RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "junction_zmq_bench failed: ${status}")
 endif()
-foreach(report zmq-latest.md zmq-latest.json)
+foreach(report ${stem}.md ${stem}.json)
   if(NOT EXISTS "${OUT_DIR}/${report}")
     message(FATAL_ERROR "junction_zmq_bench did not write ${OUT_DIR}/${report}")
   endif()
 endforeach()
-file(READ "${OUT_DIR}/zmq-latest.json" json)
+file(READ "${OUT_DIR}/${stem}.json" json)
 string(JSON cases LENGTH "${json}" cases)
 if(NOT cases EQUAL expected_cases)
-  message(FATAL_ERROR "zmq-latest.json holds ${cases} cases, not ${expected_cases}")
+  message(FATAL_ERROR "${stem}.json holds ${cases} cases, not ${expected_cases}")
+endif()
+string(JSON curve GET "${json}" curve)
+if(CURVE AND NOT curve STREQUAL "ON")
+  message(FATAL_ERROR "${stem}.json says curve ${curve}, not true")
+elseif(NOT CURVE AND NOT curve STREQUAL "OFF")
+  message(FATAL_ERROR "${stem}.json says curve ${curve}, not false")
 endif()
 if(THREAD_SLICE)
   string(JSON command GET "${json}" command)

@@ -59,8 +59,15 @@
 // kernel for (jn_host_options.thread_slice_ns), so that two runs tell what
 // the default short slice buys on a machine.
 //
+// --curve encrypts every connection of every path with CURVE (ABI 1.8):
+// the servers take a secret key made for the run (from the environment,
+// kCurveSecretKeyVariable), the REQ and DEALER sockets the server's public
+// key and a pair of their own, the junction routes the public key
+// (jn_route_options.curve_server_key). Compared with a run without it, it
+// tells what CURVE costs a call; its report goes to zmq-curve-latest.*.
+//
 //   junction_zmq_bench [--quick | --seconds S] [--split] [--same-session]
-//                      [--thread-slice MS|inherit] [--out-dir DIR]
+//                      [--thread-slice MS|inherit] [--curve] [--out-dir DIR]
 #include <fcntl.h>
 #include <junction.h>
 #include <poll.h>
@@ -229,6 +236,24 @@ void echo_handler(void* /*ctx*/, jn_bytes request, std::int64_t /*deadline_ns*/,
   }
 }
 
+// The environment variable through which the servers get the run's CURVE
+// secret key (Z85), when the bench runs with --curve.
+constexpr const char* kCurveSecretKeyVariable = "JUNCTION_ZMQ_BENCH_CURVE_SECRET_KEY";
+
+// The run's CURVE secret key, or null without --curve. Read once, before
+// any thread of the server starts.
+const char* curve_secret_key() {
+  return std::getenv(kCurveSecretKeyVariable);  // NOLINT(concurrency-mt-unsafe)
+}
+
+// What a calling socket needs for CURVE: the server's public key and a
+// pair of its own, Z85.
+struct CurveClientKeys {
+  std::string server_public_key;
+  std::string public_key;
+  std::string secret_key;
+};
+
 // `serve-junction URL [SLICE_NS]`: serves "bench" on URL from a host whose
 // threads ask for a SLICE_NS slice (jn_host_options.thread_slice_ns; by
 // default the library's), prints the bound URL on stdout, serves until
@@ -261,9 +286,12 @@ int serve_junction(const char* url, const char* slice_ns) {
                                    .methods = methods.data(),
                                    .ctx = nullptr,
                                    .destroy = nullptr};
+  jn_listen_options listen_options{};
+  listen_options.struct_size = sizeof listen_options;
+  listen_options.curve_secret_key = curve_secret_key();
   jn_listener* listener = nullptr;
   if (jn_host_register(host, &service, &status) != JN_OK ||
-      jn_host_listen(host, url, nullptr, &listener, &status) != JN_OK) {
+      jn_host_listen(host, url, &listen_options, &listener, &status) != JN_OK) {
     std::fprintf(stderr, "serve-junction %s: %s\n", url, status_text(status).c_str());
     jn_status_release(&status);
     jn_host_free(host);
@@ -329,6 +357,10 @@ int serve_plain(const char* command, zmq::socket_type type, const char* endpoint
   zmq::socket_t socket(context, type);
   socket.set(zmq::sockopt::linger, 0);
   try {
+    if (const char* secret_key = curve_secret_key(); secret_key != nullptr) {
+      socket.set(zmq::sockopt::curve_server, 1);
+      socket.set(zmq::sockopt::curve_secretkey, secret_key);
+    }
     socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
     std::fprintf(stderr, "%s %s: %s\n", command, endpoint, e.what());
@@ -597,14 +629,19 @@ class JunctionCaller final : public Caller {
 };
 
 // A caller thread's own socket of type on endpoint, its sends and receives
-// giving up after kCallTimeout.
+// giving up after kCallTimeout; with CURVE when curve is not null.
 zmq::socket_t caller_socket(zmq::context_t& context, zmq::socket_type type,
-                            const std::string& endpoint) {
+                            const std::string& endpoint, const CurveClientKeys* curve) {
   zmq::socket_t socket(context, type);
   const int timeout_ms = static_cast<int>(std::chrono::milliseconds(kCallTimeout).count());
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::sndtimeo, timeout_ms);
   socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  if (curve != nullptr) {
+    socket.set(zmq::sockopt::curve_serverkey, curve->server_public_key);
+    socket.set(zmq::sockopt::curve_publickey, curve->public_key);
+    socket.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+  }
   socket.connect(endpoint);
   return socket;
 }
@@ -612,8 +649,8 @@ zmq::socket_t caller_socket(zmq::context_t& context, zmq::socket_type type,
 // REQ/REP: one REQ socket per caller thread.
 class ReqCaller final : public Caller {
  public:
-  ReqCaller(zmq::context_t& context, const std::string& endpoint)
-      : socket_(caller_socket(context, zmq::socket_type::req, endpoint)) {}
+  ReqCaller(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys* curve)
+      : socket_(caller_socket(context, zmq::socket_type::req, endpoint, curve)) {}
   bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
     try {
       if (!socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)) {
@@ -641,8 +678,8 @@ class ReqCaller final : public Caller {
 // before the next is sent, with blocking libzmq calls.
 class WireCaller final : public Caller {
  public:
-  WireCaller(zmq::context_t& context, const std::string& endpoint)
-      : socket_(caller_socket(context, zmq::socket_type::dealer, endpoint)) {}
+  WireCaller(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys* curve)
+      : socket_(caller_socket(context, zmq::socket_type::dealer, endpoint, curve)) {}
   bool call(std::span<const std::uint8_t> request, std::uint64_t seq, std::string* error) override {
     try {
       const std::int64_t timeout_ns = std::chrono::nanoseconds(kCallTimeout).count();
@@ -1105,6 +1142,7 @@ struct Report {
   Timing timing{};
   std::string command;
   bool same_session = false;
+  bool curve = false;
   std::vector<CaseResult> cases;
   std::vector<Pair> pairs;
   std::vector<Scaling> scaling;
@@ -1146,7 +1184,8 @@ void pair_up(Report& report) {
 std::string markdown(const Report& report) {
   const Machine& m = report.machine;
   std::ostringstream out;
-  out << "## junction over ZeroMQ against plain REQ/REP\n\n"
+  out << "## junction over ZeroMQ against plain REQ/REP" << (report.curve ? ", with CURVE" : "")
+      << "\n\n"
       << "Run " << m.date << " on " << m.cpu_model << ", " << m.cpus << " CPUs, " << m.memory
       << ", " << m.kernel << "; " << m.compiler << ", " << m.build_type << " build, libzmq "
       << m.libzmq << ", cppzmq " << m.cppzmq << ", junction ABI " << m.junction_abi
@@ -1164,8 +1203,11 @@ std::string markdown(const Report& report) {
                               : ", in a session of its own as a separate service is")
       << ", answering a copy of the request on both paths; REQ/REP callers each have a REQ socket "
          "on one REP socket, junction "
-         "callers share one routed handle (`jn_call` with a deadline). Latencies in us at the "
-         "caller, every call recorded; ratios are junction over REQ/REP.\n\n";
+         "callers share one routed handle (`jn_call` with a deadline)"
+      << (report.curve ? "; every connection of both paths is encrypted with CURVE (`--curve`)"
+                       : "")
+      << ". Latencies in us at the caller, every call recorded; ratios are junction over "
+         "REQ/REP.\n\n";
 
   out << "| transport | payload | callers | REQ/REP p50 | junction p50 | p50 ratio | target <= "
       << fixed(kP50RatioTarget, 2)
@@ -1294,6 +1336,7 @@ std::string json(const Report& report) {
       << "  \"warmup_seconds\": " << report.timing.warmup_seconds << ",\n"
       << "  \"measure_seconds\": " << report.timing.measure_seconds << ",\n"
       << "  \"servers_in_own_session\": " << (report.same_session ? "false" : "true") << ",\n"
+      << "  \"curve\": " << (report.curve ? "true" : "false") << ",\n"
       << R"(  "machine": {"cpu_model": )" << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
       << ", \"memory\": " << json_string(m.memory) << ", \"kernel\": " << json_string(m.kernel)
       << ", \"compiler\": " << json_string(m.compiler)
@@ -1369,12 +1412,16 @@ void write_text(const fs::path& path, const std::string& text) {
 // A client jn_host with "bench" routed to url and "bench"/"echo" resolved.
 class JunctionClient {
  public:
-  explicit JunctionClient(const std::string& url) {
+  // With CURVE when curve is not null (the route makes its own pair).
+  JunctionClient(const std::string& url, const CurveClientKeys* curve) {
     jn_status status{};
     const std::string service(kService);
     const std::string method(kMethod);
+    jn_route_options route_options{};
+    route_options.struct_size = sizeof route_options;
+    route_options.curve_server_key = curve != nullptr ? curve->server_public_key.c_str() : nullptr;
     if (jn_host_new(nullptr, &host_, &status) != JN_OK ||
-        jn_host_route(host_, service.c_str(), url.c_str(), nullptr, &status) != JN_OK ||
+        jn_host_route(host_, service.c_str(), url.c_str(), &route_options, &status) != JN_OK ||
         jn_host_resolve(host_, service.c_str(), method.c_str(), &method_, &status) != JN_OK) {
       const std::string reason = status_text(status);
       jn_status_release(&status);
@@ -1425,6 +1472,7 @@ struct Options {
   Timing timing{};
   bool split = false;
   bool same_session = false;
+  bool curve = false;
   // The junction server's jn_host_options.thread_slice_ns (0: the default).
   std::uint64_t thread_slice_ns = 0;
   fs::path out_dir = JN_BENCH_RESULTS_DIR;
@@ -1434,7 +1482,7 @@ struct Options {
 void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: junction_zmq_bench [--quick | --seconds S] [--split] [--same-session] "
-               "[--thread-slice MS|inherit] [--out-dir DIR]\n"
+               "[--thread-slice MS|inherit] [--curve] [--out-dir DIR]\n"
                "  --quick         %.0f s per case and path (the default)\n"
                "  --seconds S     S seconds per case and path, in rounds of about %.1f s (at least "
                "%d), each with a warm-up of a fifth of its time\n"
@@ -1445,6 +1493,8 @@ void usage(std::FILE* to) {
                "  --thread-slice MS|inherit\n"
                "                  the scheduler slice the junction server's threads ask for, in "
                "milliseconds (0.1 to 100; default 0.5), or none\n"
+               "  --curve         encrypt every connection of every path with CURVE; the report "
+               "goes to zmq-curve-latest.md and .json\n"
                "  --out-dir D     where zmq-latest.md and zmq-latest.json go (default %s)\n",
                kQuickSeconds, kRoundSeconds, kMinRounds, JN_BENCH_RESULTS_DIR);
 }
@@ -1473,6 +1523,8 @@ Options parse_options(int argc, char** argv) {
       options.split = true;
     } else if (arg == "--same-session") {
       options.same_session = true;
+    } else if (arg == "--curve") {
+      options.curve = true;
     } else if (arg == "--thread-slice" && has_value) {
       options.command.append(" ").append(argv[i + 1]);
       const std::string_view value = argv[++i];
@@ -1523,6 +1575,22 @@ int run_bench(const Options& options) {
   report.timing = options.timing;
   report.command = options.command;
   report.same_session = options.same_session;
+  report.curve = options.curve;
+  std::optional<CurveClientKeys> curve;
+  if (options.curve) {
+    std::array<char, JN_CURVE_KEY_LENGTH + 1> server_public{};
+    std::array<char, JN_CURVE_KEY_LENGTH + 1> server_secret{};
+    std::array<char, JN_CURVE_KEY_LENGTH + 1> client_public{};
+    std::array<char, JN_CURVE_KEY_LENGTH + 1> client_secret{};
+    if (jn_curve_keypair(server_public.data(), server_secret.data(), nullptr) != JN_OK ||
+        jn_curve_keypair(client_public.data(), client_secret.data(), nullptr) != JN_OK) {
+      throw std::runtime_error("--curve: this libzmq cannot make CURVE keys");
+    }
+    curve = CurveClientKeys{server_public.data(), client_public.data(), client_secret.data()};
+    // The servers, started after this, inherit it; no other thread runs yet.
+    setenv(kCurveSecretKeyVariable, server_secret.data(), 1);  // NOLINT(concurrency-mt-unsafe)
+  }
+  const CurveClientKeys* const curve_keys = curve ? &*curve : nullptr;
   zmq::context_t context(1);
   const TempDir sockets;
   std::vector<Path> paths = {Path::reqrep, Path::junction};
@@ -1552,17 +1620,18 @@ int run_bench(const Options& options) {
             : nullptr;
     {
       // The client hosts go before the servers are stopped.
-      const JunctionClient client(junction_server->url());
+      const JunctionClient client(junction_server->url(), curve_keys);
       const std::optional<JunctionClient> wire_client =
-          wire_server != nullptr ? std::optional<JunctionClient>(std::in_place, wire_server->url())
-                                 : std::nullopt;
+          wire_server != nullptr
+              ? std::optional<JunctionClient>(std::in_place, wire_server->url(), curve_keys)
+              : std::nullopt;
       // A junction URL's ZeroMQ endpoint: the URL without its "zmq+".
       const std::string junction_endpoint = junction_server->url().substr(4);
       const auto make_caller = [&](Path path) -> CallerFactory {
         switch (path) {
           case Path::reqrep:
-            return [&context, reqrep_server] {
-              return std::make_unique<ReqCaller>(context, reqrep_server->url());
+            return [&context, reqrep_server, curve_keys] {
+              return std::make_unique<ReqCaller>(context, reqrep_server->url(), curve_keys);
             };
           case Path::junction:
             return [&client] { return std::make_unique<JunctionCaller>(client.method()); };
@@ -1570,8 +1639,8 @@ int run_bench(const Options& options) {
             return
                 [&wire_client] { return std::make_unique<JunctionCaller>(wire_client->method()); };
           case Path::junction_listener:
-            return [&context, &junction_endpoint] {
-              return std::make_unique<WireCaller>(context, junction_endpoint);
+            return [&context, &junction_endpoint, curve_keys] {
+              return std::make_unique<WireCaller>(context, junction_endpoint, curve_keys);
             };
         }
         throw std::logic_error("unknown path");
@@ -1625,10 +1694,11 @@ int run_bench(const Options& options) {
   const std::string table = markdown(report);
   std::fputs(("\n" + table).c_str(), stdout);
   fs::create_directories(options.out_dir);
-  write_text(options.out_dir / "zmq-latest.md", table);
-  write_text(options.out_dir / "zmq-latest.json", json(report));
-  std::fprintf(stderr, "wrote %s and %s\n", (options.out_dir / "zmq-latest.md").c_str(),
-               (options.out_dir / "zmq-latest.json").c_str());
+  const std::string stem = options.curve ? "zmq-curve-latest" : "zmq-latest";
+  write_text(options.out_dir / (stem + ".md"), table);
+  write_text(options.out_dir / (stem + ".json"), json(report));
+  std::fprintf(stderr, "wrote %s and %s\n", (options.out_dir / (stem + ".md")).c_str(),
+               (options.out_dir / (stem + ".json")).c_str());
   return 0;
 }
 
