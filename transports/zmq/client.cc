@@ -411,6 +411,9 @@ void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_d
     link_ = Link::up;
     handshake_failure_.clear();
   } else if (id == ZMQ_EVENT_DISCONNECTED) {
+    if (link_ == Link::up) {
+      handshake_failure_.clear();  // the loss, not an old handshake, is why calls fail now
+    }
     // The receiver fails the calls still waiting once it has taken the
     // answers that arrived before the connection went.
     link_ = Link::down;
