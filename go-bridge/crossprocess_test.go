@@ -202,6 +202,54 @@ func TestCrossProcessGoCallsRust(t *testing.T) {
 	}
 }
 
+// With CURVE: a key made here, written to a file only this user may read,
+// the daemon serving with it and a client list; the listed Go caller runs
+// the same calls over ipc and tcp, and a caller with another key is
+// answered UNAVAILABLE with the reason.
+func TestCrossProcessCurve(t *testing.T) {
+	serverKeys, err := junction.NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := junction.NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "daemon.secret")
+	clientsFile := filepath.Join(dir, "clients")
+	if err := os.WriteFile(secretFile, []byte(serverKeys.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(clientsFile, []byte(listed.PublicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ipc := daemonIPCURL(t, "curve.sock")
+	d := startDaemon(t,
+		"--module", requiredPath(t, "JUNCTION_RUST_ECHO_MODULE"),
+		"--listen", ipc, "--listen", "zmq+tcp://127.0.0.1:0",
+		"--curve-secret-key-file", secretFile, "--curve-client-keys-file", clientsFile)
+	for i, transport := range []string{"ipc", "tcp"} {
+		url := d.urls[i]
+		t.Run(transport, func(t *testing.T) {
+			callRustAllSizes(t, routedRustHost(t, url, junction.RouteCurveServerKey(serverKeys.PublicKey),
+				junction.RouteCurveKeyPair(listed)))
+			stranger, err := junction.NewCurveKeyPair()
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := routedRustHost(t, url, junction.RouteCurveServerKey(serverKeys.PublicKey),
+				junction.RouteCurveKeyPair(stranger))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err = method(t, refused, "rust.echo", "echo").Call(ctx, []byte("let me in"))
+			if !errors.Is(err, junction.ErrUnavailable) || !strings.Contains(err.Error(), "refused this route's CURVE key") {
+				t.Fatalf("a key the daemon does not list: %v, want UNAVAILABLE saying it was refused", err)
+			}
+		})
+	}
+}
+
 // --serve: the daemon answers NOT_FOUND for a service it has but was told
 // not to serve.
 func TestCrossProcessServeOnlyTheNamedServices(t *testing.T) {
