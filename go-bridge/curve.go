@@ -50,9 +50,6 @@ func CurvePublicKey(secretKey string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if cSecret == nil {
-		return "", Errorf(InvalidArgument, "the secret key is empty")
-	}
 	var public [curveKeyBuffer]C.char
 	if err := statusError(C.junction_go_curve_public_key(cChars(cSecret), &public[0])); err != nil {
 		return "", err
@@ -60,16 +57,22 @@ func CurvePublicKey(secretKey string) (string, error) {
 	return C.GoString(&public[0]), nil
 }
 
-// cKey is a key as C takes it, nil for none (an empty key). Unlike cName,
-// its error does not repeat the text, which may be a secret.
+// cKey is a key as C takes it; an empty one stays one, for C to refuse.
+// Unlike cName, its error does not repeat the text, which may be a secret.
 func cKey(key, what string) ([]byte, error) {
-	if key == "" {
-		return nil, nil
-	}
 	if strings.IndexByte(key, 0) >= 0 {
 		return nil, Errorf(InvalidArgument, "the %s contains a NUL byte", what)
 	}
 	return append([]byte(key), 0), nil
+}
+
+// cOptionalKey is cKey of an option's key, nil (NULL) when the option was
+// not given.
+func cOptionalKey(key *string, what string) ([]byte, error) {
+	if key == nil {
+		return nil, nil
+	}
+	return cKey(*key, what)
 }
 
 // cCharsOrNil is cChars, or NULL for nil.

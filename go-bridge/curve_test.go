@@ -88,6 +88,21 @@ func TestCurveOptionsAreCheckedWithoutRepeatingASecret(t *testing.T) {
 	}
 	_, err = host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenCurveClientKeys(pair.PublicKey))
 	expectCode(t, "a client list without a secret key", err, junction.InvalidArgument)
+	// An empty key given is refused, not taken for none: a listener asked
+	// for CURVE never serves in the clear, and a list of one empty key never
+	// lets every client in.
+	for _, keys := range [][]string{{""}, {pair.PublicKey, ""}} {
+		_, err = host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenCurveSecretKey(pair.SecretKey),
+			junction.ListenCurveClientKeys(keys...))
+		expectCode(t, fmt.Sprintf("client keys %q", keys), err, junction.InvalidArgument)
+	}
+	_, err = host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenCurveSecretKey(""))
+	expectCode(t, "an empty secret key", err, junction.InvalidArgument)
+	err = host.Route("far.away", "zmq+tcp://127.0.0.1:9", junction.RouteCurveServerKey(""))
+	expectCode(t, "an empty server key", err, junction.InvalidArgument)
+	err = host.Route("far.away", "zmq+tcp://127.0.0.1:9", junction.RouteCurveServerKey(pair.PublicKey),
+		junction.RouteCurveKeyPair(junction.CurveKeyPair{}))
+	expectCode(t, "an empty pair", err, junction.InvalidArgument)
 	err = host.Route("far.away", "zmq+tcp://127.0.0.1:9", junction.RouteCurveKeyPair(pair))
 	expectCode(t, "a pair without the server's key", err, junction.InvalidArgument)
 	_, err = junction.CurvePublicKey("0123456789")

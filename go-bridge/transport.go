@@ -39,7 +39,7 @@ type listenConfig struct {
 	maxPayload       uint64
 	maxUnreadAnswers uint64
 	maxUnreadBytes   uint64
-	curveSecretKey   string
+	curveSecretKey   *string // nil: no CURVE; given, even empty, it is checked
 	curveClientKeys  []string
 }
 
@@ -103,7 +103,7 @@ func ListenMaxUnreadBytes(bytes uint64) ListenOption {
 // know the matching public key to connect. Listen answers INVALID_ARGUMENT
 // for a key that is not 40 Z85 characters and for a zmq+inproc URL.
 func ListenCurveSecretKey(secretKey string) ListenOption {
-	return func(c *listenConfig) { c.curveSecretKey = secretKey }
+	return func(c *listenConfig) { c.curveSecretKey = &secretKey }
 }
 
 // ListenCurveClientKeys lets in only the clients with these CURVE public
@@ -158,7 +158,7 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 			names = append(names, name...)
 		}
 	}
-	secretKey, err := cKey(config.curveSecretKey, "CURVE secret key")
+	secretKey, err := cOptionalKey(config.curveSecretKey, "CURVE secret key")
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +363,9 @@ type RouteOption func(*routeConfig)
 type routeConfig struct {
 	connectTimeout time.Duration
 	maxPayload     uint64
-	curveServerKey string
-	curvePair      CurveKeyPair
+	// nil: not given; given, even empty, they are checked.
+	curveServerKey *string
+	curvePair      *CurveKeyPair
 }
 
 // RouteConnectTimeout sets how long a call waits for a connection that is
@@ -388,14 +389,14 @@ func RouteMaxPayload(bytes uint64) RouteOption {
 // ([RouteCurveKeyPair]). A listener whose key does not match, or that
 // refuses the route's key, answers calls UNAVAILABLE, saying which.
 func RouteCurveServerKey(publicKey string) RouteOption {
-	return func(c *routeConfig) { c.curveServerKey = publicKey }
+	return func(c *routeConfig) { c.curveServerKey = &publicKey }
 }
 
 // RouteCurveKeyPair gives the route its own CURVE key pair, for a listener
 // that lets in only the clients it knows ([ListenCurveClientKeys]). It
 // needs [RouteCurveServerKey].
 func RouteCurveKeyPair(pair CurveKeyPair) RouteOption {
-	return func(c *routeConfig) { c.curvePair = pair }
+	return func(c *routeConfig) { c.curvePair = &pair }
 }
 
 // Route sends the calls of service to the host serving it at url (a
@@ -434,13 +435,20 @@ func (h *Host) Route(service, url string, options ...RouteOption) error {
 	if err != nil {
 		return err
 	}
+	var publicKey, secretKey *string
+	if config.curvePair != nil {
+		publicKey, secretKey = &config.curvePair.PublicKey, &config.curvePair.SecretKey
+	}
 	var keys [3][]byte
-	for i, key := range []struct{ text, what string }{
+	for i, key := range []struct {
+		text *string
+		what string
+	}{
 		{config.curveServerKey, "CURVE server key"},
-		{config.curvePair.PublicKey, "CURVE public key"},
-		{config.curvePair.SecretKey, "CURVE secret key"},
+		{publicKey, "CURVE public key"},
+		{secretKey, "CURVE secret key"},
 	} {
-		if keys[i], err = cKey(key.text, key.what); err != nil {
+		if keys[i], err = cOptionalKey(key.text, key.what); err != nil {
 			return err
 		}
 	}

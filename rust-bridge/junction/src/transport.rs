@@ -35,7 +35,7 @@ pub struct ListenOptions {
     max_payload_bytes: u64,
     max_unread_answers: u64,
     max_unread_answer_bytes: u64,
-    curve_secret_key: SecretKey,
+    curve_secret_key: Option<SecretKey>,
     curve_client_keys: Vec<String>,
 }
 
@@ -120,17 +120,13 @@ pub fn curve_public_key(secret_key: &str) -> Result<String> {
 /// A key buffer as the CURVE functions fill it: the key and its NUL.
 const CURVE_KEY_BUFFER: usize = sys::JN_CURVE_KEY_LENGTH as usize + 1;
 
-/// A secret key (empty: none) whose `Debug` does not show it.
+/// A secret key whose `Debug` does not show it.
 #[derive(Clone, Default, PartialEq, Eq)]
 struct SecretKey(String);
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "none"
-        } else {
-            "<hidden>"
-        })
+        f.write_str("<hidden>")
     }
 }
 
@@ -144,13 +140,10 @@ fn key_string(key: &str, what: &str) -> Result<CString> {
     })
 }
 
-/// A key as the options pass it: NULL when absent.
-fn optional_key(key: &str, what: &str) -> Result<Option<CString>> {
-    if key.is_empty() {
-        Ok(None)
-    } else {
-        key_string(key, what).map(Some)
-    }
+/// A key as the options pass it: NULL when not given; one given empty is
+/// passed on, for libjunction to refuse.
+fn optional_key(key: Option<&str>, what: &str) -> Result<Option<CString>> {
+    key.map(|key| key_string(key, what)).transpose()
 }
 
 fn key_pointer(key: &Option<CString>) -> *const c_char {
@@ -169,7 +162,7 @@ impl ListenOptions {
             max_payload_bytes: 0,
             max_unread_answers: 0,
             max_unread_answer_bytes: 0,
-            curve_secret_key: SecretKey(String::new()),
+            curve_secret_key: None,
             curve_client_keys: Vec::new(),
         }
     }
@@ -239,7 +232,7 @@ impl ListenOptions {
     /// [`Code::InvalidArgument`] for a key that is not 40 Z85 characters
     /// and for a `zmq+inproc` URL.
     pub fn curve_secret_key(mut self, secret_key: impl Into<String>) -> ListenOptions {
-        self.curve_secret_key = SecretKey(secret_key.into());
+        self.curve_secret_key = Some(SecretKey(secret_key.into()));
         self
     }
 
@@ -275,9 +268,9 @@ impl ListenOptions {
 pub struct RouteOptions {
     connect_timeout: Duration,
     max_payload_bytes: u64,
-    curve_server_key: String,
-    curve_public_key: String,
-    curve_secret_key: SecretKey,
+    curve_server_key: Option<String>,
+    curve_public_key: Option<String>,
+    curve_secret_key: Option<SecretKey>,
 }
 
 impl RouteOptions {
@@ -286,9 +279,9 @@ impl RouteOptions {
         RouteOptions {
             connect_timeout: Duration::ZERO,
             max_payload_bytes: 0,
-            curve_server_key: String::new(),
-            curve_public_key: String::new(),
-            curve_secret_key: SecretKey(String::new()),
+            curve_server_key: None,
+            curve_public_key: None,
+            curve_secret_key: None,
         }
     }
 
@@ -316,7 +309,7 @@ impl RouteOptions {
     /// whose key does not match, or that refuses the route's key, answers
     /// calls [`Code::Unavailable`], saying which.
     pub fn curve_server_key(mut self, public_key: impl Into<String>) -> RouteOptions {
-        self.curve_server_key = public_key.into();
+        self.curve_server_key = Some(public_key.into());
         self
     }
 
@@ -324,8 +317,8 @@ impl RouteOptions {
     /// clients it knows. Needs
     /// [`curve_server_key`](RouteOptions::curve_server_key).
     pub fn curve_key_pair(mut self, pair: &CurveKeyPair) -> RouteOptions {
-        self.curve_public_key = pair.public_key.clone();
-        self.curve_secret_key = SecretKey(pair.secret_key.clone());
+        self.curve_public_key = Some(pair.public_key.clone());
+        self.curve_secret_key = Some(SecretKey(pair.secret_key.clone()));
         self
     }
 }
@@ -584,7 +577,10 @@ impl HostRef {
                 .map_err(|_| Status::new(Code::InvalidArgument, "too many services in the list"))?,
             None => 0,
         };
-        let secret_key = optional_key(&options.curve_secret_key.0, "CURVE secret key")?;
+        let secret_key = optional_key(
+            options.curve_secret_key.as_ref().map(|key| key.0.as_str()),
+            "CURVE secret key",
+        )?;
         let client_keys = options
             .curve_client_keys
             .iter()
@@ -687,9 +683,12 @@ impl HostRef {
         let url = c_string(url, "URL")?;
         let connect_timeout_ns = i64::try_from(options.connect_timeout.as_nanos())
             .map_err(|_| Status::new(Code::InvalidArgument, "the connect timeout is too long"))?;
-        let server_key = optional_key(&options.curve_server_key, "CURVE server key")?;
-        let public_key = optional_key(&options.curve_public_key, "CURVE public key")?;
-        let secret_key = optional_key(&options.curve_secret_key.0, "CURVE secret key")?;
+        let server_key = optional_key(options.curve_server_key.as_deref(), "CURVE server key")?;
+        let public_key = optional_key(options.curve_public_key.as_deref(), "CURVE public key")?;
+        let secret_key = optional_key(
+            options.curve_secret_key.as_ref().map(|key| key.0.as_str()),
+            "CURVE secret key",
+        )?;
         let raw_options = sys::jn_route_options {
             struct_size: std::mem::size_of::<sys::jn_route_options>() as u32,
             reserved: 0,

@@ -612,6 +612,25 @@ fn bad_curve_options_are_refused_without_repeating_a_secret() {
             junction::curve_public_key("0123456789"),
             Code::InvalidArgument,
         );
+        // A key given empty is refused, not taken for none: a listener asked
+        // for CURVE never serves in the clear.
+        expect_code(
+            "an empty secret key",
+            host.listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new().curve_secret_key(""),
+            ),
+            Code::InvalidArgument,
+        );
+        expect_code(
+            "an empty server key",
+            host.route(
+                "svc",
+                "zmq+tcp://127.0.0.1:9",
+                &RouteOptions::new().curve_server_key(""),
+            ),
+            Code::InvalidArgument,
+        );
     });
 }
 
