@@ -22,39 +22,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"junction"
 	"junction/goecho"
+	"junction/internal/testsync"
 )
 
 // daemon is a junction-host process started by a test.
 type daemon struct {
 	cmd    *exec.Cmd
 	urls   []string // the URLs it reported, in order
-	stderr *lockedBuffer
+	stderr *testsync.LockedBuffer
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // the process's exit, once exited is closed
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var servingLine = regexp.MustCompile(`^junction-host: serving (.+) on (\S+)$`)
@@ -66,7 +49,7 @@ var servingLine = regexp.MustCompile(`^junction-host: serving (.+) on (\S+)$`)
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
 	bin := requiredPath(t, "JUNCTION_HOST_BIN")
-	d := &daemon{cmd: exec.Command(bin, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemon{cmd: exec.Command(bin, args...), stderr: &testsync.LockedBuffer{}, exited: make(chan struct{})}
 	d.cmd.Stderr = d.stderr
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {

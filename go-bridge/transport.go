@@ -150,25 +150,17 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 			return nil, Errorf(InvalidArgument,
 				"ListenServices needs at least one service name (leave it out to serve every service)")
 		}
-		for _, service := range config.services {
-			name, err := cName(service, "service name")
-			if err != nil {
-				return nil, err
-			}
-			names = append(names, name...)
+		if names, err = endToEnd(config.services, "service name", cName); err != nil {
+			return nil, err
 		}
 	}
 	secretKey, err := cOptionalKey(config.curveSecretKey, "CURVE secret key")
 	if err != nil {
 		return nil, err
 	}
-	var clientKeys []byte
-	for _, key := range config.curveClientKeys {
-		cClientKey, err := cKey(key, "CURVE client key")
-		if err != nil {
-			return nil, err
-		}
-		clientKeys = append(clientKeys, cClientKey...)
+	clientKeys, err := endToEnd(config.curveClientKeys, "CURVE client key", cKey)
+	if err != nil {
+		return nil, err
 	}
 	var listener *Listener
 	err = h.use(func(host *C.jn_host) error {
@@ -195,6 +187,20 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 		return nil, err
 	}
 	return listener, nil
+}
+
+// endToEnd lays items, each made a C string by convert, end to end, as the
+// bridge's C side takes a list (nil for none).
+func endToEnd(items []string, what string, convert func(string, string) ([]byte, error)) ([]byte, error) {
+	var joined []byte
+	for _, item := range items {
+		c, err := convert(item, what)
+		if err != nil {
+			return nil, err
+		}
+		joined = append(joined, c...)
+	}
+	return joined, nil
 }
 
 // URL is the URL the listener is bound to, with the port the system chose

@@ -121,8 +121,7 @@ std::int32_t read_curve_options(const jn_route_options& options,
         options.curve_public_key, "jn_route_options.curve_public_key");
     settings.curve_secret_key = zmq_transport::decode_curve_key(
         options.curve_secret_key, "jn_route_options.curve_secret_key");
-    if (zmq_transport::curve_public_key_of(settings.curve_secret_key) !=
-        settings.curve_public_key) {
+    if (zmq_transport::curve_public_key_of(options.curve_secret_key) != settings.curve_public_key) {
       return report(status, JN_INVALID_ARGUMENT,
                     "jn_route_options.curve_public_key is not the public key of curve_secret_key");
     }

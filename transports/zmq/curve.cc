@@ -47,12 +47,9 @@ std::string decode_curve_key(const char* z85, std::string_view what) {
   return key;
 }
 
-std::string curve_public_key_of(const std::string& secret_key) {
-  std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_text{};
+std::string curve_public_key_of(const char* secret_key_z85) {
   std::array<char, JN_CURVE_KEY_LENGTH + 1> public_text{};
-  zmq_z85_encode(secret_text.data(), reinterpret_cast<const std::uint8_t*>(secret_key.data()),
-                 secret_key.size());
-  if (zmq_curve_public(public_text.data(), secret_text.data()) != 0) {
+  if (zmq_curve_public(public_text.data(), secret_key_z85) != 0) {
     throw zmq::error_t();
   }
   return decode_curve_key(public_text.data(), "a derived public key");

@@ -19,8 +19,9 @@ namespace junction::zmq_transport {
 // std::invalid_argument naming what (the option it came from) otherwise.
 [[nodiscard]] std::string decode_curve_key(const char* z85, std::string_view what);
 
-// The public key (32 bytes) of a secret key (32 bytes).
-[[nodiscard]] std::string curve_public_key_of(const std::string& secret_key);
+// The public key (32 bytes) of a Z85 secret key, which must be one
+// (decode_curve_key accepted it).
+[[nodiscard]] std::string curve_public_key_of(const char* secret_key_z85);
 
 // Answers the ZAP requests (ZeroMQ's authentication protocol, on
 // inproc://zeromq.zap.01) of one context: a CURVE connection is let in when

@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"junction"
 	"junction/internal/cgotest"
+	"junction/internal/testsync"
 )
 
 // Refused command lines exit 2 with the reason, before serving anything.
@@ -136,7 +136,7 @@ func TestCurveServesTheListedClientsOnly(t *testing.T) {
 		"--curve-secret-key-file", writeFile(t, dir, "secret", server.SecretKey+"\n", 0o600),
 		"--curve-client-keys-file", writeFile(t, dir, "clients", "# who\n"+allowed.PublicKey+"\n", 0o644))
 	url := s.readyURL(t)
-	if want := "clients route with the public key " + server.PublicKey + "; 1 client key(s) let in, no other\n"; !s.stderr.waitFor(want) {
+	if want := "clients route with the public key " + server.PublicKey + "; 1 client key(s) let in, no other\n"; !s.stderr.WaitFor(want) {
 		t.Errorf("stderr %q, want %q", s.stderr.String(), want)
 	}
 	call := func(pair junction.CurveKeyPair) error {
@@ -176,37 +176,9 @@ func TestCurveServesTheListedClientsOnly(t *testing.T) {
 // returned (status received, or lines closed after run's output ended).
 type served struct {
 	lines  chan string
-	stderr *lockedBuffer
+	stderr *testsync.LockedBuffer
 	stop   chan os.Signal
 	status chan int
-}
-
-// lockedBuffer is a bytes.Buffer that run may write while a test reads it.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.String()
-}
-
-// waitFor polls the buffer until it holds text, for up to 10 s.
-func (b *lockedBuffer) waitFor(text string) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if strings.Contains(b.String(), text) {
-			return true
-		}
-	}
-	return strings.Contains(b.String(), text)
 }
 
 // serve runs the command line args on a goroutine whose OS thread is locked
@@ -214,7 +186,7 @@ func (b *lockedBuffer) waitFor(text string) bool {
 // thread's own scheduler slice.
 func serve(t *testing.T, args ...string) (*served, uint64) {
 	t.Helper()
-	s := &served{lines: make(chan string, 16), stderr: &lockedBuffer{},
+	s := &served{lines: make(chan string, 16), stderr: &testsync.LockedBuffer{},
 		stop: make(chan os.Signal, 1), status: make(chan int, 1)}
 	own := make(chan uint64, 1)
 	reader, writer := io.Pipe()
@@ -389,7 +361,7 @@ func TestReportsServicesAndOnSIGUSR1TheStatisticsSoFar(t *testing.T) {
 		"junction-go-serve: go.echo/length: 2 calls, 0 errors\n",
 		"junction-go-serve: go.echo/echo: 0 calls, 0 errors\n",
 	} {
-		if !s.stderr.waitFor(line) {
+		if !s.stderr.WaitFor(line) {
 			t.Errorf("stderr %q lacks %q", s.stderr.String(), line)
 		}
 	}
