@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 8
+#define JN_ABI_VERSION_MINOR 9
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -472,7 +472,13 @@ JN_API const char* jn_listener_url(const jn_listener* listener);
  * answered JN_RESOURCE_EXHAUSTED (a frame far over it closes its
  * connection before it is read, and is not counted). in_flight and threads
  * are not counts but the state when read: the messages being handled, and
- * the listener's threads. */
+ * the listener's threads.
+ * Since ABI 1.9, of a CURVE listener: refused_handshakes: connections
+ * refused in their handshake because their client key was not let in (or
+ * did not use CURVE's client authentication). refused_client_key: calls
+ * answered JN_PERMISSION_DENIED because their connection's client key was
+ * let in when it connected and has since been taken off the list
+ * (jn_listener_set_curve_client_keys). Both 0 without CURVE. */
 typedef struct jn_listener_stats {
   uint32_t struct_size;
   uint32_t reserved; /* 0 */
@@ -480,16 +486,35 @@ typedef struct jn_listener_stats {
   uint64_t answers;
   uint64_t refused_unread;
   uint64_t dropped_unread;
-  uint64_t unreadable;        /* since ABI 1.7 */
-  uint64_t refused_too_large; /* since ABI 1.7 */
-  uint64_t in_flight;         /* since ABI 1.7 */
-  uint64_t threads;           /* since ABI 1.7 */
+  uint64_t unreadable;         /* since ABI 1.7 */
+  uint64_t refused_too_large;  /* since ABI 1.7 */
+  uint64_t in_flight;          /* since ABI 1.7 */
+  uint64_t threads;            /* since ABI 1.7 */
+  uint64_t refused_handshakes; /* since ABI 1.9 */
+  uint64_t refused_client_key; /* since ABI 1.9 */
 } jn_listener_stats;
 
 /* listener: borrowed. stats: in (struct_size) and out. JN_INVALID_ARGUMENT
  * for a NULL listener or stats, or a struct_size below that of ABI 1.4's
  * struct. */
 JN_API int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats);
+
+/* Replaces the public keys (Z85, JN_CURVE_KEY_LENGTH characters) of the
+ * clients a CURVE listener lets in (since ABI 1.9): from now on exactly
+ * the key_count keys of client_keys (borrowed for the call) may connect,
+ * whatever the listener started with (a list, or any client). A
+ * connection let in before with a key no longer listed stays connected,
+ * but its calls are answered JN_PERMISSION_DENIED from now on (ZeroMQ
+ * authenticates a connection once, in its handshake; the listener checks
+ * the key again at each call). Returns JN_OK, or, changing nothing:
+ * JN_INVALID_ARGUMENT for a NULL listener, client_keys NULL or key_count
+ * 0 (a list that lets nobody in), or a key that is not Z85 (status names
+ * its index, never the key); JN_FAILED_PRECONDITION for a listener without
+ * CURVE. status: out, may be NULL. Not concurrently with
+ * jn_listener_close. */
+JN_API int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
+                                                 const char* const* client_keys, uint32_t key_count,
+                                                 jn_status* status);
 
 /* Drains the listener without freeing it (since ABI 1.5): calls that
  * arrive from now on are answered JN_UNAVAILABLE, and this waits until no

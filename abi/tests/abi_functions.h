@@ -37,6 +37,8 @@
   X(const char*, jn_listener_url, (const jn_listener*))                                           \
   X(int32_t, jn_listener_stats_get, (const jn_listener*, jn_listener_stats*))                     \
   X(int32_t, jn_listener_drain, (jn_listener*, int64_t))                                          \
+  X(int32_t, jn_listener_set_curve_client_keys,                                                   \
+    (jn_listener*, const char* const*, uint32_t, jn_status*))                                     \
   X(int32_t, jn_listener_close, (jn_listener*, int64_t))                                          \
   X(int32_t, jn_host_route,                                                                       \
     (jn_host*, const char*, const char*, const jn_route_options*, jn_status*))                    \

@@ -20,7 +20,7 @@
   X(jn_host_options, 16, 8)   \
   X(jn_method_stats, 56, 8)   \
   X(jn_listen_options, 72, 8) \
-  X(jn_listener_stats, 72, 8) \
+  X(jn_listener_stats, 88, 8) \
   X(jn_route_options, 48, 8)  \
   X(jn_service_info, 32, 8)   \
   X(jn_route_stats, 24, 8)
@@ -88,6 +88,8 @@
   X(jn_listener_stats, refused_too_large, 48, 8)       \
   X(jn_listener_stats, in_flight, 56, 8)               \
   X(jn_listener_stats, threads, 64, 8)                 \
+  X(jn_listener_stats, refused_handshakes, 72, 8)      \
+  X(jn_listener_stats, refused_client_key, 80, 8)      \
   X(jn_route_options, struct_size, 0, 4)               \
   X(jn_route_options, reserved, 4, 4)                  \
   X(jn_route_options, connect_timeout_ns, 8, 8)        \

@@ -102,6 +102,11 @@ int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns) {
   (void)listener, (void)drain_deadline_ns;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_listener_set_curve_client_keys(jn_listener* listener, const char* const* client_keys,
+                                          uint32_t key_count, jn_status* status) {
+  (void)listener, (void)client_keys, (void)key_count, (void)status;
+  return JN_UNIMPLEMENTED;
+}
 int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns) {
   (void)listener, (void)drain_deadline_ns;
   return JN_UNIMPLEMENTED;

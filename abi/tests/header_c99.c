@@ -72,6 +72,7 @@ int32_t abi_c99_use_everything(void) {
   jn_method_stats stats;
   char public_key[JN_CURVE_KEY_LENGTH + 1];
   char secret_key[JN_CURVE_KEY_LENGTH + 1];
+  const char* const client_keys[1] = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
   jn_host* host = 0;
   jn_method* method = 0;
   jn_listener* listener = 0;
@@ -137,6 +138,10 @@ int32_t abi_c99_use_everything(void) {
   if (code == JN_OK) code = jn_host_route_stats(host, "c99.routed", &route_stats);
   if (code == JN_OK && route_stats.state != JN_ROUTE_READY && route_stats.state != JN_ROUTE_DOWN &&
       route_stats.state != JN_ROUTE_CONNECTING)
+    code = JN_INTERNAL;
+  /* An inproc listener has no CURVE to take client keys for. */
+  if (code == JN_OK && jn_listener_set_curve_client_keys(listener, client_keys, 1, &status) !=
+                           JN_FAILED_PRECONDITION)
     code = JN_INTERNAL;
   if (code == JN_OK) code = jn_listener_close(listener, JN_NO_DEADLINE);
   (void)jn_complete(completion, &result);

@@ -76,6 +76,19 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method>);
                                                       .state = JN_ROUTE_READY,
                                                       .connections_lost = 0,
                                                       .in_flight = 0};
+[[maybe_unused]] constexpr jn_listener_stats listener_stats{
+    .struct_size = sizeof(jn_listener_stats),
+    .reserved = 0,
+    .requests = 0,
+    .answers = 0,
+    .refused_unread = 0,
+    .dropped_unread = 0,
+    .unreadable = 0,
+    .refused_too_large = 0,
+    .in_flight = 0,
+    .threads = 0,
+    .refused_handshakes = 0,
+    .refused_client_key = 0};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

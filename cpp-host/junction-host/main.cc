@@ -1,7 +1,8 @@
 // junction-host - the junction daemon: loads modules into one host and serves
 // their services to other processes on the URLs it is given, until SIGTERM
 // or SIGINT; then it lets the calls in flight finish (up to the drain
-// timeout) and exits. SIGUSR1 logs the statistics so far. Usage, standard
+// timeout) and exits. SIGUSR1 logs the statistics so far; SIGHUP reads the
+// CURVE client keys file again and lets in its keys only. Usage, standard
 // output and exit status: options.cc's kUsage and README.md in this
 // directory.
 #include <fcntl.h>
@@ -187,8 +188,50 @@ std::optional<std::string> unknown_service(const Options& options,
   return std::nullopt;
 }
 
-// Logs what each listener has done so far (on SIGUSR1, and once drained).
-void log_listener_stats(const Listeners& listeners) {
+// The C strings of strings, which they borrow.
+std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<const char*> pointers;
+  pointers.reserve(strings.size());
+  for (const std::string& text : strings) pointers.push_back(text.c_str());
+  return pointers;
+}
+
+// On SIGHUP: reads the CURVE client keys file again and puts its keys in
+// force on every listener, for new connections and the calls of those
+// already made. A file that cannot be used is logged and changes nothing.
+void reload_client_keys(const Options& options, const Listeners& listeners) {
+  if (options.curve_client_keys_file.empty()) {
+    log_line("SIGHUP received; there is no --curve-client-keys-file to read again");
+    return;
+  }
+  std::vector<std::string> keys;
+  try {
+    keys = junction::daemon::read_curve_client_keys(options.curve_client_keys_file);
+  } catch (const junction::daemon::UsageError& e) {
+    log_line(std::string("SIGHUP received; ") + e.what() + "; the client keys in force stay");
+    return;
+  }
+  const std::vector<const char*> key_pointers = c_strings(keys);
+  for (jn_listener* listener : listeners.all()) {
+    jn_status status{};
+    if (jn_listener_set_curve_client_keys(listener, key_pointers.data(),
+                                          static_cast<std::uint32_t>(key_pointers.size()),
+                                          &status) != JN_OK) {
+      // The keys are the same for every listener: the first refuses them all.
+      log_line("SIGHUP received; " + options.curve_client_keys_file + ": " + take_message(status) +
+               "; the client keys in force stay");
+      return;
+    }
+    jn_status_release(&status);
+  }
+  log_line("SIGHUP received; " + std::to_string(keys.size()) + " client key(s) from " +
+           options.curve_client_keys_file +
+           " let in, no other (a connection whose key is gone is refused at its next call)");
+}
+
+// Logs what each listener has done so far (on SIGUSR1, and once drained);
+// with curve, what their client keys refused too.
+void log_listener_stats(const Listeners& listeners, bool curve) {
   for (jn_listener* listener : listeners.all()) {
     jn_listener_stats stats{};
     stats.struct_size = sizeof stats;
@@ -201,7 +244,10 @@ void log_listener_stats(const Listeners& listeners) {
              std::to_string(stats.unreadable) + " unreadable and " +
              std::to_string(stats.refused_too_large) + " over the payload limit; " +
              std::to_string(stats.in_flight) + " in flight on " + std::to_string(stats.threads) +
-             " threads");
+             " threads" +
+             (curve ? "; CURVE client keys refused " + std::to_string(stats.refused_handshakes) +
+                          " handshakes and " + std::to_string(stats.refused_client_key) + " calls"
+                    : std::string()));
   }
 }
 
@@ -292,9 +338,7 @@ int serve(const Options& options, const sigset_t& handled_signals) {
     return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
   }
 
-  std::vector<const char*> services;
-  services.reserve(options.services.size());
-  for (const std::string& name : options.services) services.push_back(name.c_str());
+  const std::vector<const char*> services = c_strings(options.services);
   jn_listen_options listen_options{};
   listen_options.struct_size = sizeof listen_options;
   listen_options.threads = options.threads;
@@ -304,9 +348,7 @@ int serve(const Options& options, const sigset_t& handled_signals) {
   listen_options.max_payload_bytes = options.max_payload_bytes;
   listen_options.max_unread_answers = options.max_unread_answers;
   listen_options.max_unread_answer_bytes = options.max_unread_answer_bytes;
-  std::vector<const char*> client_keys;
-  client_keys.reserve(options.curve_client_keys.size());
-  for (const std::string& key : options.curve_client_keys) client_keys.push_back(key.c_str());
+  const std::vector<const char*> client_keys = c_strings(options.curve_client_keys);
   if (!options.curve_secret_key.empty()) {
     listen_options.curve_secret_key = options.curve_secret_key.c_str();
     listen_options.curve_client_keys = client_keys.empty() ? nullptr : client_keys.data();
@@ -341,20 +383,26 @@ int serve(const Options& options, const sigset_t& handled_signals) {
   std::printf("junction-host: ready\n");
   std::fflush(stdout);
 
+  const bool curve = !options.curve_secret_key.empty();
   int signal_number = 0;
   for (;;) {
     if (sigwait(&handled_signals, &signal_number) != 0) {
-      log_line("cannot wait for SIGTERM, SIGINT and SIGUSR1");
+      log_line("cannot wait for SIGTERM, SIGINT, SIGUSR1 and SIGHUP");
       return kExitFailure;
     }
-    if (signal_number != SIGUSR1) break;
-    // A report that fails (out of memory) must not stop the serving.
+    if (signal_number != SIGUSR1 && signal_number != SIGHUP) break;
+    // A report or a reload that fails (out of memory) must not stop the
+    // serving.
     try {
+      if (signal_number == SIGHUP) {
+        reload_client_keys(options, listeners);
+        continue;
+      }
       log_line("SIGUSR1 received; the statistics so far:");
-      log_listener_stats(listeners);
+      log_listener_stats(listeners, curve);
       log_method_stats(host.get());
     } catch (const std::exception& e) {
-      log_line(std::string("cannot report the statistics: ") + e.what());
+      log_line(std::string("cannot act on the signal: ") + e.what());
     }
   }
   const double drain_seconds = static_cast<double>(options.drain_timeout_ns) / 1e9;
@@ -365,7 +413,7 @@ int serve(const Options& options, const sigset_t& handled_signals) {
   log_line(announcement);
   const std::int64_t drain_deadline_ns = jn_now_ns() + options.drain_timeout_ns;
   const bool drained = listeners.drain_all(drain_deadline_ns);
-  log_listener_stats(listeners);
+  log_listener_stats(listeners, curve);
   if (!listeners.close_all(drained ? drain_deadline_ns : 0)) {
     log_line("the drain timeout passed with calls still in flight; they were cut short");
     // Their handlers may still be running, and jn_host_free would wait for
@@ -386,8 +434,8 @@ int serve(const Options& options, const sigset_t& handled_signals) {
 int main(int argc, char** argv) {
   // Blocked before any thread exists (the library's, the transport's, a Go
   // bundle's runtime threads), so that every thread inherits the mask and
-  // the signals reach only the sigwait in serve (SIGUSR1's default action,
-  // too, would end the process). An ignored signal may be discarded even
+  // the signals reach only the sigwait in serve (SIGUSR1's and SIGHUP's
+  // default actions, too, would end the process). An ignored signal may be discarded even
   // while blocked, so a disposition to ignore them inherited from the
   // parent goes back to the default.
   sigset_t handled_signals;
@@ -395,10 +443,12 @@ int main(int argc, char** argv) {
   sigaddset(&handled_signals, SIGTERM);
   sigaddset(&handled_signals, SIGINT);
   sigaddset(&handled_signals, SIGUSR1);
+  sigaddset(&handled_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
   signal(SIGUSR1, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
 
   try {
     const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),

@@ -66,8 +66,8 @@ const char* const kUsage =
     "                           logs\n"
     "  --curve-client-keys-file FILE\n"
     "                           let in only the clients whose CURVE public keys FILE\n"
-    "                           lists, one per line ('#' comments, blank lines);\n"
-    "                           needs --curve-secret-key-file\n"
+    "                           lists, one per line ('#' comments, blank lines),\n"
+    "                           read again on SIGHUP; needs --curve-secret-key-file\n"
     "  --curve-keygen FILE      write a new CURVE secret key to FILE (created, owner\n"
     "                           only), print its public key on standard output and\n"
     "                           exit\n"
@@ -84,7 +84,9 @@ const char* const kUsage =
     "  junction-host: ready\n"
     "Standard error logs each module's services and methods as it is loaded, and\n"
     "on SIGUSR1 what each listener and each method has done so far (calls, errors,\n"
-    "sampled latency); the daemon keeps serving.\n"
+    "sampled latency); the daemon keeps serving. SIGHUP reads the\n"
+    "--curve-client-keys-file again and lets in its keys only, from then on, the\n"
+    "connections already made included (a file it cannot use changes nothing).\n"
     "Exit status: 0 after a complete drain; 1 when a module cannot be loaded, an\n"
     "address cannot be bound or the drain timeout cut calls short; 2 for a usage or\n"
     "configuration error, a URL junction cannot read or a --serve name no module\n"
@@ -249,23 +251,6 @@ void read_curve_secret_key(const std::string& path, Options& options) {
   options.curve_public_key = public_key.data();
 }
 
-void read_curve_client_keys(const std::string& path, Options& options) {
-  for (auto& [where, key] : meaningful_lines(path, "the CURVE client keys file")) {
-    if (!is_z85_key(key)) {
-      std::string message = where;
-      message += " not a CURVE public key (40 Z85 characters): '";
-      message += key;
-      message += "'";
-      throw UsageError(message);
-    }
-    options.curve_client_keys.push_back(std::move(key));
-  }
-  if (options.curve_client_keys.empty()) {
-    throw UsageError("--curve-client-keys-file " + path +
-                     " lists no key, which would let no client in");
-  }
-}
-
 // Applies key (a setting) = value; where names the setting in messages.
 void apply(Settings& settings, std::string_view key, std::string value, const std::string& where) {
   if (value.empty()) throw UsageError(where + " needs a value");
@@ -424,7 +409,10 @@ Options parse_options(std::span<const char* const> args) {
     throw UsageError("--curve-client-keys-file needs --curve-secret-key-file");
   }
   if (secret_key_file) read_curve_secret_key(*secret_key_file, options);
-  if (client_keys_file) read_curve_client_keys(*client_keys_file, options);
+  if (client_keys_file) {
+    options.curve_client_keys = read_curve_client_keys(*client_keys_file);
+    options.curve_client_keys_file = *client_keys_file;
+  }
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");
   }
@@ -433,6 +421,25 @@ Options parse_options(std::span<const char* const> args) {
     throw UsageError("no URL to listen on: give --listen URL (or 'listen = URL' in a config file)");
   }
   return options;
+}
+
+std::vector<std::string> read_curve_client_keys(const std::string& path) {
+  std::vector<std::string> keys;
+  for (auto& [where, key] : meaningful_lines(path, "the CURVE client keys file")) {
+    if (!is_z85_key(key)) {
+      std::string message = where;
+      message += " not a CURVE public key (40 Z85 characters): '";
+      message += key;
+      message += "'";
+      throw UsageError(message);
+    }
+    keys.push_back(std::move(key));
+  }
+  if (keys.empty()) {
+    throw UsageError("--curve-client-keys-file " + path +
+                     " lists no key, which would let no client in");
+  }
+  return keys;
 }
 
 }  // namespace junction::daemon

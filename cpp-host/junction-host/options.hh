@@ -36,6 +36,8 @@ struct Options {
   std::string curve_secret_key;
   std::string curve_public_key;
   std::vector<std::string> curve_client_keys;
+  // The file the client keys came from (empty: none), read again on SIGHUP.
+  std::string curve_client_keys_file;
   bool help = false;  // --help: print the usage, do nothing else
   // --curve-keygen FILE: write a new secret key to FILE, print its public
   // key, do nothing else.
@@ -51,6 +53,11 @@ class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The public keys a CURVE client keys file lists (one per line, '#'
+// comments, blank lines). Throws UsageError naming the file (and line) when
+// it cannot be read, holds anything else, or lists no key.
+[[nodiscard]] std::vector<std::string> read_curve_client_keys(const std::string& path);
 
 // The --help text.
 extern const char* const kUsage;

@@ -8,6 +8,16 @@
 namespace junction {
 namespace {
 
+// The C strings of strings, which they borrow.
+std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<const char*> pointers;
+  pointers.reserve(strings.size());
+  for (const std::string& text : strings) {
+    pointers.push_back(text.c_str());
+  }
+  return pointers;
+}
+
 std::string take_message(jn_status& status) {
   std::string message(reinterpret_cast<const char*>(status.message.data),
                       static_cast<std::size_t>(status.message.len));
@@ -386,16 +396,8 @@ jn_route_stats Host::route_stats(std::string_view service) const {
 }
 
 Listener Host::listen(std::string_view url, const ListenOptions& options) {
-  std::vector<const char*> services;
-  services.reserve(options.services.size());
-  for (const std::string& service : options.services) {
-    services.push_back(service.c_str());
-  }
-  std::vector<const char*> client_keys;
-  client_keys.reserve(options.curve_client_keys.size());
-  for (const std::string& key : options.curve_client_keys) {
-    client_keys.push_back(key.c_str());
-  }
+  const std::vector<const char*> services = c_strings(options.services);
+  const std::vector<const char*> client_keys = c_strings(options.curve_client_keys);
   const jn_listen_options raw_options{
       sizeof(jn_listen_options),
       options.threads,
@@ -466,6 +468,14 @@ jn_listener_stats Listener::stats() const noexcept {
   // Refused only for an empty listener, which leaves the counts zero.
   static_cast<void>(jn_listener_stats_get(raw_, &stats));
   return stats;
+}
+
+void Listener::set_curve_client_keys(const std::vector<std::string>& client_keys) {
+  const std::vector<const char*> keys = c_strings(client_keys);
+  jn_status status{};
+  check(jn_listener_set_curve_client_keys(raw_, keys.data(),
+                                          static_cast<std::uint32_t>(keys.size()), &status),
+        status);
 }
 
 bool Listener::drain(Deadline drain_deadline) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 #include <zmq/client.hh>
 #include <zmq/curve.hh>
 #include <zmq/listener.hh>
@@ -234,12 +235,49 @@ JN_API const char* jn_listener_url(const jn_listener* listener) {
 JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats) {
   // The fields of ABI 1.4's struct; 1.7 added more after them, filled for
   // a caller whose struct holds them.
-  constexpr std::uint32_t kStatsSize14 = offsetof(jn_listener_stats, dropped_unread) + 8;
+  using Fields = junction::zmq_transport::Listener::StatsFields;
+  constexpr std::uint32_t kStatsSize14 = offsetof(jn_listener_stats, unreadable);
+  constexpr std::uint32_t kStatsSize17 = offsetof(jn_listener_stats, refused_handshakes);
   if (listener == nullptr || stats == nullptr || stats->struct_size < kStatsSize14) {
     return JN_INVALID_ARGUMENT;
   }
-  listener->listener->fill_stats(*stats, stats->struct_size >= sizeof(jn_listener_stats));
+  const Fields fields = stats->struct_size >= sizeof(jn_listener_stats) ? Fields::abi_1_9
+                        : stats->struct_size >= kStatsSize17            ? Fields::abi_1_7
+                                                                        : Fields::abi_1_4;
+  listener->listener->fill_stats(*stats, fields);
   return JN_OK;
+}
+
+JN_API std::int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
+                                                      const char* const* client_keys,
+                                                      std::uint32_t key_count, jn_status* status) {
+  using namespace junction;
+  if (listener == nullptr) {
+    return report(status, JN_INVALID_ARGUMENT, "listener must not be NULL");
+  }
+  if (client_keys == nullptr || key_count == 0) {
+    return report(status, JN_INVALID_ARGUMENT,
+                  "client_keys holds no key, which would let no client in");
+  }
+  if (!listener->listener->uses_curve()) {
+    return report(status, JN_FAILED_PRECONDITION,
+                  "the listener at " + listener->listener->url() + " does not use CURVE");
+  }
+  try {
+    std::vector<std::string> keys;
+    keys.reserve(key_count);
+    for (std::uint32_t i = 0; i < key_count; ++i) {
+      keys.push_back(zmq_transport::decode_curve_key(client_keys[i],
+                                                     "client_keys[" + std::to_string(i) + "]"));
+    }
+    listener->listener->set_curve_client_keys(keys);
+  } catch (const std::invalid_argument& error) {
+    return report(status, JN_INVALID_ARGUMENT, error.what());
+  } catch (...) {
+    return report(status, JN_RESOURCE_EXHAUSTED,
+                  "cannot replace the client keys: " + current_exception_message());
+  }
+  return report(status, JN_OK, "");
 }
 
 JN_API std::int32_t jn_listener_drain(jn_listener* listener, std::int64_t drain_deadline_ns) {

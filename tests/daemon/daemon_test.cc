@@ -740,6 +740,86 @@ TEST(DaemonCurve, KeygenThenServesEncryptedToTheListedClientsOnly) {
   ExpectCleanStop(daemon);
 }
 
+// SIGHUP reads the client keys file again and puts it in force: a key
+// taken off is refused at its connection's next call, a key put on
+// connects; a file that cannot be used is logged and changes nothing.
+TEST(DaemonCurve, SighupPutsTheClientKeysFileInForce) {
+  const TempDir dir;
+  const KeyPair daemon_keys = NewKeyPair();
+  const std::filesystem::path secret = dir.path() / "daemon.secret";
+  std::ofstream(secret) << daemon_keys.secret_key << "\n";
+  std::filesystem::permissions(
+      secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const KeyPair first = NewKeyPair();
+  const KeyPair second = NewKeyPair();
+  const std::filesystem::path clients = dir.path() / "clients";
+  std::ofstream(clients) << first.public_key << "\n";
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--curve-secret-key-file",
+                 secret.string(), "--curve-client-keys-file", clients.string()});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  const std::string url = daemon.Urls()[0];
+  Client first_client;
+  ASSERT_EQ(RouteWithCurve(first_client, "fixture", url, daemon_keys.public_key, first), JN_OK);
+  const MethodPtr first_echo = first_client.Resolve("fixture", "echo");
+  Client second_client;
+  ASSERT_EQ(RouteWithCurve(second_client, "fixture", url, daemon_keys.public_key, second), JN_OK);
+  const MethodPtr second_echo = second_client.Resolve("fixture", "echo");
+  EXPECT_EQ(Call(first_echo.get(), "first").code, JN_OK);
+  EXPECT_EQ(Call(second_echo.get(), "second", 5s).code, JN_UNAVAILABLE);
+
+  std::ofstream(clients) << "# rotated\n" << second.public_key << "\n";
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitStderr("SIGHUP received; 1 client key(s) from " + clients.string() +
+                                " let in, no other"))
+      << daemon.Output();
+  const Answer refused = Call(first_echo.get(), "first again");
+  EXPECT_EQ(refused.code, JN_PERMISSION_DENIED)
+      << CodeName(refused.code) << ": " << refused.message;
+  EXPECT_EQ(refused.message, "this client's CURVE key is no longer let in at " + url);
+  // The route makes its refused connection again a second later.
+  Answer admitted{};
+  for (int attempt = 0; attempt < 50 && admitted.code != JN_OK; ++attempt) {
+    admitted = Call(second_echo.get(), "second again", 5s);
+    if (admitted.code != JN_OK) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(admitted.code, JN_OK) << CodeName(admitted.code) << ": " << admitted.message;
+
+  std::ofstream(clients) << "not a key\n";
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitStderr("; the client keys in force stay")) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), clients.string() + ":1: not a CURVE public key"))
+      << daemon.Output();
+  EXPECT_EQ(Call(second_echo.get(), "still let in").code, JN_OK);
+  EXPECT_EQ(Call(first_echo.get(), "still refused").code, JN_PERMISSION_DENIED);
+
+  daemon.Signal(SIGUSR1);
+  ASSERT_TRUE(daemon.WaitStderr("fixture/echo: ")) << daemon.Output();
+  // Each refused attempt of the second route is two handshakes (its calls'
+  // connection and its liveness one), and it may have attempted again.
+  EXPECT_TRUE(Contains(daemon.Stderr(), "; CURVE client keys refused ")) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), " handshakes and 2 calls\n")) << daemon.Output();
+  ExpectCleanStop(daemon);
+}
+
+// Without a client keys file SIGHUP has nothing to read: it says so, and
+// the daemon serves on (SIGHUP's default action would end it).
+TEST(DaemonCurve, SighupWithoutAClientKeysFileChangesNothing) {
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(
+      daemon.WaitStderr("SIGHUP received; there is no --curve-client-keys-file to read "
+                        "again"))
+      << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  EXPECT_EQ(Call(echo.get(), "served on").code, JN_OK);
+  ExpectCleanStop(daemon);
+}
+
 TEST(DaemonCli, HelpPrintsTheUsageAndExitsZero) {
   Daemon daemon({"--help"});
   EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();

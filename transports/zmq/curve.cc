@@ -2,7 +2,6 @@
 
 #include <junction.h>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -55,8 +54,23 @@ std::string curve_public_key_of(const char* secret_key_z85) {
   return decode_curve_key(public_text.data(), "a derived public key");
 }
 
-CurveAllowList::CurveAllowList(zmq::context_t& context, std::vector<std::string> allowed_keys)
-    : allowed_keys_(std::move(allowed_keys)) {
+namespace {
+
+std::string z85_of(const void* key) {
+  std::array<char, JN_CURVE_KEY_LENGTH + 1> text{};
+  zmq_z85_encode(text.data(), static_cast<const std::uint8_t*>(key), kKeyBytes);
+  return text.data();
+}
+
+}  // namespace
+
+CurveClientGate::CurveClientGate(zmq::context_t& context,
+                                 const std::vector<std::string>& client_keys) {
+  if (client_keys.empty()) {
+    any_client_ = true;
+  } else {
+    replace(client_keys);
+  }
   static std::atomic<std::uint64_t> count{0};
   const std::string stop_address = "inproc://junction-curve-stop-" + std::to_string(count++);
   zmq::socket_t handler(context, zmq::socket_type::rep);
@@ -68,15 +82,49 @@ CurveAllowList::CurveAllowList(zmq::context_t& context, std::vector<std::string>
   stop_ = zmq::socket_t(context, zmq::socket_type::pair);
   stop_.set(zmq::sockopt::linger, 0);
   retry_interrupted_or_throw([&] { return zmq_connect(stop_.handle(), stop_address.c_str()); });
-  thread_ = std::thread(&CurveAllowList::serve, this, std::move(handler), std::move(stop_receiver));
+  thread_ =
+      std::thread(&CurveClientGate::serve, this, std::move(handler), std::move(stop_receiver));
 }
 
-CurveAllowList::~CurveAllowList() {
+CurveClientGate::~CurveClientGate() { stop(); }
+
+void CurveClientGate::stop() noexcept {
+  if (!thread_.joinable()) {
+    return;
+  }
   retry_interrupted([&] { return zmq_send(stop_.handle(), "", 0, 0); });
   thread_.join();
+  stop_.close();
 }
 
-void CurveAllowList::serve(zmq::socket_t handler, zmq::socket_t stop) const {
+void CurveClientGate::replace(const std::vector<std::string>& client_keys) {
+  std::unordered_set<std::string> keys;
+  for (const std::string& key : client_keys) {
+    keys.insert(z85_of(key.data()));
+  }
+  std::lock_guard lock(mutex_);
+  keys_ = std::move(keys);
+  any_client_ = false;
+}
+
+bool CurveClientGate::allows(const char* user_id) const {
+  std::lock_guard lock(mutex_);
+  return any_client_ || (user_id != nullptr && keys_.contains(user_id));
+}
+
+std::optional<std::string> CurveClientGate::admitted(const zmq::message_t& key) const {
+  if (key.size() != kKeyBytes) {
+    return std::nullopt;
+  }
+  std::string text = z85_of(key.data());
+  std::lock_guard lock(mutex_);
+  if (any_client_ || keys_.contains(text)) {
+    return text;
+  }
+  return std::nullopt;
+}
+
+void CurveClientGate::serve(zmq::socket_t handler, zmq::socket_t stop) {
   std::vector<zmq::message_t> request;
   for (;;) {
     zmq_pollitem_t items[2] = {{handler.handle(), 0, ZMQ_POLLIN, 0},
@@ -103,16 +151,21 @@ void CurveAllowList::serve(zmq::socket_t handler, zmq::socket_t stop) const {
     }
     // libzmq writes every request itself; a shorter one cannot come, but
     // the REP socket must answer whatever it took.
-    const bool allowed =
-        request.size() > kCredentialsFrame && frame_is(request[kMechanismFrame], "CURVE") &&
-        std::any_of(allowed_keys_.begin(), allowed_keys_.end(), [&](const std::string& key) {
-          return frame_is(request[kCredentialsFrame], key);
-        });
+    const std::optional<std::string> user_id =
+        request.size() > kCredentialsFrame && frame_is(request[kMechanismFrame], "CURVE")
+            ? admitted(request[kCredentialsFrame])
+            : std::nullopt;
+    if (!user_id) {
+      refused_handshakes_.fetch_add(1, std::memory_order_relaxed);
+    }
     const std::string request_id =
         request.size() > kRequestIdFrame ? request[kRequestIdFrame].to_string() : std::string();
-    const std::string status = allowed ? "200" : "400";
-    const std::string text = allowed ? "OK" : "client key not allowed";
-    const std::string_view reply[] = {"1.0", request_id, status, text, "", ""};
+    const std::string_view reply[] = {"1.0",
+                                      request_id,
+                                      user_id ? "200" : "400",
+                                      user_id ? "OK" : "client key not allowed",
+                                      user_id ? *user_id : std::string_view(),
+                                      ""};
     for (std::size_t i = 0; i < std::size(reply); ++i) {
       const int flags = i + 1 < std::size(reply) ? ZMQ_SNDMORE : 0;
       retry_interrupted(

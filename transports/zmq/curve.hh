@@ -3,10 +3,15 @@
 // (Z85 text, jn_curve_keypair) and the allow-list of a listener's clients.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 #include <zmq.hpp>
 
@@ -23,23 +28,43 @@ namespace junction::zmq_transport {
 // (decode_curve_key accepted it).
 [[nodiscard]] std::string curve_public_key_of(const char* secret_key_z85);
 
-// Answers the ZAP requests (ZeroMQ's authentication protocol, on
-// inproc://zeromq.zap.01) of one context: a CURVE connection is let in when
-// its client's public key is one of allowed_keys (32 bytes each) and
-// refused in its handshake otherwise. It serves from construction to
-// destruction, on a thread of its own, and must be destroyed before the
-// context.
-class CurveAllowList {
+// The gate of a CURVE listener's clients. It answers the ZAP requests
+// (ZeroMQ's authentication protocol, on inproc://zeromq.zap.01) of the
+// listener's own context, from construction to stop(), on a thread of its
+// own: a CURVE connection is let in when any client may connect, or when
+// its client's public key is on the list in force, and refused in its
+// handshake otherwise. A connection let in carries its client's key (Z85)
+// as its messages' User-Id, so that the listener asks allows() again at
+// each call: a key taken off the list stops calling on the connections it
+// already has too.
+class CurveClientGate {
  public:
-  CurveAllowList(zmq::context_t& context, std::vector<std::string> allowed_keys);
-  CurveAllowList(const CurveAllowList&) = delete;
-  CurveAllowList& operator=(const CurveAllowList&) = delete;
-  ~CurveAllowList();
+  // client_keys: 32 bytes each; empty: any client.
+  CurveClientGate(zmq::context_t& context, const std::vector<std::string>& client_keys);
+  CurveClientGate(const CurveClientGate&) = delete;
+  CurveClientGate& operator=(const CurveClientGate&) = delete;
+  ~CurveClientGate();
+
+  // Puts client_keys (32 bytes each, at least one) in force.
+  void replace(const std::vector<std::string>& client_keys);
+  // Whether a connection whose messages carry user_id (NULL: none) may call.
+  [[nodiscard]] bool allows(const char* user_id) const;
+  // Handshakes refused so far.
+  [[nodiscard]] std::uint64_t refused_handshakes() const noexcept {
+    return refused_handshakes_.load(std::memory_order_relaxed);
+  }
+  // Stops answering; before the context closes. Idempotent.
+  void stop() noexcept;
 
  private:
-  void serve(zmq::socket_t handler, zmq::socket_t stop) const;
+  void serve(zmq::socket_t handler, zmq::socket_t stop);
+  // The Z85 text of a key taken in a ZAP request, if it may connect.
+  [[nodiscard]] std::optional<std::string> admitted(const zmq::message_t& key) const;
 
-  const std::vector<std::string> allowed_keys_;
+  mutable std::mutex mutex_;  // guards any_client_ and keys_
+  bool any_client_ = false;
+  std::unordered_set<std::string> keys_;  // Z85
+  std::atomic<std::uint64_t> refused_handshakes_{0};
   zmq::socket_t stop_;  // a message on it ends serve
   std::thread thread_;
 };

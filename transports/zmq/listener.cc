@@ -176,10 +176,10 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   if (!endpoint->inproc) {
     listener->context_ = std::make_unique<zmq::context_t>(1);
   }
-  if (!options.curve_client_keys.empty()) {
+  if (!options.curve_secret_key.empty()) {
     // Before the socket binds, so that no client is let in unasked.
-    listener->allow_list_ =
-        std::make_unique<CurveAllowList>(*listener->context_, options.curve_client_keys);
+    listener->client_gate_ =
+        std::make_unique<CurveClientGate>(*listener->context_, options.curve_client_keys);
   }
   zmq::socket_t router(endpoint->inproc ? shared_context() : *listener->context_,
                        zmq::socket_type::router);
@@ -299,7 +299,9 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   }
   socket_->close(drained ? kCloseLingerMs : 0);
   waker.reset();  // before the context, whose closing waits for its sockets
-  allow_list_.reset();
+  if (client_gate_) {
+    client_gate_->stop();  // kept for the calls that may still ask it
+  }
   if (context_) {
     context_->close();  // returns once the answers sent are out (or the linger ends)
   }
@@ -547,6 +549,13 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
            nullptr);
     return;
   }
+  if (client_gate_ && !client_gate_->allows(zmq_msg_gets(frames[1].handle(), "User-Id")))
+      [[unlikely]] {
+    refused_client_key_.fetch_add(1, std::memory_order_relaxed);
+    answer(routing_id, backlog, header.call_id, JN_PERMISSION_DENIED,
+           "this client's CURVE key is no longer let in at " + url_, nullptr);
+    return;
+  }
   if (std::optional<std::string> full = backlog_full(*backlog, options_)) {
     refused_unread_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_RESOURCE_EXHAUSTED, *full, nullptr);
@@ -663,17 +672,24 @@ void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBa
   }
 }
 
-void Listener::fill_stats(jn_listener_stats& stats, bool with_1_7) const {
+void Listener::fill_stats(jn_listener_stats& stats, StatsFields fields) const {
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.answers = answers_.load(std::memory_order_relaxed);
   stats.refused_unread = refused_unread_.load(std::memory_order_relaxed);
   stats.dropped_unread = dropped_unread_.load(std::memory_order_relaxed);
-  if (with_1_7) {
-    stats.unreadable = unreadable_.load(std::memory_order_relaxed);
-    stats.refused_too_large = refused_too_large_.load(std::memory_order_relaxed);
+  if (fields == StatsFields::abi_1_4) {
+    return;
+  }
+  stats.unreadable = unreadable_.load(std::memory_order_relaxed);
+  stats.refused_too_large = refused_too_large_.load(std::memory_order_relaxed);
+  {
     std::lock_guard lock(mutex_);
     stats.in_flight = in_flight_;
     stats.threads = threads_;
+  }
+  if (fields == StatsFields::abi_1_9) {
+    stats.refused_handshakes = client_gate_ ? client_gate_->refused_handshakes() : 0;
+    stats.refused_client_key = refused_client_key_.load(std::memory_order_relaxed);
   }
 }
 

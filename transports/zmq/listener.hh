@@ -85,9 +85,21 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // The bound URL (the system's port for a port 0 request).
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
-  // Fills ABI 1.4's fields of stats (jn_listener_stats_get) with what the
-  // listener has done since it opened, and ABI 1.7's when with_1_7.
-  void fill_stats(jn_listener_stats& stats, bool with_1_7) const;
+  // The fields of jn_listener_stats a caller's struct holds: those of ABI
+  // 1.4's struct, of 1.7's, or of 1.9's.
+  enum class StatsFields { abi_1_4, abi_1_7, abi_1_9 };
+  // Fills fields of stats (jn_listener_stats_get) with what the listener
+  // has done since it opened.
+  void fill_stats(jn_listener_stats& stats, StatsFields fields) const;
+
+  // Whether the listener uses CURVE, and so takes client keys.
+  [[nodiscard]] bool uses_curve() const noexcept { return client_gate_ != nullptr; }
+  // Lets in the clients of client_keys (32 bytes each, at least one) and
+  // no other, from now on: in new handshakes, and at each call of the
+  // connections already let in. uses_curve() must hold.
+  void set_curve_client_keys(const std::vector<std::string>& client_keys) {
+    client_gate_->replace(client_keys);
+  }
 
   // Answers new calls UNAVAILABLE from now on and waits for the calls in
   // flight until drain_deadline_ns; the listener keeps its socket and
@@ -153,8 +165,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // the last answers to leave, before the process may exit. (inproc
   // listeners share the process's context with their callers.)
   std::unique_ptr<zmq::context_t> context_;
-  std::unique_ptr<CurveAllowList> allow_list_;  // in context_, closed before it
-  std::string inproc_name_;                     // the zmq+inproc name bound, if any
+  // A CURVE listener's, in context_: stopped before the context closes,
+  // kept while the listener is, for the calls that ask it.
+  std::unique_ptr<CurveClientGate> client_gate_;
+  std::string inproc_name_;  // the zmq+inproc name bound, if any
   std::unique_ptr<SharedSocket> socket_;
 
   std::atomic<bool> draining_{false};
@@ -173,6 +187,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint64_t> dropped_unread_{0};
   std::atomic<std::uint64_t> unreadable_{0};
   std::atomic<std::uint64_t> refused_too_large_{0};
+  std::atomic<std::uint64_t> refused_client_key_{0};
 
   std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
   // By routing id. Entries nothing else holds and with nothing unwritten

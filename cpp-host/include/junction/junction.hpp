@@ -263,6 +263,12 @@ class Listener {
   // What it has done since it opened (jn_listener_stats_get); all zero for
   // an empty listener.
   [[nodiscard]] jn_listener_stats stats() const noexcept;
+  // Lets in the CURVE clients of client_keys (Z85 public keys) and no
+  // other, from now on, connections already made included
+  // (jn_listener_set_curve_client_keys). Throws Error: FAILED_PRECONDITION
+  // without CURVE, INVALID_ARGUMENT for no key or a bad one (the list in
+  // force stays).
+  void set_curve_client_keys(const std::vector<std::string>& client_keys);
   // Answers new calls UNAVAILABLE and waits for the calls in flight until
   // drain_deadline (jn_listener_drain), keeping the listener: url and
   // stats stay readable until close. Returns whether no call is in flight;

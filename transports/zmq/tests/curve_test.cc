@@ -1,5 +1,6 @@
 // CURVE on listeners and routes (ABI 1.8): encrypted calls over tcp and
-// ipc; a listener's allow-list; each way a handshake can fail answered
+// ipc; a listener's allow-list, and a new one put in force while it serves
+// (ABI 1.9); each way a handshake can fail answered
 // UNAVAILABLE with a message that says why, within the call's deadline; a
 // connection libzmq gave up made again once the listener lets it in; and
 // the keys and options refused INVALID_ARGUMENT.
@@ -155,6 +156,125 @@ TEST(CurveTest, RefusedRouteConnectsOnceTheListenerLetsItIn) {
         << message;
     EXPECT_EQ(client.route_stats("test").state, JN_ROUTE_READY);
   }
+}
+
+// A new list is in force at once: a key taken off stops calling on the
+// connection it has (PERMISSION_DENIED, no handler runs), a key put on
+// connects at its route's next attempt, and new handshakes follow the list.
+TEST(CurveTest, ReplacedClientKeysHoldForNewAndExistingConnections) {
+  TempDir dir;
+  const junction::CurveKeyPair server_keys = junction::curve_keypair();
+  const junction::CurveKeyPair first = junction::curve_keypair();
+  const junction::CurveKeyPair second = junction::curve_keypair();
+  for (const std::string& url : bindable_urls(dir)) {
+    SCOPED_TRACE(url);
+    junction::Host server;
+    server.register_service(test_service());
+    junction::Listener listener =
+        listen_with(server, url, server_keys.secret_key, {first.public_key});
+    junction::Host first_client;
+    first_client.route("test", std::string(listener.url()),
+                       curve_route(server_keys.public_key, first));
+    junction::Host second_client;
+    second_client.route("test", std::string(listener.url()),
+                        curve_route(server_keys.public_key, second));
+    std::string message;
+    EXPECT_EQ(echo_code(first_client, "test", &message), Code::ok) << message;
+    EXPECT_EQ(echo_code(second_client, "test", &message), Code::unavailable);
+    EXPECT_GE(listener.stats().refused_handshakes, 1U);
+
+    listener.set_curve_client_keys({second.public_key});
+    EXPECT_EQ(echo_code(first_client, "test", &message), Code::permission_denied);
+    EXPECT_EQ(message,
+              "this client's CURVE key is no longer let in at " + std::string(listener.url()));
+    EXPECT_EQ(first_client.route_stats("test").state, JN_ROUTE_READY);  // still connected
+    EXPECT_TRUE(eventually([&] { return echo_code(second_client, "test", &message) == Code::ok; }))
+        << message;
+    junction::Host new_first_client;
+    new_first_client.route("test", std::string(listener.url()),
+                           curve_route(server_keys.public_key, first));
+    EXPECT_EQ(echo_code(new_first_client, "test", &message), Code::unavailable);
+    EXPECT_NE(message.find("refused this route's CURVE key"), std::string::npos) << message;
+
+    const jn_listener_stats stats = listener.stats();
+    EXPECT_EQ(stats.refused_client_key, 1U);
+    EXPECT_GE(stats.refused_handshakes, 2U);
+    EXPECT_EQ(stats.requests, stats.answers);
+    EXPECT_EQ(echo_code(first_client, "test", &message), Code::permission_denied);
+    EXPECT_EQ(listener.stats().refused_client_key, 2U);
+  }
+}
+
+// A listener started to let any client in takes a list later; a list is
+// needed to go back to fewer clients, never more than the list names.
+TEST(CurveTest, ListenerForAnyClientTakesAList) {
+  const junction::CurveKeyPair server_keys = junction::curve_keypair();
+  const junction::CurveKeyPair kept = junction::curve_keypair();
+  const junction::CurveKeyPair dropped = junction::curve_keypair();
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener =
+      listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key);
+  junction::Host kept_client;
+  kept_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key, kept));
+  junction::Host dropped_client;
+  dropped_client.route("test", std::string(listener.url()),
+                       curve_route(server_keys.public_key, dropped));
+  std::string message;
+  EXPECT_EQ(echo_code(kept_client, "test", &message), Code::ok) << message;
+  EXPECT_EQ(echo_code(dropped_client, "test", &message), Code::ok) << message;
+  EXPECT_EQ(listener.stats().refused_handshakes, 0U);
+
+  listener.set_curve_client_keys({kept.public_key});
+  EXPECT_EQ(echo_code(kept_client, "test", &message), Code::ok) << message;
+  EXPECT_EQ(echo_code(dropped_client, "test", &message), Code::permission_denied);
+  junction::Host keyless_client;
+  keyless_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key));
+  EXPECT_EQ(echo_code(keyless_client, "test", &message), Code::unavailable);
+  EXPECT_EQ(listener.stats().refused_client_key, 1U);
+}
+
+// A list that is refused changes nothing: the list in force stays.
+TEST(CurveTest, BadClientKeyListsAreRefusedAndChangeNothing) {
+  const junction::CurveKeyPair server_keys = junction::curve_keypair();
+  const junction::CurveKeyPair client_keys = junction::curve_keypair();
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key,
+                                            {client_keys.public_key});
+  junction::Host client;
+  client.route("test", std::string(listener.url()),
+               curve_route(server_keys.public_key, client_keys));
+  std::string message;
+  ASSERT_EQ(echo_code(client, "test", &message), Code::ok) << message;
+
+  const std::string bad_key = client_keys.secret_key.substr(1) + "\"";
+  EXPECT_EQ(code_of(
+                [&] {
+                  listener.set_curve_client_keys({server_keys.public_key, bad_key});
+                },
+                &message),
+            Code::invalid_argument);
+  EXPECT_EQ(message, "client_keys[1] must be 40 Z85 characters (jn_curve_keypair makes them)");
+  EXPECT_EQ(code_of([&] { listener.set_curve_client_keys({}); }, &message), Code::invalid_argument);
+  EXPECT_EQ(message, "client_keys holds no key, which would let no client in");
+  jn_status status{};
+  const char* const keys[1] = {server_keys.public_key.c_str()};
+  EXPECT_EQ(jn_listener_set_curve_client_keys(nullptr, keys, 1, &status), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_listener_set_curve_client_keys(nullptr, keys, 1, nullptr), JN_INVALID_ARGUMENT);
+  jn_status_release(&status);
+  EXPECT_EQ(echo_code(client, "test", &message), Code::ok) << message;  // still let in
+
+  junction::Host plain;
+  plain.register_service(test_service());
+  junction::Listener plain_listener = plain.listen("zmq+tcp://127.0.0.1:0");
+  EXPECT_EQ(
+      code_of([&] { plain_listener.set_curve_client_keys({client_keys.public_key}); }, &message),
+      Code::failed_precondition);
+  EXPECT_EQ(message,
+            "the listener at " + std::string(plain_listener.url()) + " does not use CURVE");
+  EXPECT_EQ(code_of([] { junction::Listener().set_curve_client_keys({"x"}); }, &message),
+            Code::invalid_argument);
 }
 
 TEST(CurveTest, KeysThatDoNotMatchTheListenerAreUnavailableSayingWhy) {

@@ -190,6 +190,13 @@ TEST(ListenTest, StatsCountCallsAndAnswersAndRefuseBadArguments) {
   of_1_6.threads = 99;
   EXPECT_EQ(jn_listener_stats_get(raw, &of_1_6), JN_OK);
   EXPECT_EQ(of_1_6.threads, 99U);
+  // Code built against ABI 1.7 or 1.8 passes one ending at threads.
+  jn_listener_stats of_1_7{};
+  of_1_7.struct_size = offsetof(jn_listener_stats, refused_handshakes);
+  of_1_7.refused_client_key = 99;
+  EXPECT_EQ(jn_listener_stats_get(raw, &of_1_7), JN_OK);
+  EXPECT_GE(of_1_7.threads, 1U);
+  EXPECT_EQ(of_1_7.refused_client_key, 99U);
 
   jn_listener_stats small{};
   small.struct_size = offsetof(jn_listener_stats, unreadable) - 8;
