@@ -150,6 +150,37 @@ fn key_pointer(key: &Option<CString>) -> *const c_char {
     key.as_ref().map_or(std::ptr::null(), |key| key.as_ptr())
 }
 
+/// CURVE client keys as C takes them, with the list of pointers to them
+/// (NULL for no key) and their count.
+struct ClientKeys {
+    keys: Vec<CString>,
+    pointers: Vec<*const c_char>,
+}
+
+impl ClientKeys {
+    fn new<S: AsRef<str>>(keys: &[S]) -> Result<ClientKeys> {
+        let keys = keys
+            .iter()
+            .map(|key| key_string(key.as_ref(), "CURVE client key"))
+            .collect::<Result<Vec<CString>>>()?;
+        let pointers = keys.iter().map(|key| key.as_ptr()).collect();
+        Ok(ClientKeys { keys, pointers })
+    }
+
+    fn list(&self) -> *const *const c_char {
+        if self.pointers.is_empty() {
+            std::ptr::null()
+        } else {
+            self.pointers.as_ptr()
+        }
+    }
+
+    fn count(&self) -> Result<u32> {
+        u32::try_from(self.keys.len())
+            .map_err(|_| Status::new(Code::InvalidArgument, "too many CURVE client keys"))
+    }
+}
+
 impl ListenOptions {
     /// The defaults: every service of the host, 4 threads, 1024 calls in
     /// flight, 64 MiB payloads, 1024 answers or 256 MiB left unread by a
@@ -348,7 +379,8 @@ pub struct Listener<'host> {
 unsafe impl Send for Listener<'_> {}
 // SAFETY: shared references read the copied URL and the listener's
 // counts, which jn_listener_stats_get reads atomically from any thread,
-// and drain it, which jn_listener_drain allows on several threads at once
+// drain it, which jn_listener_drain allows on several threads at once, and
+// replace its CURVE client keys, which the listener guards with a lock
 // (never with jn_listener_close, which needs the owned Listener).
 unsafe impl Sync for Listener<'_> {}
 
@@ -379,6 +411,12 @@ pub struct ListenerStats {
     pub in_flight: u64,
     /// The listener's threads.
     pub threads: u64,
+    /// CURVE handshakes refused because their client's key was not let in.
+    pub refused_handshakes: u64,
+    /// Calls answered [`Code::PermissionDenied`] because their connection's
+    /// CURVE key was taken off the list since it connected
+    /// ([`Listener::set_curve_client_keys`]).
+    pub refused_client_key: u64,
 }
 
 impl Listener<'_> {
@@ -417,7 +455,58 @@ impl Listener<'_> {
             refused_too_large: raw.refused_too_large,
             in_flight: raw.in_flight,
             threads: raw.threads,
+            refused_handshakes: raw.refused_handshakes,
+            refused_client_key: raw.refused_client_key,
         }
+    }
+
+    /// Lets in the CURVE clients whose public keys are `public_keys`, and
+    /// no other, from now on: new connections are checked in their
+    /// handshake, and the calls of connections made before with a key no
+    /// longer listed are answered [`Code::PermissionDenied`] (ZeroMQ checks
+    /// a key only when a connection is made; the listener checks it again
+    /// at each call). A key added connects at its route's next attempt.
+    ///
+    /// Fails, changing nothing, with [`Code::FailedPrecondition`] for a
+    /// listener without CURVE and [`Code::InvalidArgument`] for no key (a
+    /// list that lets nobody in) or a key that is not 40 Z85 characters.
+    ///
+    /// ```
+    /// use junction::{CurveKeyPair, Host, ListenOptions};
+    ///
+    /// let host = Host::new()?;
+    /// let server_keys = CurveKeyPair::generate()?;
+    /// let (old_client, new_client) = (CurveKeyPair::generate()?, CurveKeyPair::generate()?);
+    /// let options = ListenOptions::new()
+    ///     .curve_secret_key(server_keys.secret_key.clone())
+    ///     .curve_client_keys([old_client.public_key]);
+    /// let listener = host.listen("zmq+tcp://127.0.0.1:0", &options)?;
+    /// // The old client's key is revoked, the new one's let in.
+    /// listener.set_curve_client_keys([new_client.public_key])?;
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn set_curve_client_keys<I, S>(&self, public_keys: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let keys: Vec<S> = public_keys.into_iter().collect();
+        let client_keys = ClientKeys::new(&keys)?;
+        let mut status = sys::jn_status::default();
+        // SAFETY: this listener is open (closing it takes ownership), and
+        // jn_listener_set_curve_client_keys may run beside stats reads,
+        // drains and itself; the keys are borrowed for the call; status is
+        // an out parameter owned here.
+        let code = unsafe {
+            sys::jn_listener_set_curve_client_keys(
+                self.raw.as_ptr(),
+                client_keys.list(),
+                client_keys.count()?,
+                &mut status,
+            )
+        };
+        // SAFETY: status is the call's out parameter.
+        unsafe { check(code, &mut status) }
     }
 
     /// Drains the listener and keeps it: calls that arrive from now on are
@@ -581,15 +670,7 @@ impl HostRef {
             options.curve_secret_key.as_ref().map(|key| key.0.as_str()),
             "CURVE secret key",
         )?;
-        let client_keys = options
-            .curve_client_keys
-            .iter()
-            .map(|key| key_string(key, "CURVE client key"))
-            .collect::<Result<Vec<CString>>>()?;
-        let client_key_pointers: Vec<*const c_char> =
-            client_keys.iter().map(|key| key.as_ptr()).collect();
-        let client_key_count = u32::try_from(client_key_pointers.len())
-            .map_err(|_| Status::new(Code::InvalidArgument, "too many CURVE client keys"))?;
+        let client_keys = ClientKeys::new(&options.curve_client_keys)?;
         let raw_options = sys::jn_listen_options {
             struct_size: std::mem::size_of::<sys::jn_listen_options>() as u32,
             threads: options.threads,
@@ -602,12 +683,8 @@ impl HostRef {
             max_unread_answers: options.max_unread_answers,
             max_unread_answer_bytes: options.max_unread_answer_bytes,
             curve_secret_key: key_pointer(&secret_key),
-            curve_client_keys: if client_key_pointers.is_empty() {
-                std::ptr::null()
-            } else {
-                client_key_pointers.as_ptr()
-            },
-            curve_client_key_count: client_key_count,
+            curve_client_keys: client_keys.list(),
+            curve_client_key_count: client_keys.count()?,
             reserved: 0,
         };
         let mut raw = std::ptr::null_mut();

@@ -573,6 +573,95 @@ fn curve_encrypts_and_refuses_keys_the_listener_does_not_allow() {
 }
 
 #[test]
+fn curve_client_keys_replaced_while_serving_hold_for_every_connection() {
+    run(|| {
+        let server_keys = CurveKeyPair::generate().unwrap();
+        let first = CurveKeyPair::generate().unwrap();
+        let second = CurveKeyPair::generate().unwrap();
+        let server = echo_host();
+        let listener = server
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new()
+                    .curve_secret_key(server_keys.secret_key.clone())
+                    .curve_client_keys([first.public_key.clone()]),
+            )
+            .unwrap();
+        let to_server = |pair: &CurveKeyPair| {
+            routed(
+                "rust.echo",
+                listener.url(),
+                &RouteOptions::new()
+                    .curve_server_key(server_keys.public_key.clone())
+                    .curve_key_pair(pair),
+            )
+        };
+        let first_client = to_server(&first);
+        call_rust_echo(&first_client);
+        let second_client = to_server(&second);
+        let second_echo = second_client.resolve("rust.echo", "echo").unwrap();
+        expect_code(
+            "a key not yet let in",
+            second_echo.call(b"", Deadline::after(WAIT)),
+            Code::Unavailable,
+        );
+
+        listener
+            .set_curve_client_keys([second.public_key.as_str()])
+            .unwrap();
+        let error = first_client
+            .resolve("rust.echo", "echo")
+            .unwrap()
+            .call(b"revoked", Deadline::after(WAIT))
+            .unwrap_err();
+        assert_eq!(error.code(), Code::PermissionDenied, "{error}");
+        assert_eq!(
+            error.message(),
+            format!(
+                "this client's CURVE key is no longer let in at {}",
+                listener.url()
+            )
+        );
+        // The route makes its refused connection again a second later.
+        let give_up = Instant::now() + WAIT;
+        while second_echo.call(b"", Deadline::after(WAIT)).is_err() && Instant::now() < give_up {
+            thread::sleep(Duration::from_millis(50));
+        }
+        call_rust_echo(&second_client);
+        let stats = listener.stats();
+        assert_eq!(stats.refused_client_key, 1, "{stats:?}");
+        assert!(stats.refused_handshakes >= 1, "{stats:?}");
+
+        // Refusals change nothing.
+        expect_code(
+            "no key",
+            listener.set_curve_client_keys(Vec::<String>::new()),
+            Code::InvalidArgument,
+        );
+        let with_nul = format!("{}\0", &first.public_key[1..]);
+        expect_code(
+            "a key with a NUL byte",
+            listener.set_curve_client_keys([with_nul]),
+            Code::InvalidArgument,
+        );
+        expect_code(
+            "a short key",
+            listener.set_curve_client_keys(["short"]),
+            Code::InvalidArgument,
+        );
+        call_rust_echo(&second_client);
+        let plain = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        expect_code(
+            "a listener without CURVE",
+            plain.set_curve_client_keys([first.public_key.as_str()]),
+            Code::FailedPrecondition,
+        );
+    });
+}
+
+#[test]
 fn bad_curve_options_are_refused_without_repeating_a_secret() {
     run(|| {
         let host = echo_host();
