@@ -222,6 +222,21 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
   return status_from(code, &status);
 }
 
+junction_go_status junction_go_listener_set_curve_client_keys(jn_listener* listener,
+                                                              const char* client_keys,
+                                                              uint32_t key_count) {
+  jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
+  const char** keys = split_names(client_keys, key_count);
+  if (client_keys != NULL && keys == NULL) {
+    jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the client key list");
+    return status_from(JN_RESOURCE_EXHAUSTED, &status);
+  }
+  const int32_t code = jn_listener_set_curve_client_keys(
+      listener, keys, client_keys != NULL ? key_count : 0, &status);
+  free((void*)keys);
+  return status_from(code, &status);
+}
+
 int32_t junction_go_listener_drain(jn_listener* listener, int64_t timeout_ns) {
   return jn_listener_drain(listener, timeout_ns == 0 ? 0 : deadline_after(timeout_ns));
 }

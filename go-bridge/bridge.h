@@ -103,6 +103,12 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
                                       const char* curve_secret_key, const char* curve_client_keys,
                                       uint32_t curve_client_key_count, jn_listener** listener);
 
+/* jn_listener_set_curve_client_keys. client_keys: key_count keys laid end
+ * to end like junction_go_listen's (borrowed), or NULL for none. */
+junction_go_status junction_go_listener_set_curve_client_keys(jn_listener* listener,
+                                                              const char* client_keys,
+                                                              uint32_t key_count);
+
 /* jn_listener_drain with a drain deadline timeout_ns from now
  * (JUNCTION_GO_NO_TIMEOUT: wait for every call in flight; 0: do not wait). */
 int32_t junction_go_listener_drain(jn_listener* listener, int64_t timeout_ns);

@@ -1,8 +1,9 @@
 package junction_test
 
 // CURVE on a listener and its routes (ABI 1.8): encrypted calls over ipc
-// and tcp, a listener's client list, the failures' messages, and options
-// refused without repeating a secret.
+// and tcp, a listener's client list and its replacement while it serves
+// (ABI 1.9), the failures' messages, and options refused without repeating
+// a secret.
 
 import (
 	"context"
@@ -63,6 +64,73 @@ func TestCurveEncryptsAndLetsInOnlyTheListedClients(t *testing.T) {
 			expectCode(t, "a route without CURVE", err, junction.Unavailable)
 		})
 	}
+}
+
+// A list put in force while the listener serves holds at once: a key taken
+// off is answered PERMISSION_DENIED on the connection it has, a key put on
+// connects at its route's next attempt, and refused lists change nothing.
+func TestCurveClientKeysReplacedWhileServingHoldForEveryConnection(t *testing.T) {
+	serverKeys := newCurveKeyPair(t)
+	first := newCurveKeyPair(t)
+	second := newCurveKeyPair(t)
+	server := echoHost(t)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0",
+		junction.ListenCurveSecretKey(serverKeys.SecretKey),
+		junction.ListenCurveClientKeys(first.PublicKey))
+	routed := func(pair junction.CurveKeyPair) *junction.Method {
+		client := newHost(t)
+		if err := client.Route(goecho.Name, listener.URL(), junction.RouteCurveServerKey(serverKeys.PublicKey),
+			junction.RouteCurveKeyPair(pair)); err != nil {
+			t.Fatal(err)
+		}
+		return method(t, client, goecho.Name, "echo")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	firstEcho := routed(first)
+	if _, err := firstEcho.Call(ctx, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	secondEcho := routed(second)
+	_, err := secondEcho.Call(ctx, []byte("second"))
+	expectCode(t, "a key not yet let in", err, junction.Unavailable)
+
+	if err := listener.SetCurveClientKeys(second.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	_, err = firstEcho.Call(ctx, []byte("revoked"))
+	expectCode(t, "a key taken off", err, junction.PermissionDenied)
+	if want := "this client's CURVE key is no longer let in at " + listener.URL(); !strings.Contains(err.Error(), want) {
+		t.Fatalf("revoked: %v, want %q", err, want)
+	}
+	// The route makes its refused connection again a second later.
+	for _, err = secondEcho.Call(ctx, nil); err != nil && ctx.Err() == nil; _, err = secondEcho.Call(ctx, nil) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("a key put on: %v", err)
+	}
+	stats, err := listener.Stats()
+	if err != nil || stats.RefusedClientKey != 1 || stats.RefusedHandshakes < 1 {
+		t.Fatalf("stats: %+v, %v", stats, err)
+	}
+
+	expectCode(t, "no key", listener.SetCurveClientKeys(), junction.InvalidArgument)
+	expectCode(t, "an empty key", listener.SetCurveClientKeys(first.PublicKey, ""), junction.InvalidArgument)
+	err = listener.SetCurveClientKeys(first.SecretKey[1:] + "\x00")
+	expectCode(t, "a key with a NUL byte", err, junction.InvalidArgument)
+	if strings.Contains(err.Error(), first.SecretKey[1:]) {
+		t.Fatalf("the error repeats the key: %v", err)
+	}
+	if _, err := secondEcho.Call(ctx, []byte("still let in")); err != nil {
+		t.Fatalf("after refused lists: %v", err)
+	}
+	plain := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	expectCode(t, "a listener without CURVE", plain.SetCurveClientKeys(first.PublicKey), junction.FailedPrecondition)
+	if err := plain.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectCode(t, "a closed listener", plain.SetCurveClientKeys(first.PublicKey), junction.FailedPrecondition)
 }
 
 func TestCurveOptionsAreCheckedWithoutRepeatingASecret(t *testing.T) {

@@ -66,6 +66,7 @@ var (
 	ErrDeadlineExceeded   = &Error{Code: DeadlineExceeded}
 	ErrNotFound           = &Error{Code: NotFound}
 	ErrAlreadyExists      = &Error{Code: AlreadyExists}
+	ErrPermissionDenied   = &Error{Code: PermissionDenied}
 	ErrResourceExhausted  = &Error{Code: ResourceExhausted}
 	ErrFailedPrecondition = &Error{Code: FailedPrecondition}
 	ErrUnimplemented      = &Error{Code: Unimplemented}

@@ -224,6 +224,50 @@ func ExampleNewCurveKeyPair() {
 	// Output: opened for a listed client <nil>
 }
 
+// Rotating a client's key: the listener lets in the new key and revokes the
+// old one while it serves; the old key's connection is refused at its next
+// call.
+func ExampleListener_SetCurveClientKeys() {
+	serverKeys, _ := junction.NewCurveKeyPair()
+	oldKeys, _ := junction.NewCurveKeyPair()
+	newKeys, _ := junction.NewCurveKeyPair()
+
+	server, _ := junction.NewHost()
+	defer server.Close()
+	_ = server.Register(junction.NewService("vault").
+		Method("open", func(_ context.Context, req []byte) ([]byte, error) {
+			return []byte("opened"), nil
+		}))
+	listener, err := server.Listen("zmq+tcp://127.0.0.1:0",
+		junction.ListenCurveSecretKey(serverKeys.SecretKey),
+		junction.ListenCurveClientKeys(oldKeys.PublicKey))
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background())
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	_ = client.Route("vault", listener.URL(),
+		junction.RouteCurveServerKey(serverKeys.PublicKey),
+		junction.RouteCurveKeyPair(oldKeys))
+	open, _ := client.Method("vault", "open")
+	defer open.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	response, err := open.Call(ctx, nil)
+	fmt.Println(string(response), err)
+
+	if err := listener.SetCurveClientKeys(newKeys.PublicKey); err != nil {
+		panic(err)
+	}
+	_, err = open.Call(ctx, nil)
+	fmt.Println(errors.Is(err, junction.ErrPermissionDenied))
+	// Output:
+	// opened <nil>
+	// true
+}
+
 // A listener on port 0 reports the port the system chose, which is what
 // other hosts route to.
 func ExampleHost_Listen() {

@@ -22,8 +22,8 @@ type Listener struct {
 	url  string
 
 	// Held for writing while closing (a second Close returns once the
-	// first is done), for reading by Stats and Drain, which the ABI lets
-	// run side by side but not with the close.
+	// first is done), for reading by Stats, Drain and SetCurveClientKeys,
+	// which the ABI lets run side by side but not with the close.
 	mu  sync.RWMutex
 	raw *C.jn_listener // nil once closed
 }
@@ -239,6 +239,13 @@ type ListenerStats struct {
 	InFlight uint64
 	// Threads is the listener's threads.
 	Threads uint64
+	// RefusedHandshakes is the CURVE handshakes refused because their
+	// client's key was not let in.
+	RefusedHandshakes uint64
+	// RefusedClientKey is the calls answered PERMISSION_DENIED because
+	// their connection's CURVE key was taken off the list since it
+	// connected ([Listener.SetCurveClientKeys]).
+	RefusedClientKey uint64
 }
 
 // Stats reports what the listener has done since it opened. A closed
@@ -255,15 +262,43 @@ func (l *Listener) Stats() (ListenerStats, error) {
 	// An open listener and this size are all it checks: it cannot fail.
 	C.jn_listener_stats_get(l.raw, &raw)
 	return ListenerStats{
-		Requests:        uint64(raw.requests),
-		Answers:         uint64(raw.answers),
-		RefusedUnread:   uint64(raw.refused_unread),
-		DroppedUnread:   uint64(raw.dropped_unread),
-		Unreadable:      uint64(raw.unreadable),
-		RefusedTooLarge: uint64(raw.refused_too_large),
-		InFlight:        uint64(raw.in_flight),
-		Threads:         uint64(raw.threads),
+		Requests:          uint64(raw.requests),
+		Answers:           uint64(raw.answers),
+		RefusedUnread:     uint64(raw.refused_unread),
+		DroppedUnread:     uint64(raw.dropped_unread),
+		Unreadable:        uint64(raw.unreadable),
+		RefusedTooLarge:   uint64(raw.refused_too_large),
+		InFlight:          uint64(raw.in_flight),
+		Threads:           uint64(raw.threads),
+		RefusedHandshakes: uint64(raw.refused_handshakes),
+		RefusedClientKey:  uint64(raw.refused_client_key),
 	}, nil
+}
+
+// SetCurveClientKeys lets in the CURVE clients whose public keys are
+// publicKeys, and no other, from now on, whatever list (or none) the
+// listener started with: new connections are checked in their handshake,
+// and the calls of connections made before with a key no longer listed are
+// answered PERMISSION_DENIED (ZeroMQ checks a key only when a connection is
+// made; the listener checks it again at each call). A key added connects
+// at its route's next attempt. Keys are rotated this way without a restart
+// and without dropping a call.
+//
+// It fails, changing nothing, with FAILED_PRECONDITION for a listener
+// without CURVE or a closed one, and INVALID_ARGUMENT for no key (a list
+// that lets nobody in) or a key that is not 40 Z85 characters.
+func (l *Listener) SetCurveClientKeys(publicKeys ...string) error {
+	keys, err := endToEnd(publicKeys, "CURVE client key", cKey)
+	if err != nil {
+		return err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.raw == nil {
+		return Errorf(FailedPrecondition, "listener %s is closed", l.url)
+	}
+	return statusError(C.junction_go_listener_set_curve_client_keys(l.raw, cCharsOrNil(keys),
+		C.uint32_t(len(publicKeys))))
 }
 
 // Close stops serving: calls that arrive from now on are answered

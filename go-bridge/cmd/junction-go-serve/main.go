@@ -2,7 +2,8 @@
 // Host.Listen: the go.echo service (package junction/goecho), plus the
 // services of any (Rust or C/C++) modules it is given, on every URL it is
 // given, until SIGTERM or SIGINT; then it lets the calls in flight finish
-// and exits. SIGUSR1 reports the statistics so far. It speaks like the
+// and exits. SIGUSR1 reports the statistics so far; SIGHUP reads the CURVE
+// client keys file again and lets in its keys only. It speaks like the
 // junction-host daemon, so that the same tests drive both:
 //
 //	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]...
@@ -20,8 +21,9 @@
 // junction-host's options of the same names. So are the CURVE options
 // (ABI 1.8): --curve-secret-key-file names a file holding the listeners'
 // secret key (Z85, readable by its owner only), --curve-client-keys-file
-// one listing the public keys of the clients let in, one a line; standard
-// error then names the public key clients route with.
+// one listing the public keys of the clients let in, one a line, read
+// again on SIGHUP (Listener.SetCurveClientKeys); standard error then names
+// the public key clients route with.
 //
 // Once every listener is bound, standard output carries one line
 //
@@ -39,6 +41,9 @@
 // SIGTERM or SIGINT and the drain, it carries one line per listener:
 //
 //	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread; N unreadable and N over the payload limit; N in flight on N threads
+//
+// (with CURVE, ending "; CURVE client keys refused N handshakes and N
+// calls").
 //
 // Exit status: 0 after a complete drain; 1 when a module cannot be loaded,
 // an address cannot be bound or the drain timeout cut calls short; 2 for a
@@ -178,27 +183,61 @@ func readCurveOptions(secretKeyFile, clientKeysFile string) ([]junction.ListenOp
 	if clientKeysFile == "" {
 		return options, line + "any client that knows it may connect", nil
 	}
-	keys, where, err := keyLines(clientKeysFile)
+	keys, err := readClientKeys(clientKeysFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("--curve-client-keys-file: %w", err)
-	}
-	for i, key := range keys {
-		if !isZ85Key(key) {
-			return nil, "", fmt.Errorf("%s not a CURVE public key (40 Z85 characters): '%s'", where[i], key)
-		}
-	}
-	if len(keys) == 0 {
-		return nil, "", fmt.Errorf("--curve-client-keys-file %s lists no key, which would let no client in", clientKeysFile)
+		return nil, "", err
 	}
 	options = append(options, junction.ListenCurveClientKeys(keys...))
 	return options, fmt.Sprintf("%s%d client key(s) let in, no other", line, len(keys)), nil
+}
+
+// readClientKeys reads a CURVE client keys file, as junction-host does: one
+// or more public keys, one a line.
+func readClientKeys(path string) ([]string, error) {
+	keys, where, err := keyLines(path)
+	if err != nil {
+		return nil, fmt.Errorf("--curve-client-keys-file: %w", err)
+	}
+	for i, key := range keys {
+		if !isZ85Key(key) {
+			return nil, fmt.Errorf("%s not a CURVE public key (40 Z85 characters): '%s'", where[i], key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--curve-client-keys-file %s lists no key, which would let no client in", path)
+	}
+	return keys, nil
+}
+
+// reloadClientKeys reads the CURVE client keys file again (on SIGHUP) and
+// puts its keys in force on every listener, as junction-host does; a file
+// that cannot be used is reported and changes nothing.
+func reloadClientKeys(stderr io.Writer, path string, listeners []*junction.Listener) {
+	if path == "" {
+		fmt.Fprintln(stderr, "junction-go-serve: SIGHUP received; there is no --curve-client-keys-file to read again")
+		return
+	}
+	keys, err := readClientKeys(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "junction-go-serve: SIGHUP received; %v; the client keys in force stay\n", err)
+		return
+	}
+	for _, listener := range listeners {
+		if err := listener.SetCurveClientKeys(keys...); err != nil {
+			// The keys are the same for every listener: the first refuses them all.
+			fmt.Fprintf(stderr, "junction-go-serve: SIGHUP received; %s: %v; the client keys in force stay\n", path, err)
+			return
+		}
+	}
+	fmt.Fprintf(stderr, "junction-go-serve: SIGHUP received; %d client key(s) from %s let in, no other "+
+		"(a connection whose key is gone is refused at its next call)\n", len(keys), path)
 }
 
 func main() {
 	// Signals are caught from the start, so one that comes while binding
 	// still drains.
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, signals))
 }
 
@@ -315,14 +354,18 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	}
 	fmt.Fprintln(stdout, "junction-go-serve: ready")
 
+	curve := *secretKeyFile != ""
 	received := <-stop
-	for received == syscall.SIGUSR1 {
+	for ; received == syscall.SIGUSR1 || received == syscall.SIGHUP; received = <-stop {
+		if received == syscall.SIGHUP {
+			reloadClientKeys(stderr, *clientKeysFile, listeners)
+			continue
+		}
 		fmt.Fprintln(stderr, "junction-go-serve: SIGUSR1 received; the statistics so far:")
 		for _, listener := range listeners {
-			reportListener(stderr, listener)
+			reportListener(stderr, listener, curve)
 		}
 		reportMethods(stderr, host)
-		received = <-stop
 	}
 	fmt.Fprintf(stderr, "junction-go-serve: %v: draining calls in flight (up to %v)\n", received, *drain)
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
@@ -338,7 +381,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		}
 	}
 	for _, listener := range listeners {
-		reportListener(stderr, listener)
+		reportListener(stderr, listener, curve)
 	}
 	// Drained (or cut short: a context done closes without waiting).
 	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Close(ctx) }) {
@@ -384,15 +427,23 @@ func names(services []junction.ServiceInfo) []string {
 	return listed
 }
 
-// reportListener writes what listener has done, as junction-host does.
-func reportListener(stderr io.Writer, listener *junction.Listener) {
-	if stats, err := listener.Stats(); err == nil {
-		fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
-			"%d calls refused and %d dropped because their clients left answers unread; "+
-			"%d unreadable and %d over the payload limit; %d in flight on %d threads\n",
-			listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
-			stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads)
+// reportListener writes what listener has done, as junction-host does;
+// with curve, what its client keys refused too.
+func reportListener(stderr io.Writer, listener *junction.Listener, curve bool) {
+	stats, err := listener.Stats()
+	if err != nil {
+		return
 	}
+	refusedByKeys := ""
+	if curve {
+		refusedByKeys = fmt.Sprintf("; CURVE client keys refused %d handshakes and %d calls",
+			stats.RefusedHandshakes, stats.RefusedClientKey)
+	}
+	fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
+		"%d calls refused and %d dropped because their clients left answers unread; "+
+		"%d unreadable and %d over the payload limit; %d in flight on %d threads%s\n",
+		listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
+		stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads, refusedByKeys)
 }
 
 // reportMethods writes each method's calls, errors and sampled latency, as

@@ -171,6 +171,89 @@ func TestCurveServesTheListedClientsOnly(t *testing.T) {
 	s.stopCleanly(t)
 }
 
+// SIGHUP reads the client keys file again: a key taken off is refused at
+// its connection's next call, a key put on connects, and a file that
+// cannot be used changes nothing. Without the file SIGHUP says so.
+func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
+	dir := t.TempDir()
+	server := curveKeyPair(t)
+	first := curveKeyPair(t)
+	second := curveKeyPair(t)
+	clients := writeFile(t, dir, "clients", first.PublicKey+"\n", 0o644)
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0",
+		"--curve-secret-key-file", writeFile(t, dir, "secret", server.SecretKey+"\n", 0o600),
+		"--curve-client-keys-file", clients)
+	url := s.readyURL(t)
+	echo := func(pair junction.CurveKeyPair) *junction.Method {
+		caller, err := junction.NewHost()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = caller.Close() })
+		if err := caller.Route("go.echo", url, junction.RouteCurveServerKey(server.PublicKey),
+			junction.RouteCurveKeyPair(pair)); err != nil {
+			t.Fatal(err)
+		}
+		method, err := caller.Method("go.echo", "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(method.Close)
+		return method
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	firstEcho, secondEcho := echo(first), echo(second)
+	if _, err := firstEcho.Call(ctx, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secondEcho.Call(ctx, []byte("second")); !errors.Is(err, junction.ErrUnavailable) {
+		t.Fatalf("a key not yet let in: %v", err)
+	}
+
+	writeFile(t, dir, "clients", "# rotated\n"+second.PublicKey+"\n", 0o644)
+	s.stop <- syscall.SIGHUP
+	if want := "SIGHUP received; 1 client key(s) from " + clients + " let in, no other"; !s.stderr.WaitFor(want) {
+		t.Fatalf("stderr %q lacks %q", s.stderr.String(), want)
+	}
+	if _, err := firstEcho.Call(ctx, []byte("revoked")); !errors.Is(err, junction.ErrPermissionDenied) {
+		t.Fatalf("a key taken off: %v", err)
+	}
+	// The route makes its refused connection again a second later.
+	_, err := secondEcho.Call(ctx, nil)
+	for ; err != nil && ctx.Err() == nil; _, err = secondEcho.Call(ctx, nil) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("a key put on: %v", err)
+	}
+
+	writeFile(t, dir, "clients", "not a key\n", 0o644)
+	s.stop <- syscall.SIGHUP
+	if want := clients + ":1: not a CURVE public key"; !s.stderr.WaitFor(want) {
+		t.Fatalf("stderr %q lacks %q", s.stderr.String(), want)
+	}
+	if !strings.Contains(s.stderr.String(), "; the client keys in force stay\n") {
+		t.Errorf("stderr %q does not say the keys stay", s.stderr.String())
+	}
+	if _, err := secondEcho.Call(ctx, []byte("still let in")); err != nil {
+		t.Fatalf("after a file it cannot use: %v", err)
+	}
+	s.stop <- syscall.SIGUSR1
+	if want := " handshakes and 1 calls\n"; !s.stderr.WaitFor(want) {
+		t.Errorf("stderr %q lacks %q", s.stderr.String(), want)
+	}
+	s.stopCleanly(t)
+
+	plain, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0")
+	plain.readyURL(t)
+	plain.stop <- syscall.SIGHUP
+	if want := "SIGHUP received; there is no --curve-client-keys-file to read again\n"; !plain.stderr.WaitFor(want) {
+		t.Errorf("stderr %q lacks %q", plain.stderr.String(), want)
+	}
+	plain.stopCleanly(t)
+}
+
 // served is a run in progress: its standard output's lines and, once it
 // has returned, its exit status. Its stderr is read only once it has
 // returned (status received, or lines closed after run's output ended).
