@@ -590,9 +590,10 @@ JN_API int32_t jn_host_route(jn_host* host, const char* service, const char* url
  * sizeof(jn_route_stats), set by the caller: the host fills the fields
  * within it (a later ABI may add more). state: JN_ROUTE_*, when read.
  * connections_lost: connections lost (or listeners judged silent) since
- * the connection was first made. in_flight: calls sent on it and not yet
- * answered, when read. Routes to one URL with equal options share one
- * connection, so they report the same. */
+ * the connection was first made; an attempt whose handshake failed (a
+ * refused CURVE key, say) made no connection and is not one. in_flight: calls sent on it and not
+ * yet answered, when read. Routes to one URL with equal options share one connection, so they
+ * report the same. */
 typedef struct jn_route_stats {
   uint32_t struct_size;
   uint32_t state;

@@ -204,6 +204,7 @@ void Client::inproc_peer_gone() {
   std::lock_guard lock(mutex_);
   link_ = Link::down;
   ++disconnects_;
+  ++connections_lost_;
   reconnect_inproc_ = true;
   wake_receiver();
 }
@@ -327,6 +328,7 @@ bool Client::judge_silent() {
   // The calls in flight fail as on a lost connection; new calls fail at
   // once until the liveness connection is made again.
   ++disconnects_;
+  ++connections_lost_;
   silent_ = true;
   link_ = Link::connecting;
   wake_receiver();  // which may hold the socket the reconnection needs
@@ -413,6 +415,7 @@ void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_d
   } else if (id == ZMQ_EVENT_DISCONNECTED) {
     if (link_ == Link::up) {
       handshake_failure_.clear();  // the loss, not an old handshake, is why calls fail now
+      ++connections_lost_;
     }
     // The receiver fails the calls still waiting once it has taken the
     // answers that arrived before the connection went.
@@ -485,7 +488,7 @@ void Client::fill_stats(jn_route_stats& stats) {
   } else {
     stats.state = JN_ROUTE_CONNECTING;
   }
-  stats.connections_lost = disconnects_;
+  stats.connections_lost = connections_lost_;
   stats.in_flight = waiters_.size();
 }
 

@@ -154,7 +154,11 @@ class Client {
   // The listener judged silent, until the liveness connection is made again
   // or the connection carrying calls is lost.
   bool silent_ = false;
-  std::uint64_t disconnects_ = 0;         // connections lost, or the listener judged silent
+  std::uint64_t disconnects_ = 0;  // connections lost, or the listener judged silent
+  // Of those, the connections that were up (jn_route_stats' connections_lost):
+  // not the attempts whose handshake failed, which libzmq also reports as
+  // disconnected.
+  std::uint64_t connections_lost_ = 0;
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
   // Why the last handshake failed, until one succeeds (empty: none did).

@@ -1066,9 +1066,10 @@ unsafe extern "C" {
  sizeof(jn_route_stats), set by the caller: the host fills the fields
  within it (a later ABI may add more). state: JN_ROUTE_*, when read.
  connections_lost: connections lost (or listeners judged silent) since
- the connection was first made. in_flight: calls sent on it and not yet
- answered, when read. Routes to one URL with equal options share one
- connection, so they report the same.*/
+ the connection was first made; an attempt whose handshake failed (a
+ refused CURVE key, say) made no connection and is not one. in_flight: calls sent on it and not
+ yet answered, when read. Routes to one URL with equal options share one connection, so they
+ report the same.*/
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct jn_route_stats {
