@@ -46,12 +46,13 @@ void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_resul
 // routes there that have the same options.
 std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::string& url,
                                                      const zmq_transport::ClientOptions& options) {
-  // The keys are empty or 32 bytes each, and the client's pair both or
-  // neither, so their concatenation tells them apart.
+  // The keys are empty or 32 bytes each, so their concatenation tells them
+  // apart. The client's public key stands for its pair (read_curve_options
+  // checked that it is the secret key's), which keeps the secret key out of
+  // the host's map.
   const std::string key = url + '\n' + std::to_string(options.connect_timeout_ns) + '\n' +
                           std::to_string(options.max_payload_bytes) + '\n' +
-                          options.curve_server_key + options.curve_public_key +
-                          options.curve_secret_key;
+                          options.curve_server_key + options.curve_public_key;
   std::lock_guard lock(host.connections_mutex);
   std::erase_if(host.connections, [](const auto& entry) { return entry.second.expired(); });
   std::weak_ptr<void>& slot = host.connections[key];

@@ -1,11 +1,11 @@
 // CURVE, ZeroMQ's encryption and authentication (ZMTP's CURVE mechanism),
 // for listeners and routes over tcp and ipc: the keys as junction takes them
-// (Z85 text, jn_curve_keypair) and the allow-list of a listener's clients.
+// (Z85 text, jn_curve_keypair) and the gate that lets a listener's clients
+// in.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
