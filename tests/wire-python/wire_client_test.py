@@ -11,7 +11,10 @@ then sends SIGTERM with a call in flight and expects that call answered and
 exit status 0. A second daemon serves with CURVE and a client list
 (--curve-secret-key-file, --curve-client-keys-file): a Python client with a
 listed key calls it over tcp and ipc, one with another key or without CURVE
-never connects and is answered UNAVAILABLE. Prints PASS or FAIL per check;
+never connects and is answered UNAVAILABLE; then the client list is
+rewritten and the daemon sent SIGHUP, after which the old key's open
+connection is answered PERMISSION_DENIED and the new key is served. Prints
+PASS or FAIL per check;
 exits 0 only when all pass. The daemons are killed on any failure, and the
 whole run on a 100 s watchdog.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -54,7 +58,8 @@ def check_curve(daemon_binary: str, module: str, directory: str) -> None:
          "--curve-secret-key-file", secret_file, "--curve-client-keys-file", clients_file]
     )
     try:
-        for url in daemon.wait_ready():
+        urls = daemon.wait_ready()
+        for url in urls:
             with checks.connected_client(
                 url, curve_server_key=server_public, curve_key_pair=listed
             ) as client:
@@ -73,8 +78,50 @@ def check_curve(daemon_binary: str, module: str, directory: str) -> None:
                     response.code == wire.Code.UNAVAILABLE,
                     f"{url}, {label}: {checks.describe(response)}",
                 )
+        check_curve_rotation(daemon, urls[0], clients_file, server_public, listed)
     finally:
         daemon.kill()
+
+
+def check_curve_rotation(
+    daemon: checks.ServerProcess,
+    url: str,
+    clients_file: str,
+    server_public: str,
+    listed: tuple[str, str],
+) -> None:
+    """The daemon's client list rewritten and read again on SIGHUP: the old
+    key's open connection is answered PERMISSION_DENIED, the new key is let in."""
+    rotated = z85_pair()
+    with checks.connected_client(
+        url, curve_server_key=server_public, curve_key_pair=listed
+    ) as old_client:
+        response = old_client.call("fixture", "echo", b"before", timeout=checks.CALL_TIMEOUT)
+        checks.expect(response.ok, f"before the rotation: {checks.describe(response)}")
+        with open(clients_file, "w", encoding="ascii") as f:
+            f.write(f"{rotated[0]}\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        checks.expect(
+            daemon.wait_stderr(
+                f"junction-host: SIGHUP received; 1 client key(s) from {clients_file} let in, "
+                "no other (a connection whose key is gone is refused at its next call)",
+                checks.CALL_TIMEOUT,
+            ),
+            f"no reload logged: {daemon.stderr_text()}",
+        )
+        response = old_client.call("fixture", "echo", b"after", timeout=checks.CALL_TIMEOUT)
+        checks.expect(
+            response.code == wire.Code.PERMISSION_DENIED
+            and response.message == f"this client's CURVE key is no longer let in at {url}",
+            f"the revoked key's connection: {checks.describe(response)}",
+        )
+    with checks.connected_client(
+        url, curve_server_key=server_public, curve_key_pair=rotated
+    ) as new_client:
+        response = new_client.call("fixture", "echo", b"rotated", timeout=checks.CALL_TIMEOUT)
+    checks.expect(
+        response.ok and response.payload == b"rotated", f"the new key: {checks.describe(response)}"
+    )
 
 
 def main() -> int:
@@ -99,7 +146,7 @@ def main() -> int:
                 f"zmq+ipc://{directory}/nobody.sock",
             )
             report.run(
-                "CURVE: listed key served, others refused",
+                "CURVE: listed key served, others refused, SIGHUP rotates",
                 check_curve,
                 args.daemon,
                 os.path.abspath(args.module),
