@@ -95,12 +95,14 @@ CutLink::~CutLink() {
 }
 
 void CutLink::cut() {
-  {
-    const std::lock_guard lock(mutex_);
-    cut_ = true;
-    cut_pending_ = true;
-  }
+  std::unique_lock lock(mutex_);
+  cut_ = true;
+  cut_pending_ = true;
   notify();
+  // Until the relay thread applies it: what a listener does after the cut
+  // (closing its end, say) must not reach the route through a relay that
+  // has not yet seen it.
+  cut_applied_.wait(lock, [this] { return !cut_pending_; });
 }
 
 void CutLink::heal(std::uint16_t backend_port) {
@@ -129,6 +131,7 @@ void CutLink::run() {
         for (Connection& connection : connections_) {
           connection.before_cut = true;
         }
+        cut_applied_.notify_all();
       }
     }
     if (!cut) {

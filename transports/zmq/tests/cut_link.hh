@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -28,6 +29,7 @@ class CutLink {
   // The port it listens on (127.0.0.1).
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
+  // Returns once the relay thread has applied the cut.
   void cut();
   void heal(std::uint16_t backend_port);
 
@@ -49,9 +51,10 @@ class CutLink {
   std::uint16_t port_ = 0;
   int wake_read_ = -1;
   int wake_write_ = -1;
-  std::mutex mutex_;  // guards the three below
+  std::mutex mutex_;  // guards cut_, cut_pending_ and backend_port_
   bool cut_ = false;
-  bool cut_pending_ = false;  // a cut the relay thread has not applied yet
+  bool cut_pending_ = false;             // a cut the relay thread has not applied yet
+  std::condition_variable cut_applied_;  // cut_pending_ cleared
   std::uint16_t backend_port_;
   std::atomic<bool> stop_{false};
   std::vector<Connection> connections_;  // the relay thread's own
