@@ -435,9 +435,9 @@ int main(int argc, char** argv) {
   // Blocked before any thread exists (the library's, the transport's, a Go
   // bundle's runtime threads), so that every thread inherits the mask and
   // the signals reach only the sigwait in serve (SIGUSR1's and SIGHUP's
-  // default actions, too, would end the process). An ignored signal may be discarded even
-  // while blocked, so a disposition to ignore them inherited from the
-  // parent goes back to the default.
+  // default actions, too, would end the process). An ignored signal may be
+  // discarded even while blocked, so a disposition to ignore them inherited
+  // from the parent goes back to the default.
   sigset_t handled_signals;
   sigemptyset(&handled_signals);
   sigaddset(&handled_signals, SIGTERM);

@@ -297,10 +297,13 @@ TEST(DaemonModules, ServesTheGoEchoBundleWhoseThreadsKeepTheSignalsBlocked) {
   const Answer slept = Call(go_sleep.get(), Le64(20));
   EXPECT_EQ(slept.code, JN_OK) << CodeName(slept.code) << ": " << slept.message;
 
-  // SIGUSR1 too reaches the daemon's sigwait only (its default action would
-  // end the process), with the Go runtime's threads running.
+  // SIGUSR1 and SIGHUP too reach the daemon's sigwait only (their default
+  // actions would end the process), with the Go runtime's threads running.
   daemon.Signal(SIGUSR1);
   EXPECT_TRUE(daemon.WaitStderr("go.echo/length: 1 calls, 0 errors")) << daemon.Output();
+  daemon.Signal(SIGHUP);
+  EXPECT_TRUE(daemon.WaitStderr("there is no --curve-client-keys-file to read again"))
+      << daemon.Output();
   EXPECT_TRUE(daemon.Running()) << daemon.Output();
 
   // Draining, the main thread is out of sigwait, so a second SIGTERM goes
