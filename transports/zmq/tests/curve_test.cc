@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,6 +237,57 @@ TEST(CurveTest, ListenerForAnyClientTakesAList) {
   keyless_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key));
   EXPECT_EQ(echo_code(keyless_client, "test", &message), Code::unavailable);
   EXPECT_EQ(listener.stats().refused_client_key, 1U);
+}
+
+// Lists replaced while calls run (for the sanitizer builds): a key on
+// every list is never refused, however the replacements and the calls
+// interleave.
+TEST(CurveTest, ReplacingTheListWhileCallsRunRefusesNoListedKey) {
+  const junction::CurveKeyPair server_keys = junction::curve_keypair();
+  const junction::CurveKeyPair kept = junction::curve_keypair();
+  const junction::CurveKeyPair other = junction::curve_keypair();
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener =
+      listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key, {kept.public_key});
+  junction::Host client;
+  client.route("test", std::string(listener.url()), curve_route(server_keys.public_key, kept));
+  const junction::Method echo = client.resolve("test", "echo");
+  ASSERT_EQ(echo.call("warm").text(), "warm");
+
+  constexpr int kCallers = 4;
+  constexpr int kCallsEach = 200;
+  std::atomic<int> refused{0};
+  std::atomic<int> finished{0};
+  std::vector<std::thread> callers;
+  callers.reserve(kCallers);
+  for (int caller = 0; caller < kCallers; ++caller) {
+    callers.emplace_back([&] {
+      for (int call = 0; call < kCallsEach; ++call) {
+        if (code_of([&] {
+              static_cast<void>(echo.call("x", junction::deadline_after(seconds(5))));
+            }) != Code::ok) {
+          refused.fetch_add(1);
+        }
+      }
+      finished.fetch_add(1);
+    });
+  }
+  // Until every caller is done, so that replacements and calls interleave.
+  int replacements = 0;
+  for (; finished.load() < kCallers; ++replacements) {
+    listener.set_curve_client_keys(replacements % 2 == 0
+                                       ? std::vector<std::string>{other.public_key, kept.public_key}
+                                       : std::vector<std::string>{kept.public_key});
+  }
+  for (std::thread& caller : callers) {
+    caller.join();
+  }
+  EXPECT_GT(replacements, 0);
+  EXPECT_EQ(refused.load(), 0);
+  const jn_listener_stats stats = listener.stats();
+  EXPECT_EQ(stats.refused_client_key, 0U);
+  EXPECT_EQ(stats.requests, std::uint64_t{kCallers * kCallsEach + 1});
 }
 
 // A list that is refused changes nothing: the list in force stays.
