@@ -117,11 +117,10 @@ std::optional<std::string> CurveClientGate::admitted(const zmq::message_t& key) 
     return std::nullopt;
   }
   std::string text = z85_of(key.data());
-  std::lock_guard lock(mutex_);
-  if (any_client_ || keys_.contains(text)) {
-    return text;
+  if (!allows(text.c_str())) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return text;
 }
 
 void CurveClientGate::serve(zmq::socket_t handler, zmq::socket_t stop) {

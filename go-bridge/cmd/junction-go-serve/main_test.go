@@ -140,20 +140,7 @@ func TestCurveServesTheListedClientsOnly(t *testing.T) {
 		t.Errorf("stderr %q, want %q", s.stderr.String(), want)
 	}
 	call := func(pair junction.CurveKeyPair) error {
-		caller, err := junction.NewHost()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer caller.Close()
-		if err := caller.Route("go.echo", url, junction.RouteCurveServerKey(server.PublicKey),
-			junction.RouteCurveKeyPair(pair)); err != nil {
-			t.Fatal(err)
-		}
-		echo, err := caller.Method("go.echo", "echo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer echo.Close()
+		echo := routedCurveEcho(t, url, server, pair)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		response, err := echo.Call(ctx, []byte("sealed"))
@@ -184,26 +171,9 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 		"--curve-secret-key-file", writeFile(t, dir, "secret", server.SecretKey+"\n", 0o600),
 		"--curve-client-keys-file", clients)
 	url := s.readyURL(t)
-	echo := func(pair junction.CurveKeyPair) *junction.Method {
-		caller, err := junction.NewHost()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = caller.Close() })
-		if err := caller.Route("go.echo", url, junction.RouteCurveServerKey(server.PublicKey),
-			junction.RouteCurveKeyPair(pair)); err != nil {
-			t.Fatal(err)
-		}
-		method, err := caller.Method("go.echo", "echo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(method.Close)
-		return method
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	firstEcho, secondEcho := echo(first), echo(second)
+	firstEcho, secondEcho := routedCurveEcho(t, url, server, first), routedCurveEcho(t, url, server, second)
 	if _, err := firstEcho.Call(ctx, []byte("first")); err != nil {
 		t.Fatal(err)
 	}
@@ -339,24 +309,38 @@ func (s *served) stopCleanly(t *testing.T) {
 	}
 }
 
-// routedLength is go.echo/length on a host routing go.echo to url, both
-// closed when the test ends.
-func routedLength(t *testing.T, url string) *junction.Method {
+// routedMethod is go.echo's method name on a host routing go.echo to url
+// with options, both closed when the test ends.
+func routedMethod(t *testing.T, url, name string, options ...junction.RouteOption) *junction.Method {
 	t.Helper()
 	caller, err := junction.NewHost()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = caller.Close() })
-	if err := caller.Route("go.echo", url); err != nil {
+	if err := caller.Route("go.echo", url, options...); err != nil {
 		t.Fatal(err)
 	}
-	length, err := caller.Method("go.echo", "length")
+	method, err := caller.Method("go.echo", name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(length.Close)
-	return length
+	t.Cleanup(method.Close)
+	return method
+}
+
+// routedLength is go.echo/length on a host routing go.echo to url.
+func routedLength(t *testing.T, url string) *junction.Method {
+	t.Helper()
+	return routedMethod(t, url, "length")
+}
+
+// routedCurveEcho is go.echo/echo on a host routing go.echo to url with
+// CURVE: the server's public key, and pair as the route's own.
+func routedCurveEcho(t *testing.T, url string, server, pair junction.CurveKeyPair) *junction.Method {
+	t.Helper()
+	return routedMethod(t, url, "echo", junction.RouteCurveServerKey(server.PublicKey),
+		junction.RouteCurveKeyPair(pair))
 }
 
 // --threads and --thread-slice reach the listener: it keeps that many

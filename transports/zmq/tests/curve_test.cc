@@ -54,6 +54,14 @@ junction::RouteOptions curve_route(const std::string& server_key,
   return options;
 }
 
+// A host routing "test" to listener with options.
+junction::Host routed_to(const junction::Listener& listener,
+                         const junction::RouteOptions& options) {
+  junction::Host host;
+  host.route("test", std::string(listener.url()), options);
+  return host;
+}
+
 // The code and message of one echo call through service on client, with a
 // deadline two seconds away.
 Code echo_code(const junction::Host& client, const std::string& service, std::string* message) {
@@ -75,11 +83,9 @@ TEST(CurveTest, CallsAreEncryptedOverTcpAndIpc) {
     server.register_service(test_service());
     junction::Listener listener = listen_with(server, url, server_keys.secret_key);
     // A route with a pair made for it, and one with a pair of its own.
-    junction::Host client;
-    client.route("test", std::string(listener.url()), curve_route(server_keys.public_key));
-    junction::Host own_pair_client;
-    own_pair_client.route("test", std::string(listener.url()),
-                          curve_route(server_keys.public_key, client_keys));
+    const junction::Host client = routed_to(listener, curve_route(server_keys.public_key));
+    const junction::Host own_pair_client =
+        routed_to(listener, curve_route(server_keys.public_key, client_keys));
     const std::vector<std::uint8_t> large = pattern_bytes(std::size_t{256} << 10, 7);
     for (const junction::Host* host : {&client, &own_pair_client}) {
       const junction::Buffer echoed = host->resolve("test", "echo").call(large);
@@ -103,13 +109,11 @@ TEST(CurveTest, AllowListLetsInItsKeysOnly) {
     server.register_service(test_service());
     junction::Listener listener =
         listen_with(server, url, server_keys.secret_key, {allowed.public_key});
-    junction::Host client;
-    client.route("test", std::string(listener.url()), curve_route(server_keys.public_key, allowed));
+    const junction::Host client = routed_to(listener, curve_route(server_keys.public_key, allowed));
     EXPECT_EQ(client.resolve("test", "echo").call("let in").text(), "let in");
 
-    junction::Host refused_client;
-    refused_client.route("test", std::string(listener.url()),
-                         curve_route(server_keys.public_key, stranger));
+    const junction::Host refused_client =
+        routed_to(listener, curve_route(server_keys.public_key, stranger));
     std::string message;
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(echo_code(refused_client, "test", &message), Code::unavailable);
@@ -118,8 +122,7 @@ TEST(CurveTest, AllowListLetsInItsKeysOnly) {
                            " refused this route's CURVE key (ZAP status 400)");
     EXPECT_EQ(refused_client.route_stats("test").state, JN_ROUTE_DOWN);
     // A route with no pair of its own gets a new one, which is not allowed.
-    junction::Host keyless_client;
-    keyless_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key));
+    const junction::Host keyless_client = routed_to(listener, curve_route(server_keys.public_key));
     EXPECT_EQ(echo_code(keyless_client, "test", &message), Code::unavailable);
     EXPECT_EQ(listener.stats().requests, 1U);  // only the allowed call reached it
   }
@@ -175,12 +178,10 @@ TEST(CurveTest, ReplacedClientKeysHoldForNewAndExistingConnections) {
     server.register_service(test_service());
     junction::Listener listener =
         listen_with(server, url, server_keys.secret_key, {first.public_key});
-    junction::Host first_client;
-    first_client.route("test", std::string(listener.url()),
-                       curve_route(server_keys.public_key, first));
-    junction::Host second_client;
-    second_client.route("test", std::string(listener.url()),
-                        curve_route(server_keys.public_key, second));
+    const junction::Host first_client =
+        routed_to(listener, curve_route(server_keys.public_key, first));
+    const junction::Host second_client =
+        routed_to(listener, curve_route(server_keys.public_key, second));
     std::string message;
     EXPECT_EQ(echo_code(first_client, "test", &message), Code::ok) << message;
     EXPECT_EQ(echo_code(second_client, "test", &message), Code::unavailable);
@@ -195,9 +196,8 @@ TEST(CurveTest, ReplacedClientKeysHoldForNewAndExistingConnections) {
         << message;
     // Its refused attempts made no connection to lose.
     EXPECT_EQ(second_client.route_stats("test").connections_lost, 0U);
-    junction::Host new_first_client;
-    new_first_client.route("test", std::string(listener.url()),
-                           curve_route(server_keys.public_key, first));
+    const junction::Host new_first_client =
+        routed_to(listener, curve_route(server_keys.public_key, first));
     EXPECT_EQ(echo_code(new_first_client, "test", &message), Code::unavailable);
     EXPECT_NE(message.find("refused this route's CURVE key"), std::string::npos) << message;
 
@@ -220,11 +220,9 @@ TEST(CurveTest, ListenerForAnyClientTakesAList) {
   server.register_service(test_service());
   junction::Listener listener =
       listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key);
-  junction::Host kept_client;
-  kept_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key, kept));
-  junction::Host dropped_client;
-  dropped_client.route("test", std::string(listener.url()),
-                       curve_route(server_keys.public_key, dropped));
+  const junction::Host kept_client = routed_to(listener, curve_route(server_keys.public_key, kept));
+  const junction::Host dropped_client =
+      routed_to(listener, curve_route(server_keys.public_key, dropped));
   std::string message;
   EXPECT_EQ(echo_code(kept_client, "test", &message), Code::ok) << message;
   EXPECT_EQ(echo_code(dropped_client, "test", &message), Code::ok) << message;
@@ -233,8 +231,7 @@ TEST(CurveTest, ListenerForAnyClientTakesAList) {
   listener.set_curve_client_keys({kept.public_key});
   EXPECT_EQ(echo_code(kept_client, "test", &message), Code::ok) << message;
   EXPECT_EQ(echo_code(dropped_client, "test", &message), Code::permission_denied);
-  junction::Host keyless_client;
-  keyless_client.route("test", std::string(listener.url()), curve_route(server_keys.public_key));
+  const junction::Host keyless_client = routed_to(listener, curve_route(server_keys.public_key));
   EXPECT_EQ(echo_code(keyless_client, "test", &message), Code::unavailable);
   EXPECT_EQ(listener.stats().refused_client_key, 1U);
 }
@@ -250,8 +247,7 @@ TEST(CurveTest, ReplacingTheListWhileCallsRunRefusesNoListedKey) {
   server.register_service(test_service());
   junction::Listener listener =
       listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key, {kept.public_key});
-  junction::Host client;
-  client.route("test", std::string(listener.url()), curve_route(server_keys.public_key, kept));
+  const junction::Host client = routed_to(listener, curve_route(server_keys.public_key, kept));
   const junction::Method echo = client.resolve("test", "echo");
   ASSERT_EQ(echo.call("warm").text(), "warm");
 
@@ -298,9 +294,8 @@ TEST(CurveTest, BadClientKeyListsAreRefusedAndChangeNothing) {
   server.register_service(test_service());
   junction::Listener listener = listen_with(server, "zmq+tcp://127.0.0.1:0", server_keys.secret_key,
                                             {client_keys.public_key});
-  junction::Host client;
-  client.route("test", std::string(listener.url()),
-               curve_route(server_keys.public_key, client_keys));
+  const junction::Host client =
+      routed_to(listener, curve_route(server_keys.public_key, client_keys));
   std::string message;
   ASSERT_EQ(echo_code(client, "test", &message), Code::ok) << message;
 

@@ -512,6 +512,35 @@ fn route_stats_follow_the_listener() {
     });
 }
 
+/// A tcp listener on `server` encrypting with `server_keys` and letting in
+/// `client`'s key only.
+fn curve_listener<'host>(
+    server: &'host Host,
+    server_keys: &CurveKeyPair,
+    client: &CurveKeyPair,
+) -> Listener<'host> {
+    server
+        .listen(
+            "zmq+tcp://127.0.0.1:0",
+            &ListenOptions::new()
+                .curve_secret_key(server_keys.secret_key.clone())
+                .curve_client_keys([client.public_key.clone()]),
+        )
+        .unwrap()
+}
+
+/// A host routing "rust.echo" to `url` with CURVE: the listener's public
+/// key, and `pair` as the route's own.
+fn curve_routed(url: &str, server_keys: &CurveKeyPair, pair: &CurveKeyPair) -> Host {
+    routed(
+        "rust.echo",
+        url,
+        &RouteOptions::new()
+            .curve_server_key(server_keys.public_key.clone())
+            .curve_key_pair(pair),
+    )
+}
+
 #[test]
 fn curve_encrypts_and_refuses_keys_the_listener_does_not_allow() {
     run(|| {
@@ -523,23 +552,8 @@ fn curve_encrypts_and_refuses_keys_the_listener_does_not_allow() {
             server_keys.public_key
         );
         let server = echo_host();
-        let listener = server
-            .listen(
-                "zmq+tcp://127.0.0.1:0",
-                &ListenOptions::new()
-                    .curve_secret_key(server_keys.secret_key.clone())
-                    .curve_client_keys([allowed.public_key.clone()]),
-            )
-            .unwrap();
-        let to_server = |pair: &CurveKeyPair| {
-            routed(
-                "rust.echo",
-                listener.url(),
-                &RouteOptions::new()
-                    .curve_server_key(server_keys.public_key.clone())
-                    .curve_key_pair(pair),
-            )
-        };
+        let listener = curve_listener(&server, &server_keys, &allowed);
+        let to_server = |pair: &CurveKeyPair| curve_routed(listener.url(), &server_keys, pair);
         let client = to_server(&allowed);
         call_rust_echo(&client);
         assert_eq!(
@@ -579,23 +593,8 @@ fn curve_client_keys_replaced_while_serving_hold_for_every_connection() {
         let first = CurveKeyPair::generate().unwrap();
         let second = CurveKeyPair::generate().unwrap();
         let server = echo_host();
-        let listener = server
-            .listen(
-                "zmq+tcp://127.0.0.1:0",
-                &ListenOptions::new()
-                    .curve_secret_key(server_keys.secret_key.clone())
-                    .curve_client_keys([first.public_key.clone()]),
-            )
-            .unwrap();
-        let to_server = |pair: &CurveKeyPair| {
-            routed(
-                "rust.echo",
-                listener.url(),
-                &RouteOptions::new()
-                    .curve_server_key(server_keys.public_key.clone())
-                    .curve_key_pair(pair),
-            )
-        };
+        let listener = curve_listener(&server, &server_keys, &first);
+        let to_server = |pair: &CurveKeyPair| curve_routed(listener.url(), &server_keys, pair);
         let first_client = to_server(&first);
         call_rust_echo(&first_client);
         let second_client = to_server(&second);
