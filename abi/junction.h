@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 9
+#define JN_ABI_VERSION_MINOR 10
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -380,6 +380,44 @@ typedef struct jn_method_stats {
 
 /* method: borrowed. stats: out. */
 JN_API int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats);
+
+/* ------------------------------------------------------------------------ */
+/* Cancelling a call while it waits (since ABI 1.10). A call waits when it
+ * goes to another host (a routed method: for its connection and its
+ * answer) or to an asynchronous handler (for jn_complete); a synchronous
+ * handler in this process runs on the caller's thread and is never
+ * interrupted. */
+
+typedef struct jn_cancel jn_cancel; /* opaque */
+
+/* Makes a cancel, not yet signalled, for one call or many. cancel: out,
+ * freed with jn_cancel_free. JN_INVALID_ARGUMENT for NULL;
+ * JN_RESOURCE_EXHAUSTED when it cannot be allocated. */
+JN_API int32_t jn_cancel_new(jn_cancel** cancel);
+
+/* Signals cancel, from any thread, any number of times; it stays signalled.
+ * A call waiting with it is answered JN_CANCELLED at once, and later calls
+ * made with it are answered JN_CANCELLED before they start. What the call
+ * waited for is not stopped: the other host's handler, or the asynchronous
+ * handler, runs to its end, and its answer is dropped. NULL is a no-op. */
+JN_API void jn_cancel_signal(jn_cancel* cancel);
+
+/* Frees cancel; NULL is a no-op. No call made with it, and no
+ * jn_cancel_signal of it, may still be running. */
+JN_API void jn_cancel_free(jn_cancel* cancel);
+
+/* jn_call_into that cancel (borrowed; NULL: none) can end while it waits.
+ * JN_CANCELLED when cancel was signalled before the call or while it
+ * waited. Calls made on this thread while it runs (a synchronous handler's
+ * own calls) end their waits with cancel too, unless they bring their own. */
+JN_API int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, int64_t deadline_ns,
+                                   jn_cancel* cancel, uint8_t* dst, uint64_t dst_cap,
+                                   jn_result* result);
+
+/* 1 when calls on method can wait (a routed method, an asynchronous
+ * handler) and so be cancelled while they run, 0 otherwise and for NULL:
+ * a binding makes a cancel only for the calls that can use it. */
+JN_API int32_t jn_method_waits(const jn_method* method);
 
 /* ------------------------------------------------------------------------ */
 /* Transports (since ABI 1.2): serving a host's services to other processes

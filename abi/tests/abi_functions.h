@@ -45,7 +45,13 @@
   X(int32_t, jn_host_list_services, (jn_host*, jn_service_visit_fn, void*))                       \
   X(int32_t, jn_host_route_stats, (jn_host*, const char*, jn_route_stats*))                       \
   X(int32_t, jn_curve_keypair, (char*, char*, jn_status*))                                        \
-  X(int32_t, jn_curve_public_key, (const char*, char*, jn_status*))
+  X(int32_t, jn_curve_public_key, (const char*, char*, jn_status*))                               \
+  X(int32_t, jn_cancel_new, (jn_cancel**))                                                        \
+  X(void, jn_cancel_signal, (jn_cancel*))                                                         \
+  X(void, jn_cancel_free, (jn_cancel*))                                                           \
+  X(int32_t, jn_call_cancellable,                                                                 \
+    (const jn_method*, jn_bytes, int64_t, jn_cancel*, uint8_t*, uint64_t, jn_result*))            \
+  X(int32_t, jn_method_waits, (const jn_method*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

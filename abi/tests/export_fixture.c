@@ -128,6 +128,22 @@ int32_t jn_curve_public_key(const char* secret_key, char* public_key, jn_status*
   (void)secret_key, (void)public_key, (void)status;
   return JN_UNIMPLEMENTED;
 }
+int32_t jn_cancel_new(jn_cancel** cancel) {
+  (void)cancel;
+  return JN_UNIMPLEMENTED;
+}
+void jn_cancel_signal(jn_cancel* cancel) { (void)cancel; }
+void jn_cancel_free(jn_cancel* cancel) { (void)cancel; }
+int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, int64_t deadline_ns,
+                            jn_cancel* cancel, uint8_t* dst, uint64_t dst_cap, jn_result* result) {
+  (void)method, (void)request, (void)deadline_ns, (void)cancel, (void)dst, (void)dst_cap,
+      (void)result;
+  return JN_UNIMPLEMENTED;
+}
+int32_t jn_method_waits(const jn_method* method) {
+  (void)method;
+  return 0;
+}
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

@@ -76,6 +76,7 @@ int32_t abi_c99_use_everything(void) {
   jn_host* host = 0;
   jn_method* method = 0;
   jn_listener* listener = 0;
+  jn_cancel* cancel = 0;
   uint8_t* writable = 0;
   int32_t code;
   uint32_t version = JN_ABI_VERSION;
@@ -131,6 +132,19 @@ int32_t abi_c99_use_everything(void) {
     (void)jn_call_async(method, &owned, JN_NO_DEADLINE, abi_c99_done, 0, &status);
     (void)jn_method_stats_get(method, &stats);
   }
+  /* A local synchronous handler does not wait: a cancel cannot stop it. */
+  if (code == JN_OK && jn_method_waits(method) != 0) code = JN_INTERNAL;
+  if (code == JN_OK) code = jn_cancel_new(&cancel);
+  if (code == JN_OK) {
+    code = jn_call_cancellable(method, view, deadline, cancel, writable, 0, &result);
+    jn_result_release(&result);
+    jn_cancel_signal(cancel);
+    if (code == JN_OK &&
+        jn_call_cancellable(method, view, deadline, cancel, 0, 0, &result) != JN_CANCELLED)
+      code = JN_INTERNAL;
+    jn_result_release(&result);
+  }
+  jn_cancel_free(cancel);
   if (code == JN_OK)
     code = jn_host_listen(host, "zmq+inproc://c99", &listen_options, &listener, &status);
   route_stats.struct_size = sizeof route_stats;

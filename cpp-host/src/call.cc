@@ -3,6 +3,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "cancel.hh"
 #include "host.hh"
 #include "internal.hh"
 #include "reader_domain.hh"
@@ -38,8 +39,16 @@ struct SyncWaiter {
   std::mutex mutex;
   std::condition_variable ready_signal;
   bool ready = false;
+  bool cancelled = false;  // its caller's cancel was signalled
   jn_result result{};
 };
+
+void sync_waiter_cancel(void* user_data) {
+  auto* waiter = static_cast<SyncWaiter*>(user_data);
+  std::lock_guard lock(waiter->mutex);
+  waiter->cancelled = true;
+  waiter->ready_signal.notify_one();
+}
 
 void sync_waiter_done(void* user_data, jn_result* result) {
   auto* waiter = static_cast<SyncWaiter*>(user_data);
@@ -84,18 +93,26 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
   }
   pending_run(call);
   {
+    const CancelWait cancel_wait(tls_call_cancel, sync_waiter_cancel, &waiter);
     std::unique_lock lock(waiter.mutex);
-    const auto ready = [&] { return waiter.ready; };
+    const auto ready_or_cancelled = [&] { return waiter.ready || waiter.cancelled; };
+    bool ended = true;
     if (deadline_ns == JN_NO_DEADLINE) {
-      waiter.ready_signal.wait(lock, ready);
+      waiter.ready_signal.wait(lock, ready_or_cancelled);
     } else {
       const std::chrono::steady_clock::time_point deadline{std::chrono::nanoseconds(deadline_ns)};
-      if (!waiter.ready_signal.wait_until(lock, deadline, ready)) {
-        lock.unlock();
+      ended = waiter.ready_signal.wait_until(lock, deadline, ready_or_cancelled);
+    }
+    if (!waiter.ready) {
+      // The first answer wins: one the handler gives meanwhile is released.
+      lock.unlock();
+      if (ended) {
+        pending_answer_code(call, JN_CANCELLED, "call cancelled by its caller");
+      } else {
         pending_answer_code(call, JN_DEADLINE_EXCEEDED, "deadline exceeded");
-        lock.lock();
-        waiter.ready_signal.wait(lock, ready);
       }
+      lock.lock();
+      waiter.ready_signal.wait(lock, [&] { return waiter.ready; });
     }
   }
   *result = waiter.result;
@@ -190,6 +207,34 @@ extern "C" JN_API std::int32_t jn_call(const jn_method* method, jn_bytes request
     return JN_INVALID_ARGUMENT;
   }
   return junction::detail::call_sync(method, request, deadline_ns, result);
+}
+
+extern "C" JN_API std::int32_t jn_call_cancellable(const jn_method* method, jn_bytes request,
+                                                   std::int64_t deadline_ns, jn_cancel* cancel,
+                                                   std::uint8_t* dst, std::uint64_t dst_cap,
+                                                   jn_result* result) {
+  using junction::detail::tls_call_cancel;
+  if (cancel == nullptr) {
+    return jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
+  }
+  if (method != nullptr && result != nullptr && (dst != nullptr || dst_cap == 0) &&
+      junction::detail::cancel_signalled(cancel)) {
+    *result = jn_result{};
+    return junction::detail::call_refused(result, method->method, JN_CANCELLED,
+                                          "call cancelled by its caller before it started");
+  }
+  jn_cancel* const outer = tls_call_cancel;
+  tls_call_cancel = cancel;
+  const std::int32_t code = jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
+  tls_call_cancel = outer;
+  return code;
+}
+
+extern "C" JN_API std::int32_t jn_method_waits(const jn_method* method) {
+  return method != nullptr &&
+                 (method->handler == nullptr || method->handler == junction::detail::routed_call)
+             ? 1
+             : 0;
 }
 
 extern "C" JN_API std::int32_t jn_call_into(const jn_method* method, jn_bytes request,

@@ -30,6 +30,16 @@ std::string take_message(jn_status& status) {
   throw Error(code, take_message(status));
 }
 
+// A synchronous call's response, or its status thrown as an Error.
+Buffer take_response(std::int32_t code, jn_result& result) {
+  if (code != JN_OK) {
+    jn_buffer_release(&result.response);
+    throw_status(result.status);
+  }
+  jn_status_release(&result.status);
+  return Buffer(std::move(result.response));
+}
+
 void check(std::int32_t code, jn_status& status) {
   if (code != JN_OK) {
     throw_status(status);
@@ -232,12 +242,7 @@ Method& Method::operator=(Method&& other) noexcept {
 Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline) const {
   jn_result result{};
   const std::int32_t code = jn_call(raw_, {request.data(), request.size()}, deadline, &result);
-  if (code != JN_OK) {
-    jn_buffer_release(&result.response);
-    throw_status(result.status);
-  }
-  jn_status_release(&result.status);
-  return Buffer(std::move(result.response));
+  return take_response(code, result);
 }
 
 Buffer Method::call_into(std::span<const std::uint8_t> request, std::span<std::uint8_t> room,
@@ -245,12 +250,29 @@ Buffer Method::call_into(std::span<const std::uint8_t> request, std::span<std::u
   jn_result result{};
   const std::int32_t code = jn_call_into(raw_, {request.data(), request.size()}, deadline,
                                          room.data(), room.size(), &result);
-  if (code != JN_OK) {
-    jn_buffer_release(&result.response);
-    throw_status(result.status);
+  return take_response(code, result);
+}
+
+Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline,
+                    const Cancel& cancel) const {
+  jn_result result{};
+  const std::int32_t code = jn_call_cancellable(raw_, {request.data(), request.size()}, deadline,
+                                                cancel.raw(), nullptr, 0, &result);
+  return take_response(code, result);
+}
+
+Cancel::Cancel() {
+  if (jn_cancel_new(&raw_) != JN_OK) {
+    throw Error(Code::resource_exhausted, "cannot allocate a cancel");
   }
-  jn_status_release(&result.status);
-  return Buffer(std::move(result.response));
+}
+
+Cancel& Cancel::operator=(Cancel&& other) noexcept {
+  if (this != &other) {
+    jn_cancel_free(raw_);
+    raw_ = std::exchange(other.raw_, nullptr);
+  }
+  return *this;
 }
 
 Buffer Method::call(std::string_view request, Deadline deadline) const {

@@ -37,10 +37,14 @@ struct RoutedMethod {
   std::string method;
 };
 
+}  // namespace
+
 void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_result* result) {
   const auto* routed = static_cast<const RoutedMethod*>(ctx);
   routed->client->call(routed->service, routed->method, request, deadline_ns, result);
 }
+
+namespace {
 
 // The connection to url with these options, shared with the host's other
 // routes there that have the same options.

@@ -33,13 +33,7 @@ class AsyncTest : public LeakCheckedTest {
     inline_.reset();
     park_.reset();
     host_.reset();
-    // Parked calls the test never finished (after a failure): release them.
-    jn_completion c{};
-    jn_bytes req{};
-    while (parking_.Take(&c, &req)) {
-      jn_result r{};
-      jn_complete(c, &r);
-    }
+    parking_.CompleteAll();
     LeakCheckedTest::TearDown();
   }
 

@@ -11,6 +11,7 @@
 #include <vector>
 #include <wire/frame.hh>
 
+#include "cancel.hh"
 #include "curve.hh"
 #include "inproc.hh"
 #include "internal.hh"
@@ -111,9 +112,13 @@ void release_frame(jn_buffer* buffer) {
 }  // namespace
 
 struct Client::Waiter {
+  explicit Waiter(Client& owner) : client(owner) {}
+  Client& client;
   std::uint64_t id = 0;
   std::uint64_t disconnects_before = 0;  // connections lost before it saw its own up
-  std::condition_variable answered;      // or asked to receive
+  std::condition_variable answered;      // or asked to receive, or cancelled
+  bool receiving = false;                // its caller is the receiver
+  bool cancelled = false;                // its caller's cancel was signalled
   bool done = false;
   std::int32_t code = JN_OK;
   std::string message;
@@ -463,10 +468,24 @@ bool Client::inproc_ready() {
   return true;
 }
 
-bool Client::await_link(std::int64_t limit_ns, std::uint64_t& disconnects) {
+void Client::cancel_wait(void* waiter_ptr) {
+  Waiter& waiter = *static_cast<Waiter*>(waiter_ptr);
+  Client& client = waiter.client;
+  std::lock_guard lock(client.mutex_);
+  waiter.cancelled = true;
+  waiter.answered.notify_one();
+  client.link_changed_.notify_all();
+  if (waiter.receiving) {
+    client.wake_receiver();
+  }
+}
+
+bool Client::await_link(std::int64_t limit_ns, const Waiter& waiter, std::uint64_t& disconnects) {
   std::unique_lock lock(mutex_);
   const auto up = [this] { return link_ == Link::up && liveness_ == Link::up; };
-  const auto settled = [&] { return up() || link_ == Link::down || liveness_ == Link::down; };
+  const auto settled = [&] {
+    return up() || link_ == Link::down || liveness_ == Link::down || waiter.cancelled;
+  };
   if (!settled()) {
     link_changed_.wait_until(lock, time_point_of(limit_ns), settled);
   }
@@ -510,6 +529,12 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
                         std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
       return;
     }
+    Waiter waiter(*this);
+    // Until the call returns, its caller's cancel ends its waits.
+    const detail::CancelWait cancellation(detail::tls_call_cancel, cancel_wait, &waiter);
+    const auto answer_cancelled = [&] {
+      status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+    };
     // The connections lost before this call saw its connection up: any
     // later loss fails the call.
     std::uint64_t disconnects_before = 0;
@@ -528,14 +553,17 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
                                               ? deadline_ns
                                               : start_ns + options_.connect_timeout_ns;
-    if (!inproc_ && !await_link(connect_limit_ns, disconnects_before)) {
+    if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
+      if (detail::cancel_signalled(detail::tls_call_cancel)) {
+        answer_cancelled();
+        return;
+      }
       const bool deadline_passed = jn_now_ns() >= deadline_ns;
       status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
                     no_link_message());
       return;
     }
 
-    Waiter waiter;
     bool lost_already = false;
     std::string listener_id;
     {
@@ -592,6 +620,10 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
                       "connection to " + url_ + " lost before the call was sent");
         return;
       }
+      if (error == EAGAIN && detail::cancel_signalled(detail::tls_call_cancel)) {
+        answer_cancelled();
+        return;
+      }
       if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
         status_assign(&result->status, JN_UNAVAILABLE,
                       "cannot send to " + url_ + ": " +
@@ -603,19 +635,21 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     }
 
     std::unique_lock lock(mutex_);
-    while (!waiter.done) {
+    while (!waiter.done && !waiter.cancelled) {
       if (!receiving_) {
         receiving_ = true;
+        waiter.receiving = true;
         lock.unlock();
         receive_until(waiter, deadline_ns);
         lock.lock();
+        waiter.receiving = false;
         receiving_ = false;
       } else if (deadline_ns == JN_NO_DEADLINE) {
         waiter.answered.wait(lock);
       } else {
         waiter.answered.wait_until(lock, time_point_of(deadline_ns));
       }
-      if (!waiter.done && jn_now_ns() >= deadline_ns) {
+      if (!waiter.done && !waiter.cancelled && jn_now_ns() >= deadline_ns) {
         lock.unlock();
         status_assign(&result->status, JN_DEADLINE_EXCEEDED,
                       "no answer from " + url_ + " within the deadline");
@@ -623,6 +657,10 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       }
     }
     lock.unlock();
+    if (!waiter.done) {
+      answer_cancelled();  // its answer, should it come, is dropped
+      return;
+    }
     if (waiter.code != JN_OK) {
       status_assign(&result->status, waiter.code, waiter.message);
       return;
@@ -703,7 +741,7 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
         disconnects_failed_ = disconnects_;
         fail_calls_of_lost_connections();
       }
-      if (waiter.done) {
+      if (waiter.done || waiter.cancelled) {
         return;
       }
     }

@@ -60,7 +60,9 @@ class Client {
   // Fills jn_route_stats' state, connections_lost and in_flight.
   void fill_stats(jn_route_stats& stats);
 
-  // One call, made and awaited on the calling thread. result: the
+  // One call, made and awaited on the calling thread; the cancel of the
+  // caller's jn_call_cancellable, if any, ends its waits (JN_CANCELLED).
+  // result: the
   // zero-initialised result of a synchronous handler; receives the status
   // and the response (answered with jn_respond when small, so a caller's
   // lent room is used; otherwise the received frame itself, not copied).
@@ -91,9 +93,13 @@ class Client {
   // Drops the connection carrying calls and makes a new one, under a new
   // routing id (the old one's may not be released yet).
   void reconnect_to_listener();
+  // Ends waiter's waits: its caller's cancel was signalled (a CancelWait's
+  // wake, taking mutex_).
+  static void cancel_wait(void* waiter);
   // Whether the connection is up, waiting until limit_ns while it is being
-  // made; disconnects: the connections lost until then.
-  bool await_link(std::int64_t limit_ns, std::uint64_t& disconnects);
+  // made, or until waiter is cancelled; disconnects: the connections lost
+  // until then.
+  bool await_link(std::int64_t limit_ns, const Waiter& waiter, std::uint64_t& disconnects);
   // Why a call finds no connection up.
   std::string no_link_message();
   // CURVE's options, set on both connections before they connect.

@@ -154,6 +154,27 @@ class Service {
 // Per-method statistics (see jn_method_stats).
 using MethodStats = jn_method_stats;
 
+// A cancel (jn_cancel): signalled from any thread, it ends the waits of the
+// calls made with it (Method::call taking one) with Code::cancelled, and
+// refuses the calls made with it afterwards.
+class Cancel {
+ public:
+  // Throws Error when it cannot be made.
+  Cancel();
+  Cancel(Cancel&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  Cancel& operator=(Cancel&& other) noexcept;
+  Cancel(const Cancel&) = delete;
+  Cancel& operator=(const Cancel&) = delete;
+  // No call made with it, and no signal of it, may still be running.
+  ~Cancel() { jn_cancel_free(raw_); }
+
+  void signal() const noexcept { jn_cancel_signal(raw_); }
+  [[nodiscard]] jn_cancel* raw() const noexcept { return raw_; }
+
+ private:
+  jn_cancel* raw_ = nullptr;
+};
+
 // A resolved method handle.
 class Method {
  public:
@@ -176,6 +197,12 @@ class Method {
   [[nodiscard]] Buffer call_into(std::span<const std::uint8_t> request,
                                  std::span<std::uint8_t> room,
                                  Deadline deadline = no_deadline) const;
+  // call, which cancel ends while it waits (jn_call_cancellable): a routed
+  // method's call, or an asynchronous handler's.
+  [[nodiscard]] Buffer call(std::span<const std::uint8_t> request, Deadline deadline,
+                            const Cancel& cancel) const;
+  // Whether its calls can wait, and so be cancelled (jn_method_waits).
+  [[nodiscard]] bool waits() const noexcept { return jn_method_waits(raw_) != 0; }
 
   // Calls asynchronously; done runs exactly once on some thread. Throws
   // Error (and does not call done) if the call could not be started.

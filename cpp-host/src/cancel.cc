@@ -1,0 +1,59 @@
+// jn_cancel_new, jn_cancel_signal, jn_cancel_free and CancelWait.
+#include "cancel.hh"
+
+#include <new>
+
+namespace junction::detail {
+
+constinit thread_local jn_cancel* tls_call_cancel __attribute__((tls_model("initial-exec"))) =
+    nullptr;
+
+CancelWait::CancelWait(jn_cancel* cancel, void (*wake)(void*), void* wake_arg) noexcept
+    : cancel_(cancel), wake_(wake), wake_arg_(wake_arg) {
+  if (cancel_ == nullptr) {
+    return;
+  }
+  std::lock_guard lock(cancel_->mutex);
+  next_ = cancel_->waits;
+  if (next_ != nullptr) {
+    next_->previous_ = this;
+  }
+  cancel_->waits = this;
+  if (cancel_->signalled.load(std::memory_order_relaxed)) {
+    wake_(wake_arg_);
+  }
+}
+
+CancelWait::~CancelWait() {
+  if (cancel_ == nullptr) {
+    return;
+  }
+  std::lock_guard lock(cancel_->mutex);
+  (previous_ != nullptr ? previous_->next_ : cancel_->waits) = next_;
+  if (next_ != nullptr) {
+    next_->previous_ = previous_;
+  }
+}
+
+}  // namespace junction::detail
+
+extern "C" JN_API std::int32_t jn_cancel_new(jn_cancel** cancel) {
+  if (cancel == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  *cancel = new (std::nothrow) jn_cancel;
+  return *cancel == nullptr ? JN_RESOURCE_EXHAUSTED : JN_OK;
+}
+
+extern "C" JN_API void jn_cancel_signal(jn_cancel* cancel) {
+  if (cancel == nullptr) {
+    return;
+  }
+  std::lock_guard lock(cancel->mutex);
+  cancel->signalled.store(true, std::memory_order_release);
+  for (junction::detail::CancelWait* wait = cancel->waits; wait != nullptr; wait = wait->next_) {
+    wait->wake_(wait->wake_arg_);
+  }
+}
+
+extern "C" JN_API void jn_cancel_free(jn_cancel* cancel) { delete cancel; }

@@ -1,0 +1,228 @@
+// Cancels (ABI 1.10) on calls in this process: a call waiting for an
+// asynchronous handler is answered CANCELLED when its cancel is signalled,
+// also from a synchronous handler's nested call; a cancel signalled before
+// a call refuses it; a synchronous handler is never interrupted; one
+// cancel ends the waits of many calls; and the NULL cases. Routed calls
+// are cancelled in transports/zmq/tests/cancel_test.cc.
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace jntest {
+namespace {
+
+struct CancelDeleter {
+  void operator()(jn_cancel* cancel) const { jn_cancel_free(cancel); }
+};
+using CancelPtr = std::unique_ptr<jn_cancel, CancelDeleter>;
+
+CancelPtr NewCancel() {
+  jn_cancel* cancel = nullptr;
+  EXPECT_EQ(jn_cancel_new(&cancel), JN_OK);
+  return CancelPtr(cancel);
+}
+
+int32_t CallCancellable(const jn_method* method, std::string_view request, jn_cancel* cancel,
+                        ScopedResult& out, int64_t deadline = JN_NO_DEADLINE) {
+  out.reset();
+  return jn_call_cancellable(method, View(request), deadline, cancel, nullptr, 0, out.get());
+}
+
+class CancelTest : public LeakCheckedTest {
+ protected:
+  void SetUp() override {
+    LeakCheckedTest::SetUp();
+    host_ = NewHost();
+    ASSERT_NE(host_, nullptr);
+    ASSERT_EQ(Register(host_.get(), "svc",
+                       {{"echo", &EchoHandler, nullptr, nullptr},
+                        {"respond", &Respond, nullptr, nullptr},
+                        {"park", nullptr, &Parking::Handler, &parking_},
+                        {"signal_then_echo", &SignalThenEcho, nullptr, &signalled_in_handler_}}),
+              JN_OK);
+    echo_ = Resolve(host_.get(), "svc", "echo");
+    respond_ = Resolve(host_.get(), "svc", "respond");
+    park_ = Resolve(host_.get(), "svc", "park");
+    signal_then_echo_ = Resolve(host_.get(), "svc", "signal_then_echo");
+    ASSERT_EQ(Register(host_.get(), "outer", {{"calls_park", &CallsPark, nullptr, park_.get()}}),
+              JN_OK);
+    calls_park_ = Resolve(host_.get(), "outer", "calls_park");
+    ASSERT_TRUE(echo_ && respond_ && park_ && signal_then_echo_ && calls_park_);
+  }
+  void TearDown() override {
+    calls_park_.reset();
+    echo_.reset();
+    respond_.reset();
+    park_.reset();
+    signal_then_echo_.reset();
+    host_.reset();
+    parking_.CompleteAll();
+    LeakCheckedTest::TearDown();
+  }
+
+  // Echoes through jn_respond: into the caller's lent room when it fits.
+  static void Respond(void* /*ctx*/, jn_bytes request, int64_t /*deadline_ns*/, jn_result* result) {
+    jn_respond(result, request.data, request.len);
+  }
+
+  // Signals the cancel in ctx (another thread's signal, landing while the
+  // handler runs), then echoes.
+  static void SignalThenEcho(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result) {
+    jn_cancel_signal(*static_cast<jn_cancel**>(ctx));
+    EchoHandler(nullptr, request, deadline_ns, result);
+  }
+
+  // Calls the parking method in ctx with plain jn_call and answers with its
+  // outcome.
+  static void CallsPark(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result) {
+    jn_call(static_cast<const jn_method*>(ctx), request, deadline_ns, result);
+  }
+
+  // Takes the one parked call and completes it; returns jn_complete's code.
+  int32_t CompleteParked() {
+    jn_completion completion{};
+    jn_bytes request{};
+    EXPECT_TRUE(parking_.Take(&completion, &request));
+    return CompleteWith(completion, "late");
+  }
+
+  Parking parking_;
+  jn_cancel* signalled_in_handler_ = nullptr;
+  HostPtr host_;
+  MethodPtr echo_, respond_, park_, signal_then_echo_, calls_park_;
+};
+
+TEST_F(CancelTest, OnlyCallsThatWaitCanBeCancelled) {
+  EXPECT_EQ(jn_method_waits(park_.get()), 1);
+  EXPECT_EQ(jn_method_waits(echo_.get()), 0);
+  EXPECT_EQ(jn_method_waits(nullptr), 0);
+}
+
+// The waiting call answers CANCELLED at once; the handler's later answer is
+// refused (jn_complete says the caller was answered already) and released.
+TEST_F(CancelTest, SignalEndsTheWaitForAnAsynchronousHandler) {
+  CancelPtr cancel = NewCancel();
+  ScopedResult result;
+  int32_t code = -1;
+  std::thread caller([&] { code = CallCancellable(park_.get(), "wait", cancel.get(), result); });
+  ASSERT_TRUE(parking_.WaitInvoked(1));
+  jn_cancel_signal(cancel.get());
+  caller.join();
+  EXPECT_EQ(code, JN_CANCELLED);
+  EXPECT_EQ(result.message(), "call cancelled by its caller");
+  EXPECT_EQ(result.r.response.release, nullptr);
+  EXPECT_EQ(CompleteParked(), JN_CANCELLED);
+}
+
+TEST_F(CancelTest, SignalledBeforeTheCallItIsRefusedAndCounted) {
+  CancelPtr cancel = NewCancel();
+  jn_cancel_signal(cancel.get());
+  jn_cancel_signal(cancel.get());  // again: no change
+  ScopedResult result;
+  EXPECT_EQ(CallCancellable(echo_.get(), "x", cancel.get(), result), JN_CANCELLED);
+  EXPECT_EQ(result.message(), "call cancelled by its caller before it started");
+  EXPECT_EQ(CallCancellable(park_.get(), "x", cancel.get(), result), JN_CANCELLED);
+  EXPECT_EQ(parking_.invoked.load(), 0);
+  jn_method_stats stats{};
+  ASSERT_EQ(jn_method_stats_get(echo_.get(), &stats), JN_OK);
+  EXPECT_EQ(stats.calls, 1u);
+  EXPECT_EQ(stats.errors, 1u);
+}
+
+// A synchronous handler runs on the caller's thread to its end: a signal
+// while it runs changes nothing of that call.
+TEST_F(CancelTest, ASynchronousHandlerIsNotInterrupted) {
+  CancelPtr cancel = NewCancel();
+  signalled_in_handler_ = cancel.get();
+  ScopedResult result;
+  EXPECT_EQ(CallCancellable(signal_then_echo_.get(), "kept", cancel.get(), result), JN_OK);
+  EXPECT_EQ(result.response(), "kept");
+}
+
+TEST_F(CancelTest, AnUnsignalledCancelChangesNothing) {
+  CancelPtr cancel = NewCancel();
+  ScopedResult result;
+  std::thread completer([&] {
+    ASSERT_TRUE(parking_.WaitInvoked(1));
+    EXPECT_EQ(CompleteParked(), JN_OK);
+  });
+  EXPECT_EQ(CallCancellable(park_.get(), "x", cancel.get(), result), JN_OK);
+  completer.join();
+  EXPECT_EQ(result.response(), "late");
+  uint8_t room[16];
+  result.reset();
+  ASSERT_EQ(jn_call_cancellable(respond_.get(), View("lent"), JN_NO_DEADLINE, cancel.get(), room,
+                                sizeof room, result.get()),
+            JN_OK);
+  EXPECT_EQ(result.r.response.data, room) << "the lent room was not used";
+  EXPECT_EQ(result.response(), "lent");
+}
+
+// A synchronous handler's own calls wait with its caller's cancel.
+TEST_F(CancelTest, ANestedCallEndsWithItsCallersCancel) {
+  CancelPtr cancel = NewCancel();
+  ScopedResult result;
+  int32_t code = -1;
+  std::thread caller(
+      [&] { code = CallCancellable(calls_park_.get(), "nested", cancel.get(), result); });
+  ASSERT_TRUE(parking_.WaitInvoked(1));
+  jn_cancel_signal(cancel.get());
+  caller.join();
+  EXPECT_EQ(code, JN_CANCELLED);
+  EXPECT_EQ(CompleteParked(), JN_CANCELLED);
+  // Without a cancel of its own, the next call on the thread waits as before.
+  ScopedResult plain;
+  std::thread completer([&] {
+    ASSERT_TRUE(parking_.WaitInvoked(2));
+    EXPECT_EQ(CompleteParked(), JN_OK);
+  });
+  EXPECT_EQ(Call(calls_park_.get(), "plain", plain), JN_OK);
+  completer.join();
+}
+
+// One cancel shared by calls on many threads ends every wait.
+TEST_F(CancelTest, OneSignalEndsEveryCallWaitingWithIt) {
+  constexpr int kCallers = 8;
+  CancelPtr cancel = NewCancel();
+  std::vector<int32_t> codes(kCallers, -1);
+  std::vector<std::thread> callers;
+  callers.reserve(kCallers);
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      ScopedResult result;
+      codes[i] = CallCancellable(park_.get(), "many", cancel.get(), result);
+    });
+  }
+  ASSERT_TRUE(parking_.WaitInvoked(kCallers));
+  jn_cancel_signal(cancel.get());
+  for (std::thread& caller : callers) caller.join();
+  for (int i = 0; i < kCallers; ++i) EXPECT_EQ(codes[i], JN_CANCELLED) << i;
+  for (int i = 0; i < kCallers; ++i) EXPECT_EQ(CompleteParked(), JN_CANCELLED) << i;
+}
+
+TEST_F(CancelTest, NullArguments) {
+  EXPECT_EQ(jn_cancel_new(nullptr), JN_INVALID_ARGUMENT);
+  jn_cancel_signal(nullptr);
+  jn_cancel_free(nullptr);
+  CancelPtr cancel = NewCancel();
+  jn_cancel_signal(cancel.get());
+  ScopedResult result;
+  EXPECT_EQ(CallCancellable(nullptr, "x", cancel.get(), result), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(result.message(), "method is NULL");
+  EXPECT_EQ(jn_call_cancellable(echo_.get(), View("x"), JN_NO_DEADLINE, cancel.get(), nullptr, 0,
+                                nullptr),
+            JN_INVALID_ARGUMENT);
+  result.reset();
+  EXPECT_EQ(jn_call_cancellable(echo_.get(), View("x"), JN_NO_DEADLINE, cancel.get(), nullptr, 4,
+                                result.get()),
+            JN_INVALID_ARGUMENT);
+  EXPECT_EQ(result.message(), "dst is NULL but dst_cap is not 0");
+  // No cancel: jn_call_into.
+  EXPECT_EQ(CallCancellable(echo_.get(), "plain", nullptr, result), JN_OK);
+  EXPECT_EQ(result.response(), "plain");
+}
+
+}  // namespace
+}  // namespace jntest

@@ -1,0 +1,184 @@
+// Cancelling routed calls (ABI 1.10): a signal ends a call's wait for its
+// answer over tcp, ipc and inproc, and its wait for a connection; the
+// answer that comes later is dropped and the route carries the next call;
+// a cancelled call that was receiving for the others hands that on; and a
+// cancel signalled before the call sends nothing.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// The service "gate": its method "wait" answers "opened" once the test
+// opens the gate (or gives up at the call's deadline).
+struct Gate {
+  std::atomic<bool> open{false};
+  std::atomic<int> entered{0};
+
+  junction::Service service() {
+    junction::Service gate("gate");
+    gate.method("wait", [this](auto, Deadline deadline) {
+      entered.fetch_add(1);
+      while (!open.load() && jn_now_ns() < deadline) {
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+      return Buffer::copy_of("opened");
+    });
+    return gate;
+  }
+};
+
+// A call that runs on its own thread: its code and message once done.
+struct CallResult {
+  Code code = Code::ok;
+  std::string message;
+};
+
+std::future<CallResult> call_in_background(const junction::Method& method,
+                                           const junction::Cancel& cancel,
+                                           seconds timeout = seconds(10)) {
+  return std::async(std::launch::async, [&method, &cancel, timeout] {
+    CallResult result;
+    result.code = code_of(
+        [&] { static_cast<void>(method.call({}, junction::deadline_after(timeout), cancel)); },
+        &result.message);
+    return result;
+  });
+}
+
+TEST(CancelTest, SignalEndsTheWaitForTheAnswerOverEveryTransport) {
+  TempDir dir;
+  for (const std::string& bind_url :
+       {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url(), inproc_url()}) {
+    SCOPED_TRACE(bind_url);
+    Gate gate;
+    junction::Host server;
+    server.register_service(gate.service());
+    server.register_service(test_service());
+    junction::Listener listener = server.listen(bind_url);
+    junction::Host client;
+    const std::string url(listener.url());
+    client.route("gate", url);
+    client.route("test", url);
+    const junction::Method wait = client.resolve("gate", "wait");
+    EXPECT_TRUE(wait.waits());
+    const junction::Cancel cancel;
+    std::future<CallResult> call = call_in_background(wait, cancel);
+    ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+    cancel.signal();
+    const CallResult result = call.get();
+    EXPECT_EQ(result.code, Code::cancelled) << result.message;
+    EXPECT_EQ(result.message, "call to " + url + " cancelled by its caller");
+    EXPECT_EQ(client.route_stats("gate").in_flight, 0U);
+    // The handler's answer, sent once the gate opens, is dropped; the
+    // connection carries the next call.
+    gate.open = true;
+    EXPECT_TRUE(eventually([&] { return listener.stats().answers == 1; }));
+    EXPECT_EQ(client.resolve("test", "echo").call("next").text(), "next");
+    EXPECT_EQ(client.route_stats("test").connections_lost, 0U);
+  }
+}
+
+// The first caller receives for both; cancelled, it hands receiving to the
+// second, whose answer still reaches it.
+TEST(CancelTest, ACancelledReceiverHandsReceivingOn) {
+  Gate gate;
+  junction::Host server;
+  server.register_service(gate.service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  junction::Host client;
+  client.route("gate", listener.url());
+  const junction::Method wait = client.resolve("gate", "wait");
+  const junction::Cancel first_cancel;
+  const junction::Cancel second_cancel;  // never signalled
+  std::future<CallResult> first = call_in_background(wait, first_cancel);
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  std::future<CallResult> second = call_in_background(wait, second_cancel);
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
+  first_cancel.signal();
+  EXPECT_EQ(first.get().code, Code::cancelled);
+  gate.open = true;
+  const CallResult answered = second.get();
+  EXPECT_EQ(answered.code, Code::ok) << answered.message;
+}
+
+TEST(CancelTest, SignalledBeforeTheCallNothingIsSent) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  junction::Host client;
+  client.route("test", listener.url());
+  const junction::Method echo = client.resolve("test", "echo");
+  ASSERT_EQ(echo.call("up").text(), "up");
+  const junction::Cancel cancel;
+  cancel.signal();
+  std::string message;
+  EXPECT_EQ(
+      code_of(
+          [&] { static_cast<void>(echo.call({}, junction::deadline_after(seconds(2)), cancel)); },
+          &message),
+      Code::cancelled);
+  EXPECT_EQ(message, "call cancelled by its caller before it started");
+  EXPECT_EQ(listener.stats().requests, 1U);
+  EXPECT_EQ(client.route_stats("test").in_flight, 0U);
+}
+
+// A TCP listener that accepts and never speaks ZeroMQ's handshake: a route
+// to it stays connecting, and its calls wait for the connection.
+class SilentAcceptor {
+ public:
+  SilentAcceptor() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        listen(fd_, 8) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length)) {
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  SilentAcceptor(const SilentAcceptor&) = delete;
+  SilentAcceptor& operator=(const SilentAcceptor&) = delete;
+  ~SilentAcceptor() { close(fd_); }
+  [[nodiscard]] std::string url() const { return "zmq+tcp://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+TEST(CancelTest, SignalEndsTheWaitForAConnection) {
+  SilentAcceptor acceptor;
+  junction::Host client;
+  junction::RouteOptions options;
+  options.connect_timeout = seconds(20);
+  client.route("test", acceptor.url(), options);
+  const junction::Method echo = client.resolve("test", "echo");
+  const junction::Cancel cancel;
+  std::future<CallResult> call = call_in_background(echo, cancel, seconds(30));
+  // The call waits for a connection that never comes up: 200 ms in, it is
+  // waiting.
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(client.route_stats("test").state, JN_ROUTE_CONNECTING);
+  cancel.signal();
+  ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+  const CallResult result = call.get();
+  EXPECT_EQ(result.code, Code::cancelled) << result.message;
+}
+
+}  // namespace
+}  // namespace jnzmq
