@@ -54,37 +54,52 @@ static int64_t deadline_after(int64_t timeout_ns) {
   return timeout_ns < JN_NO_DEADLINE - now ? now + timeout_ns : JN_NO_DEADLINE;
 }
 
+/* junction_go_call's answer from a call's code and result (see bridge.h). */
+static inline int64_t answer_into(int32_t code, jn_result* result, uint8_t* dst, uint64_t dst_cap) {
+  if (code == JN_OK && result->response.len <= dst_cap) {
+    /* Answered into dst already (jn_respond), or copied there now. */
+    const uint64_t len = result->response.len;
+    /* A response in dst needs no release (jn_call_into: its release frees
+     * nothing); skipping it saves two calls on the usual path. */
+    if (result->response.data != dst || dst_cap == 0) {
+      if (len > 0) {
+        memcpy(dst, result->response.data, len);
+      }
+      jn_buffer_release(&result->response);
+    }
+    if (result->status.message.release != NULL) {
+      jn_buffer_release(&result->status.message);
+    }
+    return (int64_t)len;
+  }
+  junction_go_outcome* held = malloc(sizeof *held);
+  if (held == NULL) {
+    jn_buffer_release(&result->response);
+    jn_buffer_release(&result->status.message);
+    return JUNCTION_GO_OUTCOME_LOST;
+  }
+  held->status = status_from(code, &result->status);
+  held->response = owned_from(&result->response);
+  return -(int64_t)(intptr_t)held;
+}
+
 int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t request_len,
                          int64_t timeout_ns, uint8_t* dst, uint64_t dst_cap) {
   const jn_bytes view = {request, request_len};
   jn_result result;
   const int32_t code = jn_call_into((const jn_method*)method, view, deadline_after(timeout_ns), dst,
                                     dst_cap, &result);
-  if (code == JN_OK && result.response.len <= dst_cap) {
-    /* Answered into dst already (jn_respond), or copied there now. */
-    const uint64_t len = result.response.len;
-    /* A response in dst needs no release (jn_call_into: its release frees
-     * nothing); skipping it saves two calls on the usual path. */
-    if (result.response.data != dst || dst_cap == 0) {
-      if (len > 0) {
-        memcpy(dst, result.response.data, len);
-      }
-      jn_buffer_release(&result.response);
-    }
-    if (result.status.message.release != NULL) {
-      jn_buffer_release(&result.status.message);
-    }
-    return (int64_t)len;
-  }
-  junction_go_outcome* held = malloc(sizeof *held);
-  if (held == NULL) {
-    jn_buffer_release(&result.response);
-    jn_buffer_release(&result.status.message);
-    return JUNCTION_GO_OUTCOME_LOST;
-  }
-  held->status = status_from(code, &result.status);
-  held->response = owned_from(&result.response);
-  return -(int64_t)(intptr_t)held;
+  return answer_into(code, &result, dst, dst_cap);
+}
+
+int64_t junction_go_call_cancellable(uintptr_t method, const uint8_t* request, uint64_t request_len,
+                                     int64_t timeout_ns, jn_cancel* cancel, uint8_t* dst,
+                                     uint64_t dst_cap) {
+  const jn_bytes view = {request, request_len};
+  jn_result result;
+  const int32_t code = jn_call_cancellable(
+      (const jn_method*)method, view, deadline_after(timeout_ns), cancel, dst, dst_cap, &result);
+  return answer_into(code, &result, dst, dst_cap);
 }
 
 junction_go_outcome junction_go_outcome_take(int64_t held) {
@@ -104,10 +119,12 @@ junction_go_outcome junction_go_outcome_take(int64_t held) {
 }
 
 junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* request,
-                                              uint64_t request_len, int64_t timeout_ns) {
+                                              uint64_t request_len, int64_t timeout_ns,
+                                              jn_cancel* cancel) {
   const jn_bytes view = {request, request_len};
   jn_result result;
-  const int32_t code = jn_call((const jn_method*)method, view, deadline_after(timeout_ns), &result);
+  const int32_t code = jn_call_cancellable((const jn_method*)method, view,
+                                           deadline_after(timeout_ns), cancel, NULL, 0, &result);
   junction_go_outcome outcome;
   outcome.status = status_from(code, &result.status);
   outcome.response = owned_from(&result.response);

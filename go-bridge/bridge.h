@@ -63,13 +63,21 @@ typedef struct junction_go_outcome {
 int64_t junction_go_call(uintptr_t method, const uint8_t* request, uint64_t request_len,
                          int64_t timeout_ns, uint8_t* dst, uint64_t dst_cap);
 
+/* junction_go_call made with jn_call_cancellable: cancel (borrowed; NULL:
+ * none) ends the call's wait. */
+int64_t junction_go_call_cancellable(uintptr_t method, const uint8_t* request, uint64_t request_len,
+                                     int64_t timeout_ns, jn_cancel* cancel, uint8_t* dst,
+                                     uint64_t dst_cap);
+
 /* The outcome held by a negative junction_go_call return (exactly once). */
 junction_go_outcome junction_go_outcome_take(int64_t held);
 
-/* jn_call with a deadline as in junction_go_call: the whole outcome, the
- * response left in its producer's buffer. request: borrowed. */
+/* jn_call_cancellable without room, with a deadline as in junction_go_call:
+ * the whole outcome, the response left in its producer's buffer. request:
+ * borrowed. cancel: borrowed, NULL for none. */
 junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* request,
-                                              uint64_t request_len, int64_t timeout_ns);
+                                              uint64_t request_len, int64_t timeout_ns,
+                                              jn_cancel* cancel);
 
 /* jn_call_async with a copy of request (borrowed) and a deadline as in
  * junction_go_call. On OK, junctionGoAsyncDone(call_handle, outcome) runs

@@ -184,6 +184,41 @@ func ExampleHost_Route() {
 	// Output: hello, junction <nil>
 }
 
+// A routed call ends as soon as its context does: the caller stops
+// waiting, the other host's handler runs to its end (its deadline, here)
+// and its answer is dropped.
+func ExampleMethod_Call_cancel() {
+	server, _ := junction.NewHost()
+	defer server.Close()
+	started := make(chan struct{})
+	_ = server.Register(junction.NewService("report").
+		Method("build", func(ctx context.Context, _ []byte) ([]byte, error) {
+			close(started)
+			<-ctx.Done() // a long job that gives up at its deadline
+			return nil, ctx.Err()
+		}))
+	listener, err := server.Listen("zmq+inproc://example-report")
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background())
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	_ = client.Route("report", listener.URL())
+	build, _ := client.Method("report", "build")
+	defer build.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	go func() {
+		<-started
+		cancel() // the user went away
+	}()
+	_, err = build.Call(ctx, nil)
+	fmt.Println(build.Waits(), errors.Is(err, context.Canceled))
+	// Output: true true
+}
+
 // CURVE encrypts a listener's connections and lets in only the clients it
 // lists: the listener keeps its secret key and hands out its public key;
 // each client route gets the listener's public key and brings its own pair.

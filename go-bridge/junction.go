@@ -23,7 +23,10 @@
 //     Go memory; [Method.CallBorrowed] lends the producer's buffer until
 //     [Response.Release].
 //   - A context's deadline becomes the call's deadline; a context already
-//     done is answered without calling (DEADLINE_EXCEEDED or CANCELLED).
+//     done is answered without calling (DEADLINE_EXCEEDED or CANCELLED). A
+//     call that waits (a routed method, an asynchronous handler) ends at
+//     once when its context ends while it waits; a Go, Rust or C handler in
+//     this process runs on the caller's thread to its end.
 //   - Failures are *[Error] values carrying a [Code]; errors.Is works with
 //     the Err sentinels and with context.DeadlineExceeded/Canceled.
 //   - A Go handler may be called from any thread, including threads Go did

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,9 @@ type Method struct {
 	raw     *C.jn_method
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
+	// Whether its calls can wait (routed, or an asynchronous handler), and so
+	// end early when their context does (jn_method_waits).
+	waits bool
 	// The last response's length (at most maxResponseHint): Call lends that
 	// much room, so that the usual response lands in the returned slice in
 	// the call's own cgo crossing.
@@ -32,7 +36,7 @@ type Method struct {
 const maxResponseHint = 4096
 
 func newMethod(raw *C.jn_method) *Method {
-	m := &Method{raw: raw}
+	m := &Method{raw: raw, waits: C.jn_method_waits(raw) != 0}
 	m.cleanup = runtime.AddCleanup(m, func(raw *C.jn_method) { C.jn_method_free(raw) }, raw)
 	return m
 }
@@ -46,6 +50,11 @@ func (m *Method) Close() {
 	m.cleanup.Stop()
 	C.jn_method_free(m.raw)
 }
+
+// Waits reports whether calls on m can wait, and so end early when their
+// context does: a routed method's, or an asynchronous handler's
+// (jn_method_waits).
+func (m *Method) Waits() bool { return m.waits }
 
 // Raw is the jn_method* handle, for C code; it stays owned by m.
 func (m *Method) Raw() unsafe.Pointer { return unsafe.Pointer(m.raw) }
@@ -143,6 +152,13 @@ func bytesPtr(b []byte) *C.uint8_t {
 // answered at once. Failures are *Error (NOT_FOUND once the service is
 // gone, DEADLINE_EXCEEDED when the deadline passed, the handler's own
 // status otherwise).
+//
+// On a method whose calls wait (a routed one, or an asynchronous
+// handler's), ctx ending while the call waits ends it at once: CANCELLED
+// (errors.Is(err, context.Canceled)), or DEADLINE_EXCEEDED when ctx's
+// deadline passed. What it waited for is not stopped: the other host's
+// handler runs to its end, and its answer is dropped. A handler in this
+// process that runs on the caller's thread is never interrupted.
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
 	// Room for a response of the last one's size (up to maxResponseHint),
 	// so that the usual response is written straight into the slice
@@ -168,6 +184,9 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 		if timeout, err = m.begin(ctx); err != nil {
 			return dst, err
 		}
+		if m.waits && ctx.Done() != nil {
+			return m.callAppendCancellable(ctx, dst, req, timeout)
+		}
 	}
 	room := dst[len(dst):cap(dst)]
 	// req and room are pointer arguments, so live for the call.
@@ -178,6 +197,57 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 		return dst[:len(dst)+int(n)], nil
 	}
 	return appendOutcome(dst, C.junction_go_outcome_take(n))
+}
+
+// callAppendCancellable is CallAppend on a method that waits, with a
+// context that can end: ending, ctx ends the call's wait.
+func (m *Method) callAppendCancellable(ctx context.Context, dst, req []byte, timeout int64) ([]byte, error) {
+	room := dst[len(dst):cap(dst)]
+	var n C.int64_t
+	err := withCancel(ctx, func(cancel *C.jn_cancel) {
+		n = C.junction_go_call_cancellable(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
+			cancel, bytesPtr(room), C.uint64_t(len(room)))
+	})
+	runtime.KeepAlive(m)
+	if err != nil {
+		return dst, err
+	}
+	if n >= 0 {
+		return dst[:len(dst)+int(n)], nil
+	}
+	dst, err = appendOutcome(dst, C.junction_go_outcome_take(n))
+	return dst, contextCause(ctx, err)
+}
+
+// withCancel runs call with a cancel (jn_cancel) that ctx signals when it
+// ends, and frees it after: call must not keep it.
+func withCancel(ctx context.Context, call func(cancel *C.jn_cancel)) error {
+	var cancel *C.jn_cancel
+	if C.jn_cancel_new(&cancel) != C.JN_OK {
+		return &Error{Code: ResourceExhausted, Message: "cannot allocate the call's cancel"}
+	}
+	signalled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.jn_cancel_signal(cancel)
+		close(signalled)
+	})
+	call(cancel)
+	if !stop() {
+		<-signalled // the signal has begun: it must end before the free
+	}
+	C.jn_cancel_free(cancel)
+	return nil
+}
+
+// contextCause is err, a call's failure, told as the context's when the
+// context's end is what ended the call: CANCELLED from a context whose
+// deadline passed becomes DEADLINE_EXCEEDED (both end the wait at once).
+func contextCause(ctx context.Context, err error) error {
+	var failure *Error
+	if errors.As(err, &failure) && failure.Code == Canceled && ctx.Err() == context.DeadlineExceeded {
+		return &Error{Code: DeadlineExceeded, Message: "context deadline exceeded while the call waited"}
+	}
+	return err
 }
 
 // appendOutcome is CallAppend's answer from an outcome junction_go_call

@@ -59,11 +59,21 @@ func (m *Method) CallBorrowed(ctx context.Context, req []byte) (Response, error)
 	if err != nil {
 		return Response{}, err
 	}
-	outcome := C.junction_go_call_borrowed(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout))
+	var outcome C.junction_go_outcome
+	call := func(cancel *C.jn_cancel) {
+		outcome = C.junction_go_call_borrowed(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), cancel)
+	}
+	if m.waits && ctx.Done() != nil {
+		if err := withCancel(ctx, call); err != nil {
+			return Response{}, err
+		}
+	} else {
+		call(nil)
+	}
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(req)
 	if outcome.status.code != C.JN_OK {
-		return Response{}, takeStatus(outcome.status)
+		return Response{}, contextCause(ctx, takeStatus(outcome.status))
 	}
 	state := responseStates.Get().(*responseState)
 	state.box.buffer = outcome.response

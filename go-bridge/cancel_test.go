@@ -1,0 +1,180 @@
+package junction_test
+
+// A context that ends while a routed call waits ends the call at once, in
+// every way of calling and over every transport; the handler's late answer
+// is dropped and the route carries the next call; a local handler is never
+// interrupted; and contexts ending at any moment of many calls at once
+// leave nothing behind (run with -race; newHost checks the live objects).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"junction"
+	"junction/goecho"
+)
+
+// callForms are the ways of making a synchronous call, each returning the
+// response's bytes.
+var callForms = []struct {
+	name string
+	call func(ctx context.Context, m *junction.Method, req []byte) ([]byte, error)
+}{
+	{"Call", func(ctx context.Context, m *junction.Method, req []byte) ([]byte, error) {
+		return m.Call(ctx, req)
+	}},
+	{"CallAppend", func(ctx context.Context, m *junction.Method, req []byte) ([]byte, error) {
+		return m.CallAppend(ctx, make([]byte, 0, 64), req)
+	}},
+	{"CallBorrowed", func(ctx context.Context, m *junction.Method, req []byte) ([]byte, error) {
+		response, err := m.CallBorrowed(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		defer response.Release()
+		return bytes.Clone(response.Bytes()), nil
+	}},
+}
+
+func TestContextCancelEndsARoutedCallsWait(t *testing.T) {
+	for _, transport := range transportURLs {
+		for _, form := range callForms {
+			t.Run(transport.name+"/"+form.name, func(t *testing.T) {
+				server := echoHost(t)
+				started, release := blocking(t, server)
+				listener := listen(t, server, transport.url(t))
+				client := newHost(t)
+				for _, service := range []string{goecho.Name, "blocking"} {
+					if err := client.Route(service, listener.URL()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				bound, cancelBound := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancelBound()
+				wait := method(t, client, "blocking", "wait")
+				if !wait.Waits() {
+					t.Fatal("a routed method does not wait")
+				}
+				ctx, cancel := context.WithCancel(bound)
+				answer := inBackground(t, release, func() error {
+					_, err := form.call(ctx, wait, nil)
+					return err
+				})
+				select {
+				case <-started:
+				case <-bound.Done():
+					t.Fatal("the handler did not start within 20 s")
+				}
+				cancel()
+				var err error
+				select {
+				case err = <-answer:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the cancelled call did not end within 10 s")
+				}
+				if !errors.Is(err, context.Canceled) || !errors.Is(err, junction.ErrCanceled) ||
+					!strings.Contains(err.Error(), "cancelled by its caller") {
+					t.Fatalf("a call whose context was cancelled: %v, want CANCELLED", err)
+				}
+				if stats, err := client.RouteStats("blocking"); err != nil || stats.InFlight != 0 {
+					t.Fatalf("route stats after the cancel: %+v, %v; want none in flight", stats, err)
+				}
+				release() // the handler answers; the answer is dropped
+				echo := method(t, client, goecho.Name, "echo")
+				if response, err := form.call(bound, echo, []byte("next")); err != nil || string(response) != "next" {
+					t.Fatalf("the next call on the route: %q, %v", response, err)
+				}
+			})
+		}
+	}
+}
+
+// A context whose deadline passes while the call waits is
+// DEADLINE_EXCEEDED, whether the call's own deadline or the context's end
+// answered it first.
+func TestContextDeadlineWhileARoutedCallWaits(t *testing.T) {
+	server := echoHost(t)
+	_, release := blocking(t, server)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	client := newHost(t)
+	if err := client.Route("blocking", listener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	wait := method(t, client, "blocking", "wait")
+	for _, form := range callForms {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := form.call(ctx, wait, nil)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, junction.ErrDeadlineExceeded) {
+			t.Errorf("%s: %v, want DEADLINE_EXCEEDED", form.name, err)
+		}
+	}
+	release()
+}
+
+// A handler in this process runs on the caller's thread: its context's
+// end while it runs changes nothing of the call.
+func TestALocalHandlerIsNotInterrupted(t *testing.T) {
+	host := newHost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := host.Register(junction.NewService("local").
+		Method("cancel_then_answer", func(context.Context, []byte) ([]byte, error) {
+			cancel()
+			return []byte("answered"), nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	local := method(t, host, "local", "cancel_then_answer")
+	if local.Waits() {
+		t.Fatal("a local Go method waits")
+	}
+	if response, err := local.Call(ctx, nil); err != nil || string(response) != "answered" {
+		t.Fatalf("a local call whose context ended while it ran: %q, %v", response, err)
+	}
+}
+
+// Many goroutines call through one route, each with a context that ends at
+// some moment of its call: each answer is the right echo or CANCELLED.
+func TestContextsEndingAtAnyMomentOfManyCalls(t *testing.T) {
+	_, client, _ := routedEcho(t, "zmq+tcp://127.0.0.1:0")
+	echo := method(t, client, goecho.Name, "echo")
+	const goroutines, calls = 8, 40
+	var wg sync.WaitGroup
+	failures := make(chan error, goroutines*calls)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				request := []byte(fmt.Sprintf("%d-%d", g, i))
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(time.Duration(i%10)*20*time.Microsecond, cancel)
+				response, err := callForms[i%len(callForms)].call(ctx, echo, request)
+				cancel()
+				switch {
+				case err == nil && !bytes.Equal(response, request):
+					failures <- fmt.Errorf("call %s answered %q", request, response)
+				case err != nil && !errors.Is(err, junction.ErrCanceled):
+					failures <- fmt.Errorf("call %s: %v, want its echo or CANCELLED", request, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(failures)
+	for err := range failures {
+		t.Error(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if response, err := echo.Call(ctx, []byte("after")); err != nil || string(response) != "after" {
+		t.Fatalf("a call after the others: %q, %v", response, err)
+	}
+}
