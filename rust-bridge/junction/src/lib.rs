@@ -41,11 +41,22 @@
 //!   thread releases them. A [`Buffer`] received from the host is released
 //!   through its producer's callback when dropped.
 //! - **`Send`/`Sync` where the ABI makes them sound.** [`Host`], [`Method`],
-//!   [`Buffer`] and [`CallFuture`] are `Send + Sync` (or `Send` for the
-//!   future) because every host function is thread-safe and buffers may be
-//!   released on any thread. Handlers must be `Send + Sync + 'static`
+//!   [`Buffer`], [`Cancel`] and [`CallFuture`] are `Send + Sync` (or `Send`
+//!   for the future) because every host function is thread-safe and buffers
+//!   may be released on any thread. Handlers must be `Send + Sync + 'static`
 //!   because they run on many threads at once. A [`Completion`] is `Send`
 //!   but not `Sync`: it is a one-shot token moved to whichever thread answers.
+//!
+//! # Cancelling calls
+//!
+//! A [`Cancel`] ends a call's wait when its caller decides, from another
+//! thread ([`Method::call_cancellable`], [`Cancel::signal`]; ABI 1.10). It
+//! can end a routed call's wait for its connection and answer, and an
+//! asynchronous handler's for its answer ([`Method::waits`] tells which
+//! methods wait): the call is answered [`Code::Cancelled`] at once. It
+//! cannot interrupt a synchronous handler in this process, which runs on
+//! the caller's thread, nor stop the remote or asynchronous handler, which
+//! runs to its end and whose late answer is dropped.
 //!
 //! # Modules
 //!
@@ -56,6 +67,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod buffer;
+mod cancel;
 mod code;
 mod deadline;
 mod ffi;
@@ -69,6 +81,7 @@ mod status;
 mod transport;
 
 pub use buffer::Buffer;
+pub use cancel::Cancel;
 pub use code::{Code, InvalidCode};
 pub use deadline::Deadline;
 pub use host::{Host, HostOptions, HostRef, ServiceInfo, ThreadSlice};

@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use crate::{ffi, sys, Buffer, Code, Deadline, Result, Status};
+use crate::{ffi, sys, Buffer, Cancel, Code, Deadline, Result, Status};
 
 /// A method resolved once by [`crate::HostRef::resolve`]: the handle every
 /// call goes through, with no name lookup on the way. Freed on drop.
@@ -76,6 +76,70 @@ impl Method {
         }
         // SAFETY: written by jn_call and owned here.
         unsafe { take_result(result.assume_init_mut()) }
+    }
+
+    /// Calls the method like [`call`](Method::call), ending its wait with
+    /// [`Code::Cancelled`] when `cancel` is signalled
+    /// (`jn_call_cancellable`): a routed call's wait for its connection and
+    /// answer, or an asynchronous handler's for its answer, whose late
+    /// answer is then dropped. A synchronous handler in this process is not
+    /// interrupted, and the calls it makes on this thread end their waits
+    /// with `cancel` too. A cancel signalled before the call refuses it
+    /// ([`Code::Cancelled`], "call cancelled by its caller before it
+    /// started"); one never signalled changes nothing. See [`Cancel`] for a
+    /// cancel signalled while the call waits.
+    ///
+    /// ```
+    /// use junction::{Cancel, Code, Deadline, Host, Service};
+    ///
+    /// let host = Host::new()?;
+    /// host.register(Service::new("echo").method("echo", |r: &[u8], _| Ok(r.to_vec())))?;
+    /// let echo = host.resolve("echo", "echo")?;
+    /// let cancel = Cancel::new()?;
+    /// assert_eq!(echo.call_cancellable(b"hi", Deadline::none(), &cancel)?, b"hi");
+    ///
+    /// cancel.signal();
+    /// let refused = echo.call_cancellable(b"hi", Deadline::none(), &cancel).unwrap_err();
+    /// assert_eq!(refused.code(), Code::Cancelled);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
+    pub fn call_cancellable(
+        &self,
+        request: &[u8],
+        deadline: Deadline,
+        cancel: &Cancel,
+    ) -> Result<Buffer> {
+        let view = sys::jn_bytes {
+            data: request.as_ptr(),
+            len: request.len() as u64,
+        };
+        let mut result = MaybeUninit::<sys::jn_result>::uninit();
+        // SAFETY: the handle and the cancel are live and borrowed for the
+        // call, as is the request; no room is lent (NULL, 0);
+        // jn_call_cancellable always writes the whole result.
+        unsafe {
+            sys::jn_call_cancellable(
+                self.raw.as_ptr(),
+                view,
+                deadline.as_ns(),
+                cancel.as_raw(),
+                std::ptr::null_mut(),
+                0,
+                result.as_mut_ptr(),
+            );
+        }
+        // SAFETY: written by jn_call_cancellable and owned here.
+        unsafe { take_result(result.assume_init_mut()) }
+    }
+
+    /// Whether calls on the method can wait, and so be ended by a
+    /// [`Cancel`] while they run (`jn_method_waits`): true for a routed
+    /// method and an asynchronous handler, false for a synchronous handler
+    /// in this process. A caller makes a cancel only for the calls that can
+    /// use it.
+    pub fn waits(&self) -> bool {
+        // SAFETY: the handle is live.
+        unsafe { sys::jn_method_waits(self.raw.as_ptr()) != 0 }
     }
 
     /// Calls the method like [`call`](Method::call), appending the response

@@ -5,6 +5,7 @@
 //! Rust buffer it made released.
 
 mod async_calls;
+mod cancels;
 mod common;
 mod modules;
 mod panics;

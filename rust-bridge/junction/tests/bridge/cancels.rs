@@ -1,0 +1,164 @@
+//! Cancels (ABI 1.10): a routed call ended while it waits for its answer,
+//! a cancel signalled before the call, which methods wait, and a cancel
+//! never signalled.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use junction::{Cancel, Code, Deadline, Host, ListenOptions, RouteOptions, Service};
+
+use crate::common::run;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Opens on drop, so that a failing test does not leave a handler blocked
+/// (freeing a host waits for the handlers in flight): declare it after the
+/// hosts.
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
+/// A host serving `gated/wait`, whose handler tells `entered` it began,
+/// then blocks until the gate opens (polled every millisecond) or the
+/// call's deadline passes.
+fn gated_host() -> (Host, mpsc::Receiver<()>, Gate) {
+    let open = Arc::new(AtomicBool::new(false));
+    let (entered_tx, entered) = mpsc::channel();
+    let entered_tx = Mutex::new(entered_tx);
+    let host = Host::new().unwrap();
+    let gate = Arc::clone(&open);
+    host.register(
+        Service::new("gated").method("wait", move |_: &[u8], deadline: Deadline| {
+            let _ = entered_tx.lock().unwrap().send(());
+            while !gate.load(Ordering::Acquire) {
+                if deadline.has_passed() {
+                    return Err(junction::Status::new(
+                        Code::DeadlineExceeded,
+                        "the gate stayed shut",
+                    ));
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Ok(b"through".to_vec())
+        }),
+    )
+    .unwrap();
+    (host, entered, Gate(open))
+}
+
+#[test]
+fn a_routed_call_waiting_for_its_answer_is_cancelled() {
+    run(|| {
+        let (server, entered, gate) = gated_host();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        let url = listener.url().to_owned();
+        let client = Host::new().unwrap();
+        client.route("gated", &url, &RouteOptions::new()).unwrap();
+        let gate = gate; // opened before the hosts are freed
+        let wait = Arc::new(client.resolve("gated", "wait").unwrap());
+        let cancel = Arc::new(Cancel::new().unwrap());
+
+        let caller = {
+            let (wait, cancel) = (Arc::clone(&wait), Arc::clone(&cancel));
+            thread::spawn(move || {
+                let outcome = wait.call_cancellable(b"", Deadline::after(WAIT), &cancel);
+                (outcome, Instant::now())
+            })
+        };
+        entered.recv_timeout(WAIT).unwrap();
+        let signalled = Instant::now();
+        cancel.signal();
+        let (outcome, answered) = caller.join().unwrap();
+        let error = outcome.unwrap_err();
+        assert_eq!(error.code(), Code::Cancelled, "{error}");
+        assert_eq!(
+            error.message(),
+            format!("call to {url} cancelled by its caller")
+        );
+        // Answered by the cancel, not by the handler or the deadline.
+        assert!(
+            answered.duration_since(signalled) < Duration::from_secs(2),
+            "cancelled after {:?}",
+            answered.duration_since(signalled)
+        );
+
+        // The handler ran on; its late answer is dropped and the route
+        // carries the next call.
+        gate.open();
+        assert_eq!(wait.call(b"", Deadline::after(WAIT)).unwrap(), b"through");
+        drop(client);
+        listener.close(Deadline::after(WAIT)).unwrap();
+    });
+}
+
+#[test]
+fn a_cancel_signalled_before_the_call_refuses_it() {
+    run(|| {
+        let (host, _entered, _gate) = gated_host();
+        let wait = host.resolve("gated", "wait").unwrap();
+        let cancel = Cancel::new().unwrap();
+        cancel.signal();
+        let error = wait
+            .call_cancellable(b"", Deadline::after(WAIT), &cancel)
+            .unwrap_err();
+        assert_eq!(error.code(), Code::Cancelled, "{error}");
+        assert_eq!(
+            error.message(),
+            "call cancelled by its caller before it started"
+        );
+        // It stays signalled.
+        let again = wait
+            .call_cancellable(b"", Deadline::after(WAIT), &cancel)
+            .unwrap_err();
+        assert_eq!(again.code(), Code::Cancelled, "{again}");
+    });
+}
+
+#[test]
+fn routed_methods_wait_and_local_synchronous_ones_do_not() {
+    run(|| {
+        let (server, _entered, _gate) = gated_host();
+        let local = server.resolve("gated", "wait").unwrap();
+        assert!(!local.waits());
+        let client = Host::new().unwrap();
+        client
+            .route(
+                "gated",
+                "zmq+inproc://rust-test-cancel-waits",
+                &RouteOptions::new(),
+            )
+            .unwrap();
+        assert!(client.resolve("gated", "wait").unwrap().waits());
+    });
+}
+
+#[test]
+fn a_cancel_never_signalled_changes_nothing() {
+    run(|| {
+        let host = Host::new().unwrap();
+        host.register(Service::new("echo").method("echo", |r: &[u8], _| Ok(r.to_vec())))
+            .unwrap();
+        let echo = host.resolve("echo", "echo").unwrap();
+        let cancel = Cancel::new().unwrap();
+        for request in [&b""[..], b"hello", &[7; 4096]] {
+            let response = echo
+                .call_cancellable(request, Deadline::after(WAIT), &cancel)
+                .unwrap();
+            assert_eq!(response, request);
+        }
+    });
+}
