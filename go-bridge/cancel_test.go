@@ -95,6 +95,67 @@ func TestContextCancelEndsARoutedCallsWait(t *testing.T) {
 	}
 }
 
+// A cancel travels: the caller's route tells the relay's listener, whose
+// call ends the wait of the relay handler's own routed call (made with the
+// handler's context), while the last host's handler still blocks.
+func TestACancelEndsTheWaitsAlongARelay(t *testing.T) {
+	last := newHost(t)
+	started, release := blocking(t, last)
+	lastListener := listen(t, last, "zmq+tcp://127.0.0.1:0")
+
+	relay := newHost(t)
+	if err := relay.Route("blocking", lastListener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	wait := method(t, relay, "blocking", "wait")
+	if err := relay.Register(junction.NewService("relay").
+		Method("forward", func(ctx context.Context, req []byte) ([]byte, error) {
+			return wait.Call(ctx, req)
+		})); err != nil {
+		t.Fatal(err)
+	}
+	relayListener := listen(t, relay, "zmq+tcp://127.0.0.1:0")
+
+	client := newHost(t)
+	if err := client.Route("relay", relayListener.URL()); err != nil {
+		t.Fatal(err)
+	}
+	forward := method(t, client, "relay", "forward")
+	// A deadline beyond the waits below: the relay's call must end by the
+	// cancel, not by the deadline it carries.
+	bound, cancelBound := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelBound()
+	ctx, cancel := context.WithCancel(bound)
+	answer := inBackground(t, release, func() error {
+		_, err := forward.Call(ctx, nil)
+		return err
+	})
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the last handler did not start within 20 s")
+	}
+	cancel()
+	if err := <-answer; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled call: %v, want CANCELLED", err)
+	}
+	give := time.Now().Add(10 * time.Second)
+	for {
+		stats, err := relay.RouteStats("blocking")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.InFlight == 0 {
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatalf("the relay's own call still waits 10 s after the cancel: %+v", stats)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+}
+
 // A context whose deadline passes while the call waits is
 // DEADLINE_EXCEEDED, whether the call's own deadline or the context's end
 // answered it first.

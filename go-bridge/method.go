@@ -156,9 +156,12 @@ func bytesPtr(b []byte) *C.uint8_t {
 // On a method whose calls wait (a routed one, or an asynchronous
 // handler's), ctx ending while the call waits ends it at once: CANCELLED
 // (errors.Is(err, context.Canceled)), or DEADLINE_EXCEEDED when ctx's
-// deadline passed. What it waited for is not stopped: the other host's
-// handler runs to its end, and its answer is dropped. A handler in this
-// process that runs on the caller's thread is never interrupted.
+// deadline passed. The other host is told and ends the waits of the call
+// there (a relay's own routed call), but a running handler is not
+// stopped: it runs to its end and its answer is dropped. A handler in this
+// process that runs on the caller's thread is never interrupted. A Go
+// handler that calls with its own ctx passes on the cancel of the call it
+// serves: its caller giving up ends that call's wait too.
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
 	// Room for a response of the last one's size (up to maxResponseHint),
 	// so that the usual response is written straight into the slice
@@ -184,7 +187,7 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 		if timeout, err = m.begin(ctx); err != nil {
 			return dst, err
 		}
-		if m.waits && ctx.Done() != nil {
+		if m.endsWithContext(ctx) {
 			return m.callAppendCancellable(ctx, dst, req, timeout)
 		}
 	}
@@ -197,6 +200,23 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 		return dst[:len(dst)+int(n)], nil
 	}
 	return appendOutcome(dst, C.junction_go_outcome_take(n))
+}
+
+// endsWithContext reports whether a call on m with ctx is made with a
+// cancel that ctx's end signals: m's calls wait and ctx can end. A Go
+// handler's own context is the exception: a call made with it on the
+// handler's thread waits with the cancel of the call the handler serves
+// (jn_call_cancellable: the calls a handler makes on its thread), so that
+// its caller's cancel, or a cancel message from another host, ends it
+// (a relay); its deadline is the handler's deadline.
+func (m *Method) endsWithContext(ctx context.Context) bool {
+	if !m.waits {
+		return false
+	}
+	if _, handlers := ctx.(*callContext); handlers {
+		return false
+	}
+	return ctx.Done() != nil
 }
 
 // callAppendCancellable is CallAppend on a method that waits, with a

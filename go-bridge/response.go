@@ -63,7 +63,7 @@ func (m *Method) CallBorrowed(ctx context.Context, req []byte) (Response, error)
 	call := func(cancel *C.jn_cancel) {
 		outcome = C.junction_go_call_borrowed(m.handle(), bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout), cancel)
 	}
-	if m.waits && ctx.Done() != nil {
+	if m.endsWithContext(ctx) {
 		if err := withCancel(ctx, call); err != nil {
 			return Response{}, err
 		}

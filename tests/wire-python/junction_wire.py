@@ -36,6 +36,7 @@ MAGIC = b"JNWF"
 VERSION = 1
 KIND_REQUEST = 1
 KIND_RESPONSE = 2
+KIND_CANCEL = 3
 HEADER_SIZE = 40
 IDENTITY_SIZE = 16
 MAX_NAME_LEN = 255
@@ -129,6 +130,13 @@ class Response:
     def ok(self) -> bool:
         """Whether the call succeeded."""
         return self.code == Code.OK
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A decoded cancel message: its client stopped waiting for the call."""
+
+    call_id: int
 
 
 class WireError(Exception):
@@ -248,14 +256,20 @@ def encode_response(call_id: int, code: int, message: str = "", payload_len: int
     return fixed + message_bytes
 
 
+def encode_cancel(call_id: int) -> bytes:
+    """The header frame of a cancel: the call id, every other field 0."""
+    _check_u64(call_id, "call_id")
+    return _FIXED.pack(MAGIC, VERSION, KIND_CANCEL, 0, 0, call_id, 0, 0, 0, 0)
+
+
 def decode(
     frames: Sequence[bytes], payload_limit: int = DEFAULT_PAYLOAD_LIMIT
-) -> Union[Request, Response]:
+) -> Union[Request, Response, Cancel]:
     """Read one message (its frames without any ZeroMQ routing id).
 
     Applies the document's checks in its order and raises WireError at the
-    first failure. Either kind is returned as read: a receiver that expects
-    the other kind decides what to do with it.
+    first failure. Every kind is returned as read: a receiver that expects
+    another kind decides what to do with it.
     """
     header = frames[0] if frames else b""
     if len(header) < 4 or header[:4] != MAGIC:
@@ -275,7 +289,7 @@ def decode(
     if len(header) < HEADER_SIZE:
         raise error(Code.INVALID_ARGUMENT, f"header frame of {len(header)} bytes, fewer than 40")
     _, _, _, _, _, _, timeout_ns, code, message_len, payload_len = _FIXED.unpack_from(header)
-    if kind not in (KIND_REQUEST, KIND_RESPONSE):
+    if kind not in (KIND_REQUEST, KIND_RESPONSE, KIND_CANCEL):
         raise error(Code.INVALID_ARGUMENT, f"unknown message kind {kind}")
     if message_len > MAX_MESSAGE_LEN:
         raise error(Code.INVALID_ARGUMENT, f"status message of {message_len} bytes, over 65535")
@@ -315,6 +329,12 @@ def decode(
             timeout_ns,
             payload,
         )
+    if kind == KIND_CANCEL:
+        if service or method or timeout_ns != 0 or code != 0 or payload_len != 0:
+            raise error(
+                Code.INVALID_ARGUMENT, "cancel with a name, a timeout, a status code or a payload"
+            )
+        return Cancel(call_id)
     if service or method:
         raise error(Code.INVALID_ARGUMENT, "response with a service or method name")
     if timeout_ns != 0:
@@ -428,6 +448,9 @@ class Client:
       connection drops, the calls sent on it are answered UNAVAILABLE (they may
       have run). ZeroMQ reconnects by itself (every 100 ms, backing off to one
       second); ZMTP heartbeats every second drop a connection silent for five.
+    - ``cancel`` answers a call in flight CANCELLED at once and, if its
+      request was sent, sends the server a cancel message for it; the
+      server's answer, should it come, is dropped.
     - ``close`` answers the calls still in flight CANCELLED.
     - With ``curve_server_key`` (the server's public key, Z85 text) the
       connection uses CURVE (docs/wire.md, "CURVE"), with
@@ -456,6 +479,7 @@ class Client:
         self._in_flight: dict[int, PendingCall] = {}
         self._sent: set[int] = set()
         self._outgoing: deque[_Outgoing] = deque()
+        self._cancels: deque[int] = deque()  # call ids whose cancel is to be sent
         self._deadlines: list[tuple[float, int]] = []
         self._connected = threading.Event()
         self._closing = False
@@ -537,6 +561,22 @@ class Client:
     ) -> Response:
         """Make a call and wait for its answer; ``timeout`` in seconds, None for none."""
         return self.start_call(service, method, payload, timeout).result()
+
+    def cancel(self, call: PendingCall) -> bool:
+        """Stop waiting for ``call``: answered CANCELLED now, its server told.
+
+        Returns whether the call was still in flight (False: it had its
+        answer already, and nothing changes).
+        """
+        with self._lock:
+            sent = call.call_id in self._sent
+        if not self._finish(call.call_id, Code.CANCELLED, "call cancelled by its caller"):
+            return False
+        if sent:
+            with self._lock:
+                self._cancels.append(call.call_id)
+            self._waker.wake()
+        return True
 
     def close(self) -> None:
         """Stop the client: calls in flight are answered CANCELLED. Idempotent."""
@@ -637,6 +677,10 @@ class Client:
                 answered = self._finish(
                     message.call_id, Code.INTERNAL, "expected a response, got a request"
                 )
+            elif isinstance(message, Cancel):
+                answered = self._finish(
+                    message.call_id, Code.INTERNAL, "expected a response, got a cancel"
+                )
             else:
                 answered = self._finish(
                     message.call_id, message.code, message.message, message.payload
@@ -645,6 +689,16 @@ class Client:
             self._drop()
 
     def _send_outgoing(self, socket: zmq.Socket) -> None:
+        while True:
+            with self._lock:
+                if not self._cancels:
+                    break
+                call_id = self._cancels.popleft()
+            if self._connected.is_set():
+                try:
+                    socket.send_multipart([encode_cancel(call_id), b""], zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # a hint: the call runs to its end at the server, answer dropped
         while True:
             with self._lock:
                 if not self._outgoing:
@@ -835,6 +889,8 @@ class Server:
                         Response(error.call_id, error.code, error.message, b""),
                     )
                 continue
+            if isinstance(request, Cancel):
+                continue  # never answered; a running handler is not stopped
             if isinstance(request, Response):
                 self._answer(
                     listener.socket,

@@ -429,6 +429,41 @@ def check_server_deadline(url: str) -> None:
         )
 
 
+def check_cancel_never_answered(url: str) -> None:
+    """A cancel gets no answer: for no call, for an answered call, for a running one.
+
+    The running call (fixture/sleep, whose handler is not stopped) is still
+    answered, once, with its own outcome.
+    """
+    with RawPeer(url) as peer:
+        peer.send([raw_header(7, kind=3, service=b"", method=b"", timeout_ns=0), b""])
+        peer.good_call(8)  # the first answer is the call's: none for the cancel
+        peer.send([raw_header(8, kind=3, service=b"", method=b"", timeout_ns=0), b""])
+        peer.send([raw_header(9, method=b"sleep", payload_len=8), sleep_request(100)])
+        peer.send([raw_header(9, kind=3, service=b"", method=b"", timeout_ns=0), b""])
+        response = peer.answer(9)
+        expect(response.code in (Code.OK, Code.CANCELLED), f"sleep 100 ms: {describe(response)}")
+        expect(peer.receive(DROP_WAIT) is None, "a cancel was answered")
+
+
+def check_client_cancel(url: str) -> None:
+    """The client answers a cancelled call CANCELLED at once and drops the server's answer."""
+    with connected_client(url) as client:
+        dropped = client.dropped
+        call = client.start_call("fixture", "sleep", sleep_request(300), timeout=CALL_TIMEOUT)
+        time.sleep(0.05)  # sent, and running at the server
+        expect(client.cancel(call), "the call had its answer before it was cancelled")
+        response = call.result(0)
+        expect(response.code == Code.CANCELLED, f"the cancelled call: {describe(response)}")
+        expect(not client.cancel(call), "a call cancelled twice")
+        give_up = time.monotonic() + 2.0
+        while client.dropped == dropped and time.monotonic() < give_up:
+            time.sleep(0.01)
+        expect(client.dropped == dropped + 1, "the server's late answer was not dropped")
+        response = client.call("fixture", "echo", b"after", timeout=CALL_TIMEOUT)
+        expect(response.ok and response.payload == b"after", f"echo after: {describe(response)}")
+
+
 def check_fail(url: str) -> None:
     """fixture/fail with a code byte answers that code and its message, no payload."""
     with connected_client(url) as client:
@@ -469,6 +504,12 @@ def _request(call_id: int, **fields: object) -> bytes:
     return raw_header(call_id, **fields)  # type: ignore[arg-type]
 
 
+def _cancel(call_id: int, **fields: object) -> bytes:
+    cancel: dict[str, object] = {"kind": 3, "service": b"", "method": b"", "timeout_ns": 0}
+    cancel.update(fields)
+    return raw_header(call_id, **cancel)  # type: ignore[arg-type]
+
+
 def malformed_cases() -> list[Malformed]:
     """Every row of the doc's table that a client can send, and more of each."""
     over = wire.DEFAULT_PAYLOAD_LIMIT + 1
@@ -501,7 +542,12 @@ def malformed_cases() -> list[Malformed]:
         Malformed("header of 16 bytes", lambda i: [_request(i)[:16], b""], ia),
         Malformed("header of 39 bytes", lambda i: [_request(i)[:39], b""], ia),
         Malformed("kind 0", lambda i: [_request(i, kind=0), b""], ia),
-        Malformed("kind 3", lambda i: [_request(i, kind=3), b""], ia),
+        Malformed("kind 4", lambda i: [_request(i, kind=4), b""], ia),
+        Malformed("cancel with names", lambda i: [_request(i, kind=3, timeout_ns=0), b""], ia),
+        Malformed("cancel with a timeout", lambda i: [_cancel(i, timeout_ns=-1), b""], ia),
+        Malformed("cancel with a code", lambda i: [_cancel(i, code=1), b""], ia),
+        Malformed("cancel with a payload", lambda i: [_cancel(i, payload_len=1), b"x"], ia),
+        Malformed("cancel, 1 frame", lambda i: [_cancel(i)], ia),
         Malformed("message_len 65536", lambda i: [_request(i, message_len=65536), b""], ia),
         Malformed("header 1 byte too long", lambda i: [_request(i) + b"x", b""], ia),
         Malformed("header 1 byte too short", lambda i: [_request(i)[:-1], b""], ia),
@@ -666,6 +712,8 @@ def run_server_checks(report: Report, url: str, label: str) -> None:
     report.run(f"{label} deadline met", check_deadline_met, url)
     report.run(f"{label} client deadline", check_client_deadline, url)
     report.run(f"{label} server deadline (timeout_ns 0.1 s and 0)", check_server_deadline, url)
+    report.run(f"{label} cancels are never answered", check_cancel_never_answered, url)
+    report.run(f"{label} client cancel", check_client_cancel, url)
     report.run(f"{label} fixture/fail codes 1..16", check_fail, url)
     report.run(f"{label} unknown service and method", check_not_found, url)
     for number, case in enumerate(malformed_cases()):

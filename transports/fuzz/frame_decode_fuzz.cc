@@ -32,10 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const Header& h = *decoded.header;
   std::vector<std::uint8_t> again;
-  const bool encoded =
-      h.kind == Kind::request
-          ? encode_request(h.call_id, h.timeout_ns, h.service, h.method, h.payload_len, again)
-          : encode_response(h.call_id, h.code, h.message, h.payload_len, again);
+  bool encoded = true;
+  switch (h.kind) {
+    case Kind::request:
+      encoded = encode_request(h.call_id, h.timeout_ns, h.service, h.method, h.payload_len, again);
+      break;
+    case Kind::response:
+      encoded = encode_response(h.call_id, h.code, h.message, h.payload_len, again);
+      break;
+    case Kind::cancel:
+      encode_cancel(h.call_id, again);
+      break;
+  }
   if (!encoded || again.size() != header.size() ||
       !std::equal(again.begin(), again.end(), header.begin())) {
     std::abort();

@@ -119,7 +119,8 @@ Decoded decode_checked(std::span<const std::uint8_t> header, std::uint64_t paylo
   out.call_id = call_id;
   const std::uint8_t kind = header[kOffKind];
   if (kind != static_cast<std::uint8_t>(Kind::request) &&
-      kind != static_cast<std::uint8_t>(Kind::response)) {
+      kind != static_cast<std::uint8_t>(Kind::response) &&
+      kind != static_cast<std::uint8_t>(Kind::cancel)) {
     return refuse(kInvalidArgument, "unknown frame kind " + std::to_string(kind), call_id);
   }
   out.kind = static_cast<Kind>(kind);
@@ -168,6 +169,12 @@ Decoded decode_checked(std::span<const std::uint8_t> header, std::uint64_t paylo
     }
     if (out.code != 0 || message_len != 0) {
       return refuse(kInvalidArgument, "request with a status code or message", call_id);
+    }
+  } else if (out.kind == Kind::cancel) {
+    if (service_len != 0 || method_len != 0 || out.timeout_ns != 0 || out.code != 0 ||
+        message_len != 0 || out.payload_len != 0) {
+      return refuse(kInvalidArgument, "cancel with names, a timeout, a status or a payload",
+                    call_id);
     }
   } else {
     if (service_len != 0 || method_len != 0 || out.timeout_ns != 0) {
@@ -226,6 +233,10 @@ bool encode_response(std::uint64_t call_id, std::int32_t code, std::string_view 
     std::memcpy(out.data() + kFixedHeaderBytes, kept.data(), kept.size());
   }
   return true;
+}
+
+void encode_cancel(std::uint64_t call_id, std::vector<std::uint8_t>& out) {
+  put_fixed(out, Kind::cancel, 0, 0, call_id, 0, 0, 0, 0);
 }
 
 }  // namespace junction::wire

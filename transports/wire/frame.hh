@@ -24,7 +24,9 @@ inline constexpr std::int64_t kNoTimeout = -1;
 inline constexpr std::size_t kMaxHeaderBytes =
     kFixedHeaderBytes + 2 * kMaxNameBytes + kMaxMessageBytes;
 
-enum class Kind : std::uint8_t { request = 1, response = 2 };
+// A cancel (a client's, for a call it stopped waiting for) carries only its
+// call id and an empty payload; it is never answered.
+enum class Kind : std::uint8_t { request = 1, response = 2, cancel = 3 };
 
 // What a receiver accepts; a larger declared payload is refused before
 // anything is allocated for it.
@@ -79,5 +81,8 @@ struct Decoded {
 [[nodiscard]] bool encode_response(std::uint64_t call_id, std::int32_t code,
                                    std::string_view message, std::uint64_t payload_len,
                                    std::vector<std::uint8_t>& out);
+
+// Encodes a cancel header: the call id, every other field zero.
+void encode_cancel(std::uint64_t call_id, std::vector<std::uint8_t>& out);
 
 }  // namespace junction::wire

@@ -66,6 +66,30 @@ TEST(WireFrameTest, ResponseRoundTrip) {
   EXPECT_EQ(f.header->message, "peer went away");
 }
 
+// A cancel is 40 bytes: kind 3 and the call id, every other field zero.
+TEST(WireFrameTest, CancelRoundTripAndLayout) {
+  std::vector<std::uint8_t> cancel;
+  encode_cancel(0x0102030405060708ULL, cancel);
+  const std::vector<std::uint8_t> expected = {
+      'J',  'N',  'W',  'F',  1,    3,    0,    0,     // magic, version, kind 3, lengths
+      0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  // call id
+      0,    0,    0,    0,    0,    0,    0,    0,     // timeout
+      0,    0,    0,    0,    0,    0,    0,    0,     // code, message length
+      0,    0,    0,    0,    0,    0,    0,    0};    // payload length
+  EXPECT_EQ(cancel, expected);
+  const Decoded d = Decode(cancel, 0);
+  ASSERT_TRUE(d.header.has_value()) << d.error.message;
+  EXPECT_EQ(d.header->kind, Kind::cancel);
+  EXPECT_EQ(d.header->call_id, 0x0102030405060708ULL);
+
+  for (const std::size_t offset : {16, 24, 28, 32}) {
+    auto filled = cancel;
+    filled[offset] = 1;
+    ExpectRefused(Decode(filled, offset == 32 ? 1 : 0), kInvalidArgument, 0x0102030405060708ULL,
+                  offset == 28 ? "add up to" : "cancel with");
+  }
+}
+
 // The byte layout is the documented one (docs/wire.md): little-endian
 // fields at fixed offsets.
 TEST(WireFrameTest, LayoutIsTheDocumentedOne) {

@@ -659,6 +659,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     lock.unlock();
     if (!waiter.done) {
       answer_cancelled();  // its answer, should it come, is dropped
+      send_cancel(listener_id, waiter.id);
       return;
     }
     if (waiter.code != JN_OK) {
@@ -679,6 +680,24 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
   } catch (...) {
     status_assign(&result->status, JN_INTERNAL,
                   "call to " + url_ + " failed: " + detail::current_exception_message());
+  }
+}
+
+void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept {
+  try {
+    thread_local std::vector<std::uint8_t> header;
+    wire::encode_cancel(call_id, header);
+    zmq::message_t frames[3] = {zmq::message_t(listener_id.data(), listener_id.size()),
+                                zmq::message_t(header.data(), header.size()), zmq::message_t()};
+    {
+      std::lock_guard lock(mutex_);
+      wake_receiver_in_libzmq();  // which holds the socket the cancel is sent on
+    }
+    // Best effort: a cancel that cannot be sent leaves the call to run to
+    // its end there, as it would without one.
+    static_cast<void>(socket_->send(frames));
+  } catch (...) {
+    // As above: no memory for the message.
   }
 }
 
@@ -778,7 +797,8 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
   } else {
     call_id = decoded.header->call_id;
     if (decoded.header->kind != wire::Kind::response) {
-      problem = "a request where a response belongs";
+      problem = decoded.header->kind == wire::Kind::request ? "a request where a response belongs"
+                                                            : "a cancel where a response belongs";
     } else if (message_frames != 2) {
       problem = "a response of " + std::to_string(message_frames) + " frames instead of 2";
     }

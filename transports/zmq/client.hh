@@ -93,6 +93,9 @@ class Client {
   // Drops the connection carrying calls and makes a new one, under a new
   // routing id (the old one's may not be released yet).
   void reconnect_to_listener();
+  // Tells the listener that the call sent as call_id was cancelled
+  // (docs/wire.md, "Cancels"), so that its waits end there too.
+  void send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept;
   // Ends waiter's waits: its caller's cancel was signalled (a CancelWait's
   // wake, taking mutex_).
   static void cancel_wait(void* waiter);

@@ -19,6 +19,7 @@
 #include <thread>
 #include <wire/frame.hh>
 
+#include "cancel.hh"
 #include "endpoint.hh"
 #include "inproc.hh"
 #include "internal.hh"
@@ -536,7 +537,18 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
     return;
   }
   const wire::Header& header = *decoded.header;
-  if (header.kind != wire::Kind::request) {
+  if (header.kind == wire::Kind::cancel && frame_count == 3) {
+    // Not a call: neither counted as one nor answered. A call no longer
+    // running (answered, or never taken) is not found.
+    requests_.fetch_sub(1, std::memory_order_relaxed);
+    const std::lock_guard lock(backlog->running_mutex);
+    if (const auto running = backlog->running.find(header.call_id);
+        running != backlog->running.end()) {
+      jn_cancel_signal(running->second);
+    }
+    return;
+  }
+  if (header.kind == wire::Kind::response) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
            "expected a request, got a response", nullptr);
@@ -545,7 +557,8 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
   if (frame_count != 3) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
-           "a request is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
+           std::string(header.kind == wire::Kind::cancel ? "a cancel" : "a request") +
+               " is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
            nullptr);
     return;
   }
@@ -596,13 +609,32 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
                       ? JN_NO_DEADLINE - 1
                       : now + header.timeout_ns;
   }
-  zmq::message_t& payload = frames[2];
-  jn_result result{};
-  jn_call(method, jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
-          deadline_ns, &result);
+  run_call(routing_id, backlog, header.call_id, method, frames[2], deadline_ns);
   jn_method_free(method);
-  answer(routing_id, backlog, header.call_id, result.status.code, message_of(result.status),
-         &result);
+}
+
+void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
+                        std::uint64_t call_id, const jn_method* method,
+                        const zmq::message_t& payload, std::int64_t deadline_ns) {
+  jn_cancel cancel;
+  bool listed = false;
+  try {
+    const std::lock_guard lock(backlog->running_mutex);
+    // A second call under an id in flight (the client's mistake) runs
+    // without one: a cancel names the first.
+    listed = backlog->running.emplace(call_id, &cancel).second;
+  } catch (const std::bad_alloc&) {
+    // Not cancellable, but served.
+  }
+  jn_result result{};
+  jn_call_cancellable(method,
+                      jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                      deadline_ns, &cancel, nullptr, 0, &result);
+  if (listed) {
+    const std::lock_guard lock(backlog->running_mutex);
+    backlog->running.erase(call_id);
+  }
+  answer(routing_id, backlog, call_id, result.status.code, message_of(result.status), &result);
 }
 
 void Listener::stop_using_host() noexcept {

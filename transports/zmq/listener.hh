@@ -66,9 +66,15 @@ struct ListenOptions {
 // connection). The listener keeps no limit of ZeroMQ's (its send
 // high-water mark would drop answers unannounced); it refuses a
 // connection's new calls while this backlog is full instead.
+//
+// It also holds the connection's calls being handled, by call id, with the
+// cancel each runs with: the client's cancel message for a call signals it
+// (docs/wire.md, "Cancels").
 struct AnswerBacklog {
   std::atomic<std::uint64_t> answers{0};
   std::atomic<std::uint64_t> bytes{0};
+  std::mutex running_mutex;
+  std::unordered_map<std::uint64_t, jn_cancel*> running;  // under running_mutex
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -145,6 +151,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // socket it sent with, to be closed after the listener's socket.
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  // Runs a request's call with a cancel its client's cancel message can
+  // signal, and answers it.
+  void run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
+                std::uint64_t call_id, const jn_method* method, const zmq::message_t& payload,
+                std::int64_t deadline_ns);
   void stop_using_host() noexcept;
   // The backlog of the connection routing_id names, made at its first call.
   std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id);

@@ -16,7 +16,9 @@ use crate::{sys, Code, Result, Status};
 /// tells which. Signalled while such a call waits, the cancel answers it
 /// [`Code::Cancelled`] at once. What it waited for is not stopped: the
 /// other host's handler, or the asynchronous handler, runs to its end and
-/// its late answer is dropped. A synchronous handler in this process runs
+/// its late answer is dropped (the other host is told, and ends the waits
+/// of the call there, such as a relay's own routed call). A synchronous
+/// handler in this process runs
 /// on the caller's thread and is never interrupted. Signalled before a
 /// call, the cancel refuses it ([`Code::Cancelled`], "call cancelled by
 /// its caller before it started"). A cancel stays signalled and serves any

@@ -136,6 +136,45 @@ TEST(CancelTest, SignalledBeforeTheCallNothingIsSent) {
   EXPECT_EQ(client.route_stats("test").in_flight, 0U);
 }
 
+// A cancel travels: the caller's route sends it to the listener, which
+// ends the wait of the call there. Here that call is a relay waiting on a
+// routed call of its own (the handler's calls wait with its caller's
+// cancel), so the relay's host answers and stops waiting while the last
+// host's handler still runs.
+TEST(CancelTest, ACancelEndsTheWaitsAlongARelay) {
+  Gate gate;
+  junction::Host last;
+  last.register_service(gate.service());
+  junction::Listener last_listener = last.listen("zmq+tcp://127.0.0.1:0");
+
+  junction::Host relay;
+  relay.route("gate", last_listener.url());
+  const junction::Method wait = relay.resolve("gate", "wait");
+  junction::Service forward("relay");
+  forward.method("forward",
+                 [&wait](auto request, Deadline deadline) { return wait.call(request, deadline); });
+  relay.register_service(std::move(forward));
+  junction::Listener relay_listener = relay.listen("zmq+tcp://127.0.0.1:0");
+
+  junction::Host client;
+  client.route("relay", relay_listener.url());
+  const junction::Method forward_method = client.resolve("relay", "forward");
+  const junction::Cancel cancel;
+  // A deadline beyond the waits below: the relay's call must end by the
+  // cancel, not by the deadline it carries.
+  std::future<CallResult> call = call_in_background(forward_method, cancel, seconds(30));
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  cancel.signal();
+  EXPECT_EQ(call.get().code, Code::cancelled);
+  // The relay's own call ended and was answered, the gate still closed.
+  EXPECT_TRUE(eventually([&] { return relay.route_stats("gate").in_flight == 0; }))
+      << relay.route_stats("gate").in_flight;
+  EXPECT_TRUE(eventually([&] { return relay_listener.stats().answers == 1; }));
+  EXPECT_FALSE(gate.open.load());
+  gate.open = true;
+  EXPECT_TRUE(eventually([&] { return last_listener.stats().answers == 1; }));
+}
+
 // A TCP listener that accepts and never speaks ZeroMQ's handshake: a route
 // to it stays connecting, and its calls wait for the connection.
 class SilentAcceptor {

@@ -241,5 +241,58 @@ TEST_F(WireFaultsTest, ManyCallsInFlightAnswerInAnyOrder) {
   EXPECT_EQ(std::count(seen.begin(), seen.end(), true), 10);
 }
 
+std::vector<std::uint8_t> cancel_header(std::uint64_t call_id) {
+  std::vector<std::uint8_t> header;
+  wire::encode_cancel(call_id, header);
+  return header;
+}
+
+// A cancel is never answered, nor counted as a call: one for a call that is
+// not running (never sent, or answered) changes nothing.
+TEST_F(WireFaultsTest, ACancelIsNeverAnswered) {
+  send({cancel_header(120), {}});
+  expect_still_serving(121);  // the first answer is the call's
+  expect_still_serving(122);
+  send({cancel_header(121), {}});  // answered already
+  expect_still_serving(123);
+  expect_counted(0, 0);
+  EXPECT_EQ(listener_.stats().requests, 3U);
+}
+
+TEST_F(WireFaultsTest, AMalformedCancelIsInvalidArgument) {
+  send({cancel_header(124)});
+  EXPECT_EQ(expect_error(124, JN_INVALID_ARGUMENT),
+            "a cancel is 2 frames (header, payload), got 1");
+  std::vector<std::uint8_t> with_payload = cancel_header(125);
+  with_payload[32] = 1;
+  send({with_payload, {'x'}});
+  EXPECT_NE(expect_error(125, JN_INVALID_ARGUMENT).find("cancel with"), std::string::npos);
+  expect_counted(2, 0);
+  expect_still_serving(126);
+}
+
+// A call whose handler waits (an asynchronous handler here, a routed call
+// elsewhere) ends its wait at its client's cancel: it is answered
+// CANCELLED, and the handler's late answer finds its caller gone.
+TEST_F(WireFaultsTest, ACancelEndsTheWaitOfTheCallItNames) {
+  std::mutex mutex;
+  std::optional<junction::Completion> parked;
+  junction::Service parking("parking");
+  parking.async_method("park", [&](auto, Deadline, junction::Completion completion) {
+    const std::lock_guard lock(mutex);
+    parked.emplace(std::move(completion));
+  });
+  host_.register_service(std::move(parking));
+  send({request(127, "parking", "park", 0), {}});
+  ASSERT_TRUE(eventually([&] {
+    const std::lock_guard lock(mutex);
+    return parked.has_value();
+  }));
+  send({cancel_header(127), {}});
+  EXPECT_EQ(expect_error(127, JN_CANCELLED), "call cancelled by its caller");
+  const std::lock_guard lock(mutex);
+  EXPECT_EQ(parked->succeed(Buffer::copy_of("late")), Code::cancelled);
+}
+
 }  // namespace
 }  // namespace jnzmq
