@@ -401,7 +401,8 @@ JN_API int32_t jn_cancel_new(jn_cancel** cancel);
  * waited for is not stopped: the other host's handler, or the asynchronous
  * handler, runs to its end, and its answer is dropped; a routed call that
  * was sent tells the other host, which ends the waits of the call there
- * (docs/wire.md, "Cancels"). NULL is a no-op. */
+ * (docs/wire.md, "Cancels"). A synchronous handler is not interrupted, but
+ * may look (jn_call_cancel). NULL is a no-op. */
 JN_API void jn_cancel_signal(jn_cancel* cancel);
 
 /* Frees cancel; NULL is a no-op. No call made with it, and no
@@ -415,6 +416,33 @@ JN_API void jn_cancel_free(jn_cancel* cancel);
 JN_API int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, int64_t deadline_ns,
                                    jn_cancel* cancel, uint8_t* dst, uint64_t dst_cap,
                                    jn_result* result);
+
+/* What a synchronous handler sees of its caller's cancel: the cancel of the
+ * call whose handler runs on this thread (its caller's jn_call_cancellable,
+ * or, for a call from another host, the listener's, which that host's
+ * cancel message signals: docs/wire.md, "Cancels"), or NULL when it has
+ * none. Borrowed: usable until the handler returns. */
+JN_API jn_cancel* jn_call_cancel(void);
+
+/* 1 once cancel has been signalled, 0 before and for NULL. */
+JN_API int32_t jn_cancel_signalled(const jn_cancel* cancel);
+
+/* A handler's watch of its call's cancel, for code that waits in ways of
+ * its own (a Go context's Done channel, a condition variable). */
+typedef struct jn_cancel_watch jn_cancel_watch; /* opaque */
+
+/* Watches cancel (borrowed; it must outlive the watch): wake(user_data)
+ * runs once, on the thread that signals cancel (at once on this thread
+ * when it was signalled already), and never after jn_cancel_unwatch has
+ * returned. wake must not call jn_cancel_* functions on cancel. watch: out,
+ * ended with jn_cancel_unwatch. JN_INVALID_ARGUMENT for a NULL argument;
+ * JN_RESOURCE_EXHAUSTED when the watch cannot be allocated. */
+JN_API int32_t jn_cancel_watch_new(jn_cancel* cancel, void (*wake)(void* user_data),
+                                   void* user_data, jn_cancel_watch** watch);
+
+/* Ends and frees watch (NULL is a no-op): once it returns, its wake is
+ * not running and never runs. Not from inside the wake. */
+JN_API void jn_cancel_unwatch(jn_cancel_watch* watch);
 
 /* 1 when calls on method can wait (a routed method, an asynchronous
  * handler) and so be cancelled while they run, 0 otherwise and for NULL:

@@ -306,8 +306,9 @@ static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns
     }
   }
   uint8_t scratch[JUNCTION_GO_SCRATCH_BYTES];
-  const int64_t written = junctionGoServe((uintptr_t)ctx, (uint8_t*)request.data, request.len,
-                                          timeout_ns, result, scratch, sizeof scratch);
+  const int64_t written =
+      junctionGoServe((uintptr_t)ctx, (uint8_t*)request.data, request.len, timeout_ns,
+                      jn_call_cancel(), result, scratch, sizeof scratch);
   if (written >= 0) {
     const int32_t code = jn_respond(result, scratch, (uint64_t)written);
     if (code != JN_OK) {
@@ -317,6 +318,15 @@ static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns
 }
 
 static void junction_go_destroy(void* ctx) { junctionGoDestroy((uintptr_t)ctx); }
+
+static void junction_go_cancel_wake(void* context_handle) {
+  junctionGoCancelled((uintptr_t)context_handle);
+}
+
+int32_t junction_go_watch_cancel(jn_cancel* cancel, uintptr_t context_handle,
+                                 jn_cancel_watch** watch) {
+  return jn_cancel_watch_new(cancel, junction_go_cancel_wake, (void*)context_handle, watch);
+}
 
 junction_go_status junction_go_register(jn_host* host, const char* service_name,
                                         const char* method_names, const uintptr_t* method_handles,

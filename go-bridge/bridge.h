@@ -69,6 +69,12 @@ int64_t junction_go_call_cancellable(uintptr_t method, const uint8_t* request, u
                                      int64_t timeout_ns, jn_cancel* cancel, uint8_t* dst,
                                      uint64_t dst_cap);
 
+/* Watches a Go handler's cancel (jn_cancel_watch_new): its signal calls
+ * junctionGoCancelled(context_handle), the cgo.Handle of the handler's
+ * context. */
+int32_t junction_go_watch_cancel(jn_cancel* cancel, uintptr_t context_handle,
+                                 jn_cancel_watch** watch);
+
 /* The outcome held by a negative junction_go_call return (exactly once). */
 junction_go_outcome junction_go_outcome_take(int64_t held);
 

@@ -156,6 +156,60 @@ func TestACancelEndsTheWaitsAlongARelay(t *testing.T) {
 	release()
 }
 
+// A Go handler serving a call from another host sees its caller give up:
+// its context ends, Canceled, when the caller's context does (the cancel
+// message reaches the listener, whose cancel the handler watches), with a
+// deadline or without.
+func TestAHandlersContextEndsWhenItsCallerGivesUp(t *testing.T) {
+	for _, withDeadline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deadline=%v", withDeadline), func(t *testing.T) {
+			server := newHost(t)
+			started := make(chan struct{}, 1)
+			seen := make(chan error, 1)
+			if err := server.Register(junction.NewService("watching").
+				Method("wait", func(ctx context.Context, _ []byte) ([]byte, error) {
+					started <- struct{}{}
+					select {
+					case <-ctx.Done():
+						seen <- ctx.Err()
+						return nil, ctx.Err()
+					case <-time.After(20 * time.Second):
+						seen <- nil
+						return nil, errors.New("the context did not end within 20 s")
+					}
+				})); err != nil {
+				t.Fatal(err)
+			}
+			listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+			client := newHost(t)
+			if err := client.Route("watching", listener.URL()); err != nil {
+				t.Fatal(err)
+			}
+			wait := method(t, client, "watching", "wait")
+			parent := context.Background()
+			if withDeadline {
+				var cancelParent context.CancelFunc
+				parent, cancelParent = context.WithTimeout(parent, time.Minute)
+				defer cancelParent()
+			}
+			ctx, cancel := context.WithCancel(parent)
+			answer := make(chan error, 1)
+			go func() {
+				_, err := wait.Call(ctx, nil)
+				answer <- err
+			}()
+			<-started
+			cancel()
+			if err := <-answer; !errors.Is(err, context.Canceled) {
+				t.Fatalf("the caller: %v, want CANCELLED", err)
+			}
+			if err := <-seen; err != context.Canceled {
+				t.Fatalf("the handler's context ended with %v, want context.Canceled", err)
+			}
+		})
+	}
+}
+
 // A context whose deadline passes while the call waits is
 // DEADLINE_EXCEEDED, whether the call's own deadline or the context's end
 // answered it first.

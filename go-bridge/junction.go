@@ -26,7 +26,9 @@
 //     done is answered without calling (DEADLINE_EXCEEDED or CANCELLED). A
 //     call that waits (a routed method, an asynchronous handler) ends at
 //     once when its context ends while it waits; a Go, Rust or C handler in
-//     this process runs on the caller's thread to its end.
+//     this process runs on the caller's thread to its end. A Go handler's
+//     context ends (Canceled) when its caller gives up: a caller in another
+//     process, or a C, C++ or Rust caller that passed a cancel.
 //   - Failures are *[Error] values carrying a [Code]; errors.Is works with
 //     the Err sentinels and with context.DeadlineExceeded/Canceled.
 //   - A Go handler may be called from any thread, including threads Go did

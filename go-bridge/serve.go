@@ -190,7 +190,7 @@ func lockForeignThread() { runtime.LockOSThread() }
 //
 //export junctionGoServe
 func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
-	result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
+	cancel *C.jn_cancel, result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
 	handler := (*handlers.table.Load())[handlerID-1]
 	lockForeignThread()
 	defer func() {
@@ -205,8 +205,8 @@ func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, 
 		req = unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length))
 	}
 	var ctx context.Context = background
-	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT {
-		callCtx := &callContext{deadline: time.Now().Add(time.Duration(timeoutNs))}
+	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT || cancel != nil {
+		callCtx := newCallContext(timeoutNs, cancel)
 		defer callCtx.finish()
 		ctx = callCtx
 	}
@@ -247,51 +247,105 @@ func fail(result *C.jn_result, code Code, message string) {
 	C.junction_go_fail(result, C.int32_t(code), (*C.uint8_t)(unsafe.Pointer(msg)), C.uint64_t(len(message)))
 }
 
-// callContext is the context a handler gets when its caller set a deadline:
-// it allocates a timer only if the handler asks for Done.
+// callContext is the context a handler gets when its caller set a deadline
+// or brought a cancel (jn_call_cancel: a caller's jn_call_cancellable, or a
+// listener's for a call from another host): it allocates a timer only if
+// the handler asks for Done, and watches the cancel while the handler runs.
 type callContext struct {
-	deadline time.Time
+	deadline    time.Time
+	hasDeadline bool
+	watch       *C.jn_cancel_watch // while the handler runs, when the call has a cancel
+	handle      cgo.Handle         // the watch's reference to the context
 
-	mu       sync.Mutex
-	done     chan struct{}
-	timer    *time.Timer
-	finished bool
+	mu        sync.Mutex
+	done      chan struct{} // made by the first Done
+	timer     *time.Timer
+	ended     bool // the deadline passed, the cancel was signalled or the handler returned
+	cancelled bool // the call's cancel was signalled
+	returned  bool // the handler returned
 }
 
-func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, true }
+// newCallContext is the context of a call with timeoutNs left (or
+// JUNCTION_GO_NO_TIMEOUT) and cancel (nil: none), watched from here on.
+func newCallContext(timeoutNs C.int64_t, cancel *C.jn_cancel) *callContext {
+	c := &callContext{}
+	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT {
+		c.deadline = time.Now().Add(time.Duration(timeoutNs))
+		c.hasDeadline = true
+	}
+	if cancel != nil {
+		c.handle = cgo.NewHandle(c)
+		var watch *C.jn_cancel_watch
+		if C.junction_go_watch_cancel(cancel, C.uintptr_t(c.handle), &watch) != C.JN_OK {
+			c.handle.Delete() // no memory for the watch: the deadline still holds
+			return c
+		}
+		c.watch = watch
+	}
+	return c
+}
+
+func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, c.hasDeadline }
 
 func (c *callContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if remaining := time.Until(c.deadline); remaining <= 0 || c.finished {
+		if c.ended {
 			close(c.done)
-		} else {
-			c.timer = time.AfterFunc(remaining, c.expire)
+		} else if c.hasDeadline {
+			if remaining := time.Until(c.deadline); remaining <= 0 {
+				c.end()
+			} else {
+				c.timer = time.AfterFunc(remaining, c.expire)
+			}
 		}
 	}
 	return c.done
 }
 
-func (c *callContext) expire() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.finished {
-		c.finished = true
-		close(c.done)
+// end marks the context done, closing Done's channel if it was made. Under
+// mu.
+func (c *callContext) end() {
+	if !c.ended {
+		c.ended = true
+		if c.done != nil {
+			close(c.done)
+		}
 	}
 }
 
+func (c *callContext) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.end()
+}
+
+// junctionGoCancelled ends a handler's context: its call's cancel was
+// signalled, on whichever thread signalled it.
+//
+//export junctionGoCancelled
+func junctionGoCancelled(contextHandle C.uintptr_t) {
+	lockForeignThread()
+	defer runtime.UnlockOSThread()
+	c := cgo.Handle(contextHandle).Value().(*callContext)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancelled = true
+	c.end()
+}
+
 // Err is DeadlineExceeded from the deadline on, and Canceled once the
-// handler has returned before it (goroutines it left behind should stop).
+// call's cancel was signalled (its caller gave up) or the handler has
+// returned (goroutines it left behind should stop).
 func (c *callContext) Err() error {
-	if !time.Now().Before(c.deadline) {
+	if c.hasDeadline && !time.Now().Before(c.deadline) {
 		return context.DeadlineExceeded
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.finished {
+	if c.cancelled || c.returned {
 		return context.Canceled
 	}
 	return nil
@@ -300,16 +354,25 @@ func (c *callContext) Err() error {
 func (c *callContext) Value(any) any { return nil }
 
 func (c *callContext) String() string {
+	if !c.hasDeadline {
+		return "junction.callContext(no deadline)"
+	}
 	return "junction.callContext(deadline " + c.deadline.String() + ")"
 }
 
-// finish stops the timer once the handler has returned.
+// finish ends the context once the handler has returned: the watch first,
+// whose wake takes mu (and the cancel is the call's, gone once it returns),
+// then the timer.
 func (c *callContext) finish() {
+	if c.watch != nil {
+		C.jn_cancel_unwatch(c.watch)
+		c.handle.Delete()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.timer != nil && c.timer.Stop() && !c.finished {
-		c.finished = true
-		close(c.done)
+	c.returned = true
+	if c.timer != nil {
+		c.timer.Stop()
 	}
-	c.finished = true
+	c.end()
 }

@@ -51,7 +51,11 @@
   X(void, jn_cancel_free, (jn_cancel*))                                                           \
   X(int32_t, jn_call_cancellable,                                                                 \
     (const jn_method*, jn_bytes, int64_t, jn_cancel*, uint8_t*, uint64_t, jn_result*))            \
-  X(int32_t, jn_method_waits, (const jn_method*))
+  X(int32_t, jn_method_waits, (const jn_method*))                                                 \
+  X(jn_cancel*, jn_call_cancel, (void))                                                           \
+  X(int32_t, jn_cancel_signalled, (const jn_cancel*))                                             \
+  X(int32_t, jn_cancel_watch_new, (jn_cancel*, void (*)(void*), void*, jn_cancel_watch**))        \
+  X(void, jn_cancel_unwatch, (jn_cancel_watch*))
 
 /* X(type name, function type): the callback types, and the types of the
  * two functions a module exports. */

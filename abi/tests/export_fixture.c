@@ -144,6 +144,17 @@ int32_t jn_method_waits(const jn_method* method) {
   (void)method;
   return 0;
 }
+jn_cancel* jn_call_cancel(void) { return 0; }
+int32_t jn_cancel_signalled(const jn_cancel* cancel) {
+  (void)cancel;
+  return 0;
+}
+int32_t jn_cancel_watch_new(jn_cancel* cancel, void (*wake)(void*), void* user_data,
+                            jn_cancel_watch** watch) {
+  (void)cancel, (void)wake, (void)user_data, (void)watch;
+  return JN_UNIMPLEMENTED;
+}
+void jn_cancel_unwatch(jn_cancel_watch* watch) { (void)watch; }
 #ifndef FIXTURE_OMIT_FUNCTION
 int32_t jn_method_stats_get(const jn_method* method, jn_method_stats* stats) {
   (void)method, (void)stats;

@@ -40,6 +40,8 @@ static void abi_c99_visit(void* user_data, const jn_service_info* service) {
   (void)service->route_url;
 }
 
+static void abi_c99_wake(void* user_data) { (void)user_data; }
+
 static void abi_c99_done(void* user_data, jn_result* result) {
   (void)user_data;
   jn_result_release(result);
@@ -77,6 +79,7 @@ int32_t abi_c99_use_everything(void) {
   jn_method* method = 0;
   jn_listener* listener = 0;
   jn_cancel* cancel = 0;
+  jn_cancel_watch* watch = 0;
   uint8_t* writable = 0;
   int32_t code;
   uint32_t version = JN_ABI_VERSION;
@@ -143,6 +146,10 @@ int32_t abi_c99_use_everything(void) {
         jn_call_cancellable(method, view, deadline, cancel, 0, 0, &result) != JN_CANCELLED)
       code = JN_INTERNAL;
     jn_result_release(&result);
+    if (code == JN_OK && (jn_cancel_signalled(cancel) != 1 || jn_call_cancel() != 0))
+      code = JN_INTERNAL;
+    if (code == JN_OK) code = jn_cancel_watch_new(cancel, abi_c99_wake, 0, &watch);
+    jn_cancel_unwatch(watch);
   }
   jn_cancel_free(cancel);
   if (code == JN_OK)

@@ -33,7 +33,8 @@ template <typename T, typename = void>
 constexpr bool is_complete = false;
 template <typename T>
 constexpr bool is_complete<T, std::void_t<decltype(sizeof(T))>> = true;
-static_assert(!is_complete<jn_host> && !is_complete<jn_method> && !is_complete<jn_cancel>);
+static_assert(!is_complete<jn_host> && !is_complete<jn_method> && !is_complete<jn_cancel> &&
+              !is_complete<jn_cancel_watch>);
 
 // Designated initialisers in declaration order: what C++ users write.
 [[maybe_unused]] constexpr jn_method_desc method{

@@ -50,10 +50,34 @@ extern "C" JN_API void jn_cancel_signal(jn_cancel* cancel) {
     return;
   }
   std::lock_guard lock(cancel->mutex);
-  cancel->signalled.store(true, std::memory_order_release);
+  if (cancel->signalled.exchange(true, std::memory_order_acq_rel)) {
+    return;  // the waits were woken by the first signal
+  }
   for (junction::detail::CancelWait* wait = cancel->waits; wait != nullptr; wait = wait->next_) {
     wait->wake_(wait->wake_arg_);
   }
 }
 
 extern "C" JN_API void jn_cancel_free(jn_cancel* cancel) { delete cancel; }
+
+// A handler's watch: a CancelWait of its own.
+struct jn_cancel_watch : junction::detail::CancelWait {
+  using CancelWait::CancelWait;
+};
+
+extern "C" JN_API jn_cancel* jn_call_cancel(void) { return junction::detail::tls_call_cancel; }
+
+extern "C" JN_API std::int32_t jn_cancel_signalled(const jn_cancel* cancel) {
+  return junction::detail::cancel_signalled(cancel) ? 1 : 0;
+}
+
+extern "C" JN_API std::int32_t jn_cancel_watch_new(jn_cancel* cancel, void (*wake)(void*),
+                                                   void* user_data, jn_cancel_watch** watch) {
+  if (cancel == nullptr || wake == nullptr || watch == nullptr) {
+    return JN_INVALID_ARGUMENT;
+  }
+  *watch = new (std::nothrow) jn_cancel_watch(cancel, wake, user_data);
+  return *watch == nullptr ? JN_RESOURCE_EXHAUSTED : JN_OK;
+}
+
+extern "C" JN_API void jn_cancel_unwatch(jn_cancel_watch* watch) { delete watch; }

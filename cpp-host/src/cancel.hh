@@ -27,11 +27,12 @@ namespace junction::detail {
 // NULL: the waits of the calls it makes, nested ones included, read it.
 extern constinit thread_local jn_cancel* tls_call_cancel __attribute__((tls_model("initial-exec")));
 
-// One wait that a cancel ends: from construction to destruction, signalling
-// cancel calls wake(wake_arg) on the signalling thread (at once if it was
-// signalled before). Any number of calls may wait with one cancel. wake must
-// not call into cancel; the waiting code must not hold a lock wake takes
-// while it constructs or destroys this.
+// One wait that a cancel ends: from construction to destruction, the first
+// signal of cancel calls wake(wake_arg) once, on the signalling thread (or
+// the constructor does, at once, if cancel was signalled before). Any
+// number of calls may wait with one cancel. wake must not call into
+// cancel; the waiting code must not hold a lock wake takes while it
+// constructs or destroys this.
 class CancelWait {
  public:
   CancelWait(jn_cancel* cancel, void (*wake)(void*), void* wake_arg) noexcept;

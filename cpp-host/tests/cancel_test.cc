@@ -1,8 +1,9 @@
 // Cancels (ABI 1.10) on calls in this process: a call waiting for an
 // asynchronous handler is answered CANCELLED when its cancel is signalled,
 // also from a synchronous handler's nested call; a cancel signalled before
-// a call refuses it; a synchronous handler is never interrupted; one
-// cancel ends the waits of many calls; and the NULL cases. Routed calls
+// a call refuses it; a synchronous handler is never interrupted, but sees
+// and may watch its caller's cancel; one cancel ends the waits of many
+// calls; watches wake once; and the NULL cases. Routed calls
 // are cancelled in transports/zmq/tests/cancel_test.cc.
 #include <string>
 #include <thread>
@@ -202,6 +203,91 @@ TEST_F(CancelTest, OneSignalEndsEveryCallWaitingWithIt) {
   for (int i = 0; i < kCallers; ++i) EXPECT_EQ(CompleteParked(), JN_CANCELLED) << i;
 }
 
+// A synchronous handler is not interrupted, but sees its caller's cancel
+// (jn_call_cancel) and may watch it: here it gives up when it is signalled.
+struct Watcher {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;
+  std::atomic<bool> entered{false};
+
+  static void Wake(void* user_data) {
+    auto* watcher = static_cast<Watcher*>(user_data);
+    const std::lock_guard<std::mutex> lock(watcher->mu);
+    watcher->woken = true;
+    watcher->cv.notify_all();
+  }
+
+  static void Handler(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/, jn_result* result) {
+    auto* watcher = static_cast<Watcher*>(ctx);
+    jn_cancel* cancel = jn_call_cancel();
+    if (cancel == nullptr) {
+      jn_status_set(&result->status, JN_FAILED_PRECONDITION, "no cancel to watch");
+      return;
+    }
+    jn_cancel_watch* watch = nullptr;
+    if (jn_cancel_watch_new(cancel, &Wake, watcher, &watch) != JN_OK) {
+      jn_status_set(&result->status, JN_INTERNAL, "cannot watch");
+      return;
+    }
+    watcher->entered = true;
+    {
+      std::unique_lock<std::mutex> lock(watcher->mu);
+      watcher->cv.wait_for(lock, 5s, [&] { return watcher->woken; });
+    }
+    jn_cancel_unwatch(watch);
+    if (jn_cancel_signalled(cancel) == 1) {
+      jn_status_set(&result->status, JN_CANCELLED, "the handler saw its caller give up");
+    }
+  }
+};
+
+TEST_F(CancelTest, ASynchronousHandlerCanWatchItsCallersCancel) {
+  Watcher watcher;
+  ASSERT_EQ(Register(host_.get(), "watching", {{"watch", &Watcher::Handler, nullptr, &watcher}}),
+            JN_OK);
+  MethodPtr watch = Resolve(host_.get(), "watching", "watch");
+  EXPECT_EQ(jn_call_cancel(), nullptr) << "outside a call";
+  ScopedResult plain;
+  EXPECT_EQ(Call(watch.get(), "", plain), JN_FAILED_PRECONDITION) << "a call without a cancel";
+
+  CancelPtr cancel = NewCancel();
+  ScopedResult result;
+  int32_t code = -1;
+  std::thread caller([&] { code = CallCancellable(watch.get(), "", cancel.get(), result); });
+  ASSERT_TRUE(WaitFor([&] { return watcher.entered.load(); }));
+  jn_cancel_signal(cancel.get());
+  caller.join();
+  EXPECT_EQ(code, JN_CANCELLED);
+  EXPECT_EQ(result.message(), "the handler saw its caller give up");
+  EXPECT_EQ(jn_call_cancel(), nullptr) << "after the call";
+}
+
+// A watch made on a cancel signalled already wakes at once; one ended
+// before the signal never does.
+TEST_F(CancelTest, WatchesWakeOnceAndNeverAfterTheyEnd) {
+  CancelPtr cancel = NewCancel();
+  std::atomic<int> wakes{0};
+  const auto count = [](void* user_data) {
+    static_cast<std::atomic<int>*>(user_data)->fetch_add(1);
+  };
+  jn_cancel_watch* ended = nullptr;
+  ASSERT_EQ(jn_cancel_watch_new(cancel.get(), count, &wakes, &ended), JN_OK);
+  jn_cancel_unwatch(ended);
+  jn_cancel_watch* watch = nullptr;
+  ASSERT_EQ(jn_cancel_watch_new(cancel.get(), count, &wakes, &watch), JN_OK);
+  EXPECT_EQ(jn_cancel_signalled(cancel.get()), 0);
+  jn_cancel_signal(cancel.get());
+  jn_cancel_signal(cancel.get());
+  EXPECT_EQ(jn_cancel_signalled(cancel.get()), 1);
+  EXPECT_EQ(wakes.load(), 1);
+  jn_cancel_watch* late = nullptr;
+  ASSERT_EQ(jn_cancel_watch_new(cancel.get(), count, &wakes, &late), JN_OK);
+  EXPECT_EQ(wakes.load(), 2) << "a watch of a signalled cancel wakes at once";
+  jn_cancel_unwatch(late);
+  jn_cancel_unwatch(watch);
+}
+
 TEST_F(CancelTest, NullArguments) {
   EXPECT_EQ(jn_cancel_new(nullptr), JN_INVALID_ARGUMENT);
   jn_cancel_signal(nullptr);
@@ -219,6 +305,13 @@ TEST_F(CancelTest, NullArguments) {
                                 result.get()),
             JN_INVALID_ARGUMENT);
   EXPECT_EQ(result.message(), "dst is NULL but dst_cap is not 0");
+  const auto wake = [](void*) {};
+  jn_cancel_watch* watch = nullptr;
+  EXPECT_EQ(jn_cancel_watch_new(nullptr, wake, nullptr, &watch), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_cancel_watch_new(cancel.get(), nullptr, nullptr, &watch), JN_INVALID_ARGUMENT);
+  EXPECT_EQ(jn_cancel_watch_new(cancel.get(), wake, nullptr, nullptr), JN_INVALID_ARGUMENT);
+  jn_cancel_unwatch(nullptr);
+  EXPECT_EQ(jn_cancel_signalled(nullptr), 0);
   // No cancel: jn_call_into.
   EXPECT_EQ(CallCancellable(echo_.get(), "plain", nullptr, result), JN_OK);
   EXPECT_EQ(result.response(), "plain");

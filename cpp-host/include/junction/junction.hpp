@@ -154,6 +154,15 @@ class Service {
 // Per-method statistics (see jn_method_stats).
 using MethodStats = jn_method_stats;
 
+// Whether the caller of the call this synchronous handler serves has given
+// up: its cancel was signalled (jn_call_cancel), by a caller in this
+// process that passed one, or by one in another process whose cancel
+// reached the listener. A handler is never interrupted; a long one may look
+// now and then. False outside a handler and for a call without a cancel.
+[[nodiscard]] inline bool call_cancelled() noexcept {
+  return jn_cancel_signalled(jn_call_cancel()) == 1;
+}
+
 // A cancel (jn_cancel): signalled from any thread, it ends the waits of the
 // calls made with it (Method::call taking one) with Code::cancelled, and
 // refuses the calls made with it afterwards.

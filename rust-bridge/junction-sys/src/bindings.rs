@@ -714,7 +714,8 @@ unsafe extern "C" {
  waited for is not stopped: the other host's handler, or the asynchronous
  handler, runs to its end, and its answer is dropped; a routed call that
  was sent tells the other host, which ends the waits of the call there
- (docs/wire.md, "Cancels"). NULL is a no-op.*/
+ (docs/wire.md, "Cancels"). A synchronous handler is not interrupted, but
+ may look (jn_call_cancel). NULL is a no-op.*/
     pub fn jn_cancel_signal(cancel: *mut jn_cancel);
 }
 unsafe extern "C" {
@@ -736,6 +737,46 @@ unsafe extern "C" {
         dst_cap: u64,
         result: *mut jn_result,
     ) -> i32;
+}
+unsafe extern "C" {
+    /** What a synchronous handler sees of its caller's cancel: the cancel of the
+ call whose handler runs on this thread (its caller's jn_call_cancellable,
+ or, for a call from another host, the listener's, which that host's
+ cancel message signals: docs/wire.md, "Cancels"), or NULL when it has
+ none. Borrowed: usable until the handler returns.*/
+    pub fn jn_call_cancel() -> *mut jn_cancel;
+}
+unsafe extern "C" {
+    /// 1 once cancel has been signalled, 0 before and for NULL.
+    pub fn jn_cancel_signalled(cancel: *const jn_cancel) -> i32;
+}
+/** A handler's watch of its call's cancel, for code that waits in ways of
+ its own (a Go context's Done channel, a condition variable).*/
+#[repr(C)]
+#[derive(Debug)]
+pub struct jn_cancel_watch {
+    _unused: [u8; 0],
+}
+unsafe extern "C" {
+    /** Watches cancel (borrowed; it must outlive the watch): wake(user_data)
+ runs once, on the thread that signals cancel (at once on this thread
+ when it was signalled already), and never after jn_cancel_unwatch has
+ returned. wake must not call jn_cancel_* functions on cancel. watch: out,
+ ended with jn_cancel_unwatch. JN_INVALID_ARGUMENT for a NULL argument;
+ JN_RESOURCE_EXHAUSTED when the watch cannot be allocated.*/
+    pub fn jn_cancel_watch_new(
+        cancel: *mut jn_cancel,
+        wake: ::std::option::Option<
+            unsafe extern "C" fn(user_data: *mut ::std::os::raw::c_void),
+        >,
+        user_data: *mut ::std::os::raw::c_void,
+        watch: *mut *mut jn_cancel_watch,
+    ) -> i32;
+}
+unsafe extern "C" {
+    /** Ends and frees watch (NULL is a no-op): once it returns, its wake is
+ not running and never runs. Not from inside the wake.*/
+    pub fn jn_cancel_unwatch(watch: *mut jn_cancel_watch);
 }
 unsafe extern "C" {
     /** 1 when calls on method can wait (a routed method, an asynchronous

@@ -102,6 +102,34 @@ impl Cancel {
     }
 }
 
+/// Whether the caller of the call this synchronous handler serves has given
+/// up: its cancel was signalled (`jn_call_cancel`), by a caller in this
+/// process that passed one, or by a caller in another process whose cancel
+/// reached the listener. A handler is never interrupted; a long one may
+/// look now and then and answer [`Code::Cancelled`]. False outside a
+/// handler, and for a call without a cancel.
+///
+/// ```
+/// use junction::{call_cancelled, Code, Deadline, Host, Service, Status};
+///
+/// let host = Host::new()?;
+/// host.register(Service::new("report").method("build", |_: &[u8], _| {
+///     for _step in 0..3 {
+///         if call_cancelled() {
+///             return Err(Status::new(Code::Cancelled, "its caller gave up"));
+///         }
+///     }
+///     Ok(b"built".to_vec())
+/// }))?;
+/// assert_eq!(host.resolve("report", "build")?.call(b"", Deadline::none())?, b"built");
+/// # Ok::<(), junction::Status>(())
+/// ```
+pub fn call_cancelled() -> bool {
+    // SAFETY: both functions take no pointer of ours; the cancel returned is
+    // borrowed for this handler's call, which is still running, or NULL.
+    unsafe { sys::jn_cancel_signalled(sys::jn_call_cancel()) == 1 }
+}
+
 impl Drop for Cancel {
     fn drop(&mut self) {
         // SAFETY: owned; no call made with it and no signal of it is

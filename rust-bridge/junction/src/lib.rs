@@ -81,7 +81,7 @@ mod status;
 mod transport;
 
 pub use buffer::Buffer;
-pub use cancel::Cancel;
+pub use cancel::{call_cancelled, Cancel};
 pub use code::{Code, InvalidCode};
 pub use deadline::Deadline;
 pub use host::{Host, HostOptions, HostRef, ServiceInfo, ThreadSlice};

@@ -294,5 +294,24 @@ TEST_F(WireFaultsTest, ACancelEndsTheWaitOfTheCallItNames) {
   EXPECT_EQ(parked->succeed(Buffer::copy_of("late")), Code::cancelled);
 }
 
+// A synchronous handler is not stopped, but sees the cancel its client
+// sent (junction::call_cancelled: the listener's cancel for the call) and
+// may give up.
+TEST_F(WireFaultsTest, AHandlerSeesTheCancelOfItsCall) {
+  std::atomic<bool> entered{false};
+  junction::Service watching("watching");
+  watching.method("watch", [&](auto, Deadline) -> Buffer {
+    entered = true;
+    const bool seen = eventually([] { return junction::call_cancelled(); });
+    throw junction::Error(seen ? Code::cancelled : Code::deadline_exceeded,
+                          seen ? "gave up: its client went away" : "never cancelled");
+  });
+  host_.register_service(std::move(watching));
+  send({request(128, "watching", "watch", 0), {}});
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  send({cancel_header(128), {}});
+  EXPECT_EQ(expect_error(128, JN_CANCELLED), "gave up: its client went away");
+}
+
 }  // namespace
 }  // namespace jnzmq

@@ -1,6 +1,6 @@
 //! Cancels (ABI 1.10): a routed call ended while it waits for its answer,
-//! a cancel signalled before the call, which methods wait, and a cancel
-//! never signalled.
+//! a cancel signalled before the call, which methods wait, a cancel never
+//! signalled, and a handler in another host seeing its caller give up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -160,5 +160,63 @@ fn a_cancel_never_signalled_changes_nothing() {
                 .unwrap();
             assert_eq!(response, request);
         }
+    });
+}
+
+/// A handler serving a call from another host sees its caller give up
+/// (`call_cancelled`: the cancel reached the listener) and answers
+/// Cancelled of its own accord.
+#[test]
+fn a_handler_sees_its_caller_give_up() {
+    run(|| {
+        let saw = Arc::new(AtomicBool::new(false));
+        let (entered_tx, entered) = mpsc::channel();
+        let entered_tx = Mutex::new(entered_tx);
+        let server = Host::new().unwrap();
+        let seen = Arc::clone(&saw);
+        server
+            .register(Service::new("watching").method(
+                "wait",
+                move |_: &[u8], deadline: Deadline| {
+                    let _ = entered_tx.lock().unwrap().send(());
+                    while !deadline.has_passed() {
+                        if junction::call_cancelled() {
+                            seen.store(true, Ordering::Release);
+                            return Err(junction::Status::new(Code::Cancelled, "gave up"));
+                        }
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(b"never cancelled".to_vec())
+                },
+            ))
+            .unwrap();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        let client = Host::new().unwrap();
+        client
+            .route("watching", listener.url(), &RouteOptions::new())
+            .unwrap();
+        let wait = Arc::new(client.resolve("watching", "wait").unwrap());
+        let cancel = Arc::new(Cancel::new().unwrap());
+        let caller = {
+            let (wait, cancel) = (Arc::clone(&wait), Arc::clone(&cancel));
+            thread::spawn(move || wait.call_cancellable(b"", Deadline::after(WAIT), &cancel))
+        };
+        entered
+            .recv_timeout(WAIT)
+            .expect("the handler did not start");
+        assert!(!junction::call_cancelled(), "outside a handler");
+        cancel.signal();
+        let error = caller.join().unwrap().unwrap_err();
+        assert_eq!(error.code(), Code::Cancelled);
+        let give_up = Instant::now() + WAIT;
+        while !saw.load(Ordering::Acquire) && Instant::now() < give_up {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            saw.load(Ordering::Acquire),
+            "the handler never saw the cancel"
+        );
     });
 }
