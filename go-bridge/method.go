@@ -160,8 +160,10 @@ func bytesPtr(b []byte) *C.uint8_t {
 // there (a relay's own routed call), but a running handler is not
 // stopped: it runs to its end and its answer is dropped. A handler in this
 // process that runs on the caller's thread is never interrupted. A Go
-// handler that calls with its own ctx passes on the cancel of the call it
-// serves: its caller giving up ends that call's wait too.
+// handler that calls with its own ctx, on its own goroutine, passes on the
+// cancel of the call it serves: its caller giving up ends that call's wait
+// too. (A goroutine it starts that calls with that ctx is bounded by its
+// deadline only.)
 func (m *Method) Call(ctx context.Context, req []byte) ([]byte, error) {
 	// Room for a response of the last one's size (up to maxResponseHint),
 	// so that the usual response is written straight into the slice
@@ -208,7 +210,9 @@ func (m *Method) CallAppend(ctx context.Context, dst, req []byte) ([]byte, error
 // handler's thread waits with the cancel of the call the handler serves
 // (jn_call_cancellable: the calls a handler makes on its thread), so that
 // its caller's cancel, or a cancel message from another host, ends it
-// (a relay); its deadline is the handler's deadline.
+// (a relay) at no cost; its deadline is the handler's deadline. That
+// cancel is the call's and gone once the handler returns, so no other
+// goroutine may use it.
 func (m *Method) endsWithContext(ctx context.Context) bool {
 	if !m.waits {
 		return false

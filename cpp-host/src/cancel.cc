@@ -1,4 +1,5 @@
-// jn_cancel_new, jn_cancel_signal, jn_cancel_free and CancelWait.
+// The cancel functions of the C ABI (jn_cancel_*, jn_call_cancel) and
+// CancelWait, which both the waits of libjunction and handlers' watches are.
 #include "cancel.hh"
 
 #include <new>
