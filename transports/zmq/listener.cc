@@ -610,12 +610,11 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
                       : now + header.timeout_ns;
   }
   run_call(routing_id, backlog, header.call_id, method, frames[2], deadline_ns);
-  jn_method_free(method);
 }
 
 void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
-                        std::uint64_t call_id, const jn_method* method,
-                        const zmq::message_t& payload, std::int64_t deadline_ns) {
+                        std::uint64_t call_id, jn_method* method, const zmq::message_t& payload,
+                        std::int64_t deadline_ns) {
   jn_cancel cancel;
   bool listed = false;
   try {
@@ -630,6 +629,9 @@ void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<Answer
   jn_call_cancellable(method,
                       jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
                       deadline_ns, &cancel, nullptr, 0, &result);
+  // Freed before the answer leaves, so that a caller holding its answer
+  // finds nothing of its call left here.
+  jn_method_free(method);
   if (listed) {
     const std::lock_guard lock(backlog->running_mutex);
     backlog->running.erase(call_id);

@@ -152,9 +152,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
   // Runs a request's call with a cancel its client's cancel message can
-  // signal, and answers it.
+  // signal, frees method (taken) and answers the call.
   void run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
-                std::uint64_t call_id, const jn_method* method, const zmq::message_t& payload,
+                std::uint64_t call_id, jn_method* method, const zmq::message_t& payload,
                 std::int64_t deadline_ns);
   void stop_using_host() noexcept;
   // The backlog of the connection routing_id names, made at its first call.
