@@ -928,13 +928,16 @@ unsafe extern "C" {
  only grows. struct_size = sizeof(jn_listener_stats), set by the caller:
  the listener fills the fields within it (a later ABI may add more).
  requests: messages taken from its clients, each a call or unreadable as
- one (a client's cancel of a call, since ABI 1.10, is not one). answers: answers sent, its
- refusals included. refused_unread: calls answered JN_RESOURCE_EXHAUSTED because their connection
- had too many answers unread, and dropped_unread: messages dropped unanswered because it had even
- more (docs/wire.md, "Unread answers"). Since ABI 1.7: unreadable: messages that could not be read
- as a call (no header frame, a header junction cannot read or of another protocol version, a
- response where a request belongs, a wrong number of frames), answered with an error where their
- call id could be read. refused_too_large: requests whose payload is over max_payload_bytes,
+ one (a client's cancel of a call, since ABI 1.10, is not one).
+ answers: answers sent, its refusals included. refused_unread: calls
+ answered JN_RESOURCE_EXHAUSTED because their connection had too many
+ answers unread, and dropped_unread: messages dropped unanswered because
+ it had even more (docs/wire.md, "Unread answers").
+ Since ABI 1.7: unreadable: messages that could not be read as a call (no
+ header frame, a header junction cannot read or of another protocol
+ version, a response where a request belongs, a wrong number of frames),
+ answered with an error where their call id could be read.
+ refused_too_large: requests whose payload is over max_payload_bytes,
  answered JN_RESOURCE_EXHAUSTED (a frame far over it closes its
  connection before it is read, and is not counted). in_flight and threads
  are not counts but the state when read: the messages being handled, and
