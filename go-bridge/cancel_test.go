@@ -50,11 +50,7 @@ func TestContextCancelEndsARoutedCallsWait(t *testing.T) {
 				started, release := blocking(t, server)
 				listener := listen(t, server, transport.url(t))
 				client := newHost(t)
-				for _, service := range []string{goecho.Name, "blocking"} {
-					if err := client.Route(service, listener.URL()); err != nil {
-						t.Fatal(err)
-					}
-				}
+				routeTo(t, client, listener.URL(), goecho.Name, "blocking")
 				bound, cancelBound := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancelBound()
 				wait := method(t, client, "blocking", "wait")
@@ -104,9 +100,7 @@ func TestACancelEndsTheWaitsAlongARelay(t *testing.T) {
 	lastListener := listen(t, last, "zmq+tcp://127.0.0.1:0")
 
 	relay := newHost(t)
-	if err := relay.Route("blocking", lastListener.URL()); err != nil {
-		t.Fatal(err)
-	}
+	routeTo(t, relay, lastListener.URL(), "blocking")
 	wait := method(t, relay, "blocking", "wait")
 	if err := relay.Register(junction.NewService("relay").
 		Method("forward", func(ctx context.Context, req []byte) ([]byte, error) {
@@ -117,9 +111,7 @@ func TestACancelEndsTheWaitsAlongARelay(t *testing.T) {
 	relayListener := listen(t, relay, "zmq+tcp://127.0.0.1:0")
 
 	client := newHost(t)
-	if err := client.Route("relay", relayListener.URL()); err != nil {
-		t.Fatal(err)
-	}
+	routeTo(t, client, relayListener.URL(), "relay")
 	forward := method(t, client, "relay", "forward")
 	// A deadline beyond the waits below: the relay's call must end by the
 	// cancel, not by the deadline it carries.
@@ -182,9 +174,7 @@ func TestAHandlersContextEndsWhenItsCallerGivesUp(t *testing.T) {
 			}
 			listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
 			client := newHost(t)
-			if err := client.Route("watching", listener.URL()); err != nil {
-				t.Fatal(err)
-			}
+			routeTo(t, client, listener.URL(), "watching")
 			wait := method(t, client, "watching", "wait")
 			parent := context.Background()
 			if withDeadline {
@@ -218,9 +208,7 @@ func TestContextDeadlineWhileARoutedCallWaits(t *testing.T) {
 	_, release := blocking(t, server)
 	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
 	client := newHost(t)
-	if err := client.Route("blocking", listener.URL()); err != nil {
-		t.Fatal(err)
-	}
+	routeTo(t, client, listener.URL(), "blocking")
 	wait := method(t, client, "blocking", "wait")
 	for _, form := range callForms {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -83,6 +83,16 @@ func routedEcho(t *testing.T, url string, options ...junction.ListenOption) (ser
 	return server, client, listener
 }
 
+// routeTo routes each of services on host to url.
+func routeTo(t *testing.T, host *junction.Host, url string, services ...string) {
+	t.Helper()
+	for _, service := range services {
+		if err := host.Route(service, url); err != nil {
+			t.Fatalf("Route(%q, %q): %v", service, url, err)
+		}
+	}
+}
+
 // expectCode fails unless err is an *Error with code.
 func expectCode(t *testing.T, what string, err error, code junction.Code) {
 	t.Helper()
@@ -526,11 +536,7 @@ func TestListenerDrain(t *testing.T) {
 	started, release := blocking(t, server)
 	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
 	client := newHost(t)
-	for _, service := range []string{goecho.Name, "blocking"} {
-		if err := client.Route(service, listener.URL()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	routeTo(t, client, listener.URL(), goecho.Name, "blocking")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	wait := method(t, client, "blocking", "wait")

@@ -99,8 +99,7 @@ TEST(CancelTest, ACancelledReceiverHandsReceivingOn) {
   junction::Host server;
   server.register_service(gate.service());
   junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
-  junction::Host client;
-  client.route("gate", listener.url());
+  const junction::Host client = routed_to(listener, {}, "gate");
   const junction::Method wait = client.resolve("gate", "wait");
   const junction::Cancel first_cancel;
   const junction::Cancel second_cancel;  // never signalled
@@ -119,8 +118,7 @@ TEST(CancelTest, SignalledBeforeTheCallNothingIsSent) {
   junction::Host server;
   server.register_service(test_service());
   junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
-  junction::Host client;
-  client.route("test", listener.url());
+  const junction::Host client = routed_to(listener);
   const junction::Method echo = client.resolve("test", "echo");
   ASSERT_EQ(echo.call("up").text(), "up");
   const junction::Cancel cancel;
@@ -147,8 +145,7 @@ TEST(CancelTest, ACancelEndsTheWaitsAlongARelay) {
   last.register_service(gate.service());
   junction::Listener last_listener = last.listen("zmq+tcp://127.0.0.1:0");
 
-  junction::Host relay;
-  relay.route("gate", last_listener.url());
+  junction::Host relay = routed_to(last_listener, {}, "gate");
   const junction::Method wait = relay.resolve("gate", "wait");
   junction::Service forward("relay");
   forward.method("forward",
@@ -156,8 +153,7 @@ TEST(CancelTest, ACancelEndsTheWaitsAlongARelay) {
   relay.register_service(std::move(forward));
   junction::Listener relay_listener = relay.listen("zmq+tcp://127.0.0.1:0");
 
-  junction::Host client;
-  client.route("relay", relay_listener.url());
+  const junction::Host client = routed_to(relay_listener, {}, "relay");
   const junction::Method forward_method = client.resolve("relay", "forward");
   const junction::Cancel cancel;
   // A deadline beyond the waits below: the relay's call must end by the

@@ -54,14 +54,6 @@ junction::RouteOptions curve_route(const std::string& server_key,
   return options;
 }
 
-// A host routing "test" to listener with options.
-junction::Host routed_to(const junction::Listener& listener,
-                         const junction::RouteOptions& options) {
-  junction::Host host;
-  host.route("test", std::string(listener.url()), options);
-  return host;
-}
-
 // The code and message of one echo call through service on client, with a
 // deadline two seconds away.
 Code echo_code(const junction::Host& client, const std::string& service, std::string* message) {

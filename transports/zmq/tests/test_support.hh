@@ -124,6 +124,15 @@ inline std::vector<std::string> unbound_urls(const TempDir& dir) {
   return urls;
 }
 
+// A host routing service to listener with options.
+inline junction::Host routed_to(const junction::Listener& listener,
+                                const junction::RouteOptions& options = {},
+                                const std::string& service = "test") {
+  junction::Host host;
+  host.route(service, std::string(listener.url()), options);
+  return host;
+}
+
 // Runs f and returns the code of the junction::Error it throws (ok if none).
 template <class F>
 Code code_of(F&& f, std::string* message = nullptr) {
