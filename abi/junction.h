@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 10
+#define JN_ABI_VERSION_MINOR 11
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -340,9 +340,9 @@ JN_API int32_t jn_call_into(const jn_method* method, jn_bytes request, int64_t d
 JN_API int32_t jn_respond(jn_result* result, const uint8_t* data, uint64_t len);
 
 /* Receives the outcome of an asynchronous call, exactly once, on a host
- * worker thread or on the thread that completed the call. result: its
- * contents are transferred to the callback, which releases them
- * (jn_result_release) now or later. */
+ * thread (a worker; the timer thread for a deadline or a cancel) or on the
+ * thread that completed the call. result: its contents are transferred to
+ * the callback, which releases them (jn_result_release) now or later. */
 typedef void (*jn_done_fn)(void* user_data, jn_result* result);
 
 /* Calls a method asynchronously. request: transferred on JN_OK (the
@@ -406,7 +406,9 @@ JN_API int32_t jn_cancel_new(jn_cancel** cancel);
 JN_API void jn_cancel_signal(jn_cancel* cancel);
 
 /* Frees cancel; NULL is a no-op. No call made with it, and no
- * jn_cancel_signal of it, may still be running. */
+ * jn_cancel_signal of it, may still be running, except an asynchronous call
+ * (jn_call_async_cancellable), which holds cancel itself until its handler
+ * is done with it. */
 JN_API void jn_cancel_free(jn_cancel* cancel);
 
 /* jn_call_into that cancel (borrowed; NULL: none) can end while it waits.
@@ -417,11 +419,25 @@ JN_API int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, in
                                    jn_cancel* cancel, uint8_t* dst, uint64_t dst_cap,
                                    jn_result* result);
 
+/* jn_call_async that cancel (borrowed; NULL: none) can answer early (since
+ * ABI 1.11). Signalled before the call or while it runs, cancel answers it
+ * JN_CANCELLED through done at once, whatever the handler: as a deadline
+ * does, it stops nothing that runs, and an answer that comes later is
+ * released. The handler runs with cancel as its jn_call_cancel(), so a
+ * routed method's call (sent from a host worker thread) ends there at once
+ * and tells the other host, and the worker is free again. The call holds
+ * cancel until its handler is done: cancel may be freed as soon as this
+ * returns. */
+JN_API int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request,
+                                         int64_t deadline_ns, jn_cancel* cancel, jn_done_fn done,
+                                         void* user_data, jn_status* status);
+
 /* What a synchronous handler sees of its caller's cancel: the cancel of the
- * call whose handler runs on this thread (its caller's jn_call_cancellable,
- * or, for a call from another host, the listener's, which that host's
- * cancel message signals: docs/wire.md, "Cancels"), or NULL when it has
- * none. Borrowed: usable until the handler returns. */
+ * call whose handler runs on this thread (its caller's, given to
+ * jn_call_cancellable or jn_call_async_cancellable, or, for a call from
+ * another host, the listener's, which that host's cancel message signals:
+ * docs/wire.md, "Cancels"), or NULL when it has none. Borrowed: usable
+ * until the handler returns. */
 JN_API jn_cancel* jn_call_cancel(void);
 
 /* 1 once cancel has been signalled, 0 before and for NULL. */

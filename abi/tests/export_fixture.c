@@ -144,6 +144,13 @@ int32_t jn_method_waits(const jn_method* method) {
   (void)method;
   return 0;
 }
+int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request, int64_t deadline_ns,
+                                  jn_cancel* cancel, jn_done_fn done, void* user_data,
+                                  jn_status* status) {
+  (void)method, (void)request, (void)deadline_ns, (void)cancel, (void)done, (void)user_data,
+      (void)status;
+  return JN_UNIMPLEMENTED;
+}
 jn_cancel* jn_call_cancel(void) { return 0; }
 int32_t jn_cancel_signalled(const jn_cancel* cancel) {
   (void)cancel;

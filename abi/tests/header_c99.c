@@ -150,6 +150,8 @@ int32_t abi_c99_use_everything(void) {
       code = JN_INTERNAL;
     if (code == JN_OK) code = jn_cancel_watch_new(cancel, abi_c99_wake, 0, &watch);
     jn_cancel_unwatch(watch);
+    if (code == JN_OK)
+      code = jn_call_async_cancellable(method, 0, deadline, cancel, abi_c99_done, 0, &status);
   }
   jn_cancel_free(cancel);
   if (code == JN_OK)

@@ -32,10 +32,28 @@ std::int32_t complete_invocation(const std::shared_ptr<PendingCall>& call,
   return code;
 }
 
+// The wake of an asynchronous call's cancel: answers the call CANCELLED on
+// the host's timer thread, as its deadline would, not on the signalling
+// thread, which holds the cancel (done may free it).
+void pending_cancel_wake(void* call_ptr) {
+  auto* call = static_cast<PendingCall*>(call_ptr);
+  try {
+    boost::asio::post(call->host->timers.context(), [weak = call->weak_from_this()] {
+      if (auto cancelled = weak.lock()) {
+        pending_answer_code(cancelled, JN_CANCELLED, "call cancelled by its caller");
+      }
+    });
+  } catch (...) {
+    // No memory to post the answer: the call ends as it would have without
+    // a cancel (its handler's answer, its deadline).
+  }
+}
+
 }  // namespace
 
 PendingCall::PendingCall(Host* host_in, ServiceEntry* service_in, MethodEntry* method_in,
-                         std::int64_t deadline, jn_done_fn done_in, void* user_data_in) noexcept
+                         std::int64_t deadline, jn_done_fn done_in, void* user_data_in,
+                         jn_cancel* cancel_in) noexcept
     : id(next_call_id.fetch_add(1, std::memory_order_relaxed)),
       host(host_in),
       service(service_in),
@@ -43,7 +61,8 @@ PendingCall::PendingCall(Host* host_in, ServiceEntry* service_in, MethodEntry* m
       deadline_ns(deadline),
       start_ns(jn_now_ns()),
       done(done_in),
-      user_data(user_data_in) {
+      user_data(user_data_in),
+      cancel(cancel_in == nullptr ? nullptr : cancel_hold(cancel_in)) {
   // Made through a handle, which holds the method now.
   method->holders.fetch_add(1, std::memory_order_relaxed);
   service_ref(service);
@@ -51,6 +70,8 @@ PendingCall::PendingCall(Host* host_in, ServiceEntry* service_in, MethodEntry* m
 }
 
 PendingCall::~PendingCall() {
+  cancel_wait.reset();  // before the cancel it waits on may go
+  jn_cancel_free(cancel);
   jn_buffer_release(&request);
   method->holders.fetch_sub(1, std::memory_order_release);
   service_unref(service);
@@ -67,6 +88,7 @@ bool pending_answer(const std::shared_ptr<PendingCall>& call, jn_result* result)
     call->answered = true;
     call->answered_code = result->status.code;
     call->timer.reset();  // cancels a pending deadline wait
+    call->cancel_wait.reset();
   }
   {
     std::lock_guard lock(call->host->pending_mutex);
@@ -105,6 +127,11 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
     pending_answer_code(call, JN_DEADLINE_EXCEEDED, "deadline exceeded before the call");
     return;
   }
+  if (cancel_signalled(call->cancel)) {
+    pending_answer_code(call, JN_CANCELLED, "call cancelled by its caller");
+    return;
+  }
+  const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
   const jn_bytes request{call->request.data, call->request.len};
   if (method.handler != nullptr) {
@@ -159,6 +186,12 @@ extern "C" {
 JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
                                   std::int64_t deadline_ns, jn_done_fn done, void* user_data,
                                   jn_status* status) {
+  return jn_call_async_cancellable(method, request, deadline_ns, nullptr, done, user_data, status);
+}
+
+JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request,
+                                              std::int64_t deadline_ns, jn_cancel* cancel,
+                                              jn_done_fn done, void* user_data, jn_status* status) {
   using namespace junction::detail;
   if (method == nullptr || done == nullptr) {
     return report(status, JN_INVALID_ARGUMENT, "method and done must not be NULL");
@@ -175,8 +208,8 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
   Host* host = service->host;
   std::shared_ptr<PendingCall> call;
   try {
-    call =
-        std::make_shared<PendingCall>(host, service, method->method, deadline_ns, done, user_data);
+    call = std::make_shared<PendingCall>(host, service, method->method, deadline_ns, done,
+                                         user_data, cancel);
     if (!host->accept(call)) {
       return report(status, JN_CANCELLED, "host is shutting down");
     }
@@ -187,6 +220,13 @@ JN_API std::int32_t jn_call_async(const jn_method* method, jn_buffer* request,
   // Accepted: from here on the request is the host's and done will run.
   if (request != nullptr && request->release != nullptr) {
     call->request = buffer_take(*request);
+  }
+  if (cancel != nullptr) {
+    // The wake only posts, so it may run here, under the call's mutex.
+    std::lock_guard lock(call->mutex);
+    if (!call->answered) {
+      call->cancel_wait.emplace(cancel, pending_cancel_wake, call.get());
+    }
   }
   if (deadline_ns != JN_NO_DEADLINE) {
     std::lock_guard lock(call->mutex);

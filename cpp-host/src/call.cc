@@ -213,7 +213,6 @@ extern "C" JN_API std::int32_t jn_call_cancellable(const jn_method* method, jn_b
                                                    std::int64_t deadline_ns, jn_cancel* cancel,
                                                    std::uint8_t* dst, std::uint64_t dst_cap,
                                                    jn_result* result) {
-  using junction::detail::tls_call_cancel;
   if (cancel == nullptr) {
     return jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
   }
@@ -223,11 +222,8 @@ extern "C" JN_API std::int32_t jn_call_cancellable(const jn_method* method, jn_b
     return junction::detail::call_refused(result, method->method, JN_CANCELLED,
                                           "call cancelled by its caller before it started");
   }
-  jn_cancel* const outer = tls_call_cancel;
-  tls_call_cancel = cancel;
-  const std::int32_t code = jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
-  tls_call_cancel = outer;
-  return code;
+  const junction::detail::CallCancelScope scope(cancel);
+  return jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
 }
 
 extern "C" JN_API std::int32_t jn_method_waits(const jn_method* method) {

@@ -59,7 +59,12 @@ extern "C" JN_API void jn_cancel_signal(jn_cancel* cancel) {
   }
 }
 
-extern "C" JN_API void jn_cancel_free(jn_cancel* cancel) { delete cancel; }
+extern "C" JN_API void jn_cancel_free(jn_cancel* cancel) {
+  // The last reference's drop sees every write the others' holders made.
+  if (cancel != nullptr && cancel->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    delete cancel;
+  }
+}
 
 // A handler's watch: a CancelWait of its own.
 struct jn_cancel_watch : junction::detail::CancelWait {

@@ -5,6 +5,7 @@
 #include <junction.h>
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 
 namespace junction::detail {
@@ -14,9 +15,11 @@ class CancelWait;
 // The opaque cancel of the C ABI. Each call waiting with it registers the
 // wake that ends its wait (a CancelWait); jn_cancel_signal runs them all
 // under mutex, so that a wait taken back (CancelWait's destructor) is no
-// longer woken.
+// longer woken. Its maker holds one reference, which jn_cancel_free drops;
+// an asynchronous call holds another until its handler is done.
 struct jn_cancel {
   std::atomic<bool> signalled{false};
+  std::atomic<std::uint32_t> references{1};
   std::mutex mutex;
   junction::detail::CancelWait* waits = nullptr;  // under mutex: a list
 };
@@ -47,6 +50,30 @@ class CancelWait {
   void* const wake_arg_;
   CancelWait* previous_ = nullptr;  // in cancel_'s list, under its mutex
   CancelWait* next_ = nullptr;
+};
+
+// Takes a reference to cancel (not NULL), which jn_cancel_free drops.
+inline jn_cancel* cancel_hold(jn_cancel* cancel) noexcept {
+  cancel->references.fetch_add(1, std::memory_order_relaxed);
+  return cancel;
+}
+
+// While it lives, cancel (unless NULL, which leaves the thread's as it is)
+// is the cancel of the call running on this thread: its handler's
+// jn_call_cancel, and the one its own calls wait with.
+class CallCancelScope {
+ public:
+  explicit CallCancelScope(jn_cancel* cancel) noexcept : outer_(tls_call_cancel) {
+    if (cancel != nullptr) {
+      tls_call_cancel = cancel;
+    }
+  }
+  ~CallCancelScope() { tls_call_cancel = outer_; }
+  CallCancelScope(const CallCancelScope&) = delete;
+  CallCancelScope& operator=(const CallCancelScope&) = delete;
+
+ private:
+  jn_cancel* const outer_;
 };
 
 inline bool cancel_signalled(const jn_cancel* cancel) noexcept {

@@ -118,6 +118,35 @@ void async_handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline
 
 void service_destroy(void* ctx) { delete static_cast<ServiceContext*>(ctx); }
 
+// Method::call_async's body, with or without a cancel.
+void call_async_with(const jn_method* method, Buffer request, Deadline deadline, jn_cancel* cancel,
+                     std::function<void(Result)> done) {
+  auto callback = std::make_unique<std::function<void(Result)>>(std::move(done));
+  jn_buffer raw = request.into_raw();
+  jn_status status{};
+  const auto on_done = [](void* user_data, jn_result* result) {
+    std::unique_ptr<std::function<void(Result)>> owned(
+        static_cast<std::function<void(Result)>*>(user_data));
+    Result outcome;
+    outcome.code = static_cast<Code>(result->status.code);
+    outcome.message = take_message(result->status);
+    outcome.response = Buffer(std::move(result->response));
+    try {
+      (*owned)(std::move(outcome));
+    } catch (...) {
+      // done is the caller's code; an exception from it has nowhere to go.
+    }
+  };
+  const std::int32_t code =
+      jn_call_async_cancellable(method, &raw, deadline, cancel, on_done, callback.get(), &status);
+  if (code != JN_OK) {
+    jn_buffer_release(&raw);
+    throw_status(status);
+  }
+  static_cast<void>(callback.release());  // now owned by on_done
+  jn_status_release(&status);
+}
+
 void vector_release(jn_buffer* buffer) {
   delete static_cast<std::vector<std::uint8_t>*>(buffer->private_data);
   *buffer = jn_buffer{};
@@ -280,29 +309,12 @@ Buffer Method::call(std::string_view request, Deadline deadline) const {
 }
 
 void Method::call_async(Buffer request, Deadline deadline, std::function<void(Result)> done) const {
-  auto callback = std::make_unique<std::function<void(Result)>>(std::move(done));
-  jn_buffer raw = request.into_raw();
-  jn_status status{};
-  const auto on_done = [](void* user_data, jn_result* result) {
-    std::unique_ptr<std::function<void(Result)>> owned(
-        static_cast<std::function<void(Result)>*>(user_data));
-    Result outcome;
-    outcome.code = static_cast<Code>(result->status.code);
-    outcome.message = take_message(result->status);
-    outcome.response = Buffer(std::move(result->response));
-    try {
-      (*owned)(std::move(outcome));
-    } catch (...) {
-      // done is the caller's code; an exception from it has nowhere to go.
-    }
-  };
-  const std::int32_t code = jn_call_async(raw_, &raw, deadline, on_done, callback.get(), &status);
-  if (code != JN_OK) {
-    jn_buffer_release(&raw);
-    throw_status(status);
-  }
-  static_cast<void>(callback.release());  // now owned by on_done
-  jn_status_release(&status);
+  call_async_with(raw_, std::move(request), deadline, nullptr, std::move(done));
+}
+
+void Method::call_async(Buffer request, Deadline deadline, const Cancel& cancel,
+                        std::function<void(Result)> done) const {
+  call_async_with(raw_, std::move(request), deadline, cancel.raw(), std::move(done));
 }
 
 MethodStats Method::stats() const {

@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cancel.hh"
 #include "stats.hh"
 
 namespace junction::detail {
@@ -87,9 +88,10 @@ void service_unref(ServiceEntry* service) noexcept;
 
 // A caller's asynchronous call (or a synchronous call on an asynchronous
 // handler), from acceptance until it is answered and its handler is done.
-struct PendingCall {
+struct PendingCall : std::enable_shared_from_this<PendingCall> {
+  // cancel: NULL, or one the call holds (cancel_hold) and drops at its end.
   PendingCall(Host* host, ServiceEntry* service, MethodEntry* method, std::int64_t deadline_ns,
-              jn_done_fn done, void* user_data) noexcept;
+              jn_done_fn done, void* user_data, jn_cancel* cancel = nullptr) noexcept;
   ~PendingCall();
   PendingCall(const PendingCall&) = delete;
   PendingCall& operator=(const PendingCall&) = delete;
@@ -102,12 +104,14 @@ struct PendingCall {
   const std::int64_t start_ns;
   jn_done_fn const done;
   void* const user_data;
-  jn_buffer request{};  // owned; released when the handler is done with it
+  jn_cancel* const cancel;  // the caller's, held while the handler may see it
+  jn_buffer request{};      // owned; released when the handler is done with it
 
   std::mutex mutex;  // guards the fields below and every timer operation
   bool answered = false;
   std::int32_t answered_code = JN_OK;
   std::optional<boost::asio::steady_timer> timer;
+  std::optional<CancelWait> cancel_wait;  // until answered: cancel's signal answers
 };
 
 // Answers the caller once: the first answer wins and reaches done; any later
@@ -157,8 +161,9 @@ struct Host {
   const std::uint64_t thread_slice_ns;
 
   HostThreads workers;  // run asynchronous calls' handlers
-  // Deadline timers run on their own thread so that busy workers never delay
-  // a DEADLINE_EXCEEDED answer.
+  // Deadline timers, and the answers of asynchronous calls' cancels, run on
+  // their own thread so that busy workers never delay a DEADLINE_EXCEEDED or
+  // CANCELLED answer.
   HostThreads timers;
 
   std::mutex registry_mutex;

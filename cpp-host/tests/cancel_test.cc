@@ -3,7 +3,8 @@
 // also from a synchronous handler's nested call; a cancel signalled before
 // a call refuses it; a synchronous handler is never interrupted, but sees
 // and may watch its caller's cancel; one cancel ends the waits of many
-// calls; watches wake once; and the NULL cases. Routed calls
+// calls; watches wake once; asynchronous calls (ABI 1.11) are answered at
+// once and hold their cancel; and the NULL cases. Routed calls
 // are cancelled in transports/zmq/tests/cancel_test.cc.
 #include <string>
 #include <thread>
@@ -289,6 +290,158 @@ TEST_F(CancelTest, WatchesWakeOnceAndNeverAfterTheyEnd) {
   EXPECT_EQ(wakes.load(), 2) << "a watch of a signalled cancel wakes at once";
   jn_cancel_unwatch(late);
   jn_cancel_unwatch(watch);
+}
+
+// An asynchronous call (jn_call_async_cancellable) is answered CANCELLED
+// through done when its cancel is signalled, whatever its handler is doing.
+
+// Parks each call as Parking does, recording the cancel it started with.
+struct CancelRecordingParking {
+  Parking parking;
+  std::atomic<jn_cancel*> seen{nullptr};
+
+  static void Handler(void* ctx, jn_bytes request, int64_t deadline_ns, jn_completion completion) {
+    auto* self = static_cast<CancelRecordingParking*>(ctx);
+    self->seen = jn_call_cancel();
+    Parking::Handler(&self->parking, request, deadline_ns, completion);
+  }
+};
+
+int32_t CallAsyncCancellable(const jn_method* method, jn_cancel* cancel, DoneRecord& done) {
+  ScopedStatus status;
+  return jn_call_async_cancellable(method, nullptr, jn_now_ns() + 10'000'000'000, cancel,
+                                   &DoneRecord::Fn, &done, status.get());
+}
+
+TEST_F(CancelTest, AnAsynchronousCallToAnAsynchronousHandlerIsAnsweredAtOnce) {
+  CancelRecordingParking recording;
+  ASSERT_EQ(Register(host_.get(), "recording",
+                     {{"park", nullptr, &CancelRecordingParking::Handler, &recording}}),
+            JN_OK);
+  MethodPtr park = Resolve(host_.get(), "recording", "park");
+  CancelPtr cancel = NewCancel();
+  DoneRecord done;
+  ASSERT_EQ(CallAsyncCancellable(park.get(), cancel.get(), done), JN_OK);
+  ASSERT_TRUE(recording.parking.WaitInvoked(1));
+  EXPECT_EQ(recording.seen.load(), cancel.get()) << "the handler started with its caller's cancel";
+  jn_cancel_signal(cancel.get());
+  cancel.reset();  // the call holds its own
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_CANCELLED);
+  EXPECT_EQ(done.Msg(), "call cancelled by its caller");
+  jn_completion completion{};
+  jn_bytes request{};
+  ASSERT_TRUE(recording.parking.Take(&completion, &request));
+  EXPECT_EQ(CompleteWith(completion, "late"), JN_CANCELLED);
+  EXPECT_EQ(done.count.load(), 1);
+}
+
+// A synchronous handler runs on a host worker: the caller is answered
+// without waiting for it, and the handler's later answer is released.
+TEST_F(CancelTest, AnAsynchronousCallIsAnsweredWhileItsSynchronousHandlerRuns) {
+  Gate gate;
+  ASSERT_EQ(Register(host_.get(), "gated", {{"pass", &Gate::Handler, nullptr, &gate}}), JN_OK);
+  MethodPtr pass = Resolve(host_.get(), "gated", "pass");
+  CancelPtr cancel = NewCancel();
+  DoneRecord done;
+  ASSERT_EQ(CallAsyncCancellable(pass.get(), cancel.get(), done), JN_OK);
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  jn_cancel_signal(cancel.get());
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_CANCELLED);
+  EXPECT_EQ(gate.left.load(), 0) << "answered only once the handler returned";
+  gate.Open();
+  ASSERT_TRUE(WaitFor([&] { return gate.left.load() == 1; }));
+  EXPECT_EQ(done.count.load(), 1);
+}
+
+TEST_F(CancelTest, AnAsynchronousCallsSynchronousHandlerCanWatchItsCancel) {
+  Watcher watcher;
+  ASSERT_EQ(Register(host_.get(), "watching", {{"watch", &Watcher::Handler, nullptr, &watcher}}),
+            JN_OK);
+  MethodPtr watch = Resolve(host_.get(), "watching", "watch");
+  CancelPtr cancel = NewCancel();
+  DoneRecord done;
+  ASSERT_EQ(CallAsyncCancellable(watch.get(), cancel.get(), done), JN_OK);
+  ASSERT_TRUE(WaitFor([&] { return watcher.entered.load(); }));
+  jn_cancel_signal(cancel.get());
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_CANCELLED);
+  const std::lock_guard<std::mutex> lock(watcher.mu);
+  EXPECT_TRUE(watcher.woken) << "the handler's watch did not wake";
+}
+
+// The call holds the cancel: its maker may free it at once, and the handler
+// still reads it.
+struct ReadsCancelAfterGate {
+  Gate gate;
+  std::atomic<int> signalled{-1};
+
+  static void Handler(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result) {
+    auto* self = static_cast<ReadsCancelAfterGate*>(ctx);
+    Gate::Handler(&self->gate, request, deadline_ns, result);
+    self->signalled = jn_cancel_signalled(jn_call_cancel());
+  }
+};
+
+TEST_F(CancelTest, AnAsynchronousCallHoldsItsCancel) {
+  ReadsCancelAfterGate reads;
+  ASSERT_EQ(
+      Register(host_.get(), "reads", {{"read", &ReadsCancelAfterGate::Handler, nullptr, &reads}}),
+      JN_OK);
+  MethodPtr read = Resolve(host_.get(), "reads", "read");
+  CancelPtr cancel = NewCancel();
+  DoneRecord done;
+  ScopedStatus status;
+  ASSERT_EQ(jn_call_async_cancellable(read.get(), nullptr, JN_NO_DEADLINE, cancel.get(),
+                                      &DoneRecord::Fn, &done, status.get()),
+            JN_OK);
+  cancel.reset();
+  ASSERT_TRUE(WaitFor([&] { return reads.gate.entered.load() == 1; }));
+  reads.gate.Open();
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_OK);
+  ASSERT_TRUE(WaitFor([&] { return reads.signalled.load() != -1; }));
+  EXPECT_EQ(reads.signalled.load(), 0);
+}
+
+TEST_F(CancelTest, AnAsynchronousCallSignalledBeforeIsAnsweredThroughDone) {
+  Probe probe;
+  ASSERT_EQ(Register(host_.get(), "probed", {{"echo", &Probe::Echo, nullptr, &probe}}), JN_OK);
+  MethodPtr echo = Resolve(host_.get(), "probed", "echo");
+  CancelPtr cancel = NewCancel();
+  jn_cancel_signal(cancel.get());
+  DoneRecord done;
+  ASSERT_EQ(CallAsyncCancellable(echo.get(), cancel.get(), done), JN_OK);
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_CANCELLED);
+  EXPECT_EQ(done.Msg(), "call cancelled by its caller");
+  EXPECT_EQ(probe.calls.load(), 0) << "the handler ran";
+  jn_method_stats stats{};
+  ASSERT_EQ(jn_method_stats_get(echo.get(), &stats), JN_OK);
+  EXPECT_EQ(stats.errors, 1u);
+}
+
+TEST_F(CancelTest, AnAsynchronousCallWithAnUnsignalledOrNoCancelIsAnsweredAsBefore) {
+  CancelPtr cancel = NewCancel();
+  for (jn_cancel* with : {cancel.get(), static_cast<jn_cancel*>(nullptr)}) {
+    DoneRecord done;
+    jn_buffer request{};
+    ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const uint8_t*>("plain"), 5, &request), JN_OK);
+    ScopedStatus status;
+    ASSERT_EQ(jn_call_async_cancellable(echo_.get(), &request, JN_NO_DEADLINE, with,
+                                        &DoneRecord::Fn, &done, status.get()),
+              JN_OK);
+    ASSERT_TRUE(done.Wait());
+    EXPECT_EQ(done.Code(), JN_OK);
+    EXPECT_EQ(done.Response(), "plain");
+  }
+  DoneRecord never;
+  ScopedStatus status;
+  EXPECT_EQ(jn_call_async_cancellable(nullptr, nullptr, JN_NO_DEADLINE, cancel.get(),
+                                      &DoneRecord::Fn, &never, status.get()),
+            JN_INVALID_ARGUMENT);
+  EXPECT_EQ(never.count.load(), 0);
 }
 
 TEST_F(CancelTest, NullArguments) {

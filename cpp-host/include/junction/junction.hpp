@@ -174,7 +174,8 @@ class Cancel {
   Cancel& operator=(Cancel&& other) noexcept;
   Cancel(const Cancel&) = delete;
   Cancel& operator=(const Cancel&) = delete;
-  // No call made with it, and no signal of it, may still be running.
+  // No call made with it (but call_async's, which hold it), and no signal
+  // of it, may still be running.
   ~Cancel() { jn_cancel_free(raw_); }
 
   void signal() const noexcept { jn_cancel_signal(raw_); }
@@ -216,6 +217,11 @@ class Method {
   // Calls asynchronously; done runs exactly once on some thread. Throws
   // Error (and does not call done) if the call could not be started.
   void call_async(Buffer request, Deadline deadline, std::function<void(Result)> done) const;
+  // call_async that cancel answers early (jn_call_async_cancellable): its
+  // signal answers the call Code::cancelled at once through done, and the
+  // handler sees it. The call holds cancel: it may go before done runs.
+  void call_async(Buffer request, Deadline deadline, const Cancel& cancel,
+                  std::function<void(Result)> done) const;
 
   [[nodiscard]] MethodStats stats() const;
   [[nodiscard]] const jn_method* raw() const noexcept { return raw_; }

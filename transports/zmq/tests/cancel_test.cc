@@ -1,8 +1,9 @@
 // Cancelling routed calls (ABI 1.10): a signal ends a call's wait for its
 // answer over tcp, ipc and inproc, and its wait for a connection; the
 // answer that comes later is dropped and the route carries the next call;
-// a cancelled call that was receiving for the others hands that on; and a
-// cancel signalled before the call sends nothing.
+// a cancelled call that was receiving for the others hands that on; a
+// cancel signalled before the call sends nothing; and an asynchronous
+// call's cancel frees its worker and reaches the handler.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -169,6 +170,63 @@ TEST(CancelTest, ACancelEndsTheWaitsAlongARelay) {
   EXPECT_FALSE(gate.open.load());
   gate.open = true;
   EXPECT_TRUE(eventually([&] { return last_listener.stats().answers == 1; }));
+}
+
+// An asynchronous routed call runs on one of its host's workers; its
+// cancel ends the wait there, so that the worker is free again at once, and
+// travels on to the handler, which sees it while it keeps running.
+TEST(CancelTest, AnAsynchronousCallsCancelFreesItsWorkerAndReachesTheHandler) {
+  std::atomic<bool> open{false};
+  std::atomic<bool> saw_cancel{false};
+  std::atomic<int> entered{0};
+  junction::Service watched("watched");
+  watched.method("wait", [&](auto, Deadline deadline) {
+    entered.fetch_add(1);
+    while (!open.load() && jn_now_ns() < deadline) {
+      if (junction::call_cancelled()) {
+        saw_cancel = true;
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return Buffer::copy_of("opened");
+  });
+  junction::Host server;
+  server.register_service(std::move(watched));
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  junction::Host client(junction::HostOptions{1});  // one worker
+  client.route("watched", std::string(listener.url()));
+  client.route("test", std::string(listener.url()));
+  const junction::Method wait = client.resolve("watched", "wait");
+  const junction::Method echo = client.resolve("test", "echo");
+
+  const auto call_async = [](const junction::Method& method, const junction::Cancel& cancel) {
+    auto outcome = std::make_shared<std::promise<junction::Result>>();
+    method.call_async(
+        Buffer::copy_of("async"), junction::deadline_after(seconds(30)), cancel,
+        [outcome](junction::Result result) { outcome->set_value(std::move(result)); });
+    return outcome->get_future();
+  };
+  std::future<junction::Result> cancelled;
+  {
+    const junction::Cancel cancel;
+    cancelled = call_async(wait, cancel);
+    ASSERT_TRUE(eventually([&] { return entered.load() == 1; }));
+    cancel.signal();
+  }  // freed: the call holds its own
+  ASSERT_EQ(cancelled.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(cancelled.get().code, Code::cancelled);
+  EXPECT_TRUE(eventually([&] { return saw_cancel.load(); })) << "the cancel did not travel";
+  // The one worker serves the next call while that handler still runs.
+  const junction::Cancel unsignalled;
+  std::future<junction::Result> next = call_async(echo, unsignalled);
+  ASSERT_EQ(next.wait_for(seconds(10)), std::future_status::ready);
+  const junction::Result answered = next.get();
+  EXPECT_EQ(answered.code, Code::ok) << answered.message;
+  EXPECT_EQ(answered.response.text(), "async");
+  EXPECT_EQ(entered.load(), 1);
+  open = true;
+  EXPECT_TRUE(eventually([&] { return listener.stats().answers == 2; }));
 }
 
 // A TCP listener that accepts and never speaks ZeroMQ's handshake: a route
