@@ -28,9 +28,13 @@ type asyncCall struct {
 // (remote) method holds its worker thread for the whole round trip, so at
 // most the host's worker count of them are in flight at once; Call from
 // many goroutines has no such bound. The request is copied once (the host keeps it until the
-// handler is done). A ctx cancelled while waiting returns CANCELLED at once;
-// the call itself runs to its end and its response is released then. The
-// deadline travels with the call as in Call.
+// handler is done). The deadline travels with the call as in Call.
+//
+// A ctx that ends while the call runs returns CANCELLED (DEADLINE_EXCEEDED
+// for its deadline) at once, and cancels the call: its handler sees it (a
+// Go handler's ctx ends), and a routed call stops waiting, tells the other
+// host and frees its worker thread. A handler that runs on is not stopped;
+// its response is released when it comes.
 //
 // For quick in-process handlers Call is far cheaper: CallAsync hands the
 // call to another thread and back.
@@ -39,10 +43,17 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cancel *C.jn_cancel
+	if ctx.Done() != nil {
+		if C.jn_cancel_new(&cancel) != C.JN_OK {
+			return nil, &Error{Code: ResourceExhausted, Message: "cannot allocate the call's cancel"}
+		}
+		defer C.jn_cancel_free(cancel) // the call holds its own
+	}
 	call := &asyncCall{done: make(chan struct{})}
 	handle := cgo.NewHandle(call)
 	status := C.junction_go_call_async(m.raw, bytesPtr(req), C.uint64_t(len(req)), C.int64_t(timeout),
-		C.uintptr_t(handle))
+		cancel, C.uintptr_t(handle))
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(req)
 	if err := statusError(status); err != nil {
@@ -52,6 +63,7 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 	select {
 	case <-call.done:
 	case <-ctx.Done():
+		C.jn_cancel_signal(cancel)
 		call.mu.Lock()
 		if !call.arrived {
 			call.abandoned = true // the callback releases the outcome

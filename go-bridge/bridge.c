@@ -140,7 +140,7 @@ static void junction_go_async_done(void* user_data, jn_result* result) {
 
 junction_go_status junction_go_call_async(const jn_method* method, const uint8_t* request,
                                           uint64_t request_len, int64_t timeout_ns,
-                                          uintptr_t call_handle) {
+                                          jn_cancel* cancel, uintptr_t call_handle) {
   jn_status status = {0, 0, {NULL, 0, NULL, NULL}};
   jn_buffer owned;
   int32_t code = jn_buffer_copy(request, request_len, &owned);
@@ -148,8 +148,8 @@ junction_go_status junction_go_call_async(const jn_method* method, const uint8_t
     jn_status_set(&status, code, "cannot copy the request");
     return status_from(code, &status);
   }
-  code = jn_call_async(method, &owned, deadline_after(timeout_ns), junction_go_async_done,
-                       (void*)call_handle, &status);
+  code = jn_call_async_cancellable(method, &owned, deadline_after(timeout_ns), cancel,
+                                   junction_go_async_done, (void*)call_handle, &status);
   jn_buffer_release(&owned); /* a no-op once the host has taken it */
   return status_from(code, &status);
 }

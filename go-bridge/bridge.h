@@ -85,12 +85,13 @@ junction_go_outcome junction_go_call_borrowed(uintptr_t method, const uint8_t* r
                                               uint64_t request_len, int64_t timeout_ns,
                                               jn_cancel* cancel);
 
-/* jn_call_async with a copy of request (borrowed) and a deadline as in
- * junction_go_call. On OK, junctionGoAsyncDone(call_handle, outcome) runs
- * exactly once, on whichever thread answers; otherwise nothing started. */
+/* jn_call_async_cancellable with a copy of request (borrowed) and a
+ * deadline as in junction_go_call. cancel: NULL for none; the call holds
+ * its own. On OK, junctionGoAsyncDone(call_handle, outcome) runs exactly
+ * once, on whichever thread answers; otherwise nothing started. */
 junction_go_status junction_go_call_async(const jn_method* method, const uint8_t* request,
                                           uint64_t request_len, int64_t timeout_ns,
-                                          uintptr_t call_handle);
+                                          jn_cancel* cancel, uintptr_t call_handle);
 
 /* The host functions Go calls, with their status returned by value. */
 junction_go_status junction_go_host_new(const jn_host_options* options, jn_host** host);

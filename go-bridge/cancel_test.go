@@ -3,8 +3,9 @@ package junction_test
 // A context that ends while a routed call waits ends the call at once, in
 // every way of calling and over every transport; the handler's late answer
 // is dropped and the route carries the next call; a local handler is never
-// interrupted; and contexts ending at any moment of many calls at once
-// leave nothing behind (run with -race; newHost checks the live objects).
+// interrupted; CallAsync's context cancels its call; and contexts ending at
+// any moment of many calls at once leave nothing behind (run with -race;
+// newHost checks the live objects).
 
 import (
 	"bytes"
@@ -156,22 +157,7 @@ func TestAHandlersContextEndsWhenItsCallerGivesUp(t *testing.T) {
 	for _, withDeadline := range []bool{false, true} {
 		t.Run(fmt.Sprintf("deadline=%v", withDeadline), func(t *testing.T) {
 			server := newHost(t)
-			started := make(chan struct{}, 1)
-			seen := make(chan error, 1)
-			if err := server.Register(junction.NewService("watching").
-				Method("wait", func(ctx context.Context, _ []byte) ([]byte, error) {
-					started <- struct{}{}
-					select {
-					case <-ctx.Done():
-						seen <- ctx.Err()
-						return nil, ctx.Err()
-					case <-time.After(20 * time.Second):
-						seen <- nil
-						return nil, errors.New("the context did not end within 20 s")
-					}
-				})); err != nil {
-				t.Fatal(err)
-			}
+			started, seen := watching(t, server)
 			listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
 			client := newHost(t)
 			routeTo(t, client, listener.URL(), "watching")
@@ -197,6 +183,62 @@ func TestAHandlersContextEndsWhenItsCallerGivesUp(t *testing.T) {
 				t.Fatalf("the handler's context ended with %v, want context.Canceled", err)
 			}
 		})
+	}
+}
+
+// watching registers the service "watching", whose "wait" method says on
+// started when a call has begun, then waits for its context to end (20 s at
+// most) and says on seen how it ended (nil: it did not).
+func watching(t *testing.T, host *junction.Host) (started chan struct{}, seen chan error) {
+	started = make(chan struct{}, 1)
+	seen = make(chan error, 1)
+	if err := host.Register(junction.NewService("watching").
+		Method("wait", func(ctx context.Context, _ []byte) ([]byte, error) {
+			started <- struct{}{}
+			select {
+			case <-ctx.Done():
+				seen <- ctx.Err()
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Second):
+				seen <- nil
+				return nil, errors.New("the context did not end within 20 s")
+			}
+		})); err != nil {
+		t.Fatal(err)
+	}
+	return started, seen
+}
+
+// CallAsync's context ending cancels the call: a routed call's host worker
+// stops waiting, so that it serves the next call at once, and the Go
+// handler serving the call sees its caller give up.
+func TestCallAsyncContextEndCancelsTheCall(t *testing.T) {
+	server := echoHost(t)
+	started, seen := watching(t, server)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	// One worker, which a routed CallAsync holds for its round trip.
+	client := newHost(t, junction.WithWorkerThreads(1))
+	routeTo(t, client, listener.URL(), "watching", goecho.Name)
+	wait := method(t, client, "watching", "wait")
+	ctx, cancel := context.WithCancel(context.Background())
+	answer := make(chan error, 1)
+	go func() {
+		_, err := wait.CallAsync(ctx, nil)
+		answer <- err
+	}()
+	<-started
+	cancel()
+	if err := <-answer; !errors.Is(err, context.Canceled) || !errors.Is(err, junction.ErrCanceled) {
+		t.Fatalf("the caller: %v, want CANCELLED", err)
+	}
+	if err := <-seen; err != context.Canceled {
+		t.Fatalf("the handler's context ended with %v, want context.Canceled", err)
+	}
+	bounded, cancelBounded := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelBounded()
+	echo := method(t, client, goecho.Name, "echo")
+	if got, err := echo.CallAsync(bounded, []byte("next")); err != nil || string(got) != "next" {
+		t.Fatalf("the next call on the one worker: %q, %v", got, err)
 	}
 }
 

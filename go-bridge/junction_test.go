@@ -19,10 +19,10 @@ import (
 
 // newHost makes a host that the test closes, and checks at the end that
 // every object libjunction made for the test has been released.
-func newHost(t *testing.T) *junction.Host {
+func newHost(t *testing.T, options ...junction.HostOption) *junction.Host {
 	t.Helper()
 	baseline := junction.LiveObjects()
-	host, err := junction.NewHost()
+	host, err := junction.NewHost(options...)
 	if err != nil {
 		t.Fatalf("NewHost: %v", err)
 	}
