@@ -224,9 +224,13 @@ impl Method {
     /// method holds its worker thread for the whole round trip, so at most
     /// the host's worker count of such calls are in flight at once.
     ///
-    /// Dropping the future does not cancel the call; its outcome is then
-    /// released when it arrives. The deadline also bounds the wait: when it
-    /// passes first the future resolves to [`Code::DeadlineExceeded`].
+    /// Dropping the future before it resolves cancels the call
+    /// (`jn_call_async_cancellable`): its handler sees it
+    /// ([`call_cancelled`](crate::call_cancelled)), and a routed call stops
+    /// waiting, tells the other host and frees its worker thread. A handler
+    /// that runs on is not stopped; its outcome is released when it arrives.
+    /// The deadline also bounds the wait: when it passes first the future
+    /// resolves to [`Code::DeadlineExceeded`].
     ///
     /// ```
     /// use junction::{Deadline, Host, Service};
@@ -241,19 +245,29 @@ impl Method {
     /// # Ok::<(), junction::Status>(())
     /// ```
     pub fn call_async(&self, request: impl Into<Buffer>, deadline: Deadline) -> CallFuture {
+        let cancel = match Cancel::new() {
+            Ok(cancel) => cancel,
+            Err(error) => {
+                return CallFuture {
+                    state: State::Refused(Some(error)),
+                }
+            }
+        };
         let mut request = request.into().into_raw();
         let shared = Arc::new(Shared {
             slot: Mutex::new(Slot::Waiting(None)),
         });
         let user_data = Arc::into_raw(Arc::clone(&shared));
         let mut status = sys::jn_status::default();
-        // SAFETY: the handle is live; the request is transferred on JN_OK;
-        // user_data holds one reference that call_done takes back.
+        // SAFETY: the handle and the cancel are live (the call holds the
+        // cancel itself); the request is transferred on JN_OK; user_data
+        // holds one reference that call_done takes back.
         let code = unsafe {
-            sys::jn_call_async(
+            sys::jn_call_async_cancellable(
                 self.raw.as_ptr(),
                 &mut request,
                 deadline.as_ns(),
+                cancel.as_raw(),
                 Some(call_done),
                 user_data.cast_mut().cast(),
                 &mut status,
@@ -262,7 +276,7 @@ impl Method {
         // SAFETY: status is the call's out parameter.
         match unsafe { crate::status::check(code, &mut status) } {
             Ok(()) => CallFuture {
-                state: State::Started(shared),
+                state: State::Started(shared, cancel),
             },
             Err(error) => {
                 // Nothing was started: done never runs, the request is ours.
@@ -356,14 +370,29 @@ unsafe fn take_result(result: &mut sys::jn_result) -> Result<Buffer> {
 
 /// The future of [`Method::call_async`]: resolves to the response or the
 /// failed call's status. `Send`; needs no particular runtime.
-#[must_use = "the call runs anyway; the future is how its outcome is read"]
+#[must_use = "the future is how its outcome is read; dropping it cancels the call"]
 pub struct CallFuture {
     state: State,
 }
 
 enum State {
-    Started(Arc<Shared>),
+    /// The outcome's slot, and the cancel that dropping the future signals.
+    Started(Arc<Shared>, Cancel),
     Refused(Option<Status>),
+}
+
+impl Drop for CallFuture {
+    fn drop(&mut self) {
+        if let State::Started(shared, cancel) = &self.state {
+            let unanswered = matches!(
+                *shared.slot.lock().unwrap_or_else(PoisonError::into_inner),
+                Slot::Waiting(_)
+            );
+            if unanswered {
+                cancel.signal();
+            }
+        }
+    }
 }
 
 /// Where the done callback leaves the outcome for the future.
@@ -385,7 +414,7 @@ impl Future for CallFuture {
             State::Refused(error) => {
                 return Poll::Ready(Err(error.take().unwrap_or_else(polled_again)));
             }
-            State::Started(shared) => shared,
+            State::Started(shared, _) => shared,
         };
         let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::replace(&mut *slot, Slot::Taken) {
@@ -414,7 +443,7 @@ impl fmt::Debug for CallFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Refused(_) => "refused",
-            State::Started(shared) => {
+            State::Started(shared, _) => {
                 match *shared.slot.lock().unwrap_or_else(PoisonError::into_inner) {
                     Slot::Waiting(_) => "waiting",
                     Slot::Done(_) => "done",

@@ -1,15 +1,16 @@
 //! Cancels (ABI 1.10): a routed call ended while it waits for its answer,
 //! a cancel signalled before the call, which methods wait, a cancel never
-//! signalled, and a handler in another host seeing its caller give up.
+//! signalled, a handler in another host seeing its caller give up, and an
+//! asynchronous call cancelled by dropping its future.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use junction::{Cancel, Code, Deadline, Host, ListenOptions, RouteOptions, Service};
+use junction::{Cancel, Code, Deadline, Host, HostOptions, ListenOptions, RouteOptions, Service};
 
-use crate::common::run;
+use crate::common::{block_on, run};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -163,33 +164,55 @@ fn a_cancel_never_signalled_changes_nothing() {
     });
 }
 
+/// A host serving `watching/wait`, whose handler tells `entered` it began,
+/// then waits for its caller to give up (`call_cancelled`), sets `saw` and
+/// answers Cancelled of its own accord; and `echo/echo`.
+fn watching_host() -> (Host, mpsc::Receiver<()>, Arc<AtomicBool>) {
+    let saw = Arc::new(AtomicBool::new(false));
+    let (entered_tx, entered) = mpsc::channel();
+    let entered_tx = Mutex::new(entered_tx);
+    let server = Host::new().unwrap();
+    let seen = Arc::clone(&saw);
+    server
+        .register(
+            Service::new("watching").method("wait", move |_: &[u8], deadline: Deadline| {
+                let _ = entered_tx.lock().unwrap().send(());
+                while !deadline.has_passed() {
+                    if junction::call_cancelled() {
+                        seen.store(true, Ordering::Release);
+                        return Err(junction::Status::new(Code::Cancelled, "gave up"));
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Ok(b"never cancelled".to_vec())
+            }),
+        )
+        .unwrap();
+    server
+        .register(Service::new("echo").method("echo", |r: &[u8], _| Ok(r.to_vec())))
+        .unwrap();
+    (server, entered, saw)
+}
+
+/// Waits (up to `WAIT`) for the handler of `watching_host` to see its
+/// caller give up.
+fn assert_saw_cancel(saw: &AtomicBool) {
+    let give_up = Instant::now() + WAIT;
+    while !saw.load(Ordering::Acquire) && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        saw.load(Ordering::Acquire),
+        "the handler never saw the cancel"
+    );
+}
+
 /// A handler serving a call from another host sees its caller give up
-/// (`call_cancelled`: the cancel reached the listener) and answers
-/// Cancelled of its own accord.
+/// (`call_cancelled`: the cancel reached the listener).
 #[test]
 fn a_handler_sees_its_caller_give_up() {
     run(|| {
-        let saw = Arc::new(AtomicBool::new(false));
-        let (entered_tx, entered) = mpsc::channel();
-        let entered_tx = Mutex::new(entered_tx);
-        let server = Host::new().unwrap();
-        let seen = Arc::clone(&saw);
-        server
-            .register(Service::new("watching").method(
-                "wait",
-                move |_: &[u8], deadline: Deadline| {
-                    let _ = entered_tx.lock().unwrap().send(());
-                    while !deadline.has_passed() {
-                        if junction::call_cancelled() {
-                            seen.store(true, Ordering::Release);
-                            return Err(junction::Status::new(Code::Cancelled, "gave up"));
-                        }
-                        thread::sleep(Duration::from_millis(1));
-                    }
-                    Ok(b"never cancelled".to_vec())
-                },
-            ))
-            .unwrap();
+        let (server, entered, saw) = watching_host();
         let listener = server
             .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
             .unwrap();
@@ -210,13 +233,41 @@ fn a_handler_sees_its_caller_give_up() {
         cancel.signal();
         let error = caller.join().unwrap().unwrap_err();
         assert_eq!(error.code(), Code::Cancelled);
-        let give_up = Instant::now() + WAIT;
-        while !saw.load(Ordering::Acquire) && Instant::now() < give_up {
-            thread::sleep(Duration::from_millis(1));
+        assert_saw_cancel(&saw);
+    });
+}
+
+/// Dropping an asynchronous call's future before it resolves cancels the
+/// call: the routed call stops waiting on its host worker, which serves the
+/// next call at once, and the handler in the other host sees its caller
+/// give up.
+#[test]
+fn dropping_an_asynchronous_calls_future_cancels_it() {
+    run(|| {
+        let (server, entered, saw) = watching_host();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        // One worker, which a routed asynchronous call holds for its round
+        // trip.
+        let client = Host::with_options(HostOptions::new().worker_threads(1)).unwrap();
+        for service in ["watching", "echo"] {
+            client
+                .route(service, listener.url(), &RouteOptions::new())
+                .unwrap();
         }
-        assert!(
-            saw.load(Ordering::Acquire),
-            "the handler never saw the cancel"
+        let wait = client.resolve("watching", "wait").unwrap();
+        let call = wait.call_async(Vec::new(), Deadline::after(WAIT));
+        entered
+            .recv_timeout(WAIT)
+            .expect("the handler did not start");
+        drop(call);
+        assert_saw_cancel(&saw);
+        let echo = client.resolve("echo", "echo").unwrap();
+        let next = block_on(
+            echo.call_async(b"next".to_vec(), Deadline::after(WAIT)),
+            Duration::from_secs(10),
         );
+        assert_eq!(next.unwrap(), b"next");
     });
 }
