@@ -63,11 +63,13 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 	select {
 	case <-call.done:
 	case <-ctx.Done():
-		C.jn_cancel_signal(cancel)
 		call.mu.Lock()
 		if !call.arrived {
 			call.abandoned = true // the callback releases the outcome
 			call.mu.Unlock()
+			// Signalled once abandoned, so that the CANCELLED the cancel
+			// brings about is never taken for the call's outcome.
+			C.jn_cancel_signal(cancel)
 			return nil, &Error{Code: CodeOf(ctx.Err()), Message: "context done while waiting for the call: " + ctx.Err().Error()}
 		}
 		call.mu.Unlock()
