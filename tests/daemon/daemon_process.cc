@@ -61,7 +61,14 @@ Daemon::Daemon(const std::vector<std::string>& args) {
   sigaddset(&defaults, SIGINT);
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // A process group of its own, as a supervisor gives a service: the kernel
+  // sends SIGHUP and SIGCONT to every member of a process group that becomes
+  // orphaned while one of them is stopped, so a daemon in the group of the
+  // test runner (ctest, its other tests and their children) could be
+  // continued by an exit elsewhere while a test holds it stopped.
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
   std::vector<std::string> strings;
   strings.reserve(args.size() + 1);

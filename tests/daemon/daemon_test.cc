@@ -518,12 +518,16 @@ TEST(DaemonStopped, CallsWithoutADeadlineAreAnsweredUnavailableAndServedAgainOnc
       FAIL() << "a call to the stopped daemon is still waiting";
     }
     const Answer answer = call.get();
-    EXPECT_EQ(answer.code, JN_UNAVAILABLE) << CodeName(answer.code) << ": " << answer.message;
+    EXPECT_EQ(answer.code, JN_UNAVAILABLE)
+        << CodeName(answer.code) << ": " << answer.message << "\n"
+        << daemon.Output();
   }
   // Until it answers again, new calls are refused at once, saying why.
   for (const jn_method* echo : {tcp_echo.get(), ipc_echo.get()}) {
     const Answer refused = Call(echo, "refused", 5s);
-    EXPECT_EQ(refused.code, JN_UNAVAILABLE) << CodeName(refused.code) << ": " << refused.message;
+    EXPECT_EQ(refused.code, JN_UNAVAILABLE)
+        << CodeName(refused.code) << ": " << refused.message << "\n"
+        << daemon.Output();
     EXPECT_TRUE(Contains(refused.message, "stopped answering")) << refused.message;
     EXPECT_LT(refused.elapsed, 1s);
   }
