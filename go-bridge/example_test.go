@@ -219,6 +219,42 @@ func ExampleMethod_Call_cancel() {
 	// Output: true true
 }
 
+// CallAsync waits for a slow call without holding an OS thread; a ctx that
+// ends cancels the call, and its handler, here in another host, sees its
+// own ctx end.
+func ExampleMethod_CallAsync() {
+	server, _ := junction.NewHost()
+	defer server.Close()
+	started := make(chan struct{})
+	handlerSaw := make(chan error, 1)
+	_ = server.Register(junction.NewService("search").
+		Method("slow", func(ctx context.Context, _ []byte) ([]byte, error) {
+			close(started)
+			<-ctx.Done() // its caller gave up
+			handlerSaw <- ctx.Err()
+			return nil, ctx.Err()
+		}))
+	listener, err := server.Listen("zmq+inproc://example-search")
+	if err != nil {
+		panic(err)
+	}
+	defer listener.Close(context.Background())
+
+	client, _ := junction.NewHost()
+	defer client.Close()
+	_ = client.Route("search", listener.URL())
+	slow, _ := client.Method("search", "slow")
+	defer slow.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-started
+		cancel() // the user went away
+	}()
+	_, err = slow.CallAsync(ctx, []byte("query"))
+	fmt.Println(errors.Is(err, context.Canceled), <-handlerSaw)
+	// Output: true context canceled
+}
+
 // CURVE encrypts a listener's connections and lets in only the clients it
 // lists: the listener keeps its secret key and hands out its public key;
 // each client route gets the listener's public key and brings its own pair.
