@@ -33,8 +33,9 @@ std::int32_t complete_invocation(const std::shared_ptr<PendingCall>& call,
 }
 
 // The wake of an asynchronous call's cancel: answers the call CANCELLED on
-// the host's timer thread, as its deadline would, not on the signalling
-// thread, which holds the cancel (done may free it).
+// the host's timer thread, as its deadline would. Not on the signalling
+// thread: it holds the cancel's lock, which the answer takes to end the
+// call's wait, and which done, the caller's code, may take too.
 void pending_cancel_wake(void* call_ptr) {
   auto* call = static_cast<PendingCall*>(call_ptr);
   try {

@@ -194,6 +194,12 @@ TEST(CancelTest, AnAsynchronousCallsCancelFreesItsWorkerAndReachesTheHandler) {
   server.register_service(std::move(watched));
   server.register_service(test_service());
   junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  // Opened on the way out too, before the listener closes: a failed
+  // assertion must not leave the handler running to its deadline.
+  struct OpenOnExit {
+    std::atomic<bool>& gate;
+    ~OpenOnExit() { gate = true; }
+  } open_on_exit{open};
   junction::Host client(junction::HostOptions{1});  // one worker
   client.route("watched", std::string(listener.url()));
   client.route("test", std::string(listener.url()));
