@@ -158,6 +158,11 @@ typedef struct jn_live_counts {
 } jn_live_counts;
 JN_API int32_t jn_live_objects(jn_live_counts* counts);
 
+/* Cancels made (jn_cancel_new) and not yet freed, for the same leak tests
+ * (since ABI 1.11; jn_live_counts has no room for them). One an
+ * asynchronous call holds is freed once the call is done with it. */
+JN_API uint64_t jn_live_cancels(void);
+
 /* ------------------------------------------------------------------------ */
 /* Services. */
 
@@ -427,7 +432,8 @@ JN_API int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, in
  * routed method's call (sent from a host worker thread) ends there at once
  * and tells the other host, and the worker is free again. The call holds
  * cancel until its handler is done: cancel may be freed as soon as this
- * returns. */
+ * returns, and a handler may pass its own jn_call_cancel() to a call that
+ * outlives it. */
 JN_API int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request,
                                          int64_t deadline_ns, jn_cancel* cancel, jn_done_fn done,
                                          void* user_data, jn_status* status);

@@ -356,10 +356,11 @@ func ownedBytes(owned C.junction_go_owned) []byte {
 }
 
 // LiveCounts are the objects libjunction has made and not yet released,
-// process-wide (jn_live_objects); each returns to its baseline once
+// process-wide (jn_live_objects, and jn_live_cancels for the cancels made
+// for calls whose context can end); each returns to its baseline once
 // everything made has been released. For leak tests.
 type LiveCounts struct {
-	Buffers, BufferBytes, Hosts, Methods, Services, PendingCalls uint64
+	Buffers, BufferBytes, Hosts, Methods, Services, PendingCalls, Cancels uint64
 }
 
 // LiveObjects reads libjunction's live-object counts.
@@ -369,10 +370,11 @@ func LiveObjects() LiveCounts {
 	return LiveCounts{
 		Buffers: uint64(c.buffers), BufferBytes: uint64(c.buffer_bytes), Hosts: uint64(c.hosts),
 		Methods: uint64(c.methods), Services: uint64(c.services), PendingCalls: uint64(c.pending_calls),
+		Cancels: uint64(C.jn_live_cancels()),
 	}
 }
 
 func (c LiveCounts) String() string {
-	return fmt.Sprintf("buffers=%d (%d bytes) hosts=%d methods=%d services=%d pending_calls=%d",
-		c.Buffers, c.BufferBytes, c.Hosts, c.Methods, c.Services, c.PendingCalls)
+	return fmt.Sprintf("buffers=%d (%d bytes) hosts=%d methods=%d services=%d pending_calls=%d cancels=%d",
+		c.Buffers, c.BufferBytes, c.Hosts, c.Methods, c.Services, c.PendingCalls, c.Cancels)
 }

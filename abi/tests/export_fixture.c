@@ -144,6 +144,7 @@ int32_t jn_method_waits(const jn_method* method) {
   (void)method;
   return 0;
 }
+uint64_t jn_live_cancels(void) { return 0; }
 int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request, int64_t deadline_ns,
                                   jn_cancel* cancel, jn_done_fn done, void* user_data,
                                   jn_status* status) {

@@ -152,6 +152,7 @@ int32_t abi_c99_use_everything(void) {
     jn_cancel_unwatch(watch);
     if (code == JN_OK)
       code = jn_call_async_cancellable(method, 0, deadline, cancel, abi_c99_done, 0, &status);
+    if (code == JN_OK && jn_live_cancels() == 0) code = JN_INTERNAL;
   }
   jn_cancel_free(cancel);
   if (code == JN_OK)

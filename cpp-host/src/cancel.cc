@@ -1,8 +1,11 @@
-// The cancel functions of the C ABI (jn_cancel_*, jn_call_cancel) and
-// CancelWait, which both the waits of libjunction and handlers' watches are.
+// The cancel functions of the C ABI (jn_cancel_*, jn_call_cancel,
+// jn_live_cancels) and CancelWait, which both the waits of libjunction and
+// handlers' watches are.
 #include "cancel.hh"
 
 #include <new>
+
+#include "internal.hh"
 
 namespace junction::detail {
 
@@ -43,7 +46,11 @@ extern "C" JN_API std::int32_t jn_cancel_new(jn_cancel** cancel) {
     return JN_INVALID_ARGUMENT;
   }
   *cancel = new (std::nothrow) jn_cancel;
-  return *cancel == nullptr ? JN_RESOURCE_EXHAUSTED : JN_OK;
+  if (*cancel == nullptr) {
+    return JN_RESOURCE_EXHAUSTED;
+  }
+  junction::detail::live_counters().cancels.fetch_add(1, std::memory_order_relaxed);
+  return JN_OK;
 }
 
 extern "C" JN_API void jn_cancel_signal(jn_cancel* cancel) {
@@ -63,7 +70,12 @@ extern "C" JN_API void jn_cancel_free(jn_cancel* cancel) {
   // The last reference's drop sees every write the others' holders made.
   if (cancel != nullptr && cancel->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     delete cancel;
+    junction::detail::live_counters().cancels.fetch_sub(1, std::memory_order_relaxed);
   }
+}
+
+extern "C" JN_API std::uint64_t jn_live_cancels(void) {
+  return junction::detail::live_counters().cancels.load(std::memory_order_relaxed);
 }
 
 // A handler's watch: a CancelWait of its own.

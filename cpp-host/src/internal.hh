@@ -19,6 +19,7 @@ struct LiveCounters {
   std::atomic<std::uint64_t> methods{0};
   std::atomic<std::uint64_t> services{0};
   std::atomic<std::uint64_t> pending_calls{0};
+  std::atomic<std::uint64_t> cancels{0};
 };
 LiveCounters& live_counters() noexcept;
 

@@ -396,13 +396,17 @@ TEST_F(CancelTest, AnAsynchronousCallHoldsItsCancel) {
   ASSERT_EQ(jn_call_async_cancellable(read.get(), nullptr, JN_NO_DEADLINE, cancel.get(),
                                       &DoneRecord::Fn, &done, status.get()),
             JN_OK);
+  EXPECT_EQ(jn_live_cancels(), cancels_baseline_ + 1);
   cancel.reset();
+  EXPECT_EQ(jn_live_cancels(), cancels_baseline_ + 1) << "the call holds it";
   ASSERT_TRUE(WaitFor([&] { return reads.gate.entered.load() == 1; }));
   reads.gate.Open();
   ASSERT_TRUE(done.Wait());
   EXPECT_EQ(done.Code(), JN_OK);
   ASSERT_TRUE(WaitFor([&] { return reads.signalled.load() != -1; }));
   EXPECT_EQ(reads.signalled.load(), 0);
+  EXPECT_TRUE(WaitFor([&] { return jn_live_cancels() == cancels_baseline_; }))
+      << "freed once the handler is done";
 }
 
 TEST_F(CancelTest, AnAsynchronousCallSignalledBeforeIsAnsweredThroughDone) {

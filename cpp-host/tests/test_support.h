@@ -109,13 +109,17 @@ struct DoneRecord {
 // threads shortly after the objects are freed).
 class LeakCheckedTest : public ::testing::Test {
  protected:
-  void SetUp() override { baseline_ = LiveCounts(); }
+  void SetUp() override {
+    baseline_ = LiveCounts();
+    cancels_baseline_ = jn_live_cancels();
+  }
   void TearDown() override {
     jn_live_counts now{};
     WaitFor([&] {
       EXPECT_EQ(jn_live_objects(&now), JN_OK);
-      return SameCounts(now, baseline_);
+      return SameCounts(now, baseline_) && jn_live_cancels() == cancels_baseline_;
     });
+    EXPECT_EQ(jn_live_cancels(), cancels_baseline_) << "cancels leaked";
     EXPECT_EQ(now.buffers, baseline_.buffers) << "live buffers leaked";
     EXPECT_EQ(now.buffer_bytes, baseline_.buffer_bytes) << "live buffer bytes leaked";
     EXPECT_EQ(now.hosts, baseline_.hosts) << "hosts leaked";
@@ -138,6 +142,7 @@ class LeakCheckedTest : public ::testing::Test {
   }
 
   jn_live_counts baseline_{};
+  uint64_t cancels_baseline_ = 0;
 
  private:
   std::mutex dones_mu_;

@@ -615,20 +615,26 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
 void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
                         std::uint64_t call_id, jn_method* method, const zmq::message_t& payload,
                         std::int64_t deadline_ns) {
-  jn_cancel cancel;
+  // A cancel of its own, made as any other (not on this stack): the handler
+  // may hand it to an asynchronous call, which holds it past this one.
+  // Without memory for it, or for its entry, the call is served all the
+  // same, not cancellable.
+  jn_cancel* cancel = nullptr;
   bool listed = false;
-  try {
-    const std::lock_guard lock(backlog->running_mutex);
-    // A second call under an id in flight (the client's mistake) runs
-    // without one: a cancel names the first.
-    listed = backlog->running.emplace(call_id, &cancel).second;
-  } catch (const std::bad_alloc&) {
-    // Not cancellable, but served.
+  if (jn_cancel_new(&cancel) == JN_OK) {
+    try {
+      const std::lock_guard lock(backlog->running_mutex);
+      // A second call under an id in flight (the client's mistake) runs
+      // without one: a cancel names the first.
+      listed = backlog->running.emplace(call_id, cancel).second;
+    } catch (const std::bad_alloc&) {
+      // Not cancellable, but served.
+    }
   }
   jn_result result{};
   jn_call_cancellable(method,
                       jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
-                      deadline_ns, &cancel, nullptr, 0, &result);
+                      deadline_ns, cancel, nullptr, 0, &result);
   // Freed before the answer leaves, so that a caller holding its answer
   // finds nothing of its call left here.
   jn_method_free(method);
@@ -636,6 +642,7 @@ void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<Answer
     const std::lock_guard lock(backlog->running_mutex);
     backlog->running.erase(call_id);
   }
+  jn_cancel_free(cancel);  // no signal reaches it once it is off the list
   answer(routing_id, backlog, call_id, result.status.code, message_of(result.status), &result);
 }
 

@@ -253,6 +253,12 @@ const _: () = {
 unsafe extern "C" {
     pub fn jn_live_objects(counts: *mut jn_live_counts) -> i32;
 }
+unsafe extern "C" {
+    /** Cancels made (jn_cancel_new) and not yet freed, for the same leak tests
+ (since ABI 1.11; jn_live_counts has no room for them). One an
+ asynchronous call holds is freed once the call is done with it.*/
+    pub fn jn_live_cancels() -> u64;
+}
 /** A synchronous handler. ctx: the method's ctx. request: borrowed for the
  call. deadline_ns: the caller's deadline (handlers may give up early with
  JN_DEADLINE_EXCEEDED). result: out, zero-initialised by the host (code
@@ -749,7 +755,8 @@ unsafe extern "C" {
  routed method's call (sent from a host worker thread) ends there at once
  and tells the other host, and the worker is free again. The call holds
  cancel until its handler is done: cancel may be freed as soon as this
- returns.*/
+ returns, and a handler may pass its own jn_call_cancel() to a call that
+ outlives it.*/
     pub fn jn_call_async_cancellable(
         method: *const jn_method,
         request: *mut jn_buffer,

@@ -29,7 +29,8 @@ const COUNTING: bool = cfg!(debug_assertions);
 
 static RUST_BUFFERS: AtomicU64 = AtomicU64::new(0);
 
-/// Objects made by libjunction and not yet released (`jn_live_objects`).
+/// Objects made by libjunction and not yet released (`jn_live_objects`,
+/// `jn_live_cancels`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HostObjects {
     /// Buffers from `jn_buffer_new`/`jn_buffer_copy` and status messages.
@@ -44,6 +45,9 @@ pub struct HostObjects {
     pub services: u64,
     /// Asynchronous calls not yet finished.
     pub pending_calls: u64,
+    /// Cancels made and not yet freed (`jn_live_cancels`): those of
+    /// [`Cancel`](crate::Cancel)s, and those asynchronous calls hold.
+    pub cancels: u64,
 }
 
 /// What libjunction has made and not yet released, process-wide.
@@ -58,6 +62,8 @@ pub fn host_objects() -> HostObjects {
         methods: counts.methods,
         services: counts.services,
         pending_calls: counts.pending_calls,
+        // SAFETY: takes and keeps nothing.
+        cancels: unsafe { sys::jn_live_cancels() },
     }
 }
 

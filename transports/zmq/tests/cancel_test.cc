@@ -42,6 +42,14 @@ struct Gate {
   }
 };
 
+// Opens a gate (a handler's loop condition) when it goes: declared after the
+// listener, it opens before the listener closes, so that a failed assertion
+// does not leave a handler running while the hosts close.
+struct OpenOnExit {
+  std::atomic<bool>& gate;
+  ~OpenOnExit() { gate = true; }
+};
+
 // A call that runs on its own thread: its code and message once done.
 struct CallResult {
   Code code = Code::ok;
@@ -194,12 +202,7 @@ TEST(CancelTest, AnAsynchronousCallsCancelFreesItsWorkerAndReachesTheHandler) {
   server.register_service(std::move(watched));
   server.register_service(test_service());
   junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
-  // Opened on the way out too, before the listener closes: a failed
-  // assertion must not leave the handler running to its deadline.
-  struct OpenOnExit {
-    std::atomic<bool>& gate;
-    ~OpenOnExit() { gate = true; }
-  } open_on_exit{open};
+  const OpenOnExit open_on_exit{open};
   junction::Host client(junction::HostOptions{1});  // one worker
   client.route("watched", std::string(listener.url()));
   client.route("test", std::string(listener.url()));
@@ -233,6 +236,50 @@ TEST(CancelTest, AnAsynchronousCallsCancelFreesItsWorkerAndReachesTheHandler) {
   EXPECT_EQ(entered.load(), 1);
   open = true;
   EXPECT_TRUE(eventually([&] { return listener.stats().answers == 2; }));
+}
+
+// A handler serving a call from another host hands its cancel (the
+// listener's, jn_call_cancel) to an asynchronous call that outlives it; the
+// call holds the cancel, which its handler still reads once the first call
+// was answered (ASan would catch the cancel freed under it).
+TEST(CancelTest, AHandlersCancelOutlivesItInTheAsynchronousCallItStarts) {
+  std::atomic<bool> open{false};
+  std::atomic<int> seen_signalled{-1};
+  junction::Service later("later");
+  later.method("read", [&](auto, Deadline) {
+    while (!open.load()) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    seen_signalled = jn_cancel_signalled(jn_call_cancel());
+    return Buffer::copy_of("read");
+  });
+  junction::Host server;
+  server.register_service(std::move(later));
+  const junction::Method read = server.resolve("later", "read");
+  std::promise<std::int32_t> read_done;
+  const auto on_done = [](void* promise, jn_result* result) {
+    static_cast<std::promise<std::int32_t>*>(promise)->set_value(result->status.code);
+    jn_result_release(result);
+  };
+  junction::Service starts("starts");
+  starts.method("start", [&](auto, Deadline) {
+    jn_status status{};
+    const std::int32_t code = jn_call_async_cancellable(
+        read.raw(), nullptr, JN_NO_DEADLINE, jn_call_cancel(), on_done, &read_done, &status);
+    jn_status_release(&status);
+    return Buffer::copy_of(code == JN_OK ? "started" : "refused");
+  });
+  server.register_service(std::move(starts));
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  const OpenOnExit open_on_exit{open};
+  const junction::Host client = routed_to(listener, {}, "starts");
+  EXPECT_EQ(client.resolve("starts", "start").call("").text(), "started");
+  std::future<std::int32_t> read_code = read_done.get_future();
+  open = true;
+  ASSERT_EQ(read_code.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(read_code.get(), JN_OK);
+  ASSERT_TRUE(eventually([&] { return seen_signalled.load() != -1; }));
+  EXPECT_EQ(seen_signalled.load(), 0);
 }
 
 // A TCP listener that accepts and never speaks ZeroMQ's handshake: a route
