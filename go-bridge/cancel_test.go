@@ -168,18 +168,14 @@ func TestAHandlersContextEndsWhenItsCallerGivesUp(t *testing.T) {
 				parent, cancelParent = context.WithTimeout(parent, time.Minute)
 				defer cancelParent()
 			}
-			ctx, cancel := context.WithCancel(parent)
-			answer := make(chan error, 1)
-			go func() {
+			callerErr, handlerErr := giveUpOnWatching(parent, started, seen, func(ctx context.Context) error {
 				_, err := wait.Call(ctx, nil)
-				answer <- err
-			}()
-			<-started
-			cancel()
-			if err := <-answer; !errors.Is(err, context.Canceled) {
-				t.Fatalf("the caller: %v, want CANCELLED", err)
+				return err
+			})
+			if !errors.Is(callerErr, context.Canceled) {
+				t.Fatalf("the caller: %v, want CANCELLED", callerErr)
 			}
-			if err := <-seen; err != context.Canceled {
+			if err := handlerErr; err != context.Canceled {
 				t.Fatalf("the handler's context ended with %v, want context.Canceled", err)
 			}
 		})
@@ -209,6 +205,21 @@ func watching(t *testing.T, host *junction.Host) (started chan struct{}, seen ch
 	return started, seen
 }
 
+// giveUpOnWatching makes call with a context of parent on another
+// goroutine, cancels that context once the handler of watching has
+// started, and returns the caller's error and how the handler's context
+// ended.
+func giveUpOnWatching(parent context.Context, started chan struct{}, seen chan error,
+	call func(ctx context.Context) error) (callerErr, handlerErr error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	answer := make(chan error, 1)
+	go func() { answer <- call(ctx) }()
+	<-started
+	cancel()
+	return <-answer, <-seen
+}
+
 // CallAsync's context ending cancels the call: a routed call's host worker
 // stops waiting, so that it serves the next call at once, and the Go
 // handler serving the call sees its caller give up.
@@ -220,18 +231,14 @@ func TestCallAsyncContextEndCancelsTheCall(t *testing.T) {
 	client := newHost(t, junction.WithWorkerThreads(1))
 	routeTo(t, client, listener.URL(), "watching", goecho.Name)
 	wait := method(t, client, "watching", "wait")
-	ctx, cancel := context.WithCancel(context.Background())
-	answer := make(chan error, 1)
-	go func() {
+	callerErr, handlerErr := giveUpOnWatching(context.Background(), started, seen, func(ctx context.Context) error {
 		_, err := wait.CallAsync(ctx, nil)
-		answer <- err
-	}()
-	<-started
-	cancel()
-	if err := <-answer; !errors.Is(err, context.Canceled) || !errors.Is(err, junction.ErrCanceled) {
-		t.Fatalf("the caller: %v, want CANCELLED", err)
+		return err
+	})
+	if !errors.Is(callerErr, context.Canceled) || !errors.Is(callerErr, junction.ErrCanceled) {
+		t.Fatalf("the caller: %v, want CANCELLED", callerErr)
 	}
-	if err := <-seen; err != context.Canceled {
+	if err := handlerErr; err != context.Canceled {
 		t.Fatalf("the handler's context ended with %v, want context.Canceled", err)
 	}
 	bounded, cancelBounded := context.WithTimeout(context.Background(), 10*time.Second)

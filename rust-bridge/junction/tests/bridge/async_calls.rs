@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use junction::{Code, Completion, Deadline, Host, Service, Status};
 
-use crate::common::{block_on, fnv1a, payload, run, tokio_runtime, SIZES};
+use crate::common::{block_on, fnv1a, payload, run, tokio_runtime, wait_until, SIZES};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -234,10 +234,7 @@ fn dropped_futures_cancel_their_calls_and_release_their_outcome() {
         let call = park.call_async(payload(1024), Deadline::none());
         let completion = completions.recv_timeout(WAIT).unwrap();
         drop(call);
-        let give_up = std::time::Instant::now() + WAIT;
-        while park.stats().errors == 0 && std::time::Instant::now() < give_up {
-            thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(WAIT, || park.stats().errors != 0);
         assert_eq!(park.stats().errors, 1, "the dropped call was not answered");
         assert_eq!(completion.succeed(payload(4096)), Code::Cancelled);
 

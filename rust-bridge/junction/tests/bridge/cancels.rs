@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use junction::{Cancel, Code, Deadline, Host, HostOptions, ListenOptions, RouteOptions, Service};
 
-use crate::common::{block_on, run};
+use crate::common::{block_on, run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -197,10 +197,7 @@ fn watching_host() -> (Host, mpsc::Receiver<()>, Arc<AtomicBool>) {
 /// Waits (up to `WAIT`) for the handler of `watching_host` to see its
 /// caller give up.
 fn assert_saw_cancel(saw: &AtomicBool) {
-    let give_up = Instant::now() + WAIT;
-    while !saw.load(Ordering::Acquire) && Instant::now() < give_up {
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_until(WAIT, || saw.load(Ordering::Acquire));
     assert!(
         saw.load(Ordering::Acquire),
         "the handler never saw the cancel"

@@ -67,18 +67,24 @@ impl Baseline {
     /// releases, such as a service's destroy after unregistering, happen
     /// on a host thread shortly after the call that caused them.
     pub fn assert_restored(&self) {
-        let give_up = Instant::now() + Duration::from_secs(5);
-        while (live::host_objects(), live::rust_buffers()) != (self.host, self.rust_buffers)
-            && Instant::now() < give_up
-        {
-            thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(Duration::from_secs(5), || {
+            (live::host_objects(), live::rust_buffers()) == (self.host, self.rust_buffers)
+        });
         assert_eq!(live::host_objects(), self.host, "host objects leaked");
         assert_eq!(
             live::rust_buffers(),
             self.rust_buffers,
             "Rust buffers leaked"
         );
+    }
+}
+
+/// Polls `condition` every millisecond until it holds or `limit` passes;
+/// the caller asserts what it waited for.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let give_up = Instant::now() + limit;
+    while !condition() && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
