@@ -214,6 +214,7 @@ struct Watcher {
   std::condition_variable cv;
   bool woken = false;
   std::atomic<bool> entered{false};
+  std::atomic<bool> left{false};  // the handler is done with the watcher
 
   static void Wake(void* user_data) {
     auto* watcher = static_cast<Watcher*>(user_data);
@@ -243,6 +244,7 @@ struct Watcher {
     if (jn_cancel_signalled(cancel) == 1) {
       jn_status_set(&result->status, JN_CANCELLED, "the handler saw its caller give up");
     }
+    watcher->left = true;
   }
 };
 
@@ -367,8 +369,12 @@ TEST_F(CancelTest, AnAsynchronousCallsSynchronousHandlerCanWatchItsCancel) {
   jn_cancel_signal(cancel.get());
   ASSERT_TRUE(done.Wait());
   EXPECT_EQ(done.Code(), JN_CANCELLED);
-  const std::lock_guard<std::mutex> lock(watcher.mu);
-  EXPECT_TRUE(watcher.woken) << "the handler's watch did not wake";
+  {
+    const std::lock_guard<std::mutex> lock(watcher.mu);
+    EXPECT_TRUE(watcher.woken) << "the handler's watch did not wake";
+  }
+  // The handler, on a worker, may still be using the watcher.
+  EXPECT_TRUE(WaitFor([&] { return watcher.left.load(); }));
 }
 
 // The call holds the cancel: its maker may free it at once, and the handler
