@@ -25,16 +25,16 @@ type asyncCall struct {
 // CallAsync is Call for methods that take a while (asynchronous handlers):
 // the call runs on the host's worker threads and this goroutine waits for
 // it without holding an OS thread, as Call's cgo call does. A routed
-// (remote) method holds its worker thread for the whole round trip, so at
-// most the host's worker count of them are in flight at once; Call from
-// many goroutines has no such bound. The request is copied once (the host keeps it until the
-// handler is done). The deadline travels with the call as in Call.
+// (remote) method's call holds a worker only until it is sent (the route's
+// own thread receives the answer), so any number of them are in flight at
+// once. The request is copied once (the host keeps it until the handler is
+// done). The deadline travels with the call as in Call.
 //
 // A ctx that ends while the call runs returns CANCELLED (DEADLINE_EXCEEDED
 // for its deadline) at once, and cancels the call: its handler sees it (a
-// Go handler's ctx ends), and a routed call stops waiting, tells the other
-// host and frees its worker thread. A handler that runs on is not stopped;
-// its response is released when it comes.
+// Go handler's ctx ends), and a routed call stops waiting and tells the
+// other host. A handler that runs on is not stopped; its response is
+// released when it comes.
 //
 // For quick in-process handlers Call is far cheaper: CallAsync hands the
 // call to another thread and back.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,5 +124,50 @@ func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
 	}
 	if during > before+32 {
 		t.Fatalf("%d OS threads while %d calls waited, %d before", during, callers, before)
+	}
+}
+
+// Routed CallAsync calls hold no host worker while they wait: on a host
+// with one worker, sixteen of them meet in the remote handler, which
+// answers only once all have come.
+func TestRoutedCallAsyncCallsWaitTogetherOnOneWorker(t *testing.T) {
+	const calls = 16
+	server := newHost(t)
+	var arrived atomic.Int32
+	if err := server.Register(junction.NewService("meet").
+		Method("all", func(ctx context.Context, req []byte) ([]byte, error) {
+			arrived.Add(1)
+			giveUp := time.Now().Add(10 * time.Second)
+			for arrived.Load() < calls {
+				if time.Now().After(giveUp) {
+					return nil, fmt.Errorf("%d of %d calls came", arrived.Load(), calls)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return req, nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
+	client := newHost(t, junction.WithWorkerThreads(1))
+	routeTo(t, client, listener.URL(), "meet")
+	all := method(t, client, "meet", "all")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			req := []byte(strconv.Itoa(i))
+			got, err := all.CallAsync(ctx, req)
+			if err == nil && !bytes.Equal(got, req) {
+				err = fmt.Errorf("answered %q to %q", got, req)
+			}
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

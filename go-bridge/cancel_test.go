@@ -220,14 +220,14 @@ func giveUpOnWatching(parent context.Context, started chan struct{}, seen chan e
 	return <-answer, <-seen
 }
 
-// CallAsync's context ending cancels the call: a routed call's host worker
-// stops waiting, so that it serves the next call at once, and the Go
-// handler serving the call sees its caller give up.
+// CallAsync's context ending cancels the call: the route stops waiting for
+// it and tells the other host, whose Go handler sees its caller give up,
+// and the host's one worker serves the next call.
 func TestCallAsyncContextEndCancelsTheCall(t *testing.T) {
 	server := echoHost(t)
 	started, seen := watching(t, server)
 	listener := listen(t, server, "zmq+tcp://127.0.0.1:0")
-	// One worker, which a routed CallAsync holds for its round trip.
+	// One worker, which the cancelled call must leave to the next.
 	client := newHost(t, junction.WithWorkerThreads(1))
 	routeTo(t, client, listener.URL(), "watching", goecho.Name)
 	wait := method(t, client, "watching", "wait")

@@ -135,7 +135,7 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
   const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
   const jn_bytes request{call->request.data, call->request.len};
-  if (method.handler != nullptr) {
+  if (method.async_handler == nullptr) {
     jn_result result{};
     invoke_handler(method.handler, method.ctx, request, call->deadline_ns, &result);
     pending_answer(call, &result);

@@ -44,6 +44,8 @@ struct MethodEntry {
   // through a handle); lowered with release order as a holder's last touch,
   // so a routed service may drop an entry it reads as 0 under the mutex.
   std::atomic<std::uint32_t> holders{0};
+  // A registered method has one of the two; a routed method has both, and
+  // its asynchronous calls take async_handler.
   jn_handler_fn handler = nullptr;
   jn_async_handler_fn async_handler = nullptr;
   void* ctx = nullptr;

@@ -76,9 +76,12 @@ struct LentSpace {
 };
 extern constinit thread_local LentSpace tls_lent_space __attribute__((tls_model("initial-exec")));
 
-// The handler of every routed method (jn_host_route): its call goes to
-// another host, waiting for the answer.
+// The handlers of every routed method (jn_host_route): its call goes to
+// another host. routed_call waits for the answer; routed_call_async, for
+// asynchronous calls, returns once the call is sent.
 void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_result* result);
+void routed_call_async(void* ctx, jn_bytes request, std::int64_t deadline_ns,
+                       jn_completion completion);
 
 // The message of the exception being handled, for the exception wall.
 std::string current_exception_message();

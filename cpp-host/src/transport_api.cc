@@ -44,6 +44,12 @@ void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_resul
   routed->client->call(routed->service, routed->method, request, deadline_ns, result);
 }
 
+void routed_call_async(void* ctx, jn_bytes request, std::int64_t deadline_ns,
+                       jn_completion completion) {
+  const auto* routed = static_cast<const RoutedMethod*>(ctx);
+  routed->client->start_call(routed->service, routed->method, request, deadline_ns, completion);
+}
+
 namespace {
 
 // The connection to url with these options, shared with the host's other
@@ -332,6 +338,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
     }
   }
   auto* host = reinterpret_cast<Host*>(handle);
+  settings.thread_slice_ns = host->thread_slice_ns;
   try {
     if (options != nullptr && options->struct_size >= sizeof(jn_route_options)) {
       if (const std::int32_t code = detail::read_curve_options(*options, settings, status);
@@ -350,6 +357,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
           detail::RoutedMethod{client, name, std::string(method)});
       auto made = std::make_unique<detail::MethodEntry>();
       made->handler = detail::routed_call;
+      made->async_handler = detail::routed_call_async;
       made->ctx = routed.get();
       made->keep_alive = std::move(routed);
       return made;

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -112,9 +114,11 @@ void release_frame(jn_buffer* buffer) {
 }  // namespace
 
 struct Client::Waiter {
-  explicit Waiter(Client& owner) : client(owner) {}
+  explicit Waiter(Client& owner, bool is_async = false) : client(owner), async(is_async) {}
   Client& client;
+  const bool async;  // an AsyncCall
   std::uint64_t id = 0;
+  std::string listener_id;               // the connection it was sent to
   std::uint64_t disconnects_before = 0;  // connections lost before it saw its own up
   std::condition_variable answered;      // or asked to receive, or cancelled
   bool receiving = false;                // its caller is the receiver
@@ -123,6 +127,22 @@ struct Client::Waiter {
   std::int32_t code = JN_OK;
   std::string message;
   zmq::message_t payload;
+};
+
+struct Client::AsyncCall : Waiter {
+  AsyncCall(Client& owner, jn_completion completion_in)
+      : Waiter(owner, /*is_async=*/true), completion(completion_in) {}
+  const jn_completion completion;
+  // Made before the call is sent, so that listing it allocates nothing.
+  std::multimap<std::int64_t, AsyncCall*>::node_type deadline_node;
+  std::multimap<std::int64_t, AsyncCall*>::iterator deadline_entry;  // once sent
+  // Under mutex_: sent, and so the client's (in async_deadlines_); then
+  // queued in async_finished_ once it has an outcome, or taken out to be
+  // finished.
+  bool sent = false;
+  bool queued = false;
+  AsyncCall* next_finished = nullptr;
+  std::optional<detail::CancelWait> cancellation;  // until it is finished
 };
 
 Client::Client(std::string_view url, const ClientOptions& options)
@@ -249,6 +269,21 @@ void Client::end_receiving_in_libzmq() {
 }
 
 Client::~Client() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;  // no asynchronous call is left: each holds the client
+  }
+  async_changed_.notify_all();
+  if (async_thread_.joinable()) {
+    if (async_thread_.get_id() == std::this_thread::get_id()) {
+      // Finishing the client's last call freed it: the thread ends, touching
+      // nothing of the client's.
+      async_thread_gone_->store(true);
+      async_thread_.detach();
+    } else {
+      async_thread_.join();
+    }
+  }
   if (inproc_) {
     inproc_unwatch(address_, inproc_watch_);
   }
@@ -468,6 +503,18 @@ bool Client::inproc_ready() {
   return true;
 }
 
+void Client::cancel_async(void* call_ptr) {
+  AsyncCall& call = *static_cast<AsyncCall*>(call_ptr);
+  Client& client = call.client;
+  std::lock_guard lock(client.mutex_);
+  call.cancelled = true;
+  client.settle(call);
+  client.link_changed_.notify_all();  // should it wait for the connection
+  if (client.async_receiving_) {
+    client.wake_receiver();
+  }
+}
+
 void Client::cancel_wait(void* waiter_ptr) {
   Waiter& waiter = *static_cast<Waiter*>(waiter_ptr);
   Client& client = waiter.client;
@@ -519,120 +566,144 @@ std::string Client::no_link_message() {
   return handshake_failure_.empty() ? "no connection to " + url_ : handshake_failure_;
 }
 
+bool Client::send_call(Waiter& waiter, std::string_view service, std::string_view method,
+                       jn_bytes request, std::int64_t deadline_ns, jn_result* result) {
+  using detail::status_assign;
+  if (request.len > options_.max_payload_bytes) {
+    status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
+                  "request of " + std::to_string(request.len) + " bytes is over the limit of " +
+                      std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
+    return false;
+  }
+  const auto answer_cancelled = [&] {
+    status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+  };
+  // The connections lost before this call saw its connection up: any later
+  // loss fails the call.
+  std::uint64_t disconnects_before = 0;
+  if (inproc_) {
+    {
+      std::lock_guard lock(mutex_);
+      disconnects_before = disconnects_;
+    }
+    if (!inproc_ready()) {
+      status_assign(&result->status, JN_UNAVAILABLE, "nothing listens on " + url_);
+      return false;
+    }
+  }
+  const std::int64_t start_ns = jn_now_ns();
+  // Saturating: the connect timeout may be as large as the type allows.
+  const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
+                                            ? deadline_ns
+                                            : start_ns + options_.connect_timeout_ns;
+  if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
+    if (detail::cancel_signalled(detail::tls_call_cancel)) {
+      answer_cancelled();
+      return false;
+    }
+    const bool deadline_passed = jn_now_ns() >= deadline_ns;
+    status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
+                  no_link_message());
+    return false;
+  }
+
+  bool lost_already = false;
+  {
+    std::lock_guard lock(mutex_);
+    // The connection it saw up was lost, and the receiver has failed that
+    // connection's calls already: listed now, this one would never be.
+    lost_already = disconnects_before < disconnects_failed_;
+    if (!lost_already) {
+      waiter.id = next_call_id_++;
+      waiter.disconnects_before = disconnects_before;
+      waiter.listener_id = listener_id_;
+      waiters_.emplace(waiter.id, &waiter);
+      wake_receiver_in_libzmq();  // which holds the socket this call is sent on
+    }
+  }
+  if (lost_already) {
+    status_assign(&result->status, JN_UNAVAILABLE,
+                  "connection to " + url_ + " lost before the call was sent");
+    return false;
+  }
+  // Unless it is sent, the waiter leaves the table.
+  struct UnlistUnlessSent {
+    Client& client;
+    const Waiter& waiter;
+    bool sent = false;
+    ~UnlistUnlessSent() {
+      if (!sent) {
+        std::lock_guard lock(client.mutex_);
+        client.unlist(waiter);
+      }
+    }
+  } unlist_unless_sent{*this, waiter};
+
+  const std::int64_t send_ns = jn_now_ns();
+  const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
+                                      ? wire::kNoTimeout
+                                      : std::max<std::int64_t>(0, deadline_ns - send_ns);
+  thread_local std::vector<std::uint8_t> header;
+  if (!wire::encode_request(waiter.id, timeout_ns, service, method, request.len, header)) {
+    status_assign(&result->status, JN_INVALID_ARGUMENT,
+                  "service and method names must be 1 to 255 bytes to be routed");
+    return false;
+  }
+  zmq::message_t frames[3] = {zmq::message_t(waiter.listener_id.data(), waiter.listener_id.size()),
+                              zmq::message_t(header.data(), header.size()),
+                              zmq::message_t(request.data, request.len)};
+  for (;;) {
+    const int error = socket_->send(frames);
+    if (error == 0) {
+      unlist_unless_sent.sent = true;
+      return true;
+    }
+    if (error == EHOSTUNREACH) {
+      status_assign(&result->status, JN_UNAVAILABLE,
+                    "connection to " + url_ + " lost before the call was sent");
+      return false;
+    }
+    if (error == EAGAIN && detail::cancel_signalled(detail::tls_call_cancel)) {
+      answer_cancelled();
+      return false;
+    }
+    if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
+      status_assign(&result->status, JN_UNAVAILABLE,
+                    "cannot send to " + url_ + ": " +
+                        (error == EAGAIN ? "its queue is full" : zmq_strerror(error)));
+      return false;
+    }
+    // The connection's queue is full: give it a moment.
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+void Client::unlist(const Waiter& waiter) {
+  waiters_.erase(waiter.id);
+  if (!receiving_) {
+    hand_off_receiving();
+  }
+}
+
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,
                   std::int64_t deadline_ns, jn_result* result) noexcept {
   using detail::status_assign;
   try {
-    if (request.len > options_.max_payload_bytes) {
-      status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
-                    "request of " + std::to_string(request.len) + " bytes is over the limit of " +
-                        std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
-      return;
-    }
     Waiter waiter(*this);
     // Until the call returns, its caller's cancel ends its waits.
     const detail::CancelWait cancellation(detail::tls_call_cancel, cancel_wait, &waiter);
-    const auto answer_cancelled = [&] {
-      status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
-    };
-    // The connections lost before this call saw its connection up: any
-    // later loss fails the call.
-    std::uint64_t disconnects_before = 0;
-    if (inproc_) {
-      {
-        std::lock_guard lock(mutex_);
-        disconnects_before = disconnects_;
-      }
-      if (!inproc_ready()) {
-        status_assign(&result->status, JN_UNAVAILABLE, "nothing listens on " + url_);
-        return;
-      }
-    }
-    const std::int64_t start_ns = jn_now_ns();
-    // Saturating: the connect timeout may be as large as the type allows.
-    const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
-                                              ? deadline_ns
-                                              : start_ns + options_.connect_timeout_ns;
-    if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
-      if (detail::cancel_signalled(detail::tls_call_cancel)) {
-        answer_cancelled();
-        return;
-      }
-      const bool deadline_passed = jn_now_ns() >= deadline_ns;
-      status_assign(&result->status, deadline_passed ? JN_DEADLINE_EXCEEDED : JN_UNAVAILABLE,
-                    no_link_message());
-      return;
-    }
-
-    bool lost_already = false;
-    std::string listener_id;
-    {
-      std::lock_guard lock(mutex_);
-      // The connection it saw up was lost, and the receiver has failed that
-      // connection's calls already: listed now, this one would never be.
-      lost_already = disconnects_before < disconnects_failed_;
-      if (!lost_already) {
-        waiter.id = next_call_id_++;
-        waiter.disconnects_before = disconnects_before;
-        waiters_.emplace(waiter.id, &waiter);
-        listener_id = listener_id_;
-        wake_receiver_in_libzmq();  // which holds the socket this call is sent on
-      }
-    }
-    if (lost_already) {
-      status_assign(&result->status, JN_UNAVAILABLE,
-                    "connection to " + url_ + " lost before the call was sent");
+    if (!send_call(waiter, service, method, request, deadline_ns, result)) {
       return;
     }
     // Whatever happens from here, the waiter leaves the table.
     struct Unlist {
       Client& client;
-      Waiter& waiter;
+      const Waiter& waiter;
       ~Unlist() {
         std::lock_guard lock(client.mutex_);
-        client.waiters_.erase(waiter.id);
-        if (!client.receiving_) {
-          client.hand_off_receiving();
-        }
+        client.unlist(waiter);
       }
     } unlist{*this, waiter};
-
-    const std::int64_t send_ns = jn_now_ns();
-    const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
-                                        ? wire::kNoTimeout
-                                        : std::max<std::int64_t>(0, deadline_ns - send_ns);
-    thread_local std::vector<std::uint8_t> header;
-    if (!wire::encode_request(waiter.id, timeout_ns, service, method, request.len, header)) {
-      status_assign(&result->status, JN_INVALID_ARGUMENT,
-                    "service and method names must be 1 to 255 bytes to be routed");
-      return;
-    }
-    zmq::message_t frames[3] = {zmq::message_t(listener_id.data(), listener_id.size()),
-                                zmq::message_t(header.data(), header.size()),
-                                zmq::message_t(request.data, request.len)};
-    for (;;) {
-      const int error = socket_->send(frames);
-      if (error == 0) {
-        break;
-      }
-      if (error == EHOSTUNREACH) {
-        status_assign(&result->status, JN_UNAVAILABLE,
-                      "connection to " + url_ + " lost before the call was sent");
-        return;
-      }
-      if (error == EAGAIN && detail::cancel_signalled(detail::tls_call_cancel)) {
-        answer_cancelled();
-        return;
-      }
-      if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
-        status_assign(&result->status, JN_UNAVAILABLE,
-                      "cannot send to " + url_ + ": " +
-                          (error == EAGAIN ? "its queue is full" : zmq_strerror(error)));
-        return;
-      }
-      // The connection's queue is full: give it a moment.
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
 
     std::unique_lock lock(mutex_);
     while (!waiter.done && !waiter.cancelled) {
@@ -640,7 +711,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
         receiving_ = true;
         waiter.receiving = true;
         lock.unlock();
-        receive_until(waiter, deadline_ns);
+        receive_until(&waiter, deadline_ns);
         lock.lock();
         waiter.receiving = false;
         receiving_ = false;
@@ -658,8 +729,8 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     }
     lock.unlock();
     if (!waiter.done) {
-      answer_cancelled();  // its answer, should it come, is dropped
-      send_cancel(listener_id, waiter.id);
+      status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+      send_cancel(waiter.listener_id, waiter.id);  // its answer, should it come, is dropped
       return;
     }
     if (waiter.code != JN_OK) {
@@ -681,6 +752,50 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     status_assign(&result->status, JN_INTERNAL,
                   "call to " + url_ + " failed: " + detail::current_exception_message());
   }
+}
+
+void Client::start_call(std::string_view service, std::string_view method, jn_bytes request,
+                        std::int64_t deadline_ns, jn_completion completion) noexcept {
+  jn_result result{};
+  try {
+    {
+      std::lock_guard lock(mutex_);
+      if (!async_thread_.joinable()) {
+        async_thread_gone_ = std::make_shared<std::atomic<bool>>(false);
+        async_thread_ = std::thread([this, gone = async_thread_gone_] {
+          detail::name_and_ask_slice("jn-route", options_.thread_slice_ns);
+          async_loop(*gone);
+        });
+      }
+    }
+    auto call = std::make_unique<AsyncCall>(*this, completion);
+    std::multimap<std::int64_t, AsyncCall*> staging;
+    call->deadline_node = staging.extract(staging.emplace(deadline_ns, call.get()));
+    // Until it is finished, the cancel of the call it serves ends it.
+    call->cancellation.emplace(detail::tls_call_cancel, cancel_async, call.get());
+    if (send_call(*call, service, method, request, deadline_ns, &result)) {
+      {
+        std::lock_guard lock(mutex_);
+        AsyncCall& sent = *call.release();  // the client's from here
+        sent.sent = true;
+        sent.deadline_entry = async_deadlines_.insert(std::move(sent.deadline_node));
+        if (sent.done || sent.cancelled) {
+          settle(sent);  // answered or cancelled while it was being sent
+        }
+        if (async_receiving_ && deadline_ns < async_receive_deadline_) {
+          wake_receiver();  // to expire it in time
+        }
+      }
+      // Someone is to receive its answer; notified unlocked, the thread
+      // woken does not wait for the lock.
+      async_changed_.notify_one();
+      return;
+    }
+  } catch (...) {
+    detail::status_assign(&result.status, JN_INTERNAL,
+                          "call to " + url_ + " failed: " + detail::current_exception_message());
+  }
+  jn_complete(completion, &result);
 }
 
 void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept {
@@ -707,21 +822,132 @@ void Client::fail_calls_of_lost_connections() {
       waiter->done = true;
       waiter->code = JN_UNAVAILABLE;
       waiter->message = "connection to " + url_ + " lost before the call was answered";
-      waiter->answered.notify_one();
+      settle(*waiter);
     }
   }
 }
 
 void Client::hand_off_receiving() {
   for (auto& [call_id, waiter] : waiters_) {
-    if (!waiter->done) {
+    if (!waiter->done && !waiter->async) {
       waiter->answered.notify_one();  // it finds no receiver and becomes one
       return;
     }
   }
+  if (!async_deadlines_.empty()) {
+    async_changed_.notify_one();
+  }
 }
 
-void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
+void Client::settle(Waiter& waiter) {
+  if (!waiter.async) {
+    waiter.answered.notify_one();
+    return;
+  }
+  auto& call = static_cast<AsyncCall&>(waiter);
+  if (!call.sent || call.queued) {
+    return;  // its sender queues it once sent
+  }
+  call.queued = true;
+  call.next_finished = async_finished_;
+  async_finished_ = &call;
+  async_changed_.notify_one();
+}
+
+bool Client::async_receiver_done() const {
+  return stopping_ || async_finished_ != nullptr || async_deadlines_.empty();
+}
+
+std::int64_t Client::next_async_deadline() const {
+  return async_deadlines_.empty() ? JN_NO_DEADLINE : async_deadlines_.begin()->first;
+}
+
+void Client::async_loop(const std::atomic<bool>& gone) {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (AsyncCall* finished = take_finished_async(jn_now_ns())) {
+      lock.unlock();
+      while (finished != nullptr) {
+        AsyncCall* next = finished->next_finished;
+        finish_async(finished);
+        if (gone.load()) {
+          return;  // that was the client's last call, and the client is gone
+        }
+        finished = next;
+      }
+      lock.lock();
+      continue;
+    }
+    if (!async_deadlines_.empty() && !receiving_) {
+      receiving_ = true;
+      async_receiving_ = true;
+      async_receive_deadline_ = next_async_deadline();
+      const std::int64_t deadline_ns = async_receive_deadline_;
+      lock.unlock();
+      receive_until(nullptr, deadline_ns);
+      lock.lock();
+      async_receiving_ = false;
+      receiving_ = false;
+      hand_off_receiving();  // a caller waiting for its answer receives next
+      continue;
+    }
+    // Nothing to finish, and nothing to receive for or a caller receiving.
+    const std::int64_t wake_ns = next_async_deadline();
+    if (wake_ns == JN_NO_DEADLINE) {
+      async_changed_.wait(lock);
+    } else {
+      async_changed_.wait_until(lock, time_point_of(wake_ns));
+    }
+  }
+}
+
+Client::AsyncCall* Client::take_finished_async(std::int64_t now_ns) {
+  for (auto it = async_deadlines_.begin(); it != async_deadlines_.end() && it->first <= now_ns;
+       ++it) {
+    AsyncCall& expired = *it->second;
+    if (!expired.queued) {
+      expired.queued = true;
+      expired.next_finished = async_finished_;
+      async_finished_ = &expired;
+    }
+  }
+  AsyncCall* const finished = std::exchange(async_finished_, nullptr);
+  for (AsyncCall* call = finished; call != nullptr; call = call->next_finished) {
+    waiters_.erase(call->id);
+    async_deadlines_.erase(call->deadline_entry);
+  }
+  return finished;
+}
+
+void Client::finish_async(AsyncCall* call) {
+  using detail::status_assign;
+  std::unique_ptr<AsyncCall> owned(call);
+  owned->cancellation.reset();  // the cancel may go with the call
+  jn_result result{};
+  try {
+    if (!owned->done && owned->cancelled) {
+      status_assign(&result.status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+      send_cancel(owned->listener_id, owned->id);  // its answer, should it come, is dropped
+    } else if (!owned->done) {
+      status_assign(&result.status, JN_DEADLINE_EXCEEDED,
+                    "no answer from " + url_ + " within the deadline");
+    } else if (owned->code != JN_OK) {
+      status_assign(&result.status, owned->code, owned->message);
+    } else if (!owned->payload.empty()) {
+      auto* frame = new zmq::message_t(std::move(owned->payload));
+      result.response =
+          jn_buffer{static_cast<std::uint8_t*>(frame->data()), frame->size(), release_frame, frame};
+    }
+  } catch (...) {
+    status_assign(&result.status, JN_RESOURCE_EXHAUSTED, "cannot hold the answer");
+  }
+  const jn_completion completion = owned->completion;
+  owned.reset();
+  // May free the client (its last call's end).
+  jn_complete(completion, &result);
+}
+
+void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) {
   thread_local std::vector<zmq::message_t> frames;
   // Look for input before waiting while answers are found queued without
   // waiting (each look that finds none costs libzmq system calls, and a
@@ -760,7 +986,7 @@ void Client::receive_until(Waiter& waiter, std::int64_t deadline_ns) {
         disconnects_failed_ = disconnects_;
         fail_calls_of_lost_connections();
       }
-      if (waiter.done || waiter.cancelled) {
+      if (waiter == nullptr ? async_receiver_done() : waiter->done || waiter->cancelled) {
         return;
       }
     }
@@ -824,7 +1050,7 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
     waiter.message = decoded.header->message;
     waiter.payload = std::move(frames[2]);
   }
-  waiter.answered.notify_one();
+  settle(waiter);
 }
 
 }  // namespace junction::zmq_transport

@@ -10,6 +10,14 @@
 // That socket is a ROUTER, so that no call goes to the waker: each is
 // addressed to the listener's connection by routing id.
 //
+// An asynchronous call (a routed method's jn_call_async) is sent on the
+// thread that starts it, which then returns: the client's asynchronous
+// thread, started with the first such call, receives for everyone while
+// asynchronous calls are in flight and no caller receives, and finishes
+// each of them (jn_complete) when its answer comes, its deadline passes,
+// its cancel is signalled or its connection is lost. So a host worker is
+// held only to connect and send, however long the answers take.
+//
 // A second connection to the listener (tcp and ipc), the liveness
 // connection, carries nothing but ZMTP heartbeats, in a context of its own
 // (liveness_context): a heartbeat timer makes every wait of an I/O thread a
@@ -22,17 +30,21 @@
 
 #include <junction.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "endpoint.hh"
 #include "shared_socket.hh"
+#include "thread_slice.hh"
 
 namespace junction::zmq_transport {
 
@@ -44,6 +56,8 @@ struct ClientOptions {
   std::string curve_server_key;
   std::string curve_public_key;
   std::string curve_secret_key;
+  // The slice the asynchronous thread asks for (cpp-host/src/thread_slice.hh).
+  std::uint64_t thread_slice_ns = detail::kDefaultSliceNs;
 };
 
 class Client {
@@ -69,14 +83,53 @@ class Client {
   void call(std::string_view service, std::string_view method, jn_bytes request,
             std::int64_t deadline_ns, jn_result* result) noexcept;
 
+  // One asynchronous call, finished with jn_complete(completion): at once
+  // on this thread when it cannot be sent, otherwise on the client's
+  // asynchronous thread. The cancel of the call running on this thread
+  // (jn_call_cancel) cancels it until then. request: read only until this
+  // returns.
+  void start_call(std::string_view service, std::string_view method, jn_bytes request,
+                  std::int64_t deadline_ns, jn_completion completion) noexcept;
+
  private:
   enum class Link { connecting, up, down };
   struct Waiter;
+  struct AsyncCall;
 
-  // Receives for every caller until waiter is answered or deadline_ns.
-  void receive_until(Waiter& waiter, std::int64_t deadline_ns);
+  // Checks waiter's request, waits for the connection, lists waiter and
+  // sends the call. Returns whether it was sent; if not, result holds why
+  // and waiter is not listed.
+  bool send_call(Waiter& waiter, std::string_view service, std::string_view method,
+                 jn_bytes request, std::int64_t deadline_ns, jn_result* result);
+  // Under mutex_: takes waiter out of the table, handing the receiving role
+  // on if no one holds it.
+  void unlist(const Waiter& waiter);
+  // Receives for every caller until deadline_ns or, for a caller, until its
+  // waiter is answered or cancelled; for the asynchronous thread (waiter
+  // NULL), until an asynchronous call is to be finished or none is left.
+  void receive_until(const Waiter* waiter, std::int64_t deadline_ns);
   void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count);
-  // Under mutex_: makes a waiting caller the receiver.
+  // Under mutex_: waiter has its outcome (done or cancelled): wakes its
+  // caller, or queues an asynchronous call to be finished.
+  void settle(Waiter& waiter);
+  // Under mutex_: whether the asynchronous thread, receiving, is to stop.
+  [[nodiscard]] bool async_receiver_done() const;
+  // The asynchronous thread: runs until the client is destroyed. gone is
+  // set when that happens on this very thread (finishing the client's last
+  // call may free it), which then touches nothing of the client's.
+  void async_loop(const std::atomic<bool>& gone);
+  // Under mutex_: takes the asynchronous calls to be finished (with an
+  // outcome, or past their deadline at now_ns) out of the tables, as a
+  // list.
+  AsyncCall* take_finished_async(std::int64_t now_ns);
+  // Finishes call through jn_complete and frees it.
+  void finish_async(AsyncCall* call);
+  // An asynchronous call's CancelWait wake (takes mutex_).
+  static void cancel_async(void* call);
+  // Under mutex_: the deadline the asynchronous thread next wakes at.
+  [[nodiscard]] std::int64_t next_async_deadline() const;
+  // Under mutex_: makes a waiting caller the receiver, or, with only
+  // asynchronous calls waiting, tells the asynchronous thread.
   void hand_off_receiving();
   // Whether the receiver may wait inside libzmq (its call is the only one
   // in flight), marking it as doing so until end_receiving_in_libzmq.
@@ -173,6 +226,17 @@ class Client {
   // Why the last handshake failed, until one succeeds (empty: none did).
   std::string handshake_failure_;
   std::condition_variable link_changed_;
+
+  // Asynchronous calls sent and not yet finished (each also in waiters_),
+  // by deadline: the client owns them.
+  std::multimap<std::int64_t, AsyncCall*> async_deadlines_;
+  AsyncCall* async_finished_ = nullptr;      // those with an outcome: a list
+  bool async_receiving_ = false;             // the asynchronous thread is the receiver
+  std::int64_t async_receive_deadline_ = 0;  // until which it receives
+  bool stopping_ = false;                    // the client is being destroyed
+  std::condition_variable async_changed_;    // wakes the asynchronous thread
+  std::thread async_thread_;
+  std::shared_ptr<std::atomic<bool>> async_thread_gone_;
 
   // Guards liveness_socket_ after construction: the monitor thread makes
   // its connection again, the destructor stops its monitor.

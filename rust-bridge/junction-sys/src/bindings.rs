@@ -614,9 +614,10 @@ unsafe extern "C" {
     pub fn jn_respond(result: *mut jn_result, data: *const u8, len: u64) -> i32;
 }
 /** Receives the outcome of an asynchronous call, exactly once, on a host
- thread (a worker; the timer thread for a deadline or a cancel) or on the
- thread that completed the call. result: its contents are transferred to
- the callback, which releases them (jn_result_release) now or later.*/
+ thread (a worker; the timer thread for a deadline or a cancel; a routed
+ method's connection thread) or on the thread that completed the call.
+ result: its contents are transferred to the callback, which releases
+ them (jn_result_release) now or later.*/
 pub type jn_done_fn = ::std::option::Option<
     unsafe extern "C" fn(user_data: *mut ::std::os::raw::c_void, result: *mut jn_result),
 >;
@@ -624,8 +625,9 @@ unsafe extern "C" {
     /** Calls a method asynchronously. request: transferred on JN_OK (the
  caller's struct is marked released; NULL means an empty request); the host
  releases it once the handler is done with it. A deadline that has already
- passed is accepted and answered through done. A synchronous handler (a
- routed method's among them) holds a host worker thread until it returns.
+ passed is accepted and answered through done. A synchronous handler holds
+ a host worker thread until it returns; a routed method's call holds one
+ only until it is sent (its connection's own thread receives the answer).
  done: called exactly once if and only if this returns JN_OK, also on
  deadline expiry (JN_DEADLINE_EXCEEDED) and host shutdown (JN_CANCELLED).
  On any other return nothing was started and the request is still the
@@ -751,9 +753,8 @@ unsafe extern "C" {
  ABI 1.11). Signalled before the call or while it runs, cancel answers it
  JN_CANCELLED through done at once, whatever the handler: as a deadline
  does, it stops nothing that runs, and an answer that comes later is
- released. The handler runs with cancel as its jn_call_cancel(), so a
- routed method's call (sent from a host worker thread) ends there at once
- and tells the other host, and the worker is free again. The call holds
+ released. The handler runs with cancel as its jn_call_cancel(), and a
+ routed method's call ends at once and tells the other host. The call holds
  cancel until its handler is done: cancel may be freed as soon as this
  returns, and a handler may pass its own jn_call_cancel() to a call that
  outlives it.*/

@@ -221,14 +221,15 @@ impl Method {
     /// particular runtime (a waker is woken from the thread that answers).
     /// `request` is handed to the host without a copy (a `Vec<u8>` is
     /// released by Rust once the handler is done with it). A routed (remote)
-    /// method holds its worker thread for the whole round trip, so at most
-    /// the host's worker count of such calls are in flight at once.
+    /// method's call holds a worker only until it is sent (the route's own
+    /// thread receives the answer), so any number of them are in flight at
+    /// once.
     ///
     /// Dropping the future before it resolves cancels the call
     /// (`jn_call_async_cancellable`): its handler sees it
     /// ([`call_cancelled`](crate::call_cancelled)), and a routed call stops
-    /// waiting, tells the other host and frees its worker thread. A handler
-    /// that runs on is not stopped; its outcome is released when it arrives.
+    /// waiting and tells the other host. A handler that runs on is not
+    /// stopped; its outcome is released when it arrives.
     /// The deadline also bounds the wait: when it passes first the future
     /// resolves to [`Code::DeadlineExceeded`].
     ///

@@ -70,6 +70,40 @@ inline junction::Service test_service(std::string name = "test") {
   return service;
 }
 
+// The service "gate": its method "wait" answers "opened" once the test
+// opens the gate, or gives up at the call's deadline; a gate that does not
+// heed deadlines gives up only after 20 s.
+class Gate {
+ public:
+  explicit Gate(bool heeds_deadline = true) : heeds_deadline_(heeds_deadline) {}
+  std::atomic<bool> open{false};
+  std::atomic<int> entered{0};
+
+  junction::Service service() {
+    junction::Service gate("gate");
+    gate.method("wait", [this](auto, Deadline deadline) {
+      entered.fetch_add(1);
+      const std::int64_t give_up = heeds_deadline_ ? deadline : jn_now_ns() + millis(20'000);
+      while (!open.load() && jn_now_ns() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      return Buffer::copy_of("opened");
+    });
+    return gate;
+  }
+
+ private:
+  const bool heeds_deadline_;
+};
+
+// Opens a gate (a handler's loop condition) when it goes: declared after the
+// listener, it opens before the listener closes, so that a failed assertion
+// does not leave a handler running while the hosts close.
+struct OpenOnExit {
+  std::atomic<bool>& gate;
+  ~OpenOnExit() { gate = true; }
+};
+
 // A fresh directory for ipc sockets, removed at the end.
 class TempDir {
  public:

@@ -1,12 +1,15 @@
 //! Asynchronous calls (futures over jn_call_async) and asynchronous
 //! handlers (Completion).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use junction::{Code, Completion, Deadline, Host, Service, Status};
+use junction::{
+    Code, Completion, Deadline, Host, HostOptions, ListenOptions, RouteOptions, Service, Status,
+};
 
 use crate::common::{block_on, fnv1a, payload, run, tokio_runtime, wait_until, SIZES};
 
@@ -254,5 +257,48 @@ fn refused_calls_resolve_at_once_and_keep_nothing() {
         host.unregister("test.async").unwrap();
         let error = block_on(echo.call_async(payload(100), Deadline::none()), WAIT).unwrap_err();
         assert_eq!(error.code(), Code::NotFound);
+    });
+}
+
+/// Routed asynchronous calls hold no host worker while they wait: on a host
+/// with one worker, sixteen of them meet in the remote handler, which
+/// answers only once all have come.
+#[test]
+fn routed_asynchronous_calls_wait_together_on_one_worker() {
+    const CALLS: usize = 16;
+    run(|| {
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let server = Host::new().unwrap();
+        let counted = Arc::clone(&arrived);
+        server
+            .register(
+                Service::new("meet").method("all", move |request: &[u8], _| {
+                    counted.fetch_add(1, Ordering::AcqRel);
+                    wait_until(Duration::from_secs(10), || {
+                        counted.load(Ordering::Acquire) >= CALLS
+                    });
+                    if counted.load(Ordering::Acquire) < CALLS {
+                        return Err(Status::new(Code::DeadlineExceeded, "not all calls came"));
+                    }
+                    Ok(request.to_vec())
+                }),
+            )
+            .unwrap();
+        let listener = server
+            .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
+            .unwrap();
+        let client = Host::with_options(HostOptions::new().worker_threads(1)).unwrap();
+        client
+            .route("meet", listener.url(), &RouteOptions::new())
+            .unwrap();
+        let all = client.resolve("meet", "all").unwrap();
+        let calls: Vec<_> = (0..CALLS)
+            .map(|i| all.call_async(i.to_string().into_bytes(), Deadline::after(WAIT)))
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            let answer = block_on(call, WAIT).expect("the call failed");
+            assert_eq!(answer, i.to_string().into_bytes());
+        }
+        assert_eq!(arrived.load(Ordering::Acquire), CALLS);
     });
 }

@@ -235,9 +235,9 @@ fn a_handler_sees_its_caller_give_up() {
 }
 
 /// Dropping an asynchronous call's future before it resolves cancels the
-/// call: the routed call stops waiting on its host worker, which serves the
-/// next call at once, and the handler in the other host sees its caller
-/// give up.
+/// call: the route stops waiting for it and tells the other host, whose
+/// handler sees its caller give up, and the host's one worker serves the
+/// next call.
 #[test]
 fn dropping_an_asynchronous_calls_future_cancels_it() {
     run(|| {
@@ -245,8 +245,7 @@ fn dropping_an_asynchronous_calls_future_cancels_it() {
         let listener = server
             .listen("zmq+tcp://127.0.0.1:0", &ListenOptions::new())
             .unwrap();
-        // One worker, which a routed asynchronous call holds for its round
-        // trip.
+        // One worker, which the cancelled call must leave to the next.
         let client = Host::with_options(HostOptions::new().worker_threads(1)).unwrap();
         for service in ["watching", "echo"] {
             client

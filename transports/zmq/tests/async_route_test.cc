@@ -1,0 +1,254 @@
+// Asynchronous calls on routed methods (jn_call_async): a host worker only
+// sends them, and the route's own thread receives and finishes them, so
+// many are in flight on one worker; a deadline, a lost connection, or a
+// route gone before the answer each finish them once, and they share the
+// connection with synchronous callers.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <frame.hh>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+namespace wire = junction::wire;
+
+// Starts an asynchronous call of method with request; its result once done.
+std::future<junction::Result> call_async(const junction::Method& method, const std::string& request,
+                                         junction::Deadline deadline) {
+  auto outcome = std::make_shared<std::promise<junction::Result>>();
+  method.call_async(Buffer::copy_of(request), deadline,
+                    [outcome](junction::Result result) { outcome->set_value(std::move(result)); });
+  return outcome->get_future();
+}
+
+class AsyncRouteTest : public testing::TestWithParam<std::string> {
+ protected:
+  // A URL of this test's kind to listen on.
+  std::string listen_url() {
+    if (GetParam() == "tcp") return "zmq+tcp://127.0.0.1:0";
+    if (GetParam() == "ipc") return dir_.ipc_url();
+    return inproc_url();
+  }
+
+ private:
+  TempDir dir_;
+};
+
+// Eight calls on a host with one worker thread meet in the remote handler:
+// each waits there until all eight have come, which they could not if each
+// held the worker for its round trip.
+TEST_P(AsyncRouteTest, ManyCallsAreInFlightAtOnceOnOneWorker) {
+  constexpr int kCalls = 8;
+  std::atomic<int> arrived{0};
+  junction::Service meet("meet");
+  meet.method("all", [&](auto, Deadline) {
+    arrived.fetch_add(1);
+    const bool together = eventually([&] { return arrived.load() >= kCalls; }, seconds(5));
+    return Buffer::copy_of(together ? "together" : "alone");
+  });
+  junction::Host server;
+  server.register_service(std::move(meet));
+  junction::Listener listener = server.listen(listen_url());
+  junction::Host client(junction::HostOptions{1});
+  client.route("meet", std::string(listener.url()));
+  const junction::Method all = client.resolve("meet", "all");
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(call_async(all, "", junction::deadline_after(seconds(20))));
+  }
+  for (auto& call : calls) {
+    ASSERT_EQ(call.wait_for(seconds(30)), std::future_status::ready);
+    const junction::Result result = call.get();
+    EXPECT_EQ(result.code, Code::ok) << result.message;
+    EXPECT_EQ(result.response.text(), "together");
+  }
+  EXPECT_TRUE(eventually([&] { return client.route_stats("meet").in_flight == 0; }));
+}
+
+// A deadline answers the call DEADLINE_EXCEEDED while the remote handler
+// runs on, and the route forgets the call then, not when the answer comes;
+// that answer, once it does, is dropped.
+TEST_P(AsyncRouteTest, ADeadlineAnswersTheCallAndTheRouteForgetsIt) {
+  Gate gate(/*heeds_deadline=*/false);
+  junction::Host server;
+  server.register_service(gate.service());
+  junction::Listener listener = server.listen(listen_url());
+  const OpenOnExit open_on_exit{gate.open};
+  junction::Host client(junction::HostOptions{1});
+  client.route("gate", std::string(listener.url()));
+  const junction::Method wait = client.resolve("gate", "wait");
+  std::future<junction::Result> call =
+      call_async(wait, "", junction::deadline_after(milliseconds(200)));
+  ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(call.get().code, Code::deadline_exceeded);
+  EXPECT_TRUE(eventually([&] { return client.route_stats("gate").in_flight == 0; }))
+      << "the route still waits for the answer";
+  EXPECT_EQ(gate.entered.load(), 1);
+  EXPECT_FALSE(gate.open.load());  // the handler still runs
+  gate.open = true;
+  EXPECT_TRUE(eventually([&] { return listener.stats().answers == 1; }));
+  // The route carries the next call.
+  std::future<junction::Result> next = call_async(wait, "", junction::deadline_after(seconds(10)));
+  ASSERT_EQ(next.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(next.get().response.text(), "opened");
+}
+
+// Calls and asynchronous calls at once on one connection, each with its own
+// request: every caller gets its own answer, whichever of them receives.
+TEST_P(AsyncRouteTest, SynchronousAndAsynchronousCallersShareTheConnection) {
+  constexpr int kThreads = 3;
+  constexpr int kCallsEach = 200;
+  constexpr int kAsyncCalls = 600;
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(listen_url());
+  junction::Host client;
+  client.route("test", std::string(listener.url()));
+  const junction::Method echo = client.resolve("test", "echo");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  callers.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        const std::string request = "sync " + std::to_string(t) + "/" + std::to_string(i);
+        try {
+          if (echo.call(request, junction::deadline_after(seconds(20))).text() != request) {
+            wrong.fetch_add(1);
+          }
+        } catch (const junction::Error&) {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(kAsyncCalls);
+  for (int i = 0; i < kAsyncCalls; ++i) {
+    calls.push_back(
+        call_async(echo, "async " + std::to_string(i), junction::deadline_after(seconds(20))));
+  }
+  for (std::thread& caller : callers) {
+    caller.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
+  for (int i = 0; i < kAsyncCalls; ++i) {
+    ASSERT_EQ(calls[i].wait_for(seconds(30)), std::future_status::ready);
+    const junction::Result result = calls[i].get();
+    EXPECT_EQ(result.code, Code::ok) << result.message;
+    EXPECT_EQ(result.response.text(), "async " + std::to_string(i));
+  }
+  EXPECT_TRUE(eventually([&] { return client.route_stats("test").in_flight == 0; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, AsyncRouteTest, testing::Values("tcp", "ipc", "inproc"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// A listener that closes with calls in flight (its drain deadline cutting
+// them short) fails each of them UNAVAILABLE, well within its deadline.
+TEST(AsyncRouteLossTest, ALostConnectionFailsItsCallsUnavailable) {
+  TempDir dir;
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(dir.ipc_url());
+  junction::Host client(junction::HostOptions{1});
+  client.route("test", listener.url());
+  const junction::Method nap = client.resolve("test", "stubborn_nap");
+  const std::int64_t start = jn_now_ns();
+  constexpr int kCalls = 3;
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(call_async(nap, "3000", junction::deadline_after(seconds(20))));
+  }
+  ASSERT_TRUE(eventually([&] { return listener.stats().in_flight == kCalls; }));
+  EXPECT_FALSE(listener.close(junction::deadline_after(milliseconds(100))));
+  for (auto& call : calls) {
+    ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+    const junction::Result result = call.get();
+    EXPECT_EQ(result.code, Code::unavailable) << result.message;
+  }
+  EXPECT_LT(jn_now_ns() - start, millis(2500));
+}
+
+// Threads of this process named name.
+int threads_named(const std::string& name) {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// The host that made a call is freed before the answer comes: the call is
+// answered CANCELLED then, and the answer, when it comes, finishes the
+// route's last call, which frees the route's connection on the route's own
+// thread; that thread ends, and nothing stays behind. The other end is a
+// raw ZeroMQ ROUTER speaking the wire protocol, so that it answers when the
+// test says (a listener's handler in this process would hold up the host's
+// free until it returned: abi/ABI.md, jn_host_free).
+TEST(AsyncRouteLossTest, TheAnswerOfACallWhoseHostIsGoneIsDropped) {
+  jn_live_counts before{};
+  ASSERT_EQ(jn_live_objects(&before), JN_OK);
+  zmq::context_t context;
+  zmq::socket_t peer(context, zmq::socket_type::router);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.set(zmq::sockopt::rcvtimeo, 10'000);
+  peer.bind("tcp://127.0.0.1:*");
+  const std::string url = "zmq+" + peer.get(zmq::sockopt::last_endpoint);
+  std::future<junction::Result> call;
+  std::vector<zmq::message_t> request;  // routing id, header, payload
+  {
+    junction::Host client;
+    client.route("gate", url);
+    const junction::Method wait = client.resolve("gate", "wait");
+    call = call_async(wait, "", junction::no_deadline);
+    do {
+      request.emplace_back();
+      ASSERT_TRUE(peer.recv(request.back(), zmq::recv_flags::none)) << "no request came";
+    } while (request.back().more());
+    EXPECT_EQ(threads_named("jn-route"), 1);
+  }
+  ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(call.get().code, Code::cancelled);
+  ASSERT_EQ(request.size(), 3U);
+  const wire::Decoded decoded = wire::decode_header(
+      std::span(request[1].data<std::uint8_t>(), request[1].size()), request[2].size(), {});
+  ASSERT_TRUE(decoded.header.has_value());
+  std::vector<std::uint8_t> header;
+  ASSERT_TRUE(wire::encode_response(decoded.header->call_id, JN_OK, "", 6, header));
+  peer.send(request[0], zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(header), zmq::send_flags::sndmore);
+  peer.send(zmq::str_buffer("opened"), zmq::send_flags::none);
+  const auto settled = [&] {
+    jn_live_counts now{};
+    return jn_live_objects(&now) == JN_OK && now.pending_calls == before.pending_calls &&
+           now.services == before.services && now.hosts == before.hosts &&
+           now.methods == before.methods && threads_named("jn-route") == 0;
+  };
+  EXPECT_TRUE(eventually(settled)) << "the call, its route or the route's thread stayed";
+}
+
+}  // namespace
+}  // namespace jnzmq
