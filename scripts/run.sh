@@ -2,8 +2,9 @@
 # The main job: installs what is missing, builds the release preset, runs the
 # host demonstration, the transport benchmark (junction over ZeroMQ ipc and
 # tcp against plain REQ/REP ping-pong, server in another process; report
-# written to bench/results/zmq-latest.{md,json}), then the in-process call
-# benchmarks on a quick default:
+# written to bench/results/zmq-latest.{md,json}) and asynchronous calls kept
+# in flight on a route (bench/results/async-route-latest.txt), then the
+# in-process call benchmarks on a quick default:
 # jn_call against a direct function-pointer call (table and report written
 # to bench/results/), a C++ caller calling the Rust module through junction
 # against its typed export, and Go and Rust calling each other in one
@@ -27,6 +28,15 @@ echo
 echo "== transport benchmark: junction over ZeroMQ against plain REQ/REP (release build)"
 build/release/bench/zmq/junction_zmq_bench --seconds "${JUNCTION_ZMQ_SECONDS:-1}" \
   --out-dir bench/results
+
+echo
+echo "== asynchronous calls kept in flight on a route, against calls one after another"
+build/release/bench/zmq/junction_async_route_bench \
+  --benchmark_min_time="${JUNCTION_BENCH_MIN_TIME:-0.2}" \
+  --benchmark_repetitions="${JUNCTION_BENCH_REPS:-3}" \
+  --benchmark_report_aggregates_only=true 2>&1 | grep -v '^\*\*\*WARNING' |
+  tee bench/results/async-route-latest.txt
+echo "report written to bench/results/async-route-latest.txt"
 
 echo
 echo "== in-process call benchmark (release build)"

@@ -1,0 +1,127 @@
+// What asynchronous calls on a routed method buy: one thread keeping 1, 8
+// or 64 calls in flight (Method::call_async, jn_call_async) on a client
+// host with the default two workers, against one thread making the same
+// calls one after another (Method::call), to an echo service over ipc and
+// tcp, 64 B requests. The listener serves from this process; each row's
+// time is per call, so 1/time is the calls per second.
+//
+//   build/release/bench/zmq/junction_async_route_bench --benchmark_min_time=2
+//     --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+// (one command line).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <junction/junction.hpp>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace {
+
+constexpr std::size_t kRequestBytes = 64;
+// Every call's request: kRequestBytes bytes.
+std::string_view request() {
+  static const std::string bytes(kRequestBytes, 'r');
+  return bytes;
+}
+
+// A server host serving "bench"/"echo" on one listener, and a client host
+// routing "bench" there.
+class Route {
+ public:
+  explicit Route(const std::string& url) {
+    junction::Service service("bench");
+    service.method("echo", [](std::span<const std::uint8_t> request, junction::Deadline) {
+      return junction::Buffer::copy_of(request);
+    });
+    server_.register_service(std::move(service));
+    listener_ = server_.listen(url);
+    client_.route("bench", std::string(listener_.url()));
+    echo_ = client_.resolve("bench", "echo");
+    static_cast<void>(echo_.call(request()));  // connected
+  }
+  [[nodiscard]] const junction::Method& echo() const { return echo_; }
+
+ private:
+  junction::Host server_;
+  junction::Listener listener_;
+  junction::Host client_;
+  junction::Method echo_;
+};
+
+// The listen URL of a transport: 0 ipc, 1 tcp.
+std::string listen_url(std::int64_t transport) {
+  if (transport == 1) {
+    return "zmq+tcp://127.0.0.1:0";
+  }
+  static const std::string path = (std::filesystem::temp_directory_path() /
+                                   ("junction-async-route-bench-" + std::to_string(getpid())))
+                                      .string();
+  return "zmq+ipc://" + path;
+}
+
+void transport_label(benchmark::State& state) {
+  state.SetLabel(state.range(0) == 1 ? "tcp" : "ipc");
+}
+
+void BM_RoutedCall(benchmark::State& state) {
+  const Route route(listen_url(state.range(0)));
+  for (auto _ : state) {
+    junction::Buffer response = route.echo().call(request());
+    if (response.size() != kRequestBytes) {
+      state.SkipWithError("wrong response");
+      break;
+    }
+  }
+  transport_label(state);
+}
+
+// Calls answered so far and how many are in flight, for one benchmark run.
+struct InFlight {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::int64_t outstanding = 0;
+  std::int64_t failed = 0;
+};
+
+void BM_RoutedCallAsync(benchmark::State& state) {
+  const Route route(listen_url(state.range(0)));
+  const std::int64_t limit = state.range(1);
+  InFlight in_flight;
+  for (auto _ : state) {
+    {
+      std::unique_lock lock(in_flight.mutex);
+      in_flight.changed.wait(lock, [&] { return in_flight.outstanding < limit; });
+      ++in_flight.outstanding;
+    }
+    route.echo().call_async(
+        junction::Buffer::copy_of(request()), junction::no_deadline,
+        [&in_flight](junction::Result result) {
+          const std::lock_guard lock(in_flight.mutex);
+          --in_flight.outstanding;
+          if (result.code != junction::Code::ok || result.response.size() != kRequestBytes) {
+            ++in_flight.failed;
+          }
+          in_flight.changed.notify_one();
+        });
+  }
+  std::unique_lock lock(in_flight.mutex);
+  in_flight.changed.wait(lock, [&] { return in_flight.outstanding == 0; });
+  if (in_flight.failed != 0) {
+    state.SkipWithError("a call failed");
+  }
+  transport_label(state);
+}
+
+}  // namespace
+
+BENCHMARK(BM_RoutedCall)->ArgNames({"transport"})->Args({0})->Args({1})->UseRealTime();
+BENCHMARK(BM_RoutedCallAsync)
+    ->ArgNames({"transport", "in_flight"})
+    ->ArgsProduct({{0, 1}, {1, 8, 64}})
+    ->UseRealTime();
+
+BENCHMARK_MAIN();
