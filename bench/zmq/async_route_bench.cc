@@ -2,8 +2,9 @@
 // or 64 calls in flight (Method::call_async, jn_call_async) on a client
 // host with the default two workers, against one thread making the same
 // calls one after another (Method::call), to an echo service over ipc and
-// tcp, 64 B requests. The listener serves from this process; each row's
-// time is per call, so 1/time is the calls per second.
+// tcp, 64 B and 64 KiB requests. The listener serves from this process;
+// each row's time is per call (so 1/time is the calls per second), and its
+// CPU time is the whole process's per call: caller, route and listener.
 //
 //   build/release/bench/zmq/junction_async_route_bench --benchmark_min_time=2
 //     --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -21,11 +22,11 @@
 
 namespace {
 
-constexpr std::size_t kRequestBytes = 64;
-// Every call's request: kRequestBytes bytes.
-std::string_view request() {
-  static const std::string bytes(kRequestBytes, 'r');
-  return bytes;
+// A request of size bytes: 64 or 65536.
+std::string_view request(std::int64_t size) {
+  static const std::string small(64, 'r');
+  static const std::string large(65536, 'r');
+  return size == 64 ? small : large;
 }
 
 // A server host serving "bench"/"echo" on one listener, and a client host
@@ -41,7 +42,7 @@ class Route {
     listener_ = server_.listen(url);
     client_.route("bench", std::string(listener_.url()));
     echo_ = client_.resolve("bench", "echo");
-    static_cast<void>(echo_.call(request()));  // connected
+    static_cast<void>(echo_.call(request(64)));  // connected
   }
   [[nodiscard]] const junction::Method& echo() const { return echo_; }
 
@@ -63,20 +64,23 @@ std::string listen_url(std::int64_t transport) {
   return "zmq+ipc://" + path;
 }
 
-void transport_label(benchmark::State& state) {
-  state.SetLabel(state.range(0) == 1 ? "tcp" : "ipc");
+// Labels a row with its transport and request size (ranges 0 and 1).
+void label(benchmark::State& state) {
+  state.SetLabel(std::string(state.range(0) == 1 ? "tcp " : "ipc ") +
+                 (state.range(1) == 64 ? "64 B" : "64 KiB"));
 }
 
 void BM_RoutedCall(benchmark::State& state) {
   const Route route(listen_url(state.range(0)));
+  const std::string_view bytes = request(state.range(1));
   for (auto _ : state) {
-    junction::Buffer response = route.echo().call(request());
-    if (response.size() != kRequestBytes) {
+    junction::Buffer response = route.echo().call(bytes);
+    if (response.size() != bytes.size()) {
       state.SkipWithError("wrong response");
       break;
     }
   }
-  transport_label(state);
+  label(state);
 }
 
 // Calls answered so far and how many are in flight, for one benchmark run.
@@ -89,7 +93,8 @@ struct InFlight {
 
 void BM_RoutedCallAsync(benchmark::State& state) {
   const Route route(listen_url(state.range(0)));
-  const std::int64_t limit = state.range(1);
+  const std::string_view bytes = request(state.range(1));
+  const std::int64_t limit = state.range(2);
   InFlight in_flight;
   for (auto _ : state) {
     {
@@ -98,11 +103,11 @@ void BM_RoutedCallAsync(benchmark::State& state) {
       ++in_flight.outstanding;
     }
     route.echo().call_async(
-        junction::Buffer::copy_of(request()), junction::no_deadline,
-        [&in_flight](junction::Result result) {
+        junction::Buffer::copy_of(bytes), junction::no_deadline,
+        [&in_flight, expected = bytes.size()](junction::Result result) {
           const std::lock_guard lock(in_flight.mutex);
           --in_flight.outstanding;
-          if (result.code != junction::Code::ok || result.response.size() != kRequestBytes) {
+          if (result.code != junction::Code::ok || result.response.size() != expected) {
             ++in_flight.failed;
           }
           in_flight.changed.notify_one();
@@ -113,15 +118,20 @@ void BM_RoutedCallAsync(benchmark::State& state) {
   if (in_flight.failed != 0) {
     state.SkipWithError("a call failed");
   }
-  transport_label(state);
+  label(state);
 }
 
 }  // namespace
 
-BENCHMARK(BM_RoutedCall)->ArgNames({"transport"})->Args({0})->Args({1})->UseRealTime();
+BENCHMARK(BM_RoutedCall)
+    ->ArgNames({"transport", "bytes"})
+    ->ArgsProduct({{0, 1}, {64, 65536}})
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 BENCHMARK(BM_RoutedCallAsync)
-    ->ArgNames({"transport", "in_flight"})
-    ->ArgsProduct({{0, 1}, {1, 8, 64}})
+    ->ArgNames({"transport", "bytes", "in_flight"})
+    ->ArgsProduct({{0, 1}, {64, 65536}, {1, 8, 64}})
+    ->MeasureProcessCPUTime()
     ->UseRealTime();
 
 BENCHMARK_MAIN();
