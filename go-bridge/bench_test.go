@@ -1,7 +1,10 @@
 package junction_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"junction"
@@ -50,5 +53,65 @@ func BenchmarkRustToGo(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRouted: go.echo/echo routed over ipc to a listener in this
+// process, 64 B: Call one at a time, then 64 goroutines at once with Call
+// (each holding an OS thread in its cgo call) and with CallAsync (parked,
+// the route's own thread receiving every answer). ns/op is per call.
+func BenchmarkRouted(b *testing.B) {
+	server, err := junction.NewHost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer server.Close()
+	if err := server.Register(goecho.Service(server)); err != nil {
+		b.Fatal(err)
+	}
+	listener, err := server.Listen("zmq+ipc://" + filepath.Join(b.TempDir(), "routed.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	client, err := junction.NewHost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Route(goecho.Name, listener.URL()); err != nil {
+		b.Fatal(err)
+	}
+	echo, err := client.Method(goecho.Name, "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer echo.Close()
+	req := make([]byte, 64)
+	ctx := context.Background()
+	b.Run("Call", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := echo.Call(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// 64 goroutines, whatever GOMAXPROCS.
+	parallelism := max(1, 64/runtime.GOMAXPROCS(0))
+	for _, form := range []struct {
+		name string
+		call func(context.Context, []byte) ([]byte, error)
+	}{{"Call", echo.Call}, {"CallAsync", echo.CallAsync}} {
+		b.Run("64-goroutines/"+form.name, func(b *testing.B) {
+			b.SetParallelism(parallelism)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := form.call(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

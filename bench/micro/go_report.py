@@ -9,6 +9,8 @@ per comparison, every ratio from the same run:
   (the floor) against junction's Method.CallAppend, Call and CallBorrowed;
 - Go -> Rust echo: Call (copies the response) against CallBorrowed;
 - Go -> Rust through a host worker (CallAsync);
+- Go -> Go over a route (ipc): Call one at a time, and 64 goroutines with
+  Call and with CallAsync;
 - Rust -> Go: C code calling the Go handler go.echo/length through jn_call
   against a raw cgo export doing the same work, from a thread Go created and
   from one it did not.
@@ -109,6 +111,19 @@ def report(medians):
             "into the Go handler against a raw cgo export doing the same work; go-thread: "
             "the loop runs on a thread Go created, c-thread: on one C started.",
             ["caller thread", "request", "raw export", "junction", "junction / raw"], rows))
+    one = medians.get("BenchmarkRouted/Call")
+    many_call = medians.get("BenchmarkRouted/64-goroutines/Call")
+    many_async = medians.get("BenchmarkRouted/64-goroutines/CallAsync")
+    if one or many_call or many_async:
+        sections.append(table(
+            "Go -> Go over a route: go.echo/echo over ipc, 64 B",
+            "ns per call (so 1e9 / ns is the calls per second), the listener in the same "
+            "process: Call one at a time, then 64 goroutines at once with Call (each holding "
+            "an OS thread in its cgo call) and with CallAsync (parked; the route's own thread "
+            "receives every answer).",
+            ["Call, one at a time", "64 goroutines, Call", "64 goroutines, CallAsync",
+             "CallAsync / Call (64 goroutines)"],
+            [[ns(one), ns(many_call), ns(many_async), ratio(many_async, many_call)]]))
     return "\n".join(sections)
 
 
