@@ -224,11 +224,13 @@ TEST(DaemonReport, LogsModulesServicesAndOnSigusr1TheStatisticsSoFar) {
   Daemon daemon({"--module", kFixture, "--module", kGreeter, "--listen", kAnyTcpPort});
   ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
   ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
-  EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: loaded module " + std::string(kFixture) +
-                                            ": fixture (echo, fail, sleep)\n"))
+  // Logged before "ready" but on stderr, which another thread reads: waited
+  // for, not looked up.
+  EXPECT_TRUE(daemon.WaitStderr("junction-host: loaded module " + std::string(kFixture) +
+                                ": fixture (echo, fail, sleep)\n"))
       << daemon.Output();
-  EXPECT_TRUE(Contains(daemon.Stderr(), "junction-host: loaded module " + std::string(kGreeter) +
-                                            ": greeter (hello)\n"))
+  EXPECT_TRUE(daemon.WaitStderr("junction-host: loaded module " + std::string(kGreeter) +
+                                ": greeter (hello)\n"))
       << daemon.Output();
 
   Client client;
@@ -720,8 +722,8 @@ TEST(DaemonCurve, KeygenThenServesEncryptedToTheListedClientsOnly) {
   Daemon daemon({"--config", config.string(), "--module", kFixture, "--listen", kAnyTcpPort,
                  "--listen", ipc, "--curve-client-keys-file", clients.string()});
   ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
-  EXPECT_TRUE(Contains(daemon.Stderr(), "clients route with the public key " + public_key +
-                                            "; 1 client key(s) let in, no other\n"))
+  EXPECT_TRUE(daemon.WaitStderr("clients route with the public key " + public_key +
+                                "; 1 client key(s) let in, no other\n"))
       << daemon.Output();
   const std::vector<std::string> urls = daemon.Urls();
   ASSERT_EQ(urls.size(), 2U) << daemon.Output();
