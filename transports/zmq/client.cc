@@ -111,6 +111,12 @@ void release_frame(jn_buffer* buffer) {
   *buffer = jn_buffer{};
 }
 
+// A response handing payload, the received frame itself, to its caller.
+jn_buffer frame_response(zmq::message_t&& payload) {
+  auto* frame = new zmq::message_t(std::move(payload));
+  return jn_buffer{static_cast<std::uint8_t*>(frame->data()), frame->size(), release_frame, frame};
+}
+
 }  // namespace
 
 struct Client::Waiter {
@@ -575,9 +581,6 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                       std::to_string(options_.max_payload_bytes) + " bytes for " + url_);
     return false;
   }
-  const auto answer_cancelled = [&] {
-    status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
-  };
   // The connections lost before this call saw its connection up: any later
   // loss fails the call.
   std::uint64_t disconnects_before = 0;
@@ -598,7 +601,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                                             : start_ns + options_.connect_timeout_ns;
   if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
     if (detail::cancel_signalled(detail::tls_call_cancel)) {
-      answer_cancelled();
+      assign_cancelled(result->status);
       return false;
     }
     const bool deadline_passed = jn_now_ns() >= deadline_ns;
@@ -626,18 +629,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                   "connection to " + url_ + " lost before the call was sent");
     return false;
   }
-  // Unless it is sent, the waiter leaves the table.
-  struct UnlistUnlessSent {
-    Client& client;
-    const Waiter& waiter;
-    bool sent = false;
-    ~UnlistUnlessSent() {
-      if (!sent) {
-        std::lock_guard lock(client.mutex_);
-        client.unlist(waiter);
-      }
-    }
-  } unlist_unless_sent{*this, waiter};
+  Listed listed{*this, waiter};  // kept once sent
 
   const std::int64_t send_ns = jn_now_ns();
   const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
@@ -655,7 +647,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
   for (;;) {
     const int error = socket_->send(frames);
     if (error == 0) {
-      unlist_unless_sent.sent = true;
+      listed.kept = true;
       return true;
     }
     if (error == EHOSTUNREACH) {
@@ -664,7 +656,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
       return false;
     }
     if (error == EAGAIN && detail::cancel_signalled(detail::tls_call_cancel)) {
-      answer_cancelled();
+      assign_cancelled(result->status);
       return false;
     }
     if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
@@ -685,6 +677,22 @@ void Client::unlist(const Waiter& waiter) {
   }
 }
 
+Client::Listed::~Listed() {
+  if (!kept) {
+    std::lock_guard lock(client.mutex_);
+    client.unlist(waiter);
+  }
+}
+
+void Client::assign_cancelled(jn_status& status) const {
+  detail::status_assign(&status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+}
+
+void Client::assign_no_answer_in_time(jn_status& status) const {
+  detail::status_assign(&status, JN_DEADLINE_EXCEEDED,
+                        "no answer from " + url_ + " within the deadline");
+}
+
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,
                   std::int64_t deadline_ns, jn_result* result) noexcept {
   using detail::status_assign;
@@ -695,15 +703,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     if (!send_call(waiter, service, method, request, deadline_ns, result)) {
       return;
     }
-    // Whatever happens from here, the waiter leaves the table.
-    struct Unlist {
-      Client& client;
-      const Waiter& waiter;
-      ~Unlist() {
-        std::lock_guard lock(client.mutex_);
-        client.unlist(waiter);
-      }
-    } unlist{*this, waiter};
+    const Listed listed{*this, waiter};  // whatever happens from here, unlisted
 
     std::unique_lock lock(mutex_);
     while (!waiter.done && !waiter.cancelled) {
@@ -722,14 +722,13 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       }
       if (!waiter.done && !waiter.cancelled && jn_now_ns() >= deadline_ns) {
         lock.unlock();
-        status_assign(&result->status, JN_DEADLINE_EXCEEDED,
-                      "no answer from " + url_ + " within the deadline");
+        assign_no_answer_in_time(result->status);
         return;
       }
     }
     lock.unlock();
     if (!waiter.done) {
-      status_assign(&result->status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+      assign_cancelled(result->status);
       send_cancel(waiter.listener_id, waiter.id);  // its answer, should it come, is dropped
       return;
     }
@@ -745,9 +744,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       }
       return;
     }
-    auto* frame = new zmq::message_t(std::move(waiter.payload));
-    result->response =
-        jn_buffer{static_cast<std::uint8_t*>(frame->data()), size, release_frame, frame};
+    result->response = frame_response(std::move(waiter.payload));
   } catch (...) {
     status_assign(&result->status, JN_INTERNAL,
                   "call to " + url_ + " failed: " + detail::current_exception_message());
@@ -926,17 +923,14 @@ void Client::finish_async(AsyncCall* call) {
   jn_result result{};
   try {
     if (!owned->done && owned->cancelled) {
-      status_assign(&result.status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+      assign_cancelled(result.status);
       send_cancel(owned->listener_id, owned->id);  // its answer, should it come, is dropped
     } else if (!owned->done) {
-      status_assign(&result.status, JN_DEADLINE_EXCEEDED,
-                    "no answer from " + url_ + " within the deadline");
+      assign_no_answer_in_time(result.status);
     } else if (owned->code != JN_OK) {
       status_assign(&result.status, owned->code, owned->message);
     } else if (!owned->payload.empty()) {
-      auto* frame = new zmq::message_t(std::move(owned->payload));
-      result.response =
-          jn_buffer{static_cast<std::uint8_t*>(frame->data()), frame->size(), release_frame, frame};
+      result.response = frame_response(std::move(owned->payload));
     }
   } catch (...) {
     status_assign(&result.status, JN_RESOURCE_EXHAUSTED, "cannot hold the answer");

@@ -104,6 +104,17 @@ class Client {
   // Under mutex_: takes waiter out of the table, handing the receiving role
   // on if no one holds it.
   void unlist(const Waiter& waiter);
+  // Unlists a listed waiter when it goes, unless kept listed.
+  struct Listed {
+    Client& client;
+    const Waiter& waiter;
+    bool kept = false;
+    ~Listed();
+  };
+  // The statuses of a call its caller cancelled, and of one whose deadline
+  // passed before its answer came.
+  void assign_cancelled(jn_status& status) const;
+  void assign_no_answer_in_time(jn_status& status) const;
   // Receives for every caller until deadline_ns or, for a caller, until its
   // waiter is answered or cancelled; for the asynchronous thread (waiter
   // NULL), until an asynchronous call is to be finished or none is left.
