@@ -45,26 +45,59 @@ func TestCallAsyncAnswersLikeCall(t *testing.T) {
 	}
 }
 
+// A cancel ends the caller's wait at once: the call is still held by its
+// handler when CallAsync returns CANCELLED.
 func TestCallAsyncCancelledWhileWaiting(t *testing.T) {
 	host := newHost(t)
-	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 200*time.Millisecond); code != junction.OK {
-		t.Fatalf("RegisterDelayedEcho: %v", code)
-	}
-	delayed := method(t, host, "c.delay", "echo")
+	held := heldEcho(t, host)
+	echo := method(t, host, "c.held", "echo")
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(10*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := delayed.CallAsync(ctx, []byte("abandoned"))
-	if !errors.Is(err, junction.ErrCanceled) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled wait: %v", err)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := echo.CallAsync(ctx, []byte("abandoned"))
+		errs <- err
+	}()
+	waitHeld(t, held, 1)
+	cancel()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, junction.ErrCanceled) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled wait: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancelled wait went on")
 	}
-	if elapsed := time.Since(start); elapsed > 150*time.Millisecond {
-		t.Fatalf("the cancelled wait returned after %v, not at the cancellation", elapsed)
+	if n := held.Held(); n != 1 {
+		t.Fatalf("the cancelled wait returned once the handler had answered (%d calls held)", n)
 	}
 	// The abandoned call still ends, and its response is released then
 	// (newHost's cleanup checks the live objects after closing the host).
-	if got, err := delayed.CallAsync(context.Background(), []byte("kept")); err != nil || string(got) != "kept" {
+	held.Release()
+	if got, err := echo.CallAsync(context.Background(), []byte("kept")); err != nil || string(got) != "kept" {
 		t.Fatalf("after an abandoned call: %q, %v", got, err)
+	}
+}
+
+// heldEcho registers the C service that holds its calls until released, as
+// c.held on host.
+func heldEcho(t *testing.T, host *junction.Host) *cgotest.HeldEcho {
+	t.Helper()
+	held, code := cgotest.RegisterHeldEcho(host, "c.held")
+	if code != junction.OK {
+		t.Fatalf("RegisterHeldEcho: %v", code)
+	}
+	return held
+}
+
+// waitHeld waits until held holds n calls.
+func waitHeld(t *testing.T, held *cgotest.HeldEcho, n int) {
+	t.Helper()
+	giveUp := time.Now().Add(20 * time.Second)
+	for held.Held() < n {
+		if time.Now().After(giveUp) {
+			t.Fatalf("%d calls held after 20 s, want %d", held.Held(), n)
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -88,35 +121,31 @@ func osThreads(t *testing.T) int {
 	return 0
 }
 
-// 200 goroutines waiting at once on calls that take 500 ms: CallAsync holds
-// no OS thread per waiting call (a blocking Call holds one each: 200 more
-// threads). The calls start one after the other, each once the previous
-// one is pending, so the count shows the waiting, not Go adding threads
-// while many starting cgo calls are in C at once.
+// 200 goroutines waiting at once on calls their handler holds: CallAsync
+// holds no OS thread per waiting call (a blocking Call holds one each: 200
+// more threads). The calls start one after the other, each once the
+// previous one is held, so the count shows the waiting, not Go adding
+// threads while many starting cgo calls are in C at once.
 func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
 	host := newHost(t)
-	if code := cgotest.RegisterDelayedEcho(host, "c.delay", 500*time.Millisecond); code != junction.OK {
-		t.Fatalf("RegisterDelayedEcho: %v", code)
-	}
-	delayed := method(t, host, "c.delay", "echo")
+	held := heldEcho(t, host)
+	echo := method(t, host, "c.held", "echo")
 	before := osThreads(t)
-	pendingBefore := junction.LiveObjects().PendingCalls
 	const callers = 200
 	errs := make(chan error, callers)
 	for g := range callers {
 		go func() {
 			req := []byte(fmt.Sprintf("call %d", g))
-			got, err := delayed.CallAsync(context.Background(), req)
+			got, err := echo.CallAsync(context.Background(), req)
 			if err == nil && !bytes.Equal(got, req) {
 				err = fmt.Errorf("answered %q", got)
 			}
 			errs <- err
 		}()
-		for junction.LiveObjects().PendingCalls < pendingBefore+uint64(g)+1 {
-			runtime.Gosched()
-		}
+		waitHeld(t, held, g+1)
 	}
 	during := osThreads(t)
+	held.Release()
 	for range callers {
 		if err := <-errs; err != nil {
 			t.Error(err)

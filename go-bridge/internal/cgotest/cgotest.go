@@ -10,7 +10,7 @@ package cgotest
 #cgo CFLAGS: -I${SRCDIR}/../../../rust-bridge/junction-echo-module/include
 #cgo LDFLAGS: -ldl -lpthread
 #include <stdlib.h>
-#include "delayed.h"
+#include "held.h"
 #include "loops.h"
 #include "slices.h"
 #include "threads.h"
@@ -19,7 +19,6 @@ import "C"
 
 import (
 	"runtime"
-	"time"
 	"unsafe"
 
 	"junction"
@@ -94,14 +93,35 @@ func cBool(b bool) C.int {
 	return 0
 }
 
-// RegisterDelayedEcho registers on host a C service, name, whose
-// asynchronous method "echo" answers each request with itself delay after
-// it arrived, from one C thread: waiting callers hold no thread there.
-func RegisterDelayedEcho(host *junction.Host, name string, delay time.Duration) junction.Code {
+// HeldEcho is a C service whose asynchronous method "echo" holds every call
+// until Release, then answers each request with itself from one C thread:
+// waiting callers hold no thread there, for as long as a test needs.
+type HeldEcho struct {
+	service *C.cgotest_held_echo
+}
+
+// RegisterHeldEcho registers a HeldEcho on host as service name. It is
+// usable until host is closed; closing the host answers the calls still held.
+func RegisterHeldEcho(host *junction.Host, name string) (*HeldEcho, junction.Code) {
 	cName := C.CString(name)
 	defer C.free(unsafe.Pointer(cName))
-	code := C.cgotest_register_delayed_echo((*C.jn_host)(host.Raw()), cName, C.uint32_t(delay.Milliseconds()))
-	return junction.Code(code)
+	var service *C.cgotest_held_echo
+	code := junction.Code(C.cgotest_register_held_echo((*C.jn_host)(host.Raw()), cName, &service))
+	if code != junction.OK {
+		return nil, code
+	}
+	return &HeldEcho{service}, code
+}
+
+// Held is the number of calls the service holds now.
+func (h *HeldEcho) Held() int {
+	return int(C.cgotest_held_calls(h.service))
+}
+
+// Release answers the calls held now, and from then on every call as it
+// comes.
+func (h *HeldEcho) Release() {
+	C.cgotest_release_held(h.service)
 }
 
 // OwnThreadSlice is the scheduler slice the calling goroutine's OS thread
