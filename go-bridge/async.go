@@ -25,9 +25,10 @@ type asyncCall struct {
 // CallAsync is Call for methods that take a while (asynchronous handlers):
 // the call runs on the host's worker threads and this goroutine waits for
 // it without holding an OS thread, as Call's cgo call does. A routed
-// (remote) method's call holds a worker only until it is sent (the route's
-// own thread receives the answer), so any number of them are in flight at
-// once. The request is copied once (the host keeps it until the handler is
+// (remote) method's call is sent before the cgo call that starts it
+// returns when its connection is up (otherwise by a worker), and the
+// route's own thread receives the answer, so any number of them are in
+// flight at once. The request is copied once (the host keeps it until the handler is
 // done). The deadline travels with the call as in Call.
 //
 // A ctx that ends while the call runs returns CANCELLED (DEADLINE_EXCEEDED

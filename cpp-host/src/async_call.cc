@@ -112,6 +112,23 @@ bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t 
   return pending_answer(call, &result);
 }
 
+namespace {
+
+// Lists call as awaiting jn_complete, counted against its service's
+// asynchronous handlers; false when it cannot be listed.
+bool await_completion(const std::shared_ptr<PendingCall>& call) noexcept {
+  call->service->async_outstanding.fetch_add(1, std::memory_order_seq_cst);
+  try {
+    completions_insert(call);
+  } catch (...) {
+    call->service->finish_async_handler();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
   ReadSection section;
   {
@@ -142,12 +159,8 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
     jn_buffer_release(&call->request);
     return;
   }
-  call->service->async_outstanding.fetch_add(1, std::memory_order_seq_cst);
-  try {
-    completions_insert(call);
-  } catch (...) {
+  if (!await_completion(call)) {
     pending_answer_code(call, JN_RESOURCE_EXHAUSTED, "cannot track the call");
-    call->service->finish_async_handler();
     return;
   }
   try {
@@ -161,6 +174,24 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
       complete_invocation(taken, &result);
     }
   }
+}
+
+bool pending_start_now(const std::shared_ptr<PendingCall>& call) noexcept {
+  // A call past its deadline or cancelled is answered by pending_run.
+  if ((call->deadline_ns != JN_NO_DEADLINE && jn_now_ns() >= call->deadline_ns) ||
+      cancel_signalled(call->cancel) || !await_completion(call)) {
+    return false;
+  }
+  const CallCancelScope cancel_scope(call->cancel);
+  const MethodEntry& method = *call->method;
+  if (method.start_now(method.ctx, jn_bytes{call->request.data, call->request.len},
+                       call->deadline_ns, jn_completion{call->id, 0})) {
+    return true;
+  }
+  // Not sent, so no one else can complete it: back to as accepted.
+  static_cast<void>(completions_take(call->id));
+  call->service->finish_async_handler();
+  return false;
 }
 
 void completions_insert(const std::shared_ptr<PendingCall>& call) {
@@ -245,7 +276,12 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
           });
     }
   }
-  boost::asio::post(host->workers.context(), [call] { pending_run(call); });
+  // A routed method's call starts here when it can be sent at once (the
+  // worker's hand-off would be most of its cost to start); otherwise, and
+  // for every other method, on a worker.
+  if (method->method->start_now == nullptr || !pending_start_now(call)) {
+    boost::asio::post(host->workers.context(), [call] { pending_run(call); });
+  }
   return report(status, JN_OK, "");
 }
 

@@ -48,6 +48,11 @@ struct MethodEntry {
   // its asynchronous calls take async_handler.
   jn_handler_fn handler = nullptr;
   jn_async_handler_fn async_handler = nullptr;
+  // A routed method's also: starts an asynchronous call on the caller's
+  // thread when that needs no wait, returning whether it did; if not,
+  // nothing was done and a worker runs async_handler.
+  bool (*start_now)(void* ctx, jn_bytes request, std::int64_t deadline_ns,
+                    jn_completion completion) = nullptr;
   void* ctx = nullptr;
   MethodStats stats;
   std::shared_ptr<void> keep_alive;  // what ctx points into, for methods made by the host
@@ -126,6 +131,12 @@ bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t 
 // Runs one accepted asynchronous call: the handler (sync or async) on the
 // current thread, inside a ReadSection.
 void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
+
+// Starts one accepted call of a method with start_now on the current
+// thread, inside the caller's ReadSection, if it can be sent without a
+// wait; returns whether it was. If not, the call is as accepted, for
+// pending_run.
+bool pending_start_now(const std::shared_ptr<PendingCall>& call) noexcept;
 
 // Global table of asynchronous handler invocations awaiting jn_complete.
 void completions_insert(const std::shared_ptr<PendingCall>& call);

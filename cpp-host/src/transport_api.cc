@@ -50,6 +50,13 @@ void routed_call_async(void* ctx, jn_bytes request, std::int64_t deadline_ns,
   routed->client->start_call(routed->service, routed->method, request, deadline_ns, completion);
 }
 
+bool routed_start_now(void* ctx, jn_bytes request, std::int64_t deadline_ns,
+                      jn_completion completion) {
+  const auto* routed = static_cast<const RoutedMethod*>(ctx);
+  return routed->client->try_start_call(routed->service, routed->method, request, deadline_ns,
+                                        completion);
+}
+
 namespace {
 
 // The connection to url with these options, shared with the host's other
@@ -358,6 +365,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
       auto made = std::make_unique<detail::MethodEntry>();
       made->handler = detail::routed_call;
       made->async_handler = detail::routed_call_async;
+      made->start_now = detail::routed_start_now;
       made->ctx = routed.get();
       made->keep_alive = std::move(routed);
       return made;

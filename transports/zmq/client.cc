@@ -573,7 +573,8 @@ std::string Client::no_link_message() {
 }
 
 bool Client::send_call(Waiter& waiter, std::string_view service, std::string_view method,
-                       jn_bytes request, std::int64_t deadline_ns, jn_result* result) {
+                       jn_bytes request, std::int64_t deadline_ns, jn_result* result,
+                       bool may_wait) {
   using detail::status_assign;
   if (request.len > options_.max_payload_bytes) {
     status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
@@ -595,8 +596,11 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
     }
   }
   const std::int64_t start_ns = jn_now_ns();
-  // Saturating: the connect timeout may be as large as the type allows.
-  const std::int64_t connect_limit_ns = options_.connect_timeout_ns >= deadline_ns - start_ns
+  // Saturating: the connect timeout may be as large as the type allows. A
+  // call that may not wait finds its limit passed: it neither waits for the
+  // connection nor retries a full queue.
+  const std::int64_t connect_limit_ns = !may_wait ? 0
+                                        : options_.connect_timeout_ns >= deadline_ns - start_ns
                                             ? deadline_ns
                                             : start_ns + options_.connect_timeout_ns;
   if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
@@ -700,7 +704,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     Waiter waiter(*this);
     // Until the call returns, its caller's cancel ends its waits.
     const detail::CancelWait cancellation(detail::tls_call_cancel, cancel_wait, &waiter);
-    if (!send_call(waiter, service, method, request, deadline_ns, result)) {
+    if (!send_call(waiter, service, method, request, deadline_ns, result, /*may_wait=*/true)) {
       return;
     }
     const Listed listed{*this, waiter};  // whatever happens from here, unlisted
@@ -753,6 +757,18 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
 
 void Client::start_call(std::string_view service, std::string_view method, jn_bytes request,
                         std::int64_t deadline_ns, jn_completion completion) noexcept {
+  static_cast<void>(start_async(service, method, request, deadline_ns, completion,
+                                /*may_wait=*/true));
+}
+
+bool Client::try_start_call(std::string_view service, std::string_view method, jn_bytes request,
+                            std::int64_t deadline_ns, jn_completion completion) noexcept {
+  return start_async(service, method, request, deadline_ns, completion, /*may_wait=*/false);
+}
+
+bool Client::start_async(std::string_view service, std::string_view method, jn_bytes request,
+                         std::int64_t deadline_ns, jn_completion completion,
+                         bool may_wait) noexcept {
   jn_result result{};
   try {
     {
@@ -770,7 +786,7 @@ void Client::start_call(std::string_view service, std::string_view method, jn_by
     call->deadline_node = staging.extract(staging.emplace(deadline_ns, call.get()));
     // Until it is finished, the cancel of the call it serves ends it.
     call->cancellation.emplace(detail::tls_call_cancel, cancel_async, call.get());
-    if (send_call(*call, service, method, request, deadline_ns, &result)) {
+    if (send_call(*call, service, method, request, deadline_ns, &result, may_wait)) {
       {
         std::lock_guard lock(mutex_);
         AsyncCall& sent = *call.release();  // the client's from here
@@ -786,13 +802,18 @@ void Client::start_call(std::string_view service, std::string_view method, jn_by
       // Someone is to receive its answer; notified unlocked, the thread
       // woken does not wait for the lock.
       async_changed_.notify_one();
-      return;
+      return true;
     }
   } catch (...) {
     detail::status_assign(&result.status, JN_INTERNAL,
                           "call to " + url_ + " failed: " + detail::current_exception_message());
   }
+  if (!may_wait) {
+    jn_result_release(&result);  // the call that may wait says why
+    return false;
+  }
   jn_complete(completion, &result);
+  return true;
 }
 
 void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept {

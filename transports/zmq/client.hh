@@ -11,12 +11,14 @@
 // addressed to the listener's connection by routing id.
 //
 // An asynchronous call (a routed method's jn_call_async) is sent on the
-// thread that starts it, which then returns: the client's asynchronous
-// thread, started with the first such call, receives for everyone while
-// asynchronous calls are in flight and no caller receives, and finishes
-// each of them (jn_complete) when its answer comes, its deadline passes,
-// its cancel is signalled or its connection is lost. So a host worker is
-// held only to connect and send, however long the answers take.
+// thread that starts it, which then returns: jn_call_async's caller when
+// the connection is up and has room (try_start_call), a host worker
+// otherwise. The client's asynchronous thread, started with the first such
+// call, receives for everyone while asynchronous calls are in flight and no
+// caller receives, and finishes each of them (jn_complete) when its answer
+// comes, its deadline passes, its cancel is signalled or its connection is
+// lost. So a host worker is held at most to connect and send, however long
+// the answers take.
 //
 // A second connection to the listener (tcp and ipc), the liveness
 // connection, carries nothing but ZMTP heartbeats, in a context of its own
@@ -90,17 +92,27 @@ class Client {
   // returns.
   void start_call(std::string_view service, std::string_view method, jn_bytes request,
                   std::int64_t deadline_ns, jn_completion completion) noexcept;
+  // start_call if it can send at once: the connection is up and its queue
+  // has room. Otherwise returns false with nothing done (completion
+  // untouched): start_call then waits, or says why the call failed.
+  [[nodiscard]] bool try_start_call(std::string_view service, std::string_view method,
+                                    jn_bytes request, std::int64_t deadline_ns,
+                                    jn_completion completion) noexcept;
 
  private:
   enum class Link { connecting, up, down };
   struct Waiter;
   struct AsyncCall;
 
-  // Checks waiter's request, waits for the connection, lists waiter and
-  // sends the call. Returns whether it was sent; if not, result holds why
-  // and waiter is not listed.
+  // Checks waiter's request, waits for the connection (unless !may_wait),
+  // lists waiter and sends the call. Returns whether it was sent; if not,
+  // result holds why and waiter is not listed.
   bool send_call(Waiter& waiter, std::string_view service, std::string_view method,
-                 jn_bytes request, std::int64_t deadline_ns, jn_result* result);
+                 jn_bytes request, std::int64_t deadline_ns, jn_result* result, bool may_wait);
+  // start_call and try_start_call: true once the call is sent or (may_wait)
+  // finished.
+  bool start_async(std::string_view service, std::string_view method, jn_bytes request,
+                   std::int64_t deadline_ns, jn_completion completion, bool may_wait) noexcept;
   // Under mutex_: takes waiter out of the table, handing the receiving role
   // on if no one holds it.
   void unlist(const Waiter& waiter);

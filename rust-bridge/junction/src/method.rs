@@ -221,9 +221,9 @@ impl Method {
     /// particular runtime (a waker is woken from the thread that answers).
     /// `request` is handed to the host without a copy (a `Vec<u8>` is
     /// released by Rust once the handler is done with it). A routed (remote)
-    /// method's call holds a worker only until it is sent (the route's own
-    /// thread receives the answer), so any number of them are in flight at
-    /// once.
+    /// method's call is sent on this thread when its connection is up
+    /// (otherwise by a worker), and the route's own thread receives the
+    /// answer, so any number of them are in flight at once.
     ///
     /// Dropping the future before it resolves cancels the call
     /// (`jn_call_async_cancellable`): its handler sees it

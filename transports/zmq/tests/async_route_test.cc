@@ -1,6 +1,7 @@
-// Asynchronous calls on routed methods (jn_call_async): a host worker only
-// sends them, and the route's own thread receives and finishes them, so
-// many are in flight on one worker; a deadline, a lost connection, or a
+// Asynchronous calls on routed methods (jn_call_async): the caller's thread
+// sends them (a host worker when the connection is not up yet), and the
+// route's own thread receives and finishes them, so many are in flight on
+// one worker; a deadline, a lost connection, or a
 // route gone before the answer each finish them once, and they share the
 // connection with synchronous callers.
 #include <gtest/gtest.h>
@@ -105,6 +106,42 @@ TEST_P(AsyncRouteTest, ADeadlineAnswersTheCallAndTheRouteForgetsIt) {
   std::future<junction::Result> next = call_async(wait, "", junction::deadline_after(seconds(10)));
   ASSERT_EQ(next.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(next.get().response.text(), "opened");
+}
+
+// With its connection up, a call starts on its caller's thread: calls made
+// while the host's only worker is held by a local handler are sent and
+// answered all the same.
+TEST_P(AsyncRouteTest, ACallOnAnUpConnectionStartsWithoutAWorker) {
+  constexpr int kCalls = 20;
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen(listen_url());
+  junction::Host client(junction::HostOptions{1});
+  Gate gate(/*heeds_deadline=*/false);
+  client.register_service(gate.service());
+  client.route("test", std::string(listener.url()));
+  const junction::Method echo = client.resolve("test", "echo");
+  ASSERT_EQ(echo.call("up", junction::deadline_after(seconds(20))).text(), "up");
+  const OpenOnExit open_on_exit{gate.open};
+  std::future<junction::Result> held =
+      call_async(client.resolve("gate", "wait"), "", junction::deadline_after(seconds(30)));
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(call_async(echo, std::to_string(i), junction::deadline_after(seconds(20))));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(calls[i].wait_for(seconds(10)), std::future_status::ready)
+        << "call " << i << " waits for the worker";
+    const junction::Result result = calls[i].get();
+    EXPECT_EQ(result.code, Code::ok) << result.message;
+    EXPECT_EQ(result.response.text(), std::to_string(i));
+  }
+  EXPECT_EQ(held.wait_for(milliseconds(0)), std::future_status::timeout) << "the worker was free";
+  gate.open = true;
+  ASSERT_EQ(held.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(held.get().response.text(), "opened");
 }
 
 // Calls and asynchronous calls at once on one connection, each with its own
