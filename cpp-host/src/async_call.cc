@@ -276,9 +276,9 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
           });
     }
   }
-  // A routed method's call starts here when it can be sent at once (the
-  // worker's hand-off would be most of its cost to start); otherwise, and
-  // for every other method, on a worker.
+  // A routed method's call starts here when it can be sent at once, saving
+  // the hand-off to a worker; otherwise, and for every other method, on a
+  // worker.
   if (method->method->start_now == nullptr || !pending_start_now(call)) {
     boost::asio::post(host->workers.context(), [call] { pending_run(call); });
   }
