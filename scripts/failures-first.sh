@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Runs a test command that reports many tests in one output (go test) and
-# passes its exit status on. When it fails, the failing tests' own lines
-# come first (Go's "--- FAIL" lines with their messages, a panic or a test
-# timeout with the tests it was running), then the whole output, so that a
-# log cut short after its first lines still names the failure. The command
-# must end by itself (go test -timeout below ctest's): the output is held
-# until it does.
+# Usage: failures-first.sh SECONDS COMMAND [ARGS...]
+# Runs a test command that reports many tests in one output (go test, cargo
+# test) and passes its exit status on, stopping it after SECONDS (set below
+# ctest's timeout, so that its output is never lost to ctest's kill). When
+# it fails, the failing tests' own lines come first (Go's "--- FAIL" lines
+# with their messages, a panic or a test timeout with the tests it was
+# running; Rust's failed tests with their panic), then the whole output:
+# a log cut short after its first lines still names the failure.
 set -uo pipefail
+limit=$1
+shift
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$@" >"$log" 2>&1
+timeout --kill-after=10 "${limit}" "$@" >"$log" 2>&1
 status=$?
 if ((status != 0)); then
+  if ((status == 124 || status == 137)); then
+    echo "junction: the test command ran past ${limit} s and was stopped"
+  fi
   echo "junction: the test command failed (exit ${status}); its failure lines first:"
-  grep -E -A 8 '^[[:space:]]*--- FAIL|^panic: ' "$log" | head -n 300
+  grep -E -A 8 '^[[:space:]]*--- FAIL|^panic: |^---- .* stdout ----$|^test result: FAILED' "$log" |
+    head -n 300
   echo "junction: its whole output:"
 fi
 cat "$log"
