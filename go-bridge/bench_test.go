@@ -19,18 +19,25 @@ var benchSizes = []struct {
 	size int
 }{{"0B", 0}, {"64B", 64}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}}
 
-// BenchmarkRustToGo: C code (standing for Rust: the same C ABI) calling the
-// Go handler go.echo/length through junction, against a raw cgo export
-// doing the same work, from a thread Go created and from one it did not.
-func BenchmarkRustToGo(b *testing.B) {
+// benchEchoHost is a host serving go.echo, closed when the benchmark ends.
+func benchEchoHost(b *testing.B) *junction.Host {
+	b.Helper()
 	host, err := junction.NewHost()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer host.Close()
+	b.Cleanup(func() { host.Close() })
 	if err := host.Register(goecho.Service(host)); err != nil {
 		b.Fatal(err)
 	}
+	return host
+}
+
+// BenchmarkRustToGo: C code (standing for Rust: the same C ABI) calling the
+// Go handler go.echo/length through junction, against a raw cgo export
+// doing the same work, from a thread Go created and from one it did not.
+func BenchmarkRustToGo(b *testing.B) {
+	host := benchEchoHost(b)
 	length, err := host.Method(goecho.Name, "length")
 	if err != nil {
 		b.Fatal(err)
@@ -61,14 +68,7 @@ func BenchmarkRustToGo(b *testing.B) {
 // (each holding an OS thread in its cgo call) and with CallAsync (parked,
 // the route's own thread receiving every answer). ns/op is per call.
 func BenchmarkRouted(b *testing.B) {
-	server, err := junction.NewHost()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer server.Close()
-	if err := server.Register(goecho.Service(server)); err != nil {
-		b.Fatal(err)
-	}
+	server := benchEchoHost(b)
 	listener, err := server.Listen("zmq+ipc://" + filepath.Join(b.TempDir(), "routed.sock"))
 	if err != nil {
 		b.Fatal(err)
