@@ -171,8 +171,9 @@ func BorrowHost(raw unsafe.Pointer) *Host {
 // Raw is the host's jn_host*, for C code; it stays owned by h.
 func (h *Host) Raw() unsafe.Pointer { return unsafe.Pointer(h.raw) }
 
-// Close frees the host: services are unregistered, calls in flight finish,
-// then their destroy callbacks run. Method handles stay valid and answer
+// Close frees the host: services are unregistered, calls in flight on them
+// finish (calls on other hosts' services do not hold Close up), then their
+// destroy callbacks run. Method handles stay valid and answer
 // NOT_FOUND. Listeners the host still has open ([Host.Listen]) are closed
 // first, each waiting for its calls in flight to be answered (close them
 // yourself, with [Listener.Close], to bound that wait). Closing twice is a

@@ -130,7 +130,7 @@ bool await_completion(const std::shared_ptr<PendingCall>& call) noexcept {
 }  // namespace
 
 void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
-  ReadSection section;
+  const ReadSection section(*call->service);
   {
     std::lock_guard lock(call->mutex);
     if (call->answered) {
@@ -232,8 +232,8 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
       request->len != 0) {
     return report(status, JN_INVALID_ARGUMENT, "request data is NULL but len is not 0");
   }
-  ReadSection section;
   ServiceEntry* service = method->service;
+  const ReadSection section(*service);
   if (!service->open.load(std::memory_order_relaxed)) {
     return report(status, JN_NOT_FOUND, "service '" + service->name + "' is no longer registered");
   }
@@ -291,14 +291,17 @@ JN_API std::int32_t jn_complete(jn_completion completion, jn_result* result) {
     return JN_INVALID_ARGUMENT;
   }
   // The section keeps the call's host alive while the result is delivered
-  // (jn_host_free waits for sections after forgetting its calls).
-  ReadSection section;
+  // (jn_host_free waits for sections after forgetting its calls). Opened
+  // before the call is found, it covers anything until it knows the call's
+  // service.
+  ReadSection section(UnknownService{});
   auto call = completions_take(completion.call_id);
   if (call == nullptr) {
     jn_result_release(result);
     *result = jn_result{};
     return JN_FAILED_PRECONDITION;
   }
+  section.narrow(*call->service);
   return complete_invocation(call, result);
 }
 

@@ -176,7 +176,7 @@ inline std::int32_t call_sync(const jn_method* method, jn_bytes request, std::in
     return call_refused(result, method->method, JN_DEADLINE_EXCEEDED,
                         "deadline exceeded before the call");
   }
-  ReadSection section;
+  const ReadSection section(*method->service);
   if (!method->service->open.load(std::memory_order_relaxed)) [[unlikely]] {
     return call_closed(method, result);
   }

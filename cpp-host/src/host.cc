@@ -165,10 +165,11 @@ void Host::reclaim_loop() {
     if (retired.empty()) {
       return;
     }
-    std::deque<ServiceEntry*> batch;
+    std::vector<ServiceEntry*> batch;
     batch.swap(retired);
     lock.unlock();
-    synchronize();
+    std::sort(batch.begin(), batch.end(), std::less<>());
+    synchronize(this, batch);
     for (ServiceEntry* service : batch) {
       service->grace_passed.store(true, std::memory_order_seq_cst);
       if (service->async_outstanding.load(std::memory_order_seq_cst) == 0) {
@@ -265,7 +266,8 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   }
   host->retire_ready.notify_one();
   host->reclaimer.join();
-  synchronize();
+  std::sort(services.begin(), services.end(), std::less<>());
+  synchronize(host, services);
   host->workers.stop_and_join();
   host->timers.stop_and_join();
   // Asynchronous handlers that have not completed keep their request and

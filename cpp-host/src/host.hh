@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -190,7 +189,7 @@ struct Host {
   // Services closed by unregister, waiting for their grace period.
   std::mutex retire_mutex;
   std::condition_variable retire_ready;
-  std::deque<ServiceEntry*> retired;
+  std::vector<ServiceEntry*> retired;
   bool retire_stop = false;
   std::thread reclaimer;
 

@@ -4,9 +4,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
+
+#include "host.hh"
 
 namespace junction::detail {
 
@@ -18,7 +22,6 @@ namespace {
 
 std::atomic<ReaderRecord*> records_head{nullptr};
 std::atomic<std::uint32_t> records_count{0};
-std::mutex synchronize_mutex;
 
 // Decided once, before any thread enters its first section (every thread
 // passes reader_register_thread first, which calls this).
@@ -80,15 +83,45 @@ ReaderRecord* reader_register_thread() {
   return record;
 }
 
-void synchronize() {
+// NOLINTBEGIN(performance-no-int-to-ptr): scopes hold addresses.
+void widen_scope(ReaderRecord* record, std::uintptr_t scope) noexcept {
+  const std::uintptr_t outer = record->scope.load(std::memory_order_relaxed);
+  if (outer == kAnyScope || outer == scope) {
+    return;
+  }
+  std::uintptr_t wider = kAnyScope;
+  if (scope != kAnyScope) {
+    // The outer scope's service is alive: its own section holds it.
+    const Host* outer_host = (outer & kHostScopeBit) != 0
+                                 ? reinterpret_cast<const Host*>(outer & ~kHostScopeBit)
+                                 : reinterpret_cast<const ServiceEntry*>(outer)->host;
+    if (outer_host == reinterpret_cast<const ServiceEntry*>(scope)->host) {
+      wider = reinterpret_cast<std::uintptr_t>(outer_host) | kHostScopeBit;
+    }
+  }
+  if (wider != outer) {
+    record->scope.store(wider, std::memory_order_relaxed);
+    reader_fence();
+  }
+}
+
+void synchronize(const Host* host, const std::vector<ServiceEntry*>& services) {
   domain_init();
-  std::lock_guard lock(synchronize_mutex);
+  const std::uintptr_t host_scope = reinterpret_cast<std::uintptr_t>(host) | kHostScopeBit;
+  // Compared by address only: a record may name a service that is gone.
+  const auto covers = [&](std::uintptr_t scope) {
+    return scope == kAnyScope || scope == host_scope ||
+           std::binary_search(services.begin(), services.end(),
+                              reinterpret_cast<ServiceEntry*>(scope), std::less<>());
+  };
   const std::uint64_t target = global_epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
   heavy_barrier();
   for (ReaderRecord* r = records_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
     for (unsigned spins = 0;; ++spins) {
       const std::uint64_t epoch = r->epoch.load(std::memory_order_acquire);
-      if (epoch == 0 || epoch >= target) {
+      // A scope read after its epoch is that section's (a section only
+      // widens it) or a later section's, which the wait need not cover.
+      if (epoch == 0 || epoch >= target || !covers(r->scope.load(std::memory_order_relaxed))) {
         break;
       }
       if (spins < 64) {
@@ -100,5 +133,6 @@ void synchronize() {
   }
   heavy_barrier();
 }
+// NOLINTEND(performance-no-int-to-ptr)
 
 }  // namespace junction::detail

@@ -1,24 +1,47 @@
 // The reader domain: how a service's context is kept alive while calls run
 // on it without a lock or an atomic read-modify-write on the call path.
 //
-// A call runs inside a ReadSection. Entering the outermost section stores the
-// current epoch into the thread's record; leaving it stores 0 (a nested
-// section sees a non-zero epoch and leaves it alone; epochs start at 1). To retire
-// something (a service's ctx), a writer first makes it unreachable (marks the
-// service closed), then synchronize() advances the epoch, issues a
-// process-wide memory barrier (membarrier(2), so readers need only compiler
-// barriers) and waits until no thread is still inside a section it entered
-// before the advance. After that no call can be using the retired object.
-// Where membarrier is unavailable readers pay a full fence instead.
+// A call runs inside a ReadSection. Entering the outermost section stores
+// the section's scope (what it may touch: below) and the current epoch into
+// the thread's record; leaving it stores 0 (a nested section sees a
+// non-zero epoch and leaves it alone, only widening the scope if it enters
+// another service; epochs start at 1). To retire something (a service's
+// ctx, a host), a writer first makes it unreachable (marks the service
+// closed), then synchronize() advances the epoch, issues a process-wide
+// memory barrier (membarrier(2), so readers need only compiler barriers)
+// and waits until no thread is still inside a section it entered before
+// the advance whose scope covers what is retired. After that no call can be
+// using the retired object. Where membarrier is unavailable readers pay a
+// full fence instead.
+//
+// A scope is one service (a call on it may touch the service and its
+// host), every service of one host (a call nested in a call on another
+// service of the same host), or anything (a call nested in a call on
+// another host's service, or a section opened before it knew its service).
+// So a writer retiring one host's services never waits for a call that
+// only another host's services are running, however long it runs.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace junction::detail {
 
+struct Host;
+struct ServiceEntry;
+
+// A section's scope as a record holds it: a ServiceEntry's address, a
+// Host's address with kHostScopeBit set (any service of that host), or
+// kAnyScope. Both structures are aligned to more than 1, so the bit is free.
+inline constexpr std::uintptr_t kHostScopeBit = 1;
+inline constexpr std::uintptr_t kAnyScope = ~std::uintptr_t{0};
+
 struct alignas(64) ReaderRecord {
   std::atomic<std::uint64_t> epoch{0};  // 0: not inside a section
+  // The outermost section's scope, widened by nested ones; meaningful while
+  // epoch is not 0. Only this record's thread writes it.
+  std::atomic<std::uintptr_t> scope{kAnyScope};
   std::atomic<bool> in_use{false};
   ReaderRecord* next = nullptr;
   std::uint32_t index = 0;
@@ -38,34 +61,39 @@ extern bool readers_need_fence;
 
 ReaderRecord* reader_register_thread();
 
-// Waits for every section entered before the call. Must not be called from
-// inside a section (it would wait for itself).
-void synchronize();
+// Widens the scope of the thread's current section to cover scope (a
+// service's or kAnyScope) too, before the nested section touches it.
+void widen_scope(ReaderRecord* record, std::uintptr_t scope) noexcept;
+
+// Waits for every section entered before the call whose scope covers one
+// of services (sorted by std::less), all of which belong to host: a section
+// on one of them, on any service of host, or on anything. Must not be
+// called from inside a section (it would wait for itself).
+void synchronize(const Host* host, const std::vector<ServiceEntry*>& services);
 
 [[nodiscard]] inline bool in_read_section() noexcept {
   const ReaderRecord* record = tls_state.record;
   return record != nullptr && record->epoch.load(std::memory_order_relaxed) != 0;
 }
 
+// Orders a record's stores before the section's reads (see above).
+inline void reader_fence() noexcept {
+  if (readers_need_fence) [[unlikely]] {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+}
+
+// The scope of a section opened before it knows its service (see narrow).
+struct UnknownService {};
+
 class ReadSection {
  public:
-  ReadSection() noexcept {
-    ReaderRecord* record = tls_state.record;
-    if (record == nullptr) [[unlikely]] {
-      record = reader_register_thread();
-    }
-    // Only this thread writes its record's epoch, so a relaxed load is exact.
-    if (record->epoch.load(std::memory_order_relaxed) != 0) [[unlikely]] {
-      return;  // nested: the outermost section covers this one
-    }
-    outermost_record_ = record;
-    record->epoch.store(global_epoch.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    if (readers_need_fence) [[unlikely]] {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-    } else {
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    }
-  }
+  // A section for a call on service.
+  explicit ReadSection(const ServiceEntry& service) noexcept
+      : ReadSection(reinterpret_cast<std::uintptr_t>(&service)) {}
+  explicit ReadSection(UnknownService /*unused*/) noexcept : ReadSection(kAnyScope) {}
   ~ReadSection() {
     if (outermost_record_ != nullptr) {
       outermost_record_->epoch.store(0, std::memory_order_release);
@@ -74,7 +102,38 @@ class ReadSection {
   ReadSection(const ReadSection&) = delete;
   ReadSection& operator=(const ReadSection&) = delete;
 
+  // Narrows a section opened with UnknownService to service, once it knows
+  // that from here on it touches only service and its host (and what it
+  // touched before is not retired by synchronize). A nested section stays
+  // as wide as its outermost one.
+  void narrow(const ServiceEntry& service) noexcept {
+    if (outermost_record_ != nullptr) {
+      outermost_record_->scope.store(reinterpret_cast<std::uintptr_t>(&service),
+                                     std::memory_order_relaxed);
+    }
+  }
+
  private:
+  explicit ReadSection(std::uintptr_t scope) noexcept {
+    ReaderRecord* record = tls_state.record;
+    if (record == nullptr) [[unlikely]] {
+      record = reader_register_thread();
+    }
+    // Only this thread writes its record, so relaxed loads are exact.
+    if (record->epoch.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+      // Nested: the outermost section covers this one once its scope does.
+      if (record->scope.load(std::memory_order_relaxed) != scope) {
+        widen_scope(record, scope);
+      }
+      return;
+    }
+    outermost_record_ = record;
+    record->scope.store(scope, std::memory_order_relaxed);
+    // Release: a writer that sees the epoch sees the scope stored with it.
+    record->epoch.store(global_epoch.load(std::memory_order_relaxed), std::memory_order_release);
+    reader_fence();
+  }
+
   ReaderRecord* outermost_record_ = nullptr;  // NULL when nested
 };
 

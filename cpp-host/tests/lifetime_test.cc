@@ -1,6 +1,7 @@
 // Lifetimes of services, hosts and method handles: handles that outlive
 // their service or host, re-registration, when destroy runs (exactly once,
-// never while a call is inside), and re-entrant calls from handlers.
+// never while a call is inside, and which calls a free or a destroy waits
+// for), and re-entrant calls from handlers.
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +12,22 @@ namespace jntest {
 namespace {
 
 class LifetimeTest : public LeakCheckedTest {};
+
+// jn_host_free on a thread of its own, so that a test can watch it wait.
+struct BackgroundFree {
+  explicit BackgroundFree(jn_host* host)
+      : thread([this, host] {
+          rc.store(jn_host_free(host));
+          freed.store(true);
+        }) {}
+  BackgroundFree(const BackgroundFree&) = delete;
+  BackgroundFree& operator=(const BackgroundFree&) = delete;
+  ~BackgroundFree() { thread.join(); }
+
+  std::atomic<bool> freed{false};
+  std::atomic<int32_t> rc{-1};
+  std::thread thread;  // last: starts once the fields above are made
+};
 
 // A call on a handle whose service was unregistered is JN_NOT_FOUND.
 TEST_F(LifetimeTest, CallAfterUnregisterIsNotFound) {
@@ -184,22 +201,64 @@ TEST_F(LifetimeTest, HostFreeWaitsForSyncCallInFlight) {
     code = Call(m.get(), "x", r);
   });
   ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
-  std::atomic<bool> freed{false};
-  int32_t free_rc = -1;
-  std::thread freer([&] {
-    free_rc = jn_host_free(host);
-    freed.store(true);
-  });
-  std::this_thread::sleep_for(50ms);
-  EXPECT_FALSE(freed.load()) << "jn_host_free returned while a call was in flight";
-  gate.Open();
-  EXPECT_TRUE(WaitFor([&] { return freed.load(); }));
-  freer.join();
+  {
+    const BackgroundFree free(host);
+    std::this_thread::sleep_for(50ms);
+    EXPECT_FALSE(free.freed.load()) << "jn_host_free returned while a call was in flight";
+    gate.Open();
+    EXPECT_TRUE(WaitFor([&] { return free.freed.load(); }));
+    EXPECT_EQ(free.rc.load(), JN_OK);
+  }
   caller.join();
-  EXPECT_EQ(free_rc, JN_OK);
   EXPECT_EQ(code, JN_OK);
   EXPECT_EQ(gate.destroyed.load(), 1);
   EXPECT_EQ(gate.destroyed_early.load(), 0);
+}
+
+// A call held in one host's handler holds up neither an unregistered
+// service's destroy nor jn_host_free on another host: each waits only for
+// calls that may touch its own services.
+TEST_F(LifetimeTest, AnotherHostsCallHoldsUpNeitherDestroyNorHostFree) {
+  Gate gate;
+  HostPtr busy = NewHost();
+  ASSERT_EQ(
+      Register(busy.get(), "slow", {{"m", &Gate::Handler, nullptr, &gate}}, &gate, &Gate::Destroy),
+      JN_OK);
+  MethodPtr slow = Resolve(busy.get(), "slow", "m");
+  Probe gone;
+  Probe kept;
+  jn_host* idle = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &idle, nullptr), JN_OK);
+  ASSERT_EQ(Register(idle, "gone", {{"m", &Probe::Echo, nullptr, &gone}}, &gone, &Probe::Destroy),
+            JN_OK);
+  ASSERT_EQ(Register(idle, "kept", {{"m", &Probe::Echo, nullptr, &kept}}, &kept, &Probe::Destroy),
+            JN_OK);
+  {
+    MethodPtr echo = Resolve(idle, "kept", "m");
+    ScopedResult r;
+    ASSERT_EQ(Call(echo.get(), "served", r), JN_OK);
+  }
+  int32_t code = -1;
+  std::thread caller([&] {
+    ScopedResult r;
+    code = Call(slow.get(), "held", r);
+  });
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+
+  ASSERT_EQ(jn_host_unregister(idle, "gone", nullptr), JN_OK);
+  EXPECT_TRUE(WaitFor([&] { return gone.destroyed.load() == 1; }))
+      << "an unregistered service's destroy waited for another host's call";
+  {
+    const BackgroundFree free(idle);
+    EXPECT_TRUE(WaitFor([&] { return free.freed.load(); }))
+        << "jn_host_free waited for another host's call";
+    EXPECT_EQ(gate.left.load(), 0) << "the other host's call ended before the waits did";
+    EXPECT_EQ(free.rc.load(), JN_OK);
+    gate.Open();
+  }
+  caller.join();
+  EXPECT_EQ(kept.destroyed.load(), 1);
+  EXPECT_EQ(code, JN_OK);
 }
 
 // Re-entrancy: what a handler may do with its own host.
@@ -264,6 +323,78 @@ struct Reentrant {
     x->rc.store(Register(x->host, "child", {{"m", &EchoHandler, nullptr, nullptr}}));
   }
 };
+
+// Nesting widens what a call holds up: a handler calling another host's
+// method holds up that host's free, and one calling another service of its
+// own host holds up that service's destroy. NestedGate calls outer/nest
+// (Reentrant::Nest) from a thread of its own; the nested call waits at the
+// gate.
+struct NestedGate {
+  Gate gate;
+  Reentrant outer;  // outer.inner: the gated method
+  std::atomic<int32_t> code{-1};
+
+  std::thread Start(const jn_method* nest) {
+    return std::thread([this, nest] {
+      ScopedResult r;
+      code.store(Call(nest, "x", r));
+    });
+  }
+};
+
+TEST_F(LifetimeTest, ACallNestedIntoAnotherHostHoldsUpThatHostsFree) {
+  NestedGate nested;
+  HostPtr outer_host = NewHost();
+  jn_host* inner_host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &inner_host, nullptr), JN_OK);
+  ASSERT_EQ(Register(inner_host, "slow", {{"m", &Gate::Handler, nullptr, &nested.gate}},
+                     &nested.gate, &Gate::Destroy),
+            JN_OK);
+  MethodPtr slow = Resolve(inner_host, "slow", "m");
+  nested.outer.inner = slow.get();
+  ASSERT_EQ(
+      Register(outer_host.get(), "outer", {{"nest", &Reentrant::Nest, nullptr, &nested.outer}}),
+      JN_OK);
+  MethodPtr nest = Resolve(outer_host.get(), "outer", "nest");
+  std::thread caller = nested.Start(nest.get());
+  ASSERT_TRUE(WaitFor([&] { return nested.gate.entered.load() == 1; }));
+  {
+    const BackgroundFree free(inner_host);
+    std::this_thread::sleep_for(50ms);
+    EXPECT_FALSE(free.freed.load())
+        << "jn_host_free returned while a nested call was in its handler";
+    nested.gate.Open();
+    EXPECT_TRUE(WaitFor([&] { return free.freed.load(); }));
+    EXPECT_EQ(free.rc.load(), JN_OK);
+  }
+  caller.join();
+  EXPECT_EQ(nested.code.load(), JN_OK);
+  EXPECT_EQ(nested.gate.destroyed.load(), 1);
+  EXPECT_EQ(nested.gate.destroyed_early.load(), 0);
+}
+
+TEST_F(LifetimeTest, ACallNestedIntoAnotherServiceHoldsUpItsDestroy) {
+  NestedGate nested;
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "slow", {{"m", &Gate::Handler, nullptr, &nested.gate}},
+                     &nested.gate, &Gate::Destroy),
+            JN_OK);
+  MethodPtr slow = Resolve(host.get(), "slow", "m");
+  nested.outer.inner = slow.get();
+  ASSERT_EQ(Register(host.get(), "outer", {{"nest", &Reentrant::Nest, nullptr, &nested.outer}}),
+            JN_OK);
+  MethodPtr nest = Resolve(host.get(), "outer", "nest");
+  std::thread caller = nested.Start(nest.get());
+  ASSERT_TRUE(WaitFor([&] { return nested.gate.entered.load() == 1; }));
+  ASSERT_EQ(jn_host_unregister(host.get(), "slow", nullptr), JN_OK);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(nested.gate.destroyed.load(), 0) << "destroy ran while a nested call was inside";
+  nested.gate.Open();
+  caller.join();
+  EXPECT_EQ(nested.code.load(), JN_OK);
+  EXPECT_TRUE(WaitFor([&] { return nested.gate.destroyed.load() == 1; }));
+  EXPECT_EQ(nested.gate.destroyed_early.load(), 0);
+}
 
 // A handler may unregister its own service: its call completes, later
 // calls are JN_NOT_FOUND, and destroy runs once after it returned.
