@@ -366,6 +366,71 @@ func TestUnregisterAndClose(t *testing.T) {
 	waitForBaseline(t, baseline)
 }
 
+// Close waits for calls on its own host's services only: a call held in
+// another host's handler does not hold it up.
+func TestCloseDoesNotWaitForAnotherHostsCall(t *testing.T) {
+	busy := newHost(t)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseHeld := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseHeld() // before the cleanups, which close busy
+	held := junction.NewService("held").Method("wait", func(context.Context, []byte) ([]byte, error) {
+		close(entered)
+		<-release
+		return []byte("released"), nil
+	})
+	if err := busy.Register(held); err != nil {
+		t.Fatal(err)
+	}
+	wait := method(t, busy, "held", "wait")
+	answered := make(chan error, 1)
+	go func() {
+		_, err := wait.Call(context.Background(), nil)
+		answered <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held call never reached its handler")
+	}
+
+	idle, err := junction.NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Register(goecho.Service(idle)); err != nil {
+		t.Fatal(err)
+	}
+	echo, err := idle.Method(goecho.Name, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := echo.Call(context.Background(), []byte("served")); err != nil {
+		t.Fatal(err)
+	}
+	echo.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- idle.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for a call on another host")
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("the held call ended before Close returned: %v", err)
+	default:
+	}
+	releaseHeld()
+	if err := <-answered; err != nil {
+		t.Fatalf("the held call: %v", err)
+	}
+}
+
 func TestServicesListsRegisteredAndRoutedServicesByName(t *testing.T) {
 	host := echoHost(t)
 	const url = "zmq+inproc://go-test-services"
