@@ -354,12 +354,14 @@ typedef void (*jn_done_fn)(void* user_data, jn_result* result);
 
 /* Calls a method asynchronously. request: transferred on JN_OK (the
  * caller's struct is marked released; NULL means an empty request); the host
- * releases it once the handler is done with it. A deadline that has already
- * passed is accepted and answered through done. A synchronous handler holds
- * a host worker thread until it returns. A routed method's call is sent on
- * the calling thread when its connection is up and has room, otherwise by a
- * worker (waiting for the connection); its connection's own thread receives
- * the answer.
+ * releases it once the handler is done with it, a routed method's once the
+ * call is sent (from 4 KiB, sent without a copy and released once written,
+ * on the connection's I/O thread), not when its answer comes. Release may
+ * run on any thread. A deadline that has already passed is accepted and
+ * answered through done. A synchronous handler holds a host worker thread
+ * until it returns. A routed method's call is sent on the calling thread
+ * when its connection is up and has room, otherwise by a worker (waiting
+ * for the connection); its connection's own thread receives the answer.
  * done: called exactly once if and only if this returns JN_OK, also on
  * deadline expiry (JN_DEADLINE_EXCEEDED) and host shutdown (JN_CANCELLED).
  * On any other return nothing was started and the request is still the

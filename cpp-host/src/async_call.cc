@@ -12,9 +12,11 @@ namespace {
 std::atomic<std::uint64_t> next_call_id{1};
 
 std::mutex completions_mutex;
+// Never destroyed: a route's thread may still finish a call (jn_complete)
+// while the process exits.
 std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>>& completions() {
-  static std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>> table;
-  return table;
+  static auto* const table = new std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>>;
+  return *table;
 }
 
 // Finishes an asynchronous handler invocation: normalises and delivers its
@@ -152,7 +154,7 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
   const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
   const jn_bytes request{call->request.data, call->request.len};
-  if (method.async_handler == nullptr) {
+  if (method.async_handler == nullptr && method.start_routed == nullptr) {
     jn_result result{};
     invoke_handler(method.handler, method.ctx, request, call->deadline_ns, &result);
     pending_answer(call, &result);
@@ -161,6 +163,12 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
   }
   if (!await_completion(call)) {
     pending_answer_code(call, JN_RESOURCE_EXHAUSTED, "cannot track the call");
+    return;
+  }
+  if (method.start_routed != nullptr) {
+    // Sent, or finished here: either way the route completes it.
+    static_cast<void>(method.start_routed(method.ctx, call->request, call->deadline_ns,
+                                          jn_completion{call->id, 0}, /*may_wait=*/true));
     return;
   }
   try {
@@ -184,8 +192,8 @@ bool pending_start_now(const std::shared_ptr<PendingCall>& call) noexcept {
   }
   const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
-  if (method.start_now(method.ctx, jn_bytes{call->request.data, call->request.len},
-                       call->deadline_ns, jn_completion{call->id, 0})) {
+  if (method.start_routed(method.ctx, call->request, call->deadline_ns, jn_completion{call->id, 0},
+                          /*may_wait=*/false)) {
     return true;
   }
   // Not sent, so no one else can complete it: back to as accepted.
@@ -279,7 +287,7 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
   // A routed method's call starts here when it can be sent at once, saving
   // the hand-off to a worker; otherwise, and for every other method, on a
   // worker.
-  if (method->method->start_now == nullptr || !pending_start_now(call)) {
+  if (method->method->start_routed == nullptr || !pending_start_now(call)) {
     boost::asio::post(host->workers.context(), [call] { pending_run(call); });
   }
   return report(status, JN_OK, "");

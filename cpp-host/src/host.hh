@@ -43,15 +43,16 @@ struct MethodEntry {
   // through a handle); lowered with release order as a holder's last touch,
   // so a routed service may drop an entry it reads as 0 under the mutex.
   std::atomic<std::uint32_t> holders{0};
-  // A registered method has one of the two; a routed method has both, and
-  // its asynchronous calls take async_handler.
+  // A registered method has one of the two; a routed method has handler
+  // and start_routed.
   jn_handler_fn handler = nullptr;
   jn_async_handler_fn async_handler = nullptr;
-  // A routed method's also: starts an asynchronous call on the caller's
-  // thread when that needs no wait, returning whether it did; if not,
-  // nothing was done and a worker runs async_handler.
-  bool (*start_now)(void* ctx, jn_bytes request, std::int64_t deadline_ns,
-                    jn_completion completion) = nullptr;
+  // A routed method's asynchronous start (routed_start): sends the call,
+  // taking request, the call's own buffer, as it does. With !may_wait (on
+  // the caller's thread) a call that would wait is left untouched and
+  // false returned, for a worker to start it again with may_wait.
+  bool (*start_routed)(void* ctx, jn_buffer& request, std::int64_t deadline_ns,
+                       jn_completion completion, bool may_wait) = nullptr;
   void* ctx = nullptr;
   MethodStats stats;
   std::shared_ptr<void> keep_alive;  // what ctx points into, for methods made by the host
@@ -131,7 +132,7 @@ bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t 
 // current thread, inside a ReadSection.
 void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
 
-// Starts one accepted call of a method with start_now on the current
+// Starts one accepted call of a method with start_routed on the current
 // thread, inside the caller's ReadSection, if it can be sent without a
 // wait; returns whether it was. If not, the call is as accepted, for
 // pending_run.

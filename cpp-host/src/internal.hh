@@ -77,14 +77,12 @@ struct LentSpace {
 extern constinit thread_local LentSpace tls_lent_space __attribute__((tls_model("initial-exec")));
 
 // The handlers of every routed method (jn_host_route): its call goes to
-// another host. routed_call waits for the answer; routed_call_async, for
-// asynchronous calls, returns once the call is sent; routed_start_now sends
-// one only if it can at once (MethodEntry::start_now).
+// another host. routed_call waits for the answer; routed_start, for
+// asynchronous calls, returns once the call is sent (MethodEntry::
+// start_routed).
 void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_result* result);
-void routed_call_async(void* ctx, jn_bytes request, std::int64_t deadline_ns,
-                       jn_completion completion);
-bool routed_start_now(void* ctx, jn_bytes request, std::int64_t deadline_ns,
-                      jn_completion completion);
+bool routed_start(void* ctx, jn_buffer& request, std::int64_t deadline_ns, jn_completion completion,
+                  bool may_wait);
 
 // The message of the exception being handled, for the exception wall.
 std::string current_exception_message();

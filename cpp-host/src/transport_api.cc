@@ -44,17 +44,11 @@ void routed_call(void* ctx, jn_bytes request, std::int64_t deadline_ns, jn_resul
   routed->client->call(routed->service, routed->method, request, deadline_ns, result);
 }
 
-void routed_call_async(void* ctx, jn_bytes request, std::int64_t deadline_ns,
-                       jn_completion completion) {
+bool routed_start(void* ctx, jn_buffer& request, std::int64_t deadline_ns, jn_completion completion,
+                  bool may_wait) {
   const auto* routed = static_cast<const RoutedMethod*>(ctx);
-  routed->client->start_call(routed->service, routed->method, request, deadline_ns, completion);
-}
-
-bool routed_start_now(void* ctx, jn_bytes request, std::int64_t deadline_ns,
-                      jn_completion completion) {
-  const auto* routed = static_cast<const RoutedMethod*>(ctx);
-  return routed->client->try_start_call(routed->service, routed->method, request, deadline_ns,
-                                        completion);
+  return routed->client->start_call(routed->service, routed->method, request, deadline_ns,
+                                    completion, may_wait);
 }
 
 namespace {
@@ -364,8 +358,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
           detail::RoutedMethod{client, name, std::string(method)});
       auto made = std::make_unique<detail::MethodEntry>();
       made->handler = detail::routed_call;
-      made->async_handler = detail::routed_call_async;
-      made->start_now = detail::routed_start_now;
+      made->start_routed = detail::routed_start;
       made->ctx = routed.get();
       made->keep_alive = std::move(routed);
       return made;

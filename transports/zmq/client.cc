@@ -117,6 +117,72 @@ jn_buffer frame_response(zmq::message_t&& payload) {
   return jn_buffer{static_cast<std::uint8_t*>(frame->data()), frame->size(), release_frame, frame};
 }
 
+// Requests of asynchronous calls (which own them) this long or longer are
+// lent to their payload frame rather than copied: below it a copy costs
+// less than the allocation and the release on libzmq's I/O thread that
+// lending takes.
+constexpr std::uint64_t kLendRequestMinBytes = 4096;
+
+// Releases a request lent to a payload frame once libzmq is done with it
+// (on its I/O thread, or the receiver's for zmq+inproc).
+void release_lent_request(void* /*data*/, void* lent) {
+  tsan_take_over(lent);
+  auto* request = static_cast<jn_buffer*>(lent);
+  jn_buffer_release(request);
+  delete request;
+}
+
+// Makes the payload frame of a call being sent into frame. An asynchronous
+// call's request (owned: the call's buffer) is taken from the call for the
+// send, so that an answer finishing the call on another thread never
+// releases it under the sender: once sent it is released (copied) or the
+// frame's (lent); not sent, it is given back, before the frame (made
+// first, so closed after this) is closed. A synchronous call's request is
+// borrowed and copied.
+class RequestFrame {
+ public:
+  RequestFrame(jn_bytes request, jn_buffer* owned, zmq::message_t& frame) : owned_(owned) {
+    if (owned_ == nullptr || request.len < kLendRequestMinBytes) {
+      frame = zmq::message_t(request.data, request.len);
+      if (owned_ != nullptr) {
+        taken_ = detail::buffer_take(*owned_);
+      }
+      return;
+    }
+    lent_ = new jn_buffer(*owned_);
+    try {
+      // libzmq only reads a frame's data (a zmq+inproc receiver, junction's
+      // listener, as well).
+      frame = zmq::message_t(const_cast<std::uint8_t*>(lent_->data), lent_->len,
+                             release_lent_request, lent_);
+    } catch (...) {
+      delete lent_;
+      lent_ = nullptr;
+      throw;
+    }
+    owned_->release = nullptr;  // the frame's while it is sent
+    tsan_hand_over(lent_);
+  }
+  RequestFrame(const RequestFrame&) = delete;
+  RequestFrame& operator=(const RequestFrame&) = delete;
+  ~RequestFrame() {
+    if (sent_) {
+      jn_buffer_release(&taken_);
+    } else if (owned_ != nullptr) {
+      // The frame's release then finds nothing left to release.
+      *owned_ = lent_ != nullptr ? detail::buffer_take(*lent_) : taken_;
+    }
+  }
+
+  void sent() noexcept { sent_ = true; }
+
+ private:
+  jn_buffer* const owned_;
+  jn_buffer* lent_ = nullptr;  // the frame's release frees it
+  jn_buffer taken_{};          // a copied request, taken from the call
+  bool sent_ = false;
+};
+
 }  // namespace
 
 struct Client::Waiter {
@@ -573,8 +639,8 @@ std::string Client::no_link_message() {
 }
 
 bool Client::send_call(Waiter& waiter, std::string_view service, std::string_view method,
-                       jn_bytes request, std::int64_t deadline_ns, jn_result* result,
-                       bool may_wait) {
+                       jn_bytes request, jn_buffer* owned, std::int64_t deadline_ns,
+                       jn_result* result, bool may_wait) {
   using detail::status_assign;
   if (request.len > options_.max_payload_bytes) {
     status_assign(&result->status, JN_RESOURCE_EXHAUSTED,
@@ -646,11 +712,12 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
     return false;
   }
   zmq::message_t frames[3] = {zmq::message_t(waiter.listener_id.data(), waiter.listener_id.size()),
-                              zmq::message_t(header.data(), header.size()),
-                              zmq::message_t(request.data, request.len)};
+                              zmq::message_t(header.data(), header.size()), zmq::message_t()};
+  RequestFrame payload(request, owned, frames[2]);
   for (;;) {
     const int error = socket_->send(frames);
     if (error == 0) {
+      payload.sent();
       listed.kept = true;
       return true;
     }
@@ -704,7 +771,8 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     Waiter waiter(*this);
     // Until the call returns, its caller's cancel ends its waits.
     const detail::CancelWait cancellation(detail::tls_call_cancel, cancel_wait, &waiter);
-    if (!send_call(waiter, service, method, request, deadline_ns, result, /*may_wait=*/true)) {
+    if (!send_call(waiter, service, method, request, nullptr, deadline_ns, result,
+                   /*may_wait=*/true)) {
       return;
     }
     const Listed listed{*this, waiter};  // whatever happens from here, unlisted
@@ -755,20 +823,9 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
   }
 }
 
-void Client::start_call(std::string_view service, std::string_view method, jn_bytes request,
-                        std::int64_t deadline_ns, jn_completion completion) noexcept {
-  static_cast<void>(start_async(service, method, request, deadline_ns, completion,
-                                /*may_wait=*/true));
-}
-
-bool Client::try_start_call(std::string_view service, std::string_view method, jn_bytes request,
-                            std::int64_t deadline_ns, jn_completion completion) noexcept {
-  return start_async(service, method, request, deadline_ns, completion, /*may_wait=*/false);
-}
-
-bool Client::start_async(std::string_view service, std::string_view method, jn_bytes request,
-                         std::int64_t deadline_ns, jn_completion completion,
-                         bool may_wait) noexcept {
+bool Client::start_call(std::string_view service, std::string_view method, jn_buffer& request,
+                        std::int64_t deadline_ns, jn_completion completion,
+                        bool may_wait) noexcept {
   jn_result result{};
   try {
     {
@@ -786,7 +843,8 @@ bool Client::start_async(std::string_view service, std::string_view method, jn_b
     call->deadline_node = staging.extract(staging.emplace(deadline_ns, call.get()));
     // Until it is finished, the cancel of the call it serves ends it.
     call->cancellation.emplace(detail::tls_call_cancel, cancel_async, call.get());
-    if (send_call(*call, service, method, request, deadline_ns, &result, may_wait)) {
+    if (send_call(*call, service, method, jn_bytes{request.data, request.len}, &request,
+                  deadline_ns, &result, may_wait)) {
       {
         std::lock_guard lock(mutex_);
         AsyncCall& sent = *call.release();  // the client's from here

@@ -12,8 +12,8 @@
 //
 // An asynchronous call (a routed method's jn_call_async) is sent on the
 // thread that starts it, which then returns: jn_call_async's caller when
-// the connection is up and has room (try_start_call), a host worker
-// otherwise. The client's asynchronous thread, started with the first such
+// the connection is up and has room (start_call that may not wait), a host
+// worker otherwise. The client's asynchronous thread, started with the first such
 // call, receives for everyone while asynchronous calls are in flight and no
 // caller receives, and finishes each of them (jn_complete) when its answer
 // comes, its deadline passes, its cancel is signalled or its connection is
@@ -88,16 +88,16 @@ class Client {
   // One asynchronous call, finished with jn_complete(completion): at once
   // on this thread when it cannot be sent, otherwise on the client's
   // asynchronous thread. The cancel of the call running on this thread
-  // (jn_call_cancel) cancels it until then. request: read only until this
-  // returns.
-  void start_call(std::string_view service, std::string_view method, jn_bytes request,
-                  std::int64_t deadline_ns, jn_completion completion) noexcept;
-  // start_call if it can send at once: the connection is up and its queue
-  // has room. Otherwise returns false with nothing done (completion
-  // untouched): start_call then waits, or says why the call failed.
-  [[nodiscard]] bool try_start_call(std::string_view service, std::string_view method,
-                                    jn_bytes request, std::int64_t deadline_ns,
-                                    jn_completion completion) noexcept;
+  // (jn_call_cancel) cancels it until then. request: the call's own; once
+  // the call is sent it is released (a copy was sent) or lent to the frame
+  // sent, released when libzmq is done with it (4 KiB or more), so that a
+  // call whose answer is slow to come holds no request; not sent, it is
+  // left as it was. Returns true once the call is sent or
+  // finished. With !may_wait, a call that would have to wait (the
+  // connection is not up, or its queue is full) returns false with nothing
+  // done (request and completion untouched), for a caller that may wait.
+  bool start_call(std::string_view service, std::string_view method, jn_buffer& request,
+                  std::int64_t deadline_ns, jn_completion completion, bool may_wait) noexcept;
 
  private:
   enum class Link { connecting, up, down };
@@ -106,13 +106,11 @@ class Client {
 
   // Checks waiter's request, waits for the connection (unless !may_wait),
   // lists waiter and sends the call. Returns whether it was sent; if not,
-  // result holds why and waiter is not listed.
+  // result holds why and waiter is not listed. owned: the buffer request
+  // views when the call owns it (start_call), else NULL (copied).
   bool send_call(Waiter& waiter, std::string_view service, std::string_view method,
-                 jn_bytes request, std::int64_t deadline_ns, jn_result* result, bool may_wait);
-  // start_call and try_start_call: true once the call is sent or (may_wait)
-  // finished.
-  bool start_async(std::string_view service, std::string_view method, jn_bytes request,
-                   std::int64_t deadline_ns, jn_completion completion, bool may_wait) noexcept;
+                 jn_bytes request, jn_buffer* owned, std::int64_t deadline_ns, jn_result* result,
+                 bool may_wait);
   // Under mutex_: takes waiter out of the table, handing the receiving role
   // on if no one holds it.
   void unlist(const Waiter& waiter);

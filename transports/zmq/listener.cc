@@ -498,6 +498,9 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       // Out of memory while reading or answering: the call is dropped and
       // its caller sees its deadline or the connection.
     }
+    // Closed now, not at the next receive: a zmq+inproc request is the
+    // caller's own buffer, lent, which it releases once closed here.
+    frames.clear();
     const std::int64_t call_ns = jn_now_ns() - start_ns;
     lock.lock();
     call_ns_average_ += (call_ns - call_ns_average_) / 8;

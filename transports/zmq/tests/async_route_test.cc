@@ -3,7 +3,8 @@
 // route's own thread receives and finishes them, so many are in flight on
 // one worker; a deadline, a lost connection, or a
 // route gone before the answer each finish them once, and they share the
-// connection with synchronous callers.
+// connection with synchronous callers. A call's request is released once
+// the call is sent.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -192,10 +194,119 @@ TEST_P(AsyncRouteTest, SynchronousAndAsynchronousCallersShareTheConnection) {
   EXPECT_TRUE(eventually([&] { return client.route_stats("test").in_flight == 0; }));
 }
 
+// An asynchronous call made through the C ABI with a request of the test's,
+// whose releases it counts, and the service "hold", whose method "echo"
+// answers the request once the test opens it (or after 20 s).
+struct TrackedCall {
+  explicit TrackedCall(std::size_t size) : bytes(size) {
+    for (std::size_t i = 0; i < size; ++i) {
+      bytes[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    }
+  }
+  std::vector<std::uint8_t> bytes;
+  std::atomic<int> releases{0};
+  std::promise<std::pair<std::int32_t, std::vector<std::uint8_t>>> answer;  // code, response
+
+  static void release(jn_buffer* buffer) {
+    static_cast<TrackedCall*>(buffer->private_data)->releases.fetch_add(1);
+    buffer->release = nullptr;
+  }
+  static void done(void* self, jn_result* result) {
+    const auto* data = result->response.data;
+    static_cast<TrackedCall*>(self)->answer.set_value(
+        {result->status.code, std::vector<std::uint8_t>(data, data + result->response.len)});
+    jn_result_release(result);
+  }
+  [[nodiscard]] std::int32_t start(const jn_method* method) {
+    jn_buffer request{bytes.data(), bytes.size(), &release, this};
+    return jn_call_async(method, &request, jn_now_ns() + millis(20'000), &done, this, nullptr);
+  }
+  // The answer echoes the request.
+  void expect_echoed() {
+    auto outcome = answer.get_future();
+    ASSERT_EQ(outcome.wait_for(seconds(10)), std::future_status::ready);
+    const auto [code, response] = outcome.get();
+    EXPECT_EQ(code, JN_OK);
+    EXPECT_TRUE(response == bytes)
+        << bytes.size() << " bytes sent, " << response.size() << " answered";
+  }
+};
+
+junction::Service hold_service(std::atomic<bool>& open, std::atomic<int>& entered) {
+  junction::Service hold("hold");
+  hold.method("echo", [&open, &entered](auto request, Deadline) {
+    entered.fetch_add(1);
+    const std::int64_t give_up = jn_now_ns() + millis(20'000);
+    while (!open.load() && jn_now_ns() < give_up) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return Buffer::copy_of(std::vector<std::uint8_t>(request.begin(), request.end()));
+  });
+  return hold;
+}
+
+// A call's request is released once the call is sent, not when its answer
+// comes: copied (64 B) or lent to libzmq without a copy (64 KiB, released
+// once written; over zmq+inproc, once the listener is done with it). The
+// answers come back whole, and each request is released exactly once.
+TEST_P(AsyncRouteTest, ARequestIsReleasedOnceSentNotWhenAnswered) {
+  std::atomic<bool> open{false};
+  std::atomic<int> entered{0};
+  junction::Host server;
+  server.register_service(hold_service(open, entered));
+  junction::Listener listener = server.listen(listen_url());
+  const OpenOnExit open_on_exit{open};
+  junction::Host client(junction::HostOptions{1});
+  client.route("hold", std::string(listener.url()));
+  const junction::Method echo = client.resolve("hold", "echo");
+  open = true;
+  ASSERT_EQ(echo.call("up", junction::deadline_after(seconds(20))).text(), "up");
+  open = false;
+  entered = 0;
+  TrackedCall copied(64);
+  TrackedCall lent(64 << 10);
+  ASSERT_EQ(copied.start(echo.raw()), JN_OK);
+  ASSERT_EQ(lent.start(echo.raw()), JN_OK);
+  ASSERT_TRUE(eventually([&] { return entered.load() == 2; }));
+  EXPECT_TRUE(eventually([&] { return copied.releases.load() == 1; }))
+      << "a 64 B request was held until its answer";
+  if (GetParam() == "inproc") {
+    EXPECT_EQ(lent.releases.load(), 0) << "released while the listener reads it";
+  } else {
+    EXPECT_TRUE(eventually([&] { return lent.releases.load() == 1; }))
+        << "a 64 KiB request was held until its answer";
+  }
+  open = true;
+  copied.expect_echoed();
+  lent.expect_echoed();
+  EXPECT_TRUE(eventually([&] { return lent.releases.load() == 1; }));
+  EXPECT_EQ(copied.releases.load(), 1);
+  EXPECT_EQ(lent.releases.load(), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, AsyncRouteTest, testing::Values("tcp", "ipc", "inproc"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
+
+// A call that cannot be sent (nothing listens) fails UNAVAILABLE and its
+// request, copied or to be lent, is released exactly once.
+TEST(AsyncRouteRequestTest, ARequestOfACallNeverSentIsReleasedOnce) {
+  TempDir dir;
+  junction::Host client(junction::HostOptions{1});
+  client.route("hold", dir.ipc_url("nobody"));
+  const junction::Method echo = client.resolve("hold", "echo");
+  for (const std::size_t size : {std::size_t{64}, std::size_t{64} << 10}) {
+    TrackedCall call(size);
+    ASSERT_EQ(call.start(echo.raw()), JN_OK);
+    auto outcome = call.answer.get_future();
+    ASSERT_EQ(outcome.wait_for(seconds(10)), std::future_status::ready);
+    EXPECT_EQ(outcome.get().first, JN_UNAVAILABLE) << size << " bytes";
+    EXPECT_TRUE(eventually([&] { return call.releases.load() == 1; })) << size << " bytes";
+    std::this_thread::sleep_for(milliseconds(20));  // time for a second release to show
+    EXPECT_EQ(call.releases.load(), 1) << size << " bytes";
+  }
+}
 
 // A listener that closes with calls in flight (its drain deadline cutting
 // them short) fails each of them UNAVAILABLE, well within its deadline.
