@@ -160,7 +160,7 @@ class RequestFrame {
       lent_ = nullptr;
       throw;
     }
-    owned_->release = nullptr;  // the frame's while it is sent
+    *owned_ = jn_buffer{};  // the frame's while it is sent
     tsan_hand_over(lent_);
   }
   RequestFrame(const RequestFrame&) = delete;

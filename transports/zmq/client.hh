@@ -13,9 +13,9 @@
 // An asynchronous call (a routed method's jn_call_async) is sent on the
 // thread that starts it, which then returns: jn_call_async's caller when
 // the connection is up and has room (start_call that may not wait), a host
-// worker otherwise. The client's asynchronous thread, started with the first such
-// call, receives for everyone while asynchronous calls are in flight and no
-// caller receives, and finishes each of them (jn_complete) when its answer
+// worker otherwise. The client's asynchronous thread, started with the
+// first such call, receives for everyone while asynchronous calls are in
+// flight and no caller receives, and finishes each of them (jn_complete) when its answer
 // comes, its deadline passes, its cancel is signalled or its connection is
 // lost. So a host worker is held at most to connect and send, however long
 // the answers take.
@@ -92,10 +92,10 @@ class Client {
   // the call is sent it is released (a copy was sent) or lent to the frame
   // sent, released when libzmq is done with it (4 KiB or more), so that a
   // call whose answer is slow to come holds no request; not sent, it is
-  // left as it was. Returns true once the call is sent or
-  // finished. With !may_wait, a call that would have to wait (the
-  // connection is not up, or its queue is full) returns false with nothing
-  // done (request and completion untouched), for a caller that may wait.
+  // left as it was. Returns true once the call is sent or finished. With
+  // !may_wait, a call that would have to wait (the connection is not up,
+  // or its queue is full) returns false with nothing done (request and
+  // completion untouched), for a caller that may wait.
   bool start_call(std::string_view service, std::string_view method, jn_buffer& request,
                   std::int64_t deadline_ns, jn_completion completion, bool may_wait) noexcept;
 

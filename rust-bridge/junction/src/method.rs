@@ -220,10 +220,11 @@ impl Method {
     /// starts now; the returned future resolves to its outcome and needs no
     /// particular runtime (a waker is woken from the thread that answers).
     /// `request` is handed to the host without a copy (a `Vec<u8>` is
-    /// released by Rust once the handler is done with it). A routed (remote)
-    /// method's call is sent on this thread when its connection is up
-    /// (otherwise by a worker), and the route's own thread receives the
-    /// answer, so any number of them are in flight at once.
+    /// released by Rust once the handler is done with it, on whichever
+    /// thread that is). A routed (remote) method's call is sent on this
+    /// thread when its connection is up (otherwise by a worker), its request
+    /// released once sent, and the route's own thread receives the answer,
+    /// so any number of them are in flight at once.
     ///
     /// Dropping the future before it resolves cancels the call
     /// (`jn_call_async_cancellable`): its handler sees it
