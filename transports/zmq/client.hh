@@ -15,10 +15,10 @@
 // the connection is up and has room (start_call that may not wait), a host
 // worker otherwise. The client's asynchronous thread, started with the
 // first such call, receives for everyone while asynchronous calls are in
-// flight and no caller receives, and finishes each of them (jn_complete) when its answer
-// comes, its deadline passes, its cancel is signalled or its connection is
-// lost. So a host worker is held at most to connect and send, however long
-// the answers take.
+// flight and no caller receives, and finishes each of them (jn_complete)
+// when its answer comes, its deadline passes, its cancel is signalled or
+// its connection is lost. So a host worker is held at most to connect and
+// send, however long the answers take.
 //
 // A second connection to the listener (tcp and ipc), the liveness
 // connection, carries nothing but ZMTP heartbeats, in a context of its own
