@@ -395,21 +395,10 @@ func TestCloseDoesNotWaitForAnotherHostsCall(t *testing.T) {
 		t.Fatal("the held call never reached its handler")
 	}
 
-	idle, err := junction.NewHost()
-	if err != nil {
+	idle := echoHost(t) // closed below; its cleanup's Close is then a no-op
+	if _, err := method(t, idle, goecho.Name, "echo").Call(context.Background(), []byte("served")); err != nil {
 		t.Fatal(err)
 	}
-	if err := idle.Register(goecho.Service(idle)); err != nil {
-		t.Fatal(err)
-	}
-	echo, err := idle.Method(goecho.Name, "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := echo.Call(context.Background(), []byte("served")); err != nil {
-		t.Fatal(err)
-	}
-	echo.Close()
 	closed := make(chan error, 1)
 	go func() { closed <- idle.Close() }()
 	select {
