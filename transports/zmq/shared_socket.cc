@@ -187,8 +187,13 @@ bool SharedSocket::wait(std::int64_t deadline_ns) noexcept {
     timeout_ptr = &timeout;
   }
   if (ppoll(fds, 2, timeout_ptr, nullptr) > 0 && (fds[1].revents & POLLIN) != 0) {
-    std::uint64_t drained = 0;
-    static_cast<void>(read(wake_fd_, &drained, sizeof(drained)));
+    // Once the socket is closed the wake-up is left set, so that every
+    // thread waiting, or about to, returns: not only the first to wake.
+    std::lock_guard lock(mutex_);
+    if (socket_) {
+      std::uint64_t drained = 0;
+      static_cast<void>(read(wake_fd_, &drained, sizeof(drained)));
+    }
   }
   return false;
 }

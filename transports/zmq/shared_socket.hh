@@ -124,8 +124,9 @@ class SharedSocket {
   bool wait(std::int64_t deadline_ns) noexcept;
   void wake() const noexcept;
 
-  // Closes the socket: later sends fail (ENOTSOCK) and nothing more is
-  // received. Messages already sent are flushed for up to linger_ms.
+  // Closes the socket: later sends fail (ENOTSOCK), nothing more is
+  // received, and every wait, now or later, returns. Messages already sent
+  // are flushed for up to linger_ms.
   void close(int linger_ms) noexcept;
 
   // Runs f(socket) under the socket's mutex.
