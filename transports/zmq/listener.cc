@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <wire/frame.hh>
 
 #include "cancel.hh"
@@ -279,8 +280,15 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   const bool drained = wait_for_calls(lock, drain_deadline_ns);
   stopping_.store(true);
   role_free_.notify_all();
+  queue_changed_.notify_all();
   arm_takeover_timer(1);  // long past: wakes the standby, which stops
+  // Calls queued behind handlers the drain did not wait for are dropped
+  // unanswered, as are those still unread: their callers see the
+  // connection close or their deadlines.
+  std::deque<ReadyCall> dropped;
+  dropped.swap(queued_);
   lock.unlock();
+  dropped.clear();
   // Open until the listener's socket is closed, so its message is not
   // dropped before the receiver takes it.
   std::optional<zmq::socket_t> waker = wake_blocked_receiver();
@@ -314,7 +322,7 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   // listener alive; the others end now.
   lock.lock();
   if (drained) {
-    changed_.wait(lock, [this] { return threads_ == 0; });
+    changed_.wait(lock, [this] { return threads_ == 0 && !queue_reader_running_; });
   }
   return drained;
 }
@@ -462,7 +470,10 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
         break;
       }
     }
-    ++in_flight_;
+    if (++in_flight_ == options_.max_in_flight) {
+      start_queue_reader();
+      queue_changed_.notify_all();
+    }
     const std::int64_t start_ns = jn_now_ns();
     // Calls are queueing and worth serving side by side (recent calls have
     // been slow): a waiting thread receives the next ones while this one
@@ -504,6 +515,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     const std::int64_t call_ns = jn_now_ns() - start_ns;
     lock.lock();
     call_ns_average_ += (call_ns - call_ns_average_) / 8;
+    run_queued(lock);
     if (--in_flight_ == 0) {
       changed_.notify_all();
     }
@@ -515,17 +527,24 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
 }
 
 void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
+  if (std::optional<ReadyCall> call = read_call(frames, frame_count)) {
+    run(*call);
+  }
+}
+
+std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_t>& frames,
+                                                       std::size_t frame_count) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (frames.size() < 2) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
-    return;  // no header frame: nothing to answer
+    return std::nullopt;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
   const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
   if (backlog->answers.load(std::memory_order_relaxed) >=
       kUnreadAnswersDropFactor * options_.max_unread_answers) {
     dropped_unread_.fetch_add(1, std::memory_order_relaxed);
-    return;  // its client reads nothing
+    return std::nullopt;  // its client reads nothing
   }
   const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
   const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
@@ -537,7 +556,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
       answer(routing_id, backlog, *decoded.error.call_id, decoded.error.code, decoded.error.message,
              nullptr);
     }
-    return;
+    return std::nullopt;
   }
   const wire::Header& header = *decoded.header;
   if (header.kind == wire::Kind::cancel && frame_count == 3) {
@@ -549,13 +568,13 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
         running != backlog->running.end()) {
       jn_cancel_signal(running->second);
     }
-    return;
+    return std::nullopt;
   }
   if (header.kind == wire::Kind::response) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_INVALID_ARGUMENT,
            "expected a request, got a response", nullptr);
-    return;
+    return std::nullopt;
   }
   if (frame_count != 3) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
@@ -563,25 +582,25 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
            std::string(header.kind == wire::Kind::cancel ? "a cancel" : "a request") +
                " is 2 frames (header, payload), got " + std::to_string(frame_count - 1),
            nullptr);
-    return;
+    return std::nullopt;
   }
   if (client_gate_ && !client_gate_->allows(zmq_msg_gets(frames[1].handle(), "User-Id")))
       [[unlikely]] {
     refused_client_key_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_PERMISSION_DENIED,
            "this client's CURVE key is no longer let in at " + url_, nullptr);
-    return;
+    return std::nullopt;
   }
   if (std::optional<std::string> full = backlog_full(*backlog, options_)) {
     refused_unread_.fetch_add(1, std::memory_order_relaxed);
     answer(routing_id, backlog, header.call_id, JN_RESOURCE_EXHAUSTED, *full, nullptr);
-    return;
+    return std::nullopt;
   }
   const std::string service(header.service);
   if (!allowed_.empty() && !allowed_.contains(service)) {
     answer(routing_id, backlog, header.call_id, JN_NOT_FOUND,
            "service '" + service + "' is not served at " + url_, nullptr);
-    return;
+    return std::nullopt;
   }
   const std::string method_name(header.method);
   jn_method* method = nullptr;
@@ -594,7 +613,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
     stop_using_host();
     answer(routing_id, backlog, header.call_id, JN_UNAVAILABLE,
            "the listener at " + url_ + " is closing", nullptr);
-    return;
+    return std::nullopt;
   }
   const std::int32_t resolved =
       jn_host_resolve(host_, service.c_str(), method_name.c_str(), &method, &status);
@@ -603,7 +622,7 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
     jn_result refused{};
     refused.status = status;
     answer(routing_id, backlog, header.call_id, status.code, message_of(status), &refused);
-    return;
+    return std::nullopt;
   }
   std::int64_t deadline_ns = JN_NO_DEADLINE;
   if (header.timeout_ns != wire::kNoTimeout) {
@@ -612,41 +631,156 @@ void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_cou
                       ? JN_NO_DEADLINE - 1
                       : now + header.timeout_ns;
   }
-  run_call(routing_id, backlog, header.call_id, method, frames[2], deadline_ns);
-}
-
-void Listener::run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
-                        std::uint64_t call_id, jn_method* method, const zmq::message_t& payload,
-                        std::int64_t deadline_ns) {
+  ReadyCall call(std::move(routing_id), std::move(frames[2]), backlog, header.call_id, method,
+                 deadline_ns);
   // A cancel of its own, made as any other (not on this stack): the handler
   // may hand it to an asynchronous call, which holds it past this one.
   // Without memory for it, or for its entry, the call is served all the
   // same, not cancellable.
-  jn_cancel* cancel = nullptr;
-  bool listed = false;
-  if (jn_cancel_new(&cancel) == JN_OK) {
+  if (jn_cancel_new(&call.cancel_) == JN_OK) {
     try {
       const std::lock_guard lock(backlog->running_mutex);
       // A second call under an id in flight (the client's mistake) runs
       // without one: a cancel names the first.
-      listed = backlog->running.emplace(call_id, cancel).second;
+      call.listed_ = backlog->running.emplace(header.call_id, call.cancel_).second;
     } catch (const std::bad_alloc&) {
       // Not cancellable, but served.
     }
   }
-  jn_result result{};
-  jn_call_cancellable(method,
-                      jn_bytes{static_cast<const std::uint8_t*>(payload.data()), payload.size()},
-                      deadline_ns, cancel, nullptr, 0, &result);
-  // Freed before the answer leaves, so that a caller holding its answer
-  // finds nothing of its call left here.
-  jn_method_free(method);
-  if (listed) {
-    const std::lock_guard lock(backlog->running_mutex);
-    backlog->running.erase(call_id);
+  return call;
+}
+
+Listener::ReadyCall::ReadyCall(zmq::message_t routing_id, zmq::message_t payload,
+                               std::shared_ptr<AnswerBacklog> backlog, std::uint64_t call_id,
+                               jn_method* method, std::int64_t deadline_ns) noexcept
+    : routing_id_(std::move(routing_id)),
+      payload_(std::move(payload)),
+      backlog_(std::move(backlog)),
+      call_id_(call_id),
+      method_(method),
+      deadline_ns_(deadline_ns) {}
+
+Listener::ReadyCall::ReadyCall(ReadyCall&& other) noexcept
+    : routing_id_(std::move(other.routing_id_)),
+      payload_(std::move(other.payload_)),
+      backlog_(std::move(other.backlog_)),
+      call_id_(other.call_id_),
+      method_(std::exchange(other.method_, nullptr)),
+      deadline_ns_(other.deadline_ns_),
+      cancel_(std::exchange(other.cancel_, nullptr)),
+      listed_(std::exchange(other.listed_, false)) {}
+
+void Listener::ReadyCall::let_go() noexcept {
+  jn_method_free(std::exchange(method_, nullptr));
+  if (std::exchange(listed_, false)) {
+    const std::lock_guard lock(backlog_->running_mutex);
+    backlog_->running.erase(call_id_);
   }
-  jn_cancel_free(cancel);  // no signal reaches it once it is off the list
-  answer(routing_id, backlog, call_id, result.status.code, message_of(result.status), &result);
+  jn_cancel_free(std::exchange(cancel_, nullptr));
+}
+
+void Listener::run(ReadyCall& call) {
+  jn_result result{};
+  jn_call_cancellable(
+      call.method_,
+      jn_bytes{static_cast<const std::uint8_t*>(call.payload_.data()), call.payload_.size()},
+      call.deadline_ns_, call.cancel_, nullptr, 0, &result);
+  // Let go before the answer leaves, so that a caller holding its answer
+  // finds nothing of its call left here.
+  call.let_go();
+  answer(call.routing_id_, call.backlog_, call.call_id_, result.status.code,
+         message_of(result.status), &result);
+}
+
+void Listener::run_queued(std::unique_lock<std::mutex>& lock) {
+  for (;;) {
+    queue_changed_.wait(
+        lock, [this] { return !queue_reader_in_hand_ || !queued_.empty() || stopping_.load(); });
+    if (queued_.empty() || stopping_.load()) {
+      return;
+    }
+    std::optional<ReadyCall> call(std::move(queued_.front()));
+    queued_.pop_front();
+    queue_changed_.notify_all();  // room in the queue
+    lock.unlock();
+    try {
+      run(*call);
+    } catch (...) {
+      // As in receive_loop: the call is dropped.
+    }
+    call.reset();  // its payload closed, as the frames of a call received
+    lock.lock();
+  }
+}
+
+bool Listener::queue_reader_reads() const noexcept {
+  return in_flight_ == options_.max_in_flight && queued_.size() < options_.max_in_flight;
+}
+
+void Listener::start_queue_reader() noexcept {
+  if (queue_reader_started_) {
+    return;
+  }
+  try {
+    std::thread([self = shared_from_this()] { self->queue_reader_loop(); }).detach();
+    queue_reader_started_ = true;
+    queue_reader_running_ = true;
+  } catch (...) {
+    // No thread to give: the listener reads again once a call ends; a later
+    // time it is full tries again.
+  }
+}
+
+void Listener::queue_reader_loop() {
+  detail::name_and_ask_slice("jn-listen-queue", options_.thread_slice_ns);
+  std::vector<zmq::message_t> frames;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    queue_changed_.wait(lock, [this] { return stopping_.load() || queue_reader_reads(); });
+    if (stopping_.load()) {
+      break;
+    }
+    lock.unlock();
+    socket_->wait(JN_NO_DEADLINE);
+    lock.lock();
+    if (stopping_.load()) {
+      break;
+    }
+    if (!queue_reader_reads()) {
+      // A slot came free meanwhile, so a pool thread receives: the wake-up
+      // this thread may have taken from the socket is passed on to it.
+      socket_->wake();
+      continue;
+    }
+    // Taken under the lock, as a pool thread's, so a closing listener's
+    // drain either sees the slots taken or stops before the message is read.
+    const std::size_t frame_count = socket_->try_receive(frames, 4);
+    if (frame_count == 0) {
+      continue;
+    }
+    queue_reader_in_hand_ = true;
+    lock.unlock();
+    std::optional<ReadyCall> call = [&]() -> std::optional<ReadyCall> {
+      try {
+        return read_call(frames, frame_count);
+      } catch (...) {
+        return std::nullopt;  // out of memory while reading: the call is dropped
+      }
+    }();
+    frames.clear();
+    lock.lock();
+    if (call) {
+      try {
+        queued_.push_back(std::move(*call));
+      } catch (...) {
+        // No room to queue it: the call is dropped.
+      }
+    }
+    queue_reader_in_hand_ = false;
+    queue_changed_.notify_all();
+  }
+  queue_reader_running_ = false;
+  changed_.notify_all();
 }
 
 void Listener::stop_using_host() noexcept {

@@ -19,6 +19,15 @@
 // beyond the pool's size end once others are free. Pool threads are named
 // jn-listener and ask the kernel for the host's slice, short by default, so
 // that one woken with a call runs at once (cpp-host/src/thread_slice.hh).
+//
+// At max_in_flight every pool thread is in a call and none receives. One
+// more thread, the queue reader (jn-listen-queue, started at the first
+// time the listener is full), then reads on: cancels signal the calls they
+// name, and up to max_in_flight requests are read, resolved and queued
+// with their deadlines started. A pool thread whose call ends runs the
+// queued calls, oldest first, before it gives up its slot; a queued call
+// cancelled or past its deadline is answered without its handler running.
+// With the queue full the listener stops reading until a call ends.
 #pragma once
 
 #include <junction.h>
@@ -26,6 +35,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -124,6 +134,37 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // drain_deadline_ns passes; whether none is.
   bool wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns);
 
+  // A request read and resolved, ready to run: its connection's routing
+  // id, its payload, its method (held), its deadline, and the cancel its
+  // client's cancel message signals, listed under its call id in backlog
+  // while it waits and runs. Going, it frees what it still holds.
+  class ReadyCall {
+   public:
+    ReadyCall(zmq::message_t routing_id, zmq::message_t payload,
+              std::shared_ptr<AnswerBacklog> backlog, std::uint64_t call_id, jn_method* method,
+              std::int64_t deadline_ns) noexcept;
+    ReadyCall(ReadyCall&& other) noexcept;
+    ReadyCall(const ReadyCall&) = delete;
+    ReadyCall& operator=(const ReadyCall&) = delete;
+    ReadyCall& operator=(ReadyCall&&) = delete;
+    ~ReadyCall() { let_go(); }
+
+   private:
+    friend class Listener;
+    // Frees the method, takes the call off its backlog's list and frees
+    // the cancel (no signal reaches it once off the list); idempotent.
+    void let_go() noexcept;
+
+    zmq::message_t routing_id_;
+    zmq::message_t payload_;
+    std::shared_ptr<AnswerBacklog> backlog_;
+    std::uint64_t call_id_;
+    jn_method* method_;
+    std::int64_t deadline_ns_;
+    jn_cancel* cancel_ = nullptr;
+    bool listed_ = false;
+  };
+
   // What a pool thread does next.
   enum class Role { receive, stand_by, stop };
 
@@ -150,12 +191,26 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Sends the message that ends a receive blocked in libzmq; returns the
   // socket it sent with, to be closed after the listener's socket.
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
+  // Reads and runs the message frames hold (read_call, then run).
   void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
-  // Runs a request's call with a cancel its client's cancel message can
-  // signal, frees method (taken) and answers the call.
-  void run_call(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,
-                std::uint64_t call_id, jn_method* method, const zmq::message_t& payload,
-                std::int64_t deadline_ns);
+  // Reads a message received (its frames are taken): a request to serve
+  // becomes a ReadyCall; anything else (a cancel, a message it cannot
+  // read, a call it refuses) it deals with here, answering where an answer
+  // is due.
+  std::optional<ReadyCall> read_call(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  // Runs call, lets it go, and answers it.
+  void run(ReadyCall& call);
+  // Under mutex_, holding a slot whose call has ended: runs the queued
+  // calls until none is left (waiting while the queue reader holds a
+  // message it may queue), then returns with the lock held.
+  void run_queued(std::unique_lock<std::mutex>& lock);
+  // Under mutex_: whether the queue reader reads now (every slot is taken
+  // and the queue has room).
+  [[nodiscard]] bool queue_reader_reads() const noexcept;
+  // Under mutex_: starts the queue reader if it has not been; without a
+  // thread to give, the listener stops reading until a call ends.
+  void start_queue_reader() noexcept;
+  void queue_reader_loop();
   void stop_using_host() noexcept;
   // The backlog of the connection routing_id names, made at its first call.
   std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id);
@@ -224,6 +279,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // How long handling a call (handler and answer) has taken: a moving
   // average in which each call weighs 1/8.
   std::int64_t call_ns_average_ = 0;
+  // Calls the queue reader read while every slot was taken, oldest first:
+  // at most max_in_flight, and only while in_flight_ == max_in_flight (a
+  // slot is given up only with the queue empty and no message in hand).
+  std::deque<ReadyCall> queued_;
+  bool queue_reader_started_ = false;
+  bool queue_reader_running_ = false;
+  // The queue reader has taken a message it may queue: a pool thread
+  // whose call ends waits for it before it gives its slot up.
+  bool queue_reader_in_hand_ = false;
+  // Queue changes, in-hand messages and full slots, for the queue reader
+  // and the pool threads waiting on it.
+  std::condition_variable queue_changed_;
 };
 
 }  // namespace junction::zmq_transport
