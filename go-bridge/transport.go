@@ -63,8 +63,11 @@ func ListenThreads(n uint32) ListenOption {
 	return func(c *listenConfig) { c.threads = n }
 }
 
-// ListenMaxInFlight sets how many calls the listener serves at once before
-// it stops reading new ones (0 keeps the default: 1024).
+// ListenMaxInFlight sets how many calls the listener serves at once (0
+// keeps the default: 1024). Beyond them it reads on, queueing up to as many
+// calls again with their deadlines started, and their cancels; a queued call
+// cancelled or past its deadline is answered without its handler running.
+// With the queue full it stops reading until a call ends.
 func ListenMaxInFlight(n uint32) ListenOption {
 	return func(c *listenConfig) { c.maxInFlight = n }
 }

@@ -842,8 +842,12 @@ pub struct jn_listener {
  threads: threads that take turns receiving calls and run their handlers
  (0 = 4; at most max_in_flight). When the last free one takes a call, another is started, so a
  slow call never holds up the next one; the extra threads end when idle.
- max_in_flight: calls served at once, each on its own thread, before the
- listener stops reading (0 = 1024). max_payload_bytes: larger request payloads are refused with
+ max_in_flight: calls served at once, each on its own thread (0 = 1024).
+ Beyond them the listener reads on, up to as many calls again, queued
+ oldest first with their deadlines started, and the cancels of running
+ and queued calls; a queued call cancelled or past its deadline is
+ answered without its handler running. With that queue full it stops
+ reading until a call ends. max_payload_bytes: larger request payloads are refused with
  JN_RESOURCE_EXHAUSTED, and a ZeroMQ frame larger than it closes the
  sender's connection (0 = 64 MiB).
  Since ABI 1.6, the bounds on what one connection may leave unread

@@ -223,8 +223,11 @@ impl ListenOptions {
         self
     }
 
-    /// Calls served at once before the listener stops reading new ones (0,
-    /// the default, means 1024).
+    /// Calls served at once (0, the default, means 1024). Beyond them the
+    /// listener reads on, queueing up to as many calls again with their
+    /// deadlines started, and their cancels; a queued call cancelled or
+    /// past its deadline is answered without its handler running. With the
+    /// queue full it stops reading until a call ends.
     pub const fn max_in_flight(mut self, calls: u32) -> ListenOptions {
         self.max_in_flight = calls;
         self
