@@ -320,14 +320,18 @@ void Client::wake_receiver_in_libzmq() {
   waker_sent_ = send_wake_message(waker_) >= 0;
 }
 
-bool Client::begin_receiving_in_libzmq() {
+bool Client::begin_receiving_in_libzmq(const Waiter* waiter) {
   std::lock_guard lock(mutex_);
   // Only the receiver's own call is in flight: no other caller needs the
   // socket until it makes a call, and that caller wakes the receiver. And
-  // no lost connection awaits its calls' failing: its wake-up may have come
-  // before this receiver was one, and only the descriptor's wait sees it
-  // (a wait in libzmq would last until the deadline).
-  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_) {
+  // no wake-up came since the receiver last looked (a lost connection
+  // awaiting its calls' failing, the receiver's call cancelled or, for the
+  // asynchronous thread, a call finished): it may have come before the
+  // receiver marked itself as waiting in libzmq, so that no wake message
+  // was sent, and only the descriptor's wait sees it (a wait in libzmq
+  // would last until the deadline).
+  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_ ||
+      (waiter == nullptr ? async_receiver_done() : waiter->done || waiter->cancelled)) {
     return false;
   }
   receiving_in_libzmq_ = true;
@@ -1035,7 +1039,7 @@ void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) {
     // the system calls of waiting on its descriptor; with other calls in
     // flight it waits on the descriptor, leaving the socket to their
     // senders.
-    const bool in_libzmq = !look_first && begin_receiving_in_libzmq();
+    const bool in_libzmq = !look_first && begin_receiving_in_libzmq(waiter);
     if (in_libzmq) {
       frame_count = socket_->receive_blocking(frames, kMaxFrames, deadline_ns);
       end_receiving_in_libzmq();

@@ -152,9 +152,11 @@ class Client {
   // Under mutex_: makes a waiting caller the receiver, or, with only
   // asynchronous calls waiting, tells the asynchronous thread.
   void hand_off_receiving();
-  // Whether the receiver may wait inside libzmq (its call is the only one
-  // in flight), marking it as doing so until end_receiving_in_libzmq.
-  bool begin_receiving_in_libzmq();
+  // Whether the receiver (waiter, or the asynchronous thread for nullptr)
+  // may wait inside libzmq (its call is the only one in flight, and it has
+  // not been woken since it last looked), marking it as doing so until
+  // end_receiving_in_libzmq.
+  bool begin_receiving_in_libzmq(const Waiter* waiter);
   void end_receiving_in_libzmq();
   // Under mutex_: ends a wait inside libzmq (once per wait), so that the
   // socket is free again.
