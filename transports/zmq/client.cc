@@ -330,8 +330,7 @@ bool Client::begin_receiving_in_libzmq(const Waiter* waiter) {
   // receiver marked itself as waiting in libzmq, so that no wake message
   // was sent, and only the descriptor's wait sees it (a wait in libzmq
   // would last until the deadline).
-  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_ ||
-      (waiter == nullptr ? async_receiver_done() : waiter->done || waiter->cancelled)) {
+  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_ || receiver_done(waiter)) {
     return false;
   }
   receiving_in_libzmq_ = true;
@@ -934,6 +933,10 @@ void Client::settle(Waiter& waiter) {
   async_changed_.notify_one();
 }
 
+bool Client::receiver_done(const Waiter* waiter) const {
+  return waiter == nullptr ? async_receiver_done() : waiter->done || waiter->cancelled;
+}
+
 bool Client::async_receiver_done() const {
   return stopping_ || async_finished_ != nullptr || async_deadlines_.empty();
 }
@@ -1063,7 +1066,7 @@ void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) {
         disconnects_failed_ = disconnects_;
         fail_calls_of_lost_connections();
       }
-      if (waiter == nullptr ? async_receiver_done() : waiter->done || waiter->cancelled) {
+      if (receiver_done(waiter)) {
         return;
       }
     }

@@ -135,6 +135,9 @@ class Client {
   void settle(Waiter& waiter);
   // Under mutex_: whether the asynchronous thread, receiving, is to stop.
   [[nodiscard]] bool async_receiver_done() const;
+  // Under mutex_: whether a receiver is to stop: waiter's call answered or
+  // cancelled, or, for nullptr, async_receiver_done().
+  [[nodiscard]] bool receiver_done(const Waiter* waiter) const;
   // The asynchronous thread: runs until the client is destroyed. gone is
   // set when that happens on this very thread (finishing the client's last
   // call may free it), which then touches nothing of the client's.

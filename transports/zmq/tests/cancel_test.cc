@@ -23,24 +23,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// A call that runs on its own thread: its code and message once done.
-struct CallResult {
-  Code code = Code::ok;
-  std::string message;
-};
-
-std::future<CallResult> call_in_background(const junction::Method& method,
-                                           const junction::Cancel& cancel,
-                                           seconds timeout = seconds(10)) {
-  return std::async(std::launch::async, [&method, &cancel, timeout] {
-    CallResult result;
-    result.code = code_of(
-        [&] { static_cast<void>(method.call({}, junction::deadline_after(timeout), cancel)); },
-        &result.message);
-    return result;
-  });
-}
-
 TEST(CancelTest, SignalEndsTheWaitForTheAnswerOverEveryTransport) {
   TempDir dir;
   for (const std::string& bind_url :
@@ -58,10 +40,11 @@ TEST(CancelTest, SignalEndsTheWaitForTheAnswerOverEveryTransport) {
     const junction::Method wait = client.resolve("gate", "wait");
     EXPECT_TRUE(wait.waits());
     const junction::Cancel cancel;
-    std::future<CallResult> call = call_in_background(wait, cancel);
+    std::future<CallOutcome> call =
+        call_in_background(wait, {}, junction::deadline_after(seconds(10)), &cancel);
     ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
     cancel.signal();
-    const CallResult result = call.get();
+    const CallOutcome result = call.get();
     EXPECT_EQ(result.code, Code::cancelled) << result.message;
     EXPECT_EQ(result.message, "call to " + url + " cancelled by its caller");
     EXPECT_EQ(client.route_stats("gate").in_flight, 0U);
@@ -85,14 +68,16 @@ TEST(CancelTest, ACancelledReceiverHandsReceivingOn) {
   const junction::Method wait = client.resolve("gate", "wait");
   const junction::Cancel first_cancel;
   const junction::Cancel second_cancel;  // never signalled
-  std::future<CallResult> first = call_in_background(wait, first_cancel);
+  std::future<CallOutcome> first =
+      call_in_background(wait, {}, junction::deadline_after(seconds(10)), &first_cancel);
   ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
-  std::future<CallResult> second = call_in_background(wait, second_cancel);
+  std::future<CallOutcome> second =
+      call_in_background(wait, {}, junction::deadline_after(seconds(10)), &second_cancel);
   ASSERT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
   first_cancel.signal();
   EXPECT_EQ(first.get().code, Code::cancelled);
   gate.open = true;
-  const CallResult answered = second.get();
+  const CallOutcome answered = second.get();
   EXPECT_EQ(answered.code, Code::ok) << answered.message;
 }
 
@@ -140,7 +125,8 @@ TEST(CancelTest, ACancelEndsTheWaitsAlongARelay) {
   const junction::Cancel cancel;
   // A deadline beyond the waits below: the relay's call must end by the
   // cancel, not by the deadline it carries.
-  std::future<CallResult> call = call_in_background(forward_method, cancel, seconds(30));
+  std::future<CallOutcome> call =
+      call_in_background(forward_method, {}, junction::deadline_after(seconds(30)), &cancel);
   ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
   cancel.signal();
   EXPECT_EQ(call.get().code, Code::cancelled);
@@ -289,14 +275,15 @@ TEST(CancelTest, SignalEndsTheWaitForAConnection) {
   client.route("test", acceptor.url(), options);
   const junction::Method echo = client.resolve("test", "echo");
   const junction::Cancel cancel;
-  std::future<CallResult> call = call_in_background(echo, cancel, seconds(30));
+  std::future<CallOutcome> call =
+      call_in_background(echo, {}, junction::deadline_after(seconds(30)), &cancel);
   // The call waits for a connection that never comes up: 200 ms in, it is
   // waiting.
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(client.route_stats("test").state, JN_ROUTE_CONNECTING);
   cancel.signal();
   ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
-  const CallResult result = call.get();
+  const CallOutcome result = call.get();
   EXPECT_EQ(result.code, Code::cancelled) << result.message;
 }
 

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <future>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,27 +34,6 @@ struct Counted {
   }
 };
 
-struct Outcome {
-  Code code = Code::ok;
-  std::string text;
-};
-
-std::future<Outcome> call_in_background(const junction::Method& method, std::string request,
-                                        Deadline deadline = junction::deadline_after(seconds(10)),
-                                        const junction::Cancel* cancel = nullptr) {
-  return std::async(std::launch::async, [&method, request = std::move(request), deadline, cancel] {
-    Outcome outcome;
-    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(request.data()),
-                                              request.size());
-    outcome.code = code_of([&] {
-      const Buffer answer =
-          cancel != nullptr ? method.call(bytes, deadline, *cancel) : method.call(bytes, deadline);
-      outcome.text = std::string(answer.text());
-    });
-    return outcome;
-  });
-}
-
 // A listener on each transport kind serving gate and counted, max_in_flight
 // calls at once, with a client routing both to it.
 class CapacityTest : public ::testing::TestWithParam<std::string> {
@@ -80,8 +58,8 @@ class CapacityTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Fills every slot with a call held at the gate.
-  std::vector<std::future<Outcome>> hold_slots(std::uint32_t count) {
-    std::vector<std::future<Outcome>> held;
+  std::vector<std::future<CallOutcome>> hold_slots(std::uint32_t count) {
+    std::vector<std::future<CallOutcome>> held;
     held.reserve(count);
     for (std::uint32_t i = 0; i < count; ++i) {
       held.push_back(call_in_background(wait_, ""));
@@ -111,9 +89,9 @@ class CapacityTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CapacityTest, NoMoreThanMaxInFlightHandlersRunAndTheQueuedCallsRunAfter) {
   listen(2);
-  std::vector<std::future<Outcome>> held = hold_slots(2);
+  std::vector<std::future<CallOutcome>> held = hold_slots(2);
   // Two are queued (as many as there are slots); the third stays unread.
-  std::vector<std::future<Outcome>> queued;
+  std::vector<std::future<CallOutcome>> queued;
   queued.reserve(3);
   for (int i = 0; i < 3; ++i) {
     queued.push_back(call_in_background(wait_, ""));
@@ -125,8 +103,8 @@ TEST_P(CapacityTest, NoMoreThanMaxInFlightHandlersRunAndTheQueuedCallsRunAfter) 
   EXPECT_EQ(listener_.stats().requests, 4U) << "read past a full queue";
   gate_.open = true;
   for (auto* calls : {&held, &queued}) {
-    for (std::future<Outcome>& call : *calls) {
-      const Outcome outcome = call.get();
+    for (std::future<CallOutcome>& call : *calls) {
+      const CallOutcome outcome = call.get();
       EXPECT_EQ(outcome.code, Code::ok);
       EXPECT_EQ(outcome.text, "opened");
     }
@@ -153,7 +131,7 @@ TEST_P(CapacityTest, ACancelReachesAHandlerWhileEverySlotIsTaken) {
   client_.route("patient", std::string(listener_.url()));
   const junction::Method method = client_.resolve("patient", "wait_for_cancel");
   const junction::Cancel cancel;
-  std::future<Outcome> call =
+  std::future<CallOutcome> call =
       call_in_background(method, "", junction::deadline_after(seconds(30)), &cancel);
   ASSERT_TRUE(eventually([&] { return patient_entered_.load() == 1; }));
   cancel.signal();
@@ -164,21 +142,21 @@ TEST_P(CapacityTest, ACancelReachesAHandlerWhileEverySlotIsTaken) {
 
 TEST_P(CapacityTest, AQueuedCallCancelledIsAnsweredWithoutRunning) {
   listen(2);
-  std::vector<std::future<Outcome>> held = hold_slots(2);
+  std::vector<std::future<CallOutcome>> held = hold_slots(2);
   const junction::Cancel cancel;
-  std::future<Outcome> cancelled =
+  std::future<CallOutcome> cancelled =
       call_in_background(run_, "cancelled", junction::deadline_after(seconds(10)), &cancel);
   ASSERT_TRUE(eventually_read(3)) << "requests read: " << listener_.stats().requests;
   cancel.signal();
   EXPECT_EQ(cancelled.get().code, Code::cancelled);
   // Sent after the cancel, on the same connection: read once the cancel is.
-  std::future<Outcome> next = call_in_background(run_, "next");
+  std::future<CallOutcome> next = call_in_background(run_, "next");
   ASSERT_TRUE(eventually_read(4)) << "requests read: " << listener_.stats().requests;
   gate_.open = true;
-  for (std::future<Outcome>& call : held) {
+  for (std::future<CallOutcome>& call : held) {
     EXPECT_EQ(call.get().code, Code::ok);
   }
-  const Outcome after = next.get();
+  const CallOutcome after = next.get();
   EXPECT_EQ(after.code, Code::ok);
   EXPECT_EQ(after.text, "next");
   EXPECT_TRUE(eventually([&] { return listener_.stats().answers == 4; }));
@@ -187,9 +165,9 @@ TEST_P(CapacityTest, AQueuedCallCancelledIsAnsweredWithoutRunning) {
 
 TEST_P(CapacityTest, AQueuedCallPastItsDeadlineIsAnsweredWithoutRunning) {
   listen(1);
-  std::vector<std::future<Outcome>> held = hold_slots(1);
+  std::vector<std::future<CallOutcome>> held = hold_slots(1);
   constexpr std::int64_t kTimeoutMs = 200;
-  std::future<Outcome> late =
+  std::future<CallOutcome> late =
       call_in_background(run_, "late", junction::deadline_after(milliseconds(kTimeoutMs)));
   ASSERT_TRUE(eventually_read(2)) << "requests read: " << listener_.stats().requests;
   // The listener started the call's deadline when it read it, by now.
@@ -209,8 +187,8 @@ TEST_P(CapacityTest, AQueuedCallPastItsDeadlineIsAnsweredWithoutRunning) {
 
 TEST_P(CapacityTest, CloseDrainsQueuedCalls) {
   listen(1);
-  std::vector<std::future<Outcome>> held = hold_slots(1);
-  std::future<Outcome> queued = call_in_background(run_, "queued");
+  std::vector<std::future<CallOutcome>> held = hold_slots(1);
+  std::future<CallOutcome> queued = call_in_background(run_, "queued");
   ASSERT_TRUE(eventually_read(2)) << "requests read: " << listener_.stats().requests;
   std::thread opener([this] {
     std::this_thread::sleep_for(milliseconds(100));
@@ -219,7 +197,7 @@ TEST_P(CapacityTest, CloseDrainsQueuedCalls) {
   EXPECT_TRUE(listener_.close(junction::deadline_after(seconds(10))));
   opener.join();
   EXPECT_EQ(held[0].get().code, Code::ok);
-  const Outcome outcome = queued.get();
+  const CallOutcome outcome = queued.get();
   EXPECT_EQ(outcome.code, Code::ok);
   EXPECT_EQ(outcome.text, "queued");
   EXPECT_EQ(counted_.runs.load(), 1);

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <junction/junction.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -179,6 +181,36 @@ Code code_of(F&& f, std::string* message = nullptr) {
     return error.code();
   }
   return Code::ok;
+}
+
+// A call made on a thread of its own, once done: its code, its error's
+// message and its response's text.
+struct CallOutcome {
+  Code code = Code::ok;
+  std::string message;
+  std::string text;
+};
+
+// Calls method with request on a thread of its own, with cancel if given
+// (Method::call's cancellable form). method and cancel must outlive the
+// future.
+inline std::future<CallOutcome> call_in_background(
+    const junction::Method& method, std::string request,
+    Deadline deadline = junction::deadline_after(std::chrono::seconds(10)),
+    const junction::Cancel* cancel = nullptr) {
+  return std::async(std::launch::async, [&method, request = std::move(request), deadline, cancel] {
+    CallOutcome outcome;
+    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(request.data()),
+                                              request.size());
+    outcome.code = code_of(
+        [&] {
+          const Buffer answer = cancel != nullptr ? method.call(bytes, deadline, *cancel)
+                                                  : method.call(bytes, deadline);
+          outcome.text = std::string(answer.text());
+        },
+        &outcome.message);
+    return outcome;
+  });
 }
 
 inline std::vector<std::uint8_t> pattern_bytes(std::size_t size, std::uint8_t seed) {
