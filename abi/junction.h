@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 11
+#define JN_ABI_VERSION_MINOR 12
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -506,8 +506,9 @@ typedef struct jn_listener jn_listener; /* opaque */
  * Beyond them the listener reads on, up to as many calls again, queued
  * oldest first with their deadlines started, and the cancels of running
  * and queued calls; a queued call cancelled or past its deadline is
- * answered without its handler running. With that queue full it stops
- * reading until a call ends. max_payload_bytes: larger request payloads are refused with
+ * answered without its handler running (jn_listener_stats counts both
+ * since ABI 1.12). With that queue full it stops reading until a call
+ * ends. max_payload_bytes: larger request payloads are refused with
  * JN_RESOURCE_EXHAUSTED, and a ZeroMQ frame larger than it closes the
  * sender's connection (0 = 64 MiB).
  * Since ABI 1.6, the bounds on what one connection may leave unread
@@ -579,7 +580,13 @@ JN_API const char* jn_listener_url(const jn_listener* listener);
  * did not use CURVE's client authentication). refused_client_key: calls
  * answered JN_PERMISSION_DENIED because their connection's client key was
  * let in when it connected and has since been taken off the list
- * (jn_listener_set_curve_client_keys). Both 0 without CURVE. */
+ * (jn_listener_set_curve_client_keys). Both 0 without CURVE.
+ * Since ABI 1.12, of a listener at max_in_flight (which reads on into a
+ * queue as deep): queued, the state when read: calls read and waiting for
+ * a call in flight to end, not counted in in_flight. answered_unrun:
+ * queued calls whose turn came after their caller cancelled them or their
+ * deadline passed, answered JN_CANCELLED or JN_DEADLINE_EXCEEDED without
+ * their handler running. */
 typedef struct jn_listener_stats {
   uint32_t struct_size;
   uint32_t reserved; /* 0 */
@@ -593,6 +600,8 @@ typedef struct jn_listener_stats {
   uint64_t threads;            /* since ABI 1.7 */
   uint64_t refused_handshakes; /* since ABI 1.9 */
   uint64_t refused_client_key; /* since ABI 1.9 */
+  uint64_t queued;             /* since ABI 1.12 */
+  uint64_t answered_unrun;     /* since ABI 1.12 */
 } jn_listener_stats;
 
 /* listener: borrowed. stats: in (struct_size) and out. JN_INVALID_ARGUMENT

@@ -8,21 +8,21 @@
 #define JUNCTION_ABI_TESTS_ABI_LAYOUT_H
 
 /* X(type, size, alignment) */
-#define ABI_LAYOUT_STRUCTS(X) \
-  X(jn_bytes, 16, 8)          \
-  X(jn_buffer, 32, 8)         \
-  X(jn_status, 40, 8)         \
-  X(jn_result, 72, 8)         \
-  X(jn_live_counts, 48, 8)    \
-  X(jn_completion, 16, 8)     \
-  X(jn_method_desc, 32, 8)    \
-  X(jn_service_desc, 40, 8)   \
-  X(jn_host_options, 16, 8)   \
-  X(jn_method_stats, 56, 8)   \
-  X(jn_listen_options, 72, 8) \
-  X(jn_listener_stats, 88, 8) \
-  X(jn_route_options, 48, 8)  \
-  X(jn_service_info, 32, 8)   \
+#define ABI_LAYOUT_STRUCTS(X)  \
+  X(jn_bytes, 16, 8)           \
+  X(jn_buffer, 32, 8)          \
+  X(jn_status, 40, 8)          \
+  X(jn_result, 72, 8)          \
+  X(jn_live_counts, 48, 8)     \
+  X(jn_completion, 16, 8)      \
+  X(jn_method_desc, 32, 8)     \
+  X(jn_service_desc, 40, 8)    \
+  X(jn_host_options, 16, 8)    \
+  X(jn_method_stats, 56, 8)    \
+  X(jn_listen_options, 72, 8)  \
+  X(jn_listener_stats, 104, 8) \
+  X(jn_route_options, 48, 8)   \
+  X(jn_service_info, 32, 8)    \
   X(jn_route_stats, 24, 8)
 
 /* X(type, field, offset, size) */
@@ -90,6 +90,8 @@
   X(jn_listener_stats, threads, 64, 8)                 \
   X(jn_listener_stats, refused_handshakes, 72, 8)      \
   X(jn_listener_stats, refused_client_key, 80, 8)      \
+  X(jn_listener_stats, queued, 88, 8)                  \
+  X(jn_listener_stats, answered_unrun, 96, 8)          \
   X(jn_route_options, struct_size, 0, 4)               \
   X(jn_route_options, reserved, 4, 4)                  \
   X(jn_route_options, connect_timeout_ns, 8, 8)        \

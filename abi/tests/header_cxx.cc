@@ -89,7 +89,9 @@ static_assert(!is_complete<jn_host> && !is_complete<jn_method> && !is_complete<j
     .in_flight = 0,
     .threads = 0,
     .refused_handshakes = 0,
-    .refused_client_key = 0};
+    .refused_client_key = 0,
+    .queued = 0,
+    .answered_unrun = 0};
 [[maybe_unused]] constexpr jn_result result{};
 [[maybe_unused]] constexpr jn_completion completion{};
 [[maybe_unused]] constexpr jn_live_counts counts{};

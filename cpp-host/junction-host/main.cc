@@ -244,7 +244,9 @@ void log_listener_stats(const Listeners& listeners, bool curve) {
              std::to_string(stats.unreadable) + " unreadable and " +
              std::to_string(stats.refused_too_large) + " over the payload limit; " +
              std::to_string(stats.in_flight) + " in flight on " + std::to_string(stats.threads) +
-             " threads" +
+             " threads and " + std::to_string(stats.queued) + " queued; " +
+             std::to_string(stats.answered_unrun) +
+             " answered unrun, cancelled or past their deadline in the queue" +
              (curve ? "; CURVE client keys refused " + std::to_string(stats.refused_handshakes) +
                           " handshakes and " + std::to_string(stats.refused_client_key) + " calls"
                     : std::string()));

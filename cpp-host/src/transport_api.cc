@@ -245,15 +245,17 @@ JN_API const char* jn_listener_url(const jn_listener* listener) {
 }
 
 JN_API std::int32_t jn_listener_stats_get(const jn_listener* listener, jn_listener_stats* stats) {
-  // The fields of ABI 1.4's struct; 1.7 added more after them, filled for
-  // a caller whose struct holds them.
+  // The fields of ABI 1.4's struct; 1.7, 1.9 and 1.12 added more after
+  // them, filled for a caller whose struct holds them.
   using Fields = junction::zmq_transport::Listener::StatsFields;
   constexpr std::uint32_t kStatsSize14 = offsetof(jn_listener_stats, unreadable);
   constexpr std::uint32_t kStatsSize17 = offsetof(jn_listener_stats, refused_handshakes);
+  constexpr std::uint32_t kStatsSize19 = offsetof(jn_listener_stats, queued);
   if (listener == nullptr || stats == nullptr || stats->struct_size < kStatsSize14) {
     return JN_INVALID_ARGUMENT;
   }
-  const Fields fields = stats->struct_size >= sizeof(jn_listener_stats) ? Fields::abi_1_9
+  const Fields fields = stats->struct_size >= sizeof(jn_listener_stats) ? Fields::abi_1_12
+                        : stats->struct_size >= kStatsSize19            ? Fields::abi_1_9
                         : stats->struct_size >= kStatsSize17            ? Fields::abi_1_7
                                                                         : Fields::abi_1_4;
   listener->listener->fill_stats(*stats, fields);

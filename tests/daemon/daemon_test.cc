@@ -163,6 +163,10 @@ TEST_P(ServeTest, EchoesPayloadsAndCarriesStatuses) {
                                             "left answers unread; 0 unreadable and 0 over the "
                                             "payload limit; 0 in flight on "))
       << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(),
+                       " threads and 0 queued; 0 answered unrun, cancelled or past their "
+                       "deadline in the queue\n"))
+      << daemon.Output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ServeTest,

@@ -703,6 +703,9 @@ void Listener::run_queued(std::unique_lock<std::mutex>& lock) {
     queued_.pop_front();
     queue_changed_.notify_all();  // room in the queue
     lock.unlock();
+    if (call->given_up()) {
+      answered_unrun_.fetch_add(1, std::memory_order_relaxed);
+    }
     try {
       run(*call);
     } catch (...) {
@@ -855,20 +858,28 @@ void Listener::fill_stats(jn_listener_stats& stats, StatsFields fields) const {
   stats.answers = answers_.load(std::memory_order_relaxed);
   stats.refused_unread = refused_unread_.load(std::memory_order_relaxed);
   stats.dropped_unread = dropped_unread_.load(std::memory_order_relaxed);
-  if (fields == StatsFields::abi_1_4) {
+  if (fields < StatsFields::abi_1_7) {
     return;
   }
   stats.unreadable = unreadable_.load(std::memory_order_relaxed);
   stats.refused_too_large = refused_too_large_.load(std::memory_order_relaxed);
+  std::size_t queued = 0;
   {
     std::lock_guard lock(mutex_);
     stats.in_flight = in_flight_;
     stats.threads = threads_;
+    queued = queued_.size();
   }
-  if (fields == StatsFields::abi_1_9) {
-    stats.refused_handshakes = client_gate_ ? client_gate_->refused_handshakes() : 0;
-    stats.refused_client_key = refused_client_key_.load(std::memory_order_relaxed);
+  if (fields < StatsFields::abi_1_9) {
+    return;
   }
+  stats.refused_handshakes = client_gate_ ? client_gate_->refused_handshakes() : 0;
+  stats.refused_client_key = refused_client_key_.load(std::memory_order_relaxed);
+  if (fields < StatsFields::abi_1_12) {
+    return;
+  }
+  stats.queued = queued;
+  stats.answered_unrun = answered_unrun_.load(std::memory_order_relaxed);
 }
 
 }  // namespace junction::zmq_transport

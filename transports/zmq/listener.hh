@@ -102,8 +102,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
   // The fields of jn_listener_stats a caller's struct holds: those of ABI
-  // 1.4's struct, of 1.7's, or of 1.9's.
-  enum class StatsFields { abi_1_4, abi_1_7, abi_1_9 };
+  // 1.4's struct, of 1.7's, of 1.9's, or of 1.12's (in order: each holds
+  // the fields of those before it).
+  enum class StatsFields { abi_1_4, abi_1_7, abi_1_9, abi_1_12 };
   // Fills fields of stats (jn_listener_stats_get) with what the listener
   // has done since it opened.
   void fill_stats(jn_listener_stats& stats, StatsFields fields) const;
@@ -148,6 +149,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
     ReadyCall& operator=(const ReadyCall&) = delete;
     ReadyCall& operator=(ReadyCall&&) = delete;
     ~ReadyCall() { let_go(); }
+
+    // Whether its caller cancelled it or its deadline has passed: running
+    // it now answers it so without its handler running (jn_call_cancellable
+    // checks both, and neither can become false again).
+    [[nodiscard]] bool given_up() const noexcept {
+      return jn_cancel_signalled(cancel_) != 0 ||
+             (deadline_ns_ != JN_NO_DEADLINE && jn_now_ns() >= deadline_ns_);
+    }
 
    private:
     friend class Listener;
@@ -254,6 +263,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint64_t> unreadable_{0};
   std::atomic<std::uint64_t> refused_too_large_{0};
   std::atomic<std::uint64_t> refused_client_key_{0};
+  std::atomic<std::uint64_t> answered_unrun_{0};
 
   std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
   // By routing id. Entries nothing else holds and with nothing unwritten

@@ -3,6 +3,7 @@
 // handler, a queued call cancelled or past its deadline is answered
 // without its handler running, queued calls run once slots come free (and
 // before a draining close returns), and a full queue stops the reading.
+// The listener's stats tell the calls queued and those answered unrun.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -97,10 +98,14 @@ TEST_P(CapacityTest, NoMoreThanMaxInFlightHandlersRunAndTheQueuedCallsRunAfter) 
     queued.push_back(call_in_background(wait_, ""));
   }
   ASSERT_TRUE(eventually_read(4)) << "requests read: " << listener_.stats().requests;
+  EXPECT_TRUE(eventually([&] { return listener_.stats().queued == 2; }))
+      << "queued: " << listener_.stats().queued;
   std::this_thread::sleep_for(milliseconds(50));
   EXPECT_EQ(gate_.entered.load(), 2) << "a queued call ran past max_in_flight";
-  EXPECT_EQ(listener_.stats().in_flight, 2U);
-  EXPECT_EQ(listener_.stats().requests, 4U) << "read past a full queue";
+  const jn_listener_stats full = listener_.stats();
+  EXPECT_EQ(full.in_flight, 2U) << "queued calls are not in flight";
+  EXPECT_EQ(full.queued, 2U);
+  EXPECT_EQ(full.requests, 4U) << "read past a full queue";
   gate_.open = true;
   for (auto* calls : {&held, &queued}) {
     for (std::future<CallOutcome>& call : *calls) {
@@ -111,6 +116,9 @@ TEST_P(CapacityTest, NoMoreThanMaxInFlightHandlersRunAndTheQueuedCallsRunAfter) 
   }
   EXPECT_EQ(gate_.entered.load(), 5);
   EXPECT_TRUE(eventually([&] { return listener_.stats().in_flight == 0; }));
+  const jn_listener_stats after = listener_.stats();
+  EXPECT_EQ(after.queued, 0U);
+  EXPECT_EQ(after.answered_unrun, 0U) << "every queued call ran";
 }
 
 TEST_P(CapacityTest, ACancelReachesAHandlerWhileEverySlotIsTaken) {
@@ -152,6 +160,10 @@ TEST_P(CapacityTest, AQueuedCallCancelledIsAnsweredWithoutRunning) {
   // Sent after the cancel, on the same connection: read once the cancel is.
   std::future<CallOutcome> next = call_in_background(run_, "next");
   ASSERT_TRUE(eventually_read(4)) << "requests read: " << listener_.stats().requests;
+  // A cancelled call stays queued until its turn.
+  EXPECT_TRUE(eventually([&] { return listener_.stats().queued == 2; }))
+      << "queued: " << listener_.stats().queued;
+  EXPECT_EQ(listener_.stats().answered_unrun, 0U) << "answered before its turn";
   gate_.open = true;
   for (std::future<CallOutcome>& call : held) {
     EXPECT_EQ(call.get().code, Code::ok);
@@ -161,6 +173,9 @@ TEST_P(CapacityTest, AQueuedCallCancelledIsAnsweredWithoutRunning) {
   EXPECT_EQ(after.text, "next");
   EXPECT_TRUE(eventually([&] { return listener_.stats().answers == 4; }));
   EXPECT_EQ(counted_.runs.load(), 1) << "the cancelled call's handler ran";
+  const jn_listener_stats stats = listener_.stats();
+  EXPECT_EQ(stats.answered_unrun, 1U) << "the cancelled call, and not the next";
+  EXPECT_EQ(stats.queued, 0U);
 }
 
 TEST_P(CapacityTest, AQueuedCallPastItsDeadlineIsAnsweredWithoutRunning) {
@@ -180,9 +195,11 @@ TEST_P(CapacityTest, AQueuedCallPastItsDeadlineIsAnsweredWithoutRunning) {
   EXPECT_EQ(held[0].get().code, Code::ok);
   EXPECT_TRUE(eventually([&] { return listener_.stats().answers == 2; }));
   EXPECT_EQ(counted_.runs.load(), 0) << "the call past its deadline ran";
+  EXPECT_EQ(listener_.stats().answered_unrun, 1U);
   // The slot is free again: the next call runs.
   EXPECT_EQ(run_.call("next").text(), "next");
   EXPECT_EQ(counted_.runs.load(), 1);
+  EXPECT_EQ(listener_.stats().answered_unrun, 1U) << "a call that ran counted as unrun";
 }
 
 TEST_P(CapacityTest, CloseDrainsQueuedCalls) {

@@ -197,6 +197,17 @@ TEST(ListenTest, StatsCountCallsAndAnswersAndRefuseBadArguments) {
   EXPECT_EQ(jn_listener_stats_get(raw, &of_1_7), JN_OK);
   EXPECT_GE(of_1_7.threads, 1U);
   EXPECT_EQ(of_1_7.refused_client_key, 99U);
+  // Code built against ABI 1.9 to 1.11 passes one ending at
+  // refused_client_key.
+  jn_listener_stats of_1_9{};
+  of_1_9.struct_size = offsetof(jn_listener_stats, queued);
+  of_1_9.refused_client_key = 99;
+  of_1_9.queued = 99;
+  of_1_9.answered_unrun = 99;
+  EXPECT_EQ(jn_listener_stats_get(raw, &of_1_9), JN_OK);
+  EXPECT_EQ(of_1_9.refused_client_key, 0U);
+  EXPECT_EQ(of_1_9.queued, 99U);
+  EXPECT_EQ(of_1_9.answered_unrun, 99U);
 
   jn_listener_stats small{};
   small.struct_size = offsetof(jn_listener_stats, unreadable) - 8;
