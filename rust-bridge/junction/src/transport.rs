@@ -388,8 +388,8 @@ unsafe impl Send for Listener<'_> {}
 unsafe impl Sync for Listener<'_> {}
 
 /// What a listener has done since it opened (`jn_listener_stats`); each
-/// count only grows. `in_flight` and `threads` are not counts but the state
-/// when the stats were read.
+/// count only grows. `in_flight`, `threads` and `queued` are not counts but
+/// the state when the stats were read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListenerStats {
     /// Messages taken from its clients, each a call or unreadable as one.
@@ -420,6 +420,14 @@ pub struct ListenerStats {
     /// CURVE key was taken off the list since it connected
     /// ([`Listener::set_curve_client_keys`]).
     pub refused_client_key: u64,
+    /// Calls read and waiting for a call in flight to end: a listener
+    /// serving [`max_in_flight`](ListenOptions::max_in_flight) calls reads
+    /// on into a queue as deep. Not counted in `in_flight`.
+    pub queued: u64,
+    /// Queued calls whose turn came after their caller cancelled them or
+    /// their deadline passed, answered [`Code::Cancelled`] or
+    /// [`Code::DeadlineExceeded`] without their handler running.
+    pub answered_unrun: u64,
 }
 
 impl Listener<'_> {
@@ -460,6 +468,8 @@ impl Listener<'_> {
             threads: raw.threads,
             refused_handshakes: raw.refused_handshakes,
             refused_client_key: raw.refused_client_key,
+            queued: raw.queued,
+            answered_unrun: raw.answered_unrun,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Cancels (ABI 1.10): a routed call ended while it waits for its answer,
 //! a cancel signalled before the call, which methods wait, a cancel never
-//! signalled, a handler in another host seeing its caller give up, and an
+//! signalled, a handler in another host seeing its caller give up, a call
+//! queued at a full listener cancelled before its turn, and an
 //! asynchronous call cancelled by dropping its future.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,6 +102,68 @@ fn a_routed_call_waiting_for_its_answer_is_cancelled() {
         // carries the next call.
         gate.open();
         assert_eq!(wait.call(b"", Deadline::after(WAIT)).unwrap(), b"through");
+        drop(client);
+        listener.close(Deadline::after(WAIT)).unwrap();
+    });
+}
+
+#[test]
+fn a_call_queued_at_a_full_listener_and_cancelled_is_answered_unrun() {
+    run(|| {
+        let (server, entered, gate) = gated_host();
+        let listener = server
+            .listen(
+                "zmq+tcp://127.0.0.1:0",
+                &ListenOptions::new().threads(1).max_in_flight(2),
+            )
+            .unwrap();
+        let client = Host::new().unwrap();
+        client
+            .route("gated", listener.url(), &RouteOptions::new())
+            .unwrap();
+        let gate = gate; // opened before the hosts are freed
+        let wait = Arc::new(client.resolve("gated", "wait").unwrap());
+        let call = |cancel: Option<Arc<Cancel>>| {
+            let wait = Arc::clone(&wait);
+            thread::spawn(move || match cancel {
+                Some(cancel) => wait.call_cancellable(b"", Deadline::after(WAIT), &cancel),
+                None => wait.call(b"", Deadline::after(WAIT)),
+            })
+        };
+        let holders = [call(None), call(None)];
+        for _ in &holders {
+            entered.recv_timeout(WAIT).unwrap();
+        }
+        let cancel = Arc::new(Cancel::new().unwrap());
+        let cancelled = call(Some(Arc::clone(&cancel)));
+        wait_until(WAIT, || listener.stats().queued == 1);
+        let full = listener.stats();
+        assert_eq!((full.in_flight, full.queued), (2, 1), "{full:?}");
+
+        cancel.signal();
+        let error = cancelled.join().unwrap().unwrap_err();
+        assert_eq!(error.code(), Code::Cancelled, "{error}");
+        // Sent after the cancel on the same connection, so read after it.
+        let next = call(None);
+        wait_until(WAIT, || listener.stats().queued == 2);
+        assert_eq!(
+            listener.stats().answered_unrun,
+            0,
+            "answered before its turn"
+        );
+        gate.open();
+        for holder in holders.into_iter().chain([next]) {
+            assert_eq!(holder.join().unwrap().unwrap(), b"through");
+        }
+        wait_until(WAIT, || listener.stats().answers == 4);
+        let after = listener.stats();
+        assert_eq!(after.answers, 4, "{after:?}");
+        assert_eq!((after.queued, after.answered_unrun), (0, 1), "{after:?}");
+        assert_eq!(
+            entered.try_iter().count(),
+            1,
+            "only the next call's handler ran since"
+        );
         drop(client);
         listener.close(Deadline::after(WAIT)).unwrap();
     });
