@@ -3,7 +3,8 @@ package junction_test
 // A context that ends while a routed call waits ends the call at once, in
 // every way of calling and over every transport; the handler's late answer
 // is dropped and the route carries the next call; a local handler is never
-// interrupted; CallAsync's context cancels its call; and contexts ending at
+// interrupted; CallAsync's context cancels its call; a call queued at a
+// full listener past its deadline is answered unrun; and contexts ending at
 // any moment of many calls at once leave nothing behind (run with -race;
 // newHost checks the live objects).
 
@@ -268,6 +269,63 @@ func TestContextDeadlineWhileARoutedCallWaits(t *testing.T) {
 		}
 	}
 	release()
+}
+
+// A call queued at a listener serving its max_in_flight calls, whose
+// deadline passes while it waits its turn, is answered without its handler
+// running, and the listener's stats tell it.
+func TestAQueuedCallPastItsDeadlineIsAnsweredUnrun(t *testing.T) {
+	server := echoHost(t)
+	started, release := blocking(t, server)
+	listener := listen(t, server, "zmq+tcp://127.0.0.1:0",
+		junction.ListenThreads(1), junction.ListenMaxInFlight(1))
+	client := newHost(t)
+	routeTo(t, client, listener.URL(), "blocking")
+	wait := method(t, client, "blocking", "wait")
+	holder := inBackground(t, release, func() error {
+		_, err := wait.Call(context.Background(), nil)
+		return err
+	})
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler did not start within 20 s")
+	}
+
+	const timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	late := inBackground(t, release, func() error {
+		_, err := wait.Call(ctx, nil)
+		return err
+	})
+	eventually(t, 10*time.Second, func() error {
+		if stats, err := listener.Stats(); err != nil || stats.Queued != 1 || stats.InFlight != 1 {
+			return fmt.Errorf("stats %+v, %v; want 1 in flight and 1 queued", stats, err)
+		}
+		return nil
+	})
+	// The listener started the call's deadline when it read it, by now.
+	serverDeadline := time.Now().Add(timeout)
+	if err := <-late; !errors.Is(err, junction.ErrDeadlineExceeded) {
+		t.Fatalf("the queued call: %v, want DEADLINE_EXCEEDED", err)
+	}
+	time.Sleep(time.Until(serverDeadline))
+
+	release()
+	if err := <-holder; err != nil {
+		t.Fatalf("the call holding the slot: %v", err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		stats, err := listener.Stats()
+		if err != nil || stats.Answers != 2 || stats.AnsweredUnrun != 1 || stats.Queued != 0 {
+			return fmt.Errorf("stats %+v, %v; want 2 answers, 1 of them unrun, none queued", stats, err)
+		}
+		return nil
+	})
+	if len(started) != 0 {
+		t.Fatal("the handler of the call past its deadline ran")
+	}
 }
 
 // A handler in this process runs on the caller's thread: its context's

@@ -67,7 +67,8 @@ func ListenThreads(n uint32) ListenOption {
 // keeps the default: 1024). Beyond them it reads on, queueing up to as many
 // calls again with their deadlines started, and their cancels; a queued call
 // cancelled or past its deadline is answered without its handler running.
-// With the queue full it stops reading until a call ends.
+// With the queue full it stops reading until a call ends. [ListenerStats]
+// tells the calls queued and those answered unrun.
 func ListenMaxInFlight(n uint32) ListenOption {
 	return func(c *listenConfig) { c.maxInFlight = n }
 }
@@ -215,8 +216,8 @@ func (l *Listener) URL() string { return l.url }
 func (l *Listener) String() string { return l.url }
 
 // ListenerStats is what a listener has done since it opened; each count
-// only grows. InFlight and Threads are not counts but the state when the
-// stats were read.
+// only grows. InFlight, Threads and Queued are not counts but the state
+// when the stats were read.
 type ListenerStats struct {
 	// Requests is the messages taken from its clients, each a call or
 	// unreadable as one.
@@ -249,6 +250,14 @@ type ListenerStats struct {
 	// their connection's CURVE key was taken off the list since it
 	// connected ([Listener.SetCurveClientKeys]).
 	RefusedClientKey uint64
+	// Queued is the calls read and waiting for a call in flight to end: a
+	// listener serving [ListenMaxInFlight] calls reads on into a queue as
+	// deep. They are not counted in InFlight.
+	Queued uint64
+	// AnsweredUnrun is the queued calls whose turn came after their caller
+	// cancelled them or their deadline passed, answered CANCELLED or
+	// DEADLINE_EXCEEDED without their handler running.
+	AnsweredUnrun uint64
 }
 
 // Stats reports what the listener has done since it opened. A closed
@@ -275,6 +284,8 @@ func (l *Listener) Stats() (ListenerStats, error) {
 		Threads:           uint64(raw.threads),
 		RefusedHandshakes: uint64(raw.refused_handshakes),
 		RefusedClientKey:  uint64(raw.refused_client_key),
+		Queued:            uint64(raw.queued),
+		AnsweredUnrun:     uint64(raw.answered_unrun),
 	}, nil
 }
 

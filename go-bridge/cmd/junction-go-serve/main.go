@@ -40,7 +40,7 @@
 // method's calls, errors and sampled latency, as junction-host's do. After
 // SIGTERM or SIGINT and the drain, it carries one line per listener:
 //
-//	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread; N unreadable and N over the payload limit; N in flight on N threads
+//	junction-go-serve: URL: N requests taken and N answers sent; N calls refused and N dropped because their clients left answers unread; N unreadable and N over the payload limit; N in flight on N threads and N queued; N answered unrun, cancelled or past their deadline in the queue
 //
 // (with CURVE, ending "; CURVE client keys refused N handshakes and N
 // calls").
@@ -441,9 +441,11 @@ func reportListener(stderr io.Writer, listener *junction.Listener, curve bool) {
 	}
 	fmt.Fprintf(stderr, "junction-go-serve: %s: %d requests taken and %d answers sent; "+
 		"%d calls refused and %d dropped because their clients left answers unread; "+
-		"%d unreadable and %d over the payload limit; %d in flight on %d threads%s\n",
+		"%d unreadable and %d over the payload limit; %d in flight on %d threads and %d queued; "+
+		"%d answered unrun, cancelled or past their deadline in the queue%s\n",
 		listener.URL(), stats.Requests, stats.Answers, stats.RefusedUnread, stats.DroppedUnread,
-		stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads, refusedByKeys)
+		stats.Unreadable, stats.RefusedTooLarge, stats.InFlight, stats.Threads, stats.Queued,
+		stats.AnsweredUnrun, refusedByKeys)
 }
 
 // reportMethods writes each method's calls, errors and sampled latency, as
