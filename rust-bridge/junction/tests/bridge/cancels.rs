@@ -146,10 +146,11 @@ fn a_call_queued_at_a_full_listener_and_cancelled_is_answered_unrun() {
         // Sent after the cancel on the same connection, so read after it.
         let next = call(None);
         wait_until(WAIT, || listener.stats().queued == 2);
+        let both_queued = listener.stats();
+        assert_eq!(both_queued.queued, 2, "{both_queued:?}");
         assert_eq!(
-            listener.stats().answered_unrun,
-            0,
-            "answered before its turn"
+            both_queued.answered_unrun, 0,
+            "answered before its turn: {both_queued:?}"
         );
         gate.open();
         for holder in holders.into_iter().chain([next]) {
