@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"reflect"
 	"runtime"
 	"strings"
@@ -285,6 +287,28 @@ func TestHandlersOnThreadsGoDidNotCreate(t *testing.T) {
 	code, _ = cgotest.CallOnWorker(boom, req, nil)
 	if code != junction.Internal {
 		t.Fatalf("panic on a host worker: %v", code)
+	}
+}
+
+// A service without methods, refused, as the first registration of a
+// process (run in a process of its own, so nothing registered before it).
+func TestAnEmptyServiceRefusedAsTheFirstRegistration(t *testing.T) {
+	if os.Getenv("JUNCTION_GO_FIRST_REGISTRATION") == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		self := exec.CommandContext(ctx, os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count", "1")
+		self.Env = append(os.Environ(), "JUNCTION_GO_FIRST_REGISTRATION=1")
+		if out, err := self.CombinedOutput(); err != nil {
+			t.Fatalf("the test's own process: %v\n%s", err, out)
+		}
+		return
+	}
+	host := newHost(t)
+	if err := host.Register(junction.NewService("empty")); junction.CodeOf(err) != junction.InvalidArgument {
+		t.Fatalf("empty service: %v, want %v", err, junction.InvalidArgument)
+	}
+	if err := host.Register(junction.NewService("after").Method("m", func(context.Context, []byte) ([]byte, error) { return nil, nil })); err != nil {
+		t.Fatalf("a service after it: %v", err)
 	}
 }
 

@@ -100,6 +100,9 @@ func addHandler(handler AppendHandlerFunc) uintptr {
 }
 
 func removeHandlers(ids []uintptr) {
+	if len(ids) == 0 {
+		return // a service without methods added none, and there may be no table yet
+	}
 	handlers.mu.Lock()
 	defer handlers.mu.Unlock()
 	table := append([]AppendHandlerFunc(nil), *handlers.table.Load()...)
