@@ -306,9 +306,16 @@ static void junction_go_handler(void* ctx, jn_bytes request, int64_t deadline_ns
     }
   }
   uint8_t scratch[JUNCTION_GO_SCRATCH_BYTES];
-  const int64_t written =
-      junctionGoServe((uintptr_t)ctx, (uint8_t*)request.data, request.len, timeout_ns,
-                      jn_call_cancel(), result, scratch, sizeof scratch);
+  junction_go_serve_call call = {
+      .handler_id = (uintptr_t)ctx,
+      .request = request.data,
+      .request_len = request.len,
+      .timeout_ns = timeout_ns,
+      .cancel = jn_call_cancel(),
+      .result = result,
+      .scratch = scratch,
+  };
+  const int64_t written = junctionGoServe(&call);
   if (written >= 0) {
     const int32_t code = jn_respond(result, scratch, (uint64_t)written);
     if (code != JN_OK) {

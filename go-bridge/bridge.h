@@ -158,6 +158,19 @@ junction_go_status junction_go_register(jn_host* host, const char* service_name,
 /* How large a response the handler trampoline takes from Go on its stack. */
 #define JUNCTION_GO_SCRATCH_BYTES 512
 
+/* One Go handler call as the trampoline passes it to Go: one pointer
+ * crosses instead of eight arguments, which the export's wrappers would
+ * each copy twice. Lives on the trampoline's stack for the call. */
+typedef struct junction_go_serve_call {
+  uintptr_t handler_id;   /* the handler's id in the Go bridge's table */
+  const uint8_t* request; /* borrowed for the call */
+  uint64_t request_len;
+  int64_t timeout_ns; /* or JUNCTION_GO_NO_TIMEOUT */
+  jn_cancel* cancel;  /* the call's cancel (NULL: none) */
+  jn_result* result;  /* the host's, for failures and large responses */
+  uint8_t* scratch;   /* JUNCTION_GO_SCRATCH_BYTES lent for the response */
+} junction_go_serve_call;
+
 /* A Go handler's answers, written into the result the host passed it. */
 int32_t junction_go_respond(jn_result* result, const uint8_t* data, uint64_t len);
 void junction_go_fail(jn_result* result, int32_t code, const uint8_t* message, uint64_t len);

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -186,41 +187,43 @@ func junctionGoDestroy(serviceHandle C.uintptr_t) {
 func lockForeignThread() { runtime.LockOSThread() }
 
 // junctionGoServe runs a Go handler for the trampoline. A response that
-// fits in scratch (C memory the trampoline lends, which AppendHandlerFuncs
-// append to directly) is left there and its length returned: the
-// trampoline hands it on with jn_respond. Otherwise, and on failure, the
-// result is written here and -1 returned.
+// fits in the call's scratch (C memory the trampoline lends, which
+// AppendHandlerFuncs append to directly) is left there and its length
+// returned: the trampoline hands it on with jn_respond. Otherwise, and on
+// failure, the result is written here and -1 returned.
 //
 //export junctionGoServe
-func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, timeoutNs C.int64_t,
-	cancel *C.jn_cancel, result *C.jn_result, scratch *C.uint8_t, scratchLen C.size_t) (written C.int64_t) {
-	handler := (*handlers.table.Load())[handlerID-1]
+func junctionGoServe(call *C.junction_go_serve_call) (written C.int64_t) {
+	handler := (*handlers.table.Load())[call.handler_id-1]
 	lockForeignThread()
+	// Every return sets written; a panic leaves it at handlerPanicked, so
+	// the usual return skips recover.
+	written = handlerPanicked
 	defer func() {
-		if recovered := recover(); recovered != nil {
-			fail(result, Internal, fmt.Sprintf("go handler panicked: %v", recovered))
+		if written == handlerPanicked {
+			fail(call.result, Internal, fmt.Sprintf("go handler panicked: %v", recover()))
 			written = -1
 		}
 		runtime.UnlockOSThread()
 	}()
 	var req []byte
-	if length > 0 {
-		req = unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length))
+	if call.request_len > 0 {
+		req = unsafe.Slice((*byte)(unsafe.Pointer(call.request)), int(call.request_len))
 	}
 	var ctx context.Context = background
-	if timeoutNs != C.JUNCTION_GO_NO_TIMEOUT || cancel != nil {
-		callCtx := newCallContext(timeoutNs, cancel)
+	if call.timeout_ns != C.JUNCTION_GO_NO_TIMEOUT || call.cancel != nil {
+		callCtx := newCallContext(call.timeout_ns, call.cancel)
 		defer callCtx.finish()
 		ctx = callCtx
 	}
-	room := unsafe.Slice((*byte)(unsafe.Pointer(scratch)), int(scratchLen))
+	room := unsafe.Slice((*byte)(unsafe.Pointer(call.scratch)), C.JUNCTION_GO_SCRATCH_BYTES)
 	response, err := handler(ctx, req, room[:0])
 	if err != nil {
 		var status *Error
 		if errors.As(err, &status) {
-			fail(result, status.Code, status.Message)
+			fail(call.result, status.Code, status.Message)
 		} else {
-			fail(result, CodeOf(err), err.Error())
+			fail(call.result, CodeOf(err), err.Error())
 		}
 		return -1
 	}
@@ -230,11 +233,14 @@ func junctionGoServe(handlerID C.uintptr_t, data *C.uint8_t, length C.uint64_t, 
 		}
 		return C.int64_t(len(response))
 	}
-	if code := C.junction_go_respond(result, bytesPtr(response), C.uint64_t(len(response))); code != C.JN_OK {
-		fail(result, Code(code), "cannot allocate the response")
+	if code := C.junction_go_respond(call.result, bytesPtr(response), C.uint64_t(len(response))); code != C.JN_OK {
+		fail(call.result, Code(code), "cannot allocate the response")
 	}
 	return -1
 }
+
+// handlerPanicked is junctionGoServe's result until a return sets it.
+const handlerPanicked C.int64_t = math.MinInt64
 
 // background is the context of handlers whose caller set no deadline.
 var background = context.Background()
