@@ -801,8 +801,12 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
         return;
       }
     }
+    // Read under the lock: until the call is unlisted, a receiver may
+    // deliver its answer into waiter, so an unanswered (cancelled) waiter
+    // is not read again.
+    const bool answered = waiter.done;
     lock.unlock();
-    if (!waiter.done) {
+    if (!answered) {
       assign_cancelled(result->status);
       send_cancel(waiter.listener_id, waiter.id);  // its answer, should it come, is dropped
       return;

@@ -2,7 +2,8 @@
 // answer over tcp, ipc and inproc, and its wait for a connection; the
 // answer that comes later is dropped and the route carries the next call;
 // a cancelled call that was receiving for the others hands that on; a
-// cancel signalled before the call sends nothing; and an asynchronous
+// cancel racing its answer gives the answer or CANCELLED; a cancel
+// signalled before the call sends nothing; and an asynchronous
 // call's cancel ends it and reaches the handler.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "test_support.hh"
 
@@ -79,6 +81,54 @@ TEST(CancelTest, ACancelledReceiverHandsReceivingOn) {
   gate.open = true;
   const CallOutcome answered = second.get();
   EXPECT_EQ(answered.code, Code::ok) << answered.message;
+}
+
+// A cancel racing its call's answer, with calls from several threads in
+// flight on one route (one receiving for the others): the call ends with
+// its answer, whole, or CANCELLED, never with an answer taken while it was
+// being delivered. The cancels come from just before the answer to well
+// after it.
+TEST(CancelTest, ACancelRacingItsAnswerGivesTheAnswerOrCancelled) {
+  junction::Host server;
+  server.register_service(test_service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  const junction::Host client = routed_to(listener);
+  const junction::Method echo = client.resolve("test", "echo");
+  constexpr int kCallers = 4;
+  constexpr int kCallsEach = 500;
+  std::atomic<int> answered{0};
+  std::atomic<int> cancelled{0};
+  std::vector<std::thread> callers;
+  callers.reserve(kCallers);
+  for (int caller = 0; caller < kCallers; ++caller) {
+    callers.emplace_back([&, caller] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        const std::string request = std::to_string(caller) + "-" + std::to_string(i);
+        const junction::Cancel cancel;
+        std::future<CallOutcome> call =
+            call_in_background(echo, request, junction::deadline_after(seconds(10)), &cancel);
+        // Mostly within a round trip, every tenth well after it.
+        std::this_thread::sleep_for(std::chrono::microseconds(i % 10 == 9 ? 2000 : i % 20 * 5));
+        cancel.signal();
+        const CallOutcome outcome = call.get();
+        if (outcome.code == Code::ok && outcome.text == request) {
+          ++answered;
+        } else if (outcome.code == Code::cancelled) {
+          ++cancelled;
+        } else {
+          ADD_FAILURE() << request << ": code " << static_cast<int>(outcome.code) << ", answer '"
+                        << outcome.text << "', " << outcome.message;
+        }
+      }
+    });
+  }
+  for (std::thread& caller : callers) {
+    caller.join();
+  }
+  // Both ends of the race were reached.
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_GT(cancelled.load(), 0);
+  EXPECT_EQ(echo.call("next").text(), "next");
 }
 
 TEST(CancelTest, SignalledBeforeTheCallNothingIsSent) {
