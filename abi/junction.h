@@ -426,7 +426,9 @@ JN_API void jn_cancel_free(jn_cancel* cancel);
 /* jn_call_into that cancel (borrowed; NULL: none) can end while it waits.
  * JN_CANCELLED when cancel was signalled before the call or while it
  * waited. Calls made on this thread while it runs (a synchronous handler's
- * own calls) end their waits with cancel too, unless they bring their own. */
+ * own calls) end their waits with cancel too, unless they bring their own;
+ * an asynchronous call started there without one (jn_call_async) has none,
+ * since it may outlive this call. */
 JN_API int32_t jn_call_cancellable(const jn_method* method, jn_bytes request, int64_t deadline_ns,
                                    jn_cancel* cancel, uint8_t* dst, uint64_t dst_cap,
                                    jn_result* result);

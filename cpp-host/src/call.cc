@@ -69,8 +69,10 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
   SyncWaiter waiter;
   std::shared_ptr<PendingCall> call;
   try {
+    // The handler sees its caller's cancel, which the call holds: it may
+    // outlive this wait.
     call = std::make_shared<PendingCall>(host, service, method->method, deadline_ns,
-                                         sync_waiter_done, &waiter);
+                                         sync_waiter_done, &waiter, tls_call_cancel);
   } catch (...) {
     status_assign(&result->status, JN_RESOURCE_EXHAUSTED, "cannot start call");
     return JN_RESOURCE_EXHAUSTED;
@@ -222,7 +224,7 @@ extern "C" JN_API std::int32_t jn_call_cancellable(const jn_method* method, jn_b
     return junction::detail::call_refused(result, method->method, JN_CANCELLED,
                                           "call cancelled by its caller before it started");
   }
-  const junction::detail::CallCancelScope scope(cancel);
+  const junction::detail::CallCancelScope scope(cancel, junction::detail::WithoutCancel::kThreads);
   return jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
 }
 

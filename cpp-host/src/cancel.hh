@@ -58,13 +58,18 @@ inline jn_cancel* cancel_hold(jn_cancel* cancel) noexcept {
   return cancel;
 }
 
-// While it lives, cancel (unless NULL, which leaves the thread's as it is)
-// is the cancel of the call running on this thread: its handler's
-// jn_call_cancel, and the one its own calls wait with.
+// What a call given no cancel of its own waits with: a synchronous call
+// ends before the call it is nested in, so it takes the thread's; an
+// asynchronous one may outlive it and holds only its own, so it has none.
+enum class WithoutCancel { kThreads, kNone };
+
+// While it lives, cancel (when NULL, as without says) is the cancel of the
+// call running on this thread: its handler's jn_call_cancel, and the one
+// its own calls wait with.
 class CallCancelScope {
  public:
-  explicit CallCancelScope(jn_cancel* cancel) noexcept : outer_(tls_call_cancel) {
-    if (cancel != nullptr) {
+  CallCancelScope(jn_cancel* cancel, WithoutCancel without) noexcept : outer_(tls_call_cancel) {
+    if (cancel != nullptr || without == WithoutCancel::kNone) {
       tls_call_cancel = cancel;
     }
   }

@@ -4,7 +4,8 @@
 // a call refuses it; a synchronous handler is never interrupted, but sees
 // and may watch its caller's cancel; one cancel ends the waits of many
 // calls; watches wake once; asynchronous calls (ABI 1.11) are answered at
-// once and hold their cancel; and the NULL cases. Routed calls
+// once and hold their cancel, as a synchronous call holds its caller's for
+// an asynchronous handler; and the NULL cases. Routed calls
 // are cancelled in transports/zmq/tests/cancel_test.cc.
 #include <string>
 #include <thread>
@@ -336,6 +337,36 @@ TEST_F(CancelTest, AnAsynchronousCallToAnAsynchronousHandlerIsAnsweredAtOnce) {
   ASSERT_TRUE(recording.parking.Take(&completion, &request));
   EXPECT_EQ(CompleteWith(completion, "late"), JN_CANCELLED);
   EXPECT_EQ(done.count.load(), 1);
+}
+
+// Called synchronously with a cancel, an asynchronous handler starts with
+// its caller's cancel, which the call holds: the caller frees it once
+// answered, and the handler may still read it until it completes.
+TEST_F(CancelTest, ASynchronousCallsAsynchronousHandlerHoldsItsCallersCancel) {
+  CancelRecordingParking recording;
+  ASSERT_EQ(Register(host_.get(), "recording",
+                     {{"park", nullptr, &CancelRecordingParking::Handler, &recording}}),
+            JN_OK);
+  MethodPtr park = Resolve(host_.get(), "recording", "park");
+  const std::uint64_t cancels_before = jn_live_cancels();
+  CancelPtr cancel = NewCancel();
+  const jn_cancel* const callers = cancel.get();
+  ScopedResult result;
+  int32_t code = -1;
+  std::thread caller([&] { code = CallCancellable(park.get(), "wait", cancel.get(), result); });
+  ASSERT_TRUE(recording.parking.WaitInvoked(1));
+  EXPECT_EQ(recording.seen.load(), callers) << "the handler started with its caller's cancel";
+  jn_cancel_signal(cancel.get());
+  caller.join();
+  EXPECT_EQ(code, JN_CANCELLED);
+  cancel.reset();  // the call holds its own
+  EXPECT_EQ(jn_live_cancels(), cancels_before + 1);
+  EXPECT_EQ(jn_cancel_signalled(recording.seen.load()), 1);
+  jn_completion completion{};
+  jn_bytes request{};
+  ASSERT_TRUE(recording.parking.Take(&completion, &request));
+  EXPECT_EQ(CompleteWith(completion, "late"), JN_CANCELLED);
+  EXPECT_TRUE(WaitFor([&] { return jn_live_cancels() == cancels_before; }));
 }
 
 // A synchronous handler runs on a host worker: the caller is answered

@@ -742,7 +742,9 @@ unsafe extern "C" {
     /** jn_call_into that cancel (borrowed; NULL: none) can end while it waits.
  JN_CANCELLED when cancel was signalled before the call or while it
  waited. Calls made on this thread while it runs (a synchronous handler's
- own calls) end their waits with cancel too, unless they bring their own.*/
+ own calls) end their waits with cancel too, unless they bring their own;
+ an asynchronous call started there without one (jn_call_async) has none,
+ since it may outlive this call.*/
     pub fn jn_call_cancellable(
         method: *const jn_method,
         request: jn_bytes,

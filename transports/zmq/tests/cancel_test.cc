@@ -4,7 +4,8 @@
 // a cancelled call that was receiving for the others hands that on; a
 // cancel racing its answer gives the answer or CANCELLED; a cancel
 // signalled before the call sends nothing; and an asynchronous
-// call's cancel ends it and reaches the handler.
+// call's cancel ends it and reaches the handler, while one started
+// without a cancel inside a handler has none.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <future>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -290,6 +292,54 @@ TEST(CancelTest, AHandlersCancelOutlivesItInTheAsynchronousCallItStarts) {
   EXPECT_EQ(read_code.get(), JN_OK);
   ASSERT_TRUE(eventually([&] { return seen_signalled.load() != -1; }));
   EXPECT_EQ(seen_signalled.load(), 0);
+}
+
+// A handler starting an asynchronous call without a cancel (jn_call_async)
+// gives it none: the call outlives the call the handler serves, so that
+// call's cancel, signalled and freed once it is answered, neither ends it
+// nor is held by it (ASan would catch the freed cancel's wait taken back).
+// Routed over a connection that is up, the call starts on the handler's
+// thread; on every transport.
+TEST(CancelTest, AnAsynchronousCallStartedWithoutACancelOutlivesItsHandlersCancel) {
+  TempDir dir;
+  for (const std::string& bind_url :
+       {std::string("zmq+tcp://127.0.0.1:0"), dir.ipc_url(), inproc_url()}) {
+    SCOPED_TRACE(bind_url);
+    Gate gate(/*heeds_deadline=*/false);
+    junction::Host server;
+    server.register_service(gate.service());
+    junction::Listener listener = server.listen(bind_url);
+    const OpenOnExit open_on_exit{gate.open};
+    junction::Host client;
+    client.route("gate", std::string(listener.url()));
+    const junction::Method wait = client.resolve("gate", "wait");
+    gate.open = true;
+    ASSERT_EQ(wait.call("", junction::deadline_after(seconds(10))).text(), "opened");
+    gate.open = false;
+    auto started = std::make_shared<std::promise<junction::Result>>();
+    junction::Service starts("starts");
+    starts.method("start", [&](auto, Deadline) {
+      wait.call_async(
+          Buffer::copy_of(""), junction::deadline_after(seconds(20)),
+          [started](junction::Result result) { started->set_value(std::move(result)); });
+      return Buffer::copy_of("started");
+    });
+    client.register_service(std::move(starts));
+    {
+      const junction::Cancel cancel;
+      const junction::Method start = client.resolve("starts", "start");
+      EXPECT_EQ(start.call(std::span<const std::uint8_t>(), junction::no_deadline, cancel).text(),
+                "started");
+      cancel.signal();
+    }  // freed
+    ASSERT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
+    gate.open = true;
+    std::future<junction::Result> outcome = started->get_future();
+    ASSERT_EQ(outcome.wait_for(seconds(10)), std::future_status::ready);
+    const junction::Result result = outcome.get();
+    EXPECT_EQ(result.code, Code::ok) << result.message;
+    EXPECT_EQ(result.response.text(), "opened");
+  }
 }
 
 // A TCP listener that accepts and never speaks ZeroMQ's handshake: a route
