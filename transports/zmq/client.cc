@@ -942,7 +942,10 @@ bool Client::receiver_done(const Waiter* waiter) const {
 }
 
 bool Client::async_receiver_done() const {
-  return stopping_ || async_finished_ != nullptr || async_deadlines_.empty();
+  // A call sent since it began receiving may have an earlier deadline: it
+  // begins again, until that one.
+  return stopping_ || async_finished_ != nullptr || async_deadlines_.empty() ||
+         next_async_deadline() < async_receive_deadline_;
 }
 
 std::int64_t Client::next_async_deadline() const {

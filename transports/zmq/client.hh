@@ -133,7 +133,8 @@ class Client {
   // Under mutex_: waiter has its outcome (done or cancelled): wakes its
   // caller, or queues an asynchronous call to be finished.
   void settle(Waiter& waiter);
-  // Under mutex_: whether the asynchronous thread, receiving, is to stop.
+  // Under mutex_: whether the asynchronous thread, receiving, is to stop:
+  // a call to finish, none left, or one due before it stops receiving.
   [[nodiscard]] bool async_receiver_done() const;
   // Under mutex_: whether a receiver is to stop: waiter's call answered or
   // cancelled, or, for nullptr, async_receiver_done().

@@ -1,10 +1,10 @@
 // Asynchronous calls on routed methods (jn_call_async): the caller's thread
 // sends them (a host worker when the connection is not up yet), and the
 // route's own thread receives and finishes them, so many are in flight on
-// one worker; a deadline, a lost connection, or a
-// route gone before the answer each finish them once, and they share the
-// connection with synchronous callers. A call's request is released once
-// the call is sent.
+// one worker; a deadline (also one earlier than those of the calls in
+// flight), a lost connection, or a route gone before the answer each
+// finish them once, and they share the connection with synchronous
+// callers. A call's request is released once the call is sent.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -108,6 +108,31 @@ TEST_P(AsyncRouteTest, ADeadlineAnswersTheCallAndTheRouteForgetsIt) {
   std::future<junction::Result> next = call_async(wait, "", junction::deadline_after(seconds(10)));
   ASSERT_EQ(next.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(next.get().response.text(), "opened");
+}
+
+// A call whose deadline comes before that of the calls already in flight
+// (here one without a deadline) is forgotten at its deadline all the same.
+TEST_P(AsyncRouteTest, ADeadlineEarlierThanTheOthersInFlightIsKept) {
+  Gate gate(/*heeds_deadline=*/false);
+  junction::Host server;
+  server.register_service(gate.service());
+  junction::Listener listener = server.listen(listen_url());
+  const OpenOnExit open_on_exit{gate.open};
+  junction::Host client(junction::HostOptions{1});
+  client.route("gate", std::string(listener.url()));
+  const junction::Method wait = client.resolve("gate", "wait");
+  std::future<junction::Result> unbounded = call_async(wait, "", junction::no_deadline);
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  std::future<junction::Result> bounded =
+      call_async(wait, "", junction::deadline_after(milliseconds(300)));
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
+  ASSERT_EQ(bounded.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(bounded.get().code, Code::deadline_exceeded);
+  EXPECT_TRUE(eventually([&] { return client.route_stats("gate").in_flight == 1; }))
+      << "the route still waits for the expired call's answer";
+  gate.open = true;
+  ASSERT_EQ(unbounded.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(unbounded.get().response.text(), "opened");
 }
 
 // With its connection up, a call starts on its caller's thread: calls made
