@@ -564,18 +564,39 @@ bool Client::inproc_ready() {
   if (!inproc_bound(address_)) {
     return false;
   }
-  bool reconnect = false;
+  {
+    std::unique_lock lock(mutex_);
+    // Sent before another call's reconnection ends, a call would go to the
+    // listener that is gone.
+    inproc_reconnected_.wait(lock, [this] { return !inproc_reconnecting_; });
+    if (!std::exchange(reconnect_inproc_, false)) {
+      return true;
+    }
+    inproc_reconnecting_ = true;
+    wake_receiver_in_libzmq();  // which holds the socket this needs
+  }
+  // A listener bound the name again: libzmq does not reconnect inproc.
+  try {
+    reconnect_to_listener();
+  } catch (...) {
+    end_inproc_reconnection(false);  // this call fails; the next tries again
+    throw;
+  }
+  end_inproc_reconnection(true);
+  return true;
+}
+
+void Client::end_inproc_reconnection(bool reconnected) {
   {
     std::lock_guard lock(mutex_);
-    reconnect = std::exchange(reconnect_inproc_, false);
-    if (reconnect) {
-      wake_receiver_in_libzmq();  // which holds the socket this needs
+    inproc_reconnecting_ = false;
+    // Reconnected, it stays as it is: set, the new connection was lost
+    // meanwhile.
+    if (!reconnected) {
+      reconnect_inproc_ = true;
     }
   }
-  if (reconnect) {
-    reconnect_to_listener();  // a listener bound the name again: libzmq does not reconnect inproc
-  }
-  return true;
+  inproc_reconnected_.notify_all();
 }
 
 void Client::cancel_async(void* call_ptr) {

@@ -173,6 +173,9 @@ class Client {
   // Drops the connection carrying calls and makes a new one, under a new
   // routing id (the old one's may not be released yet).
   void reconnect_to_listener();
+  // Ends the reconnection inproc_ready began, marking it to be tried again
+  // unless it reconnected.
+  void end_inproc_reconnection(bool reconnected);
   // Tells the listener that the call sent as call_id was cancelled
   // (docs/wire.md, "Cancels"), so that its waits end there too.
   void send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept;
@@ -250,6 +253,10 @@ class Client {
   std::uint64_t connections_lost_ = 0;
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
   bool reconnect_inproc_ = false;         // connect again before the next call
+  // A call is connecting again: the others wait for the listener's new
+  // routing id (inproc_reconnected_).
+  bool inproc_reconnecting_ = false;
+  std::condition_variable inproc_reconnected_;
   // Why the last handshake failed, until one succeeds (empty: none did).
   std::string handshake_failure_;
   std::condition_variable link_changed_;

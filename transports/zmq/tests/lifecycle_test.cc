@@ -675,6 +675,44 @@ TEST(ReconnectTest, FirstCallOnANewListenerAtTheUrlIsAnswered) {
   }
 }
 
+// Calls made at once as the first on a listener bound again at an inproc
+// name are all answered: each waits for the one that connects the route to
+// the new listener, none is sent to the listener that is gone.
+TEST(ReconnectTest, CallsAtOnceOnANewInprocListenerAreAllAnswered) {
+  constexpr int kCallers = 6;
+  junction::Host client;
+  const std::string url = inproc_url();
+  client.route("test", url);
+  const junction::Method echo = client.resolve("test", "echo");
+  for (int generation = 0; generation < 10; ++generation) {
+    junction::Host server;
+    server.register_service(test_service());
+    junction::Listener listener = server.listen(url);
+    std::atomic<bool> go{false};
+    std::vector<Outcome> outcomes(kCallers);
+    std::vector<std::thread> callers;
+    callers.reserve(kCallers);
+    for (Outcome& outcome : outcomes) {
+      callers.emplace_back([&] {
+        while (!go.load()) {
+          std::this_thread::yield();
+        }
+        outcome = call_echo(echo);
+      });
+    }
+    go = true;
+    for (std::thread& caller : callers) {
+      caller.join();
+    }
+    for (const Outcome& outcome : outcomes) {
+      EXPECT_EQ(outcome.code, Code::ok) << "generation " << generation << ": " << outcome.message;
+    }
+    EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
+    ASSERT_TRUE(eventually([&] { return call_echo(echo).no_connection(); }))
+        << "the route did not see the listener go";
+  }
+}
+
 // The process's open sockets, eventfds and timerfds: what listeners and
 // routes open (files and pipes are left out: sanitizer runtimes open those
 // for themselves, at moments of their own).
