@@ -26,7 +26,7 @@
  * new status codes never, new fields only in reserved space or behind
  * struct_size. */
 #define JN_ABI_VERSION_MAJOR 1
-#define JN_ABI_VERSION_MINOR 12
+#define JN_ABI_VERSION_MINOR 13
 #define JN_ABI_VERSION \
   ((uint32_t)(((uint32_t)JN_ABI_VERSION_MAJOR << 16) | (uint32_t)JN_ABI_VERSION_MINOR))
 #define JN_ABI_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -261,6 +261,15 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
  * of its listeners is open (since 1.2), it refuses with
  * JN_FAILED_PRECONDITION and frees nothing. */
 JN_API int32_t jn_host_free(jn_host* host);
+
+/* Whether jn_host_free(host) would refuse for where it is called from
+ * (since ABI 1.13): JN_FAILED_PRECONDITION inside a handler or in a
+ * callback on one of host's own threads, JN_OK elsewhere and for NULL.
+ * host's open listeners are not looked at: code that closes them before
+ * freeing host asks first, so that a free that would be refused closes
+ * nothing (a handler closing the listener that runs it would wait for
+ * itself). */
+JN_API int32_t jn_host_free_check(const jn_host* host);
 
 /* Registers a service. service: borrowed (ctx transferred on success).
  * Fails with JN_FAILED_PRECONDITION on an ABI major mismatch or a newer

@@ -55,6 +55,7 @@
   X(int32_t, jn_call_async_cancellable,                                                           \
     (const jn_method*, jn_buffer*, int64_t, jn_cancel*, jn_done_fn, void*, jn_status*))           \
   X(uint64_t, jn_live_cancels, (void))                                                            \
+  X(int32_t, jn_host_free_check, (const jn_host*))                                                \
   X(jn_cancel*, jn_call_cancel, (void))                                                           \
   X(int32_t, jn_cancel_signalled, (const jn_cancel*))                                             \
   X(int32_t, jn_cancel_watch_new, (jn_cancel*, void (*)(void*), void*, jn_cancel_watch**))        \

@@ -217,13 +217,17 @@ static void nested_handler(void* ctx, jn_bytes request, int64_t deadline_ns, jn_
   jn_call(service->echo, request, deadline_ns, result);
 }
 
-/* FreeHost: jn_host_free from inside a handler must be refused. */
+/* FreeHost: jn_host_free from inside a handler must be refused, as
+ * jn_host_free_check says beforehand. */
 static void free_host_handler(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result) {
   test_service* service = (test_service*)ctx;
+  const int32_t check = jn_host_free_check(service->host);
   int32_t code = jn_host_free(service->host);
   (void)request;
   (void)deadline_ns;
-  if (code == JN_FAILED_PRECONDITION) {
+  if (check != JN_FAILED_PRECONDITION) {
+    jn_status_set(&result->status, JN_INTERNAL, "jn_host_free_check inside a handler said JN_OK");
+  } else if (code == JN_FAILED_PRECONDITION) {
     jn_buffer_copy((const uint8_t*)"refused", 7, &result->response);
   } else {
     jn_status_set(&result->status, JN_INTERNAL, "jn_host_free inside a handler was not refused");
@@ -1346,6 +1350,7 @@ int main(int argc, char** argv) {
   CHECK(counts.pending_calls == baseline.pending_calls + 1);
   CHECK(pthread_create(&slow_caller, NULL, slow_caller_thread, slow) == 0);
   CHECK(wait_at_least(&holding.slow_started, 1));
+  CHECK_CODE(jn_host_free_check(host), JN_OK); /* outside a handler, calls in flight or not */
   CHECK_CODE(jn_host_free(host), JN_OK);
   check_at(read_counter(&holding.slow_finished) == 1,
            "jn_host_free waited for the synchronous call in flight", __LINE__);
@@ -1364,6 +1369,7 @@ int main(int argc, char** argv) {
   CHECK_CODE(jn_call(held_call, bytes_of("after free"), JN_NO_DEADLINE, &result), JN_NOT_FOUND);
   jn_result_release(&result);
   CHECK_CODE(jn_host_free(NULL), JN_OK);
+  CHECK_CODE(jn_host_free_check(NULL), JN_OK);
 
   jn_method_free(echo);
   jn_method_free(fail);

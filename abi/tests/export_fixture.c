@@ -145,6 +145,10 @@ int32_t jn_method_waits(const jn_method* method) {
   return 0;
 }
 uint64_t jn_live_cancels(void) { return 0; }
+int32_t jn_host_free_check(const jn_host* host) {
+  (void)host;
+  return 0;
+}
 int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer* request, int64_t deadline_ns,
                                   jn_cancel* cancel, jn_done_fn done, void* user_data,
                                   jn_status* status) {

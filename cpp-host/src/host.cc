@@ -230,13 +230,22 @@ JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, 
   return JN_OK;
 }
 
+JN_API std::int32_t jn_host_free_check(const jn_host* handle) {
+  using namespace junction::detail;
+  // A free there would wait for the section, or the thread, it runs in.
+  const bool refused =
+      handle != nullptr &&
+      (in_read_section() || tls_owning_host == reinterpret_cast<const Host*>(handle));
+  return refused ? JN_FAILED_PRECONDITION : JN_OK;
+}
+
 JN_API std::int32_t jn_host_free(jn_host* handle) {
   using namespace junction::detail;
   if (handle == nullptr) {
     return JN_OK;
   }
   auto* host = reinterpret_cast<Host*>(handle);
-  if (in_read_section() || tls_owning_host == host || host->open_listeners.load() != 0) {
+  if (jn_host_free_check(handle) != JN_OK || host->open_listeners.load() != 0) {
     return JN_FAILED_PRECONDITION;
   }
   std::vector<ServiceEntry*> services;

@@ -521,14 +521,17 @@ TEST_F(AsyncTest, DeadlineAnswersWhileTheOnlyWorkerIsBusy) {
 }
 
 // A done callback runs on a host thread; freeing that host from it would
-// make the thread join itself, so it is refused and the host stays usable.
+// make the thread join itself, so it is refused (as jn_host_free_check says
+// beforehand) and the host stays usable.
 TEST_F(AsyncTest, HostFreeFromDoneOnHostThreadIsRefused) {
   struct FreeFromDone {
     jn_host* host = nullptr;
+    std::atomic<int32_t> check{-1};
     std::atomic<int32_t> code{-1};
     static void Done(void* user, jn_result* r) {
       jn_result_release(r);
       auto* self = static_cast<FreeFromDone*>(user);
+      self->check.store(jn_host_free_check(self->host));
       self->code.store(jn_host_free(self->host));
     }
   };
@@ -539,7 +542,9 @@ TEST_F(AsyncTest, HostFreeFromDoneOnHostThreadIsRefused) {
       jn_call_async(sync_.get(), &req, JN_NO_DEADLINE, &FreeFromDone::Done, &attempt, nullptr),
       JN_OK);
   ASSERT_TRUE(WaitFor([&] { return attempt.code.load() != -1; }));
+  EXPECT_EQ(attempt.check.load(), JN_FAILED_PRECONDITION);
   EXPECT_EQ(attempt.code.load(), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(jn_host_free_check(host_.get()), JN_OK) << "from the test's own thread";
   DoneRecord& done = *NewDone();
   ASSERT_EQ(Start(sync_.get(), "still usable", &done), JN_OK);
   ASSERT_TRUE(done.Wait());
