@@ -75,13 +75,7 @@ func (m *Method) CallAsync(ctx context.Context, req []byte) ([]byte, error) {
 		}
 		call.mu.Unlock()
 	}
-	outcome := call.outcome
-	if outcome.status.code != C.JN_OK {
-		return nil, takeStatus(outcome.status)
-	}
-	response := append([]byte(nil), ownedBytes(outcome.response)...)
-	releaseOwned(outcome.response)
-	return response, nil
+	return appendOutcome(nil, call.outcome)
 }
 
 // junctionGoAsyncDone receives a CallAsync's outcome, exactly once, on

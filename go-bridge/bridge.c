@@ -217,6 +217,7 @@ junction_go_status junction_go_listen(jn_host* host, const char* url, const char
   if ((service_names != NULL && services == NULL) ||
       (curve_client_keys != NULL && client_keys == NULL)) {
     free((void*)services);
+    free((void*)client_keys);
     jn_status_set(&status, JN_RESOURCE_EXHAUSTED, "cannot allocate the listen options' lists");
     return status_from(JN_RESOURCE_EXHAUSTED, &status);
   }

@@ -177,7 +177,10 @@ func (h *Host) Raw() unsafe.Pointer { return unsafe.Pointer(h.raw) }
 // NOT_FOUND. Listeners the host still has open ([Host.Listen]) are closed
 // first, each waiting for its calls in flight to be answered (close them
 // yourself, with [Listener.Close], to bound that wait). Closing twice is a
-// no-op. A handler must not close its own host (FAILED_PRECONDITION).
+// no-op. Called from inside a handler (of any host: a host waits for the
+// calls in flight on it), Close returns FAILED_PRECONDITION and closes
+// nothing, its listeners included; nor may a handler wait for a goroutine
+// that closes its host.
 func (h *Host) Close() error {
 	if !h.owned {
 		return nil
@@ -189,6 +192,10 @@ func (h *Host) Close() error {
 		h.mu.Unlock()
 		return nil
 	}
+	if C.jn_host_free_check(h.raw) != C.JN_OK {
+		h.mu.Unlock()
+		return &Error{Code: FailedPrecondition, Message: "a host cannot be closed from inside a handler"}
+	}
 	h.closed = true
 	h.mu.Unlock()
 	// No Listen can start now; libjunction refuses to free a host with a
@@ -198,7 +205,7 @@ func (h *Host) Close() error {
 		h.mu.Lock()
 		h.closed = false
 		h.mu.Unlock()
-		return &Error{Code: Code(code), Message: "a host cannot be closed from inside one of its handlers"}
+		return &Error{Code: Code(code), Message: "a listener opened through Raw is still open"}
 	}
 	return nil
 }

@@ -390,6 +390,69 @@ func TestUnregisterAndClose(t *testing.T) {
 	waitForBaseline(t, baseline)
 }
 
+// A C handler may answer OK with a message: every way of calling returns
+// the response without an error and releases the message (newHost checks
+// the live objects return to their baseline).
+func TestAnOKAnswerWithAMessage(t *testing.T) {
+	host := newHost(t)
+	if code := cgotest.RegisterNotedEcho(host, "c.noted"); code != junction.OK {
+		t.Fatalf("RegisterNotedEcho: %v", code)
+	}
+	echo := method(t, host, "c.noted", "echo")
+	ctx := context.Background()
+	if got, err := echo.Call(ctx, []byte("call")); err != nil || string(got) != "call" {
+		t.Errorf("Call: %q, %v", got, err)
+	}
+	if got, err := echo.CallAppend(ctx, nil, []byte("append")); err != nil || string(got) != "append" {
+		t.Errorf("CallAppend: %q, %v", got, err)
+	}
+	if r, err := echo.CallBorrowed(ctx, []byte("borrowed")); err != nil || string(r.Bytes()) != "borrowed" {
+		t.Errorf("CallBorrowed: %q, %v", r.Bytes(), err)
+	} else {
+		r.Release()
+	}
+	if got, err := echo.CallAsync(ctx, []byte("async")); err != nil || string(got) != "async" {
+		t.Errorf("CallAsync: %q, %v", got, err)
+	}
+}
+
+// Close from inside a handler, of its own host or another, returns
+// FAILED_PRECONDITION and closes nothing: the listener serving the call
+// (which a close would wait on for the call itself) serves on.
+func TestCloseFromInsideAHandlerClosesNothing(t *testing.T) {
+	other := newHost(t) // first: its live-object baseline does not count the server
+	server := newHost(t)
+	closing := func(host *junction.Host) junction.HandlerFunc {
+		return func(context.Context, []byte) ([]byte, error) {
+			return []byte("served"), host.Close()
+		}
+	}
+	if err := server.Register(junction.NewService("closer").
+		Method("own", closing(server)).
+		Method("other", closing(other))); err != nil {
+		t.Fatal(err)
+	}
+	listener := listen(t, server, inprocURL(t))
+	client := newHost(t)
+	routeTo(t, client, listener.URL(), "closer")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, caller := range []*junction.Host{server, client} {
+		for _, name := range []string{"own", "other"} {
+			_, err := method(t, caller, "closer", name).Call(ctx, nil)
+			expectCode(t, name+" host's Close from a handler", err, junction.FailedPrecondition)
+		}
+	}
+	if _, err := listener.Stats(); err != nil {
+		t.Fatalf("the listener after the refused closes: %v", err)
+	}
+	for _, host := range []*junction.Host{server, other} {
+		if _, err := host.Services(); err != nil {
+			t.Fatalf("a host after the refused closes: %v", err)
+		}
+	}
+}
+
 // Close waits for calls on its own host's services only: a call held in
 // another host's handler does not hold it up.
 func TestCloseDoesNotWaitForAnotherHostsCall(t *testing.T) {

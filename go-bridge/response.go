@@ -75,6 +75,7 @@ func (m *Method) CallBorrowed(ctx context.Context, req []byte) (Response, error)
 	if outcome.status.code != C.JN_OK {
 		return Response{}, contextCause(ctx, takeStatus(outcome.status))
 	}
+	releaseOwned(outcome.status.message) // an OK may carry one
 	state := responseStates.Get().(*responseState)
 	state.box.buffer = outcome.response
 	return Response{state: state, gen: state.gen.Load()}, nil
@@ -85,7 +86,10 @@ func (r Response) live() bool {
 	return r.state != nil && r.state.gen.Load() == r.gen
 }
 
-// Bytes are the response's bytes, valid until Release; nil after it.
+// Bytes are the response's bytes, valid until Release; nil after it. They
+// are the producer's memory, which the collector does not see: keep r
+// reachable (release it, or runtime.KeepAlive(r)) while using them, since
+// a Response collected unreleased is released then, bytes and all.
 func (r Response) Bytes() []byte {
 	if !r.live() {
 		return nil

@@ -25,7 +25,10 @@ import (
 // (an *Error keeps its own code and message).
 //
 // Handlers run on the caller's thread, which may be a thread Go did not
-// create (a Rust thread, a host worker), and many at once.
+// create (a Rust thread, a host worker), and many at once. A handler's
+// panic is recovered and answers INTERNAL; runtime.Goexit (which t.Fatal
+// and t.FailNow call) cannot be, and would unwind through the call's C
+// frames: a handler must not call it.
 type HandlerFunc func(ctx context.Context, req []byte) ([]byte, error)
 
 // AppendHandlerFunc is a HandlerFunc that appends its response to resp and

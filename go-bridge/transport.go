@@ -22,8 +22,9 @@ type Listener struct {
 	url  string
 
 	// Held for writing while closing (a second Close returns once the
-	// first is done), for reading by Stats, Drain and SetCurveClientKeys,
-	// which the ABI lets run side by side but not with the close.
+	// first is done), for reading by Stats, Drain and SetCurveClientKeys
+	// (useOpen), which the ABI lets run side by side but not with the
+	// close.
 	mu  sync.RWMutex
 	raw *C.jn_listener // nil once closed
 }
@@ -260,19 +261,32 @@ type ListenerStats struct {
 	AnsweredUnrun uint64
 }
 
-// Stats reports what the listener has done since it opened. A closed
-// listener has no stats: FAILED_PRECONDITION (a Close in progress is
-// waited for).
-func (l *Listener) Stats() (ListenerStats, error) {
-	l.mu.RLock()
+// useOpen runs use with the listener, or fails with FAILED_PRECONDITION
+// when it is closed or being closed. It does not wait for a Close, which
+// waits for the calls in flight: one of them may be the caller.
+func (l *Listener) useOpen(use func(raw *C.jn_listener) error) error {
+	if !l.mu.TryRLock() {
+		return Errorf(FailedPrecondition, "listener %s is being closed", l.url)
+	}
 	defer l.mu.RUnlock()
 	if l.raw == nil {
-		return ListenerStats{}, Errorf(FailedPrecondition, "listener %s is closed", l.url)
+		return Errorf(FailedPrecondition, "listener %s is closed", l.url)
 	}
+	return use(l.raw)
+}
+
+// Stats reports what the listener has done since it opened. A listener
+// closed, or being closed, has no stats: FAILED_PRECONDITION.
+func (l *Listener) Stats() (ListenerStats, error) {
 	var raw C.jn_listener_stats
 	raw.struct_size = C.uint32_t(unsafe.Sizeof(raw))
-	// An open listener and this size are all it checks: it cannot fail.
-	C.jn_listener_stats_get(l.raw, &raw)
+	if err := l.useOpen(func(open *C.jn_listener) error {
+		// An open listener and this size are all it checks: it cannot fail.
+		C.jn_listener_stats_get(open, &raw)
+		return nil
+	}); err != nil {
+		return ListenerStats{}, err
+	}
 	return ListenerStats{
 		Requests:          uint64(raw.requests),
 		Answers:           uint64(raw.answers),
@@ -299,20 +313,17 @@ func (l *Listener) Stats() (ListenerStats, error) {
 // and without dropping a call.
 //
 // It fails, changing nothing, with FAILED_PRECONDITION for a listener
-// without CURVE or a closed one, and INVALID_ARGUMENT for no key (a list
-// that lets nobody in) or a key that is not 40 Z85 characters.
+// without CURVE or one closed or being closed, and INVALID_ARGUMENT for no
+// key (a list that lets nobody in) or a key that is not 40 Z85 characters.
 func (l *Listener) SetCurveClientKeys(publicKeys ...string) error {
 	keys, err := endToEnd(publicKeys, "CURVE client key", cKey)
 	if err != nil {
 		return err
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.raw == nil {
-		return Errorf(FailedPrecondition, "listener %s is closed", l.url)
-	}
-	return statusError(C.junction_go_listener_set_curve_client_keys(l.raw, cCharsOrNil(keys),
-		C.uint32_t(len(publicKeys))))
+	return l.useOpen(func(open *C.jn_listener) error {
+		return statusError(C.junction_go_listener_set_curve_client_keys(open, cCharsOrNil(keys),
+			C.uint32_t(len(publicKeys))))
+	})
 }
 
 // Close stops serving: calls that arrive from now on are answered
@@ -328,7 +339,9 @@ func (l *Listener) SetCurveClientKeys(publicKeys ...string) error {
 //
 // Closing a closed listener is a no-op returning nil. Close must not be
 // called from a handler that the listener is running (it would wait for
-// itself).
+// itself). While it waits, the listener's Stats, Drain and
+// SetCurveClientKeys answer FAILED_PRECONDITION at once: a handler
+// calling them ends, and with it the wait.
 func (l *Listener) Close(ctx context.Context) error {
 	return l.close(drainTimeout(ctx))
 }
@@ -341,25 +354,22 @@ func (l *Listener) Close(ctx context.Context) error {
 // waited for, which a Close would have freed with the listener: a process
 // stopping drains its listeners, reads their stats, then closes them.
 // Drains may run side by side, and beside Stats; a Close waits for them.
-// A closed listener cannot be drained: FAILED_PRECONDITION. Called from a
-// handler the listener is running, Drain waits for that handler until the
-// deadline.
+// A listener closed or being closed cannot be drained: FAILED_PRECONDITION.
+// Called from a handler the listener is running, Drain waits for that
+// handler until the deadline.
 func (l *Listener) Drain(ctx context.Context) error {
 	timeout := drainTimeout(ctx)
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.raw == nil {
-		return Errorf(FailedPrecondition, "listener %s is closed", l.url)
-	}
-	switch code := Code(C.junction_go_listener_drain(l.raw, C.int64_t(timeout))); code {
-	case OK:
-		return nil
-	case DeadlineExceeded:
-		return Errorf(DeadlineExceeded,
-			"listener %s still had calls in flight at the drain deadline", l.url)
-	default:
-		return Errorf(code, "draining listener %s", l.url)
-	}
+	return l.useOpen(func(open *C.jn_listener) error {
+		switch code := Code(C.junction_go_listener_drain(open, C.int64_t(timeout))); code {
+		case OK:
+			return nil
+		case DeadlineExceeded:
+			return Errorf(DeadlineExceeded,
+				"listener %s still had calls in flight at the drain deadline", l.url)
+		default:
+			return Errorf(code, "draining listener %s", l.url)
+		}
+	})
 }
 
 // drainTimeout is how long ctx lets Close or Drain wait for calls in

@@ -627,6 +627,56 @@ func TestClosedListener(t *testing.T) {
 	}
 }
 
+// While Close waits for a handler, the handler reading its listener's
+// stats gets FAILED_PRECONDITION at once rather than waiting for the
+// Close, which waits for it.
+func TestListenerStatsFromAHandlerDuringClose(t *testing.T) {
+	server := newHost(t)
+	started := make(chan struct{})
+	proceed := make(chan struct{})
+	var listener *junction.Listener
+	if err := server.Register(junction.NewService("stats").
+		Method("read", func(context.Context, []byte) ([]byte, error) {
+			close(started)
+			<-proceed
+			_, err := listener.Stats()
+			return nil, err
+		})); err != nil {
+		t.Fatal(err)
+	}
+	listener, err := server.Listen(inprocURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newHost(t)
+	routeTo(t, client, listener.URL(), "stats")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	release := sync.OnceFunc(func() { close(proceed) })
+	answer := inBackground(t, release, func() error {
+		_, err := method(t, client, "stats", "read").Call(ctx, nil)
+		return err
+	})
+	<-started
+	closed := inBackground(t, release, func() error { return listener.Close(context.Background()) })
+	eventually(t, 5*time.Second, func() error {
+		if _, err := listener.Stats(); !errors.Is(err, junction.ErrFailedPrecondition) {
+			return fmt.Errorf("stats while the listener closes: %v", err)
+		}
+		return nil
+	})
+	release()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close still waits for the handler, which waits for Stats")
+	}
+	expectCode(t, "the handler's Stats during Close", <-answer, junction.FailedPrecondition)
+}
+
 // blocking is a service whose "wait" method blocks until release is
 // called (at the latest when the test ends, before its hosts close), and
 // says on started when a call has begun.

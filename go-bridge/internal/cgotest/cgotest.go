@@ -1,8 +1,8 @@
 // Package cgotest holds the C side of the Go bridge's tests and benchmarks
 // (test files cannot use cgo): calls made from threads Go did not create,
 // the Rust module's typed export called directly, C loops calling Go
-// through junction or through a raw cgo export, and the scheduler slices
-// threads report.
+// through junction or through a raw cgo export, the scheduler slices
+// threads report, and a service answering OK with a message.
 package cgotest
 
 /*
@@ -12,6 +12,7 @@ package cgotest
 #include <stdlib.h>
 #include "held.h"
 #include "loops.h"
+#include "noted.h"
 #include "slices.h"
 #include "threads.h"
 */
@@ -122,6 +123,15 @@ func (h *HeldEcho) Held() int {
 // comes.
 func (h *HeldEcho) Release() {
 	C.cgotest_release_held(h.service)
+}
+
+// RegisterNotedEcho registers, as service name on host, a C service whose
+// method "echo" answers each request with itself, status OK and the
+// message "noted".
+func RegisterNotedEcho(host *junction.Host, name string) junction.Code {
+	cName := C.CString(name)
+	defer C.free(unsafe.Pointer(cName))
+	return junction.Code(C.cgotest_register_noted_echo((*C.jn_host)(host.Raw()), cName))
 }
 
 // OwnThreadSlice is the scheduler slice the calling goroutine's OS thread
