@@ -330,11 +330,23 @@ bool Client::begin_receiving_in_libzmq(const Waiter* waiter) {
   // receiver marked itself as waiting in libzmq, so that no wake message
   // was sent, and only the descriptor's wait sees it (a wait in libzmq
   // would last until the deadline).
-  if (waiters_.size() != 1 || disconnects_ != disconnects_failed_ || receiver_done(waiter)) {
+  if (waiters_.size() != 1 || socket_wanted_ != 0 || disconnects_ != disconnects_failed_ ||
+      receiver_done(waiter)) {
     return false;
   }
   receiving_in_libzmq_ = true;
   return true;
+}
+
+Client::SocketWanted::SocketWanted(Client& wanting) : client(wanting) {
+  std::lock_guard lock(client.mutex_);
+  ++client.socket_wanted_;
+  client.wake_receiver_in_libzmq();
+}
+
+Client::SocketWanted::~SocketWanted() {
+  std::lock_guard lock(client.mutex_);
+  --client.socket_wanted_;
 }
 
 void Client::end_receiving_in_libzmq() {
@@ -446,11 +458,12 @@ bool Client::judge_silent() {
   ++connections_lost_;
   silent_ = true;
   link_ = Link::connecting;
-  wake_receiver();  // which may hold the socket the reconnection needs
+  wake_receiver();  // to fail the calls in flight
   return true;
 }
 
 void Client::reconnect_to_listener() {
+  const SocketWanted wanted(*this);
   std::string id = socket_->locked([this](zmq::socket_t& socket) {
     // Failing only when no longer connected: connecting is what matters.
     retry_interrupted([&] { return zmq_disconnect(socket.handle(), address_.c_str()); });
@@ -491,10 +504,6 @@ bool Client::on_handshake_failed(const Event& event) {
 
 void Client::remake_refused(bool calls, bool liveness) {
   if (calls) {
-    {
-      std::lock_guard lock(mutex_);
-      wake_receiver();  // which may hold the socket the reconnection needs
-    }
     reconnect_to_listener();
   }
   if (liveness) {
@@ -573,7 +582,6 @@ bool Client::inproc_ready() {
       return true;
     }
     inproc_reconnecting_ = true;
-    wake_receiver_in_libzmq();  // which holds the socket this needs
   }
   // A listener bound the name again: libzmq does not reconnect inproc.
   try {
@@ -908,10 +916,7 @@ void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) 
     wire::encode_cancel(call_id, header);
     zmq::message_t frames[3] = {zmq::message_t(listener_id.data(), listener_id.size()),
                                 zmq::message_t(header.data(), header.size()), zmq::message_t()};
-    {
-      std::lock_guard lock(mutex_);
-      wake_receiver_in_libzmq();  // which holds the socket the cancel is sent on
-    }
+    const SocketWanted wanted(*this);
     // Best effort: a cancel that cannot be sent leaves the call to run to
     // its end there, as it would without one.
     static_cast<void>(socket_->send(frames));

@@ -165,6 +165,17 @@ class Client {
   // Under mutex_: ends a wait inside libzmq (once per wait), so that the
   // socket is free again.
   void wake_receiver_in_libzmq();
+  // While it lives, a thread that is to use the socket outside a listed
+  // call (a cancel, a reconnection) has it free: the receiver waiting in
+  // libzmq is woken, and none begins to (its wait would last until its
+  // answer came).
+  struct SocketWanted {
+    explicit SocketWanted(Client& wanting);
+    ~SocketWanted();
+    SocketWanted(const SocketWanted&) = delete;
+    SocketWanted& operator=(const SocketWanted&) = delete;
+    Client& client;
+  };
   // Under mutex_: ends the receiver's wait, on the descriptor or in libzmq.
   void wake_receiver();
   // Connects socket to the listener under a routing id not used before,
@@ -237,7 +248,8 @@ class Client {
   std::string listener_id_;  // the routing id calls are sent to
   zmq::socket_t waker_;      // sends the messages that end a wait in libzmq
   bool receiving_in_libzmq_ = false;
-  bool waker_sent_ = false;  // during this wait in libzmq
+  bool waker_sent_ = false;          // during this wait in libzmq
+  std::uint32_t socket_wanted_ = 0;  // SocketWanted living
   std::unordered_map<std::uint64_t, Waiter*> waiters_;
   std::uint64_t next_call_id_ = 1;
   bool receiving_ = false;            // a caller is receiving for everyone

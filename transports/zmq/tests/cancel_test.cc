@@ -3,9 +3,10 @@
 // answer that comes later is dropped and the route carries the next call;
 // a cancelled call that was receiving for the others hands that on; a
 // cancel racing its answer gives the answer or CANCELLED; a cancel
-// signalled before the call sends nothing; and an asynchronous
-// call's cancel ends it and reaches the handler, while one started
-// without a cancel inside a handler has none.
+// signalled before the call sends nothing; and an asynchronous call's
+// cancel ends it and reaches the handler at once, also while a synchronous
+// call waits, while one started without a cancel inside a handler has
+// none.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -248,6 +249,57 @@ TEST(CancelTest, AnAsynchronousCallsCancelEndsItAndReachesTheHandler) {
   EXPECT_EQ(entered.load(), 1);
   open = true;
   EXPECT_TRUE(eventually([&] { return listener.stats().answers == 2; }));
+}
+
+// An asynchronous call's cancel is sent at once while a synchronous call,
+// left alone in flight by it, waits for its answer: that caller does not
+// take the socket to wait in libzmq before the cancel is out (the handler
+// would see the cancel only once that other call was answered). Repeated:
+// the two race.
+TEST(CancelTest, AnAsynchronousCallsCancelIsSentWhileASynchronousCallWaits) {
+  constexpr int kRounds = 40;
+  std::atomic<bool> open{false};
+  std::atomic<int> cancels_seen{0};
+  junction::Service watched("watched");
+  watched.method("wait", [&](auto, Deadline deadline) {
+    while (!open.load() && jn_now_ns() < deadline) {
+      if (junction::call_cancelled()) {
+        cancels_seen.fetch_add(1);
+        return Buffer::copy_of("cancelled");
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return Buffer::copy_of("opened");
+  });
+  junction::Host server;
+  server.register_service(std::move(watched));
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  const OpenOnExit open_on_exit{open};
+  const junction::Host client = routed_to(listener, {}, "watched");
+  const junction::Method wait = client.resolve("watched", "wait");
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(round);
+    open = false;
+    cancels_seen = 0;
+    std::future<std::string> held = std::async(std::launch::async, [&] {
+      return std::string(wait.call("held", junction::deadline_after(seconds(20))).text());
+    });
+    auto done = std::make_shared<std::promise<junction::Code>>();
+    {
+      const junction::Cancel cancel;
+      wait.call_async(Buffer::copy_of("cancelled"), junction::deadline_after(seconds(20)), cancel,
+                      [done](junction::Result result) { done->set_value(result.code); });
+      ASSERT_TRUE(eventually([&] { return listener.stats().in_flight == 2; }));
+      cancel.signal();
+    }
+    EXPECT_EQ(done->get_future().get(), Code::cancelled);
+    const bool cancel_arrived = eventually([&] { return cancels_seen.load() == 1; }, seconds(5));
+    open = true;
+    EXPECT_TRUE(cancel_arrived) << "the cancel waited for the other call's answer";
+    EXPECT_EQ(held.get(), "opened");
+    ASSERT_TRUE(cancel_arrived);
+    ASSERT_TRUE(eventually([&] { return listener.stats().in_flight == 0; }));
+  }
 }
 
 // A handler serving a call from another host hands its cancel (the
