@@ -1,8 +1,7 @@
 //! Helpers for the functions libjunction calls into Rust: panic reporting,
-//! borrowed views and the callback-thread marker.
+//! borrowed views.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::sys;
@@ -50,30 +49,4 @@ pub(crate) unsafe fn bytes<'a>(view: sys::jn_bytes) -> &'a [u8] {
         // SAFETY: guaranteed by the caller.
         unsafe { std::slice::from_raw_parts(view.data, view.len as usize) }
     }
-}
-
-thread_local! {
-    static IN_HOST_CALLBACK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks this thread as running a service destroy or a call's done
-/// callback, both of which may run on a thread of the host itself, for the
-/// duration of `body` (also when it panics).
-pub(crate) fn in_host_callback(body: impl FnOnce()) {
-    struct Restore(Option<bool>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if let Some(outer) = self.0 {
-                let _ = IN_HOST_CALLBACK.try_with(|flag| flag.set(outer));
-            }
-        }
-    }
-    let _restore = Restore(IN_HOST_CALLBACK.try_with(|flag| flag.replace(true)).ok());
-    body();
-}
-
-/// Whether this thread is inside [`in_host_callback`]: freeing a host here
-/// could mean joining the very thread that is running.
-pub(crate) fn inside_host_callback() -> bool {
-    IN_HOST_CALLBACK.try_with(Cell::get).unwrap_or(false)
 }

@@ -158,41 +158,35 @@ impl Host {
     }
 
     /// Frees the host now, reporting what `Drop` cannot: a host freed from
-    /// inside one of its own handlers is refused
-    /// ([`Code::FailedPrecondition`]) and leaked.
+    /// inside a handler (any host's), or from a callback on one of its own
+    /// threads, is refused ([`Code::FailedPrecondition`]) and leaked.
     pub fn close(self) -> Result<()> {
         let this = std::mem::ManuallyDrop::new(self);
-        if ffi::inside_host_callback() {
-            return Err(Status::new(
-                Code::FailedPrecondition,
-                "a host cannot be freed from a service destroy or completion callback",
-            ));
-        }
         // SAFETY: owned and not yet freed; `this` is never used again.
         let code = unsafe { sys::jn_host_free(this.raw.as_ptr()) };
         if code == sys::JN_OK as i32 {
-            Ok(())
-        } else {
-            Err(Status::new(
-                Code::from_raw(code),
-                "a host cannot be freed from inside one of its handlers",
-            ))
+            return Ok(());
         }
+        // SAFETY: the host was not freed.
+        let message = if unsafe { sys::jn_host_free_check(this.raw.as_ptr()) } != sys::JN_OK as i32
+        {
+            "a host cannot be freed from inside a handler or from a callback on one of its own threads"
+        } else {
+            "a host cannot be freed while one of its listeners is open"
+        };
+        Err(Status::new(Code::from_raw(code), message))
     }
 }
 
 impl Drop for Host {
-    /// Frees the host. Freed from a callback that runs on one of its own
-    /// threads (a service's destroy or a call's completion, where the last
-    /// handle may be dropped with the handler that captured it) or from
-    /// inside a handler, the host is leaked instead, because it would have to
-    /// join the thread that is running.
+    /// Frees the host. Freed from inside a handler (any host's), or from a
+    /// callback on one of its own threads (a service's destroy or a call's
+    /// completion, where the last handle may be dropped with the handler
+    /// that captured it), the host is leaked instead: it would wait for the
+    /// call, or join the thread, that is running (`jn_host_free` refuses).
     fn drop(&mut self) {
-        if ffi::inside_host_callback() {
-            return;
-        }
-        // SAFETY: owned and not yet freed. Inside a handler the ABI refuses
-        // and frees nothing.
+        // SAFETY: owned and not yet freed. Where the ABI refuses, it frees
+        // nothing.
         unsafe { sys::jn_host_free(self.raw.as_ptr()) };
     }
 }

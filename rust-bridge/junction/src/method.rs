@@ -461,23 +461,21 @@ impl fmt::Debug for CallFuture {
 /// the future.
 unsafe extern "C" fn call_done(user_data: *mut c_void, result: *mut sys::jn_result) {
     ffi::absorb_panic(|| {
-        ffi::in_host_callback(|| {
-            // SAFETY: user_data is the reference call_async leaked for this
-            // callback, which runs exactly once.
-            let shared = unsafe { Arc::from_raw(user_data.cast_const().cast::<Shared>()) };
-            // SAFETY: the result's contents are transferred to this callback.
-            let outcome = unsafe { take_result(&mut *result) };
-            let waker = {
-                let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
-                match std::mem::replace(&mut *slot, Slot::Done(outcome)) {
-                    Slot::Waiting(waker) => waker,
-                    Slot::Done(_) | Slot::Taken => None,
-                }
-            };
-            if let Some(waker) = waker {
-                waker.wake();
+        // SAFETY: user_data is the reference call_async leaked for this
+        // callback, which runs exactly once.
+        let shared = unsafe { Arc::from_raw(user_data.cast_const().cast::<Shared>()) };
+        // SAFETY: the result's contents are transferred to this callback.
+        let outcome = unsafe { take_result(&mut *result) };
+        let waker = {
+            let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match std::mem::replace(&mut *slot, Slot::Done(outcome)) {
+                Slot::Waiting(waker) => waker,
+                Slot::Done(_) | Slot::Taken => None,
             }
-        });
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     });
 }
 

@@ -287,11 +287,9 @@ unsafe extern "C" fn call_async_handler<F>(
 /// The service's destroy callback: drops its closures.
 unsafe extern "C" fn destroy_service(ctx: *mut c_void) {
     ffi::absorb_panic(|| {
-        ffi::in_host_callback(|| {
-            // SAFETY: ctx is the Registered box transferred at registration;
-            // the host calls destroy exactly once.
-            drop(unsafe { Box::from_raw(ctx.cast::<Registered>()) });
-        });
+        // SAFETY: ctx is the Registered box transferred at registration;
+        // the host calls destroy exactly once.
+        drop(unsafe { Box::from_raw(ctx.cast::<Registered>()) });
     });
 }
 

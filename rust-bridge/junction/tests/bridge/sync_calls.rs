@@ -321,6 +321,37 @@ fn handlers_call_back_into_the_host() {
     });
 }
 
+/// A host owned by another host's service (a gateway's client, say) is
+/// freed when that service's handlers are dropped: with the other host,
+/// on the thread freeing it, or once unregistered, on that host's own
+/// thread. Only a host's own threads and handlers cannot free it.
+#[test]
+fn a_host_owned_by_another_hosts_service_is_freed_with_it() {
+    run(|| {
+        for unregister_first in [false, true] {
+            let owned = echo_host();
+            let echo = owned.resolve("test.sync", "echo").unwrap();
+            let owner = Host::new().unwrap();
+            owner
+                .register(Service::new("gateway").method(
+                    "echo",
+                    move |request: &[u8], deadline| {
+                        let _owned_here = &owned;
+                        echo.call(request, deadline).map(|answer| answer.into_vec())
+                    },
+                ))
+                .unwrap();
+            let gateway = owner.resolve("gateway", "echo").unwrap();
+            assert_eq!(gateway.call(b"via", Deadline::none()).unwrap(), b"via");
+            drop(gateway);
+            if unregister_first {
+                owner.unregister("gateway").unwrap();
+            }
+            drop(owner);
+        }
+    }); // run checks that both hosts, and all they made, are gone
+}
+
 #[test]
 fn handlers_are_dropped_with_their_service() {
     run(|| {
