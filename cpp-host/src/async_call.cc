@@ -301,7 +301,9 @@ JN_API std::int32_t jn_complete(jn_completion completion, jn_result* result) {
   // The section keeps the call's host alive while the result is delivered
   // (jn_host_free waits for sections after forgetting its calls). Opened
   // before the call is found, it covers anything until it knows the call's
-  // service.
+  // service; one already unregistered, whose retirement may have passed,
+  // is not among those jn_host_free waits for, so the section then covers
+  // every service of the call's host.
   ReadSection section(UnknownService{});
   auto call = completions_take(completion.call_id);
   if (call == nullptr) {
@@ -309,7 +311,11 @@ JN_API std::int32_t jn_complete(jn_completion completion, jn_result* result) {
     *result = jn_result{};
     return JN_FAILED_PRECONDITION;
   }
-  section.narrow(*call->service);
+  if (call->service->open.load(std::memory_order_relaxed)) {
+    section.narrow(*call->service);
+  } else {
+    section.narrow_to_host(call->host);
+  }
   return complete_invocation(call, result);
 }
 

@@ -107,10 +107,13 @@ class ReadSection {
   // touched before is not retired by synchronize). A nested section stays
   // as wide as its outermost one.
   void narrow(const ServiceEntry& service) noexcept {
-    if (outermost_record_ != nullptr) {
-      outermost_record_->scope.store(reinterpret_cast<std::uintptr_t>(&service),
-                                     std::memory_order_relaxed);
-    }
+    narrow_to(reinterpret_cast<std::uintptr_t>(&service));
+  }
+  // The same, to every service of host, where the service it touches may
+  // no longer be one that a writer retiring host's services waits for.
+  // host is not read: it may be gone already, its calls all answered.
+  void narrow_to_host(const Host* host) noexcept {
+    narrow_to(reinterpret_cast<std::uintptr_t>(host) | kHostScopeBit);
   }
 
  private:
@@ -132,6 +135,12 @@ class ReadSection {
     // Release: a writer that sees the epoch sees the scope stored with it.
     record->epoch.store(global_epoch.load(std::memory_order_relaxed), std::memory_order_release);
     reader_fence();
+  }
+
+  void narrow_to(std::uintptr_t scope) noexcept {
+    if (outermost_record_ != nullptr) {
+      outermost_record_->scope.store(scope, std::memory_order_relaxed);
+    }
   }
 
   ReaderRecord* outermost_record_ = nullptr;  // NULL when nested

@@ -398,6 +398,64 @@ TEST_F(LifetimeTest, ACallNestedIntoAnotherServiceHoldsUpItsDestroy) {
 
 // A handler may unregister its own service: its call completes, later
 // calls are JN_NOT_FOUND, and destroy runs once after it returned.
+// A call completed after its service was unregistered (and retired) still
+// holds up its host's free until the completion is delivered: the free
+// deletes the host, which the completion uses. Its done callback, which
+// runs inside the completion, shows when that ends.
+TEST_F(LifetimeTest, ACompletionOnAnUnregisteredServiceHoldsUpHostFree) {
+  struct BlockingDone {
+    std::atomic<bool> inside{false};
+    std::atomic<bool> release{false};
+    std::atomic<int32_t> code{-1};
+    static void Fn(void* user, jn_result* result) {
+      auto* self = static_cast<BlockingDone*>(user);
+      self->code = result->status.code;
+      jn_result_release(result);
+      self->inside = true;
+      while (!self->release.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  };
+  jn_host* host = nullptr;
+  ASSERT_EQ(jn_host_new(nullptr, &host, nullptr), JN_OK);
+  Parking parking;
+  ASSERT_EQ(Register(host, "parked", {{"park", nullptr, &Parking::Handler, &parking}}), JN_OK);
+  Probe later;
+  ASSERT_EQ(
+      Register(host, "later", {{"echo", &Probe::Echo, nullptr, &later}}, &later, &Probe::Destroy),
+      JN_OK);
+  BlockingDone done;
+  {
+    MethodPtr park = Resolve(host, "parked", "park");
+    ASSERT_EQ(jn_call_async(park.get(), nullptr, JN_NO_DEADLINE, &BlockingDone::Fn, &done, nullptr),
+              JN_OK);
+  }
+  ASSERT_TRUE(parking.WaitInvoked(1));
+  ASSERT_EQ(jn_host_unregister(host, "parked", nullptr), JN_OK);
+  ASSERT_EQ(jn_host_unregister(host, "later", nullptr), JN_OK);
+  // Retired one after the other: once the second's destroy has run, the
+  // first's retirement has passed too.
+  ASSERT_TRUE(WaitFor([&] { return later.destroyed.load() == 1; }));
+  jn_completion completion{};
+  jn_bytes request{};
+  ASSERT_TRUE(parking.Take(&completion, &request));
+  std::thread completer([&] { CompleteWith(completion, "late"); });
+  ASSERT_TRUE(WaitFor([&] { return done.inside.load(); }));
+  std::atomic<bool> freed{false};
+  std::thread freer([&] {
+    EXPECT_EQ(jn_host_free(host), JN_OK);
+    freed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(freed.load()) << "the host was freed under a completion still being delivered";
+  done.release = true;
+  completer.join();
+  freer.join();
+  EXPECT_TRUE(freed.load());
+  EXPECT_EQ(done.code.load(), JN_OK);
+}
+
 TEST_F(LifetimeTest, UnregisterFromInsideHandler) {
   Reentrant x;
   HostPtr host = NewHost();
