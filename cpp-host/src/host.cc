@@ -96,13 +96,20 @@ thread_local const Host* tls_owning_host = nullptr;
 HostThreads::HostThreads(const Host* owner, std::uint32_t count, const char* name,
                          std::uint64_t slice_ns)
     : guard_(boost::asio::make_work_guard(context_)) {
-  threads_.reserve(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    threads_.emplace_back([this, owner, name, slice_ns] {
-      name_and_ask_slice(name, slice_ns);
-      tls_owning_host = owner;
-      context_.run();
-    });
+  try {
+    threads_.reserve(count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      threads_.emplace_back([this, owner, name, slice_ns] {
+        name_and_ask_slice(name, slice_ns);
+        tls_owning_host = owner;
+        context_.run();
+      });
+    }
+  } catch (...) {
+    // No destructor runs for a constructor that throws: the threads started
+    // are joined here (a joinable thread destroyed would end the process).
+    stop_and_join();
+    throw;
   }
 }
 
@@ -227,7 +234,7 @@ JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, 
                   "cannot create host: " + junction::detail::current_exception_message());
   }
   live_counters().hosts.fetch_add(1, std::memory_order_relaxed);
-  return JN_OK;
+  return report(status, JN_OK, "");
 }
 
 JN_API std::int32_t jn_host_free_check(const jn_host* handle) {
