@@ -250,7 +250,8 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
 
 /* Frees a host: unregisters every service, answers pending asynchronous
  * calls with JN_CANCELLED, waits for synchronous calls and worker handlers in
- * flight on its services (calls on other hosts' services do not hold it up),
+ * flight on its services (calls on other hosts' services do not hold it up,
+ * unless they called into yet another host: abi/ABI.md, jn_host_free),
  * joins the workers and runs destroy callbacks. An asynchronous
  * handler that has not called jn_complete keeps its request and its
  * service's ctx: that service's destroy runs when the last such handler

@@ -450,7 +450,8 @@ unsafe extern "C" {
 unsafe extern "C" {
     /** Frees a host: unregisters every service, answers pending asynchronous
  calls with JN_CANCELLED, waits for synchronous calls and worker handlers in
- flight on its services (calls on other hosts' services do not hold it up),
+ flight on its services (calls on other hosts' services do not hold it up,
+ unless they called into yet another host: abi/ABI.md, jn_host_free),
  joins the workers and runs destroy callbacks. An asynchronous
  handler that has not called jn_complete keeps its request and its
  service's ctx: that service's destroy runs when the last such handler
