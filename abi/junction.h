@@ -474,7 +474,10 @@ typedef struct jn_cancel_watch jn_cancel_watch; /* opaque */
 /* Watches cancel (borrowed; it must outlive the watch): wake(user_data)
  * runs once, on the thread that signals cancel (at once on this thread
  * when it was signalled already), and never after jn_cancel_unwatch has
- * returned. wake must not call jn_cancel_* functions on cancel. watch: out,
+ * returned (which waits for a wake running on another thread). wake runs
+ * with no lock of the cancel's held: it may answer calls (jn_complete,
+ * also of the call cancel cancels) and end watches of cancel, its own
+ * included, but must not free cancel. watch: out,
  * ended with jn_cancel_unwatch. JN_INVALID_ARGUMENT for a NULL argument;
  * JN_RESOURCE_EXHAUSTED when the watch cannot be allocated. */
 JN_API int32_t jn_cancel_watch_new(jn_cancel* cancel, void (*wake)(void* user_data),

@@ -17,25 +17,37 @@ CancelWait::CancelWait(jn_cancel* cancel, void (*wake)(void*), void* wake_arg) n
   if (cancel_ == nullptr) {
     return;
   }
-  std::lock_guard lock(cancel_->mutex);
-  next_ = cancel_->waits;
-  if (next_ != nullptr) {
-    next_->previous_ = this;
+  {
+    std::lock_guard lock(cancel_->mutex);
+    if (!cancel_->signalled.load(std::memory_order_relaxed)) {
+      next_ = cancel_->waits;
+      if (next_ != nullptr) {
+        next_->previous_ = this;
+      }
+      cancel_->waits = this;
+      listed_ = true;
+      return;
+    }
   }
-  cancel_->waits = this;
-  if (cancel_->signalled.load(std::memory_order_relaxed)) {
-    wake_(wake_arg_);
-  }
+  wake_(wake_arg_);  // signalled before: woken here, unlocked as a signal wakes
 }
 
 CancelWait::~CancelWait() {
   if (cancel_ == nullptr) {
     return;
   }
-  std::lock_guard lock(cancel_->mutex);
-  (previous_ != nullptr ? previous_->next_ : cancel_->waits) = next_;
-  if (next_ != nullptr) {
-    next_->previous_ = previous_;
+  std::unique_lock lock(cancel_->mutex);
+  if (listed_) {
+    (previous_ != nullptr ? previous_->next_ : cancel_->waits) = next_;
+    if (next_ != nullptr) {
+      next_->previous_ = previous_;
+    }
+    return;
+  }
+  // Woken: a wake still running on another thread ends first; on this
+  // thread, it is what destroys this.
+  if (cancel_->waking == this && cancel_->signalling_thread != std::this_thread::get_id()) {
+    cancel_->woken.wait(lock, [this] { return cancel_->waking != this; });
   }
 }
 
@@ -57,12 +69,23 @@ extern "C" JN_API void jn_cancel_signal(jn_cancel* cancel) {
   if (cancel == nullptr) {
     return;
   }
-  std::lock_guard lock(cancel->mutex);
+  std::unique_lock lock(cancel->mutex);
   if (cancel->signalled.exchange(true, std::memory_order_acq_rel)) {
     return;  // the waits were woken by the first signal
   }
-  for (junction::detail::CancelWait* wait = cancel->waits; wait != nullptr; wait = wait->next_) {
-    wait->wake_(wait->wake_arg_);
+  cancel->signalling_thread = std::this_thread::get_id();
+  while (junction::detail::CancelWait* wait = cancel->waits) {
+    cancel->waits = wait->next_;
+    if (wait->next_ != nullptr) {
+      wait->next_->previous_ = nullptr;
+    }
+    wait->listed_ = false;
+    cancel->waking = wait;
+    lock.unlock();
+    wait->wake_(wait->wake_arg_);  // wait may be gone once it returns
+    lock.lock();
+    cancel->waking = nullptr;
+    cancel->woken.notify_all();
   }
 }
 

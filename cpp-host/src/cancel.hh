@@ -5,23 +5,31 @@
 #include <junction.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 namespace junction::detail {
 class CancelWait;
 }  // namespace junction::detail
 
 // The opaque cancel of the C ABI. Each call waiting with it registers the
-// wake that ends its wait (a CancelWait); jn_cancel_signal runs them all
-// under mutex, so that a wait taken back (CancelWait's destructor) is no
-// longer woken. Its maker holds one reference, which jn_cancel_free drops;
-// an asynchronous call holds another until its handler is done.
+// wake that ends its wait (a CancelWait); jn_cancel_signal takes them off
+// the list one by one and runs each with mutex released, so that a wake
+// may answer calls, ending their waits on the cancel. A wait taken back
+// (CancelWait's destructor) is no longer woken, and waits for its wake if
+// another thread is running it. Its maker holds one reference, which
+// jn_cancel_free drops; an asynchronous call holds another until its
+// handler is done.
 struct jn_cancel {
   std::atomic<bool> signalled{false};
   std::atomic<std::uint32_t> references{1};
-  std::mutex mutex;
-  junction::detail::CancelWait* waits = nullptr;  // under mutex: a list
+  std::mutex mutex;                                      // guards what follows
+  junction::detail::CancelWait* waits = nullptr;         // a list: those not yet woken
+  const junction::detail::CancelWait* waking = nullptr;  // whose wake is running
+  std::thread::id signalling_thread;                     // which runs the wakes
+  std::condition_variable woken;                         // waking has changed
 };
 
 namespace junction::detail {
@@ -32,10 +40,11 @@ extern constinit thread_local jn_cancel* tls_call_cancel __attribute__((tls_mode
 
 // One wait that a cancel ends: from construction to destruction, the first
 // signal of cancel calls wake(wake_arg) once, on the signalling thread (or
-// the constructor does, at once, if cancel was signalled before). Any
-// number of calls may wait with one cancel. wake must not call into
-// cancel; the waiting code must not hold a lock wake takes while it
-// constructs or destroys this.
+// the constructor does, at once, if cancel was signalled before), and
+// never after the destructor returns. Any number of calls may wait with
+// one cancel. wake may end waits on cancel (its own too) and answer calls,
+// but must not signal or free cancel; the waiting code must not hold a
+// lock wake takes while it destroys this.
 class CancelWait {
  public:
   CancelWait(jn_cancel* cancel, void (*wake)(void*), void* wake_arg) noexcept;
@@ -48,7 +57,9 @@ class CancelWait {
   jn_cancel* const cancel_;
   void (*const wake_)(void*);
   void* const wake_arg_;
-  CancelWait* previous_ = nullptr;  // in cancel_'s list, under its mutex
+  // Under cancel_'s mutex: whether in its list, and the neighbours there.
+  bool listed_ = false;
+  CancelWait* previous_ = nullptr;
   CancelWait* next_ = nullptr;
 };
 

@@ -369,6 +369,56 @@ TEST_F(CancelTest, ASynchronousCallsAsynchronousHandlerHoldsItsCallersCancel) {
   EXPECT_TRUE(WaitFor([&] { return jn_live_cancels() == cancels_before; }));
 }
 
+// An asynchronous handler that gives up when its caller cancels answers
+// from its watch's wake: the signal runs wakes unlocked, so answering
+// there (which ends the call's own wait on the cancel) does not deadlock.
+// The signal runs on a thread of its own that the test waits for with a
+// bound.
+TEST_F(CancelTest, AWatchsWakeMayAnswerTheCall) {
+  struct GivesUp {
+    std::atomic<jn_cancel_watch*> watch{nullptr};
+    std::atomic<int32_t> completed{-1};
+    jn_completion completion{};
+    static void Wake(void* ctx) {
+      auto* self = static_cast<GivesUp*>(ctx);
+      jn_result result{};
+      jn_status_set(&result.status, JN_CANCELLED, "gave up");
+      self->completed = jn_complete(self->completion, &result);
+    }
+    static void Handler(void* ctx, jn_bytes /*request*/, int64_t /*deadline_ns*/,
+                        jn_completion completion) {
+      auto* self = static_cast<GivesUp*>(ctx);
+      self->completion = completion;
+      jn_cancel_watch* watch = nullptr;
+      EXPECT_EQ(jn_cancel_watch_new(jn_call_cancel(), &Wake, self, &watch), JN_OK);
+      self->watch = watch;
+    }
+  };
+  GivesUp gives_up;
+  ASSERT_EQ(Register(host_.get(), "gives_up", {{"wait", nullptr, &GivesUp::Handler, &gives_up}}),
+            JN_OK);
+  MethodPtr wait = Resolve(host_.get(), "gives_up", "wait");
+  CancelPtr cancel = NewCancel();
+  DoneRecord done;
+  ASSERT_EQ(CallAsyncCancellable(wait.get(), cancel.get(), done), JN_OK);
+  ASSERT_TRUE(WaitFor([&] { return gives_up.watch.load() != nullptr; }));
+  std::atomic<bool> signalled{false};
+  std::thread signaller([&] {
+    jn_cancel_signal(cancel.get());
+    signalled = true;
+  });
+  if (!WaitFor([&] { return signalled.load(); })) {
+    signaller.detach();  // stuck for good
+    FAIL() << "the signal deadlocked in the wake";
+  }
+  signaller.join();
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(done.Code(), JN_CANCELLED);
+  EXPECT_TRUE(gives_up.completed.load() == JN_OK || gives_up.completed.load() == JN_CANCELLED)
+      << gives_up.completed.load();
+  jn_cancel_unwatch(gives_up.watch.load());
+}
+
 // A synchronous handler runs on a host worker: the caller is answered
 // without waiting for it, and the handler's later answer is released.
 TEST_F(CancelTest, AnAsynchronousCallIsAnsweredWhileItsSynchronousHandlerRuns) {
