@@ -95,17 +95,29 @@ void handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline, jn_r
 }
 
 // The call whose asynchronous handler is running on this thread. A
-// Completion of that call destroyed by an exception leaving the handler
-// leaves the answer to the trampoline, which knows the exception.
-thread_local std::uint64_t running_async_call = 0;
+// Completion of that call destroyed while an exception unwinds leaves the
+// answer to the trampoline, which knows the exception if it leaves the
+// handler, and answers INTERNAL if the handler caught it.
+struct RunningAsyncCall {
+  std::uint64_t call_id = 0;
+  bool completion_dropped = false;  // while an exception unwound
+};
+thread_local RunningAsyncCall running_async_call;
 
 void async_handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline,
                               jn_completion completion) {
-  const std::uint64_t outer_call = std::exchange(running_async_call, completion.call_id);
+  const RunningAsyncCall outer_call =
+      std::exchange(running_async_call, RunningAsyncCall{completion.call_id, false});
   try {
     const auto& handler = *static_cast<const AsyncHandler*>(ctx);
     handler({request.data, static_cast<std::size_t>(request.len)}, deadline,
             Completion(completion));
+    if (running_async_call.completion_dropped) {
+      jn_result result{};
+      jn_status_set(&result.status, JN_INTERNAL,
+                    "handler dropped its completion while an exception it caught unwound");
+      jn_complete(completion, &result);
+    }
   } catch (...) {
     // A no-op (JN_FAILED_PRECONDITION) if the handler completed before
     // throwing.
@@ -225,9 +237,14 @@ Completion& Completion::operator=(Completion&& other) noexcept {
 }
 
 Completion::~Completion() {
-  if (live_ && !(std::uncaught_exceptions() > 0 && raw_.call_id == running_async_call)) {
-    fail(Code::internal, "handler dropped its completion without answering");
+  if (!live_) {
+    return;
   }
+  if (std::uncaught_exceptions() > 0 && raw_.call_id == running_async_call.call_id) {
+    running_async_call.completion_dropped = true;  // the trampoline answers
+    return;
+  }
+  fail(Code::internal, "handler dropped its completion without answering");
 }
 
 Code Completion::succeed(Buffer response) noexcept {

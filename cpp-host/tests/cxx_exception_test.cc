@@ -147,6 +147,25 @@ TEST_F(CxxExceptionTest, AsyncHandlerThrows) {
   EXPECT_EQ(CCall(async_, "normal").first, JN_OK);
 }
 
+// A completion dropped while an exception unwinds that the handler catches
+// itself is answered INTERNAL when the handler returns: the call does not
+// hang, and nothing is left pending.
+TEST_F(CxxExceptionTest, ACompletionDroppedByAnExceptionTheHandlerCatchesIsAnswered) {
+  host_->register_service(Service("swallows")
+                              .async_method("wait", [](std::span<const uint8_t> /*request*/,
+                                                       Deadline /*deadline*/, Completion c) {
+                                try {
+                                  const Completion held = std::move(c);
+                                  throw std::runtime_error("bad request");
+                                } catch (const std::runtime_error&) {
+                                  // handled here, the completion gone with it
+                                }
+                              }));
+  const auto [rc, msg] = CCall(host_->resolve("swallows", "wait"), "x");
+  EXPECT_EQ(rc, JN_INTERNAL) << msg;
+  EXPECT_TRUE(Contains(msg, "dropped its completion")) << msg;
+}
+
 // An exception after the completion was used leaves the answer unchanged.
 TEST_F(CxxExceptionTest, ThrowAfterCompletionKeepsAnswer) {
   ScopedResult r;
