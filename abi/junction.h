@@ -357,9 +357,10 @@ JN_API int32_t jn_respond(jn_result* result, const uint8_t* data, uint64_t len);
 
 /* Receives the outcome of an asynchronous call, exactly once, on a host
  * thread (a worker; the timer thread for a deadline or a cancel; a routed
- * method's connection thread) or on the thread that completed the call.
- * result: its contents are transferred to the callback, which releases
- * them (jn_result_release) now or later. */
+ * method's connection thread), on the thread that completed the call, or
+ * on the thread in jn_host_free (a call still pending when its host is
+ * freed: JN_CANCELLED). result: its contents are transferred to the
+ * callback, which releases them (jn_result_release) now or later. */
 typedef void (*jn_done_fn)(void* user_data, jn_result* result);
 
 /* Calls a method asynchronously. request: transferred on JN_OK (the

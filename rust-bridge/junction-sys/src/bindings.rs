@@ -627,9 +627,10 @@ unsafe extern "C" {
 }
 /** Receives the outcome of an asynchronous call, exactly once, on a host
  thread (a worker; the timer thread for a deadline or a cancel; a routed
- method's connection thread) or on the thread that completed the call.
- result: its contents are transferred to the callback, which releases
- them (jn_result_release) now or later.*/
+ method's connection thread), on the thread that completed the call, or
+ on the thread in jn_host_free (a call still pending when its host is
+ freed: JN_CANCELLED). result: its contents are transferred to the
+ callback, which releases them (jn_result_release) now or later.*/
 pub type jn_done_fn = ::std::option::Option<
     unsafe extern "C" fn(user_data: *mut ::std::os::raw::c_void, result: *mut jn_result),
 >;
