@@ -38,6 +38,22 @@ std::future<junction::Result> call_async(const junction::Method& method, const s
   return outcome->get_future();
 }
 
+// A gate (which does not heed deadlines) served at url, and a host with one
+// worker routing to it; the gate opens before the listener closes.
+struct GatedRoute {
+  explicit GatedRoute(const std::string& url)
+      : listener((server.register_service(gate.service()), server.listen(url))) {
+    client.route("gate", std::string(listener.url()));
+    wait = client.resolve("gate", "wait");
+  }
+  Gate gate{/*heeds_deadline=*/false};
+  junction::Host server;
+  junction::Listener listener;
+  const OpenOnExit open_on_exit{gate.open};
+  junction::Host client{junction::HostOptions{1}};
+  junction::Method wait;
+};
+
 class AsyncRouteTest : public testing::TestWithParam<std::string> {
  protected:
   // A URL of this test's kind to listen on.
@@ -87,25 +103,20 @@ TEST_P(AsyncRouteTest, ManyCallsAreInFlightAtOnceOnOneWorker) {
 // runs on, and the route forgets the call then, not when the answer comes;
 // that answer, once it does, is dropped.
 TEST_P(AsyncRouteTest, ADeadlineAnswersTheCallAndTheRouteForgetsIt) {
-  Gate gate(/*heeds_deadline=*/false);
-  junction::Host server;
-  server.register_service(gate.service());
-  junction::Listener listener = server.listen(listen_url());
-  const OpenOnExit open_on_exit{gate.open};
-  junction::Host client(junction::HostOptions{1});
-  client.route("gate", std::string(listener.url()));
-  const junction::Method wait = client.resolve("gate", "wait");
-  std::future<junction::Result> call = call_async(wait, "", junction::deadline_after(seconds(1)));
-  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  GatedRoute route(listen_url());
+  std::future<junction::Result> call =
+      call_async(route.wait, "", junction::deadline_after(seconds(1)));
+  ASSERT_TRUE(eventually([&] { return route.gate.entered.load() == 1; }));
   ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(call.get().code, Code::deadline_exceeded);
-  EXPECT_TRUE(eventually([&] { return client.route_stats("gate").in_flight == 0; }))
+  EXPECT_TRUE(eventually([&] { return route.client.route_stats("gate").in_flight == 0; }))
       << "the route still waits for the answer";
-  EXPECT_EQ(listener.stats().in_flight, 1U) << "the handler still runs";
-  gate.open = true;
-  EXPECT_TRUE(eventually([&] { return listener.stats().answers == 1; }));
+  EXPECT_EQ(route.listener.stats().in_flight, 1U) << "the handler still runs";
+  route.gate.open = true;
+  EXPECT_TRUE(eventually([&] { return route.listener.stats().answers == 1; }));
   // The route carries the next call.
-  std::future<junction::Result> next = call_async(wait, "", junction::deadline_after(seconds(10)));
+  std::future<junction::Result> next =
+      call_async(route.wait, "", junction::deadline_after(seconds(10)));
   ASSERT_EQ(next.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(next.get().response.text(), "opened");
 }
@@ -113,24 +124,17 @@ TEST_P(AsyncRouteTest, ADeadlineAnswersTheCallAndTheRouteForgetsIt) {
 // A call whose deadline comes before that of the calls already in flight
 // (here one without a deadline) is forgotten at its deadline all the same.
 TEST_P(AsyncRouteTest, ADeadlineEarlierThanTheOthersInFlightIsKept) {
-  Gate gate(/*heeds_deadline=*/false);
-  junction::Host server;
-  server.register_service(gate.service());
-  junction::Listener listener = server.listen(listen_url());
-  const OpenOnExit open_on_exit{gate.open};
-  junction::Host client(junction::HostOptions{1});
-  client.route("gate", std::string(listener.url()));
-  const junction::Method wait = client.resolve("gate", "wait");
-  std::future<junction::Result> unbounded = call_async(wait, "", junction::no_deadline);
-  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  GatedRoute route(listen_url());
+  std::future<junction::Result> unbounded = call_async(route.wait, "", junction::no_deadline);
+  ASSERT_TRUE(eventually([&] { return route.gate.entered.load() == 1; }));
   std::future<junction::Result> bounded =
-      call_async(wait, "", junction::deadline_after(milliseconds(300)));
-  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
+      call_async(route.wait, "", junction::deadline_after(milliseconds(300)));
+  ASSERT_TRUE(eventually([&] { return route.gate.entered.load() == 2; }));
   ASSERT_EQ(bounded.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(bounded.get().code, Code::deadline_exceeded);
-  EXPECT_TRUE(eventually([&] { return client.route_stats("gate").in_flight == 1; }))
+  EXPECT_TRUE(eventually([&] { return route.client.route_stats("gate").in_flight == 1; }))
       << "the route still waits for the expired call's answer";
-  gate.open = true;
+  route.gate.open = true;
   ASSERT_EQ(unbounded.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(unbounded.get().response.text(), "opened");
 }
