@@ -151,7 +151,7 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
     pending_answer_code(call, JN_CANCELLED, "call cancelled by its caller");
     return;
   }
-  const CallCancelScope cancel_scope(call->cancel, WithoutCancel::kNone);
+  const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
   const jn_bytes request{call->request.data, call->request.len};
   if (method.async_handler == nullptr && method.start_routed == nullptr) {
@@ -190,7 +190,7 @@ bool pending_start_now(const std::shared_ptr<PendingCall>& call) noexcept {
       cancel_signalled(call->cancel) || !await_completion(call)) {
     return false;
   }
-  const CallCancelScope cancel_scope(call->cancel, WithoutCancel::kNone);
+  const CallCancelScope cancel_scope(call->cancel);
   const MethodEntry& method = *call->method;
   if (method.start_routed(method.ctx, call->request, call->deadline_ns, jn_completion{call->id, 0},
                           /*may_wait=*/false)) {

@@ -224,7 +224,7 @@ extern "C" JN_API std::int32_t jn_call_cancellable(const jn_method* method, jn_b
     return junction::detail::call_refused(result, method->method, JN_CANCELLED,
                                           "call cancelled by its caller before it started");
   }
-  const junction::detail::CallCancelScope scope(cancel, junction::detail::WithoutCancel::kThreads);
+  const junction::detail::CallCancelScope scope(cancel);
   return jn_call_into(method, request, deadline_ns, dst, dst_cap, result);
 }
 

@@ -69,20 +69,14 @@ inline jn_cancel* cancel_hold(jn_cancel* cancel) noexcept {
   return cancel;
 }
 
-// What a call given no cancel of its own waits with: a synchronous call
-// ends before the call it is nested in, so it takes the thread's; an
-// asynchronous one may outlive it and holds only its own, so it has none.
-enum class WithoutCancel { kThreads, kNone };
-
-// While it lives, cancel (when NULL, as without says) is the cancel of the
-// call running on this thread: its handler's jn_call_cancel, and the one
-// its own calls wait with.
+// While it lives, cancel (NULL: none) is the cancel of the call running on
+// this thread: its handler's jn_call_cancel, and the one its own calls wait
+// with. An asynchronous call given none has none, not the thread's: it may
+// outlive the call it was started in, whose cancel it does not hold.
 class CallCancelScope {
  public:
-  CallCancelScope(jn_cancel* cancel, WithoutCancel without) noexcept : outer_(tls_call_cancel) {
-    if (cancel != nullptr || without == WithoutCancel::kNone) {
-      tls_call_cancel = cancel;
-    }
+  explicit CallCancelScope(jn_cancel* cancel) noexcept : outer_(tls_call_cancel) {
+    tls_call_cancel = cancel;
   }
   ~CallCancelScope() { tls_call_cancel = outer_; }
   CallCancelScope(const CallCancelScope&) = delete;
