@@ -60,7 +60,7 @@ build/release/bench/micro/junction_rust_module_bench \
   --benchmark_repetitions="${JUNCTION_BENCH_REPS:-3}" \
   --benchmark_report_aggregates_only=true \
   --benchmark_out=bench/results/rust-module-latest.json --benchmark_out_format=json |
-  grep -E '^(Benchmark|-+$|BM_.*_median)'
+  grep -vE '^BM_.*_(mean|stddev|cv) '  # the medians (every row, at one repetition) and errors
 
 echo
 echo "== Go <-> Rust in one process (go test -bench; Go's figures are the median of ${JUNCTION_BENCH_REPS:-3} runs)"

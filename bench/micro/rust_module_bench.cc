@@ -8,10 +8,13 @@
 #include <dlfcn.h>
 #include <junction.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include "run_checked.h"
 
 namespace {
 
@@ -110,8 +113,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
+  const std::size_t failed_runs = junction::bench::run_benchmarks_counting_errors();
   benchmark::Shutdown();
   jn_method_free(g.length);
-  return jn_host_free(g.host) == JN_OK ? 0 : 1;
+  const bool freed = jn_host_free(g.host) == JN_OK;
+  if (failed_runs != 0) {
+    std::fprintf(stderr, "junction_rust_module_bench: %zu runs had calls that failed\n",
+                 failed_runs);
+  }
+  return freed && failed_runs == 0 ? 0 : 1;
 }
