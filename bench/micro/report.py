@@ -78,7 +78,8 @@ def load(path):
 
 
 def collect(doc, field, stat="median"):
-    """Returns {(family, bytes, threads): (value_ns, stddev_ns or None, reps)}."""
+    """Returns ({(family, bytes, threads): (value_ns, stddev_ns or None, reps)},
+    errors, the statistics the values are, by name)."""
     runs = {}  # run_name -> {"iter": [values], "agg": {name: value}, "threads": n}
     errors = []
     for b in doc.get("benchmarks", []):
@@ -97,6 +98,7 @@ def collect(doc, field, stat="median"):
             entry["iter"].append(b[field] * scale)
 
     out = {}
+    used = set()
     for run_name, entry in runs.items():
         m = RUN_NAME.match(run_name)
         if not m:
@@ -107,17 +109,19 @@ def collect(doc, field, stat="median"):
             threads = int(t.group(1))
         values, agg = entry["iter"], entry["agg"]
         if stat == "min" and values:
-            value = min(values)
+            value, used_stat = min(values), "min"
         elif stat in agg:
-            value = agg[stat]
+            value, used_stat = agg[stat], stat
         elif "median" in agg:  # --stat min on aggregates-only output
-            value = agg["median"]
+            value, used_stat = agg["median"], "median"
         elif values:
+            used_stat = "median" if stat == "median" else "mean"
             value = statistics.median(values) if stat == "median" else statistics.mean(values)
         elif "mean" in agg:
-            value = agg["mean"]
+            value, used_stat = agg["mean"], "mean"
         else:
             continue
+        used.add(used_stat)
         if "stddev" in agg:
             spread = agg["stddev"]
         elif len(values) > 1:
@@ -126,7 +130,7 @@ def collect(doc, field, stat="median"):
             spread = None
         reps = max(len(values), entry["reps"], 1)
         out[(m.group("family"), int(m.group("bytes")), threads)] = (value, spread, reps)
-    return out, errors
+    return out, errors, used
 
 
 def fmt(value, spread):
@@ -135,11 +139,11 @@ def fmt(value, spread):
     return f"{value:.2f} ± {spread:.2f}"
 
 
-def render(doc, data, errors, args):
+def render(doc, data, errors, used, args):
     ctx = doc.get("context", {})
     field_label = "CPU time" if args.time == "cpu" else "wall-clock time"
     reps = sorted({r for (_, _, r) in data.values()})
-    stat = (f"{args.stat} of {reps[-1]} repetitions (± standard deviation)"
+    stat = (f"{' or '.join(sorted(used))} of {reps[-1]} repetitions (± standard deviation)"
             if reps and reps[-1] > 1 else "a single run per benchmark")
     lines = ["# junction micro-benchmark: jn_call vs a direct function-pointer call", ""]
     lines.append(f"Target: a jn_call costs at most {args.target_ns:g} ns more than the "
@@ -228,11 +232,11 @@ def main(argv):
         print(f"report.py: cannot read {args.input}: {e}", file=sys.stderr)
         return 2
     field = "cpu_time" if args.time == "cpu" else "real_time"
-    data, errors = collect(doc, field, args.stat)
+    data, errors, used = collect(doc, field, args.stat)
     if not data:
         print("report.py: no junction_micro_bench results in the input", file=sys.stderr)
         return 2
-    text, missed = render(doc, data, errors, args)
+    text, missed = render(doc, data, errors, used, args)
     print(text)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
