@@ -96,7 +96,10 @@ func BenchmarkRouted(b *testing.B) {
 			}
 		}
 	})
-	// 64 goroutines, whatever GOMAXPROCS.
+	// RunParallel starts parallelism goroutines per GOMAXPROCS: 64 where
+	// GOMAXPROCS divides 64 (it does on the machines of the README's
+	// figures), otherwise the multiple of GOMAXPROCS below 64, or GOMAXPROCS
+	// itself past 64.
 	parallelism := max(1, 64/runtime.GOMAXPROCS(0))
 	for _, form := range []struct {
 		name string
