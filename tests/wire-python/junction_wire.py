@@ -568,13 +568,19 @@ class Client:
         Returns whether the call was still in flight (False: it had its
         answer already, and nothing changes).
         """
+        # Taken out of flight and judged sent in one step: a call not yet
+        # listed as sent is then either never sent or followed at once by
+        # its cancel (_send_outgoing).
         with self._lock:
+            taken = self._in_flight.pop(call.call_id, None)
             sent = call.call_id in self._sent
-        if not self._finish(call.call_id, Code.CANCELLED, "call cancelled by its caller"):
-            return False
-        if sent:
-            with self._lock:
+            self._sent.discard(call.call_id)
+            if taken is not None and sent:
                 self._cancels.append(call.call_id)
+        if taken is None:
+            return False
+        taken._complete(Response(call.call_id, Code.CANCELLED, "call cancelled by its caller", b""))
+        if sent:
             self._waker.wake()
         return True
 
@@ -704,6 +710,8 @@ class Client:
                 if not self._outgoing:
                     return
                 item = self._outgoing.popleft()
+                if item.call.call_id not in self._in_flight:
+                    continue  # cancelled before it left: never sent
             call = item.call
             timeout_ns = NO_TIMEOUT
             if call.deadline is not None:
@@ -723,8 +731,16 @@ class Client:
                 )
                 continue
             with self._lock:
-                if call.call_id in self._in_flight:
+                in_flight = call.call_id in self._in_flight
+                if in_flight:
                     self._sent.add(call.call_id)
+            if not in_flight:
+                # Cancelled while it was being sent: its server is told now.
+                try:
+                    socket.send_multipart([encode_cancel(call.call_id), b""], zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # a hint, as above
+                continue
             if call.deadline is not None:
                 heapq.heappush(self._deadlines, (call.deadline, call.call_id))
 

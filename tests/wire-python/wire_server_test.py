@@ -10,7 +10,8 @@ Three parts:
 2. the Client's side of the table: a scripted ROUTER in this process answers
    with broken responses, which the Client must turn into INTERNAL
    (RESOURCE_EXHAUSTED for a payload over its limit), drop when they cannot be
-   identified or come late, and a dropped connection into UNAVAILABLE;
+   identified or come late, and a dropped connection into UNAVAILABLE; a
+   cancelled call's request is never sent, or is followed by its cancel;
 3. the Server: fixture_server.py started as a child process on
    zmq+tcp://127.0.0.1:0 and an ipc path under a fresh temporary directory,
    put through wire_checks.run_server_checks on both, then SIGTERM with a call
@@ -269,6 +270,39 @@ def check_client_timeout_ns() -> None:
         socket.close(linger=0)
 
 
+def check_client_cancel_reaches_server() -> None:
+    """A cancelled call's request is never sent, or is followed by its cancel."""
+    socket = zmq.Context.instance().socket(zmq.ROUTER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.bind("tcp://127.0.0.1:*")
+    url = "zmq+" + socket.getsockopt_string(zmq.LAST_ENDPOINT)
+    rounds = 200
+    requested: set[int] = set()
+    cancelled: set[int] = set()
+    try:
+        with checks.connected_client(url) as client:
+            for _ in range(rounds):
+                call = client.start_call("s", "m", b"")
+                expect(client.cancel(call), f"call {call.call_id} not in flight")
+                response = call.result(checks.CALL_TIMEOUT)
+                expect(response.code == Code.CANCELLED, checks.describe(response))
+            # Everything the client sent, until it has been quiet a while.
+            while socket.poll(300):
+                message = wire.decode(socket.recv_multipart()[1:])
+                if isinstance(message, wire.Request):
+                    requested.add(message.call_id)
+                elif isinstance(message, wire.Cancel):
+                    expect(message.call_id in requested, f"cancel {message.call_id} first")
+                    cancelled.add(message.call_id)
+    finally:
+        socket.close(linger=0)
+    uncancelled = sorted(requested - cancelled)
+    expect(
+        not uncancelled,
+        f"{len(uncancelled)} of {rounds} cancelled calls sent without a cancel: {uncancelled[:5]}",
+    )
+
+
 def check_client_connection_drop(server: ScriptedServer) -> None:
     """A call whose connection drops is answered UNAVAILABLE before its deadline."""
     with checks.connected_client(server.url) as client:
@@ -295,6 +329,7 @@ def main() -> int:
     report.run("client: broken responses -> INTERNAL", check_client_reads, scripted)
     report.run("client: drops unidentifiable, foreign, late", check_client_drops, scripted)
     report.run("client: timeout_ns sent", check_client_timeout_ns)
+    report.run("client: a cancelled call's server is told", check_client_cancel_reaches_server)
     report.run("client: dropped connection -> UNAVAILABLE", check_client_connection_drop, scripted)
 
     with tempfile.TemporaryDirectory(prefix="junction-wire-") as directory:
