@@ -221,6 +221,12 @@ bool encode_request(std::uint64_t call_id, std::int64_t timeout_ns, std::string_
   return true;
 }
 
+void store_request_timeout(std::span<std::uint8_t> header, std::int64_t timeout_ns) noexcept {
+  if (header.size() >= kFixedHeaderBytes) {
+    store_le(header.data() + kOffTimeout, timeout_ns);
+  }
+}
+
 bool encode_response(std::uint64_t call_id, std::int32_t code, std::string_view message,
                      std::uint64_t payload_len, std::vector<std::uint8_t>& out) {
   out.clear();

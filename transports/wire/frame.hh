@@ -75,6 +75,12 @@ struct Decoded {
                                   std::string_view service, std::string_view method,
                                   std::uint64_t payload_len, std::vector<std::uint8_t>& out);
 
+// Writes timeout_ns (at least kNoTimeout) into a request header that
+// encode_request made, for a request that waited to be sent: its timeout
+// is the time left when it is sent (docs/wire.md). A header shorter than
+// the fixed part is left as it is.
+void store_request_timeout(std::span<std::uint8_t> header, std::int64_t timeout_ns) noexcept;
+
 // Encodes a response header. A message longer than kMaxMessageBytes is cut
 // there (at a UTF-8 character boundary). Returns false (and leaves out
 // empty) for a code outside 0..16, or a payload with an error code.

@@ -733,12 +733,13 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
   }
   Listed listed{*this, waiter};  // kept once sent
 
-  const std::int64_t send_ns = jn_now_ns();
-  const std::int64_t timeout_ns = deadline_ns == JN_NO_DEADLINE
-                                      ? wire::kNoTimeout
-                                      : std::max<std::int64_t>(0, deadline_ns - send_ns);
+  // The time the call has left as its request leaves (docs/wire.md).
+  const auto timeout_left = [deadline_ns] {
+    return deadline_ns == JN_NO_DEADLINE ? wire::kNoTimeout
+                                         : std::max<std::int64_t>(0, deadline_ns - jn_now_ns());
+  };
   thread_local std::vector<std::uint8_t> header;
-  if (!wire::encode_request(waiter.id, timeout_ns, service, method, request.len, header)) {
+  if (!wire::encode_request(waiter.id, timeout_left(), service, method, request.len, header)) {
     status_assign(&result->status, JN_INVALID_ARGUMENT,
                   "service and method names must be 1 to 255 bytes to be routed");
     return false;
@@ -768,8 +769,13 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                         (error == EAGAIN ? "its queue is full" : zmq_strerror(error)));
       return false;
     }
-    // The connection's queue is full: give it a moment.
+    // The connection's queue is full: give it a moment, and the request
+    // the time left after it.
     std::this_thread::sleep_for(std::chrono::microseconds(100));
+    if (deadline_ns != JN_NO_DEADLINE) {
+      wire::store_request_timeout(std::span(frames[1].data<std::uint8_t>(), frames[1].size()),
+                                  timeout_left());
+    }
   }
 }
 

@@ -427,5 +427,93 @@ TEST(AsyncRouteLossTest, TheAnswerOfACallWhoseHostIsGoneIsDropped) {
   EXPECT_TRUE(eventually(settled)) << "the call, its route or the route's thread stayed";
 }
 
+// A request that waits for room in its connection's full queue carries the
+// time its call has left when it leaves, not when it was first tried
+// (docs/wire.md, timeout_ns): the far side would otherwise run its handler
+// on past the caller's deadline. The far end is a raw ROUTER that reads
+// nothing until the request has waited a second.
+TEST(RouteQueueTest, ARequestThatWaitedForRoomCarriesTheTimeLeftWhenItLeaves) {
+  zmq::context_t context;
+  zmq::socket_t peer(context, zmq::socket_type::router);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.set(zmq::sockopt::rcvhwm, 1);
+  peer.set(zmq::sockopt::rcvtimeo, 10'000);
+  peer.bind("tcp://127.0.0.1:*");
+  const std::string url = "zmq+" + peer.get(zmq::sockopt::last_endpoint);
+  const auto receive = [&peer] {
+    std::vector<zmq::message_t> message;  // routing id, header, payload
+    do {
+      message.emplace_back();
+      if (!peer.recv(message.back(), zmq::recv_flags::none)) {
+        ADD_FAILURE() << "no request came";
+        return std::vector<zmq::message_t>{};
+      }
+    } while (message.back().more());
+    return message;
+  };
+  const auto header_of = [](const std::vector<zmq::message_t>& message) {
+    return wire::decode_header(std::span(message[1].data<std::uint8_t>(), message[1].size()),
+                               message.size() > 2 ? message[2].size() : 0, {});
+  };
+
+  junction::Host client;
+  junction::RouteOptions options;
+  options.connect_timeout = seconds(30);  // a full queue is waited on for that long
+  client.route("far", url, options);
+  const junction::Method fill = client.resolve("far", "fill");
+  const junction::Method probe = client.resolve("far", "probe");
+  fill.call_async(Buffer::copy_of("hello"), junction::no_deadline, [](const junction::Result&) {});
+  ASSERT_EQ(receive().size(), 3U);  // the connection is up
+
+  // More calls than the connection holds (1000 queued messages, and what
+  // the kernel and the peer take in): those that find no room wait on the
+  // host's workers, until the cancel.
+  const junction::Cancel fillers;
+  const std::string filler(4096, 'f');
+  for (int i = 0; i < 3000; ++i) {
+    fill.call_async(Buffer::copy_of(filler), junction::no_deadline, fillers,
+                    [](const junction::Result&) {});
+  }
+  // Full once a call with a short deadline finds no room.
+  const junction::Method canary = client.resolve("far", "canary");
+  EXPECT_TRUE(eventually([&] {
+    std::string message;
+    return code_of(
+               [&] {
+                 static_cast<void>(canary.call("", junction::deadline_after(milliseconds(200))));
+               },
+               &message) == Code::unavailable &&
+           message.find("queue is full") != std::string::npos;
+  })) << "the connection's queue never filled";
+
+  const junction::Deadline deadline = junction::deadline_after(seconds(5));
+  std::future<CallOutcome> probed = call_in_background(probe, "", deadline);
+  std::this_thread::sleep_for(seconds(1));
+  fillers.signal();
+  std::optional<wire::Header> probe_header;
+  std::vector<zmq::message_t> probe_request;
+  while (!probe_header) {
+    std::vector<zmq::message_t> message = receive();
+    ASSERT_GE(message.size(), 2U) << "the probe's request never came";
+    const wire::Decoded decoded = header_of(message);
+    ASSERT_TRUE(decoded.header.has_value());
+    if (decoded.header->method == "probe") {
+      probe_header = decoded.header;
+      probe_request = std::move(message);
+    }
+  }
+  // It left at least a second after its deadline was set 5 s ahead.
+  EXPECT_GT(probe_header->timeout_ns, 0);
+  EXPECT_LE(probe_header->timeout_ns, 4'000'000'000) << "the time left when it was first tried";
+
+  std::vector<std::uint8_t> answer;
+  ASSERT_TRUE(wire::encode_response(probe_header->call_id, JN_OK, "", 0, answer));
+  peer.send(probe_request[0], zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(answer), zmq::send_flags::sndmore);
+  peer.send(zmq::message_t(), zmq::send_flags::none);
+  ASSERT_EQ(probed.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(probed.get().code, Code::ok);
+}
+
 }  // namespace
 }  // namespace jnzmq
