@@ -931,12 +931,16 @@ void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) 
   }
 }
 
-void Client::fail_calls_of_lost_connections() {
+void Client::fail_calls_of_lost_connections() noexcept {
   for (auto& [call_id, waiter] : waiters_) {
     if (!waiter->done && waiter->disconnects_before < disconnects_) {
       waiter->done = true;
       waiter->code = JN_UNAVAILABLE;
-      waiter->message = "connection to " + url_ + " lost before the call was answered";
+      try {
+        waiter->message = "connection to " + url_ + " lost before the call was answered";
+      } catch (const std::bad_alloc&) {
+        waiter->message.clear();  // without memory for it, the code alone
+      }
       settle(*waiter);
     }
   }
@@ -1066,7 +1070,7 @@ void Client::finish_async(AsyncCall* call) {
   jn_complete(completion, &result);
 }
 
-void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) {
+void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) noexcept {
   thread_local std::vector<zmq::message_t> frames;
   // Look for input before waiting while answers are found queued without
   // waiting (each look that finds none costs libzmq system calls, and a
@@ -1118,7 +1122,7 @@ void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) {
   }
 }
 
-void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
+void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) noexcept {
   // frames[0] is the routing id of the connection the message came on; a
   // message has at least one frame after it.
   const std::size_t message_frames = frame_count - 1;
@@ -1127,29 +1131,46 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
   const std::uint64_t payload_len = message_frames == 2 ? frames[2].size() : 0;
   const wire::Decoded decoded =
       wire::decode_header(header, payload_len, wire::Limits{options_.max_payload_bytes});
-  std::optional<std::uint64_t> call_id;
-  std::string problem;
   // A response the peer had no fault in sending (its payload is over this
   // route's limit) keeps the decoder's code; any other unreadable one is a
   // fault of the peer's, INTERNAL (docs/wire.md).
-  std::int32_t problem_code = JN_INTERNAL;
+  std::optional<std::uint64_t> call_id;
+  bool faulty = true;  // not a readable response of two frames
+  std::int32_t code = JN_INTERNAL;
   if (!decoded.header) {
     call_id = decoded.error.call_id;
-    problem = decoded.error.message;
     if (decoded.error.code == JN_RESOURCE_EXHAUSTED) {
-      problem_code = JN_RESOURCE_EXHAUSTED;
+      code = JN_RESOURCE_EXHAUSTED;
     }
   } else {
     call_id = decoded.header->call_id;
-    if (decoded.header->kind != wire::Kind::response) {
-      problem = decoded.header->kind == wire::Kind::request ? "a request where a response belongs"
-                                                            : "a cancel where a response belongs";
-    } else if (message_frames != 2) {
-      problem = "a response of " + std::to_string(message_frames) + " frames instead of 2";
+    faulty = decoded.header->kind != wire::Kind::response || message_frames != 2;
+    if (!faulty) {
+      code = decoded.header->code;
     }
   }
   if (!call_id) {
     return;  // unidentifiable: dropped (docs/wire.md)
+  }
+  // Made before the call is touched: without memory for it, the code alone
+  // reaches the caller, and the route receives on.
+  std::string message;
+  try {
+    if (!faulty) {
+      message = decoded.header->message;
+    } else {
+      const std::string problem =
+          !decoded.header                               ? decoded.error.message
+          : decoded.header->kind == wire::Kind::request ? "a request where a response belongs"
+          : decoded.header->kind == wire::Kind::cancel
+              ? "a cancel where a response belongs"
+              : "a response of " + std::to_string(message_frames) + " frames instead of 2";
+      message = (code == JN_RESOURCE_EXHAUSTED ? "response from " + url_ + " refused: "
+                                               : "unreadable response from " + url_ + ": ") +
+                problem;
+    }
+  } catch (const std::bad_alloc&) {
+    message.clear();
   }
   std::lock_guard lock(mutex_);
   const auto it = waiters_.find(*call_id);
@@ -1158,15 +1179,9 @@ void Client::deliver(std::vector<zmq::message_t>& frames, std::size_t frame_coun
   }
   Waiter& waiter = *it->second;
   waiter.done = true;
-  if (!problem.empty()) {
-    waiter.code = problem_code;
-    waiter.message =
-        (problem_code == JN_RESOURCE_EXHAUSTED ? "response from " + url_ + " refused: "
-                                               : "unreadable response from " + url_ + ": ") +
-        problem;
-  } else {
-    waiter.code = decoded.header->code;
-    waiter.message = decoded.header->message;
+  waiter.code = code;
+  waiter.message = std::move(message);
+  if (!faulty) {
     waiter.payload = std::move(frames[2]);
   }
   settle(waiter);

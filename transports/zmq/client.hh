@@ -128,8 +128,10 @@ class Client {
   // Receives for every caller until deadline_ns or, for a caller, until its
   // waiter is answered or cancelled; for the asynchronous thread (waiter
   // NULL), until an asynchronous call is to be finished or none is left.
-  void receive_until(const Waiter* waiter, std::int64_t deadline_ns);
-  void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  // Out of memory, an answer reaches its caller without its message: the
+  // receiving role, taken under mutex_, is never left held.
+  void receive_until(const Waiter* waiter, std::int64_t deadline_ns) noexcept;
+  void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) noexcept;
   // Under mutex_: waiter has its outcome (done or cancelled): wakes its
   // caller, or queues an asynchronous call to be finished.
   void settle(Waiter& waiter);
@@ -227,7 +229,7 @@ class Client {
   bool judge_silent();
   // Under mutex_: answers UNAVAILABLE every waiting call sent before the
   // latest lost connection (calls sent since went on a new one).
-  void fail_calls_of_lost_connections();
+  void fail_calls_of_lost_connections() noexcept;
 
   // libzmq tells nothing of inproc connections: the registry of bound
   // names (inproc.hh) does.
