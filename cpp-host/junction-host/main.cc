@@ -451,6 +451,10 @@ int main(int argc, char** argv) {
   signal(SIGINT, SIG_DFL);
   signal(SIGUSR1, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  // A log reader that has gone away (a closed pipe on stderr) must not end
+  // the daemon at its next line, in the middle of a drain: a write to it
+  // fails instead, and the daemon serves on.
+  signal(SIGPIPE, SIG_IGN);
 
   try {
     const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),

@@ -34,7 +34,7 @@ int exit_code_of(int wait_status) {
 
 }  // namespace
 
-Daemon::Daemon(const std::vector<std::string>& args) {
+Daemon::Daemon(const std::vector<std::string>& args, StderrReader stderr_reader) {
   int out[2];
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0) fail_with(errno, "pipe2");
@@ -92,6 +92,11 @@ Daemon::Daemon(const std::vector<std::string>& args) {
     fail_with(spawned, "posix_spawn " JN_TEST_DAEMON);
   }
   stdout_reader_ = std::thread([this, fd = out[0]] { Read(fd, stdout_, stdout_closed_); });
+  if (stderr_reader == StderrReader::kGone) {
+    close(err[0]);
+    stderr_closed_ = true;
+    return;
+  }
   stderr_reader_ = std::thread([this, fd = err[0]] { Read(fd, stderr_, stderr_closed_); });
 }
 
@@ -103,7 +108,7 @@ Daemon::~Daemon() {
     }
   }
   stdout_reader_.join();
-  stderr_reader_.join();
+  if (stderr_reader_.joinable()) stderr_reader_.join();
 }
 
 void Daemon::Read(int fd, std::string& into, bool& closed) {

@@ -27,10 +27,16 @@ using namespace std::chrono_literals;
 // leaves no daemon behind.
 class Daemon {
  public:
+  // What becomes of the daemon's standard error: read (Stderr), or a pipe
+  // whose reading end is closed at once, as a log reader that has gone
+  // away leaves it.
+  enum class StderrReader { kRead, kGone };
+
   // Spawns the daemon with args after the program name; stdin is
-  // /dev/null, the signal mask empty and SIGTERM/SIGINT at their default.
-  // Throws std::system_error if it cannot be spawned.
-  explicit Daemon(const std::vector<std::string>& args);
+  // /dev/null, the signal mask empty and SIGTERM/SIGINT/SIGPIPE at their
+  // default. Throws std::system_error if it cannot be spawned.
+  explicit Daemon(const std::vector<std::string>& args,
+                  StderrReader stderr_reader = StderrReader::kRead);
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
   ~Daemon();

@@ -415,6 +415,39 @@ INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),
                            return std::string(info.param == SIGINT ? "SIGINT" : "SIGTERM");
                          });
 
+// Standard error is a pipe nobody reads any longer (a log reader that died):
+// every line the daemon logs, the drain's included, fails to be written,
+// and the daemon serves, drains the call in flight and exits 0 all the
+// same.
+TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::StderrReader::kGone);
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr sleep = client.Resolve("fixture", "sleep");
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(echo.get(), "connect first").code, JN_OK);
+  auto in_flight =
+      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(1000), 10s); });
+  // Sent, then followed by an echo answered on the same connection: the
+  // daemon, which reads a connection's requests in order, has taken it.
+  jn_route_stats route{};
+  route.struct_size = sizeof route;
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (route.in_flight == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(jn_host_route_stats(client.host(), "fixture", &route), JN_OK);
+  }
+  ASSERT_EQ(route.in_flight, 1U) << "the sleep was never sent";
+  ASSERT_EQ(Call(echo.get(), "behind it").code, JN_OK);
+  daemon.Signal(SIGTERM);
+  const Answer answered = in_flight.get();
+  EXPECT_EQ(answered.code, JN_OK) << CodeName(answered.code) << ": " << answered.message;
+  EXPECT_EQ(answered.response, Le64(1000));
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+}
+
 TEST(DaemonDrain, TimeoutCutsLongCallsShortAndExitsOne) {
   Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "0.3"});
   ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
