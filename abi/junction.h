@@ -564,7 +564,8 @@ typedef struct jn_listen_options {
  * defaults. listener: out, closed and freed with jn_listener_close, which
  * must happen before jn_host_free. JN_INVALID_ARGUMENT for a URL junction
  * cannot read, JN_UNAVAILABLE if the address cannot be bound (in use, no
- * permission); status (out, may be NULL) says which and why. */
+ * permission, an ipc path where a file other than a stale socket is: it
+ * is left as it is); status (out, may be NULL) says which and why. */
 JN_API int32_t jn_host_listen(jn_host* host, const char* url, const jn_listen_options* options,
                               jn_listener** listener, jn_status* status);
 

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -166,9 +167,19 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
   if (!endpoint) {
     throw std::invalid_argument(error);
   }
-  if (!endpoint->ipc_path.empty() && ipc_path_in_use(endpoint->ipc_path)) {
-    throw std::system_error(EADDRINUSE, std::generic_category(),
-                            "a process is listening on " + endpoint->ipc_path);
+  if (!endpoint->ipc_path.empty()) {
+    // libzmq unlinks whatever is at the path before it binds: only a socket
+    // file (a stale one, below) may go, never a file or directory of the
+    // user's.
+    struct stat found {};
+    if (lstat(endpoint->ipc_path.c_str(), &found) == 0 && !S_ISSOCK(found.st_mode)) {
+      throw std::system_error(EEXIST, std::generic_category(),
+                              endpoint->ipc_path + " is there and is not a socket");
+    }
+    if (ipc_path_in_use(endpoint->ipc_path)) {
+      throw std::system_error(EADDRINUSE, std::generic_category(),
+                              "a process is listening on " + endpoint->ipc_path);
+    }
   }
   if (!options.curve_secret_key.empty() && endpoint->inproc) {
     throw std::invalid_argument("CURVE secures tcp and ipc; a zmq+inproc listener (" +

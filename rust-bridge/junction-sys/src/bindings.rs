@@ -965,7 +965,8 @@ unsafe extern "C" {
  defaults. listener: out, closed and freed with jn_listener_close, which
  must happen before jn_host_free. JN_INVALID_ARGUMENT for a URL junction
  cannot read, JN_UNAVAILABLE if the address cannot be bound (in use, no
- permission); status (out, may be NULL) says which and why.*/
+ permission, an ipc path where a file other than a stale socket is: it
+ is left as it is); status (out, may be NULL) says which and why.*/
     pub fn jn_host_listen(
         host: *mut jn_host,
         url: *const ::std::os::raw::c_char,

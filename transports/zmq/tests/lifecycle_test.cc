@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "test_support.hh"
@@ -88,6 +90,29 @@ TEST(ListenTest, AddressThatCannotBeBoundIsUnavailable) {
     EXPECT_NE(message.find("listening"), std::string::npos) << message;
   }
   EXPECT_EQ(listen_code(host.raw(), ipc.c_str()), JN_OK);
+}
+
+// libzmq replaces the file at an ipc path it binds: a listener refuses a
+// path where something other than a socket is, and leaves it as it was.
+TEST(ListenTest, AnIpcPathHoldingAFileOrADirectoryIsLeftAlone) {
+  junction::Host host;
+  TempDir dir;
+  const std::string file_url = dir.ipc_url("precious");
+  const std::string directory_url = dir.ipc_url("folder");
+  constexpr std::string_view kScheme = "zmq+ipc://";
+  const std::filesystem::path file = file_url.substr(kScheme.size());
+  const std::filesystem::path directory = directory_url.substr(kScheme.size());
+  std::ofstream(file) << "kept";
+  std::filesystem::create_directory(directory);
+  for (const std::string& url : {file_url, directory_url}) {
+    std::string message;
+    EXPECT_EQ(listen_code(host.raw(), url.c_str(), &message), JN_UNAVAILABLE) << url;
+    EXPECT_NE(message.find("is not a socket"), std::string::npos) << message;
+  }
+  std::ifstream kept(file);
+  const std::string text((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "kept");
+  EXPECT_TRUE(std::filesystem::is_directory(directory));
 }
 
 TEST(RouteTest, RouteMayNameItsHost) {
