@@ -42,10 +42,13 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
       jn_status_release(&init_status);
       return report(status, JN_OK, "");
     }
-    const std::string reason(reinterpret_cast<const char*>(init_status.message.data),
-                             static_cast<std::size_t>(init_status.message.len));
+    std::string reason(reinterpret_cast<const char*>(init_status.message.data),
+                       static_cast<std::size_t>(init_status.message.len));
     jn_status_release(&init_status);
     const std::int32_t reported = code < JN_OK || code > JN_STATUS_CODE_MAX ? JN_INTERNAL : code;
+    if (reason.empty()) {
+      reason = std::string(jn_status_name(reported)) + ", with no reason given";
+    }
     return report(status, reported, "module " + module + " failed to initialise: " + reason);
   } catch (...) {
     return report(status, JN_INTERNAL,

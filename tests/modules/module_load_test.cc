@@ -101,6 +101,14 @@ TEST_F(ModuleLoadTest, FailingInitReportsItsCodeAndReason) {
   EXPECT_NE(loaded.message.find("configuration missing"), std::string::npos) << loaded.message;
 }
 
+TEST_F(ModuleLoadTest, FailingInitWithoutAReasonIsNamedByItsCode) {
+  const Loaded loaded = load(host_.raw(), JN_TEST_SILENTLY_FAILING_MODULE);
+  EXPECT_EQ(loaded.code, JN_INTERNAL);
+  EXPECT_NE(loaded.message.find("failed to initialise: INTERNAL, with no reason given"),
+            std::string::npos)
+      << loaded.message;
+}
+
 TEST_F(ModuleLoadTest, NullArgumentsAreInvalid) {
   EXPECT_EQ(jn_host_load_module(nullptr, JN_TEST_GREETER_MODULE, nullptr), JN_INVALID_ARGUMENT);
   EXPECT_EQ(load(host_.raw(), nullptr).code, JN_INVALID_ARGUMENT);
