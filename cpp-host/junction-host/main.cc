@@ -179,6 +179,18 @@ bool load_modules(jn_host* host, const std::vector<std::string>& modules) {
   return true;
 }
 
+// SIGTERM or SIGINT, if one came while the daemon was getting ready: the
+// signals stay blocked until it waits for them, so a stop asked for while a
+// module loads is found here, before anything is bound or announced.
+std::optional<int> stop_signal_pending() {
+  sigset_t pending;
+  if (sigpending(&pending) != 0) return std::nullopt;
+  for (const int signal_number : {SIGTERM, SIGINT}) {
+    if (sigismember(&pending, signal_number) == 1) return signal_number;
+  }
+  return std::nullopt;
+}
+
 // The first --serve name no module registered, if any.
 std::optional<std::string> unknown_service(const Options& options,
                                            const std::vector<ListedService>& services) {
@@ -338,6 +350,12 @@ int serve(const Options& options, const sigset_t& handled_signals) {
       }
     }
     return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
+  }
+
+  if (const std::optional<int> stop = stop_signal_pending()) {
+    log_line(std::string(*stop == SIGINT ? "SIGINT" : "SIGTERM") +
+             " received while the modules loaded; exiting without serving");
+    return EXIT_SUCCESS;
   }
 
   const std::vector<const char*> services = c_strings(options.services);

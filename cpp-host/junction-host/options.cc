@@ -189,16 +189,39 @@ bool is_setting(std::string_view key) {
 }
 
 // The settings whose value is a path, relative to a config file's directory
-// when given there.
+// when given there, and to the working directory on the command line.
 bool is_path_setting(std::string_view key) {
   return key == "module" || key == "curve-secret-key-file" || key == "curve-client-keys-file";
+}
+
+// path made absolute against base (empty: the working directory), so that
+// a module given as a bare file name is the file of that name there, never
+// a library of that name that dlopen would search for elsewhere.
+std::string absolute_path(const std::string& path, const std::filesystem::path& base) {
+  if (std::filesystem::path(path).is_absolute()) return path;
+  if (!base.empty()) return (base / path).string();
+  std::error_code error;
+  std::filesystem::path made = std::filesystem::absolute(path, error);
+  if (error) throw UsageError("cannot make " + path + " absolute: " + error.message());
+  return made.string();
+}
+
+// Whether path is a directory; a path that cannot be looked at (no
+// permission, a loop of links, too long) is a configuration error.
+bool is_directory_at(const std::string& path, std::string_view what) {
+  std::error_code error;
+  const bool directory = std::filesystem::is_directory(path, error);
+  if (error && error != std::errc::no_such_file_or_directory) {
+    throw UsageError("cannot read " + std::string(what) + " " + path + ": " + error.message());
+  }
+  return directory;
 }
 
 // The lines of path without blanks around them, except blank lines and
 // '#' comment lines, each with its "path:line:".
 std::vector<std::pair<std::string, std::string>> meaningful_lines(const std::string& path,
                                                                   std::string_view what) {
-  if (std::filesystem::is_directory(path)) {
+  if (is_directory_at(path, what)) {
     throw UsageError("cannot read " + std::string(what) + " " + path + ": it is a directory");
   }
   std::ifstream file(path);
@@ -282,12 +305,11 @@ void apply(Settings& settings, std::string_view key, std::string value, const st
   }
 }
 
-// Reads a config file into settings. A relative module path is made
-// absolute against the file's directory, so that it means the same from
-// any working directory and is never searched for the way dlopen searches
-// a bare file name.
+// Reads a config file into settings. A relative path is made absolute
+// against the file's directory, so that it means the same from any working
+// directory.
 void read_config(const std::string& path, Settings& settings) {
-  if (std::filesystem::is_directory(path)) {
+  if (is_directory_at(path, "config file")) {
     throw UsageError("cannot read config file " + path + ": it is a directory");
   }
   std::ifstream file(path);
@@ -299,6 +321,9 @@ void read_config(const std::string& path, Settings& settings) {
   std::string text;
   for (int number = 1; std::getline(file, text); ++number) {
     const std::string where = path + ":" + std::to_string(number) + ":";
+    // A UTF-8 byte order mark, which some editors write, begins no key.
+    constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+    if (number == 1 && text.starts_with(kByteOrderMark)) text.erase(0, kByteOrderMark.size());
     const std::string_view line = trim(text);
     if (line.empty() || line.front() == '#') continue;
     const std::size_t equals = line.find('=');
@@ -307,8 +332,8 @@ void read_config(const std::string& path, Settings& settings) {
     }
     const std::string_view key = trim(line.substr(0, equals));
     std::string value(trim(line.substr(equals + 1)));
-    if (is_path_setting(key) && !value.empty() && std::filesystem::path(value).is_relative()) {
-      value = (directory / value).string();
+    if (is_path_setting(key) && !value.empty()) {
+      value = absolute_path(value, directory);
     }
     if (!is_setting(key)) {
       throw UsageError(where + " unknown key '" + std::string(key) +
@@ -345,6 +370,9 @@ Options parse_options(std::span<const char* const> args) {
       list = true;
       continue;
     }
+    if (arg.starts_with("--help=") || arg.starts_with("--list=")) {
+      throw UsageError(std::string(arg.substr(0, arg.find('='))) + " takes no value");
+    }
     if (!arg.starts_with("--")) {
       throw UsageError("unexpected argument '" + std::string(arg) + "'");
     }
@@ -367,6 +395,9 @@ Options parse_options(std::span<const char* const> args) {
       Options keygen;
       keygen.curve_keygen_file = std::move(*value);
       return keygen;
+    }
+    if (is_path_setting(name) && !value->empty()) {
+      *value = absolute_path(*value, "");
     }
     if (name != "config") {
       apply(command_line, name, std::move(*value), option);

@@ -448,6 +448,24 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
   EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
 }
 
+// A stop asked for while a module is still loading (its init takes a
+// second) ends the daemon once the loading is done, before it binds or
+// says it is ready: a supervisor that reads "ready" is never told so by a
+// daemon on its way out.
+TEST(DaemonDrain, ASignalWhileTheModulesLoadStopsTheDaemonBeforeItIsReady) {
+  // The daemon inherits the environment; no other thread of this test runs
+  // while it is changed.
+  setenv("JUNCTION_FIXTURE_INIT_WAIT_MS", "1000", 1);  // NOLINT(concurrency-mt-unsafe)
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort});
+  unsetenv("JUNCTION_FIXTURE_INIT_WAIT_MS");  // NOLINT(concurrency-mt-unsafe)
+  ASSERT_TRUE(daemon.WaitStderr("fixture: init waits 1000 ms")) << daemon.Output();
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  EXPECT_FALSE(Contains(daemon.Stdout(), "ready")) << daemon.Output();
+  EXPECT_TRUE(Contains(daemon.Stderr(), "SIGTERM received while the modules loaded"))
+      << daemon.Output();
+}
+
 TEST(DaemonDrain, TimeoutCutsLongCallsShortAndExitsOne) {
   Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "0.3"});
   ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
@@ -886,6 +904,33 @@ TEST(DaemonCli, ListPrintsTheModulesMethodsAndExitsWithoutServing) {
   EXPECT_EQ(listing.Stdout(), "greeter/hello\n") << listing.Output();
 }
 
+// A module given by a bare file name on the command line is the file of
+// that name in the working directory (dlopen would search its library path
+// for one of that name instead), as a relative path in a config file is
+// the file next to it.
+TEST(DaemonCli, ABareModuleNameIsTheFileInTheWorkingDirectory) {
+  const std::filesystem::path module(kFixture);
+  struct WorkingDirectory {
+    std::filesystem::path before = std::filesystem::current_path();
+    ~WorkingDirectory() { std::filesystem::current_path(before); }
+  } restored;
+  std::filesystem::current_path(module.parent_path());
+  Daemon daemon({"--module", module.filename().string(), "--list"});
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  EXPECT_EQ(daemon.Stdout(), "fixture/echo\nfixture/fail\nfixture/sleep\n") << daemon.Output();
+}
+
+// A config file that an editor began with a UTF-8 byte order mark reads as
+// one without it.
+TEST(DaemonConfig, AByteOrderMarkBeginsNoKey) {
+  const TempDir dir;
+  const std::filesystem::path config = dir.path() / "marked.conf";
+  std::ofstream(config) << "\xEF\xBB\xBFmodule = " << kFixture << "\n";
+  Daemon daemon({"--config", config.string(), "--list"});
+  EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+  EXPECT_EQ(daemon.Stdout(), "fixture/echo\nfixture/fail\nfixture/sleep\n") << daemon.Output();
+}
+
 // What a refused configuration case can use: a directory of its own and a
 // TCP address something else is bound to.
 struct Setting {
@@ -1034,6 +1079,25 @@ std::vector<Refusal> Refusals() {
        [](const Setting&) {
          return Args{"--serve fixtur", "no module registered", "there are: fixture"};
        }},
+      {"ConfigPathThatCannotBeLookedAt", 2,
+       [](const Setting& s) {
+         std::filesystem::create_symlink("loop.conf", s.dir / "loop.conf");
+         return Args{"--config", (s.dir / "loop.conf").string()};
+       },
+       [](const Setting& s) {
+         return Args{"cannot read config file " + (s.dir / "loop.conf").string(),
+                     "Too many levels of symbolic links"};
+       }},
+      // libzmq would unlink the file to bind there.
+      {"IpcPathHoldingAFile", 1,
+       [](const Setting& s) {
+         return Args{"--module", kFixture, "--listen", "zmq+ipc://" + s.File("precious", "kept")};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "precious").string(), "is not a socket"};
+       }},
+      {"HelpWithAValue", 2, [](const Setting&) { return Args{"--help=1"}; },
+       [](const Setting&) { return Args{"--help takes no value"}; }},
       {"UnknownOption", 2,
        [](const Setting&) {
          return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--frobnicate", "1"};

@@ -10,11 +10,15 @@
  *                                                   "fixture/fail was asked to fail"
  *
  * sleep writes "fixture: sleep N ms" to stderr when it starts, so that a test
- * reading the daemon's stderr knows its call is in flight. */
+ * reading the daemon's stderr knows its call is in flight. With
+ * JUNCTION_FIXTURE_INIT_WAIT_MS set to N in its environment, the module's
+ * init writes "fixture: init waits N ms" and takes that long, as a module
+ * making slow connections at start does. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <junction.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static void fixture_echo(void* ctx, jn_bytes request, int64_t deadline_ns, jn_result* result) {
@@ -70,6 +74,13 @@ static void fixture_fail(void* ctx, jn_bytes request, int64_t deadline_ns, jn_re
 uint32_t jn_module_abi_version(void) { return JN_ABI_VERSION; }
 
 int32_t jn_module_init(jn_host* host, jn_status* status) {
+  const char* wait_ms = getenv("JUNCTION_FIXTURE_INIT_WAIT_MS");
+  if (wait_ms != NULL) {
+    const long ms = strtol(wait_ms, NULL, 10);
+    fprintf(stderr, "fixture: init waits %ld ms\n", ms);
+    const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&wait, NULL);
+  }
   static const jn_method_desc methods[] = {{"echo", fixture_echo, NULL, NULL},
                                            {"sleep", fixture_sleep, NULL, NULL},
                                            {"fail", fixture_fail, NULL, NULL}};
