@@ -1,6 +1,7 @@
 // The C++ RAII API: thin owners over the C ABI, and the exception wall for
 // handlers written in C++.
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <junction/junction.hpp>
@@ -18,11 +19,14 @@ std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
   return pointers;
 }
 
+// status's message, and status released, also when the copy cannot be made.
 std::string take_message(jn_status& status) {
-  std::string message(reinterpret_cast<const char*>(status.message.data),
-                      static_cast<std::size_t>(status.message.len));
-  jn_status_release(&status);
-  return message;
+  struct Released {
+    jn_status& status;
+    ~Released() { jn_status_release(&status); }
+  } released{status};
+  return {reinterpret_cast<const char*>(status.message.data),
+          static_cast<std::size_t>(status.message.len)};
 }
 
 [[noreturn]] void throw_status(jn_status& status) {
@@ -47,14 +51,17 @@ void check(std::int32_t code, jn_status& status) {
   jn_status_release(&status);
 }
 
-// Sets status to a handler's code and message; a code outside the ABI's
-// range becomes JN_INTERNAL, as the host does for C handlers.
+// Sets status to the code and message a handler failed with. A failure's
+// code is an error code: OK, or a code outside the ABI's range, becomes
+// JN_INTERNAL, as the host makes of a C handler's code outside the range.
 void status_from_handler(jn_status* status, Code code, std::string_view message) noexcept {
   try {
     const auto number = static_cast<std::int32_t>(code);
-    if (number < JN_OK || number > JN_STATUS_CODE_MAX) {
-      const std::string reason = "handler answered with invalid code " + std::to_string(number) +
-                                 ": " + std::string(message);
+    if (number <= JN_OK || number > JN_STATUS_CODE_MAX) {
+      const std::string reason =
+          "handler failed with " +
+          (number == JN_OK ? std::string("code OK") : "invalid code " + std::to_string(number)) +
+          ": " + std::string(message);
       jn_status_set(status, JN_INTERNAL, reason.c_str());
     } else {
       jn_status_set(status, number, std::string(message).c_str());
@@ -72,8 +79,12 @@ void result_from_exception(jn_result* result) noexcept {
   } catch (const Error& e) {
     status_from_handler(&result->status, e.code(), e.what());
   } catch (const std::exception& e) {
-    jn_status_set(&result->status, JN_INTERNAL,
-                  (std::string("handler threw: ") + e.what()).c_str());
+    try {
+      jn_status_set(&result->status, JN_INTERNAL,
+                    (std::string("handler threw: ") + e.what()).c_str());
+    } catch (...) {
+      jn_status_set(&result->status, JN_INTERNAL, e.what());  // no memory for more
+    }
   } catch (...) {
     jn_status_set(&result->status, JN_INTERNAL, "handler threw a non-standard exception");
   }
@@ -119,11 +130,14 @@ void async_handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline
       jn_complete(completion, &result);
     }
   } catch (...) {
-    // A no-op (JN_FAILED_PRECONDITION) if the handler completed before
-    // throwing.
-    jn_result result{};
-    result_from_exception(&result);
-    jn_complete(completion, &result);
+    // Answered here only if the handler's Completion went with the
+    // exception: one it completed, or handed on (to another thread, say)
+    // before throwing, is no longer the trampoline's to answer.
+    if (running_async_call.completion_dropped) {
+      jn_result result{};
+      result_from_exception(&result);
+      jn_complete(completion, &result);
+    }
   }
   running_async_call = outer_call;
 }
@@ -136,13 +150,17 @@ void call_async_with(const jn_method* method, Buffer request, Deadline deadline,
   auto callback = std::make_unique<std::function<void(Result)>>(std::move(done));
   jn_buffer raw = request.into_raw();
   jn_status status{};
-  const auto on_done = [](void* user_data, jn_result* result) {
+  const auto on_done = [](void* user_data, jn_result* result) noexcept {
     std::unique_ptr<std::function<void(Result)>> owned(
         static_cast<std::function<void(Result)>*>(user_data));
     Result outcome;
     outcome.code = static_cast<Code>(result->status.code);
-    outcome.message = take_message(result->status);
     outcome.response = Buffer(std::move(result->response));
+    try {
+      outcome.message = take_message(result->status);
+    } catch (...) {
+      // Without memory for the message, done still learns the code.
+    }
     try {
       (*owned)(std::move(outcome));
     } catch (...) {
@@ -349,15 +367,43 @@ Host::Host(HostOptions options) {
   check(jn_host_new(&raw_options, &raw_, &status), status);
 }
 
+namespace {
+
+// Why jn_host_free refused host, for a message.
+const char* free_refusal(const jn_host* host) {
+  return jn_host_free_check(host) != JN_OK
+             ? "it is called on one of the host's own threads or in a handler"
+             : "a Listener of the host is still open (close it first)";
+}
+
+// A destructor's jn_host_free, which cannot throw: a refusal is told on
+// standard error, since the host then stays, with its threads.
+void free_or_report(jn_host* host) noexcept {
+  if (jn_host_free(host) != JN_OK) {
+    std::fprintf(stderr, "junction: a Host could not be freed, and stays running: %s\n",
+                 free_refusal(host));
+  }
+}
+
+}  // namespace
+
 Host& Host::operator=(Host&& other) noexcept {
   if (this != &other) {
-    jn_host_free(raw_);
+    free_or_report(raw_);
     raw_ = std::exchange(other.raw_, nullptr);
   }
   return *this;
 }
 
-Host::~Host() { jn_host_free(raw_); }
+Host::~Host() { free_or_report(raw_); }
+
+void Host::close() {
+  if (jn_host_free(raw_) != JN_OK) {
+    throw Error(Code::failed_precondition,
+                std::string("cannot free the host: ") + free_refusal(raw_));
+  }
+  raw_ = nullptr;
+}
 
 void Host::register_service(Service service) {
   junction::register_service(raw_, std::move(service));

@@ -353,6 +353,27 @@ TEST_F(CxxApiTest, Stats) {
 
 // Host and Method are movable; a moved-from object owns nothing and a
 // move-assigned Host frees what it held.
+// close() frees the host, or says why it cannot and keeps it serving: here
+// while a Listener of it is open.
+TEST_F(CxxApiTest, CloseRefusesWhileAListenerIsOpenAndKeepsTheHost) {
+  Host host;
+  host.register_service(Service("s").method("echo", &Echo));
+  junction::Listener listener = host.listen("zmq+inproc://cxx-api-close");
+  try {
+    host.close();
+    ADD_FAILURE() << "closed with a listener open";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Code::failed_precondition);
+    EXPECT_TRUE(Contains(e.what(), "a Listener of the host is still open")) << e.what();
+  }
+  ASSERT_NE(host.raw(), nullptr);
+  EXPECT_EQ(host.resolve("s", "echo").call("still here").text(), "still here");
+  listener = junction::Listener();
+  host.close();
+  EXPECT_EQ(host.raw(), nullptr);
+  host.close();  // an empty host: nothing to do
+}
+
 TEST_F(CxxApiTest, HostAndMethodMoves) {
   Host a(junction::HostOptions{3});
   a.register_service(Service("svc").method("m", &Echo));

@@ -166,6 +166,64 @@ TEST_F(CxxExceptionTest, ACompletionDroppedByAnExceptionTheHandlerCatchesIsAnswe
   EXPECT_TRUE(Contains(msg, "dropped its completion")) << msg;
 }
 
+// A handler that hands its Completion to another thread and then throws
+// leaves the call to that thread: the caller gets the thread's answer, not
+// the exception's, and the request the thread reads stays the call's until
+// it answers.
+TEST_F(CxxExceptionTest, AHandlerThatHandsOnItsCompletionAndThrowsLeavesTheCallToIt) {
+  auto go_on = std::make_shared<std::promise<void>>();
+  auto answered = std::make_shared<std::promise<Code>>();
+  std::thread holder;
+  host_->register_service(
+      Service("hands_on")
+          .async_method("wait", [&holder, go_on, answered](std::span<const uint8_t> request,
+                                                           Deadline /*deadline*/, Completion c) {
+            holder = std::thread([request, go_on, answered, held = std::move(c)]() mutable {
+              go_on->get_future().wait();
+              answered->set_value(held.succeed(Buffer::copy_of(request)));
+            });
+            throw std::runtime_error("failed after handing on its completion");
+          }));
+  const Method wait = host_->resolve("hands_on", "wait");
+  auto result = std::make_shared<std::promise<Result>>();
+  wait.call_async(Buffer::copy_of(std::string_view("the request")), junction::no_deadline,
+                  [result](Result r) { result->set_value(std::move(r)); });
+  auto outcome = result->get_future();
+  EXPECT_EQ(outcome.wait_for(100ms), std::future_status::timeout) << "answered by the exception";
+  go_on->set_value();
+  auto holder_code = answered->get_future();
+  ASSERT_EQ(holder_code.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(holder_code.get(), Code::ok);
+  ASSERT_EQ(outcome.wait_for(5s), std::future_status::ready);
+  const Result r = outcome.get();
+  EXPECT_EQ(r.code, Code::ok) << r.message;
+  EXPECT_EQ(r.response.text(), "the request");
+  holder.join();
+}
+
+// A failure's code is an error code: Error(Code::ok) thrown, or
+// Completion::fail(Code::ok), answers INTERNAL, never a success without a
+// response.
+TEST_F(CxxExceptionTest, AFailureWithCodeOkIsInternal) {
+  Host host;
+  host.register_service(
+      Service("ok_failures")
+          .method("thrown",
+                  [](std::span<const uint8_t>, Deadline) -> Buffer {
+                    throw Error(Code::ok, "not really");
+                  })
+          .async_method("failed", [](std::span<const uint8_t>, Deadline, Completion c) {
+            c.fail(Code::ok, "not really");
+          }));
+  for (const char* name : {"thrown", "failed"}) {
+    SCOPED_TRACE(name);
+    const Method m = host.resolve("ok_failures", name);
+    ScopedResult r;
+    EXPECT_EQ(Call(m.raw(), "x", r, jn_now_ns() + 5'000'000'000), JN_INTERNAL);
+    EXPECT_TRUE(Contains(r.message(), "failed with code OK: not really")) << r.message();
+  }
+}
+
 // An exception after the completion was used leaves the answer unchanged.
 TEST_F(CxxExceptionTest, ThrowAfterCompletionKeepsAnswer) {
   ScopedResult r;

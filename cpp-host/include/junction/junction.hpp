@@ -103,12 +103,18 @@ struct Result {
   Buffer response;
 };
 
-// Handlers: return the response, or throw junction::Error for a status.
+// Handlers: return the response, or throw junction::Error for a status (an
+// error code; Error with Code::ok answers INTERNAL). A handler runs on many
+// threads at once, one per call in flight: what it captures is shared by
+// those calls, so a mutable lambda's state needs its own synchronisation.
 using Handler = std::function<Buffer(std::span<const std::uint8_t> request, Deadline deadline)>;
 
 // Finishes an asynchronous handler's call exactly once. Destroying an
 // unfinished Completion answers the call with JN_INTERNAL, so a call can
-// never be left hanging by a lost completion.
+// never be left hanging by a lost completion. A handler that throws after
+// handing its Completion on (moved to another thread, say) leaves the call
+// to that Completion; one whose Completion goes with the exception is
+// answered with the exception's status.
 class Completion {
  public:
   explicit Completion(jn_completion raw) noexcept : raw_(raw), live_(true) {}
@@ -121,7 +127,7 @@ class Completion {
   // Answers with a response; returns the jn_complete code (JN_OK when the
   // caller received it).
   Code succeed(Buffer response) noexcept;
-  // Answers with an error status.
+  // Answers with an error status (Code::ok answers INTERNAL).
   Code fail(Code code, std::string_view message) noexcept;
 
  private:
@@ -336,7 +342,16 @@ class Host {
   Host& operator=(Host&& other) noexcept;
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
+  // Frees the host (jn_host_free). Where that is refused, while one of
+  // its Listeners is open or on one of its own threads or in a handler, the
+  // host is left running (its threads and services leak) and a line on
+  // standard error says so: close() says why instead.
   ~Host();
+
+  // Frees the host now (jn_host_free), leaving this empty; throws Error
+  // failed_precondition, and keeps the host, where the free is refused: a
+  // Listener of it open, or called on one of its threads or in a handler.
+  void close();
 
   void register_service(Service service);
   void unregister_service(std::string_view name);

@@ -1,37 +1,13 @@
 // Out of memory while a route takes in an answer: the answer reaches its
 // caller with its code (its message needs the memory), and the route goes
-// on receiving for the calls after it. This executable stands in for
-// operator new, to fail the one allocation the test names on the thread
-// that names it (the sanitizer builds replace operator new themselves, so
-// it is built without them).
+// on receiving for the calls after it (failing_allocation.hh: built without
+// sanitizers).
 #include <gtest/gtest.h>
 
-#include <cstddef>
-#include <cstdlib>
-#include <new>
 #include <string>
 
+#include "failing_allocation.hh"
 #include "test_support.hh"
-
-namespace {
-
-// Allocations of this many bytes fail on this thread; 0: none fails.
-thread_local std::size_t failing_size = 0;
-
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (size != 0 && size == failing_size) {
-    throw std::bad_alloc();
-  }
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) {
-    return memory;
-  }
-  throw std::bad_alloc();
-}
-
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t /*size*/) noexcept { std::free(memory); }
 
 namespace jnzmq {
 namespace {
@@ -59,10 +35,10 @@ TEST(AllocationFailureTest, AnAnswerWithoutMemoryForItsMessageKeepsItsCodeAndThe
   ASSERT_EQ(echo.call("connected", junction::deadline_after(seconds(10))).text(), "connected");
 
   std::string message;
-  failing_size = kMessageBytes + 1;
+  jnfail::failing_from = kMessageBytes + 1;
   const Code refused = code_of(
       [&] { static_cast<void>(refuse.call("", junction::deadline_after(seconds(10)))); }, &message);
-  failing_size = 0;
+  jnfail::failing_from = 0;
   EXPECT_EQ(refused, Code::permission_denied) << message;
   EXPECT_EQ(message.find(std::string(kMessageBytes, 'm')), std::string::npos);
 
