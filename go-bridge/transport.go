@@ -478,8 +478,9 @@ func RouteCurveKeyPair(pair CurveKeyPair) RouteOption {
 // statistics), and is RESOURCE_EXHAUSTED only while all 4096 are held.
 // [Method.Call] from many goroutines makes
 // many remote calls at once, each holding its goroutine's OS thread until
-// the answer; [Method.CallAsync] holds none, but each call holds one of
-// the host's worker threads instead, so at most that many are in flight.
+// the answer; [Method.CallAsync] holds no thread while it waits (the
+// route's own thread receives the answers), so the host's worker threads
+// do not bound the calls in flight.
 //
 // The route is registered like a service: ALREADY_EXISTS if the name is
 // taken, and [Host.Unregister] removes it. INVALID_ARGUMENT for a URL

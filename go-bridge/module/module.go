@@ -8,8 +8,10 @@
 //
 //	go build -buildmode=c-shared -o libmy_services.so ./cmd/my-bundle
 //
-// The host checks the ABI version the bundle was built against before
-// running anything else, as for any module. Modules are never unloaded.
+// The host checks the ABI version the bundle was built against before it
+// calls the bundle's jn_module_init, as for any module; loading the library
+// has started its Go runtime and run its packages' init functions already.
+// Modules are never unloaded.
 package module
 
 /*
