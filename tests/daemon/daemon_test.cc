@@ -353,18 +353,34 @@ TEST(DaemonModules, ServesGoAndRustTogetherCallingEachOther) {
 
 // --- Draining --------------------------------------------------------------
 
+// A client routed to a daemon serving the fixture on one URL, with
+// fixture/sleep and fixture/echo resolved.
+struct FixtureCaller {
+  Client client;
+  MethodPtr sleep;
+  MethodPtr echo;
+};
+
+// Waits for daemon to be ready, then routes caller to it and makes the
+// connection (an echo answered).
+void ConnectToFixture(Daemon& daemon, FixtureCaller& caller) {
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  ASSERT_EQ(caller.client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  caller.sleep = caller.client.Resolve("fixture", "sleep");
+  caller.echo = caller.client.Resolve("fixture", "echo");
+  ASSERT_EQ(Call(caller.echo.get(), "connect first").code, JN_OK);
+}
+
 class DrainTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(DrainTest, CallsInFlightFinishLaterCallsAreUnavailableExitIsZero) {
   const int signal_number = GetParam();
   Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort});
-  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
-  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
-  Client client;
-  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
-  const MethodPtr sleep = client.Resolve("fixture", "sleep");
-  const MethodPtr echo = client.Resolve("fixture", "echo");
-  ASSERT_EQ(Call(echo.get(), "connect first").code, JN_OK);
+  FixtureCaller caller;
+  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
+  const MethodPtr& sleep = caller.sleep;
+  const MethodPtr& echo = caller.echo;
 
   // The short call is the one the signal interrupts; the long one keeps
   // the daemon draining while the late call is made.
@@ -421,15 +437,10 @@ INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),
 // same.
 TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
   Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::StderrReader::kGone);
-  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
-  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
-  Client client;
-  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
-  const MethodPtr sleep = client.Resolve("fixture", "sleep");
-  const MethodPtr echo = client.Resolve("fixture", "echo");
-  ASSERT_EQ(Call(echo.get(), "connect first").code, JN_OK);
+  FixtureCaller caller;
+  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
   auto in_flight =
-      std::async(std::launch::async, [&] { return Call(sleep.get(), Le64(1000), 10s); });
+      std::async(std::launch::async, [&] { return Call(caller.sleep.get(), Le64(1000), 10s); });
   // Sent, then followed by an echo answered on the same connection: the
   // daemon, which reads a connection's requests in order, has taken it.
   jn_route_stats route{};
@@ -437,10 +448,10 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
   const auto give_up = std::chrono::steady_clock::now() + 10s;
   while (route.in_flight == 0 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(1ms);
-    ASSERT_EQ(jn_host_route_stats(client.host(), "fixture", &route), JN_OK);
+    ASSERT_EQ(jn_host_route_stats(caller.client.host(), "fixture", &route), JN_OK);
   }
   ASSERT_EQ(route.in_flight, 1U) << "the sleep was never sent";
-  ASSERT_EQ(Call(echo.get(), "behind it").code, JN_OK);
+  ASSERT_EQ(Call(caller.echo.get(), "behind it").code, JN_OK);
   daemon.Signal(SIGTERM);
   const Answer answered = in_flight.get();
   EXPECT_EQ(answered.code, JN_OK) << CodeName(answered.code) << ": " << answered.message;
