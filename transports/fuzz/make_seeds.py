@@ -34,6 +34,8 @@ def main():
     seed("request-no-timeout", 0, header(1, 8, -1, service=b"go.echo", method=b"length"))
     seed("response-ok", 8, header(2, 7, payload_len=8))
     seed("response-error", 0, header(2, 9, code=14, message=b"peer went away"))
+    # Longer than libFuzzer's usual 4096-byte inputs: long status messages.
+    seed("response-long-message", 0, header(2, 14, code=5, message=b"m" * 5000))
     seed("cancel", 0, header(3, 13))
     seed("version-2", 0, header(1, 10, version=2, service=b"s", method=b"m"))
     seed("truncated", 5, header(1, 11, service=b"svc", method=b"m", payload_len=5)[:30])
