@@ -260,7 +260,10 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
  * no-op returning JN_OK. Called from inside a handler, or from a callback
  * running on one of this host's own threads (done, destroy), or while one
  * of its listeners is open (since 1.2), it refuses with
- * JN_FAILED_PRECONDITION and frees nothing. */
+ * JN_FAILED_PRECONDITION and frees nothing. A handler the free waits for
+ * may still call host: it finds no service (JN_NOT_FOUND), and what would
+ * add to host (jn_host_register, jn_host_route, jn_host_load_module,
+ * jn_host_listen) is refused with JN_FAILED_PRECONDITION. */
 JN_API int32_t jn_host_free(jn_host* host);
 
 /* Whether jn_host_free(host) would refuse for where it is called from

@@ -162,8 +162,10 @@ func NewHost(options ...HostOption) (*Host, error) {
 }
 
 // BorrowHost wraps a raw jn_host* that someone else owns, for the duration
-// of the call that lent it (a module's jn_module_init). Close on it is a
-// no-op.
+// of the call that lent it (a module's jn_module_init), and for the
+// handlers of the services registered on it then: they run only while the
+// host lives, and those a free waits for find no service on it (the ABI's
+// jn_host_free). Close on it is a no-op.
 func BorrowHost(raw unsafe.Pointer) *Host {
 	return &Host{raw: (*C.jn_host)(raw)}
 }

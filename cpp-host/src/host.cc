@@ -146,6 +146,10 @@ bool Host::accept(const std::shared_ptr<PendingCall>& call) {
 std::int32_t Host::add_service(std::unique_ptr<ServiceEntry> service, jn_status* status) {
   {
     std::lock_guard lock(registry_mutex);
+    if (freeing) {
+      return report(status, JN_FAILED_PRECONDITION,
+                    "service '" + service->name + "' cannot be added: the host is being freed");
+    }
     auto [it, inserted] = services.try_emplace(service->name, service.get());
     if (!inserted) {
       return report(status, JN_ALREADY_EXISTS,
@@ -258,6 +262,12 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   std::vector<ServiceEntry*> services;
   {
     std::lock_guard lock(host->registry_mutex);
+    // A listener may have been opened since the look above (listeners are
+    // counted under this mutex, until freeing is set).
+    if (host->open_listeners.load() != 0) {
+      return JN_FAILED_PRECONDITION;
+    }
+    host->freeing = true;
     for (auto& [name, service] : host->services) {
       service->open.store(false, std::memory_order_seq_cst);
       services.push_back(service);

@@ -182,6 +182,10 @@ struct Host {
   std::mutex registry_mutex;
   // Open registrations, by name.
   std::unordered_map<std::string, ServiceEntry*, NameHash, std::equal_to<>> services;
+  // Under registry_mutex: jn_host_free has begun. A handler it waits for may
+  // still call the host; what would add to it (a service, a route, a
+  // listener) is refused from then on.
+  bool freeing = false;
 
   std::mutex pending_mutex;
   bool closing = false;
@@ -194,7 +198,8 @@ struct Host {
   bool retire_stop = false;
   std::thread reclaimer;
 
-  // Listeners not yet closed: the host cannot be freed under them.
+  // Listeners not yet closed: the host cannot be freed under them. Raised
+  // under registry_mutex, while the host is not being freed.
   std::atomic<std::uint32_t> open_listeners{0};
   // Connections of routed services, shared by the routes to one URL with
   // the same options (keyed by both); expired ones go when a route is made.
@@ -204,7 +209,8 @@ struct Host {
   // Tracks call until it is answered, unless the host is shutting down
   // (then false). May throw std::bad_alloc.
   bool accept(const std::shared_ptr<PendingCall>& call);
-  // Puts service in the registry (JN_ALREADY_EXISTS if the name is taken).
+  // Puts service in the registry (JN_ALREADY_EXISTS if the name is taken,
+  // JN_FAILED_PRECONDITION once the host is being freed).
   std::int32_t add_service(std::unique_ptr<ServiceEntry> service, jn_status* status);
   void retire(ServiceEntry* service);
   void reclaim_loop();

@@ -230,10 +230,24 @@ JN_API std::int32_t jn_host_listen(jn_host* handle, const char* url,
     }
     auto* host = reinterpret_cast<Host*>(handle);
     settings.thread_slice_ns = host->thread_slice_ns;
-    auto listener = std::make_unique<jn_listener>(
-        jn_listener{zmq_transport::Listener::start(handle, url, settings), host});
-    host->open_listeners.fetch_add(1);
-    *listener_out = listener.release();
+    {
+      // Counted before it starts, so that a free beginning meanwhile
+      // refuses; none is opened on a host being freed.
+      const std::lock_guard lock(host->registry_mutex);
+      if (host->freeing) {
+        return report(status, JN_FAILED_PRECONDITION,
+                      std::string("cannot listen on ") + url + ": the host is being freed");
+      }
+      host->open_listeners.fetch_add(1);
+    }
+    try {
+      auto listener = std::make_unique<jn_listener>(
+          jn_listener{zmq_transport::Listener::start(handle, url, settings), host});
+      *listener_out = listener.release();
+    } catch (...) {
+      host->open_listeners.fetch_sub(1);
+      throw;
+    }
   } catch (...) {
     return detail::listen_failed(status, url);
   }

@@ -215,6 +215,56 @@ TEST_F(LifetimeTest, HostFreeWaitsForSyncCallInFlight) {
   EXPECT_EQ(gate.destroyed_early.load(), 0);
 }
 
+// A handler that jn_host_free waits for may still call its host: it finds
+// no service, and what would add to the host (a service, a route, a
+// listener) is refused, so nothing is left behind the free.
+struct CallsItsHostDuringFree {
+  jn_host* host = nullptr;
+  std::atomic<bool> entered{false};
+  std::atomic<int32_t> registered{-1};
+  std::atomic<int32_t> routed{-1};
+  std::atomic<int32_t> listened{-1};
+
+  static void Handler(void* ctx, jn_bytes /*req*/, int64_t /*deadline_ns*/, jn_result* /*r*/) {
+    auto* self = static_cast<CallsItsHostDuringFree*>(ctx);
+    self->entered.store(true);
+    // The free has begun once the service is gone from the registry.
+    const bool freeing = WaitFor([&] {
+      jn_method* method = nullptr;
+      const int32_t code = jn_host_resolve(self->host, "during", "m", &method, nullptr);
+      jn_method_free(method);
+      return code == JN_NOT_FOUND;
+    });
+    if (!freeing) return;
+    self->registered.store(Register(self->host, "added", {{"m", &EchoHandler, nullptr, nullptr}}));
+    self->routed.store(
+        jn_host_route(self->host, "routed", "zmq+tcp://127.0.0.1:1", nullptr, nullptr));
+    jn_listener* listener = nullptr;
+    self->listened.store(
+        jn_host_listen(self->host, "zmq+inproc://during-free", nullptr, &listener, nullptr));
+    jn_listener_close(listener, 0);
+  }
+};
+
+TEST_F(LifetimeTest, AHandlerTheFreeWaitsForMayCallItsHostAndAddsNothing) {
+  CallsItsHostDuringFree handler;
+  ASSERT_EQ(jn_host_new(nullptr, &handler.host, nullptr), JN_OK);
+  ASSERT_EQ(Register(handler.host, "during",
+                     {{"m", &CallsItsHostDuringFree::Handler, nullptr, &handler}}),
+            JN_OK);
+  MethodPtr m = Resolve(handler.host, "during", "m");
+  std::thread caller([&] {
+    ScopedResult r;
+    static_cast<void>(Call(m.get(), "x", r));
+  });
+  ASSERT_TRUE(WaitFor([&] { return handler.entered.load(); }));
+  EXPECT_EQ(jn_host_free(handler.host), JN_OK);
+  caller.join();
+  EXPECT_EQ(handler.registered.load(), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(handler.routed.load(), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(handler.listened.load(), JN_FAILED_PRECONDITION);
+}
+
 // A call held in one host's handler holds up neither an unregistered
 // service's destroy nor jn_host_free on another host: each waits only for
 // calls that may touch its own services.

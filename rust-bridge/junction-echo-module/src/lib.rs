@@ -79,7 +79,8 @@ pub fn register(host: &HostRef) -> junction::Result<()> {
             // handlers only run while the host that holds it is alive:
             // jn_host_free unregisters its services and waits for the calls
             // in flight before the host goes away. So the host outlives this
-            // call, which is all the borrow spans.
+            // call, which is all the borrow spans; a relay the free waits
+            // for finds no service there (abi/junction.h, jn_host_free).
             let host = unsafe { HostRef::from_raw(host_address as *mut junction::sys::jn_host) };
             relay(host, request, deadline)
         });

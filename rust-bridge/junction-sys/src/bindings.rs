@@ -460,7 +460,10 @@ unsafe extern "C" {
  no-op returning JN_OK. Called from inside a handler, or from a callback
  running on one of this host's own threads (done, destroy), or while one
  of its listeners is open (since 1.2), it refuses with
- JN_FAILED_PRECONDITION and frees nothing.*/
+ JN_FAILED_PRECONDITION and frees nothing. A handler the free waits for
+ may still call host: it finds no service (JN_NOT_FOUND), and what would
+ add to host (jn_host_register, jn_host_route, jn_host_load_module,
+ jn_host_listen) is refused with JN_FAILED_PRECONDITION.*/
     pub fn jn_host_free(host: *mut jn_host) -> i32;
 }
 unsafe extern "C" {
