@@ -227,9 +227,11 @@ impl Method {
     /// so any number of them are in flight at once.
     ///
     /// Dropping the future before it resolves cancels the call
-    /// (`jn_call_async_cancellable`): its handler sees it
-    /// ([`call_cancelled`](crate::call_cancelled)), and a routed call stops
-    /// waiting and tells the other host. A handler that runs on is not
+    /// (`jn_call_async_cancellable`): a synchronous handler sees it
+    /// ([`call_cancelled`](crate::call_cancelled)), as does an asynchronous
+    /// one while it runs on the thread it started on (not once its
+    /// [`Completion`](crate::Completion) has gone to another thread), and a
+    /// routed call stops waiting and tells the other host. A handler that runs on is not
     /// stopped; its outcome is released when it arrives.
     /// The deadline also bounds the wait: when it passes first the future
     /// resolves to [`Code::DeadlineExceeded`].

@@ -60,8 +60,12 @@ macro_rules! module {
             host: *mut $crate::sys::jn_host,
             status: *mut $crate::sys::jn_status,
         ) -> i32 {
-            // SAFETY: forwarded from this function's own contract.
-            unsafe { $crate::__private::module_init(host, status, $init) }
+            // SAFETY: forwarded from this function's own contract. $init is
+            // evaluated inside module_init's panic wall, so a panic while
+            // it is made is answered INTERNAL too.
+            unsafe {
+                $crate::__private::module_init(host, status, |host: &$crate::HostRef| ($init)(host))
+            }
         }
     };
 }

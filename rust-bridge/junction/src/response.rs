@@ -21,10 +21,20 @@ use crate::{sys, Buffer, Code, Status};
 /// assert_eq!(out, 4u64.to_le_bytes());
 /// # Ok::<(), junction::Status>(())
 /// ```
-pub trait IntoResponse {
+///
+/// The trait is sealed: what a response writes into the host's result must
+/// be a buffer the host can trust, so only the implementations here exist
+/// (a type of your own becomes a response through `Into<Buffer>`).
+pub trait IntoResponse: sealed::Sealed {
     /// Writes this response into the handler's result.
     #[doc(hidden)]
     fn into_result(self, result: &mut sys::jn_result);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: Into<crate::Buffer>> Sealed for T {}
+    impl<const N: usize> Sealed for [u8; N] {}
 }
 
 impl<T: Into<Buffer>> IntoResponse for T {
