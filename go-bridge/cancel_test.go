@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,5 +387,40 @@ func TestContextsEndingAtAnyMomentOfManyCalls(t *testing.T) {
 	defer cancel()
 	if response, err := echo.Call(ctx, []byte("after")); err != nil || string(response) != "after" {
 		t.Fatalf("a call after the others: %q, %v", response, err)
+	}
+}
+
+// A handler's context is done (its Done channel closed) by the time its
+// Err reports the deadline, as the context contract asks: code that reads
+// Err first and then selects on Done never finds them disagreeing.
+func TestAHandlersContextIsDoneOnceErrSaysSo(t *testing.T) {
+	host := newHost(t)
+	var open atomic.Int32
+	err := host.Register(junction.NewService("spin").Method("until", func(ctx context.Context, _ []byte) ([]byte, error) {
+		done := ctx.Done() // asked for first, as a select in a loop does
+		for ctx.Err() == nil {
+		}
+		select {
+		case <-done:
+		default:
+			open.Add(1)
+		}
+		return nil, ctx.Err()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := method(t, host, "spin", "until")
+	const calls = 50
+	for range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		_, err := until.Call(ctx, nil)
+		cancel()
+		if !errors.Is(err, junction.ErrDeadlineExceeded) {
+			t.Fatalf("a call past its deadline: %v", err)
+		}
+	}
+	if n := open.Load(); n != 0 {
+		t.Fatalf("Err said the deadline had passed while Done was still open in %d of %d calls", n, calls)
 	}
 }

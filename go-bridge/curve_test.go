@@ -164,6 +164,11 @@ func TestCurveOptionsAreCheckedWithoutRepeatingASecret(t *testing.T) {
 			junction.ListenCurveClientKeys(keys...))
 		expectCode(t, fmt.Sprintf("client keys %q", keys), err, junction.InvalidArgument)
 	}
+	// A client list with no key lets no client in: it is refused, never
+	// taken for no list (which lets in any client).
+	_, err = host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenCurveSecretKey(pair.SecretKey),
+		junction.ListenCurveClientKeys())
+	expectCode(t, "an empty client list", err, junction.InvalidArgument)
 	_, err = host.Listen("zmq+tcp://127.0.0.1:0", junction.ListenCurveSecretKey(""))
 	expectCode(t, "an empty secret key", err, junction.InvalidArgument)
 	err = host.Route("far.away", "zmq+tcp://127.0.0.1:9", junction.RouteCurveServerKey(""))

@@ -97,7 +97,7 @@ func (e *Error) Is(target error) bool {
 		return e.Code == Canceled
 	}
 	t, ok := target.(*Error)
-	return ok && t.Message == "" && t.Code == e.Code
+	return ok && t != nil && t.Message == "" && t.Code == e.Code
 }
 
 // CodeOf is the code an error stands for: OK for nil, the code of an *Error

@@ -51,6 +51,7 @@ import "C"
 import (
 	"debug/buildinfo"
 	"fmt"
+	"path/filepath"
 	"runtime/cgo"
 	"strings"
 	"sync"
@@ -259,8 +260,15 @@ func (h *Host) Method(service, method string) (*Method, error) {
 // on h. NOT_FOUND if it cannot be loaded; FAILED_PRECONDITION if it is not a
 // junction module, was built against another ABI major, or is a Go library:
 // a process holds one Go runtime, and a Go program already has its own (it
-// registers its Go services directly instead).
+// registers its Go services directly instead). A relative path, a bare file
+// name included, is the file there from the working directory, never a
+// library of that name searched for on the library path, so that the Go
+// library check reads the file that is loaded. A library that only depends
+// on a Go library is not caught: do not load one.
 func (h *Host) LoadModule(path string) error {
+	if absolute, err := filepath.Abs(path); err == nil {
+		path = absolute
+	}
 	cPath, err := cName(path, "module path")
 	if err != nil {
 		return err

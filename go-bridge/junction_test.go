@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -133,6 +134,9 @@ func TestHandlerErrorsKeepTheirCode(t *testing.T) {
 		Method("wrapped", func(context.Context, []byte) ([]byte, error) {
 			return nil, fmt.Errorf("wrapped: %w", junction.Errorf(junction.PermissionDenied, "no"))
 		}).
+		Method("wrapped_sentinel", func(context.Context, []byte) ([]byte, error) {
+			return nil, fmt.Errorf("user 42 not in table users: %w", junction.ErrNotFound)
+		}).
 		Method("plain", func(context.Context, []byte) ([]byte, error) { return nil, plain }).
 		Method("deadline", func(context.Context, []byte) ([]byte, error) { return nil, context.DeadlineExceeded }).
 		Method("bad_code", func(context.Context, []byte) ([]byte, error) {
@@ -148,6 +152,7 @@ func TestHandlerErrorsKeepTheirCode(t *testing.T) {
 	}{
 		{"status", junction.Unavailable, "try later"},
 		{"wrapped", junction.PermissionDenied, "no"},
+		{"wrapped_sentinel", junction.NotFound, "user 42 not in table users"},
 		{"plain", junction.Unknown, "plain failure"},
 		{"deadline", junction.DeadlineExceeded, "context deadline exceeded"},
 		{"bad_code", junction.Internal, "handler failed with invalid code 99: odd"},
@@ -176,6 +181,10 @@ func TestErrorsIs(t *testing.T) {
 	}
 	if !errors.Is(&junction.Error{Code: junction.Canceled}, context.Canceled) {
 		t.Fatal("CANCELLED does not match context.Canceled")
+	}
+	var none *junction.Error
+	if errors.Is(deadline, none) {
+		t.Fatal("an error matches a nil *Error")
 	}
 	if junction.CodeOf(nil) != junction.OK || junction.CodeOf(errors.New("x")) != junction.Unknown {
 		t.Fatal("CodeOf of nil or a plain error")
@@ -580,6 +589,14 @@ func TestLoadModuleErrors(t *testing.T) {
 	}
 	if err := host.LoadModule("bad\x00path"); !errors.Is(err, junction.ErrInvalidArgument) {
 		t.Fatalf("NUL in the path: %v", err)
+	}
+	// A bare file name is the file in the working directory, not a library
+	// searched for on the library path (where libjunction.so is).
+	empty := t.TempDir()
+	t.Chdir(empty)
+	err := host.LoadModule("libjunction.so")
+	if !errors.Is(err, junction.ErrNotFound) || !strings.Contains(err.Error(), filepath.Join(empty, "libjunction.so")) {
+		t.Fatalf("a bare name not in the working directory: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,9 @@ import (
 // duration of the call: copy what must outlive it. ctx carries the caller's
 // deadline (ctx.Done fires at it). The returned bytes are copied to the
 // caller; a non-nil error fails the call with CodeOf(err) and err's message
-// (an *Error keeps its own code and message).
+// (an *Error keeps its own code and message; a sentinel such as ErrNotFound
+// wrapped with words of the handler's, fmt.Errorf("user %d: %w", id,
+// ErrNotFound), has those words as its message).
 //
 // Handlers run on the caller's thread, which may be a thread Go did not
 // create (a Rust thread, a host worker), and many at once. A handler's
@@ -224,7 +227,13 @@ func junctionGoServe(call *C.junction_go_serve_call) (written C.int64_t) {
 	if err != nil {
 		var status *Error
 		if errors.As(err, &status) {
-			fail(call.result, status.Code, status.Message)
+			message := status.Message
+			if message == "" && err != error(status) {
+				// A sentinel wrapped in the handler's words: they are the
+				// message ("user 42: junction: NOT_FOUND" gives "user 42").
+				message = strings.TrimSuffix(err.Error(), ": "+status.Error())
+			}
+			fail(call.result, status.Code, message)
 		} else {
 			fail(call.result, CodeOf(err), err.Error())
 		}
@@ -352,11 +361,13 @@ func junctionGoCancelled(contextHandle C.uintptr_t) {
 // call's cancel was signalled (its caller gave up) or the handler has
 // returned (goroutines it left behind should stop).
 func (c *callContext) Err() error {
-	if c.hasDeadline && !time.Now().Before(c.deadline) {
-		return context.DeadlineExceeded
-	}
+	expired := c.hasDeadline && !time.Now().Before(c.deadline)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if expired {
+		c.end() // Done is closed before Err says why, as a context's must be
+		return context.DeadlineExceeded
+	}
 	if c.cancelled || c.returned {
 		return context.Canceled
 	}

@@ -42,6 +42,7 @@ type listenConfig struct {
 	maxUnreadBytes   uint64
 	curveSecretKey   *string // nil: no CURVE; given, even empty, it is checked
 	curveClientKeys  []string
+	curveClientList  bool // ListenCurveClientKeys was given, even with no key
 }
 
 // ListenServices serves only the named services: a call for any other
@@ -114,10 +115,14 @@ func ListenCurveSecretKey(secretKey string) ListenOption {
 // ListenCurveClientKeys lets in only the clients with these CURVE public
 // keys (adding to any given before); a client with another key is refused
 // in its handshake and its calls are answered UNAVAILABLE. Without it, any
-// client that knows the listener's public key connects. It needs
-// [ListenCurveSecretKey].
+// client that knows the listener's public key connects; with no key at all
+// (a list read from an empty file, say), Listen answers INVALID_ARGUMENT
+// rather than let every client in. It needs [ListenCurveSecretKey].
 func ListenCurveClientKeys(publicKeys ...string) ListenOption {
-	return func(c *listenConfig) { c.curveClientKeys = append(c.curveClientKeys, publicKeys...) }
+	return func(c *listenConfig) {
+		c.curveClientKeys = append(c.curveClientKeys, publicKeys...)
+		c.curveClientList = true
+	}
 }
 
 // Listen serves h's services to other hosts on url until the listener is
@@ -162,6 +167,9 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 	secretKey, err := cOptionalKey(config.curveSecretKey, "CURVE secret key")
 	if err != nil {
 		return nil, err
+	}
+	if config.curveClientList && len(config.curveClientKeys) == 0 {
+		return nil, Errorf(InvalidArgument, "ListenCurveClientKeys with no key would let no client in")
 	}
 	clientKeys, err := endToEnd(config.curveClientKeys, "CURVE client key", cKey)
 	if err != nil {
