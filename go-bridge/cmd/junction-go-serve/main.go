@@ -238,6 +238,11 @@ func main() {
 	// still drains.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	// A log reader that has gone away (a closed pipe on standard error) must
+	// not end the daemon at its next line, in the middle of a drain: Go ends
+	// a program whose write to standard output or error meets a closed pipe,
+	// unless SIGPIPE is ignored, when the write fails instead.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, signals))
 }
 

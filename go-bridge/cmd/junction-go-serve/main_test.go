@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +20,60 @@ import (
 	"junction/internal/cgotest"
 	"junction/internal/testsync"
 )
+
+// asMainEnv, set in the environment of this test binary run again, makes
+// it junction-go-serve itself (main), for tests of the whole process.
+const asMainEnv = "JUNCTION_GO_SERVE_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		os.Args = append([]string{"junction-go-serve"}, os.Args[1:]...)
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// Standard error is a pipe nobody reads any longer (a log reader that
+// died): every line the daemon logs fails to be written, and it serves,
+// drains on SIGTERM and exits 0 all the same.
+func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
+	readEnd, writeEnd, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readEnd.Close()
+	daemon := exec.Command(os.Args[0], "--listen", "zmq+tcp://127.0.0.1:0")
+	daemon.Env = append(os.Environ(), asMainEnv+"=1")
+	daemon.Stderr = writeEnd
+	stdout, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	writeEnd.Close()
+	t.Cleanup(func() { _ = daemon.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	url := ""
+	for url == "" && lines.Scan() {
+		url, _ = strings.CutPrefix(lines.Text(), "junction-go-serve: serving all services on ")
+	}
+	if url == "" {
+		t.Fatalf("no serving line: %v", daemon.Wait())
+	}
+	length := routedLength(t, url)
+	if got, err := length.Call(context.Background(), []byte("four")); err != nil || len(got) != 8 {
+		t.Fatalf("call: %x, %v", got, err)
+	}
+	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	if err := daemon.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v", err)
+	}
+}
 
 // Refused command lines exit 2 with the reason, before serving anything.
 func TestUsageErrors(t *testing.T) {
