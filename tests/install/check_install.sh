@@ -16,8 +16,15 @@ cmake -S "${here}/consumer" -B "${work}/consumer" -G Ninja -DCMAKE_PREFIX_PATH="
 cmake --build "${work}/consumer" >/dev/null
 "${work}/consumer/consumer_cxx"
 "${work}/consumer/consumer_static"
+# The C++ API alone, where pkg-config finds no libzmq (PKG_CONFIG_LIBDIR
+# hides the system's .pc files): nothing of libzmq's is needed.
+PKG_CONFIG_LIBDIR=${work}/nothing cmake -S "${here}/consumer" -B "${work}/consumer_no_zmq" -G Ninja \
+  -DCMAKE_PREFIX_PATH="${prefix}" -DCONSUMER_STATIC=OFF >/dev/null
+cmake --build "${work}/consumer_no_zmq" >/dev/null
+"${work}/consumer_no_zmq/consumer_cxx"
 
-export PKG_CONFIG_PATH=${prefix}/lib/pkgconfig
+# pkg-config sees junction.pc alone: the shared library needs no libzmq.pc.
+export PKG_CONFIG_LIBDIR=${prefix}/lib/pkgconfig
 [[ $(pkg-config --modversion junction) == 1.* ]] || { echo "pkg-config: wrong version" >&2; exit 1; }
 # shellcheck disable=SC2046
 cc -std=c99 -o "${work}/consumer_pc" "${here}/consumer/consumer.c" \
