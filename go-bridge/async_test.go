@@ -147,7 +147,7 @@ func TestCallAsyncWaitsWithoutAThreadPerCall(t *testing.T) {
 	during := osThreads(t)
 	held.Release()
 	for range callers {
-		if err := <-errs; err != nil {
+		if err := receive(t, errs, 30*time.Second, "a caller's answer"); err != nil {
 			t.Error(err)
 		}
 	}

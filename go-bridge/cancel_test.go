@@ -217,9 +217,25 @@ func giveUpOnWatching(parent context.Context, started chan struct{}, seen chan e
 	defer cancel()
 	answer := make(chan error, 1)
 	go func() { answer <- call(ctx) }()
-	<-started
+	select {
+	case <-started:
+	case err := <-answer: // the call ended before its handler started
+		return err, errors.New("the handler never started")
+	case <-time.After(30 * time.Second):
+		return errors.New("the handler did not start within 30 s"), nil
+	}
 	cancel()
-	return <-answer, <-seen
+	select {
+	case callerErr = <-answer:
+	case <-time.After(30 * time.Second):
+		return errors.New("the call not answered within 30 s of its cancel"), nil
+	}
+	select {
+	case handlerErr = <-seen:
+	case <-time.After(30 * time.Second):
+		handlerErr = errors.New("the handler's context did not end within 30 s")
+	}
+	return callerErr, handlerErr
 }
 
 // CallAsync's context ending cancels the call: the route stops waiting for
@@ -314,7 +330,7 @@ func TestAQueuedCallPastItsDeadlineIsAnsweredUnrun(t *testing.T) {
 	time.Sleep(time.Until(serverDeadline))
 
 	release()
-	if err := <-holder; err != nil {
+	if err := receive(t, holder, 30*time.Second, "the call holding the slot"); err != nil {
 		t.Fatalf("the call holding the slot: %v", err)
 	}
 	eventually(t, 10*time.Second, func() error {

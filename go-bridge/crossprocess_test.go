@@ -260,6 +260,27 @@ func TestCrossProcessServeOnlyTheNamedServices(t *testing.T) {
 	}
 }
 
+// takenByTheDaemon returns once the one call in flight on host's route of
+// service has been taken by the far daemon: it was sent (the route counts
+// it), and a call made after it on the same connection, which the daemon
+// reads in order, has been answered.
+func takenByTheDaemon(t *testing.T, host *junction.Host, service string) {
+	t.Helper()
+	for giveUp := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if stats, err := host.RouteStats(service); err == nil && stats.InFlight == 1 {
+			break
+		}
+		if time.Now().After(giveUp) {
+			t.Fatal("the call was not sent within 10 s")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := method(t, host, service, "echo").Call(ctx, []byte("behind it")); err != nil {
+		t.Fatalf("a call behind the one in flight: %v", err)
+	}
+}
+
 // SIGTERM lets a call in flight finish and the daemon exit 0 (over ipc and
 // tcp); calls after that answer UNAVAILABLE promptly, and so does a call
 // whose daemon is killed while it runs.
@@ -279,9 +300,9 @@ func TestCrossProcessDaemonStopsAndDies(t *testing.T) {
 			}
 			answer <- err
 		}()
-		time.Sleep(150 * time.Millisecond) // the call is in flight
+		takenByTheDaemon(t, host, "rust.echo")
 		d.stop(t, syscall.SIGTERM)
-		if err := <-answer; err != nil {
+		if err := receive(t, answer, 30*time.Second, "the call in flight at SIGTERM"); err != nil {
 			t.Fatalf("the call in flight at SIGTERM, through %s: %v, want its answer", d.urls[0], err)
 		}
 		start := time.Now()
@@ -305,10 +326,10 @@ func TestCrossProcessDaemonStopsAndDies(t *testing.T) {
 		_, err := slow.Call(callCtx, le64(10000))
 		answer <- err
 	}()
-	time.Sleep(150 * time.Millisecond)
+	takenByTheDaemon(t, victim, "rust.echo")
 	start := time.Now()
 	killed.stop(t, syscall.SIGKILL)
-	err := <-answer
+	err := receive(t, answer, 30*time.Second, "the call whose daemon was killed")
 	elapsed := time.Since(start)
 	if !errors.Is(err, junction.ErrUnavailable) && !errors.Is(err, junction.ErrDeadlineExceeded) {
 		t.Fatalf("a call whose daemon was killed: %v, want UNAVAILABLE", err)

@@ -39,6 +39,20 @@ func newHost(t *testing.T, options ...junction.HostOption) *junction.Host {
 	return host
 }
 
+// receive takes a value from ch, or fails the test when none comes within
+// timeout, saying what was awaited: a lost answer fails the test instead of
+// hanging the whole package until go test's own timeout.
+func receive[T any](t *testing.T, ch <-chan T, timeout time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("%s: nothing within %v", what, timeout)
+		panic("unreachable: Fatalf ends the test")
+	}
+}
+
 // waitForBaseline waits (briefly: cleanups run on their own goroutine) for
 // the live counts to return to baseline.
 func waitForBaseline(t *testing.T, baseline junction.LiveCounts) {

@@ -657,7 +657,7 @@ func TestListenerStatsFromAHandlerDuringClose(t *testing.T) {
 		_, err := method(t, client, "stats", "read").Call(ctx, nil)
 		return err
 	})
-	<-started
+	receive(t, started, 10*time.Second, "the handler starting")
 	closed := inBackground(t, release, func() error { return listener.Close(context.Background()) })
 	eventually(t, 5*time.Second, func() error {
 		if _, err := listener.Stats(); !errors.Is(err, junction.ErrFailedPrecondition) {
@@ -717,7 +717,7 @@ func TestListenerCloseDrainsCallsInFlight(t *testing.T) {
 		}
 		return err
 	})
-	<-started
+	receive(t, started, 10*time.Second, "the handler starting")
 	closed := make(chan error, 1)
 	go func() { closed <- listener.Close(context.Background()) }() // no deadline: waits
 	select {
@@ -726,10 +726,10 @@ func TestListenerCloseDrainsCallsInFlight(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	release()
-	if err := <-answer; err != nil {
+	if err := receive(t, answer, 30*time.Second, "the call in flight at Close"); err != nil {
 		t.Fatalf("the call in flight at Close: %v", err)
 	}
-	if err := <-closed; err != nil {
+	if err := receive(t, closed, 30*time.Second, "Close"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 }
@@ -756,7 +756,7 @@ func TestListenerCloseStopsAtItsDeadline(t *testing.T) {
 			defer cancel()
 			callStart := time.Now()
 			answer := inBackground(t, release, func() error { _, err := wait.Call(ctx, nil); return err })
-			<-started
+			receive(t, started, 10*time.Second, "the handler starting")
 			drain, cancelDrain := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancelDrain()
 			start := time.Now()

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 // Standard error is a pipe nobody reads any longer (a log reader that
 // died): every line the daemon logs fails to be written, and it serves,
-// drains on SIGTERM and exits 0 all the same.
+// drains the call in flight on SIGTERM and exits 0 all the same.
 func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 	readEnd, writeEnd, err := os.Pipe()
 	if err != nil {
@@ -54,24 +54,83 @@ func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 	}
 	writeEnd.Close()
 	t.Cleanup(func() { _ = daemon.Process.Kill() })
-	lines := bufio.NewScanner(stdout)
-	url := ""
-	for url == "" && lines.Scan() {
-		url, _ = strings.CutPrefix(lines.Text(), "junction-go-serve: serving all services on ")
+	urls := make(chan string, 1)
+	go func() {
+		defer close(urls)
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if url, found := strings.CutPrefix(lines.Text(), "junction-go-serve: serving all services on "); found {
+				urls <- url
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not serving within 30 s")
 	}
 	if url == "" {
-		t.Fatalf("no serving line: %v", daemon.Wait())
+		t.Fatal("standard output ended before a serving line")
+	}
+
+	caller, err := junction.NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caller.Close() })
+	if err := caller.Route("go.echo", url); err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := caller.Method("go.echo", "sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sleep.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inFlight := make(chan error, 1)
+	go func() {
+		_, err := sleep.Call(ctx, binary.LittleEndian.AppendUint64(nil, 500))
+		inFlight <- err
+	}()
+	// Sent, then followed by a call answered on the same connection: the
+	// daemon, which reads a connection's requests in order, has taken it.
+	for giveUp := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if stats, err := caller.RouteStats("go.echo"); err == nil && stats.InFlight == 1 {
+			break
+		}
+		if time.Now().After(giveUp) {
+			t.Fatal("the sleep was not sent within 10 s")
+		}
 	}
 	length := routedLength(t, url)
-	if got, err := length.Call(context.Background(), []byte("four")); err != nil || len(got) != 8 {
-		t.Fatalf("call: %x, %v", got, err)
+	if got, err := length.Call(ctx, []byte("four")); err != nil || len(got) != 8 {
+		t.Fatalf("a call behind the sleep: %x, %v", got, err)
 	}
 	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, stdout)
-	if err := daemon.Wait(); err != nil {
-		t.Fatalf("after SIGTERM: %v", err)
+	select {
+	case err := <-inFlight:
+		if err != nil {
+			t.Fatalf("the call in flight at SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the call in flight at SIGTERM not answered within 30 s")
+	}
+	exited := make(chan error, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- daemon.Wait()
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30 s after SIGTERM")
 	}
 }
 
