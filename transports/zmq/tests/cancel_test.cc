@@ -292,7 +292,9 @@ TEST(CancelTest, AnAsynchronousCallsCancelIsSentWhileASynchronousCallWaits) {
       ASSERT_TRUE(eventually([&] { return listener.stats().in_flight == 2; }));
       cancel.signal();
     }
-    EXPECT_EQ(done->get_future().get(), Code::cancelled);
+    std::future<Code> cancelled = done->get_future();
+    ASSERT_EQ(cancelled.wait_for(seconds(20)), std::future_status::ready);
+    EXPECT_EQ(cancelled.get(), Code::cancelled);
     const bool cancel_arrived = eventually([&] { return cancels_seen.load() == 1; }, seconds(5));
     open = true;
     EXPECT_TRUE(cancel_arrived) << "the cancel waited for the other call's answer";

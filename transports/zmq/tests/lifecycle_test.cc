@@ -257,6 +257,7 @@ TEST(ListenTest, StatsTellTheCallsInFlightAndTheThreadsNow) {
   EXPECT_TRUE(eventually([&] { return listener.stats().in_flight == 1; }))
       << "in flight: " << listener.stats().in_flight;
   EXPECT_GE(listener.stats().threads, 1U);
+  ASSERT_EQ(slow.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(slow.get(), "rested");
   EXPECT_TRUE(eventually([&] { return listener.stats().in_flight == 0; }))
       << "in flight: " << listener.stats().in_flight;
@@ -446,14 +447,17 @@ TEST(DrainTest, CloseLetsCallsInFlightFinishAndRefusesNewOnes) {
   client.route("test", listener.url());
   const junction::Method nap = client.resolve("test", "stubborn_nap");
   auto slow = std::async(std::launch::async, [&] { return std::string(nap.call("400").text()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(taken_requests(listener, 1));
   auto closed = std::async(std::launch::async, [&] {
     return listener.close(junction::deadline_after(std::chrono::seconds(10)));
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(code_of([&] { static_cast<void>(client.resolve("test", "echo").call("late")); }),
-            Code::unavailable);
+  // Served until the close has begun, refused from then on.
+  const junction::Method echo = client.resolve("test", "echo");
+  EXPECT_TRUE(eventually(
+      [&] { return code_of([&] { static_cast<void>(echo.call("late")); }) == Code::unavailable; }));
+  ASSERT_EQ(slow.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(slow.get(), "rested");
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_TRUE(closed.get());
 }
 
@@ -539,9 +543,10 @@ TEST(DrainTest, AnswersSentAsTheListenerClosesReachTheirCallers) {
         return answer;
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(taken_requests(listener, kCallers)) << url;
     EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(10)))) << url;
     for (auto& call : calls) {
+      ASSERT_EQ(call.wait_for(std::chrono::seconds(30)), std::future_status::ready) << url;
       const Answer answer = call.get();
       EXPECT_EQ(answer.code, Code::ok) << url << ": " << answer.message;
       EXPECT_EQ(answer.size, kAnswerBytes) << url;
@@ -593,8 +598,9 @@ TEST_P(CutShortTest, DrainDeadlineCutsCallsShortAndTheirCallersHearOfIt) {
     });
     return std::make_pair(code, jn_now_ns() - start);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(taken_requests(listener, 1));
   EXPECT_FALSE(listener.close(junction::deadline_after(std::chrono::milliseconds(100))));
+  ASSERT_EQ(slow.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   const auto [code, elapsed] = slow.get();
   EXPECT_EQ(code, Code::unavailable);
   EXPECT_LT(elapsed, millis(2500));

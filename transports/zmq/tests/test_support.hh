@@ -142,6 +142,13 @@ bool eventually(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::se
   return true;
 }
 
+// Whether listener takes (reads off its connections) n requests within
+// eventually's time: from then on those calls are in flight there, however
+// loaded the machine, where a sleep would only make that likely.
+inline bool taken_requests(const junction::Listener& listener, std::uint64_t n) {
+  return eventually([&] { return listener.stats().requests >= n; });
+}
+
 inline std::string inproc_url() {
   static std::atomic<int> count{0};
   return "zmq+inproc://jnzmq-test-" + std::to_string(count.fetch_add(1));

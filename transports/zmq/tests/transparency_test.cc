@@ -362,7 +362,9 @@ TEST_P(TransparencyTest, AsynchronousCallsAndHandlersWork) {
       .call_async(Buffer::copy_of("async caller"),
                   junction::deadline_after(std::chrono::seconds(10)),
                   [&done](junction::Result result) { done.set_value(std::move(result)); });
-  junction::Result result = done.get_future().get();
+  std::future<junction::Result> outcome = done.get_future();
+  ASSERT_EQ(outcome.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  junction::Result result = outcome.get();
   EXPECT_EQ(result.code, Code::ok) << result.message;
   EXPECT_EQ(result.response.text(), "async caller");
 }
