@@ -313,5 +313,49 @@ TEST_F(WireFaultsTest, AHandlerSeesTheCancelOfItsCall) {
   EXPECT_EQ(expect_error(128, JN_CANCELLED), "gave up: its client went away");
 }
 
+// The calling peer goes away mid-call (its connection closed while the
+// handler runs): the answer, once the handler ends, is dropped with nothing
+// of the call left behind, and the listener serves its other callers all
+// along.
+TEST(CallerGoneTest, ACallerGoneMidCallLeavesTheListenerServingAndNothingBehind) {
+  jn_live_counts before{};
+  ASSERT_EQ(jn_live_objects(&before), JN_OK);
+  {
+    Gate gate{/*heeds_deadline=*/false};
+    junction::Host server;
+    server.register_service(gate.service());
+    server.register_service(test_service());
+    junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+    const OpenOnExit open_on_exit{gate.open};
+    const std::string url(listener.url());
+    {
+      zmq::context_t context;
+      zmq::socket_t doomed(context, zmq::socket_type::dealer);
+      doomed.set(zmq::sockopt::linger, 0);
+      doomed.connect(url.substr(std::string_view("zmq+").size()));
+      std::vector<std::uint8_t> header;
+      ASSERT_TRUE(wire::encode_request(1, wire::kNoTimeout, "gate", "wait", 0, header));
+      doomed.send(zmq::buffer(header), zmq::send_flags::sndmore);
+      doomed.send(zmq::message_t(), zmq::send_flags::none);
+      ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; })) << "the call never ran";
+    }  // the caller's socket and context are gone: its connection closes
+    junction::Host client = routed_to(listener);
+    const junction::Method echo = client.resolve("test", "echo");
+    const auto deadline = [] { return junction::deadline_after(std::chrono::seconds(10)); };
+    EXPECT_EQ(echo.call("while it runs", deadline()).text(), "while it runs");
+    gate.open = true;
+    EXPECT_TRUE(eventually([&] { return listener.stats().in_flight == 0; }))
+        << "in flight: " << listener.stats().in_flight;
+    EXPECT_EQ(echo.call("after it", deadline()).text(), "after it");
+  }
+  const auto settled = [&] {
+    jn_live_counts now{};
+    return jn_live_objects(&now) == JN_OK && now.pending_calls == before.pending_calls &&
+           now.services == before.services && now.hosts == before.hosts &&
+           now.methods == before.methods && now.buffers == before.buffers;
+  };
+  EXPECT_TRUE(eventually(settled)) << "something of the orphaned call stayed";
+}
+
 }  // namespace
 }  // namespace jnzmq
