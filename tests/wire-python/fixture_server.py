@@ -14,6 +14,7 @@ exits 0 (1 when the drain timeout cut calls short).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -87,4 +88,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # A handler still running past the drain timeout is left behind, as
+    # junction-host leaves it: the interpreter would wait for the pool's
+    # threads at exit, so the process ends here.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

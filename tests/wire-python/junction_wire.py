@@ -330,9 +330,11 @@ def decode(
             payload,
         )
     if kind == KIND_CANCEL:
-        if service or method or timeout_ns != 0 or code != 0 or payload_len != 0:
+        named = service or method
+        if named or timeout_ns != 0 or code != 0 or message_len != 0 or payload_len != 0:
             raise error(
-                Code.INVALID_ARGUMENT, "cancel with a name, a timeout, a status code or a payload"
+                Code.INVALID_ARGUMENT,
+                "cancel with a name, a timeout, a status code, a message or a payload",
             )
         return Cancel(call_id)
     if service or method:
@@ -562,6 +564,12 @@ class Client:
         """Make a call and wait for its answer; ``timeout`` in seconds, None for none."""
         return self.start_call(service, method, payload, timeout).result()
 
+    def sent(self, call: PendingCall) -> bool:
+        """Whether ``call``'s request has left and its answer is awaited (a
+        cancel of it now tells its server)."""
+        with self._lock:
+            return call.call_id in self._sent
+
     def cancel(self, call: PendingCall) -> bool:
         """Stop waiting for ``call``: answered CANCELLED now, its server told.
 
@@ -780,8 +788,14 @@ class Server:
     - a known method runs on a pool of ``threads`` threads, answered
       DEADLINE_EXCEEDED instead when its timeout ran out before it starts; an
       unknown service or method is answered NOT_FOUND;
+    - a cancel of a call still waiting for a thread answers it CANCELLED
+      without running its handler; a running handler is not stopped;
+    - answers to a client that does not read them queue without bound (this
+      peer does not refuse such a client's calls, as junction's listener
+      does: the document's "Unread answers");
     - ``close`` answers new requests UNAVAILABLE while the calls running
-      finish, for at most ``drain_timeout`` seconds, then closes the sockets.
+      finish, for at most ``drain_timeout`` seconds, then closes the sockets
+      (a handler still running then is left to end on its own).
     """
 
     def __init__(
@@ -808,6 +822,9 @@ class Server:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="junction-server")
         self._lock = threading.Lock()
         self._answers: deque[tuple[zmq.Socket, bytes, Response]] = deque()
+        # Calls waiting for a pool thread, by (socket, routing id, call id):
+        # whether a cancel came for them.
+        self._waiting: dict[tuple[int, bytes, int], bool] = {}
         self._in_flight = 0
         self._drain_deadline: Optional[float] = None
         self._drained = True
@@ -822,6 +839,7 @@ class Server:
         socket = self._context.socket(zmq.ROUTER)
         try:
             _configure(socket, self.payload_limit, endpoint)
+            socket.setsockopt(zmq.SNDHWM, 0)  # answers are queued, never dropped
             for option, value in SERVER_KEEPALIVE:
                 socket.setsockopt(option, value)
             socket.bind(endpoint)
@@ -906,7 +924,13 @@ class Server:
                     )
                 continue
             if isinstance(request, Cancel):
-                continue  # never answered; a running handler is not stopped
+                # Never answered itself; a call still waiting is answered
+                # CANCELLED instead of running, a running one runs on.
+                key = (id(listener.socket), routing_id, request.call_id)
+                with self._lock:
+                    if key in self._waiting:
+                        self._waiting[key] = True
+                continue
             if isinstance(request, Response):
                 self._answer(
                     listener.socket,
@@ -938,12 +962,20 @@ class Server:
         if request.timeout_ns != NO_TIMEOUT:
             deadline = received + request.timeout_ns / 1e9
         self._in_flight += 1
+        with self._lock:
+            self._waiting[(id(socket), routing_id, request.call_id)] = False
         self._pool.submit(self._run_call, socket, routing_id, request, deadline)
 
     def _run_call(
         self, socket: zmq.Socket, routing_id: bytes, request: Request, deadline: Optional[float]
     ) -> None:
-        response = self._call(request, deadline)
+        with self._lock:
+            cancelled = self._waiting.pop((id(socket), routing_id, request.call_id), False)
+        if cancelled:
+            message = "cancelled by its caller before it ran"
+            response = Response(request.call_id, Code.CANCELLED, message, b"")
+        else:
+            response = self._call(request, deadline)
         with self._lock:
             self._answers.append((socket, routing_id, response))
         self._waker.wake()

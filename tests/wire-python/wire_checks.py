@@ -450,8 +450,11 @@ def check_client_cancel(url: str) -> None:
     """The client answers a cancelled call CANCELLED at once and drops the server's answer."""
     with connected_client(url) as client:
         dropped = client.dropped
-        call = client.start_call("fixture", "sleep", sleep_request(300), timeout=CALL_TIMEOUT)
-        time.sleep(0.05)  # sent, and running at the server
+        call = client.start_call("fixture", "sleep", sleep_request(1000), timeout=CALL_TIMEOUT)
+        give_up = time.monotonic() + CALL_TIMEOUT
+        while not client.sent(call) and time.monotonic() < give_up:
+            time.sleep(0.001)
+        expect(client.sent(call), f"the call was not sent within {CALL_TIMEOUT} s")
         expect(client.cancel(call), "the call had its answer before it was cancelled")
         response = call.result(0)
         expect(response.code == Code.CANCELLED, f"the cancelled call: {describe(response)}")
@@ -547,6 +550,7 @@ def malformed_cases() -> list[Malformed]:
         Malformed("cancel with a timeout", lambda i: [_cancel(i, timeout_ns=-1), b""], ia),
         Malformed("cancel with a code", lambda i: [_cancel(i, code=1), b""], ia),
         Malformed("cancel with a payload", lambda i: [_cancel(i, payload_len=1), b"x"], ia),
+        Malformed("cancel with a message", lambda i: [_cancel(i, message=b"why"), b""], ia),
         Malformed("cancel, 1 frame", lambda i: [_cancel(i)], ia),
         Malformed("message_len 65536", lambda i: [_request(i, message_len=65536), b""], ia),
         Malformed("header 1 byte too long", lambda i: [_request(i) + b"x", b""], ia),

@@ -24,6 +24,7 @@ on any failure, and the whole run on a 100 s watchdog.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -303,6 +304,74 @@ def check_client_cancel_reaches_server() -> None:
     )
 
 
+def check_server_cancels_a_waiting_call() -> None:
+    """A cancel of a call still waiting for the Server's one thread answers it
+    CANCELLED without running its handler."""
+    holding = threading.Event()
+    ran: list[bytes] = []
+
+    def hold(payload: bytes, deadline: object) -> bytes:
+        holding.wait(checks.CALL_TIMEOUT)
+        return payload
+
+    def record(payload: bytes, deadline: object) -> bytes:
+        ran.append(payload)
+        return payload
+
+    server = wire.Server(
+        ["zmq+tcp://127.0.0.1:0"], {"s": {"hold": hold, "record": record}}, threads=1
+    )
+    server.start()
+    peer = zmq.Context.instance().socket(zmq.DEALER)
+    peer.setsockopt(zmq.LINGER, 0)
+    try:
+        peer.connect(server.urls[0][len("zmq+") :])
+        peer.send_multipart([wire.encode_request(20, "s", "hold", 0), b""])
+        peer.send_multipart([wire.encode_request(21, "s", "record", 1), b"x"])
+        peer.send_multipart([raw_header(21, kind=3, service=b"", method=b"", timeout_ns=0), b""])
+        # Answered by the server's own thread, once it has read everything
+        # before it on this connection, the cancel included.
+        peer.send_multipart([raw_header(22, version=2), b""])
+        expect(bool(peer.poll(int(checks.CALL_TIMEOUT * 1000))), "no answer to the version-2 frame")
+        refused = wire.decode(peer.recv_multipart())
+        assert isinstance(refused, wire.Response)
+        expect(refused.call_id == 22, f"answered {refused.call_id} first, while 20 holds")
+        holding.set()
+        answers = {}
+        for _ in range(2):
+            expect(bool(peer.poll(int(checks.CALL_TIMEOUT * 1000))), f"answers so far {answers}")
+            answer = wire.decode(peer.recv_multipart())
+            assert isinstance(answer, wire.Response)
+            answers[answer.call_id] = answer.code
+        expect(answers == {20: Code.OK, 21: Code.CANCELLED}, f"answers {answers}")
+        expect(not ran, f"the cancelled call's handler ran with {ran}")
+    finally:
+        holding.set()
+        peer.close(linger=0)
+        server.close(drain_timeout=checks.CALL_TIMEOUT)
+
+
+def check_fixture_server_keeps_its_drain_timeout(directory: str) -> None:
+    """fixture_server.py exits at its drain timeout, 1, with a call still running."""
+    command = [sys.executable, os.path.join(HERE, "fixture_server.py"), "--drain-timeout", "0.5",
+               "--listen", "zmq+ipc://" + os.path.join(directory, "cut.sock")]
+    server = checks.ServerProcess(command)
+    try:
+        url = server.wait_ready()[0]
+        with checks.connected_client(url) as client:
+            call = client.start_call("fixture", "sleep", checks.sleep_request(6000))
+            expect(server.wait_stderr("fixture: sleep 6000 ms", checks.CALL_TIMEOUT), "never ran")
+            start = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            status = server.process.wait(timeout=checks.CALL_TIMEOUT)
+            elapsed = time.monotonic() - start
+            expect(status == 1, f"exit status {status}, want 1 (cut short)")
+            expect(elapsed < 4.0, f"exited {elapsed:.2f} s after SIGTERM, drain timeout 0.5 s")
+            client.cancel(call)
+    finally:
+        server.kill()
+
+
 def check_client_connection_drop(server: ScriptedServer) -> None:
     """A call whose connection drops is answered UNAVAILABLE before its deadline."""
     with checks.connected_client(server.url) as client:
@@ -330,11 +399,17 @@ def main() -> int:
     report.run("client: drops unidentifiable, foreign, late", check_client_drops, scripted)
     report.run("client: timeout_ns sent", check_client_timeout_ns)
     report.run("client: a cancelled call's server is told", check_client_cancel_reaches_server)
+    report.run("server: a cancel answers a waiting call unrun", check_server_cancels_a_waiting_call)
     report.run("client: dropped connection -> UNAVAILABLE", check_client_connection_drop, scripted)
 
     with tempfile.TemporaryDirectory(prefix="junction-wire-") as directory:
         command = [sys.executable, os.path.join(HERE, "fixture_server.py")]
         checks.run_server_process_checks(report, command, directory, "server ", WATCHDOG_SECONDS)
+        report.run(
+            "server: the fixture exits at its drain timeout",
+            check_fixture_server_keeps_its_drain_timeout,
+            directory,
+        )
     return report.summary(started)
 
 
