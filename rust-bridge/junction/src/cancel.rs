@@ -157,8 +157,12 @@ mod tests {
     #[test]
     fn signals_any_number_of_times() {
         let cancel = Cancel::new().unwrap();
+        // SAFETY: the cancel is live for these reads.
+        let signalled = || unsafe { sys::jn_cancel_signalled(cancel.as_raw()) };
+        assert_eq!(signalled(), 0);
         cancel.signal();
         cancel.signal();
+        assert_eq!(signalled(), 1);
         assert!(format!("{cancel:?}").starts_with("Cancel("));
     }
 }

@@ -508,7 +508,20 @@ mod tests {
 
     #[test]
     fn close_frees() {
-        Host::new().unwrap().close().unwrap();
+        let captured = std::sync::Arc::new(());
+        let held = std::sync::Arc::clone(&captured);
+        let host = Host::new().unwrap();
+        host.register(
+            crate::Service::new("holds").method("m", move |_: &[u8], _| {
+                let _ = &held;
+                Ok(Vec::new())
+            }),
+        )
+        .unwrap();
+        assert_eq!(std::sync::Arc::strong_count(&captured), 2);
+        host.close().unwrap();
+        // The service went with the host, and the handler's captures with it.
+        assert_eq!(std::sync::Arc::strong_count(&captured), 1);
     }
 
     #[test]
