@@ -18,6 +18,7 @@ import (
 	"junction"
 	"junction/goecho"
 	"junction/internal/cgotest"
+	"junction/internal/testsync"
 )
 
 // newHost makes a host that the test closes, and checks at the end that
@@ -39,18 +40,10 @@ func newHost(t *testing.T, options ...junction.HostOption) *junction.Host {
 	return host
 }
 
-// receive takes a value from ch, or fails the test when none comes within
-// timeout, saying what was awaited: a lost answer fails the test instead of
-// hanging the whole package until go test's own timeout.
+// receive is testsync.Receive, short for this package's tests.
 func receive[T any](t *testing.T, ch <-chan T, timeout time.Duration, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(timeout):
-		t.Fatalf("%s: nothing within %v", what, timeout)
-		panic("unreachable: Fatalf ends the test")
-	}
+	return testsync.Receive(t, ch, timeout, what)
 }
 
 // waitForBaseline waits (briefly: cleanups run on their own goroutine) for

@@ -64,12 +64,7 @@ func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 			}
 		}
 	}()
-	var url string
-	select {
-	case url = <-urls:
-	case <-time.After(30 * time.Second):
-		t.Fatal("not serving within 30 s")
-	}
+	url := testsync.Receive(t, urls, 30*time.Second, "the serving line")
 	if url == "" {
 		t.Fatal("standard output ended before a serving line")
 	}
@@ -104,33 +99,27 @@ func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 			t.Fatal("the sleep was not sent within 10 s")
 		}
 	}
-	length := routedLength(t, url)
+	length, err := caller.Method("go.echo", "length") // on the sleep's connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(length.Close)
 	if got, err := length.Call(ctx, []byte("four")); err != nil || len(got) != 8 {
 		t.Fatalf("a call behind the sleep: %x, %v", got, err)
 	}
 	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-inFlight:
-		if err != nil {
-			t.Fatalf("the call in flight at SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the call in flight at SIGTERM not answered within 30 s")
+	if err := testsync.Receive(t, inFlight, 30*time.Second, "the call in flight at SIGTERM"); err != nil {
+		t.Fatalf("the call in flight at SIGTERM: %v", err)
 	}
 	exited := make(chan error, 1)
 	go func() {
 		_, _ = io.Copy(io.Discard, stdout)
 		exited <- daemon.Wait()
 	}()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("still running 30 s after SIGTERM")
+	if err := testsync.Receive(t, exited, 30*time.Second, "the daemon's exit after SIGTERM"); err != nil {
+		t.Fatalf("after SIGTERM: %v", err)
 	}
 }
 

@@ -1,14 +1,29 @@
 // Package testsync holds what the Go bridge's tests share across packages
 // (the junction package's and the commands'): a buffer that a process or a
-// run writes while the test reads it.
+// run writes while the test reads it, and a bounded receive.
 package testsync
 
 import (
 	"bytes"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
+
+// Receive takes a value from ch, or fails the test when none comes within
+// timeout, saying what was awaited: a lost answer fails the test instead of
+// hanging the whole package until go test's own timeout.
+func Receive[T any](t testing.TB, ch <-chan T, timeout time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("%s: nothing within %v", what, timeout)
+		panic("unreachable: Fatalf ends the test")
+	}
+}
 
 // LockedBuffer is a bytes.Buffer safe to write from one goroutine while
 // others read it.
