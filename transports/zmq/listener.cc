@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -481,6 +482,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
         break;
       }
     }
+    const std::uint64_t taken_number = read_order_.taken();
     if (++in_flight_ == options_.max_in_flight) {
       start_queue_reader();
       queue_changed_.notify_all();
@@ -515,7 +517,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     }
     lock.unlock();
     try {
-      handle(frames, frame_count);
+      handle(frames, frame_count, taken_number);
     } catch (...) {
       // Out of memory while reading or answering: the call is dropped and
       // its caller sees its deadline or the connection.
@@ -537,14 +539,21 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
   }
 }
 
-void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count) {
-  if (std::optional<ReadyCall> call = read_call(frames, frame_count)) {
+void Listener::handle(std::vector<zmq::message_t>& frames, std::size_t frame_count,
+                      std::uint64_t taken_number) {
+  if (std::optional<ReadyCall> call = read_call(frames, frame_count, taken_number)) {
     run(*call);
   }
 }
 
 std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_t>& frames,
-                                                       std::size_t frame_count) {
+                                                       std::size_t frame_count,
+                                                       std::uint64_t taken_number) {
+  struct ReadOnReturn {
+    ReadOrder& order;
+    std::uint64_t number;
+    ~ReadOnReturn() { order.read(number); }
+  } const read_on_return{read_order_, taken_number};
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (frames.size() < 2) {
     unreadable_.fetch_add(1, std::memory_order_relaxed);
@@ -574,10 +583,18 @@ std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_
     // Not a call: neither counted as one nor answered. A call no longer
     // running (answered, or never taken) is not found.
     requests_.fetch_sub(1, std::memory_order_relaxed);
-    const std::lock_guard lock(backlog->running_mutex);
-    if (const auto running = backlog->running.find(header.call_id);
-        running != backlog->running.end()) {
+    const auto signal_running = [&] {
+      const std::lock_guard lock(backlog->running_mutex);
+      const auto running = backlog->running.find(header.call_id);
+      if (running == backlog->running.end()) {
+        return false;
+      }
       jn_cancel_signal(running->second);
+      return true;
+    };
+    if (!signal_running()) {
+      read_order_.wait_for_earlier(taken_number);
+      signal_running();
     }
     return std::nullopt;
   }
@@ -772,11 +789,12 @@ void Listener::queue_reader_loop() {
     if (frame_count == 0) {
       continue;
     }
+    const std::uint64_t taken_number = read_order_.taken();
     queue_reader_in_hand_ = true;
     lock.unlock();
     std::optional<ReadyCall> call = [&]() -> std::optional<ReadyCall> {
       try {
-        return read_call(frames, frame_count);
+        return read_call(frames, frame_count, taken_number);
       } catch (...) {
         return std::nullopt;  // out of memory while reading: the call is dropped
       }
@@ -795,6 +813,39 @@ void Listener::queue_reader_loop() {
   }
   queue_reader_running_ = false;
   changed_.notify_all();
+}
+
+std::uint64_t ReadOrder::taken() noexcept {
+  const std::lock_guard lock(mutex_);
+  const std::uint64_t number = next_++;
+  try {
+    reading_.push_back(number);
+  } catch (const std::bad_alloc&) {
+    // Not waited for (see the declaration).
+  }
+  return number;
+}
+
+void ReadOrder::read(std::uint64_t number) noexcept {
+  const std::lock_guard lock(mutex_);
+  if (const auto found = std::find(reading_.begin(), reading_.end(), number);
+      found != reading_.end()) {
+    *found = reading_.back();
+    reading_.pop_back();
+    if (waiting_ != 0) {
+      read_.notify_all();
+    }
+  }
+}
+
+void ReadOrder::wait_for_earlier(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  ++waiting_;
+  read_.wait(lock, [&] {
+    return std::none_of(reading_.begin(), reading_.end(),
+                        [number](std::uint64_t other) { return other < number; });
+  });
+  --waiting_;
 }
 
 void Listener::stop_using_host() noexcept {

@@ -28,6 +28,10 @@
 // queued calls, oldest first, before it gives up its slot; a queued call
 // cancelled or past its deadline is answered without its handler running.
 // With the queue full the listener stops reading until a call ends.
+//
+// Messages are read side by side, but a cancel finding no call waits for
+// the requests taken before it to be read (ReadOrder), so a cancel sent
+// right behind its request is not lost.
 #pragma once
 
 #include <junction.h>
@@ -80,6 +84,31 @@ struct ListenOptions {
 // It also holds the connection's calls being handled, by call id, with the
 // cancel each runs with: the client's cancel message for a call signals it
 // (docs/wire.md, "Cancels").
+// The messages a listener has taken from its socket and not yet read
+// (their call listed among its connection's running calls, or dealt with),
+// numbered in the order taken. Threads read side by side, so a cancel may
+// be read while another thread still reads the request it names, which
+// the client sent first: a cancel that finds no running call waits for
+// the messages taken before it, then looks again.
+class ReadOrder {
+ public:
+  // Numbers a message taken, under the mutex that orders the takes. Out of
+  // memory, the message is not waited for: a cancel close behind it may
+  // find no call, as a cancel of a call already answered does.
+  std::uint64_t taken() noexcept;
+  // The message numbered so has been read.
+  void read(std::uint64_t number) noexcept;
+  // Returns once every message taken before the one numbered so is read.
+  void wait_for_earlier(std::uint64_t number);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable read_;
+  std::uint64_t next_ = 0;
+  std::vector<std::uint64_t> reading_;  // the numbers taken and not read
+  std::uint32_t waiting_ = 0;           // threads in wait_for_earlier
+};
+
 struct AnswerBacklog {
   std::atomic<std::uint64_t> answers{0};
   std::atomic<std::uint64_t> bytes{0};
@@ -201,12 +230,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // socket it sent with, to be closed after the listener's socket.
   std::optional<zmq::socket_t> wake_blocked_receiver() noexcept;
   // Reads and runs the message frames hold (read_call, then run).
-  void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count);
-  // Reads a message received (its frames are taken): a request to serve
-  // becomes a ReadyCall; anything else (a cancel, a message it cannot
-  // read, a call it refuses) it deals with here, answering where an answer
-  // is due.
-  std::optional<ReadyCall> read_call(std::vector<zmq::message_t>& frames, std::size_t frame_count);
+  void handle(std::vector<zmq::message_t>& frames, std::size_t frame_count,
+              std::uint64_t taken_number);
+  // Reads a message received (its frames are taken; read_order_ numbered
+  // it taken_number): a request to serve becomes a ReadyCall, listed as
+  // running; anything else (a cancel, a message it cannot read, a call it
+  // refuses) it deals with here, answering where an answer is due.
+  std::optional<ReadyCall> read_call(std::vector<zmq::message_t>& frames, std::size_t frame_count,
+                                     std::uint64_t taken_number);
   // Runs call, lets it go, and answers it.
   void run(ReadyCall& call);
   // Under mutex_, holding a slot whose call has ended: runs the queued
@@ -264,6 +295,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::atomic<std::uint64_t> refused_too_large_{0};
   std::atomic<std::uint64_t> refused_client_key_{0};
   std::atomic<std::uint64_t> answered_unrun_{0};
+
+  ReadOrder read_order_;  // numbered under mutex_
 
   std::mutex backlogs_mutex_;  // guards backlogs_ and backlogs_kept_
   // By routing id. Entries nothing else holds and with nothing unwritten

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <frame.hh>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <vector>
 #include <zmq.hpp>
@@ -107,8 +109,21 @@ class WireFaultsTest : public testing::Test {
     EXPECT_EQ(stats.refused_too_large, too_large);
   }
 
+  // Registers the service "parking": its method "park" keeps each call's
+  // Completion in parked_, unanswered.
+  void register_parking() {
+    junction::Service parking("parking");
+    parking.async_method("park", [this](auto, Deadline, junction::Completion completion) {
+      const std::lock_guard lock(parked_mutex_);
+      parked_.push_back(std::move(completion));
+    });
+    host_.register_service(std::move(parking));
+  }
+
   junction::Host host_;
   junction::Listener listener_;
+  std::mutex parked_mutex_;
+  std::vector<junction::Completion> parked_;
   zmq::context_t context_;
   zmq::socket_t peer_{context_, zmq::socket_type::dealer};
 };
@@ -275,23 +290,16 @@ TEST_F(WireFaultsTest, AMalformedCancelIsInvalidArgument) {
 // elsewhere) ends its wait at its client's cancel: it is answered
 // CANCELLED, and the handler's late answer finds its caller gone.
 TEST_F(WireFaultsTest, ACancelEndsTheWaitOfTheCallItNames) {
-  std::mutex mutex;
-  std::optional<junction::Completion> parked;
-  junction::Service parking("parking");
-  parking.async_method("park", [&](auto, Deadline, junction::Completion completion) {
-    const std::lock_guard lock(mutex);
-    parked.emplace(std::move(completion));
-  });
-  host_.register_service(std::move(parking));
+  register_parking();
   send({request(127, "parking", "park", 0), {}});
   ASSERT_TRUE(eventually([&] {
-    const std::lock_guard lock(mutex);
-    return parked.has_value();
+    const std::lock_guard lock(parked_mutex_);
+    return parked_.size() == 1;
   }));
   send({cancel_header(127), {}});
   EXPECT_EQ(expect_error(127, JN_CANCELLED), "call cancelled by its caller");
-  const std::lock_guard lock(mutex);
-  EXPECT_EQ(parked->succeed(Buffer::copy_of("late")), Code::cancelled);
+  const std::lock_guard lock(parked_mutex_);
+  EXPECT_EQ(parked_.front().succeed(Buffer::copy_of("late")), Code::cancelled);
 }
 
 // A synchronous handler is not stopped, but sees the cancel its client
@@ -311,6 +319,27 @@ TEST_F(WireFaultsTest, AHandlerSeesTheCancelOfItsCall) {
   ASSERT_TRUE(eventually([&] { return entered.load(); }));
   send({cancel_header(128), {}});
   EXPECT_EQ(expect_error(128, JN_CANCELLED), "gave up: its client went away");
+}
+
+// A cancel sent right behind its request reaches the call, whichever
+// listener thread reads it: a thread may take the cancel while another is
+// still reading the request it names. Each call parks until cancelled, so
+// one whose cancel is lost is answered only at its deadline.
+TEST_F(WireFaultsTest, ACancelRightBehindItsRequestReachesItsCall) {
+  register_parking();
+  constexpr std::uint64_t kCalls = 300;
+  for (std::uint64_t id = 1000; id < 1000 + kCalls; ++id) {
+    send({request(id, "parking", "park", 0, millis(3000)), {}});
+    send({cancel_header(id), {}});
+  }
+  std::map<std::int32_t, int> codes;
+  for (std::uint64_t answered = 0; answered < kCalls; ++answered) {
+    const std::optional<Answer> answer = receive(10000);
+    ASSERT_TRUE(answer.has_value()) << answered << " answered";
+    ++codes[answer->code];
+  }
+  EXPECT_EQ(codes[JN_CANCELLED], static_cast<int>(kCalls))
+      << codes[JN_DEADLINE_EXCEEDED] << " calls ran to their deadline";
 }
 
 // The calling peer goes away mid-call (its connection closed while the
