@@ -45,9 +45,15 @@
 // (with CURVE, ending "; CURVE client keys refused N handshakes and N
 // calls").
 //
-// Exit status: 0 after a complete drain; 1 when a module cannot be loaded,
-// an address cannot be bound or the drain timeout cut calls short; 2 for a
-// usage error, a --serve name no service has included.
+// --drain-timeout is a duration from 0s to 24h (default 30s). A SIGTERM or
+// SIGINT that comes while the modules load ends the daemon before it binds
+// or says "ready". When the drain timeout cuts calls short, the daemon exits
+// without waiting for their handlers.
+//
+// Exit status: 0 after a complete drain (or a stop before serving); 1 when
+// a module cannot be loaded, an address cannot be bound or the drain
+// timeout cut calls short; 2 for a usage error, a --serve name no service
+// has or a URL junction cannot read included.
 package main
 
 import (
@@ -70,10 +76,11 @@ import (
 	"junction/goecho"
 )
 
-// junction-host's bounds for --threads and --max-in-flight.
+// junction-host's bounds for --threads, --max-in-flight and --drain-timeout.
 const (
-	maxThreads  = 1024
-	maxInFlight = 65536
+	maxThreads      = 1024
+	maxInFlight     = 65536
+	maxDrainTimeout = 24 * time.Hour
 )
 
 // list is a repeatable string flag.
@@ -95,6 +102,21 @@ func (c *countFlag) Set(v string) error {
 		return fmt.Errorf("want a whole number from 1 to %d", c.most)
 	}
 	c.value = n
+	return nil
+}
+
+// drainFlag is --drain-timeout: a duration from 0 to maxDrainTimeout.
+type drainFlag struct {
+	value time.Duration
+}
+
+func (d *drainFlag) String() string { return d.value.String() }
+func (d *drainFlag) Set(v string) error {
+	timeout, err := time.ParseDuration(v)
+	if err != nil || timeout < 0 || timeout > maxDrainTimeout {
+		return fmt.Errorf("want a duration from 0s to %v", maxDrainTimeout)
+	}
+	d.value = timeout
 	return nil
 }
 
@@ -234,21 +256,28 @@ func reloadClientKeys(stderr io.Writer, path string, listeners []*junction.Liste
 }
 
 func main() {
-	// Signals are caught from the start, so one that comes while binding
-	// still drains.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	// Signals are caught from the start, so one that comes while getting
+	// ready is acted on. A stop has a channel of its own: the signal package
+	// drops a signal that finds its channel full, and a SIGHUP or SIGUSR1
+	// waiting there must not cost a SIGTERM.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	requests := make(chan os.Signal, 2)
+	signal.Notify(requests, syscall.SIGUSR1, syscall.SIGHUP)
 	// A log reader that has gone away (a closed pipe on standard error) must
 	// not end the daemon at its next line, in the middle of a drain: Go ends
 	// a program whose write to standard output or error meets a closed pipe,
 	// unless SIGPIPE is ignored, when the write fails instead.
 	signal.Ignore(syscall.SIGPIPE)
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, signals))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, stop, requests))
 }
 
-// run serves as the command line args says until a value arrives on stop,
-// then drains; it returns the exit status.
-func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+// run serves as the command line args says, acting on the SIGUSR1 and
+// SIGHUP that arrive on requests, until a SIGTERM or SIGINT arrives on
+// stop; then it drains and returns the exit status. A drain cut short
+// returns without closing the host, whose handlers still run: the caller
+// ends the process.
+func run(args []string, stdout, stderr io.Writer, stop, requests <-chan os.Signal) int {
 	var listens, modules, serve list
 	threads := countFlag{most: maxThreads}
 	inFlight := countFlag{most: maxInFlight}
@@ -264,7 +293,8 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	flags.Var(&threads, "threads", "`N` threads per listener receiving and running calls (1 to 1024; default 4)")
 	flags.Var(&slice, "thread-slice",
 		"the scheduler slice the threads running calls ask the kernel for, in `MILLISECONDS` (0.1 to 100; default 0.5), or 'inherit' to ask for none")
-	drain := flags.Duration("drain-timeout", 30*time.Second, "how long calls in flight may run on after the signal")
+	drain := drainFlag{value: 30 * time.Second}
+	flags.Var(&drain, "drain-timeout", "how long calls in flight may run on after the signal, a `DURATION` from 0s to 24h (default 30s)")
 	flags.Var(&inFlight, "max-in-flight", "`N` calls each listener serves at once (1 to 65536; default 1024)")
 	flags.Var(&payload, "max-payload", "the largest request payload accepted, in `BYTES` (default 64 MiB)")
 	flags.Var(&unreadAnswers, "max-unread-answers",
@@ -303,7 +333,12 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	if err != nil {
 		return fail("host: %v", err)
 	}
-	defer host.Close() // closes listeners still open
+	closeHost := true // not after a drain cut short
+	defer func() {
+		if closeHost {
+			_ = host.Close() // closes listeners still open
+		}
+	}()
 	if err := host.Register(goecho.Service(host)); err != nil {
 		return fail("register %s: %v", goecho.Name, err)
 	}
@@ -346,9 +381,21 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		options = append(options, junction.ListenServices(serve...))
 		served = strings.Join(serve, ",")
 	}
+	select {
+	case received := <-stop:
+		fmt.Fprintf(stderr, "junction-go-serve: %s received while the modules loaded; exiting without serving\n",
+			signalName(received))
+		return 0
+	default:
+	}
 	var listeners []*junction.Listener
 	for _, url := range listens {
 		listener, err := host.Listen(url, options...)
+		if errors.Is(err, junction.ErrInvalidArgument) {
+			// A URL junction cannot read is the command line's fault.
+			fmt.Fprintf(stderr, "junction-go-serve: listen on %s: %v\n", url, err)
+			return 2
+		}
 		if err != nil {
 			return fail("listen on %s: %v", url, err)
 		}
@@ -360,28 +407,34 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fmt.Fprintln(stdout, "junction-go-serve: ready")
 
 	curve := *secretKeyFile != ""
-	received := <-stop
-	for ; received == syscall.SIGUSR1 || received == syscall.SIGHUP; received = <-stop {
-		if received == syscall.SIGHUP {
-			reloadClientKeys(stderr, *clientKeysFile, listeners)
-			continue
+	var received os.Signal
+	for received == nil {
+		select {
+		case received = <-stop:
+		case request := <-requests:
+			if request == syscall.SIGHUP {
+				reloadClientKeys(stderr, *clientKeysFile, listeners)
+				continue
+			}
+			fmt.Fprintln(stderr, "junction-go-serve: SIGUSR1 received; the statistics so far:")
+			for _, listener := range listeners {
+				reportListener(stderr, listener, curve)
+			}
+			reportMethods(stderr, host)
 		}
-		fmt.Fprintln(stderr, "junction-go-serve: SIGUSR1 received; the statistics so far:")
-		for _, listener := range listeners {
-			reportListener(stderr, listener, curve)
-		}
-		reportMethods(stderr, host)
 	}
-	fmt.Fprintf(stderr, "junction-go-serve: %v: draining calls in flight (up to %v)\n", received, *drain)
-	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	fmt.Fprintf(stderr, "junction-go-serve: %s received; draining calls in flight (at most %v)\n",
+		signalName(received), drain.value)
+	ctx, cancel := context.WithTimeout(context.Background(), drain.value)
 	defer cancel()
 	// All at once, so that none keeps taking calls while another drains.
 	status := 0
+	cutShort := false
 	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Drain(ctx) }) {
 		if err != nil {
 			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
 			if errors.Is(err, junction.ErrDeadlineExceeded) {
-				status = 1
+				status, cutShort = 1, true
 			}
 		}
 	}
@@ -394,11 +447,27 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
 			status = 1
 		}
+		cutShort = cutShort || errors.Is(err, junction.ErrDeadlineExceeded)
+	}
+	if cutShort {
+		// Handlers cut short may still run, and closing the host would wait
+		// for them: leaving it keeps the shutdown within the timeout.
+		fmt.Fprintln(stderr, "junction-go-serve: the drain timeout passed with calls still in flight; they were cut short")
+		closeHost = false
+		return status
 	}
 	if err := host.Close(); err != nil {
 		return fail("close the host: %v", err)
 	}
 	return status
+}
+
+// signalName is "SIGTERM" or "SIGINT", as junction-host logs them.
+func signalName(stop os.Signal) string {
+	if stop == syscall.SIGINT {
+		return "SIGINT"
+	}
+	return "SIGTERM"
 }
 
 // describe is "NAME (METHOD, METHOD)" for each service, separated by "; ".

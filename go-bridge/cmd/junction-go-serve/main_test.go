@@ -42,32 +42,8 @@ func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	readEnd.Close()
-	daemon := exec.Command(os.Args[0], "--listen", "zmq+tcp://127.0.0.1:0")
-	daemon.Env = append(os.Environ(), asMainEnv+"=1")
-	daemon.Stderr = writeEnd
-	stdout, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
+	daemon, url, exited := startDaemon(t, writeEnd)
 	writeEnd.Close()
-	t.Cleanup(func() { _ = daemon.Process.Kill() })
-	urls := make(chan string, 1)
-	go func() {
-		defer close(urls)
-		lines := bufio.NewScanner(stdout)
-		for lines.Scan() {
-			if url, found := strings.CutPrefix(lines.Text(), "junction-go-serve: serving all services on "); found {
-				urls <- url
-			}
-		}
-	}()
-	url := testsync.Receive(t, urls, 30*time.Second, "the serving line")
-	if url == "" {
-		t.Fatal("standard output ended before a serving line")
-	}
 
 	caller, err := junction.NewHost()
 	if err != nil {
@@ -113,13 +89,92 @@ func TestAGoneLogReaderStopsNeitherTheServingNorTheDrain(t *testing.T) {
 	if err := testsync.Receive(t, inFlight, 30*time.Second, "the call in flight at SIGTERM"); err != nil {
 		t.Fatalf("the call in flight at SIGTERM: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() {
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- daemon.Wait()
-	}()
 	if err := testsync.Receive(t, exited, 30*time.Second, "the daemon's exit after SIGTERM"); err != nil {
 		t.Fatalf("after SIGTERM: %v", err)
+	}
+}
+
+// startDaemon starts this test binary as junction-go-serve listening on
+// one tcp port, its standard error to stderr, and returns it once it
+// serves, with its URL and a channel that carries its exit.
+func startDaemon(t *testing.T, stderr io.Writer) (daemon *exec.Cmd, url string, exited <-chan error) {
+	t.Helper()
+	daemon = exec.Command(os.Args[0], "--listen", "zmq+tcp://127.0.0.1:0")
+	daemon.Env = append(os.Environ(), asMainEnv+"=1")
+	daemon.Stderr = stderr
+	stdout, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Process.Kill() })
+	urls := make(chan string, 1)
+	exit := make(chan error, 1)
+	go func() {
+		defer close(urls)
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if served, found := strings.CutPrefix(lines.Text(), "junction-go-serve: serving all services on "); found {
+				urls <- served
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		exit <- daemon.Wait()
+	}()
+	url = testsync.Receive(t, urls, 30*time.Second, "the serving line")
+	if url == "" {
+		t.Fatal("standard output ended before a serving line")
+	}
+	return daemon, url, exit
+}
+
+// A SIGTERM right behind a SIGHUP and a SIGUSR1 stops the daemon: the
+// requests waiting to be acted on do not crowd the stop out.
+func TestASIGTERMBehindOtherSignalsStops(t *testing.T) {
+	daemon, _, exited := startDaemon(t, io.Discard)
+	for _, signal := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM} {
+		if err := daemon.Process.Signal(signal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testsync.Receive(t, exited, 30*time.Second, "the daemon's exit after SIGTERM"); err != nil {
+		t.Fatalf("after SIGTERM: %v", err)
+	}
+}
+
+// A stop that came while the daemon got ready ends it before it binds or
+// says ready, with status 0.
+func TestAStopWhileGettingReadyServesNothing(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	stop := make(chan os.Signal, 1)
+	stop <- syscall.SIGINT
+	if status := run([]string{"--listen", "zmq+tcp://127.0.0.1:0"}, &stdout, &stderr, stop, nil); status != 0 {
+		t.Errorf("exit status %d, want 0 (stderr %q)", status, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing", stdout.String())
+	}
+	if says := "SIGINT received while the modules loaded; exiting without serving"; !strings.Contains(stderr.String(), says) {
+		t.Errorf("stderr %q, want it to say %q", stderr.String(), says)
+	}
+}
+
+// A URL junction cannot read is a usage error, as junction-host has it.
+func TestAURLJunctionCannotReadIsAUsageError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	status := make(chan int, 1)
+	stop := make(chan os.Signal, 1)
+	go func() { status <- run([]string{"--listen", "zmq+tcp//127.0.0.1:0"}, &stdout, &stderr, stop, nil) }()
+	select {
+	case got := <-status:
+		if got != 2 || !strings.Contains(stderr.String(), "listen on zmq+tcp//127.0.0.1:0: junction: INVALID_ARGUMENT") {
+			t.Errorf("exit status %d, stderr %q; want 2 and the URL refused", got, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		stop <- syscall.SIGTERM
+		t.Fatalf("still running 30 s after start: it served (stderr %q)", stderr.String())
 	}
 }
 
@@ -142,6 +197,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-payload", "0"}, "from 1 to 18446744073709551615"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-answers", "1048577"}, "from 1 to 1048576"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-bytes", "-1"}, "from 1 to 18446744073709551615"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "-5s"}, "from 0s to 24h0m0s"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "25h"}, "from 0s to 24h0m0s"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "30"}, "from 0s to 24h0m0s"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--serve", "go.ech"},
 			"--serve go.ech: no service of that name here (there are: go.echo)"},
 	} {
@@ -149,7 +207,7 @@ func TestUsageErrors(t *testing.T) {
 		// A run that took the command line would serve until this stops it.
 		stop := make(chan os.Signal, 1)
 		stop <- syscall.SIGTERM
-		if status := run(c.args, &stdout, &stderr, stop); status != 2 {
+		if status := run(c.args, &stdout, &stderr, stop, nil); status != 2 {
 			t.Errorf("%q: exit status %d, want 2", c.args, status)
 		}
 		if !strings.Contains(stderr.String(), c.says) {
@@ -160,7 +218,7 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	if status := run([]string{"--help"}, &stdout, &stderr, nil); status != 0 ||
+	if status := run([]string{"--help"}, &stdout, &stderr, nil, nil); status != 0 ||
 		!strings.Contains(stderr.String(), "-thread-slice MILLISECONDS") {
 		t.Errorf("--help: exit status %d, stderr %q", status, stderr.String())
 	}
@@ -214,7 +272,7 @@ func TestCurveKeyFilesThatCannotBeUsedAreUsageErrors(t *testing.T) {
 		stop := make(chan os.Signal, 1)
 		stop <- syscall.SIGTERM
 		args := append([]string{"--listen", "zmq+tcp://127.0.0.1:0"}, c.args...)
-		if status := run(args, &stdout, &stderr, stop); status != 2 {
+		if status := run(args, &stdout, &stderr, stop, nil); status != 2 {
 			t.Errorf("%q: exit status %d, want 2 (stderr %q)", c.args, status, stderr.String())
 		}
 		if !strings.Contains(stderr.String(), c.says) {
@@ -285,7 +343,7 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 	}
 
 	writeFile(t, dir, "clients", "# rotated\n"+second.PublicKey+"\n", 0o644)
-	s.stop <- syscall.SIGHUP
+	s.requests <- syscall.SIGHUP
 	if want := "SIGHUP received; 1 client key(s) from " + clients + " let in, no other"; !s.stderr.WaitFor(want) {
 		t.Fatalf("stderr %q lacks %q", s.stderr.String(), want)
 	}
@@ -302,7 +360,7 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 	}
 
 	writeFile(t, dir, "clients", "not a key\n", 0o644)
-	s.stop <- syscall.SIGHUP
+	s.requests <- syscall.SIGHUP
 	if want := clients + ":1: not a CURVE public key"; !s.stderr.WaitFor(want) {
 		t.Fatalf("stderr %q lacks %q", s.stderr.String(), want)
 	}
@@ -312,7 +370,7 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 	if _, err := secondEcho.Call(ctx, []byte("still let in")); err != nil {
 		t.Fatalf("after a file it cannot use: %v", err)
 	}
-	s.stop <- syscall.SIGUSR1
+	s.requests <- syscall.SIGUSR1
 	if want := " handshakes and 1 calls\n"; !s.stderr.WaitFor(want) {
 		t.Errorf("stderr %q lacks %q", s.stderr.String(), want)
 	}
@@ -320,7 +378,7 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 
 	plain, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0")
 	plain.readyURL(t)
-	plain.stop <- syscall.SIGHUP
+	plain.requests <- syscall.SIGHUP
 	if want := "SIGHUP received; there is no --curve-client-keys-file to read again\n"; !plain.stderr.WaitFor(want) {
 		t.Errorf("stderr %q lacks %q", plain.stderr.String(), want)
 	}
@@ -331,10 +389,11 @@ func TestSIGHUPPutsTheClientKeysFileInForce(t *testing.T) {
 // has returned, its exit status. Its stderr is read only once it has
 // returned (status received, or lines closed after run's output ended).
 type served struct {
-	lines  chan string
-	stderr *testsync.LockedBuffer
-	stop   chan os.Signal
-	status chan int
+	lines    chan string
+	stderr   *testsync.LockedBuffer
+	stop     chan os.Signal // SIGTERM, SIGINT
+	requests chan os.Signal // SIGUSR1, SIGHUP
+	status   chan int
 }
 
 // serve runs the command line args on a goroutine whose OS thread is locked
@@ -343,14 +402,14 @@ type served struct {
 func serve(t *testing.T, args ...string) (*served, uint64) {
 	t.Helper()
 	s := &served{lines: make(chan string, 16), stderr: &testsync.LockedBuffer{},
-		stop: make(chan os.Signal, 1), status: make(chan int, 1)}
+		stop: make(chan os.Signal, 1), requests: make(chan os.Signal, 1), status: make(chan int, 1)}
 	own := make(chan uint64, 1)
 	reader, writer := io.Pipe()
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		own <- cgotest.OwnThreadSlice()
-		status := run(args, writer, s.stderr, s.stop)
+		status := run(args, writer, s.stderr, s.stop, s.requests)
 		_ = writer.Close()
 		s.status <- status
 	}()
@@ -512,6 +571,46 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 	}
 }
 
+// A drain the timeout cuts short ends the run at once, with status 1, not
+// once the handlers still running return: closing the host would wait for
+// them.
+func TestADrainCutShortEndsWithoutWaitingForItsHandlers(t *testing.T) {
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "100ms")
+	url := s.readyURL(t)
+	sleep := routedMethod(t, url, "sleep")
+	go func() {
+		// Runs on after the run has returned; its answer finds the
+		// listener closed.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = sleep.Call(ctx, binary.LittleEndian.AppendUint64(nil, 20_000))
+	}()
+	// The sleep's handler is running once a SIGUSR1 report counts the
+	// listener's call in flight.
+	for giveUp := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), "; 1 in flight on "); {
+		if time.Now().After(giveUp) {
+			t.Fatalf("the sleep never ran (stderr %q)", s.stderr.String())
+		}
+		select {
+		case s.requests <- syscall.SIGUSR1:
+		default:
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.stop <- syscall.SIGTERM
+	select {
+	case status := <-s.status:
+		if status != 1 {
+			t.Errorf("exit status %d, want 1", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after a 100 ms drain timeout: it waits for the 20 s handler")
+	}
+	if says := "the drain timeout passed with calls still in flight; they were cut short"; !strings.Contains(s.stderr.String(), says) {
+		t.Errorf("stderr %q, want it to say %q", s.stderr.String(), says)
+	}
+}
+
 // It names go.echo's methods at start, and on SIGUSR1 reports the
 // listener's counts and each method's calls and errors, and serves on.
 func TestReportsServicesAndOnSIGUSR1TheStatisticsSoFar(t *testing.T) {
@@ -528,7 +627,7 @@ func TestReportsServicesAndOnSIGUSR1TheStatisticsSoFar(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.stop <- syscall.SIGUSR1
+	s.requests <- syscall.SIGUSR1
 	for _, line := range []string{
 		"junction-go-serve: SIGUSR1 received; the statistics so far:\n",
 		url + ": 2 requests taken and 2 answers sent; 0 calls refused",
