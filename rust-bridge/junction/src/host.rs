@@ -348,8 +348,8 @@ impl HostRef {
         }
         if !listing.complete {
             return Err(Status::new(
-                Code::ResourceExhausted,
-                "cannot hold the host's services",
+                Code::Internal,
+                "a panic while collecting the host's services",
             ));
         }
         Ok(listing.services)
@@ -404,7 +404,9 @@ pub(crate) unsafe fn lent_string(text: *const c_char) -> String {
 }
 
 /// `jn_service_visit_fn` for [`HostRef::services`]. No panic crosses back
-/// into C: one (running out of memory) leaves the listing incomplete.
+/// into C: one is caught and fails the listing. Running out of memory is not
+/// among them: a failed allocation aborts the process (`handle_alloc_error`)
+/// and is never caught here.
 unsafe extern "C" fn collect_service(user_data: *mut c_void, info: *const sys::jn_service_info) {
     // SAFETY: user_data is the Listing services lent, alive and not otherwise
     // borrowed during the call that visits.

@@ -24,29 +24,51 @@ use crate::{sys, Buffer, Code, Status};
 ///
 /// The trait is sealed: what a response writes into the host's result must
 /// be a buffer the host can trust, so only the implementations here exist
-/// (a type of your own becomes a response through `Into<Buffer>`).
-pub trait IntoResponse: sealed::Sealed {
-    /// Writes this response into the handler's result.
-    #[doc(hidden)]
-    fn into_result(self, result: &mut sys::jn_result);
+/// (a type of your own becomes a response through `Into<Buffer>`). Writing
+/// the result is the crate's alone: the method doing it lives in the private
+/// supertrait and takes a token only this crate can make, so code outside
+/// cannot call it, even through an `IntoResponse` bound, and hand the host a
+/// result whose buffer it would release twice.
+pub trait IntoResponse: sealed::Sealed {}
+
+impl<T: sealed::Sealed> IntoResponse for T {}
+
+pub(crate) mod sealed {
+    use crate::sys;
+
+    /// Proof that the caller is this crate: its field is private here, and
+    /// no public function returns one.
+    #[derive(Debug)]
+    pub struct Token(());
+
+    impl Token {
+        pub(crate) fn new() -> Self {
+            Self(())
+        }
+    }
+
+    pub trait Sealed {
+        /// Writes this response into the handler's result.
+        ///
+        /// # Safety
+        ///
+        /// `result` must be the result the host passed to the handler being
+        /// answered, not answered yet: `jn_respond` releases the response it
+        /// holds (abi/junction.h).
+        unsafe fn into_result(self, result: &mut sys::jn_result, token: Token);
+    }
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl<T: Into<crate::Buffer>> Sealed for T {}
-    impl<const N: usize> Sealed for [u8; N] {}
-}
-
-impl<T: Into<Buffer>> IntoResponse for T {
-    fn into_result(self, result: &mut sys::jn_result) {
+impl<T: Into<Buffer>> sealed::Sealed for T {
+    unsafe fn into_result(self, result: &mut sys::jn_result, _: sealed::Token) {
         result.response = self.into().into_raw();
     }
 }
 
-impl<const N: usize> IntoResponse for [u8; N] {
-    fn into_result(self, result: &mut sys::jn_result) {
-        // SAFETY: result is the handler's own result; the bytes are borrowed
-        // for the call, which copies them.
+impl<const N: usize> sealed::Sealed for [u8; N] {
+    unsafe fn into_result(self, result: &mut sys::jn_result, _: sealed::Token) {
+        // SAFETY: result is the handler's own result (this function's
+        // contract); the bytes are borrowed for the call, which copies them.
         let code = unsafe { sys::jn_respond(result, self.as_ptr(), N as u64) };
         if code != sys::JN_OK as i32 {
             result.status =

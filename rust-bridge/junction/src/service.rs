@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::host::c_string;
+use crate::response::sealed::Token;
 use crate::status::check;
 use crate::{ffi, sys, Buffer, Code, Deadline, IntoResponse, Result, Status};
 
@@ -125,6 +126,47 @@ impl Service {
     /// assert_eq!(upper.call(b"abc", Deadline::after(Duration::from_secs(10)))?, b"ABC");
     /// # Ok::<(), junction::Status>(())
     /// ```
+    ///
+    /// # Completions the handler keeps
+    ///
+    /// The host drops a service's handlers only once every call started on
+    /// it has been answered (abi/ABI.md, `destroy`), also when the host is
+    /// freed. So a [`Completion`] held by the handler's own captures (say an
+    /// `Arc<Mutex<Vec<Completion>>>` the closure parks calls in, for later
+    /// calls to answer) closes a cycle: the completion goes only with the
+    /// handler, and the handler only after the completion. Freeing the host
+    /// then answers those callers [`Code::Cancelled`] but releases neither:
+    /// the handler, its captures, the requests and the host's record of the
+    /// service and its calls leak ([`live`](crate::live) counts stay up).
+    /// Answer or drop the parked completions before the host is freed or the
+    /// service unregistered, or keep them where the handler does not own
+    /// them (a thread that answers each by itself, as above).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use junction::{live, Completion, Deadline, Host, Service};
+    ///
+    /// let baseline = live::host_objects();
+    /// let host = Host::new()?;
+    /// let parked: Arc<Mutex<Vec<Completion>>> = Arc::default();
+    /// let queue = Arc::clone(&parked);
+    /// host.register(Service::new("queue").async_method("wait", move |call| {
+    ///     queue.lock().unwrap().push(call);
+    /// }))?;
+    /// let wait = host.resolve("queue", "wait")?;
+    /// let caller = std::thread::spawn(move || wait.call(b"job", Deadline::none()));
+    /// while parked.lock().unwrap().is_empty() {
+    ///     std::thread::yield_now();
+    /// }
+    /// // Before the host goes: the handler's queue no longer holds a call.
+    /// for call in parked.lock().unwrap().drain(..) {
+    ///     call.succeed(b"done".to_vec());
+    /// }
+    /// assert_eq!(caller.join().unwrap()?, b"done");
+    /// drop(host);
+    /// assert_eq!(live::host_objects(), baseline);
+    /// # Ok::<(), junction::Status>(())
+    /// ```
     pub fn async_method<F>(mut self, name: impl Into<String>, handler: F) -> Service
     where
         F: Fn(Completion) + Send + Sync + 'static,
@@ -217,7 +259,9 @@ unsafe extern "C" fn call_handler<F, R>(
     // fill.
     let result = unsafe { &mut *result };
     let reported = panic::catch_unwind(AssertUnwindSafe(|| match outcome {
-        Ok(Ok(response)) => response.into_result(result),
+        // SAFETY: result is this handler's result, which the host passed
+        // empty.
+        Ok(Ok(response)) => unsafe { response.into_result(result, Token::new()) },
         Ok(Err(status)) => result.status = status.into_raw_error(),
         Err(payload) => {
             let message = format!("handler panicked: {}", ffi::panic_message(&*payload));
@@ -314,6 +358,11 @@ fn finish(completion: sys::jn_completion, outcome: Result<Buffer>) -> Code {
 ///
 /// A handler that panics while its Completion is still on its own stack
 /// answers [`Code::Internal`] with the panic message.
+///
+/// Do not leave a Completion in its own handler's captures when the host is
+/// freed: the handler is dropped only after the call is answered, so
+/// neither is ever released ([`Service::async_method`], "Completions the
+/// handler keeps").
 ///
 /// `Send` (it moves to the thread that finishes the work) but not `Sync`:
 /// it is a one-shot token consumed by value by whichever thread answers;

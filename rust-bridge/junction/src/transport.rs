@@ -36,7 +36,9 @@ pub struct ListenOptions {
     max_unread_answers: u64,
     max_unread_answer_bytes: u64,
     curve_secret_key: Option<SecretKey>,
-    curve_client_keys: Vec<String>,
+    /// None: no list, any client that knows the listener's key connects;
+    /// Some, even empty: only these keys (an empty list is refused).
+    curve_client_keys: Option<Vec<String>>,
 }
 
 /// A CURVE key pair (ABI 1.8), each key [`sys::JN_CURVE_KEY_LENGTH`] Z85
@@ -194,7 +196,7 @@ impl ListenOptions {
             max_unread_answers: 0,
             max_unread_answer_bytes: 0,
             curve_secret_key: None,
-            curve_client_keys: Vec::new(),
+            curve_client_keys: None,
         }
     }
 
@@ -273,7 +275,9 @@ impl ListenOptions {
     /// Lets in only the clients with these CURVE public keys (adding to any
     /// named before); a client with another key is refused in its handshake
     /// and its calls are answered [`Code::Unavailable`]. Without this, any
-    /// client that knows the listener's public key connects. Needs
+    /// client that knows the listener's public key connects; with an empty
+    /// list, which would let nobody in, [`HostRef::listen`] refuses
+    /// ([`Code::InvalidArgument`]). Needs
     /// [`curve_secret_key`](ListenOptions::curve_secret_key).
     pub fn curve_client_keys<I, S>(mut self, public_keys: I) -> ListenOptions
     where
@@ -281,6 +285,7 @@ impl ListenOptions {
         S: Into<String>,
     {
         self.curve_client_keys
+            .get_or_insert_with(Vec::new)
             .extend(public_keys.into_iter().map(Into::into));
         self
     }
@@ -683,7 +688,18 @@ impl HostRef {
             options.curve_secret_key.as_ref().map(|key| key.0.as_str()),
             "CURVE secret key",
         )?;
-        let client_keys = ClientKeys::new(&options.curve_client_keys)?;
+        // libjunction reads no list (NULL) as "any client may connect", so
+        // a list given empty must not reach it as NULL.
+        let client_keys = match options.curve_client_keys.as_deref() {
+            None => ClientKeys::new::<&str>(&[])?,
+            Some([]) => {
+                return Err(Status::new(
+                    Code::InvalidArgument,
+                    "the CURVE client key list is empty (leave it out to let any client in)",
+                ))
+            }
+            Some(keys) => ClientKeys::new(keys)?,
+        };
         let raw_options = sys::jn_listen_options {
             struct_size: std::mem::size_of::<sys::jn_listen_options>() as u32,
             threads: options.threads,

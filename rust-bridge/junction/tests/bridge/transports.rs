@@ -661,6 +661,45 @@ fn curve_client_keys_replaced_while_serving_hold_for_every_connection() {
 }
 
 #[test]
+fn an_empty_curve_client_list_is_refused_not_taken_for_none() {
+    run(|| {
+        let server_keys = CurveKeyPair::generate().unwrap();
+        let stranger = CurveKeyPair::generate().unwrap();
+        let server = echo_host();
+        let dir = IpcDir::new();
+        let url = dir.url("curve.sock");
+        // No list lets in any client that knows the listener's key; a list
+        // of no keys is refused rather than read as that.
+        let options = ListenOptions::new()
+            .curve_secret_key(server_keys.secret_key.clone())
+            .curve_client_keys(Vec::<String>::new());
+        expect_code(
+            "an empty client list",
+            server.listen(&url, &options),
+            Code::InvalidArgument,
+        );
+        // Nothing listens there.
+        assert!(!dir.0.join("curve.sock").exists());
+        let client = routed(
+            "rust.echo",
+            &url,
+            &RouteOptions::new()
+                .connect_timeout(Duration::from_millis(200))
+                .curve_server_key(server_keys.public_key.clone())
+                .curve_key_pair(&stranger),
+        );
+        expect_code(
+            "a call to the refused listener's URL",
+            client
+                .resolve("rust.echo", "echo")
+                .unwrap()
+                .call(b"", Deadline::after(WAIT)),
+            Code::Unavailable,
+        );
+    });
+}
+
+#[test]
 fn bad_curve_options_are_refused_without_repeating_a_secret() {
     run(|| {
         let host = echo_host();
