@@ -440,3 +440,55 @@ func TestAHandlersContextIsDoneOnceErrSaysSo(t *testing.T) {
 		t.Fatalf("Err said the deadline had passed while Done was still open in %d of %d calls", n, calls)
 	}
 }
+
+// A handler's context keeps the error it ended with, as the context
+// contract asks: one that ended Canceled when its handler returned stays
+// Canceled past its deadline, and one that ended at its deadline stays
+// DeadlineExceeded after its handler returned.
+func TestAHandlersContextKeepsTheErrorItEndedWith(t *testing.T) {
+	host := newHost(t)
+	kept := make(chan context.Context, 1)
+	err := host.Register(junction.NewService("keep").
+		Method("return", func(ctx context.Context, _ []byte) ([]byte, error) {
+			kept <- ctx
+			return nil, nil
+		}).
+		Method("expire", func(ctx context.Context, _ []byte) ([]byte, error) {
+			<-ctx.Done()
+			kept <- ctx
+			return nil, ctx.Err()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(ctx context.Context, want error, when string) {
+		t.Helper()
+		if err := ctx.Err(); err != want {
+			t.Fatalf("Err %s: %v, want %v", when, err, want)
+		}
+		select {
+		case <-ctx.Done():
+		default:
+			t.Fatalf("Done open %s, with Err %v", when, ctx.Err())
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := method(t, host, "keep", "return").Call(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	returned := receive(t, kept, 10*time.Second, "the returning handler's context")
+	check(returned, context.Canceled, "after its handler returned")
+	<-ctx.Done()
+	time.Sleep(10 * time.Millisecond) // past the handler's deadline too
+	check(returned, context.Canceled, "past its deadline, after its handler returned")
+
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if _, err := method(t, host, "keep", "expire").Call(ctx, nil); !errors.Is(err, junction.ErrDeadlineExceeded) {
+		t.Fatalf("a handler waiting for its deadline: %v", err)
+	}
+	expired := receive(t, kept, 10*time.Second, "the expired handler's context")
+	check(expired, context.DeadlineExceeded, "after its deadline and its handler's return")
+}

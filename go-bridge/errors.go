@@ -53,12 +53,17 @@ func (c Code) String() string {
 // errors.Is matches an *Error against the sentinels below by code alone
 // (errors.Is(err, junction.ErrNotFound)), and DEADLINE_EXCEEDED and
 // CANCELLED also match context.DeadlineExceeded and context.Canceled.
+//
+// A nil *Error held in an error (var e *Error; return e) is a non-nil
+// error without a code: a bug of whoever returned it. It stands for
+// INTERNAL (CodeOf), says what it is (Error), and matches no sentinel.
 type Error struct {
 	Code    Code
 	Message string
 }
 
-// Sentinels for errors.Is: each matches any *Error with its code.
+// Sentinels for errors.Is, one for each code but OK: each matches any
+// *Error with its code.
 var (
 	ErrCanceled           = &Error{Code: Canceled}
 	ErrUnknown            = &Error{Code: Unknown}
@@ -69,9 +74,13 @@ var (
 	ErrPermissionDenied   = &Error{Code: PermissionDenied}
 	ErrResourceExhausted  = &Error{Code: ResourceExhausted}
 	ErrFailedPrecondition = &Error{Code: FailedPrecondition}
+	ErrAborted            = &Error{Code: Aborted}
+	ErrOutOfRange         = &Error{Code: OutOfRange}
 	ErrUnimplemented      = &Error{Code: Unimplemented}
 	ErrInternal           = &Error{Code: Internal}
 	ErrUnavailable        = &Error{Code: Unavailable}
+	ErrDataLoss           = &Error{Code: DataLoss}
+	ErrUnauthenticated    = &Error{Code: Unauthenticated}
 )
 
 // Errorf makes an *Error with code and a formatted message; a handler
@@ -81,6 +90,9 @@ func Errorf(code Code, format string, args ...any) *Error {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "junction: nil *junction.Error"
+	}
 	if e.Message == "" {
 		return "junction: " + e.Code.String()
 	}
@@ -90,6 +102,9 @@ func (e *Error) Error() string {
 // Is reports whether target is a sentinel *Error (no message) with the same
 // code, or the context error that corresponds to the code.
 func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false // errors.Is has matched a target that is this very nil *Error
+	}
 	switch target {
 	case context.DeadlineExceeded:
 		return e.Code == DeadlineExceeded
@@ -101,9 +116,9 @@ func (e *Error) Is(target error) bool {
 }
 
 // CodeOf is the code an error stands for: OK for nil, the code of an *Error
-// in its chain, DEADLINE_EXCEEDED and CANCELLED for the context errors, and
-// UNKNOWN for anything else. It is how a Go handler's error becomes the
-// status its caller sees.
+// in its chain (INTERNAL for a nil *Error), DEADLINE_EXCEEDED and CANCELLED
+// for the context errors, and UNKNOWN for anything else. It is how a Go
+// handler's error becomes the status its caller sees.
 func CodeOf(err error) Code {
 	if err == nil {
 		return OK
@@ -111,6 +126,9 @@ func CodeOf(err error) Code {
 	var status *Error
 	switch {
 	case errors.As(err, &status):
+		if status == nil {
+			return Internal
+		}
 		return status.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return DeadlineExceeded

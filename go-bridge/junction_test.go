@@ -201,6 +201,76 @@ func TestErrorsIs(t *testing.T) {
 	}
 }
 
+// Every code but OK has its sentinel, which matches an *Error with that
+// code, whatever its message, and no other.
+func TestEveryCodeHasASentinel(t *testing.T) {
+	sentinels := []*junction.Error{
+		junction.ErrCanceled, junction.ErrUnknown, junction.ErrInvalidArgument,
+		junction.ErrDeadlineExceeded, junction.ErrNotFound, junction.ErrAlreadyExists,
+		junction.ErrPermissionDenied, junction.ErrResourceExhausted, junction.ErrFailedPrecondition,
+		junction.ErrAborted, junction.ErrOutOfRange, junction.ErrUnimplemented,
+		junction.ErrInternal, junction.ErrUnavailable, junction.ErrDataLoss,
+		junction.ErrUnauthenticated,
+	}
+	for i, sentinel := range sentinels {
+		code := junction.Code(i + 1)
+		if sentinel.Code != code || sentinel.Message != "" {
+			t.Fatalf("sentinel %d is %v, want a bare %v", i, sentinel, code)
+		}
+		failure := junction.Errorf(code, "failed")
+		for j, other := range sentinels {
+			if got := errors.Is(failure, other); got != (i == j) {
+				t.Errorf("errors.Is(%v, %v) = %v", failure, other, got)
+			}
+		}
+	}
+	if got := junction.Code(len(sentinels)).String(); got != "UNAUTHENTICATED" {
+		t.Fatalf("the last code is %s, want UNAUTHENTICATED", got)
+	}
+}
+
+// A nil *Error is an error that says nothing: Error, Is and CodeOf handle
+// it (INTERNAL, a handler's bug), and a handler returning one, bare or
+// wrapped, fails its call INTERNAL saying so.
+func TestANilErrorIsInternal(t *testing.T) {
+	var none *junction.Error
+	if got := none.Error(); got != "junction: nil *junction.Error" {
+		t.Fatalf("Error() of a nil *Error = %q", got)
+	}
+	if errors.Is(none, junction.ErrInternal) || errors.Is(none, context.Canceled) || !errors.Is(none, none) {
+		t.Fatal("errors.Is with a nil *Error")
+	}
+	if code := junction.CodeOf(none); code != junction.Internal {
+		t.Fatalf("CodeOf of a nil *Error = %v", code)
+	}
+	if code := junction.CodeOf(fmt.Errorf("wrapped: %w", none)); code != junction.Internal {
+		t.Fatalf("CodeOf of a wrapped nil *Error = %v", code)
+	}
+	host := newHost(t)
+	err := host.Register(junction.NewService("nil").
+		Method("bare", func(context.Context, []byte) ([]byte, error) {
+			var e *junction.Error
+			return nil, e
+		}).
+		Method("wrapped", func(context.Context, []byte) ([]byte, error) {
+			var e *junction.Error
+			return nil, fmt.Errorf("lookup: %w", e)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"bare":    "go handler returned a nil *junction.Error",
+		"wrapped": "go handler returned a nil *junction.Error: lookup: junction: nil *junction.Error",
+	} {
+		_, err := method(t, host, "nil", name).Call(context.Background(), nil)
+		var status *junction.Error
+		if !errors.As(err, &status) || status.Code != junction.Internal || status.Message != want {
+			t.Errorf("%s: got %v, want INTERNAL %q", name, err, want)
+		}
+	}
+}
+
 func TestPanicsBecomeInternalAndTheHostKeepsServing(t *testing.T) {
 	host := echoHost(t)
 	boom := method(t, host, goecho.Name, "panic")
@@ -709,7 +779,7 @@ func TestResponseCopiesShareOneRelease(t *testing.T) {
 		t.Fatalf("released through a copy, the original still reads %q", first.Bytes())
 	}
 	first.Release() // no-op
-	// The state is reused by the next call; the old value must not see it.
+	// A released copy must neither see nor disturb the next response.
 	second, err := echo.CallBorrowed(context.Background(), []byte("next"))
 	if err != nil {
 		t.Fatal(err)
@@ -724,6 +794,51 @@ func TestResponseCopiesShareOneRelease(t *testing.T) {
 	if zero.Bytes() != nil {
 		t.Fatal("the zero Response has bytes")
 	}
+}
+
+// Copies of a Response may read it while another copy releases it (run
+// with -race): Bytes is then the response or nil, never a torn read.
+func TestResponseCopiesReadWhileAnotherReleases(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	for range 100 {
+		first, err := echo.CallBorrowed(context.Background(), []byte("shared"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := first
+		lengths := make(chan int, 1)
+		go func() {
+			n := copied.Len() // the bytes themselves may be gone by now
+			for copied.Len() != 0 {
+			}
+			lengths <- n
+		}()
+		first.Release()
+		if n := receive(t, lengths, 10*time.Second, "the reading copy"); n != 0 && n != len("shared") {
+			t.Fatalf("a copy read a length of %d while another released", n)
+		}
+	}
+}
+
+// A released Response kept reachable keeps no later response alive: a
+// Response dropped unreleased after it is still released by the collector.
+func TestAKeptReleasedResponseDelaysNoLaterCleanup(t *testing.T) {
+	host := echoHost(t)
+	echo := method(t, host, goecho.Name, "echo")
+	baseline := junction.LiveObjects()
+	kept, err := echo.CallBorrowed(context.Background(), payload(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept.Release()
+	for range 10 {
+		if _, err := echo.CallBorrowed(context.Background(), payload(1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForBaseline(t, baseline)
+	runtime.KeepAlive(kept)
 }
 
 func TestForgottenResponsesAreReleasedByTheCollector(t *testing.T) {

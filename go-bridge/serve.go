@@ -25,7 +25,8 @@ import (
 // caller; a non-nil error fails the call with CodeOf(err) and err's message
 // (an *Error keeps its own code and message; a sentinel such as ErrNotFound
 // wrapped with words of the handler's, fmt.Errorf("user %d: %w", id,
-// ErrNotFound), has those words as its message).
+// ErrNotFound), has those words as its message; a nil *Error, a bug, fails
+// it INTERNAL saying so).
 //
 // Handlers run on the caller's thread, which may be a thread Go did not
 // create (a Rust thread, a host worker), and many at once. A handler's
@@ -226,7 +227,14 @@ func junctionGoServe(call *C.junction_go_serve_call) (written C.int64_t) {
 	response, err := handler(ctx, req, room[:0])
 	if err != nil {
 		var status *Error
-		if errors.As(err, &status) {
+		switch found := errors.As(err, &status); {
+		case found && status == nil:
+			message := "go handler returned a nil *junction.Error"
+			if err != error(status) {
+				message += ": " + err.Error() // wrapped in words of the handler's
+			}
+			fail(call.result, Internal, message)
+		case found:
 			message := status.Message
 			if message == "" && err != error(status) {
 				// A sentinel wrapped in the handler's words: they are the
@@ -234,7 +242,7 @@ func junctionGoServe(call *C.junction_go_serve_call) (written C.int64_t) {
 				message = strings.TrimSuffix(err.Error(), ": "+status.Error())
 			}
 			fail(call.result, status.Code, message)
-		} else {
+		default:
 			fail(call.result, CodeOf(err), err.Error())
 		}
 		return -1
@@ -278,12 +286,10 @@ type callContext struct {
 	watch       *C.jn_cancel_watch // while the handler runs, when the call has a cancel
 	handle      cgo.Handle         // the watch's reference to the context
 
-	mu        sync.Mutex
-	done      chan struct{} // made by the first Done
-	timer     *time.Timer
-	ended     bool // the deadline passed, the cancel was signalled or the handler returned
-	cancelled bool // the call's cancel was signalled
-	returned  bool // the handler returned
+	mu    sync.Mutex
+	done  chan struct{} // made by the first Done
+	timer *time.Timer
+	err   error // why the context ended, kept from then on; nil until it has
 }
 
 // newCallContext is the context of a call with timeoutNs left (or
@@ -313,11 +319,11 @@ func (c *callContext) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.ended {
+		if c.err != nil {
 			close(c.done)
 		} else if c.hasDeadline {
 			if remaining := time.Until(c.deadline); remaining <= 0 {
-				c.end()
+				c.end(context.DeadlineExceeded)
 			} else {
 				c.timer = time.AfterFunc(remaining, c.expire)
 			}
@@ -326,21 +332,31 @@ func (c *callContext) Done() <-chan struct{} {
 	return c.done
 }
 
-// end marks the context done, closing Done's channel if it was made. Under
-// mu.
-func (c *callContext) end() {
-	if !c.ended {
-		c.ended = true
+// end ends the context with err, closing Done's channel if it was made,
+// unless it has ended already: the first reason stands. Under mu.
+func (c *callContext) end(err error) {
+	if c.err == nil {
+		c.err = err
 		if c.done != nil {
 			close(c.done)
 		}
 	}
 }
 
+// endEarly ends the context Canceled (its caller gave up or its handler
+// returned), or DeadlineExceeded if the deadline came first, unseen. Under
+// mu.
+func (c *callContext) endEarly() {
+	if c.err == nil && c.hasDeadline && !time.Now().Before(c.deadline) {
+		c.end(context.DeadlineExceeded)
+	}
+	c.end(context.Canceled)
+}
+
 func (c *callContext) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.end()
+	c.end(context.DeadlineExceeded)
 }
 
 // junctionGoCancelled ends a handler's context: its call's cancel was
@@ -353,25 +369,20 @@ func junctionGoCancelled(contextHandle C.uintptr_t) {
 	c := cgo.Handle(contextHandle).Value().(*callContext)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cancelled = true
-	c.end()
+	c.endEarly()
 }
 
 // Err is DeadlineExceeded from the deadline on, and Canceled once the
 // call's cancel was signalled (its caller gave up) or the handler has
-// returned (goroutines it left behind should stop).
+// returned (goroutines it left behind should stop), whichever came first:
+// once non-nil it never changes, as the context contract asks.
 func (c *callContext) Err() error {
-	expired := c.hasDeadline && !time.Now().Before(c.deadline)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if expired {
-		c.end() // Done is closed before Err says why, as a context's must be
-		return context.DeadlineExceeded
+	if c.err == nil && c.hasDeadline && !time.Now().Before(c.deadline) {
+		c.end(context.DeadlineExceeded) // Done is closed before Err says why, as a context's must be
 	}
-	if c.cancelled || c.returned {
-		return context.Canceled
-	}
-	return nil
+	return c.err
 }
 
 func (c *callContext) Value(any) any { return nil }
@@ -393,9 +404,8 @@ func (c *callContext) finish() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.returned = true
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	c.end()
+	c.endEarly()
 }

@@ -7,7 +7,7 @@
 //	length    any bytes                            the request length, 8 bytes little-endian (reads no byte)
 //	checksum  any bytes                            FNV-1a 64 of every byte, 8 bytes little-endian
 //	panic     any bytes                            none: the handler panics, the caller gets INTERNAL
-//	sleep     a delay in ms, 8 bytes little-endian the request, after the delay (DEADLINE_EXCEEDED if the deadline comes first)
+//	sleep     a delay in ms, 8 bytes little-endian the request, after the delay (DEADLINE_EXCEEDED if the deadline comes first, CANCELLED if the caller gives up first)
 //	relay     "service/method\n" then a payload    the response of that method on the same host, called with the payload and the caller's deadline
 package goecho
 
@@ -68,7 +68,9 @@ func sleep(ctx context.Context, req []byte) ([]byte, error) {
 	case <-timer.C:
 		return req, nil
 	case <-ctx.Done():
-		return nil, junction.Errorf(junction.DeadlineExceeded, "sleep stopped at the caller's deadline")
+		// The context's error, wrapped, gives the code (junction.CodeOf):
+		// DEADLINE_EXCEEDED at the deadline, CANCELLED once the caller gave up.
+		return nil, fmt.Errorf("sleep stopped early: %w", ctx.Err())
 	}
 }
 

@@ -36,7 +36,10 @@ var (
 )
 
 // Register adds init to the functions run, in order of registration, when
-// a host loads this library. Call it from package init functions.
+// a host loads this library. Call it from package init functions. The
+// first init to fail ends the load, which fails with CodeOf(err) and
+// err.Error() (INTERNAL, the message kept, for a code that is OK or outside
+// the ABI's range); the inits after it do not run.
 func Register(init func(host *junction.Host) error) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -65,16 +68,30 @@ func jn_module_init(host *C.jn_host, status *C.jn_status) (code C.int32_t) {
 	if host == nil {
 		return report(status, junction.InvalidArgument, "host is NULL")
 	}
+	result, message := runInits(junction.BorrowHost(unsafe.Pointer(host)))
+	return report(status, result, message)
+}
+
+// runInits runs the registered init functions on host, in order, up to the
+// first that fails, and returns the module's status: the failure's code
+// (CodeOf) and err.Error(). A failure whose code is OK or outside the ABI's
+// range fails the load INTERNAL with its message kept, as a Go handler's
+// does: OK would pass for a loaded module whose later inits never ran.
+func runInits(host *junction.Host) (junction.Code, string) {
 	mu.Lock()
 	run := append([]func(*junction.Host) error(nil), inits...)
 	mu.Unlock()
-	borrowed := junction.BorrowHost(unsafe.Pointer(host))
 	for _, init := range run {
-		if err := init(borrowed); err != nil {
-			return report(status, junction.CodeOf(err), err.Error())
+		if err := init(host); err != nil {
+			code, message := junction.CodeOf(err), err.Error()
+			if code <= junction.OK || code > junction.Unauthenticated {
+				message = fmt.Sprintf("module init failed with invalid code %d: %s", int32(code), message)
+				code = junction.Internal
+			}
+			return code, message
 		}
 	}
-	return report(status, junction.OK, "")
+	return junction.OK, ""
 }
 
 // report writes code and message into status (when not NULL) and returns
