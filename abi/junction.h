@@ -258,9 +258,10 @@ JN_API int32_t jn_host_new(const jn_host_options* options, jn_host** host, jn_st
  * completes (jn_complete then returns JN_CANCELLED). Method handles stay
  * valid (calls on them return JN_NOT_FOUND) until jn_method_free. NULL is a
  * no-op returning JN_OK. Called from inside a handler, or from a callback
- * running on one of this host's own threads (done, destroy), or while one
- * of its listeners is open (since 1.2), it refuses with
- * JN_FAILED_PRECONDITION and frees nothing. A handler the free waits for
+ * running on one of this host's own threads or run by this free (done,
+ * destroy), or while one of its listeners is open (since 1.2), it refuses
+ * with JN_FAILED_PRECONDITION and frees nothing; out of memory before it
+ * begins, JN_RESOURCE_EXHAUSTED, freeing nothing. A handler the free waits for
  * may still call host: it finds no service (JN_NOT_FOUND), and what would
  * add to host (jn_host_register, jn_host_route, jn_host_load_module,
  * jn_host_listen) is refused with JN_FAILED_PRECONDITION. */
@@ -284,7 +285,8 @@ JN_API int32_t jn_host_register(jn_host* host, const jn_service_desc* service, j
 /* Unregisters a service: no call starts on it after this returns; calls in
  * flight finish and then destroy runs (on some thread, maybe later). Does
  * not wait, so it may be called from inside a handler. JN_NOT_FOUND if no
- * such service. service: borrowed. status: out, may be NULL. */
+ * such service; JN_RESOURCE_EXHAUSTED, the service still registered, out of
+ * memory. service: borrowed. status: out, may be NULL. */
 JN_API int32_t jn_host_unregister(jn_host* host, const char* service, jn_status* status);
 
 /* One of a host's services, as jn_host_list_services reports it (since
@@ -772,8 +774,11 @@ typedef int32_t (*jn_module_init_fn)(jn_host* host, jn_status* status);
 /* Loads the module at path (borrowed; a file path as dlopen takes it) and
  * runs its jn_module_init on host. JN_NOT_FOUND if it cannot be loaded,
  * JN_FAILED_PRECONDITION if it is not a junction module or was built against
- * another ABI major (or a newer minor), otherwise jn_module_init's code.
- * status: out, may be NULL; names the module and the reason on failure. */
+ * another ABI major (or a newer minor), or host is being freed (checked
+ * before the library is opened), otherwise jn_module_init's code. An init
+ * that fails leaves nothing registered: the services it registered on host
+ * from its own thread are unregistered again. status: out, may be NULL;
+ * names the module and the reason on failure. */
 JN_API int32_t jn_host_load_module(jn_host* host, const char* path, jn_status* status);
 
 #ifdef __cplusplus

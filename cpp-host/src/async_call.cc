@@ -116,6 +116,24 @@ bool pending_answer_code(const std::shared_ptr<PendingCall>& call, std::int32_t 
 
 namespace {
 
+// Takes back an accepted call before anything started it (jn_call_async
+// failing after the acceptance): nothing answers it from here on. False
+// when it was answered meanwhile (its deadline, its cancel): done has it.
+bool pending_withdraw(const std::shared_ptr<PendingCall>& call) noexcept {
+  {
+    std::lock_guard lock(call->mutex);
+    if (call->answered) {
+      return false;
+    }
+    call->answered = true;
+    call->timer.reset();
+    call->cancel_wait.reset();
+  }
+  std::lock_guard lock(call->host->pending_mutex);
+  call->host->pending.erase(call);
+  return true;
+}
+
 // Lists call as awaiting jn_complete, counted against its service's
 // asynchronous handlers; false when it cannot be listed.
 bool await_completion(const std::shared_ptr<PendingCall>& call) noexcept {
@@ -127,6 +145,42 @@ bool await_completion(const std::shared_ptr<PendingCall>& call) noexcept {
     return false;
   }
   return true;
+}
+
+// Starts an accepted call: its cancel's wait and its deadline's timer, then
+// the call itself, here (a routed call with room to send) or on a worker.
+// Throws (out of memory) only before the call has started.
+void start_accepted(const std::shared_ptr<PendingCall>& call, jn_cancel* cancel) {
+  if (cancel != nullptr) {
+    // The wake only posts, so it may run here, under the call's mutex.
+    std::lock_guard lock(call->mutex);
+    if (!call->answered) {
+      call->cancel_wait.emplace(cancel, pending_cancel_wake, call.get());
+    }
+  }
+  if (call->deadline_ns != JN_NO_DEADLINE) {
+    std::lock_guard lock(call->mutex);
+    if (!call->answered) {
+      call->timer.emplace(
+          call->host->timers.context(),
+          std::chrono::steady_clock::time_point(std::chrono::nanoseconds(call->deadline_ns)));
+      call->timer->async_wait(
+          [weak = std::weak_ptr<PendingCall>(call)](boost::system::error_code error) {
+            if (error) {
+              return;  // cancelled: the call was answered first
+            }
+            if (auto expired = weak.lock()) {
+              pending_answer_code(expired, JN_DEADLINE_EXCEEDED, "deadline exceeded");
+            }
+          });
+    }
+  }
+  // A routed method's call starts here when it can be sent at once, saving
+  // the hand-off to a worker; otherwise, and for every other method, on a
+  // worker.
+  if (call->method->start_routed == nullptr || !pending_start_now(call)) {
+    boost::asio::post(call->host->workers.context(), [call] { pending_run(call); });
+  }
 }
 
 }  // namespace
@@ -178,7 +232,7 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept {
     // already did.
     if (auto taken = completions_take(call->id)) {
       jn_result result{};
-      status_assign(&result.status, JN_INTERNAL, current_exception_message());
+      handler_threw(&result);
       complete_invocation(taken, &result);
     }
   }
@@ -243,7 +297,8 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
   ServiceEntry* service = method->service;
   const ReadSection section(*service);
   if (!service->open.load(std::memory_order_relaxed)) {
-    return report(status, JN_NOT_FOUND, "service '" + service->name + "' is no longer registered");
+    return report_parts(status, JN_NOT_FOUND,
+                        {"service '", service->name, "' is no longer registered"});
   }
   Host* host = service->host;
   std::shared_ptr<PendingCall> call;
@@ -254,41 +309,25 @@ JN_API std::int32_t jn_call_async_cancellable(const jn_method* method, jn_buffer
       return report(status, JN_CANCELLED, "host is shutting down");
     }
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot start call: " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot start call"});
   }
-  // Accepted: from here on the request is the host's and done will run.
-  if (request != nullptr && request->release != nullptr) {
+  // Accepted: from here on the request is the host's and done will run,
+  // unless what follows runs out of memory before the call starts and takes
+  // it back.
+  const bool request_taken = request != nullptr && request->release != nullptr;
+  if (request_taken) {
     call->request = buffer_take(*request);
   }
-  if (cancel != nullptr) {
-    // The wake only posts, so it may run here, under the call's mutex.
-    std::lock_guard lock(call->mutex);
-    if (!call->answered) {
-      call->cancel_wait.emplace(cancel, pending_cancel_wake, call.get());
+  try {
+    start_accepted(call, cancel);
+  } catch (...) {
+    if (pending_withdraw(call)) {
+      if (request_taken) {
+        *request = buffer_take(call->request);
+      }
+      return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot start call"});
     }
-  }
-  if (deadline_ns != JN_NO_DEADLINE) {
-    std::lock_guard lock(call->mutex);
-    if (!call->answered) {
-      call->timer.emplace(host->timers.context(), std::chrono::steady_clock::time_point(
-                                                      std::chrono::nanoseconds(deadline_ns)));
-      call->timer->async_wait(
-          [weak = std::weak_ptr<PendingCall>(call)](boost::system::error_code error) {
-            if (error) {
-              return;  // cancelled: the call was answered first
-            }
-            if (auto expired = weak.lock()) {
-              pending_answer_code(expired, JN_DEADLINE_EXCEEDED, "deadline exceeded");
-            }
-          });
-    }
-  }
-  // A routed method's call starts here when it can be sent at once, saving
-  // the hand-off to a worker; otherwise, and for every other method, on a
-  // worker.
-  if (method->method->start_routed == nullptr || !pending_start_now(call)) {
-    boost::asio::post(host->workers.context(), [call] { pending_run(call); });
+    // Answered meanwhile (its deadline or cancel): done has run or runs.
   }
   return report(status, JN_OK, "");
 }

@@ -1,4 +1,5 @@
 // Host-allocated buffers and the live-object counters.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -267,7 +268,11 @@ BufferCounts buffer_counts_read() noexcept {
     buffers += slot->buffers.load(std::memory_order_relaxed);
     bytes += slot->bytes.load(std::memory_order_relaxed);
   }
-  return {static_cast<std::uint64_t>(buffers), static_cast<std::uint64_t>(bytes)};
+  // The slots are read one after another while other threads count: a
+  // buffer released on a slot read after the one that counted it made may
+  // be seen released only, which would take the sum below zero.
+  return {static_cast<std::uint64_t>(std::max<std::int64_t>(buffers, 0)),
+          static_cast<std::uint64_t>(std::max<std::int64_t>(bytes, 0))};
 }
 
 }  // namespace junction::detail

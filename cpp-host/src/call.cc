@@ -59,6 +59,18 @@ void sync_waiter_done(void* user_data, jn_result* result) {
   waiter->ready_signal.notify_one();
 }
 
+// The paths off the hot one live out of line, so jn_call's own frame stays
+// small and its prologue cheap.
+[[gnu::cold, gnu::noinline]] std::int32_t call_refused(jn_result* result, MethodEntry* entry,
+                                                       std::int32_t code,
+                                                       std::string_view message) noexcept {
+  status_assign(&result->status, code, message);
+  if (entry != nullptr) {
+    entry->stats.record(tls_state.shard, true);
+  }
+  return code;
+}
+
 // A synchronous call on an asynchronous handler: the request is copied (the
 // handler may keep it past this call's deadline), the handler starts on this
 // thread, and this thread waits for jn_complete or the deadline.
@@ -74,24 +86,20 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
     call = std::make_shared<PendingCall>(host, service, method->method, deadline_ns,
                                          sync_waiter_done, &waiter, tls_call_cancel);
   } catch (...) {
-    status_assign(&result->status, JN_RESOURCE_EXHAUSTED, "cannot start call");
-    return JN_RESOURCE_EXHAUSTED;
+    return call_refused(result, method->method, JN_RESOURCE_EXHAUSTED, "cannot start call");
   }
   if (const std::int32_t code = jn_buffer_copy(request.data, request.len, &call->request);
       code != JN_OK) {
-    status_assign(&result->status, code, "cannot copy request");
-    return code;
+    return call_refused(result, method->method, code, "cannot copy request");
   }
   bool accepted = false;
   try {
     accepted = host->accept(call);
   } catch (...) {
-    status_assign(&result->status, JN_RESOURCE_EXHAUSTED, "cannot start call");
-    return JN_RESOURCE_EXHAUSTED;
+    return call_refused(result, method->method, JN_RESOURCE_EXHAUSTED, "cannot start call");
   }
   if (!accepted) {
-    status_assign(&result->status, JN_CANCELLED, "host is shutting down");
-    return JN_CANCELLED;
+    return call_refused(result, method->method, JN_CANCELLED, "host is shutting down");
   }
   pending_run(call);
   {
@@ -119,18 +127,6 @@ std::int32_t call_async_handler(const jn_method* method, jn_bytes request, std::
   }
   *result = waiter.result;
   return result->status.code;
-}
-
-// The paths off the hot one live out of line, so jn_call's own frame stays
-// small and its prologue cheap.
-[[gnu::cold, gnu::noinline]] std::int32_t call_refused(jn_result* result, MethodEntry* entry,
-                                                       std::int32_t code,
-                                                       std::string_view message) noexcept {
-  status_assign(&result->status, code, message);
-  if (entry != nullptr) {
-    entry->stats.record(tls_state.shard, true);
-  }
-  return code;
 }
 
 [[gnu::cold, gnu::noinline]] std::int32_t call_closed(const jn_method* method,

@@ -92,6 +92,7 @@ void service_unref(ServiceEntry* service) noexcept {
 }
 
 thread_local const Host* tls_owning_host = nullptr;
+thread_local ModuleRegistrations* tls_module_registrations = nullptr;
 
 HostThreads::HostThreads(const Host* owner, std::uint32_t count, const char* name,
                          std::uint64_t slice_ns)
@@ -147,23 +148,41 @@ std::int32_t Host::add_service(std::unique_ptr<ServiceEntry> service, jn_status*
   {
     std::lock_guard lock(registry_mutex);
     if (freeing) {
-      return report(status, JN_FAILED_PRECONDITION,
-                    "service '" + service->name + "' cannot be added: the host is being freed");
+      return report_parts(
+          status, JN_FAILED_PRECONDITION,
+          {"service '", service->name, "' cannot be added: the host is being freed"});
+    }
+    ModuleRegistrations* const by_module =
+        tls_module_registrations != nullptr && tls_module_registrations->host == this
+            ? tls_module_registrations
+            : nullptr;
+    if (by_module != nullptr) {
+      by_module->names.push_back(service->name);  // throws before anything is registered
     }
     auto [it, inserted] = services.try_emplace(service->name, service.get());
     if (!inserted) {
-      return report(status, JN_ALREADY_EXISTS,
-                    "service '" + service->name + "' is already registered");
+      if (by_module != nullptr) {
+        by_module->names.pop_back();
+      }
+      return report_parts(status, JN_ALREADY_EXISTS,
+                          {"service '", service->name, "' is already registered"});
     }
+    // Counted before an unregistration can see it (and count it off).
+    live_counters().services.fetch_add(1, std::memory_order_relaxed);
     static_cast<void>(service.release());  // now owned by the registry
   }
-  live_counters().services.fetch_add(1, std::memory_order_relaxed);
   return report(status, JN_OK, "");
 }
 
-void Host::retire(ServiceEntry* service) {
+void Host::retire(Registry::iterator entry) {
   {
     std::lock_guard lock(retire_mutex);
+    // Room first, under the lock the reclaimer takes the list with: without
+    // it the service stays registered.
+    retired.reserve(retired.size() + 1);
+    ServiceEntry* service = entry->second;
+    services.erase(entry);
+    service->open.store(false, std::memory_order_seq_cst);
     retired.push_back(service);
   }
   retire_ready.notify_one();
@@ -197,6 +216,8 @@ void Host::reclaim_loop() {
 using junction::detail::Host;
 using junction::detail::live_counters;
 using junction::detail::report;
+using junction::detail::report_exception;
+using junction::detail::report_parts;
 using junction::detail::ServiceEntry;
 
 extern "C" {
@@ -224,18 +245,19 @@ JN_API std::int32_t jn_host_new(const jn_host_options* options, jn_host** host, 
       slice_ns = options->thread_slice_ns;
       if (slice_ns != JN_THREAD_SLICE_INHERITED &&
           (slice_ns < JN_THREAD_SLICE_MIN_NS || slice_ns > JN_THREAD_SLICE_MAX_NS)) {
-        return report(status, JN_INVALID_ARGUMENT,
-                      "jn_host_options.thread_slice_ns must be 0, JN_THREAD_SLICE_INHERITED or "
-                      "from 100000 to 100000000 (0.1 to 100 ms), got " +
-                          std::to_string(slice_ns));
+        return junction::detail::report_parts(
+            status, JN_INVALID_ARGUMENT,
+            {"jn_host_options.thread_slice_ns must be 0, JN_THREAD_SLICE_INHERITED or from "
+             "100000 to 100000000 (0.1 to 100 ms), got ",
+             junction::detail::DecimalText(slice_ns).view()});
       }
     }
   }
   try {
     *host = reinterpret_cast<jn_host*>(new Host(workers, slice_ns));
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot create host: " + junction::detail::current_exception_message());
+    return junction::detail::report_exception(status, JN_RESOURCE_EXHAUSTED,
+                                              {"cannot create host"});
   }
   live_counters().hosts.fetch_add(1, std::memory_order_relaxed);
   return report(status, JN_OK, "");
@@ -267,6 +289,11 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
     if (host->open_listeners.load() != 0) {
       return JN_FAILED_PRECONDITION;
     }
+    try {
+      services.reserve(host->services.size());
+    } catch (const std::bad_alloc&) {
+      return JN_RESOURCE_EXHAUSTED;  // nothing changed
+    }
     host->freeing = true;
     for (auto& [name, service] : host->services) {
       service->open.store(false, std::memory_order_seq_cst);
@@ -274,6 +301,14 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
     }
     host->services.clear();
   }
+  // The callbacks run from here (done, for the calls answered CANCELLED;
+  // destroy) are on this host's thread: jn_host_free_check refuses them,
+  // and so does a free from one of them.
+  struct OwnedForTheFree {
+    const Host* const outer;
+    explicit OwnedForTheFree(const Host* host) : outer(std::exchange(tls_owning_host, host)) {}
+    ~OwnedForTheFree() { tls_owning_host = outer; }
+  } const owned_for_the_free(host);
   // Answer every pending call first: synchronous callers waiting on an
   // asynchronous handler are inside a ReadSection until answered.
   std::unordered_set<std::shared_ptr<PendingCall>> pending;
@@ -343,8 +378,7 @@ JN_API std::int32_t jn_host_register(jn_host* handle, const jn_service_desc* des
     }
     return host->add_service(std::move(service), status);
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot register service: " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot register service"});
   }
 }
 
@@ -354,20 +388,15 @@ JN_API std::int32_t jn_host_unregister(jn_host* handle, const char* name, jn_sta
     return report(status, JN_INVALID_ARGUMENT, "host and service name must not be NULL");
   }
   auto* host = reinterpret_cast<Host*>(handle);
-  ServiceEntry* service = nullptr;
   try {
     std::lock_guard lock(host->registry_mutex);
     auto it = host->services.find(name);
     if (it == host->services.end()) {
-      return report(status, JN_NOT_FOUND, "service '" + std::string(name) + "' is not registered");
+      return report_parts(status, JN_NOT_FOUND, {"service '", name, "' is not registered"});
     }
-    service = it->second;
-    host->services.erase(it);
-    service->open.store(false, std::memory_order_seq_cst);
-    host->retire(service);
+    host->retire(it);
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot unregister service: " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot unregister service"});
   }
   return report(status, JN_OK, "");
 }
@@ -484,8 +513,7 @@ JN_API std::int32_t jn_host_resolve(jn_host* handle, const char* service_name,
         status, JN_NOT_FOUND,
         "service '" + std::string(service_name) + "' has no method '" + method_name + "'");
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot resolve method: " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot resolve method"});
   }
 }
 

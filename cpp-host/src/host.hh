@@ -146,6 +146,14 @@ std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;
 // a thread cannot free its own host (it would have to join itself).
 extern thread_local const Host* tls_owning_host;
 
+// The services a module's jn_module_init registers on host from its own
+// thread, which jn_host_load_module unregisters again when the init fails.
+struct ModuleRegistrations {
+  const Host* host;
+  std::vector<std::string> names;
+};
+extern thread_local ModuleRegistrations* tls_module_registrations;
+
 // An io_context run by threads of one host, named name and asking for a
 // slice_ns slice (thread_slice.hh): each is woken for a call or a deadline.
 class HostThreads {
@@ -181,7 +189,8 @@ struct Host {
 
   std::mutex registry_mutex;
   // Open registrations, by name.
-  std::unordered_map<std::string, ServiceEntry*, NameHash, std::equal_to<>> services;
+  using Registry = std::unordered_map<std::string, ServiceEntry*, NameHash, std::equal_to<>>;
+  Registry services;
   // Under registry_mutex: jn_host_free has begun. A handler it waits for may
   // still call the host; what would add to it (a service, a route, a
   // listener) is refused from then on.
@@ -212,7 +221,10 @@ struct Host {
   // Puts service in the registry (JN_ALREADY_EXISTS if the name is taken,
   // JN_FAILED_PRECONDITION once the host is being freed).
   std::int32_t add_service(std::unique_ptr<ServiceEntry> service, jn_status* status);
-  void retire(ServiceEntry* service);
+  // Under registry_mutex: takes the service at entry out of the registry
+  // and hands it to the reclaimer. Throws std::bad_alloc with nothing
+  // changed.
+  void retire(Registry::iterator entry);
   void reclaim_loop();
 };
 

@@ -3,7 +3,10 @@
 
 #include <junction.h>
 
+#include <array>
 #include <atomic>
+#include <charconv>
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -44,6 +47,31 @@ void status_assign_parts(jn_status* status, std::int32_t code,
 
 // Writes code and message into status when status is not NULL; returns code.
 std::int32_t report(jn_status* status, std::int32_t code, std::string_view message) noexcept;
+// report with a message made of parts, built without throwing.
+std::int32_t report_parts(jn_status* status, std::int32_t code,
+                          std::initializer_list<std::string_view> parts) noexcept;
+
+// From a catch block of a library call that failed (not a handler): reports
+// code with "FAILED: WHAT" (FAILED, made of the parts given, names what
+// could not be done; WHAT is the exception's what()), or the first part
+// alone without memory for more.
+std::int32_t report_exception(jn_status* status, std::int32_t code,
+                              std::initializer_list<std::string_view> failed) noexcept;
+
+// A whole number's decimal digits, made without allocating.
+class DecimalText {
+ public:
+  template <std::integral Integer>
+  explicit DecimalText(Integer value) noexcept
+      : length_(static_cast<std::size_t>(
+            std::to_chars(digits_.data(), digits_.data() + digits_.size(), value).ptr -
+            digits_.data())) {}
+  [[nodiscard]] std::string_view view() const noexcept { return {digits_.data(), length_}; }
+
+ private:
+  std::array<char, 20> digits_{};
+  std::size_t length_ = 0;
+};
 
 // Moves a buffer out of src (bitwise copy) and marks src released.
 inline jn_buffer buffer_take(jn_buffer& src) noexcept {

@@ -2,9 +2,41 @@
 // jn_module_init.
 #include <dlfcn.h>
 
+#include <mutex>
 #include <string>
+#include <utility>
 
+#include "host.hh"
 #include "internal.hh"
+
+namespace junction::detail {
+namespace {
+
+// Runs a module's init on host, recording what it registers from this
+// thread; when the init fails, unregisters that again.
+std::int32_t init_module(jn_module_init_fn init, jn_host* host, jn_status* init_status) {
+  ModuleRegistrations registrations{reinterpret_cast<const Host*>(host), {}};
+  struct Recording {
+    ModuleRegistrations* const outer;
+    explicit Recording(ModuleRegistrations* own)
+        : outer(std::exchange(tls_module_registrations, own)) {}
+    ~Recording() { tls_module_registrations = outer; }
+  };
+  std::int32_t code = JN_OK;
+  {
+    const Recording recording(&registrations);
+    code = init(host, init_status);
+  }
+  if (code != JN_OK) {
+    for (const std::string& name : registrations.names) {
+      jn_host_unregister(host, name.c_str(), nullptr);
+    }
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace junction::detail
 
 extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* path,
                                                    jn_status* status) {
@@ -13,6 +45,17 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
     return report(status, JN_INVALID_ARGUMENT, "host and module path must not be NULL");
   }
   try {
+    {
+      // Refused before dlopen runs the library's constructors (a Go
+      // bundle's runtime among them).
+      auto* target = reinterpret_cast<junction::detail::Host*>(host);
+      const std::lock_guard lock(target->registry_mutex);
+      if (target->freeing) {
+        return junction::detail::report_parts(
+            status, JN_FAILED_PRECONDITION,
+            {"cannot load module ", path, ": the host is being freed"});
+      }
+    }
     const std::string module = path;
     // Never closed (see abi/junction.h: modules are never unloaded).
     void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -37,7 +80,7 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
       return code;
     }
     jn_status init_status{};
-    const std::int32_t code = init(host, &init_status);
+    const std::int32_t code = junction::detail::init_module(init, host, &init_status);
     if (code == JN_OK) {
       jn_status_release(&init_status);
       return report(status, JN_OK, "");
@@ -51,7 +94,6 @@ extern "C" JN_API std::int32_t jn_host_load_module(jn_host* host, const char* pa
     }
     return report(status, reported, "module " + module + " failed to initialise: " + reason);
   } catch (...) {
-    return report(status, JN_INTERNAL,
-                  "cannot load module: " + junction::detail::current_exception_message());
+    return junction::detail::report_exception(status, JN_INTERNAL, {"cannot load module"});
   }
 }

@@ -114,6 +114,14 @@ void synchronize(const Host* host, const std::vector<ServiceEntry*>& services) {
            std::binary_search(services.begin(), services.end(),
                               reinterpret_cast<ServiceEntry*>(scope), std::less<>());
   };
+  // Every reader thread passes a full barrier between the writer's stores
+  // before this (a service closed) and the epoch's advance: a section that
+  // reads the new epoch has read it after that barrier, and so reads what
+  // it guards (the open flag) after it too, on any processor. Without it,
+  // a processor that reorders loads (not x86) could read the flag before
+  // the new epoch, and the wait below would skip a section using a closed
+  // service.
+  heavy_barrier();
   const std::uint64_t target = global_epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
   heavy_barrier();
   for (ReaderRecord* r = records_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {

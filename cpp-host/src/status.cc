@@ -10,13 +10,16 @@
 namespace junction::detail {
 
 void status_assign(jn_status* status, std::int32_t code, std::string_view message) noexcept {
+  // Copied before the old message is released: message may be the old
+  // message itself (a status given its own text with another code).
+  jn_buffer copy{};
+  if (!message.empty()) {
+    jn_buffer_copy(reinterpret_cast<const std::uint8_t*>(message.data()), message.size(), &copy);
+  }
   jn_buffer_release(&status->message);
+  status->message = copy;
   status->code = code;
   status->reserved = 0;
-  if (!message.empty()) {
-    jn_buffer_copy(reinterpret_cast<const std::uint8_t*>(message.data()), message.size(),
-                   &status->message);
-  }
 }
 
 void status_assign_parts(jn_status* status, std::int32_t code,
@@ -39,13 +42,48 @@ std::int32_t report(jn_status* status, std::int32_t code, std::string_view messa
   return code;
 }
 
+std::int32_t report_parts(jn_status* status, std::int32_t code,
+                          std::initializer_list<std::string_view> parts) noexcept {
+  if (status != nullptr) {
+    status_assign_parts(status, code, parts);
+  }
+  return code;
+}
+
+std::int32_t report_exception(jn_status* status, std::int32_t code,
+                              std::initializer_list<std::string_view> failed) noexcept {
+  if (status == nullptr) {
+    return code;
+  }
+  const char* what = "an exception not derived from std::exception";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  try {
+    std::string message;
+    for (std::string_view part : failed) {
+      message += part;
+    }
+    message += ": ";
+    message += what;
+    status_assign(status, code, message);
+  } catch (...) {
+    // No memory for the whole message: its first part.
+    status_assign(status, code, failed.size() == 0 ? std::string_view() : *failed.begin());
+  }
+  return code;
+}
+
 void result_normalize_slow(jn_result* result) noexcept {
   const std::int32_t code = result->status.code;
   if (code < JN_OK || code > JN_STATUS_CODE_MAX) {
     jn_buffer_release(&result->response);
     result->response = jn_buffer{};
-    status_assign(&result->status, JN_INTERNAL,
-                  "handler returned invalid status code " + std::to_string(code));
+    status_assign_parts(&result->status, JN_INTERNAL,
+                        {"handler returned invalid status code ", DecimalText(code).view()});
     return;
   }
   if (code != JN_OK) {
@@ -110,8 +148,6 @@ void handler_threw(jn_result* result) noexcept {
 
 }  // namespace junction::detail
 
-using junction::detail::report;
-
 extern "C" {
 
 JN_API std::uint32_t jn_abi_version(void) { return JN_ABI_VERSION; }
@@ -153,8 +189,9 @@ JN_API std::int32_t jn_status_set(jn_status* status, std::int32_t code, const ch
     return JN_INVALID_ARGUMENT;
   }
   if (code < JN_OK || code > JN_STATUS_CODE_MAX) {
-    return report(status, JN_INVALID_ARGUMENT,
-                  "status code " + std::to_string(code) + " is outside 0..16");
+    return junction::detail::report_parts(
+        status, JN_INVALID_ARGUMENT,
+        {"status code ", junction::detail::DecimalText(code).view(), " is outside 0..16"});
   }
   junction::detail::status_assign(status, code, message == nullptr ? "" : message);
   return JN_OK;

@@ -16,9 +16,9 @@
 #include "host.hh"
 #include "internal.hh"
 
-using junction::detail::current_exception_message;
 using junction::detail::Host;
 using junction::detail::report;
+using junction::detail::report_exception;
 
 // The opaque listener handle: the running listener and the host it counts
 // against.
@@ -142,20 +142,17 @@ std::int32_t read_curve_options(const jn_route_options& options,
   return JN_OK;
 }
 
-std::int32_t listen_failed(jn_status* status, const char* url) {
+std::int32_t listen_failed(jn_status* status, const char* url) noexcept {
   try {
     throw;
   } catch (const std::invalid_argument& error) {
     return report(status, JN_INVALID_ARGUMENT, error.what());
-  } catch (const zmq::error_t& error) {
-    return report(status, JN_UNAVAILABLE,
-                  std::string("cannot listen on ") + url + ": " + error.what());
-  } catch (const std::system_error& error) {
-    return report(status, JN_UNAVAILABLE,
-                  std::string("cannot listen on ") + url + ": " + error.what());
+  } catch (const zmq::error_t&) {
+    return report_exception(status, JN_UNAVAILABLE, {"cannot listen on ", url});
+  } catch (const std::system_error&) {
+    return report_exception(status, JN_UNAVAILABLE, {"cannot listen on ", url});
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  std::string("cannot listen on ") + url + ": " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot listen on ", url});
   }
 }
 
@@ -288,8 +285,9 @@ JN_API std::int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
                   "client_keys holds no key, which would let no client in");
   }
   if (!listener->listener->uses_curve()) {
-    return report(status, JN_FAILED_PRECONDITION,
-                  "the listener at " + listener->listener->url() + " does not use CURVE");
+    return junction::detail::report_parts(
+        status, JN_FAILED_PRECONDITION,
+        {"the listener at ", listener->listener->url(), " does not use CURVE"});
   }
   try {
     std::vector<std::string> keys;
@@ -302,8 +300,7 @@ JN_API std::int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
   } catch (const std::invalid_argument& error) {
     return report(status, JN_INVALID_ARGUMENT, error.what());
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED,
-                  "cannot replace the client keys: " + current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot replace the client keys"});
   }
   return report(status, JN_OK, "");
 }
@@ -383,8 +380,7 @@ JN_API std::int32_t jn_host_route(jn_host* handle, const char* service, const ch
   } catch (const std::invalid_argument& error) {
     return report(status, JN_INVALID_ARGUMENT, error.what());
   } catch (...) {
-    return report(status, JN_UNAVAILABLE,
-                  std::string("cannot route to ") + url + ": " + current_exception_message());
+    return report_exception(status, JN_UNAVAILABLE, {"cannot route to ", url});
   }
 }
 
@@ -415,7 +411,7 @@ JN_API std::int32_t jn_curve_public_key(const char* secret_key, char* public_key
   } catch (const std::invalid_argument& error) {
     return report(status, JN_INVALID_ARGUMENT, error.what());
   } catch (...) {
-    return report(status, JN_RESOURCE_EXHAUSTED, current_exception_message());
+    return report_exception(status, JN_RESOURCE_EXHAUSTED, {"cannot read secret_key"});
   }
   if (zmq_curve_public(public_key, secret_key) != 0) {
     return report(status, JN_INTERNAL,

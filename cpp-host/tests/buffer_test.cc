@@ -1,6 +1,9 @@
 // Owned C buffers: jn_buffer_new / jn_buffer_copy / jn_buffer_release, the
 // live-object accounting of host buffers, and release-exactly-once.
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -198,6 +201,92 @@ TEST_F(BufferTest, ConcurrentNewAndReleaseAccountExactly) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
+// A buffer made on one thread and released on another while a third reads
+// the live counts: a read never sees fewer than none. The counts are kept
+// per thread and summed one thread after another, so a read that reaches
+// the releasing thread's count long after the making thread's may see the
+// release without the make; the counts of many threads between the two
+// make that likely.
+TEST_F(BufferTest, LiveCountsReadWhileBuffersMoveBetweenThreadsNeverGoNegative) {
+  constexpr int kBetween = 1000;
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr int kReads = 20000;  // instrumented reads are slow; the dev pass reads more
+#else
+  constexpr int kReads = 200000;
+#endif
+  std::atomic<jn_buffer*> handed{nullptr};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> releaser_counts{false};
+  const auto count_once = [] {
+    jn_buffer b{};
+    EXPECT_EQ(jn_buffer_new(1, nullptr, &b), JN_OK);
+    jn_buffer_release(&b);
+  };
+  std::thread releaser([&] {
+    count_once();
+    releaser_counts.store(true);
+    while (!stop.load()) {
+      if (jn_buffer* b = handed.exchange(nullptr)) {
+        jn_buffer_release(b);
+        delete b;
+      }
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return releaser_counts.load(); }, 30s));
+  {
+    // Alive at once, so that each counts on a slot of its own.
+    std::atomic<int> counting{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> between;
+    between.reserve(kBetween);
+    for (int i = 0; i < kBetween; ++i) {
+      between.emplace_back([&] {
+        jn_buffer b{};
+        EXPECT_EQ(jn_buffer_new(1, nullptr, &b), JN_OK);
+        counting.fetch_add(1);
+        while (!go.load()) std::this_thread::yield();
+        jn_buffer_release(&b);
+      });
+    }
+    EXPECT_TRUE(WaitFor([&] { return counting.load() == kBetween; }, 30s));
+    go.store(true);
+    for (std::thread& thread : between) thread.join();
+  }
+  std::thread maker([&] {
+    while (!stop.load()) {
+      auto* b = new jn_buffer{};
+      if (jn_buffer_new(8, nullptr, b) != JN_OK) {
+        ADD_FAILURE() << "jn_buffer_new failed";
+        delete b;
+        return;
+      }
+      jn_buffer* empty = nullptr;
+      while (!handed.compare_exchange_weak(empty, b)) {
+        empty = nullptr;
+        if (stop.load()) {
+          jn_buffer_release(b);
+          delete b;
+          return;
+        }
+      }
+    }
+  });
+  int wrapped = 0;
+  for (int i = 0; i < kReads; ++i) {
+    jn_live_counts counts{};
+    ASSERT_EQ(jn_live_objects(&counts), JN_OK);
+    wrapped += counts.buffers > (std::uint64_t{1} << 62) ? 1 : 0;
+  }
+  stop.store(true);
+  maker.join();
+  releaser.join();
+  if (jn_buffer* b = handed.exchange(nullptr)) {
+    jn_buffer_release(b);
+    delete b;
+  }
+  EXPECT_EQ(wrapped, 0) << "reads of the live buffers that wrapped below zero, of " << kReads;
 }
 
 // Small host buffers are made from blocks their thread released before:

@@ -1,17 +1,22 @@
 // Out of memory in the C++ API's exception wall and in call_async's
-// delivery: the caller still gets its answer, with the code and whatever
-// message memory allowed, and the process goes on (failing_allocation.hh:
-// built without sanitizers).
+// delivery, and in the C ABI's calls: the caller still gets its answer,
+// with the code and whatever message memory allowed, nothing is half done,
+// and the process goes on (failing_allocation.hh: built without
+// sanitizers).
 #include <gtest/gtest.h>
 #include <junction.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <future>
 #include <junction/junction.hpp>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "failing_allocation.hh"
 
@@ -57,6 +62,26 @@ TEST(CxxAllocationFailureTest, TheWallAnswersInternalWithoutMemoryForItsMessage)
   jn_result_release(&result);
 }
 
+void echo_c(void* /*ctx*/, jn_bytes request, std::int64_t /*deadline*/, jn_result* result) {
+  jn_buffer_copy(request.data, request.len, &result->response);
+}
+
+jn_service_desc c_service(const char* name, const jn_method_desc* methods, std::uint32_t count) {
+  jn_service_desc service{};
+  service.abi_version = JN_ABI_VERSION;
+  service.name = name;
+  service.method_count = count;
+  service.methods = methods;
+  return service;
+}
+
+// Registers the service "c" with method alone on host; returns its handle.
+Method register_c_method(Host& host, const jn_method_desc& method) {
+  const jn_service_desc service = c_service("c", &method, 1);
+  EXPECT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
+  return host.resolve("c", method.name);
+}
+
 // A C handler failing with a long message, on a worker thread that then
 // has no memory for a copy of it: call_async's done still runs, once, with
 // the code.
@@ -68,14 +93,7 @@ void fails_long(void* /*ctx*/, jn_bytes /*request*/, std::int64_t /*deadline*/, 
 
 TEST(CxxAllocationFailureTest, CallAsyncsDoneRunsWithoutMemoryForTheMessage) {
   Host host;
-  const jn_method_desc methods[] = {{"long", fails_long, nullptr, nullptr}};
-  jn_service_desc service{};
-  service.abi_version = JN_ABI_VERSION;
-  service.name = "fails";
-  service.method_count = 1;
-  service.methods = methods;
-  ASSERT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
-  const Method method = host.resolve("fails", "long");
+  const Method method = register_c_method(host, {"long", fails_long, nullptr, nullptr});
   auto done = std::make_shared<std::promise<Result>>();
   method.call_async(Buffer(), junction::no_deadline, [done](Result result) {
     jnfail::failing_from = 0;
@@ -86,6 +104,171 @@ TEST(CxxAllocationFailureTest, CallAsyncsDoneRunsWithoutMemoryForTheMessage) {
   const Result result = outcome.get();
   EXPECT_EQ(result.code, Code::permission_denied);
   EXPECT_TRUE(result.message.empty());
+}
+
+struct DoneCount {
+  std::atomic<int> ran{0};
+  std::atomic<std::int32_t> code{-1};
+  static void Fn(void* user_data, jn_result* result) {
+    auto* self = static_cast<DoneCount*>(user_data);
+    self->code.store(result->status.code);
+    jn_result_release(result);
+    self->ran.fetch_add(1);
+  }
+};
+
+bool eventually(const std::function<bool()>& done) {
+  for (const auto give_up = std::chrono::steady_clock::now() + seconds(10);
+       std::chrono::steady_clock::now() < give_up;
+       std::this_thread::sleep_for(std::chrono::milliseconds(1))) {
+    if (done()) return true;
+  }
+  return done();
+}
+
+// jn_call_async with its n-th allocation failing, for every n until a call
+// needs no more: a call it could not start (no memory for the call, for its
+// cancel's wait, its deadline's timer or the hand-off to a worker) is
+// refused RESOURCE_EXHAUSTED with the request still the caller's and done
+// never run; one it took is answered once.
+TEST(CxxAllocationFailureTest, CallAsyncWithoutMemoryToStartTheCallGivesItBack) {
+  constexpr unsigned kMostAllocations = 40;
+  std::vector<DoneCount> dones(kMostAllocations + 1);
+  std::vector<bool> refused(kMostAllocations + 1, false);
+  {
+    Host host;
+    const Method method = register_c_method(host, {"echo", echo_c, nullptr, nullptr});
+    jn_cancel* cancel = nullptr;
+    ASSERT_EQ(jn_cancel_new(&cancel), JN_OK);
+    for (unsigned n = 1; n <= kMostAllocations; ++n) {
+      SCOPED_TRACE("allocation " + std::to_string(n) + " failing");
+      jn_buffer request{};
+      ASSERT_EQ(jn_buffer_copy(reinterpret_cast<const std::uint8_t*>("abc"), 3, &request), JN_OK);
+      jn_status status{};
+      std::int32_t code = -1;
+      try {
+        jnfail::failing_nth = n;
+        code = jn_call_async_cancellable(method.raw(), &request, jn_now_ns() + 10'000'000'000,
+                                         cancel, DoneCount::Fn, &dones[n], &status);
+        jnfail::failing_nth = 0;
+      } catch (...) {
+        jnfail::failing_nth = 0;
+        ADD_FAILURE() << "an exception left jn_call_async";
+        jn_buffer_release(&request);
+        continue;
+      }
+      jn_status_release(&status);
+      if (code == JN_OK) {
+        EXPECT_EQ(request.release, nullptr) << "the request is the host's";
+        EXPECT_TRUE(eventually([&] { return dones[n].ran.load() == 1; }));
+        EXPECT_EQ(dones[n].code.load(), JN_OK);
+        continue;
+      }
+      refused[n] = true;
+      EXPECT_EQ(code, JN_RESOURCE_EXHAUSTED);
+      ASSERT_NE(request.release, nullptr) << "the refused request is the caller's again";
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(request.data), request.len), "abc");
+      jn_buffer_release(&request);
+    }
+    jn_cancel_free(cancel);
+  }  // the host freed: any call it still held is answered by now
+  for (unsigned n = 1; n <= kMostAllocations; ++n) {
+    if (refused[n]) {
+      EXPECT_EQ(dones[n].ran.load(), 0) << "done ran for a refused call, allocation " << n;
+    }
+  }
+  EXPECT_TRUE(refused[1]) << "the first allocation's failure was not seen";
+}
+
+// A handler's invalid status code becomes INTERNAL with a message naming
+// it; without memory for that message, INTERNAL all the same.
+void invalid_code_without_memory(void* /*ctx*/, jn_bytes /*request*/, std::int64_t /*deadline*/,
+                                 jn_result* result) {
+  result->status.code = 99;
+  jnfail::failing_from = 1;
+}
+
+TEST(CxxAllocationFailureTest, AnInvalidCodeWithoutMemoryForItsMessageIsInternal) {
+  Host host;
+  const Method method =
+      register_c_method(host, {"invalid", invalid_code_without_memory, nullptr, nullptr});
+  jn_result result{};
+  const std::int32_t code = jn_call(method.raw(), jn_bytes{nullptr, 0}, JN_NO_DEADLINE, &result);
+  jnfail::failing_from = 0;
+  EXPECT_EQ(code, JN_INTERNAL);
+  jn_result_release(&result);
+}
+
+// Out of memory, registering is refused RESOURCE_EXHAUSTED (not an
+// exception through the C ABI) and registers nothing.
+TEST(CxxAllocationFailureTest, RegisteringWithoutMemoryIsRefused) {
+  Host host;
+  const jn_method_desc methods[] = {{"echo", echo_c, nullptr, nullptr}};
+  const jn_service_desc service = c_service("c", methods, 1);
+  jn_status status{};
+  std::int32_t code = -1;
+  try {
+    jnfail::failing_from = 1;
+    code = jn_host_register(host.raw(), &service, &status);
+    jnfail::failing_from = 0;
+  } catch (...) {
+    jnfail::failing_from = 0;
+    ADD_FAILURE() << "an exception left jn_host_register";
+  }
+  EXPECT_EQ(code, JN_RESOURCE_EXHAUSTED);
+  jn_status_release(&status);
+  jn_method* method = nullptr;
+  EXPECT_EQ(jn_host_resolve(host.raw(), "c", "echo", &method, nullptr), JN_NOT_FOUND);
+  jn_method_free(method);
+}
+
+// Unregistering without memory to hand the service to the reclaimer is
+// refused and leaves the service registered and served; a later
+// unregistration retires it, and its destroy runs once.
+TEST(CxxAllocationFailureTest, UnregisteringWithoutMemoryKeepsTheService) {
+  std::atomic<int> destroyed{0};
+  {
+    Host host;
+    const jn_method_desc methods[] = {{"echo", echo_c, nullptr, nullptr}};
+    jn_service_desc service = c_service("c", methods, 1);
+    service.ctx = &destroyed;
+    service.destroy = [](void* ctx) { static_cast<std::atomic<int>*>(ctx)->fetch_add(1); };
+    ASSERT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
+    jnfail::failing_nth = 1;
+    const std::int32_t code = jn_host_unregister(host.raw(), "c", nullptr);
+    jnfail::failing_nth = 0;
+    EXPECT_EQ(code, JN_RESOURCE_EXHAUSTED);
+    const Method method = host.resolve("c", "echo");
+    EXPECT_EQ(method.call("still served", junction::no_deadline).text(), "still served");
+    EXPECT_EQ(jn_host_unregister(host.raw(), "c", nullptr), JN_OK);
+    EXPECT_TRUE(eventually([&] { return destroyed.load() == 1; }));
+  }
+  EXPECT_EQ(destroyed.load(), 1);
+}
+
+// A synchronous call on an asynchronous handler that cannot start (no
+// memory for the call) is counted as a call and an error.
+void parks_nothing(void* /*ctx*/, jn_bytes /*request*/, std::int64_t /*deadline*/,
+                   jn_completion completion) {
+  jn_result result{};
+  jn_complete(completion, &result);
+}
+
+TEST(CxxAllocationFailureTest, ASynchronousCallThatCannotStartIsCounted) {
+  Host host;
+  const Method method = register_c_method(host, {"async", nullptr, parks_nothing, nullptr});
+  jn_result result{};
+  ASSERT_EQ(jn_call(method.raw(), jn_bytes{nullptr, 0}, JN_NO_DEADLINE, &result), JN_OK);
+  jn_result_release(&result);
+  jnfail::failing_nth = 1;
+  const std::int32_t code = jn_call(method.raw(), jn_bytes{nullptr, 0}, JN_NO_DEADLINE, &result);
+  jnfail::failing_nth = 0;
+  EXPECT_EQ(code, JN_RESOURCE_EXHAUSTED);
+  jn_result_release(&result);
+  jn_method_stats stats{};
+  ASSERT_EQ(jn_method_stats_get(method.raw(), &stats), JN_OK);
+  EXPECT_EQ(stats.calls, 2U);
+  EXPECT_EQ(stats.errors, 1U);
 }
 
 }  // namespace

@@ -224,6 +224,7 @@ struct CallsItsHostDuringFree {
   std::atomic<int32_t> registered{-1};
   std::atomic<int32_t> routed{-1};
   std::atomic<int32_t> listened{-1};
+  std::atomic<int32_t> loaded{-1};
 
   static void Handler(void* ctx, jn_bytes /*req*/, int64_t /*deadline_ns*/, jn_result* /*r*/) {
     auto* self = static_cast<CallsItsHostDuringFree*>(ctx);
@@ -243,6 +244,9 @@ struct CallsItsHostDuringFree {
     self->listened.store(
         jn_host_listen(self->host, "zmq+inproc://during-free", nullptr, &listener, nullptr));
     jn_listener_close(listener, 0);
+    // Refused before the file is looked for: without the refusal this
+    // would be NOT_FOUND.
+    self->loaded.store(jn_host_load_module(self->host, "junction-no-such-module.so", nullptr));
   }
 };
 
@@ -263,6 +267,48 @@ TEST_F(LifetimeTest, AHandlerTheFreeWaitsForMayCallItsHostAndAddsNothing) {
   EXPECT_EQ(handler.registered.load(), JN_FAILED_PRECONDITION);
   EXPECT_EQ(handler.routed.load(), JN_FAILED_PRECONDITION);
   EXPECT_EQ(handler.listened.load(), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(handler.loaded.load(), JN_FAILED_PRECONDITION);
+}
+
+// The done of a call that jn_host_free answers CANCELLED runs on the
+// freeing thread: a free of the same host from there is refused (it would
+// free the host under the outer free), and so says jn_host_free_check.
+struct FreesItsHostInDone {
+  jn_host* host = nullptr;
+  std::atomic<int> ran{0};
+  std::atomic<int32_t> code{-1};
+  std::atomic<int32_t> check{-1};
+  std::atomic<int32_t> freed{-1};
+
+  static void Done(void* user_data, jn_result* result) {
+    auto* self = static_cast<FreesItsHostInDone*>(user_data);
+    self->code.store(result->status.code);
+    jn_result_release(result);
+    self->check.store(jn_host_free_check(self->host));
+    self->freed.store(jn_host_free(self->host));
+    self->ran.fetch_add(1);
+  }
+};
+
+TEST_F(LifetimeTest, AFreeFromTheDoneOfACallItAnswersIsRefused) {
+  Parking parking;
+  FreesItsHostInDone done;
+  ASSERT_EQ(jn_host_new(nullptr, &done.host, nullptr), JN_OK);
+  ASSERT_EQ(Register(done.host, "parking", {{"park", nullptr, &Parking::Handler, &parking}}),
+            JN_OK);
+  {
+    MethodPtr m = Resolve(done.host, "parking", "park");
+    ASSERT_EQ(
+        jn_call_async(m.get(), nullptr, JN_NO_DEADLINE, &FreesItsHostInDone::Done, &done, nullptr),
+        JN_OK);
+  }
+  ASSERT_TRUE(parking.WaitInvoked(1));
+  EXPECT_EQ(jn_host_free(done.host), JN_OK);
+  EXPECT_EQ(done.ran.load(), 1);
+  EXPECT_EQ(done.code.load(), JN_CANCELLED);
+  EXPECT_EQ(done.check.load(), JN_FAILED_PRECONDITION);
+  EXPECT_EQ(done.freed.load(), JN_FAILED_PRECONDITION);
+  parking.CompleteAll();  // the handler's late answer: its service's destroy runs
 }
 
 // A call held in one host's handler holds up neither an unregistered

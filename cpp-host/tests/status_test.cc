@@ -109,6 +109,22 @@ TEST_F(StatusTest, StatusSetReplacesMessage) {
   EXPECT_TRUE(SameCounts(LiveCounts(), before));
 }
 
+// A status given its own message with another code keeps the text: the
+// message is copied before the old one is released (host messages are
+// NUL-terminated, so their data is a C string).
+TEST_F(StatusTest, StatusSetMayBeGivenItsOwnMessage) {
+  const jn_live_counts before = LiveCounts();
+  const std::string text(100, 'm');
+  jn_status s{};
+  ASSERT_EQ(jn_status_set(&s, JN_ABORTED, text.c_str()), JN_OK);
+  ASSERT_EQ(jn_status_set(&s, JN_UNAVAILABLE, reinterpret_cast<const char*>(s.message.data)),
+            JN_OK);
+  EXPECT_EQ(s.code, JN_UNAVAILABLE);
+  EXPECT_EQ(Message(s), text);
+  jn_status_release(&s);
+  EXPECT_TRUE(SameCounts(LiveCounts(), before));
+}
+
 // An out-of-range code is refused: the status then holds
 // JN_INVALID_ARGUMENT with the reason, and its old message was released.
 TEST_F(StatusTest, StatusSetOutOfRangeCode) {

@@ -1,7 +1,8 @@
 /* A junction module written in C: one service, "greeter", whose "hello"
  * method answers "hello, " followed by the request. Built with
  * GREETER_ABI_VERSION set to another version it is the mismatched fixture;
- * with GREETER_INIT_FAILS its init refuses to start, and with
+ * with GREETER_INIT_FAILS its init registers the service, then refuses to
+ * start, and with
  * GREETER_INIT_FAILS_SILENTLY it does so without saying why. */
 #include <junction.h>
 #include <string.h>
@@ -30,22 +31,24 @@ uint32_t jn_module_abi_version(void) { return GREETER_ABI_VERSION; }
 int32_t jn_module_init(jn_host* host, jn_status* status) {
   static const jn_method_desc methods[] = {{"hello", greeter_hello, NULL, NULL}};
   jn_service_desc service;
-#if defined(GREETER_INIT_FAILS_SILENTLY)
-  (void)host;
-  (void)status;
-  return JN_INTERNAL;
-#elif defined(GREETER_INIT_FAILS)
-  (void)host;
-  return jn_status_set(status, JN_UNAVAILABLE, "greeter: configuration missing") == JN_OK
-             ? JN_UNAVAILABLE
-             : JN_INTERNAL;
-#else
   service.abi_version = GREETER_ABI_VERSION;
   service.method_count = 1;
   service.name = "greeter";
   service.methods = methods;
   service.ctx = NULL;
   service.destroy = NULL;
+#if defined(GREETER_INIT_FAILS_SILENTLY)
+  (void)host;
+  (void)status;
+  return JN_INTERNAL;
+#elif defined(GREETER_INIT_FAILS)
+  if (jn_host_register(host, &service, status) != JN_OK) {
+    return JN_INTERNAL;
+  }
+  return jn_status_set(status, JN_UNAVAILABLE, "greeter: configuration missing") == JN_OK
+             ? JN_UNAVAILABLE
+             : JN_INTERNAL;
+#else
   return jn_host_register(host, &service, status);
 #endif
 }
