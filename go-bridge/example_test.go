@@ -245,13 +245,20 @@ func ExampleMethod_CallAsync() {
 	_ = client.Route("search", listener.URL())
 	slow, _ := client.Method("search", "slow")
 	defer slow.Close()
-	ctx, cancel := context.WithCancel(context.Background())
+	// The deadline only bounds the example: the user goes away first.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	go func() {
 		<-started
 		cancel() // the user went away
 	}()
 	_, err = slow.CallAsync(ctx, []byte("query"))
-	fmt.Println(errors.Is(err, context.Canceled), <-handlerSaw)
+	select {
+	case saw := <-handlerSaw:
+		fmt.Println(errors.Is(err, context.Canceled), saw)
+	case <-time.After(20 * time.Second):
+		fmt.Println(err, "(the handler never ran)")
+	}
 	// Output: true context canceled
 }
 

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../go-bridge"
 unformatted=$(gofmt -l .)
 if [[ -n "${unformatted}" ]]; then
-  echo "not gofmt-clean:" ${unformatted}
+  echo "not gofmt-clean: ${unformatted//$'\n'/ }"
   exit 1
 fi
 echo "gofmt: Go files clean"

@@ -509,7 +509,8 @@ func routedCurveEcho(t *testing.T, url string, server, pair junction.CurveKeyPai
 // threads, each asking for the slice chosen or keeping the slice of the
 // thread that started the listener; and it serves go.echo, then drains on
 // a signal, reports the listener's counts and exits 0. Kernels before
-// Linux 6.12 report 0 for every thread's slice.
+// Linux 6.12 report 0 for every thread's slice: there all but the slices
+// are checked, and the test ends skipped, saying so.
 func TestThreadsAndSliceReachTheListener(t *testing.T) {
 	for _, c := range []struct {
 		slice   string
@@ -566,6 +567,10 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 				if !strings.Contains(s.stderr.String(), counts) {
 					t.Errorf("stderr %q lacks the listener's counts %q", s.stderr.String(), counts)
 				}
+			}
+			if own == 0 {
+				t.Skip("the kernel reports no thread slices (Linux before 6.12): " +
+					"the listener's threads were counted, their slices not checked")
 			}
 		})
 	}

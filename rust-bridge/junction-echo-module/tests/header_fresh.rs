@@ -1,6 +1,7 @@
 //! Keeps `include/junction_echo.h` in step with the typed functions: runs
 //! cbindgen in memory with the committed `cbindgen.toml` and fails on any
-//! difference. With `JUNCTION_REGENERATE=1` it rewrites the header instead.
+//! difference. With `JUNCTION_REGENERATE=1` (and only that value) it rewrites
+//! the header instead, except under CI (`CI` set), where it fails.
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ fn header_matches_the_crate() {
     let mut fresh = Vec::new();
     bindings.write(&mut fresh);
     let header_path = crate_dir.join("include/junction_echo.h");
-    if std::env::var_os("JUNCTION_REGENERATE").is_some() {
+    if regenerate() {
         std::fs::write(&header_path, &fresh).expect("write include/junction_echo.h");
         return;
     }
@@ -31,4 +32,17 @@ fn header_matches_the_crate() {
          regenerate it with:\n    {REGENERATE}\n--- generated now ---\n{}",
         String::from_utf8_lossy(&fresh)
     );
+}
+
+/// Whether to rewrite the committed header rather than check it: only with
+/// `JUNCTION_REGENERATE=1`, and never under CI, where a stale header fails.
+fn regenerate() -> bool {
+    if std::env::var_os("JUNCTION_REGENERATE").is_none_or(|value| value != "1") {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "JUNCTION_REGENERATE=1 with CI set: CI checks the committed header, it does not rewrite it"
+    );
+    true
 }

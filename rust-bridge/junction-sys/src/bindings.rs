@@ -458,9 +458,10 @@ unsafe extern "C" {
  completes (jn_complete then returns JN_CANCELLED). Method handles stay
  valid (calls on them return JN_NOT_FOUND) until jn_method_free. NULL is a
  no-op returning JN_OK. Called from inside a handler, or from a callback
- running on one of this host's own threads (done, destroy), or while one
- of its listeners is open (since 1.2), it refuses with
- JN_FAILED_PRECONDITION and frees nothing. A handler the free waits for
+ running on one of this host's own threads or run by this free (done,
+ destroy), or while one of its listeners is open (since 1.2), it refuses
+ with JN_FAILED_PRECONDITION and frees nothing; out of memory before it
+ begins, JN_RESOURCE_EXHAUSTED, freeing nothing. A handler the free waits for
  may still call host: it finds no service (JN_NOT_FOUND), and what would
  add to host (jn_host_register, jn_host_route, jn_host_load_module,
  jn_host_listen) is refused with JN_FAILED_PRECONDITION.*/
@@ -491,7 +492,8 @@ unsafe extern "C" {
     /** Unregisters a service: no call starts on it after this returns; calls in
  flight finish and then destroy runs (on some thread, maybe later). Does
  not wait, so it may be called from inside a handler. JN_NOT_FOUND if no
- such service. service: borrowed. status: out, may be NULL.*/
+ such service; JN_RESOURCE_EXHAUSTED, the service still registered, out of
+ memory. service: borrowed. status: out, may be NULL.*/
     pub fn jn_host_unregister(
         host: *mut jn_host,
         service: *const ::std::os::raw::c_char,
@@ -1320,8 +1322,11 @@ unsafe extern "C" {
     /** Loads the module at path (borrowed; a file path as dlopen takes it) and
  runs its jn_module_init on host. JN_NOT_FOUND if it cannot be loaded,
  JN_FAILED_PRECONDITION if it is not a junction module or was built against
- another ABI major (or a newer minor), otherwise jn_module_init's code.
- status: out, may be NULL; names the module and the reason on failure.*/
+ another ABI major (or a newer minor), or host is being freed (checked
+ before the library is opened), otherwise jn_module_init's code. An init
+ that fails leaves nothing registered: the services it registered on host
+ from its own thread are unregistered again. status: out, may be NULL;
+ names the module and the reason on failure.*/
     pub fn jn_host_load_module(
         host: *mut jn_host,
         path: *const ::std::os::raw::c_char,

@@ -1,8 +1,9 @@
 //! Keeps `src/bindings.rs` in step with `abi/junction.h`: regenerates the
 //! bindings with bindgen in memory and fails when they differ from the
-//! committed file. With `JUNCTION_REGENERATE=1` it rewrites the file instead.
+//! committed file. With `JUNCTION_REGENERATE=1` (and only that value) it
+//! rewrites the file instead, except under CI (`CI` set), where it fails.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bindgen::callbacks::{IntKind, ItemInfo, ParseCallbacks};
 
@@ -39,13 +40,35 @@ impl ParseCallbacks for Naming {
     }
 }
 
+/// A temporary directory of this process's own, removed on drop: bindgen's
+/// macro fallback writes files of fixed names (`.macro_eval.c`,
+/// `-precompile.h.pch`) into its build directory, which concurrent
+/// runs sharing one directory would overwrite under each other.
+struct PrivateTempDir(PathBuf);
+
+impl PrivateTempDir {
+    fn new() -> PrivateTempDir {
+        let path =
+            std::env::temp_dir().join(format!("junction-sys-bindgen-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create a temporary directory for bindgen");
+        PrivateTempDir(path)
+    }
+}
+
+impl Drop for PrivateTempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn generate(header: &Path) -> String {
+    let build_dir = PrivateTempDir::new();
     bindgen::Builder::default()
         .header(header.to_str().expect("header path is UTF-8"))
         .allowlist_item("jn_.*|JN_.*")
         .clang_arg("-fparse-all-comments")
         .clang_macro_fallback()
-        .clang_macro_fallback_build_dir(std::env::temp_dir())
+        .clang_macro_fallback_build_dir(&build_dir.0)
         .derive_default(true)
         .layout_tests(true)
         .formatter(bindgen::Formatter::Prettyplease)
@@ -61,7 +84,7 @@ fn bindings_match_the_header() {
     let header = crate_dir.join("../../abi/junction.h");
     let committed_path = crate_dir.join("src/bindings.rs");
     let fresh = generate(&header);
-    if std::env::var_os("JUNCTION_REGENERATE").is_some() {
+    if regenerate() {
         std::fs::write(&committed_path, &fresh).expect("write src/bindings.rs");
         return;
     }
@@ -78,4 +101,17 @@ fn bindings_match_the_header() {
             line + 1
         );
     }
+}
+
+/// Whether to rewrite the committed file rather than check it: only with
+/// `JUNCTION_REGENERATE=1`, and never under CI, where a stale file fails.
+fn regenerate() -> bool {
+    if std::env::var_os("JUNCTION_REGENERATE").is_none_or(|value| value != "1") {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "JUNCTION_REGENERATE=1 with CI set: CI checks the committed file, it does not rewrite it"
+    );
+    true
 }

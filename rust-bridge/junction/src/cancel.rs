@@ -46,7 +46,8 @@ use crate::{sys, Code, Result, Status};
 /// let deadline = Deadline::after(Duration::from_secs(30));
 /// thread::scope(|scope| {
 ///     let waiting = scope.spawn(|| answer.call_cancellable(b"", deadline, &cancel));
-///     let call = calls.recv().unwrap(); // the handler holds the call
+///     // The handler holds the call.
+///     let call = calls.recv_timeout(Duration::from_secs(30)).unwrap();
 ///     cancel.signal();
 ///     let error = waiting.join().unwrap().unwrap_err();
 ///     assert_eq!(error.code(), Code::Cancelled);

@@ -185,7 +185,9 @@ pub const SIZES: [usize; 6] = [0, 1, 64, 4096, 64 * 1024, 1024 * 1024];
 /// `package`: the environment variable `variable` if set; otherwise the
 /// package is built (once per test run, into the target directory and
 /// profile this test executable was built in, which honour CARGO_TARGET_DIR,
-/// so the module is never stale) and its cdylib located there.
+/// so the module is never stale) and its cdylib located there. That build is
+/// `--locked --offline`: it may neither rewrite the workspace's Cargo.lock
+/// nor fetch (the modules need nothing the build of this test did not).
 pub fn fixture_module(package: &str, variable: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
@@ -225,7 +227,8 @@ fn build_fixture_modules() -> Result<(), String> {
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let output = std::process::Command::new(env!("CARGO"))
         .current_dir(workspace)
-        .args(["build", "--profile", &profile, "--target-dir"])
+        .args(["build", "--locked", "--offline", "--profile", &profile])
+        .arg("--target-dir")
         .arg(target_dir)
         .args([
             "-p",
