@@ -219,6 +219,7 @@ struct Client::AsyncCall : Waiter {
 
 Client::Client(std::string_view url, const ClientOptions& options)
     : url_(url), options_(with_curve_pair(options)) {
+  frames_.reserve(kMaxFrames);
   std::string error;
   const std::optional<Endpoint> endpoint = parse_url(url, /*for_bind=*/false, error);
   if (!endpoint) {
@@ -436,30 +437,29 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
     }
     if (silence_due_ns != 0 && jn_now_ns() >= silence_due_ns) {
       silence_due_ns = 0;
-      if (judge_silent()) {
-        // The listener that answers again may be another process, or
-        // another host, that never knew the connection carrying calls: it
-        // would reset that connection at the next call, failing it. That
-        // connection is made again instead, and new calls wait for it.
-        reconnect_to_listener();
-      }
+      judge_silent();
     }
+    settle_unreceived_loss();
   }
 }
 
-bool Client::judge_silent() {
+void Client::judge_silent() {
   std::lock_guard lock(mutex_);
   if (link_ != Link::up || liveness_ == Link::up) {
-    return false;
+    return;
   }
   // The calls in flight fail as on a lost connection; new calls fail at
-  // once until the liveness connection is made again.
+  // once until the liveness connection is made again. The listener that
+  // answers again may be another process, or another host, that never knew
+  // the connection carrying calls: it would reset that connection at the
+  // next call, failing it. That connection is dropped and made again
+  // instead, and new calls wait for it.
   ++disconnects_;
   ++connections_lost_;
+  drop_connection_ = true;
   silent_ = true;
   link_ = Link::connecting;
   wake_receiver();  // to fail the calls in flight
-  return true;
 }
 
 void Client::reconnect_to_listener() {
@@ -470,7 +470,56 @@ void Client::reconnect_to_listener() {
     return connect_to_listener(socket);
   });
   std::lock_guard lock(mutex_);
-  listener_id_ = std::move(id);
+  const std::string dropped = std::exchange(listener_id_, std::move(id));
+  if (link_ == Link::up) {
+    link_ = Link::connecting;  // libzmq had made the dropped one again
+  }
+  for (auto& [call_id, waiter] : waiters_) {
+    if (!waiter->done && waiter->listener_id == dropped) {
+      fail_lost(*waiter);
+    }
+  }
+}
+
+void Client::drop_lost_connection() noexcept {
+  try {
+    reconnect_to_listener();
+  } catch (...) {
+    // libzmq refused to connect again (out of memory): the route has no
+    // connection, and its calls find none.
+  }
+}
+
+void Client::settle_unreceived_loss() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (disconnects_ == disconnects_failed_ || receiving_) {
+      return;  // none, or the receiver settles it before it stops
+    }
+    receiving_ = true;
+  }
+  for (;;) {
+    const std::size_t frame_count = socket_->try_receive(frames_, kMaxFrames);
+    if (frame_count != 0) {
+      if (!is_from_waker(frames_[0])) {
+        deliver(frames_, frame_count);
+      }
+      continue;
+    }
+    bool drop = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (disconnects_ == disconnects_failed_) {
+        receiving_ = false;
+        hand_off_receiving();
+        return;
+      }
+      drop = settle_loss();
+    }
+    if (drop) {
+      drop_lost_connection();
+    }
+  }
 }
 
 bool Client::on_handshake_failed(const Event& event) {
@@ -540,6 +589,9 @@ void Client::on_calls_connection_event(std::uint16_t id, std::int64_t& silence_d
     if (link_ == Link::up) {
       handshake_failure_.clear();  // the loss, not an old handshake, is why calls fail now
       ++connections_lost_;
+      // Its queue may hold requests of calls answered at the loss, or
+      // earlier at their deadline or cancel.
+      drop_connection_ = true;
     }
     // The receiver fails the calls still waiting once it has taken the
     // answers that arrived before the connection went.
@@ -712,19 +764,26 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
     return false;
   }
 
+  bool cancelled = false;
   bool lost_already = false;
   {
     std::lock_guard lock(mutex_);
+    // Cancelled while it waited for the connection: it sends nothing.
+    cancelled = waiter.cancelled;
     // The connection it saw up was lost, and the receiver has failed that
     // connection's calls already: listed now, this one would never be.
     lost_already = disconnects_before < disconnects_failed_;
-    if (!lost_already) {
+    if (!cancelled && !lost_already) {
       waiter.id = next_call_id_++;
       waiter.disconnects_before = disconnects_before;
       waiter.listener_id = listener_id_;
       waiters_.emplace(waiter.id, &waiter);
       wake_receiver_in_libzmq();  // which holds the socket this call is sent on
     }
+  }
+  if (cancelled) {
+    assign_cancelled(result->status);
+    return false;
   }
   if (lost_already) {
     status_assign(&result->status, JN_UNAVAILABLE,
@@ -754,13 +813,25 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
       listed.kept = true;
       return true;
     }
-    if (error == EHOSTUNREACH) {
+    bool lost = error == EHOSTUNREACH;
+    if (error == EAGAIN) {
+      // The connection's queue is full: room is waited for while the call
+      // has no outcome (a cancel, its connection's loss, which answered it)
+      // and the connection stays up.
+      std::lock_guard lock(mutex_);
+      if (waiter.cancelled) {
+        assign_cancelled(result->status);
+        return false;
+      }
+      if (waiter.done) {
+        status_assign(&result->status, waiter.code, waiter.message);
+        return false;
+      }
+      lost = link_ != Link::up;
+    }
+    if (lost) {
       status_assign(&result->status, JN_UNAVAILABLE,
                     "connection to " + url_ + " lost before the call was sent");
-      return false;
-    }
-    if (error == EAGAIN && detail::cancel_signalled(detail::tls_call_cancel)) {
-      assign_cancelled(result->status);
       return false;
     }
     if (error != EAGAIN || jn_now_ns() >= connect_limit_ns) {
@@ -769,8 +840,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                         (error == EAGAIN ? "its queue is full" : zmq_strerror(error)));
       return false;
     }
-    // The connection's queue is full: give it a moment, and the request
-    // the time left after it.
+    // Give it a moment, and the request the time left after it.
     std::this_thread::sleep_for(std::chrono::microseconds(100));
     if (deadline_ns != JN_NO_DEADLINE) {
       wire::store_request_timeout(std::span(frames[1].data<std::uint8_t>(), frames[1].size()),
@@ -793,13 +863,14 @@ Client::Listed::~Listed() {
   }
 }
 
-void Client::assign_cancelled(jn_status& status) const {
-  detail::status_assign(&status, JN_CANCELLED, "call to " + url_ + " cancelled by its caller");
+void Client::assign_cancelled(jn_status& status) const noexcept {
+  detail::status_assign_parts(&status, JN_CANCELLED,
+                              {"call to ", url_, " cancelled by its caller"});
 }
 
-void Client::assign_no_answer_in_time(jn_status& status) const {
-  detail::status_assign(&status, JN_DEADLINE_EXCEEDED,
-                        "no answer from " + url_ + " within the deadline");
+void Client::assign_no_answer_in_time(jn_status& status) const noexcept {
+  detail::status_assign_parts(&status, JN_DEADLINE_EXCEEDED,
+                              {"no answer from ", url_, " within the deadline"});
 }
 
 void Client::call(std::string_view service, std::string_view method, jn_bytes request,
@@ -860,8 +931,7 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
     }
     result->response = frame_response(std::move(waiter.payload));
   } catch (...) {
-    status_assign(&result->status, JN_INTERNAL,
-                  "call to " + url_ + " failed: " + detail::current_exception_message());
+    detail::report_exception(&result->status, JN_INTERNAL, {"call to ", url_, " failed"});
   }
 }
 
@@ -905,8 +975,7 @@ bool Client::start_call(std::string_view service, std::string_view method, jn_bu
       return true;
     }
   } catch (...) {
-    detail::status_assign(&result.status, JN_INTERNAL,
-                          "call to " + url_ + " failed: " + detail::current_exception_message());
+    detail::report_exception(&result.status, JN_INTERNAL, {"call to ", url_, " failed"});
   }
   if (!may_wait) {
     jn_result_release(&result);  // the call that may wait says why
@@ -931,19 +1000,25 @@ void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) 
   }
 }
 
-void Client::fail_calls_of_lost_connections() noexcept {
+bool Client::settle_loss() noexcept {
+  disconnects_failed_ = disconnects_;
   for (auto& [call_id, waiter] : waiters_) {
     if (!waiter->done && waiter->disconnects_before < disconnects_) {
-      waiter->done = true;
-      waiter->code = JN_UNAVAILABLE;
-      try {
-        waiter->message = "connection to " + url_ + " lost before the call was answered";
-      } catch (const std::bad_alloc&) {
-        waiter->message.clear();  // without memory for it, the code alone
-      }
-      settle(*waiter);
+      fail_lost(*waiter);
     }
   }
+  return std::exchange(drop_connection_, false);
+}
+
+void Client::fail_lost(Waiter& waiter) noexcept {
+  waiter.done = true;
+  waiter.code = JN_UNAVAILABLE;
+  try {
+    waiter.message = "connection to " + url_ + " lost before the call was answered";
+  } catch (const std::bad_alloc&) {
+    waiter.message.clear();  // without memory for it, the code alone
+  }
+  settle(waiter);
 }
 
 void Client::hand_off_receiving() {
@@ -1071,7 +1146,6 @@ void Client::finish_async(AsyncCall* call) {
 }
 
 void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) noexcept {
-  thread_local std::vector<zmq::message_t> frames;
   // Look for input before waiting while answers are found queued without
   // waiting (each look that finds none costs libzmq system calls, and a
   // wait looks first anyway), and after a wait in libzmq that ended
@@ -1087,31 +1161,44 @@ void Client::receive_until(const Waiter* waiter, std::int64_t deadline_ns) noexc
     // senders.
     const bool in_libzmq = !look_first && begin_receiving_in_libzmq(waiter);
     if (in_libzmq) {
-      frame_count = socket_->receive_blocking(frames, kMaxFrames, deadline_ns);
+      frame_count = socket_->receive_blocking(frames_, kMaxFrames, deadline_ns);
       end_receiving_in_libzmq();
       queued = false;
     } else {
       if (!look_first) {
         queued = socket_->wait(deadline_ns);
       }
-      frame_count = socket_->try_receive(frames, kMaxFrames);
+      frame_count = socket_->try_receive(frames_, kMaxFrames);
     }
-    const bool woken = frame_count != 0 && is_from_waker(frames[0]);
+    const bool woken = frame_count != 0 && is_from_waker(frames_[0]);
     if (frame_count != 0 && !woken) {
-      deliver(frames, frame_count);
+      deliver(frames_, frame_count);
     }
     look_first = woken || (in_libzmq ? frame_count == 0 : frame_count != 0 && queued);
+    bool drop = false;
+    bool settling = false;
     {
       std::lock_guard lock(mutex_);
       // Only a look that found nothing tells that every answer that came
       // before the connection was lost has been taken.
       if (frame_count == 0 && !in_libzmq && disconnects_ != disconnects_failed_) {
-        disconnects_failed_ = disconnects_;
-        fail_calls_of_lost_connections();
+        drop = settle_loss();
       }
-      if (receiver_done(waiter)) {
+      // A loss still to settle: its wake-up may have been consumed with the
+      // message just taken (SharedSocket::wait), so the receiver looks
+      // again instead of waiting, and does not stop before settling it
+      // (the monitor thread settles only a loss no one receives for).
+      settling = disconnects_ != disconnects_failed_;
+      if (!settling && !drop && receiver_done(waiter)) {
         return;
       }
+    }
+    if (drop) {
+      drop_lost_connection();
+    }
+    if (settling || drop) {
+      look_first = true;
+      continue;
     }
     // Checked after every pass, not only idle ones: answers for other
     // callers arriving without pause must not keep this one past its own

@@ -105,9 +105,12 @@ class Client {
   struct AsyncCall;
 
   // Checks waiter's request, waits for the connection (unless !may_wait),
-  // lists waiter and sends the call. Returns whether it was sent; if not,
-  // result holds why and waiter is not listed. owned: the buffer request
-  // views when the call owns it (start_call), else NULL (copied).
+  // lists waiter and sends the call, waiting for room in a full queue
+  // (unless !may_wait) while the connection stays up. A call cancelled, or
+  // answered (its connection lost), before it leaves is not sent. Returns
+  // whether it was sent; if not, result holds why and waiter is not
+  // listed. owned: the buffer request views when the call owns it
+  // (start_call), else NULL (copied).
   bool send_call(Waiter& waiter, std::string_view service, std::string_view method,
                  jn_bytes request, jn_buffer* owned, std::int64_t deadline_ns, jn_result* result,
                  bool may_wait);
@@ -123,13 +126,15 @@ class Client {
   };
   // The statuses of a call its caller cancelled, and of one whose deadline
   // passed before its answer came.
-  void assign_cancelled(jn_status& status) const;
-  void assign_no_answer_in_time(jn_status& status) const;
+  void assign_cancelled(jn_status& status) const noexcept;
+  void assign_no_answer_in_time(jn_status& status) const noexcept;
   // Receives for every caller until deadline_ns or, for a caller, until its
   // waiter is answered or cancelled; for the asynchronous thread (waiter
   // NULL), until an asynchronous call is to be finished or none is left.
-  // Out of memory, an answer reaches its caller without its message: the
-  // receiving role, taken under mutex_, is never left held.
+  // Whenever it stops, it has settled every lost connection it may have
+  // been woken for (settle_loss). Out of memory, an answer reaches its
+  // caller without its message: the receiving role, taken under mutex_,
+  // is never left held.
   void receive_until(const Waiter* waiter, std::int64_t deadline_ns) noexcept;
   void deliver(std::vector<zmq::message_t>& frames, std::size_t frame_count) noexcept;
   // Under mutex_: waiter has its outcome (done or cancelled): wakes its
@@ -183,8 +188,10 @@ class Client {
   // Connects socket to the listener under a routing id not used before,
   // which it returns. Under the socket's mutex, or before it is shared.
   std::string connect_to_listener(zmq::socket_t& socket);
-  // Drops the connection carrying calls and makes a new one, under a new
-  // routing id (the old one's may not be released yet).
+  // Drops the connection carrying calls, with the requests queued for it,
+  // and makes a new one under a new routing id (the old one's may not be
+  // released yet), not up until its handshake. The calls sent on the
+  // dropped one, which nothing can answer now, are answered UNAVAILABLE.
   void reconnect_to_listener();
   // Ends the reconnection inproc_ready began, marking it to be tried again
   // unless it reconnected.
@@ -224,12 +231,24 @@ class Client {
   // Makes the connections libzmq gave up again: the one carrying calls if
   // calls, the liveness connection if liveness.
   void remake_refused(bool calls, bool liveness);
-  // Judges the listener silent if the liveness connection is still down
-  // and the connection carrying calls still up; returns whether it did.
-  bool judge_silent();
-  // Under mutex_: answers UNAVAILABLE every waiting call sent before the
-  // latest lost connection (calls sent since went on a new one).
-  void fail_calls_of_lost_connections() noexcept;
+  // Judges the listener silent (a lost connection) if the liveness
+  // connection is still down and the connection carrying calls still up.
+  void judge_silent();
+  // Under mutex_, once the answers that came before the latest lost
+  // connection are taken: answers UNAVAILABLE every waiting call sent
+  // before it (calls sent since went on a new one), and returns whether a
+  // connection that carried calls is to be dropped, by settle_loss's
+  // caller once it has released mutex_ (drop_lost_connection).
+  [[nodiscard]] bool settle_loss() noexcept;
+  // reconnect_to_listener for a lost connection: libzmq would otherwise
+  // send what it queued for the lost connection on the one it makes again,
+  // to whichever listener is there then, though those calls are answered.
+  void drop_lost_connection() noexcept;
+  // Under mutex_: answers waiter UNAVAILABLE, its connection lost.
+  void fail_lost(Waiter& waiter) noexcept;
+  // For the monitor thread: settles a lost connection when no one receives
+  // (no receiver would come to do it), taking the receiving role meanwhile.
+  void settle_unreceived_loss() noexcept;
 
   // libzmq tells nothing of inproc connections: the registry of bound
   // names (inproc.hh) does.
@@ -245,6 +264,9 @@ class Client {
   std::uint64_t inproc_watch_ = 0;
   std::unique_ptr<SharedSocket> socket_;
   std::uint64_t listener_connects_ = 0;  // under the socket's mutex
+  // The receiver's (whoever holds the receiving role), with room for a
+  // whole response made at construction, so that receiving allocates none.
+  std::vector<zmq::message_t> frames_;
 
   std::mutex mutex_;         // guards what follows
   std::string listener_id_;  // the routing id calls are sent to
@@ -254,7 +276,9 @@ class Client {
   std::uint32_t socket_wanted_ = 0;  // SocketWanted living
   std::unordered_map<std::uint64_t, Waiter*> waiters_;
   std::uint64_t next_call_id_ = 1;
-  bool receiving_ = false;            // a caller is receiving for everyone
+  // Someone receives for everyone: a caller, the asynchronous thread, or
+  // the monitor thread settling a lost connection.
+  bool receiving_ = false;
   Link link_ = Link::connecting;      // of the connection carrying calls
   Link liveness_ = Link::connecting;  // of the liveness connection
   // The listener judged silent, until the liveness connection is made again
@@ -266,7 +290,9 @@ class Client {
   // disconnected.
   std::uint64_t connections_lost_ = 0;
   std::uint64_t disconnects_failed_ = 0;  // of those, how many failed their calls
-  bool reconnect_inproc_ = false;         // connect again before the next call
+  // A lost connection carried calls: it is dropped once they are failed.
+  bool drop_connection_ = false;
+  bool reconnect_inproc_ = false;  // connect again before the next call
   // A call is connecting again: the others wait for the listener's new
   // routing id (inproc_reconnected_).
   bool inproc_reconnecting_ = false;

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <limits>
+#include <new>
 #include <system_error>
 #include <wire/frame.hh>
 
@@ -122,6 +122,15 @@ std::size_t SharedSocket::receive_locked(std::vector<zmq::message_t>& frames,
   if (!socket_) {
     return 0;
   }
+  // Room for the frames kept, made before a message is taken: out of
+  // memory, none is taken (it stays queued), and nothing below allocates.
+  if (frames.capacity() < max_frames) {
+    try {
+      frames.reserve(max_frames);
+    } catch (const std::bad_alloc&) {
+      return 0;
+    }
+  }
   std::size_t count = 0;
   for (;;) {
     zmq::message_t frame;
@@ -174,19 +183,15 @@ bool SharedSocket::wait(std::int64_t deadline_ns) noexcept {
       return true;
     }
   }
-  pollfd fds[2] = {{socket_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-  timespec timeout{};
-  const timespec* timeout_ptr = nullptr;
-  if (deadline_ns != JN_NO_DEADLINE) {
-    const std::int64_t left = deadline_ns - jn_now_ns();
-    if (left <= 0) {
-      return false;
-    }
-    timeout.tv_sec = static_cast<time_t>(left / 1'000'000'000);
-    timeout.tv_nsec = static_cast<long>(left % 1'000'000'000);
-    timeout_ptr = &timeout;
+  const int timeout_ms = libzmq_timeout_ms(deadline_ns);
+  if (timeout_ms == 0) {
+    return false;
   }
-  if (ppoll(fds, 2, timeout_ptr, nullptr) > 0 && (fds[1].revents & POLLIN) != 0) {
+  pollfd fds[2] = {{socket_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  // poll, not ppoll: stopped (SIGSTOP) and continued, poll resumes toward
+  // its absolute end, while ppoll waits again the time it had left when
+  // stopped, overshooting the deadline by the stop.
+  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN) != 0) {
     // Once the socket is closed the wake-up is left set, so that every
     // thread waiting, or about to, returns: not only the first to wake.
     std::lock_guard lock(mutex_);

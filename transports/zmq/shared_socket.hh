@@ -102,7 +102,9 @@ class SharedSocket {
   int send(std::span<zmq::message_t> frames) noexcept;
 
   // Takes the next whole message into frames if one is waiting; returns its
-  // frame count (0: none), keeping at most max_frames frames.
+  // frame count (0: none), keeping at most max_frames frames. frames with
+  // room for max_frames (reserved) make it allocate nothing; without, it
+  // makes that room first, and returns 0 when it cannot.
   std::size_t try_receive(std::vector<zmq::message_t>& frames, std::size_t max_frames) noexcept;
 
   // try_receive that blocks in libzmq until a message comes or deadline_ns
@@ -118,9 +120,12 @@ class SharedSocket {
                                std::int64_t deadline_ns) noexcept;
 
   // Blocks until input may be waiting, wake() is called, or deadline_ns
-  // (JN_NO_DEADLINE: no limit) passes. Spurious returns happen; callers
-  // try_receive again. Returns true when input was waiting already (it did
-  // not block).
+  // (JN_NO_DEADLINE: no limit; rounded up to whole milliseconds) passes.
+  // Spurious returns happen; callers try_receive again. Returns true when
+  // input was waiting already (it did not block). A wake-up that comes
+  // with input may be consumed by the return for the input: wake()'s
+  // callers keep their own state, which the woken thread reads after each
+  // pass.
   bool wait(std::int64_t deadline_ns) noexcept;
   void wake() const noexcept;
 

@@ -1,10 +1,15 @@
 // Out of memory while a route takes in an answer: the answer reaches its
 // caller with its code (its message needs the memory), and the route goes
-// on receiving for the calls after it (failing_allocation.hh: built without
-// sanitizers).
+// on receiving for the calls after it; and as a call ends at its deadline
+// or its cancel, it still ends with its code (failing_allocation.hh: built
+// without sanitizers).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <thread>
 
 #include "failing_allocation.hh"
 #include "test_support.hh"
@@ -44,6 +49,53 @@ TEST(AllocationFailureTest, AnAnswerWithoutMemoryForItsMessageKeepsItsCodeAndThe
 
   // Without a receiver left, this call would wait for its deadline.
   EXPECT_EQ(echo.call("again", junction::deadline_after(seconds(10))).text(), "again");
+}
+
+// A call that ends at its deadline, or at its cancel, on a route whose URL
+// is over 200 bytes long while allocations of 200 bytes or more fail on
+// the caller's thread: the messages naming the URL cannot be made, and the
+// call ends with its code and no message (before, making the message
+// threw where nothing may, and the process was terminated).
+TEST(AllocationFailureTest, ACallEndingWithoutMemoryForItsMessageKeepsItsCode) {
+  constexpr std::size_t kFailingFrom = 200;
+  const std::string url = "zmq+inproc://" + std::string(kFailingFrom, 'n');
+  Gate gate(/*heeds_deadline=*/false);
+  junction::Host server;
+  server.register_service(gate.service());
+  const junction::Listener listener = server.listen(url);
+  const OpenOnExit open_on_exit{gate.open};
+  junction::Host client;
+  client.route("gate", url);
+  const junction::Method wait = client.resolve("gate", "wait");
+
+  std::string message = "unset";
+  jnfail::failing_from = kFailingFrom;
+  const Code deadline_code = code_of(
+      [&] {
+        static_cast<void>(wait.call("", junction::deadline_after(std::chrono::milliseconds(50))));
+      },
+      &message);
+  jnfail::failing_from = 0;
+  EXPECT_EQ(deadline_code, Code::deadline_exceeded) << message;
+  EXPECT_EQ(message.find(url), std::string::npos);
+
+  const junction::Cancel cancel;
+  std::thread signaller([&] {
+    EXPECT_TRUE(eventually([&] { return gate.entered.load() == 2; }));
+    cancel.signal();
+  });
+  message = "unset";
+  jnfail::failing_from = kFailingFrom;
+  const Code cancel_code = code_of(
+      [&] {
+        static_cast<void>(wait.call(std::span<const std::uint8_t>(),
+                                    junction::deadline_after(seconds(10)), cancel));
+      },
+      &message);
+  jnfail::failing_from = 0;
+  signaller.join();
+  EXPECT_EQ(cancel_code, Code::cancelled) << message;
+  EXPECT_EQ(message.find(url), std::string::npos);
 }
 
 }  // namespace

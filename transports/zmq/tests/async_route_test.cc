@@ -427,6 +427,21 @@ TEST(AsyncRouteLossTest, TheAnswerOfACallWhoseHostIsGoneIsDropped) {
   EXPECT_TRUE(eventually(settled)) << "the call, its route or the route's thread stayed";
 }
 
+// Whether the connection of client's route to "far" fills: a call with a
+// short deadline, "far"/"canary", eventually finds no room in its queue.
+bool queue_fills(const junction::Host& client) {
+  const junction::Method canary = client.resolve("far", "canary");
+  return eventually([&] {
+    std::string message;
+    return code_of(
+               [&] {
+                 static_cast<void>(canary.call("", junction::deadline_after(milliseconds(200))));
+               },
+               &message) == Code::unavailable &&
+           message.find("queue is full") != std::string::npos;
+  });
+}
+
 // A request that waits for room in its connection's full queue carries the
 // time its call has left when it leaves, not when it was first tried
 // (docs/wire.md, timeout_ns): the far side would otherwise run its handler
@@ -475,16 +490,7 @@ TEST(RouteQueueTest, ARequestThatWaitedForRoomCarriesTheTimeLeftWhenItLeaves) {
                     [](const junction::Result&) {});
   }
   // Full once a call with a short deadline finds no room.
-  const junction::Method canary = client.resolve("far", "canary");
-  EXPECT_TRUE(eventually([&] {
-    std::string message;
-    return code_of(
-               [&] {
-                 static_cast<void>(canary.call("", junction::deadline_after(milliseconds(200))));
-               },
-               &message) == Code::unavailable &&
-           message.find("queue is full") != std::string::npos;
-  })) << "the connection's queue never filled";
+  EXPECT_TRUE(queue_fills(client)) << "the connection's queue never filled";
 
   const junction::Deadline deadline = junction::deadline_after(seconds(5));
   std::future<CallOutcome> probed = call_in_background(probe, "", deadline);
@@ -513,6 +519,43 @@ TEST(RouteQueueTest, ARequestThatWaitedForRoomCarriesTheTimeLeftWhenItLeaves) {
   peer.send(zmq::message_t(), zmq::send_flags::none);
   ASSERT_EQ(probed.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(probed.get().code, Code::ok);
+}
+
+// Calls waiting for room in their connection's full queue end when the
+// connection is lost (UNAVAILABLE), not at the route's connect timeout
+// (60 s here), which bounds that wait only while the connection stays up:
+// before, host workers went on retrying until it, one call each, and the
+// calls behind them waited for those workers.
+TEST(RouteQueueTest, CallsWaitingForRoomEndWhenTheConnectionIsLost) {
+  auto context = std::make_unique<zmq::context_t>();
+  zmq::socket_t peer(*context, zmq::socket_type::router);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.set(zmq::sockopt::rcvhwm, 1);
+  peer.bind("tcp://127.0.0.1:*");
+  const std::string url = "zmq+" + peer.get(zmq::sockopt::last_endpoint);
+  junction::Host client;
+  junction::RouteOptions options;
+  options.connect_timeout = seconds(60);
+  client.route("far", url, options);
+  const junction::Method fill = client.resolve("far", "fill");
+  ASSERT_TRUE(eventually([&] { return client.route_stats("far").state == JN_ROUTE_READY; }));
+  const std::string filler(4096, 'f');
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(3000);
+  for (int i = 0; i < 3000; ++i) {
+    calls.push_back(call_async(fill, filler, junction::no_deadline));
+  }
+  ASSERT_TRUE(queue_fills(client)) << "the connection's queue never filled";
+
+  peer.close();
+  context.reset();
+  const auto give_up = std::chrono::steady_clock::now() + seconds(20);
+  for (auto& call : calls) {
+    ASSERT_EQ(call.wait_until(give_up), std::future_status::ready)
+        << "calls still wait for room on a lost connection";
+    const junction::Result result = call.get();
+    EXPECT_EQ(result.code, Code::unavailable) << result.message;
+  }
 }
 
 }  // namespace

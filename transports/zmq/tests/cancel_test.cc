@@ -3,7 +3,8 @@
 // answer that comes later is dropped and the route carries the next call;
 // a cancelled call that was receiving for the others hands that on; a
 // cancel racing its answer gives the answer or CANCELLED; a cancel
-// signalled before the call sends nothing; and an asynchronous call's
+// signalled before the call, or while it waits for a connection that then
+// comes up, sends nothing; and an asynchronous call's
 // cancel ends it and reaches the handler at once, also while a synchronous
 // call waits, while one started without a cancel inside a handler has
 // none.
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "cut_link.hh"
+#include "run_last.hh"
 #include "test_support.hh"
 
 namespace jnzmq {
@@ -439,6 +443,68 @@ TEST(CancelTest, SignalEndsTheWaitForAConnection) {
   ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
   const CallOutcome result = call.get();
   EXPECT_EQ(result.code, Code::cancelled) << result.message;
+}
+
+// A cancel signalled while the call waits for its connection, which then
+// comes up before the caller looks again: the call is CANCELLED and sends
+// nothing (abi/ABI.md: a routed call cancelled before it goes out). The
+// connection is held (a cut relay, cut_link.hh) until the cancel is
+// signalled, and the caller held back (run_last.hh) until the connection
+// is up; the scheduler lets it run early now and then, so the test tries
+// many rounds. Each round ends with a call on the connection, so the
+// listener has taken whatever the cancelled call sent before it.
+TEST(CancelTest, SignalledWhileWaitingForAConnectionThatComesUpNothingIsSent) {
+  junction::Host server;
+  server.register_service(test_service());
+  const junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  const std::string listener_url(listener.url());
+  const auto listener_port =
+      static_cast<std::uint16_t>(std::stoi(listener_url.substr(listener_url.rfind(':') + 1)));
+  const int cpu = first_cpu();
+  for (int round = 0; round < 20 && !HasFailure(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    CutLink link(listener_port);
+    link.cut();  // connections made now are held, not relayed
+    junction::Host client;
+    junction::RouteOptions options;
+    options.connect_timeout = seconds(20);
+    client.route("test", "zmq+tcp://127.0.0.1:" + std::to_string(link.port()), options);
+    const junction::Method echo = client.resolve("test", "echo");
+    const junction::Cancel cancel;
+    std::atomic<pid_t> caller{0};
+    std::future<CallOutcome> call = std::async(std::launch::async, [&] {
+      EXPECT_TRUE(run_last_on(cpu));
+      caller = static_cast<pid_t>(syscall(SYS_gettid));
+      CallOutcome outcome;
+      outcome.code = code_of(
+          [&] {
+            static_cast<void>(echo.call(std::span<const std::uint8_t>(),
+                                        junction::deadline_after(seconds(30)), cancel));
+          },
+          &outcome.message);
+      return outcome;
+    });
+    // Waiting for the connection (on a futex).
+    ASSERT_TRUE(eventually([&] { return caller != 0 && blocked_in(caller, SYS_futex); }));
+    ASSERT_EQ(client.route_stats("test").state, JN_ROUTE_CONNECTING);
+    {
+      const PinnedTo pinned(cpu);
+      ASSERT_TRUE(pinned.pinned());
+      cancel.signal();
+      link.heal(listener_port);
+      // Busy, not asleep, until the connection is up: the caller stays
+      // held back.
+      const std::int64_t give_up = jn_now_ns() + millis(10'000);
+      while (client.route_stats("test").state != JN_ROUTE_READY && jn_now_ns() < give_up) {
+      }
+    }
+    ASSERT_EQ(call.wait_for(seconds(20)), std::future_status::ready);
+    const CallOutcome outcome = call.get();
+    EXPECT_EQ(outcome.code, Code::cancelled) << outcome.message;
+    EXPECT_EQ(echo.call("after", junction::deadline_after(seconds(10))).text(), "after");
+    EXPECT_EQ(listener.stats().requests, static_cast<std::uint64_t>(round) + 1)
+        << "the cancelled call was sent";
+  }
 }
 
 }  // namespace

@@ -2,20 +2,31 @@
 // cannot read, allow-lists, draining on close, peers that go away mid-call
 // and come back.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
+#include <frame.hh>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+#include <zmq.hpp>
 
+#include "run_last.hh"
 #include "test_support.hh"
 
 namespace jnzmq {
 namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 std::int32_t listen_code(jn_host* host, const char* url, std::string* message = nullptr,
                          const jn_listen_options* options = nullptr) {
@@ -741,6 +752,210 @@ TEST(ReconnectTest, CallsAtOnceOnANewInprocListenerAreAllAnswered) {
     EXPECT_TRUE(listener.close(junction::deadline_after(std::chrono::seconds(1))));
     ASSERT_TRUE(eventually([&] { return call_echo(echo).no_connection(); }))
         << "the route did not see the listener go";
+  }
+}
+
+// A raw ZeroMQ ROUTER standing in for a listener, speaking the wire
+// protocol (docs/wire.md) as the test says.
+class RawPeer {
+ public:
+  // configure sets options of its socket before it binds, so that its
+  // connections have them.
+  explicit RawPeer(const std::function<void(zmq::socket_t&)>& configure = {})
+      : socket_(context_, zmq::socket_type::router) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvtimeo, 10'000);
+    if (configure) {
+      configure(socket_);
+    }
+    socket_.bind("tcp://127.0.0.1:*");
+  }
+  [[nodiscard]] std::string endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
+  [[nodiscard]] std::string url() const { return "zmq+" + endpoint(); }
+
+  // The next request's frames (routing id, header, payload); empty if none
+  // came in 10 s.
+  std::vector<zmq::message_t> receive() {
+    std::vector<zmq::message_t> message;
+    do {
+      message.emplace_back();
+      if (!socket_.recv(message.back(), zmq::recv_flags::none)) {
+        return {};
+      }
+    } while (message.back().more());
+    return message;
+  }
+
+  // Answers request OK with text.
+  void answer(std::vector<zmq::message_t>& request, std::string_view text) {
+    const junction::wire::Decoded decoded = junction::wire::decode_header(
+        std::span(request[1].data<std::uint8_t>(), request[1].size()), request[2].size(), {});
+    ASSERT_TRUE(decoded.header.has_value());
+    std::vector<std::uint8_t> header;
+    ASSERT_TRUE(
+        junction::wire::encode_response(decoded.header->call_id, JN_OK, "", text.size(), header));
+    socket_.send(request[0], zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(text), zmq::send_flags::none);
+  }
+
+  // Closes its connections (after sending what it has, for up to linger_ms)
+  // and its socket, as an exiting process would.
+  void close(int linger_ms) {
+    socket_.set(zmq::sockopt::linger, linger_ms);
+    socket_.close();
+    context_.close();
+  }
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+};
+
+bool route_ready(const junction::Host& client, const std::string& service) {
+  return client.route_stats(service).state == JN_ROUTE_READY;
+}
+
+pid_t this_thread_id() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+bool blocked_in_poll(pid_t tid) {
+#ifdef SYS_poll
+  if (blocked_in(tid, SYS_poll)) {
+    return true;
+  }
+#endif
+  return blocked_in(tid, SYS_ppoll);
+}
+
+// Two calls wait on one connection, one of their callers receiving for
+// both on the socket's descriptor; the peer answers one and goes away. The
+// answer and the wake-up for the connection's loss can end that wait
+// together: the other call is still answered UNAVAILABLE at once, not left
+// waiting (without a deadline, forever; here its deadline, 20 s, only
+// bounds the test). The callers are held back (run_last.hh) while the peer
+// answers and goes and the route sees the loss, so that the receiver finds
+// both when it runs; the scheduler lets it run early now and then, so the
+// test tries many rounds (before the fix, about one round in two waited).
+TEST(LostConnectionTest, TheCallLeftWhenTheLastAnswerAndTheLossComeTogetherIsUnavailable) {
+  const int cpu = first_cpu();
+  for (int round = 0; round < 30 && !HasFailure(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    RawPeer peer;
+    junction::Host client;
+    client.route("gate", peer.url());
+    const junction::Method wait = client.resolve("gate", "wait");
+    ASSERT_TRUE(eventually([&] { return route_ready(client, "gate"); }));
+    std::atomic<pid_t> callers[2] = {0, 0};
+    std::future<CallOutcome> calls[2];
+    for (int i = 0; i < 2; ++i) {
+      calls[i] = std::async(std::launch::async, [&, i] {
+        EXPECT_TRUE(run_last_on(cpu));
+        callers[i] = this_thread_id();
+        CallOutcome outcome;
+        outcome.code = code_of(
+            [&] {
+              outcome.text =
+                  std::string(wait.call("", junction::deadline_after(seconds(20))).text());
+            },
+            &outcome.message);
+        return outcome;
+      });
+    }
+    std::vector<zmq::message_t> first = peer.receive();
+    ASSERT_EQ(first.size(), 3U) << "no request came";
+    ASSERT_EQ(peer.receive().size(), 3U) << "no second request came";
+    // One receives (in poll), the other waits for it (on a futex).
+    ASSERT_TRUE(eventually([&] {
+      return (blocked_in_poll(callers[0]) && blocked_in(callers[1], SYS_futex)) ||
+             (blocked_in_poll(callers[1]) && blocked_in(callers[0], SYS_futex));
+    }));
+    {
+      const PinnedTo pinned(cpu);
+      ASSERT_TRUE(pinned.pinned());
+      peer.answer(first, "opened");
+      peer.close(/*linger_ms=*/1000);
+      // Busy, not asleep, until the route has seen the loss: the callers
+      // stay held back.
+      const std::int64_t give_up = jn_now_ns() + millis(10'000);
+      while (client.route_stats("gate").connections_lost == 0 && jn_now_ns() < give_up) {
+      }
+    }
+    int answered = 0;
+    for (auto& call : calls) {
+      EXPECT_EQ(call.wait_for(seconds(10)), std::future_status::ready)
+          << "a call still waits on the lost connection";
+      const CallOutcome outcome = call.get();
+      if (outcome.code == Code::ok) {
+        ++answered;
+        EXPECT_EQ(outcome.text, "opened");
+      } else {
+        EXPECT_EQ(outcome.code, Code::unavailable) << outcome.message;
+      }
+    }
+    EXPECT_EQ(answered, 1);
+  }
+}
+
+// Requests queued for a listener that takes none (in the route's
+// connection, behind what the socket buffers hold) when it goes away never
+// reach the next listener at the URL, whether their calls were answered
+// UNAVAILABLE at the loss or had ended at their deadline before it, none
+// then in flight: the route drops the lost connection with what it holds.
+// Before, libzmq sent them on the connection it made again, and the next
+// listener ran them.
+TEST(ReconnectTest, RequestsQueuedForALostListenerNeverReachTheNextOne) {
+  constexpr int kCalls = 100;
+  const std::string request(std::size_t{256} << 10, 'q');  // 25 MiB in all
+  for (const bool ended_before : {false, true}) {
+    SCOPED_TRACE(ended_before ? "calls ended at their deadline" : "calls in flight");
+    // It holds one request, and its kernel little more (64 KiB): the
+    // route's kernel takes a few MiB, and its connection's queue the rest.
+    auto peer = std::make_unique<RawPeer>([](zmq::socket_t& socket) {
+      socket.set(zmq::sockopt::rcvhwm, 1);
+      socket.set(zmq::sockopt::rcvbuf, 64 << 10);
+    });
+    const std::string endpoint = peer->endpoint();
+    junction::Host client;
+    client.route("test", peer->url());
+    const junction::Method echo = client.resolve("test", "echo");
+    ASSERT_TRUE(eventually([&] { return route_ready(client, "test"); }));
+    std::vector<std::future<junction::Result>> calls;
+    calls.reserve(kCalls);
+    for (int i = 0; i < kCalls; ++i) {
+      auto outcome = std::make_shared<std::promise<junction::Result>>();
+      echo.call_async(
+          Buffer::copy_of(request),
+          ended_before ? junction::deadline_after(milliseconds(300)) : junction::no_deadline,
+          [outcome](junction::Result result) { outcome->set_value(std::move(result)); });
+      calls.push_back(outcome->get_future());
+    }
+    if (ended_before) {
+      for (auto& call : calls) {
+        ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+        EXPECT_EQ(call.get().code, Code::deadline_exceeded);
+      }
+      ASSERT_TRUE(eventually([&] { return client.route_stats("test").in_flight == 0; }));
+    } else {
+      ASSERT_TRUE(eventually([&] { return client.route_stats("test").in_flight == kCalls; }));
+    }
+    peer->close(/*linger_ms=*/0);
+    peer.reset();
+    if (!ended_before) {
+      for (auto& call : calls) {
+        ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+        const junction::Result result = call.get();
+        EXPECT_EQ(result.code, Code::unavailable) << result.message;
+      }
+    }
+    ASSERT_TRUE(eventually([&] { return client.route_stats("test").connections_lost == 1; }));
+
+    junction::Host server;
+    server.register_service(test_service());
+    junction::Listener listener = server.listen("zmq+" + endpoint);
+    ASSERT_TRUE(eventually([&] { return route_ready(client, "test"); }));
+    EXPECT_EQ(echo.call("fresh", junction::deadline_after(seconds(10))).text(), "fresh");
+    // Requests queued before it on its connection were taken before it.
+    EXPECT_EQ(listener.stats().requests, 1U);
   }
 }
 
