@@ -661,10 +661,11 @@ JN_API int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
  * that handler until the deadline. */
 JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns);
 
-/* Stops serving and frees the listener. Calls that arrive from now on are
- * answered JN_UNAVAILABLE; calls in flight run to their end and are
- * answered, until drain_deadline_ns (absolute, jn_now_ns's clock; 0 does
- * not wait). Returns JN_OK when every call in flight was answered,
+/* Stops serving and frees the listener. Calls that arrive while it waits
+ * for those in flight, and one taken as it stops, are answered
+ * JN_UNAVAILABLE; later ones find the connection closed. Calls in flight
+ * run to their end and are answered, until drain_deadline_ns (absolute,
+ * jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  * JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
  * callers see the connection close). NULL is a no-op returning JN_OK. */
 JN_API int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns);

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#include <string_view>
 
 #include "shared_socket.hh"
 
@@ -124,7 +126,17 @@ std::optional<std::string> CurveClientGate::admitted(const zmq::message_t& key) 
 }
 
 void CurveClientGate::serve(zmq::socket_t handler, zmq::socket_t stop) {
+  // Out of memory the gate refuses the handshake it reads (the REP socket
+  // must answer each request), and never lets an exception end the thread
+  // (and the process): the request's frames have room made once, for those
+  // libzmq writes (any beyond are not kept), and the key is looked at
+  // behind a catch.
   std::vector<zmq::message_t> request;
+  try {
+    request.reserve(kCredentialsFrame + 1);
+  } catch (const std::bad_alloc&) {
+    // No frame is kept: every handshake is refused.
+  }
   for (;;) {
     zmq_pollitem_t items[2] = {{handler.handle(), 0, ZMQ_POLLIN, 0},
                                {stop.handle(), 0, ZMQ_POLLIN, 0}};
@@ -146,19 +158,28 @@ void CurveClientGate::serve(zmq::socket_t handler, zmq::socket_t stop) {
         break;
       }
       more = frame.more();
-      request.push_back(std::move(frame));
+      if (request.size() < request.capacity()) {
+        request.push_back(std::move(frame));
+      }
     }
     // libzmq writes every request itself; a shorter one cannot come, but
     // the REP socket must answer whatever it took.
-    const std::optional<std::string> user_id =
-        request.size() > kCredentialsFrame && frame_is(request[kMechanismFrame], "CURVE")
-            ? admitted(request[kCredentialsFrame])
-            : std::nullopt;
+    std::optional<std::string> user_id;
+    try {
+      if (request.size() > kCredentialsFrame && frame_is(request[kMechanismFrame], "CURVE")) {
+        user_id = admitted(request[kCredentialsFrame]);
+      }
+    } catch (const std::bad_alloc&) {
+      user_id.reset();  // refused, as any key the gate cannot look at
+    }
     if (!user_id) {
       refused_handshakes_.fetch_add(1, std::memory_order_relaxed);
     }
-    const std::string request_id =
-        request.size() > kRequestIdFrame ? request[kRequestIdFrame].to_string() : std::string();
+    const std::string_view request_id =
+        request.size() > kRequestIdFrame
+            ? std::string_view(static_cast<const char*>(request[kRequestIdFrame].data()),
+                               request[kRequestIdFrame].size())
+            : std::string_view();
     const std::string_view reply[] = {"1.0",
                                       request_id,
                                       user_id ? "200" : "400",

@@ -297,13 +297,17 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   // Calls queued behind handlers the drain did not wait for are dropped
   // unanswered, as are those still unread: their callers see the
   // connection close or their deadlines.
-  std::deque<ReadyCall> dropped;
-  dropped.swap(queued_);
+  dropped_at_close_.swap(queued_);  // made at the start: swapping allocates nothing
   lock.unlock();
-  dropped.clear();
+  dropped_at_close_.clear();
   // Open until the listener's socket is closed, so its message is not
   // dropped before the receiver takes it.
   std::optional<zmq::socket_t> waker = wake_blocked_receiver();
+  // A receiver that took a call inside libzmq as the listener stopped
+  // answers it on the socket, still open until then.
+  lock.lock();
+  changed_.wait(lock, [this] { return !receiving_in_libzmq_; });
+  lock.unlock();
   // draining_ is set, so no call starts using the host after these.
   for (std::uint32_t using_host = using_host_.load(); using_host != 0;
        using_host = using_host_.load()) {
@@ -457,6 +461,7 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       const bool block =
           !look_first && in_flight_ == 0 && can_block_in_libzmq() && !may_hand_over();
       if (!look_first) {
+        receiving_in_libzmq_ = block;
         lock.unlock();
         if (block) {
           frame_count = socket_->receive_blocking(frames, 4, JN_NO_DEADLINE);
@@ -468,8 +473,25 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
       }
       if (stopping_.load()) {
         receiver_present_ = false;
+        if (block && frame_count != 0) {
+          // Taken inside libzmq as the listener stopped (close's wake, or a
+          // call): a call is answered UNAVAILABLE, the listener being
+          // closed, before close closes the socket; close waits for it.
+          const std::uint64_t taken_number = read_order_.taken();
+          lock.unlock();
+          try {
+            handle(frames, frame_count, taken_number);
+          } catch (...) {
+            // Out of memory: as any call dropped at the stop.
+          }
+          frames.clear();
+          lock.lock();
+        }
+        receiving_in_libzmq_ = false;
+        changed_.notify_all();
         return;
       }
+      receiving_in_libzmq_ = false;
       // Counted under the lock (and, waiting on the descriptor, taken under
       // it), so a closing listener's drain either sees the call in flight or
       // stops before it is counted. A call taken but not counted is dropped
@@ -554,21 +576,30 @@ std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_
     std::uint64_t number;
     ~ReadOnReturn() { order.read(number); }
   } const read_on_return{read_order_, taken_number};
-  requests_.fetch_add(1, std::memory_order_relaxed);
+  // Every message but a cancel counts as a request taken, counted once it
+  // is known not to be a cancel, so that the count only grows.
   if (frames.size() < 2) {
+    requests_.fetch_add(1, std::memory_order_relaxed);
     unreadable_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
   const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
-  if (backlog->answers.load(std::memory_order_relaxed) >=
-      kUnreadAnswersDropFactor * options_.max_unread_answers) {
-    dropped_unread_.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;  // its client reads nothing
-  }
   const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
   const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
                                                     wire::Limits{options_.max_payload_bytes});
+  const bool cancel =
+      decoded.header && decoded.header->kind == wire::Kind::cancel && frame_count == 3;
+  if (!cancel) {
+    requests_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // A cancel is no call and is never answered: it is read whatever the
+  // client leaves unread.
+  if (!cancel && backlog->answers.load(std::memory_order_relaxed) >=
+                     kUnreadAnswersDropFactor * options_.max_unread_answers) {
+    dropped_unread_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;  // its client reads nothing
+  }
   if (!decoded.header) {
     const bool too_large = decoded.error.code == JN_RESOURCE_EXHAUSTED && decoded.error.call_id;
     (too_large ? refused_too_large_ : unreadable_).fetch_add(1, std::memory_order_relaxed);
@@ -579,10 +610,9 @@ std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_
     return std::nullopt;
   }
   const wire::Header& header = *decoded.header;
-  if (header.kind == wire::Kind::cancel && frame_count == 3) {
+  if (cancel) {
     // Not a call: neither counted as one nor answered. A call no longer
     // running (answered, or never taken) is not found.
-    requests_.fetch_sub(1, std::memory_order_relaxed);
     const auto signal_running = [&] {
       const std::lock_guard lock(backlog->running_mutex);
       const auto running = backlog->running.find(header.call_id);

@@ -319,6 +319,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
+  // The receiver waits inside libzmq: close waits for it to answer what it
+  // takes there.
+  bool receiving_in_libzmq_ = false;
   // How long handling a call (handler and answer) has taken: a moving
   // average in which each call weighs 1/8.
   std::int64_t call_ns_average_ = 0;
@@ -326,6 +329,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // at most max_in_flight, and only while in_flight_ == max_in_flight (a
   // slot is given up only with the queue empty and no message in hand).
   std::deque<ReadyCall> queued_;
+  // What close swaps queued_ with: made with the listener, as a deque
+  // allocates even empty, so that close allocates nothing there.
+  std::deque<ReadyCall> dropped_at_close_;
   bool queue_reader_started_ = false;
   bool queue_reader_running_ = false;
   // The queue reader has taken a message it may queue: a pool thread

@@ -1139,10 +1139,11 @@ unsafe extern "C" {
     pub fn jn_listener_drain(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;
 }
 unsafe extern "C" {
-    /** Stops serving and frees the listener. Calls that arrive from now on are
- answered JN_UNAVAILABLE; calls in flight run to their end and are
- answered, until drain_deadline_ns (absolute, jn_now_ns's clock; 0 does
- not wait). Returns JN_OK when every call in flight was answered,
+    /** Stops serving and frees the listener. Calls that arrive while it waits
+ for those in flight, and one taken as it stops, are answered
+ JN_UNAVAILABLE; later ones find the connection closed. Calls in flight
+ run to their end and are answered, until drain_deadline_ns (absolute,
+ jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
  callers see the connection close). NULL is a no-op returning JN_OK.*/
     pub fn jn_listener_close(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;

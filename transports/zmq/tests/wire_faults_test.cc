@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -272,6 +273,30 @@ TEST_F(WireFaultsTest, ACancelIsNeverAnswered) {
   expect_still_serving(123);
   expect_counted(0, 0);
   EXPECT_EQ(listener_.stats().requests, 3U);
+}
+
+// The listener's counts only grow while cancels stream in: a cancel is not
+// counted as a request taken, not even for a moment.
+TEST_F(WireFaultsTest, CancelsNeverTakeTheRequestCountDown) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> decreases{0};
+  std::thread watcher([&] {
+    std::uint64_t last = 0;
+    while (!stop.load()) {
+      const std::uint64_t requests = listener_.stats().requests;
+      if (requests < last) decreases.fetch_add(1);
+      last = requests;
+    }
+  });
+  for (std::uint64_t id = 0; id < 20000; ++id) {
+    send({cancel_header(5000 + id), {}});
+  }
+  expect_still_serving(129);  // a call behind the cancels
+  EXPECT_TRUE(eventually([&] { return listener_.stats().requests == 1; }));
+  stop.store(true);
+  watcher.join();
+  EXPECT_EQ(decreases.load(), 0) << "times the count of requests taken went down";
+  EXPECT_EQ(listener_.stats().requests, 1U) << "cancels counted as requests";
 }
 
 TEST_F(WireFaultsTest, AMalformedCancelIsInvalidArgument) {
