@@ -321,6 +321,7 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
     pending_answer_code(call, JN_CANCELLED, "host is shutting down");
   }
   pending.clear();
+  abandon_route_sends(*host);
   {
     std::lock_guard lock(host->retire_mutex);
     host->retire_stop = true;

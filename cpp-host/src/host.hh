@@ -138,6 +138,11 @@ void pending_run(const std::shared_ptr<PendingCall>& call) noexcept;
 // pending_run.
 bool pending_start_now(const std::shared_ptr<PendingCall>& call) noexcept;
 
+// Ends the waits to send of the routes host made (transport_api.cc): a
+// host worker waiting for a route's connection, or for room in its queue,
+// ends its call CANCELLED, so that jn_host_free can join the workers.
+void abandon_route_sends(Host& host) noexcept;
+
 // Global table of asynchronous handler invocations awaiting jn_complete.
 void completions_insert(const std::shared_ptr<PendingCall>& call);
 std::shared_ptr<PendingCall> completions_take(std::uint64_t id) noexcept;

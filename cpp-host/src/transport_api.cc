@@ -75,6 +75,19 @@ std::shared_ptr<zmq_transport::Client> connection_to(Host& host, const std::stri
   return client;
 }
 
+}  // namespace
+
+void abandon_route_sends(Host& host) noexcept {
+  std::lock_guard lock(host.connections_mutex);
+  for (auto& [key, slot] : host.connections) {
+    if (auto client = std::static_pointer_cast<zmq_transport::Client>(slot.lock())) {
+      client->abandon_sends();
+    }
+  }
+}
+
+namespace {
+
 // Reads ABI 1.8's CURVE fields of listen options into settings; a status
 // other than JN_OK refuses them. Throws std::invalid_argument for a key that
 // is not Z85.

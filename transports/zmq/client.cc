@@ -683,11 +683,28 @@ void Client::cancel_wait(void* waiter_ptr) {
   }
 }
 
+void Client::abandon_sends() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    sends_abandoned_ = true;
+  }
+  link_changed_.notify_all();
+}
+
+bool Client::sends_are_abandoned(jn_status& status) {
+  std::lock_guard lock(mutex_);
+  if (sends_abandoned_) {
+    detail::status_assign(&status, JN_CANCELLED, "host is shutting down");
+  }
+  return sends_abandoned_;
+}
+
 bool Client::await_link(std::int64_t limit_ns, const Waiter& waiter, std::uint64_t& disconnects) {
   std::unique_lock lock(mutex_);
   const auto up = [this] { return link_ == Link::up && liveness_ == Link::up; };
   const auto settled = [&] {
-    return up() || link_ == Link::down || liveness_ == Link::down || waiter.cancelled;
+    return up() || link_ == Link::down || liveness_ == Link::down || waiter.cancelled ||
+           sends_abandoned_;
   };
   if (!settled()) {
     link_changed_.wait_until(lock, time_point_of(limit_ns), settled);
@@ -754,6 +771,9 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
                                             ? deadline_ns
                                             : start_ns + options_.connect_timeout_ns;
   if (!inproc_ && !await_link(connect_limit_ns, waiter, disconnects_before)) {
+    if (sends_are_abandoned(result->status)) {
+      return false;
+    }
     if (detail::cancel_signalled(detail::tls_call_cancel)) {
       assign_cancelled(result->status);
       return false;
@@ -821,6 +841,10 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
       std::lock_guard lock(mutex_);
       if (waiter.cancelled) {
         assign_cancelled(result->status);
+        return false;
+      }
+      if (sends_abandoned_) {
+        detail::status_assign(&result->status, JN_CANCELLED, "host is shutting down");
         return false;
       }
       if (waiter.done) {

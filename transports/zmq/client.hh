@@ -99,10 +99,19 @@ class Client {
   bool start_call(std::string_view service, std::string_view method, jn_buffer& request,
                   std::int64_t deadline_ns, jn_completion completion, bool may_wait) noexcept;
 
+  // Ends every wait to send (for the connection, for room in its queue),
+  // now and from now on, with CANCELLED ("host is shutting down"): the host
+  // that made the route is being freed, and the workers waiting here must
+  // end before it can be.
+  void abandon_sends() noexcept;
+
  private:
   enum class Link { connecting, up, down };
   struct Waiter;
   struct AsyncCall;
+
+  // Whether abandon_sends was called; if so, status says so.
+  bool sends_are_abandoned(jn_status& status);
 
   // Checks waiter's request, waits for the connection (unless !may_wait),
   // lists waiter and sends the call, waiting for room in a full queue
@@ -293,6 +302,7 @@ class Client {
   // A lost connection carried calls: it is dropped once they are failed.
   bool drop_connection_ = false;
   bool reconnect_inproc_ = false;  // connect again before the next call
+  bool sends_abandoned_ = false;   // abandon_sends was called
   // A call is connecting again: the others wait for the listener's new
   // routing id (inproc_reconnected_).
   bool inproc_reconnecting_ = false;

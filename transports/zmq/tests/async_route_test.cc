@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -521,41 +522,66 @@ TEST(RouteQueueTest, ARequestThatWaitedForRoomCarriesTheTimeLeftWhenItLeaves) {
   EXPECT_EQ(probed.get().code, Code::ok);
 }
 
+// A route to a raw ROUTER that reads nothing (receive high-water mark 1)
+// with a 60 s connect timeout, whose connection's queue 3000 asynchronous
+// calls without a deadline fill: host workers wait for room.
+struct FullQueue {
+  std::unique_ptr<zmq::context_t> context = std::make_unique<zmq::context_t>();
+  zmq::socket_t peer{*context, zmq::socket_type::router};
+  std::optional<junction::Host> client{std::in_place};
+  std::vector<std::future<junction::Result>> calls;
+
+  void fill() {
+    peer.set(zmq::sockopt::linger, 0);
+    peer.set(zmq::sockopt::rcvhwm, 1);
+    peer.bind("tcp://127.0.0.1:*");
+    junction::RouteOptions options;
+    options.connect_timeout = seconds(60);
+    client->route("far", "zmq+" + peer.get(zmq::sockopt::last_endpoint), options);
+    const junction::Method method = client->resolve("far", "fill");
+    ASSERT_TRUE(eventually([&] { return client->route_stats("far").state == JN_ROUTE_READY; }));
+    const std::string filler(4096, 'f');
+    calls.reserve(3000);
+    for (int i = 0; i < 3000; ++i) {
+      calls.push_back(call_async(method, filler, junction::no_deadline));
+    }
+    ASSERT_TRUE(queue_fills(*client)) << "the connection's queue never filled";
+  }
+
+  // Every call ends within 20 s, with code.
+  void expect_every_call_ends(Code code, std::string_view why_not) {
+    const auto give_up = std::chrono::steady_clock::now() + seconds(20);
+    for (auto& call : calls) {
+      ASSERT_EQ(call.wait_until(give_up), std::future_status::ready) << why_not;
+      const junction::Result result = call.get();
+      EXPECT_EQ(result.code, code) << result.message;
+    }
+  }
+};
+
 // Calls waiting for room in their connection's full queue end when the
 // connection is lost (UNAVAILABLE), not at the route's connect timeout
 // (60 s here), which bounds that wait only while the connection stays up:
 // before, host workers went on retrying until it, one call each, and the
 // calls behind them waited for those workers.
 TEST(RouteQueueTest, CallsWaitingForRoomEndWhenTheConnectionIsLost) {
-  auto context = std::make_unique<zmq::context_t>();
-  zmq::socket_t peer(*context, zmq::socket_type::router);
-  peer.set(zmq::sockopt::linger, 0);
-  peer.set(zmq::sockopt::rcvhwm, 1);
-  peer.bind("tcp://127.0.0.1:*");
-  const std::string url = "zmq+" + peer.get(zmq::sockopt::last_endpoint);
-  junction::Host client;
-  junction::RouteOptions options;
-  options.connect_timeout = seconds(60);
-  client.route("far", url, options);
-  const junction::Method fill = client.resolve("far", "fill");
-  ASSERT_TRUE(eventually([&] { return client.route_stats("far").state == JN_ROUTE_READY; }));
-  const std::string filler(4096, 'f');
-  std::vector<std::future<junction::Result>> calls;
-  calls.reserve(3000);
-  for (int i = 0; i < 3000; ++i) {
-    calls.push_back(call_async(fill, filler, junction::no_deadline));
-  }
-  ASSERT_TRUE(queue_fills(client)) << "the connection's queue never filled";
+  FullQueue full;
+  ASSERT_NO_FATAL_FAILURE(full.fill());
+  full.peer.close();
+  full.context.reset();
+  full.expect_every_call_ends(Code::unavailable, "calls still wait for room on a lost connection");
+}
 
-  peer.close();
-  context.reset();
-  const auto give_up = std::chrono::steady_clock::now() + seconds(20);
-  for (auto& call : calls) {
-    ASSERT_EQ(call.wait_until(give_up), std::future_status::ready)
-        << "calls still wait for room on a lost connection";
-    const junction::Result result = call.get();
-    EXPECT_EQ(result.code, Code::unavailable) << result.message;
-  }
+// Freeing the host ends its workers' waits for room (CANCELLED, as every
+// call of a host freed), not at the route's connect timeout (60 s here):
+// jn_host_free joins those workers.
+TEST(RouteQueueTest, FreeingTheHostEndsTheCallsWaitingForRoom) {
+  FullQueue full;
+  ASSERT_NO_FATAL_FAILURE(full.fill());
+  std::future<void> freed = std::async(std::launch::async, [&] { full.client.reset(); });
+  ASSERT_EQ(freed.wait_for(seconds(20)), std::future_status::ready)
+      << "the host's free waits for calls waiting for room";
+  full.expect_every_call_ends(Code::cancelled, "calls still wait after their host was freed");
 }
 
 }  // namespace
