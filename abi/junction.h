@@ -661,9 +661,10 @@ JN_API int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
  * that handler until the deadline. */
 JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns);
 
-/* Stops serving and frees the listener. Calls that arrive while it waits
- * for those in flight, and one taken as it stops, are answered
- * JN_UNAVAILABLE; later ones find the connection closed. Calls in flight
+/* Stops serving and frees the listener. Calls it reads while it waits for
+ * those in flight, and one taken as it stops, are answered JN_UNAVAILABLE;
+ * later ones, and those a listener at max_in_flight with its queue full
+ * does not read, find the connection closed. Calls in flight
  * run to their end and are answered, until drain_deadline_ns (absolute,
  * jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  * JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
@@ -777,8 +778,9 @@ typedef int32_t (*jn_module_init_fn)(jn_host* host, jn_status* status);
  * JN_FAILED_PRECONDITION if it is not a junction module or was built against
  * another ABI major (or a newer minor), or host is being freed (checked
  * before the library is opened), otherwise jn_module_init's code. An init
- * that fails leaves nothing registered: the services it registered on host
- * from its own thread are unregistered again. status: out, may be NULL;
+ * that fails leaves none of its services: those it registered on host
+ * from its own thread are unregistered again (not what it did otherwise:
+ * routes, listeners, modules it loaded). status: out, may be NULL;
  * names the module and the reason on failure. */
 JN_API int32_t jn_host_load_module(jn_host* host, const char* path, jn_status* status);
 

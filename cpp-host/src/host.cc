@@ -178,8 +178,12 @@ void Host::retire(Registry::iterator entry) {
   {
     std::lock_guard lock(retire_mutex);
     // Room first, under the lock the reclaimer takes the list with: without
-    // it the service stays registered.
-    retired.reserve(retired.size() + 1);
+    // it the service stays registered. Grown by half again at least, as
+    // push_back would, so that unregistering many while the reclaimer
+    // waits does not copy the list each time.
+    if (retired.size() == retired.capacity()) {
+      retired.reserve(std::max<std::size_t>(8, retired.size() + retired.size() / 2 + 1));
+    }
     ServiceEntry* service = entry->second;
     services.erase(entry);
     service->open.store(false, std::memory_order_seq_cst);

@@ -463,6 +463,15 @@ void Client::judge_silent() {
 }
 
 void Client::reconnect_to_listener() {
+  {
+    // Before the new connection is made, so that its handshake, which may
+    // be reported before this thread takes the lock again, is what puts
+    // the link up (libzmq may have made the dropped one again).
+    std::lock_guard lock(mutex_);
+    if (link_ == Link::up) {
+      link_ = Link::connecting;
+    }
+  }
   const SocketWanted wanted(*this);
   std::string id = socket_->locked([this](zmq::socket_t& socket) {
     // Failing only when no longer connected: connecting is what matters.
@@ -471,9 +480,6 @@ void Client::reconnect_to_listener() {
   });
   std::lock_guard lock(mutex_);
   const std::string dropped = std::exchange(listener_id_, std::move(id));
-  if (link_ == Link::up) {
-    link_ = Link::connecting;  // libzmq had made the dropped one again
-  }
   for (auto& [call_id, waiter] : waiters_) {
     if (!waiter->done && waiter->listener_id == dropped) {
       fail_lost(*waiter);
@@ -851,7 +857,9 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
         status_assign(&result->status, waiter.code, waiter.message);
         return false;
       }
-      lost = link_ != Link::up;
+      // inproc reports no connection events: its link is never up, and a
+      // listener gone fails the calls (waiter.done, above).
+      lost = !inproc_ && link_ != Link::up;
     }
     if (lost) {
       status_assign(&result->status, JN_UNAVAILABLE,

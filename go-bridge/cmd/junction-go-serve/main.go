@@ -7,7 +7,7 @@
 // junction-host daemon, so that the same tests drive both:
 //
 //	junction-go-serve --listen URL... [--module PATH]... [--serve SERVICE]...
-//	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout DURATION]
+//	                  [--threads N] [--thread-slice MILLISECONDS|inherit] [--drain-timeout SECONDS]
 //	                  [--max-in-flight N] [--max-payload BYTES]
 //	                  [--max-unread-answers N] [--max-unread-bytes BYTES]
 //	                  [--curve-secret-key-file FILE] [--curve-client-keys-file FILE]
@@ -45,7 +45,8 @@
 // (with CURVE, ending "; CURVE client keys refused N handshakes and N
 // calls").
 //
-// --drain-timeout is a duration from 0s to 24h (default 30s). A SIGTERM or
+// --drain-timeout is seconds from 0 to 86400, as junction-host takes them,
+// or a Go duration up to 24h (default 30). A SIGTERM or
 // SIGINT that comes while the modules load ends the daemon before it binds
 // or says "ready". When the drain timeout cuts calls short, the daemon exits
 // without waiting for their handlers.
@@ -105,7 +106,9 @@ func (c *countFlag) Set(v string) error {
 	return nil
 }
 
-// drainFlag is --drain-timeout: a duration from 0 to maxDrainTimeout.
+// drainFlag is --drain-timeout: seconds, as junction-host takes them
+// (fractions allowed), or a Go duration ("1m30s"), from 0 to
+// maxDrainTimeout.
 type drainFlag struct {
 	value time.Duration
 }
@@ -113,8 +116,15 @@ type drainFlag struct {
 func (d *drainFlag) String() string { return d.value.String() }
 func (d *drainFlag) Set(v string) error {
 	timeout, err := time.ParseDuration(v)
+	if seconds, notSeconds := strconv.ParseFloat(v, 64); notSeconds == nil {
+		timeout, err = time.Duration(math.Round(seconds*float64(time.Second))), nil
+		if !(seconds >= 0 && seconds <= maxDrainTimeout.Seconds()) { // the negation refuses NaN
+			err = errors.New("out of bounds")
+		}
+	}
 	if err != nil || timeout < 0 || timeout > maxDrainTimeout {
-		return fmt.Errorf("want a duration from 0s to %v", maxDrainTimeout)
+		return fmt.Errorf("want seconds from 0 to %g, or a duration from 0s to %v",
+			maxDrainTimeout.Seconds(), maxDrainTimeout)
 	}
 	d.value = timeout
 	return nil
@@ -294,7 +304,7 @@ func run(args []string, stdout, stderr io.Writer, stop, requests <-chan os.Signa
 	flags.Var(&slice, "thread-slice",
 		"the scheduler slice the threads running calls ask the kernel for, in `MILLISECONDS` (0.1 to 100; default 0.5), or 'inherit' to ask for none")
 	drain := drainFlag{value: 30 * time.Second}
-	flags.Var(&drain, "drain-timeout", "how long calls in flight may run on after the signal, a `DURATION` from 0s to 24h (default 30s)")
+	flags.Var(&drain, "drain-timeout", "how long calls in flight may run on after the signal: `SECONDS` from 0 to 86400, or a Go duration (default 30)")
 	flags.Var(&inFlight, "max-in-flight", "`N` calls each listener serves at once (1 to 65536; default 1024)")
 	flags.Var(&payload, "max-payload", "the largest request payload accepted, in `BYTES` (default 64 MiB)")
 	flags.Var(&unreadAnswers, "max-unread-answers",
@@ -423,21 +433,20 @@ func run(args []string, stdout, stderr io.Writer, stop, requests <-chan os.Signa
 			reportMethods(stderr, host)
 		}
 	}
-	fmt.Fprintf(stderr, "junction-go-serve: %s received; draining calls in flight (at most %v)\n",
-		signalName(received), drain.value)
+	fmt.Fprintf(stderr, "junction-go-serve: %s received; draining calls in flight (at most %g s)\n",
+		signalName(received), drain.value.Seconds())
 	ctx, cancel := context.WithTimeout(context.Background(), drain.value)
 	defer cancel()
 	// All at once, so that none keeps taking calls while another drains.
-	status := 0
-	cutShort := false
+	// A drain the deadline ended is told; the close after it says whether
+	// calls were cut short (they may have ended since), as junction-host's.
 	for _, err := range atOnce(listeners, func(l *junction.Listener) error { return l.Drain(ctx) }) {
 		if err != nil {
 			fmt.Fprintf(stderr, "junction-go-serve: %v\n", err)
-			if errors.Is(err, junction.ErrDeadlineExceeded) {
-				status, cutShort = 1, true
-			}
 		}
 	}
+	status := 0
+	cutShort := false
 	for _, listener := range listeners {
 		reportListener(stderr, listener, curve)
 	}

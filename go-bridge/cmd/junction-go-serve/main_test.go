@@ -199,7 +199,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--max-unread-bytes", "-1"}, "from 1 to 18446744073709551615"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "-5s"}, "from 0s to 24h0m0s"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "25h"}, "from 0s to 24h0m0s"},
-		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "30"}, "from 0s to 24h0m0s"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "86401"}, "seconds from 0 to 86400"},
+		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "NaN"}, "seconds from 0 to 86400"},
 		{[]string{"--listen", "zmq+tcp://127.0.0.1:0", "--serve", "go.ech"},
 			"--serve go.ech: no service of that name here (there are: go.echo)"},
 	} {
@@ -580,7 +581,7 @@ func TestThreadsAndSliceReachTheListener(t *testing.T) {
 // once the handlers still running return: closing the host would wait for
 // them.
 func TestADrainCutShortEndsWithoutWaitingForItsHandlers(t *testing.T) {
-	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "100ms")
+	s, _ := serve(t, "--listen", "zmq+tcp://127.0.0.1:0", "--drain-timeout", "0.1") // seconds, as junction-host's
 	url := s.readyURL(t)
 	sleep := routedMethod(t, url, "sleep")
 	go func() {

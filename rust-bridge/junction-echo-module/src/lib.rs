@@ -142,7 +142,8 @@ fn sleep_async(call: Completion) {
         return;
     };
     // A thread per call, so never one sleeping past the call's deadline
-    // (remote callers could otherwise pile up threads for any delay).
+    // (remote callers with deadlines could otherwise pile up threads for
+    // any delay); a call without one sleeps the delay it asks for.
     let delay = Duration::from_millis(u64::from_le_bytes(millis));
     match call.deadline().remaining() {
         Some(Duration::ZERO) => {

@@ -1139,9 +1139,10 @@ unsafe extern "C" {
     pub fn jn_listener_drain(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;
 }
 unsafe extern "C" {
-    /** Stops serving and frees the listener. Calls that arrive while it waits
- for those in flight, and one taken as it stops, are answered
- JN_UNAVAILABLE; later ones find the connection closed. Calls in flight
+    /** Stops serving and frees the listener. Calls it reads while it waits for
+ those in flight, and one taken as it stops, are answered JN_UNAVAILABLE;
+ later ones, and those a listener at max_in_flight with its queue full
+ does not read, find the connection closed. Calls in flight
  run to their end and are answered, until drain_deadline_ns (absolute,
  jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
@@ -1325,8 +1326,9 @@ unsafe extern "C" {
  JN_FAILED_PRECONDITION if it is not a junction module or was built against
  another ABI major (or a newer minor), or host is being freed (checked
  before the library is opened), otherwise jn_module_init's code. An init
- that fails leaves nothing registered: the services it registered on host
- from its own thread are unregistered again. status: out, may be NULL;
+ that fails leaves none of its services: those it registered on host
+ from its own thread are unregistered again (not what it did otherwise:
+ routes, listeners, modules it loaded). status: out, may be NULL;
  names the module and the reason on failure.*/
     pub fn jn_host_load_module(
         host: *mut jn_host,

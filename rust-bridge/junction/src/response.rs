@@ -26,9 +26,9 @@ use crate::{sys, Buffer, Code, Status};
 /// be a buffer the host can trust, so only the implementations here exist
 /// (a type of your own becomes a response through `Into<Buffer>`). Writing
 /// the result is the crate's alone: the method doing it lives in the private
-/// supertrait and takes a token only this crate can make, so code outside
-/// cannot call it, even through an `IntoResponse` bound, and hand the host a
-/// result whose buffer it would release twice.
+/// supertrait, is `unsafe`, and takes a token only this crate makes, so
+/// safe code outside cannot call it, even through an `IntoResponse` bound,
+/// and hand the host a result whose buffer it would release twice.
 pub trait IntoResponse: sealed::Sealed {}
 
 impl<T: sealed::Sealed> IntoResponse for T {}

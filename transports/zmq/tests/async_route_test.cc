@@ -584,5 +584,49 @@ TEST(RouteQueueTest, FreeingTheHostEndsTheCallsWaitingForRoom) {
   full.expect_every_call_ends(Code::cancelled, "calls still wait after their host was freed");
 }
 
+// An inproc route, which reports no connection events, waits for room in
+// a full queue as any route does: its calls are not taken for lost. The
+// listener serves one call at a time behind a closed gate, so its queue,
+// then the connection's, fills.
+TEST(RouteQueueTest, AnInprocRouteWaitsForRoomInAFullQueue) {
+  Gate gate;
+  junction::Host server;
+  server.register_service(gate.service());
+  junction::ListenOptions listen_options;
+  listen_options.max_in_flight = 1;
+  listen_options.max_unread_answers = 8192;  // every answer may wait, once the gate opens
+  junction::Listener listener = server.listen("zmq+inproc://full-queue-waits", listen_options);
+  const OpenOnExit open_on_exit{gate.open};
+  junction::Host client;
+  junction::RouteOptions options;
+  options.connect_timeout = seconds(30);
+  client.route("gate", std::string(listener.url()), options);
+  const junction::Method wait = client.resolve("gate", "wait");
+  std::vector<std::future<junction::Result>> calls;
+  calls.reserve(4000);
+  for (int i = 0; i < 4000; ++i) {
+    calls.push_back(call_async(wait, "", junction::deadline_after(seconds(30))));
+  }
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
+  std::this_thread::sleep_for(seconds(1));  // time for a wrong answer to come
+  int ended = 0;
+  for (auto& call : calls) {
+    if (call.wait_for(seconds(0)) == std::future_status::ready) {
+      ++ended;
+      const junction::Result result = call.get();
+      ADD_FAILURE() << "a call ended while its queue was full: " << result.message;
+    }
+  }
+  EXPECT_EQ(ended, 0);
+  gate.open = true;
+  const auto give_up = std::chrono::steady_clock::now() + seconds(30);
+  for (auto& call : calls) {
+    if (!call.valid()) continue;
+    ASSERT_EQ(call.wait_until(give_up), std::future_status::ready);
+    const junction::Result result = call.get();
+    EXPECT_EQ(result.code, Code::ok) << result.message;
+  }
+}
+
 }  // namespace
 }  // namespace jnzmq

@@ -1,5 +1,5 @@
-// Only the crate writes a handler's result with a response: code outside it
-// cannot call into_result, neither on a response (its trait cannot be
+// Only the crate writes a handler's result with a response: safe code
+// outside it cannot call into_result, neither on a response (its trait cannot be
 // named) nor through an IntoResponse bound (it takes a token only the crate
 // makes), so it cannot hand jn_respond a result holding a raw buffer, which
 // jn_respond releases: the same buffer in two results was freed twice.

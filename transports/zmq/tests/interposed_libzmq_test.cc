@@ -1,9 +1,13 @@
-// A listener closing as a call arrives: a call its receiver took from
-// libzmq is answered (served, or UNAVAILABLE as the listener closes),
-// never dropped while close reports every call answered. The executable
-// stands in for zmq_msg_recv (ENABLE_EXPORTS), passing every receive on
-// and counting the requests the listener's threads take, which is how a
-// round knows whether its call was taken.
+// Races that need libzmq's timing held: the executable stands in for
+// zmq_msg_recv and zmq_connect (ENABLE_EXPORTS), passing each call on.
+// - A listener closing as a call arrives: a call its receiver took from
+//   libzmq is answered (served, or UNAVAILABLE as the listener closes),
+//   never dropped while close reports every call answered. The requests
+//   the listener's threads take are counted, which is how a round knows
+//   whether its call was taken.
+// - A route remaking a lost connection: a thread held up right after
+//   zmq_connect, while the new connection's handshake completes, leaves
+//   the route up, not connecting for good.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -15,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -23,6 +28,9 @@
 namespace {
 
 std::atomic<std::uint64_t> requests_taken{0};
+// On this thread, each zmq_connect to tcp pauses this many milliseconds
+// after it returns.
+constinit thread_local int pause_after_connect_ms = 0;
 
 bool on_a_listener_thread() {
   char name[16] = {};
@@ -45,6 +53,16 @@ extern "C" int zmq_msg_recv(zmq_msg_t* message, void* socket, int flags) {
     }
   }
   return received;
+}
+
+extern "C" int zmq_connect(void* socket, const char* address) {
+  using Connect = int (*)(void*, const char*);
+  static const auto real = reinterpret_cast<Connect>(dlsym(RTLD_NEXT, "zmq_connect"));
+  const int connected = real(socket, address);
+  if (pause_after_connect_ms != 0 && std::strncmp(address, "tcp://", 6) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_after_connect_ms));
+  }
+  return connected;
 }
 
 namespace jnzmq {
@@ -112,6 +130,37 @@ TEST(CloseRaceTest, ACallTheListenerTookAsItClosedIsAnswered) {
     EXPECT_TRUE(*code == JN_OK || *code == JN_UNAVAILABLE) << *code;
   }
   EXPECT_GT(taken_rounds, 0) << "no round's call was taken";
+}
+
+// The calling thread, the receiver of its call's connection, remakes that
+// connection once it is lost (the listener closed and opened again at the
+// URL), and is held up for 300 ms after connecting: the new connection's
+// handshake completes meanwhile, and the route is up once it has.
+TEST(ReconnectRaceTest, ARouteRemakingItsConnectionIsUpOnceTheHandshakeIs) {
+  junction::Host server;
+  server.register_service(test_service());
+  auto listener = std::make_optional(server.listen("zmq+tcp://127.0.0.1:0"));
+  const std::string url(listener->url());
+  junction::Host client;
+  client.route("test", url);
+  ASSERT_TRUE(eventually([&] { return client.route_stats("test").state == JN_ROUTE_READY; }));
+  const junction::Method nap = client.resolve("test", "nap");
+  std::thread caller([&] {
+    pause_after_connect_ms = 300;
+    try {
+      static_cast<void>(nap.call("500", junction::deadline_after(std::chrono::seconds(5))));
+    } catch (const junction::Error&) {
+      // UNAVAILABLE: its connection was lost.
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return client.route_stats("test").in_flight == 1; }));
+  listener.reset();  // the call's connection is lost
+  listener.emplace(server.listen(url));
+  caller.join();
+  EXPECT_TRUE(eventually([&] { return client.route_stats("test").state == JN_ROUTE_READY; }))
+      << "the route stays " << client.route_stats("test").state;
+  const junction::Method echo = client.resolve("test", "echo");
+  EXPECT_EQ(echo.call("again", junction::deadline_after(std::chrono::seconds(10))).text(), "again");
 }
 
 }  // namespace
