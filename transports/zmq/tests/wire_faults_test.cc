@@ -110,6 +110,13 @@ class WireFaultsTest : public testing::Test {
     EXPECT_EQ(stats.refused_too_large, too_large);
   }
 
+  // The parked completions go while the listener and host are up, under the
+  // lock the handlers parked them with, so that their writes are seen.
+  void TearDown() override {
+    const std::lock_guard lock(parked_mutex_);
+    parked_.clear();
+  }
+
   // Registers the service "parking": its method "park" keeps each call's
   // Completion in parked_, unanswered.
   void register_parking() {
