@@ -5,6 +5,10 @@
 
 use std::path::Path;
 
+#[path = "../../junction-sys/tests/support/regenerate.rs"]
+mod support;
+use support::regenerate;
+
 const REGENERATE: &str =
     "JUNCTION_REGENERATE=1 cargo test -p junction-echo-module --test header_fresh";
 
@@ -32,17 +36,4 @@ fn header_matches_the_crate() {
          regenerate it with:\n    {REGENERATE}\n--- generated now ---\n{}",
         String::from_utf8_lossy(&fresh)
     );
-}
-
-/// Whether to rewrite the committed header rather than check it: only with
-/// `JUNCTION_REGENERATE=1`, and never under CI, where a stale header fails.
-fn regenerate() -> bool {
-    if std::env::var_os("JUNCTION_REGENERATE").is_none_or(|value| value != "1") {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "JUNCTION_REGENERATE=1 with CI set: CI checks the committed header, it does not rewrite it"
-    );
-    true
 }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use bindgen::callbacks::{IntKind, ItemInfo, ParseCallbacks};
 
+#[path = "support/regenerate.rs"]
+mod support;
+use support::regenerate;
+
 const REGENERATE: &str = "JUNCTION_REGENERATE=1 cargo test -p junction-sys --test bindings_fresh";
 
 /// Types the header's macros and names the anonymous status-code enum.
@@ -101,17 +105,4 @@ fn bindings_match_the_header() {
             line + 1
         );
     }
-}
-
-/// Whether to rewrite the committed file rather than check it: only with
-/// `JUNCTION_REGENERATE=1`, and never under CI, where a stale file fails.
-fn regenerate() -> bool {
-    if std::env::var_os("JUNCTION_REGENERATE").is_none_or(|value| value != "1") {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "JUNCTION_REGENERATE=1 with CI set: CI checks the committed file, it does not rewrite it"
-    );
-    true
 }
