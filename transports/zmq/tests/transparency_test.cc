@@ -61,6 +61,16 @@ class TransparencyTest : public testing::TestWithParam<Where> {
   // routing "test" to it.
   junction::Host& caller() { return client_ ? *client_ : server_; }
 
+  // Serves gate's service "gate" too, routed as "test" is; a call on it
+  // waits until the test opens the gate (or 20 s).
+  junction::Method gate_wait(Gate& gate) {
+    server_.register_service(gate.service());
+    if (client_) {
+      client_->route("gate", std::string(listener_.url()));
+    }
+    return caller().resolve("gate", "wait");
+  }
+
   junction::Host server_;
   TempDir dir_;
   junction::Listener listener_;
@@ -209,23 +219,32 @@ TEST_P(TransparencyTest, CallsSurviveSignalsOnEveryThread) {
   sigaction(SIGUSR1, &previous, nullptr);
 }
 
+// Slow calls (held at a gate, more than the listener's 4 threads) do not
+// hold up fast ones: these are all answered while every slow one is still
+// held, which a fast call waiting for a slow one could not be (the gate
+// opens only after them, or gives up at 20 s).
 TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
-  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  Gate gate{/*heeds_deadline=*/false};
+  const junction::Method wait = gate_wait(gate);
+  const OpenOnExit open_on_exit{gate.open};
   const junction::Method echo = caller().resolve("test", "echo");
   std::vector<std::future<std::string>> slow;
   slow.reserve(6);
-  for (int i = 0; i < 6; ++i) {  // more than the listener's 4 threads
+  for (int i = 0; i < 6; ++i) {
     slow.push_back(
-        std::async(std::launch::async, [&nap] { return std::string(nap.call("1500").text()); }));
+        std::async(std::launch::async, [&wait] { return std::string(wait.call("").text()); }));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const std::int64_t start = jn_now_ns();
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 6; }));
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(echo.call("fast").text(), "fast");
   }
-  EXPECT_LT(jn_now_ns() - start, millis(1000));
   for (auto& call : slow) {
-    EXPECT_EQ(call.get(), "rested");
+    EXPECT_NE(call.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+        << "a slow call ended before the fast ones were answered";
+  }
+  gate.open = true;
+  for (auto& call : slow) {
+    EXPECT_EQ(call.get(), "opened");
   }
 }
 
@@ -233,33 +252,39 @@ TEST_P(TransparencyTest, SlowCallDoesNotHoldUpFastOnes) {
 // route's socket: each call made meanwhile wakes it to be sent, and is
 // answered without waiting for the slow one.
 TEST_P(TransparencyTest, CallsMadeWhileAnotherWaitsAloneAreAnsweredAtOnce) {
-  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  Gate gate{/*heeds_deadline=*/false};
+  const junction::Method wait = gate_wait(gate);
+  const OpenOnExit open_on_exit{gate.open};
   const junction::Method echo = caller().resolve("test", "echo");
-  auto slow =
-      std::async(std::launch::async, [&nap] { return std::string(nap.call("1500").text()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const std::int64_t start = jn_now_ns();
+  auto slow = std::async(std::launch::async, [&wait] { return std::string(wait.call("").text()); });
+  ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; }));
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(echo.call("fast").text(), "fast");
   }
-  EXPECT_LT(jn_now_ns() - start, millis(1000));
-  EXPECT_EQ(slow.get(), "rested");
+  EXPECT_NE(slow.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "the slow call ended before the fast ones were answered";
+  gate.open = true;
+  EXPECT_EQ(slow.get(), "opened");
 }
 
 // One slow call in the listener's receiving thread, and nothing else in
 // flight: the standby takes over receiving a takeover tick into the slow
 // handler, so the fast call arriving meanwhile does not wait for it.
 TEST_P(ListenerTest, CallArrivingDuringTheOnlySlowCallIsServedAtOnce) {
-  const junction::Method nap = caller().resolve("test", "stubborn_nap");
+  Gate gate{/*heeds_deadline=*/false};
+  const junction::Method wait = gate_wait(gate);
+  const OpenOnExit open_on_exit{gate.open};
   const junction::Method echo = caller().resolve("test", "echo");
   for (int round = 0; round < 3; ++round) {
+    gate.open = false;
     auto slow =
-        std::async(std::launch::async, [&nap] { return std::string(nap.call("800").text()); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::int64_t start = jn_now_ns();
+        std::async(std::launch::async, [&wait] { return std::string(wait.call("").text()); });
+    ASSERT_TRUE(eventually([&] { return gate.entered.load() == round + 1; })) << "round " << round;
     EXPECT_EQ(echo.call("fast").text(), "fast");
-    EXPECT_LT(jn_now_ns() - start, millis(400)) << "round " << round;
-    EXPECT_EQ(slow.get(), "rested");
+    EXPECT_NE(slow.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+        << "round " << round << ": the fast call waited for the slow one";
+    gate.open = true;
+    EXPECT_EQ(slow.get(), "opened");
   }
 }
 
