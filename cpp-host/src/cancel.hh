@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "thread_local_scope.hh"
+
 namespace junction::detail {
 class CancelWait;
 }  // namespace junction::detail
@@ -73,17 +75,10 @@ inline jn_cancel* cancel_hold(jn_cancel* cancel) noexcept {
 // this thread: its handler's jn_call_cancel, and the one its own calls wait
 // with. An asynchronous call given none has none, not the thread's: it may
 // outlive the call it was started in, whose cancel it does not hold.
-class CallCancelScope {
+class CallCancelScope : ThreadLocalScope<jn_cancel*> {
  public:
-  explicit CallCancelScope(jn_cancel* cancel) noexcept : outer_(tls_call_cancel) {
-    tls_call_cancel = cancel;
-  }
-  ~CallCancelScope() { tls_call_cancel = outer_; }
-  CallCancelScope(const CallCancelScope&) = delete;
-  CallCancelScope& operator=(const CallCancelScope&) = delete;
-
- private:
-  jn_cancel* const outer_;
+  explicit CallCancelScope(jn_cancel* cancel) noexcept
+      : ThreadLocalScope(tls_call_cancel, cancel) {}
 };
 
 inline bool cancel_signalled(const jn_cancel* cancel) noexcept {

@@ -11,6 +11,7 @@
 
 #include "internal.hh"
 #include "reader_domain.hh"
+#include "thread_local_scope.hh"
 #include "thread_slice.hh"
 
 namespace junction::detail {
@@ -308,11 +309,7 @@ JN_API std::int32_t jn_host_free(jn_host* handle) {
   // The callbacks run from here (done, for the calls answered CANCELLED;
   // destroy) are on this host's thread: jn_host_free_check refuses them,
   // and so does a free from one of them.
-  struct OwnedForTheFree {
-    const Host* const outer;
-    explicit OwnedForTheFree(const Host* host) : outer(std::exchange(tls_owning_host, host)) {}
-    ~OwnedForTheFree() { tls_owning_host = outer; }
-  } const owned_for_the_free(host);
+  const ThreadLocalScope<const Host*> owned_for_the_free(tls_owning_host, host);
   // Answer every pending call first: synchronous callers waiting on an
   // asynchronous handler are inside a ReadSection until answered.
   std::unordered_set<std::shared_ptr<PendingCall>> pending;

@@ -4,10 +4,10 @@
 
 #include <mutex>
 #include <string>
-#include <utility>
 
 #include "host.hh"
 #include "internal.hh"
+#include "thread_local_scope.hh"
 
 namespace junction::detail {
 namespace {
@@ -16,15 +16,10 @@ namespace {
 // thread; when the init fails, unregisters that again.
 std::int32_t init_module(jn_module_init_fn init, jn_host* host, jn_status* init_status) {
   ModuleRegistrations registrations{reinterpret_cast<const Host*>(host), {}};
-  struct Recording {
-    ModuleRegistrations* const outer;
-    explicit Recording(ModuleRegistrations* own)
-        : outer(std::exchange(tls_module_registrations, own)) {}
-    ~Recording() { tls_module_registrations = outer; }
-  };
   std::int32_t code = JN_OK;
   {
-    const Recording recording(&registrations);
+    const ThreadLocalScope<ModuleRegistrations*> recording(tls_module_registrations,
+                                                           &registrations);
     code = init(host, init_status);
   }
   if (code != JN_OK) {

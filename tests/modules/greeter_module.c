@@ -30,13 +30,8 @@ uint32_t jn_module_abi_version(void) { return GREETER_ABI_VERSION; }
 
 int32_t jn_module_init(jn_host* host, jn_status* status) {
   static const jn_method_desc methods[] = {{"hello", greeter_hello, NULL, NULL}};
-  jn_service_desc service;
-  service.abi_version = GREETER_ABI_VERSION;
-  service.method_count = 1;
-  service.name = "greeter";
-  service.methods = methods;
-  service.ctx = NULL;
-  service.destroy = NULL;
+  const jn_service_desc service = {
+      .abi_version = GREETER_ABI_VERSION, .method_count = 1, .name = "greeter", .methods = methods};
 #if defined(GREETER_INIT_FAILS_SILENTLY)
   (void)host;
   (void)status;
