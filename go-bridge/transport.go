@@ -345,11 +345,12 @@ func (l *Listener) SetCurveClientKeys(publicKeys ...string) error {
 // at all. Cancelling ctx while Close waits has no effect: only its deadline
 // counts.
 //
-// Closing a closed listener is a no-op returning nil. Close must not be
-// called from a handler that the listener is running (it would wait for
-// itself). While it waits, the listener's Stats, Drain and
-// SetCurveClientKeys answer FAILED_PRECONDITION at once: a handler
-// calling them ends, and with it the wait.
+// Closing a closed listener is a no-op returning nil. Called from a
+// handler the listener is running, Close waits for the other calls in
+// flight, and that handler's caller sees the connection close. While it
+// waits, the listener's Stats, Drain and SetCurveClientKeys answer
+// FAILED_PRECONDITION at once: a handler calling them ends, and with it
+// the wait.
 func (l *Listener) Close(ctx context.Context) error {
 	return l.close(drainTimeout(ctx))
 }
@@ -363,8 +364,8 @@ func (l *Listener) Close(ctx context.Context) error {
 // stopping drains its listeners, reads their stats, then closes them.
 // Drains may run side by side, and beside Stats; a Close waits for them.
 // A listener closed or being closed cannot be drained: FAILED_PRECONDITION.
-// Called from a handler the listener is running, Drain waits for that
-// handler until the deadline.
+// Called from a handler the listener is running, Drain waits for the
+// other calls in flight; that handler's call is answered when it returns.
 func (l *Listener) Drain(ctx context.Context) error {
 	timeout := drainTimeout(ctx)
 	return l.useOpen(func(open *C.jn_listener) error {

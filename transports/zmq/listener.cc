@@ -26,6 +26,7 @@
 #include "endpoint.hh"
 #include "inproc.hh"
 #include "internal.hh"
+#include "thread_local_scope.hh"
 #include "thread_slice.hh"
 
 namespace junction::zmq_transport {
@@ -275,9 +276,10 @@ bool Listener::may_hand_over() const noexcept {
 
 bool Listener::wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns) {
   draining_.store(true);
+  const std::uint32_t own = running_own_handler() ? 1 : 0;
   return changed_.wait_until(
       lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
-      [this] { return in_flight_ == 0; });
+      [this, own] { return in_flight_ == own; });
 }
 
 bool Listener::drain(std::int64_t drain_deadline_ns) {
@@ -336,8 +338,10 @@ bool Listener::close(std::int64_t drain_deadline_ns) {
   // Threads still running a handler after a cut-short drain finish on their
   // own (answers to the closed socket are dropped), each holding the
   // listener alive; the others end now.
+  // A close from one of the listener's handlers leaves its own thread
+  // running, like those of a cut-short drain.
   lock.lock();
-  if (drained) {
+  if (drained && !running_own_handler()) {
     changed_.wait(lock, [this] { return threads_ == 0 && !queue_reader_running_; });
   }
   return drained;
@@ -551,8 +555,8 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     lock.lock();
     call_ns_average_ += (call_ns - call_ns_average_) / 8;
     run_queued(lock);
-    if (--in_flight_ == 0) {
-      changed_.notify_all();
+    if (--in_flight_ <= 1) {
+      changed_.notify_all();  // at 1, for a drain from the last call's handler
     }
     if (hand_over || receiver_epoch_ != epoch) {
       return;  // no longer the receiver
@@ -737,8 +741,16 @@ void Listener::ReadyCall::let_go() noexcept {
   jn_cancel_free(std::exchange(cancel_, nullptr));
 }
 
+namespace {
+// The listener whose handler this thread is running, if any.
+constinit thread_local const Listener* tls_running_listener = nullptr;
+}  // namespace
+
+bool Listener::running_own_handler() const noexcept { return tls_running_listener == this; }
+
 void Listener::run(ReadyCall& call) {
   jn_result result{};
+  const detail::ThreadLocalScope<const Listener*> running(tls_running_listener, this);
   jn_call_cancellable(
       call.method_,
       jn_bytes{static_cast<const std::uint8_t*>(call.payload_.data()), call.payload_.size()},

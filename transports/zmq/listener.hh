@@ -150,19 +150,26 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Answers new calls UNAVAILABLE from now on and waits for the calls in
   // flight until drain_deadline_ns; the listener keeps its socket and
   // threads (for those answers) until close. Returns whether no call is in
-  // flight. Not concurrently with close.
+  // flight. Not concurrently with close. From one of the listener's
+  // handlers, it waits for the other calls: that handler's call is left
+  // running, to be answered when it returns.
   bool drain(std::int64_t drain_deadline_ns);
 
   // Drains (as drain), then stops the threads and closes the socket.
-  // Returns whether every call in flight was answered.
+  // Returns whether every call in flight was answered. From one of the
+  // listener's handlers, whether every other call was: that handler's
+  // answer finds the socket closed, and its thread ends on its own.
   bool close(std::int64_t drain_deadline_ns);
 
  private:
   Listener(jn_host* host, const ListenOptions& options);
 
-  // Sets draining_ and waits, under lock, until no call is in flight or
-  // drain_deadline_ns passes; whether none is.
+  // Sets draining_ and waits, under lock, until no call is in flight (but
+  // the one of this thread's handler) or drain_deadline_ns passes; whether
+  // none is.
   bool wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns);
+  // Whether this thread is running one of this listener's handlers.
+  [[nodiscard]] bool running_own_handler() const noexcept;
 
   // A request read and resolved, ready to run: its connection's routing
   // id, its payload, its method (held), its deadline, and the cancel its

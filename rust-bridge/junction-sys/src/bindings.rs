@@ -1134,8 +1134,9 @@ unsafe extern "C" {
  JN_OK when no call is in flight, JN_DEADLINE_EXCEEDED when the deadline
  passed first (those calls run on; a later drain or close waits again),
  JN_INVALID_ARGUMENT for a NULL listener. Not concurrently with
- jn_listener_close; from a handler the listener is running, it waits for
- that handler until the deadline.*/
+ jn_listener_close. From a handler the listener is running, it waits for
+ the other calls in flight: that handler's call is answered when it
+ returns.*/
     pub fn jn_listener_drain(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;
 }
 unsafe extern "C" {
@@ -1146,7 +1147,9 @@ unsafe extern "C" {
  run to their end and are answered, until drain_deadline_ns (absolute,
  jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
- callers see the connection close). NULL is a no-op returning JN_OK.*/
+ callers see the connection close). From a handler the listener is
+ running, it waits for the other calls in flight; that handler's caller
+ sees the connection close. NULL is a no-op returning JN_OK.*/
     pub fn jn_listener_close(listener: *mut jn_listener, drain_deadline_ns: i64) -> i32;
 }
 /** Options for jn_host_route. struct_size = sizeof(jn_route_options).

@@ -534,7 +534,8 @@ impl Listener<'_> {
     /// waited for) until [`close`](Self::close), which may be given the same
     /// deadline. Fails with [`Code::DeadlineExceeded`] when the deadline
     /// passed first; those calls run on. Called from a handler this listener
-    /// is running, it waits for that handler until the deadline.
+    /// is running, it waits for the other calls in flight: that handler's
+    /// call is answered when it returns.
     ///
     /// ```
     /// use std::time::Duration;
@@ -574,6 +575,9 @@ impl Listener<'_> {
     /// a deadline that has passed does not wait). Fails with
     /// [`Code::DeadlineExceeded`] when the deadline cut the drain short:
     /// the callers of the calls still in flight see their connection close.
+    /// Called from a handler this listener is running, it waits for the
+    /// other calls in flight, and that handler's caller sees its connection
+    /// close.
     ///
     /// ```
     /// use std::time::Duration;

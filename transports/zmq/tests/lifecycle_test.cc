@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -514,6 +515,62 @@ TEST(DrainTest, DrainKeepsTheListenerReadableUntilClose) {
 
   EXPECT_EQ(jn_listener_drain(nullptr, 0), JN_INVALID_ARGUMENT);
   EXPECT_FALSE(junction::Listener().drain(0));
+}
+
+// A handler may drain or close the listener running it: the drain or close
+// waits for the other calls in flight (here one held at a gate, opened once
+// the handler is about to wait), not for the handler itself, which it used
+// to wait for until the deadline, for good without one. A drained handler's
+// call is answered; a closing one's caller sees the connection close.
+TEST(DrainTest, AHandlerMayDrainOrCloseItsOwnListener) {
+  for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), inproc_url()}) {
+    for (const bool closes : {false, true}) {
+      Gate gate;
+      junction::Listener* own = nullptr;  // set before any call
+      std::promise<void> about_to_wait;
+      // Whether the drain or close answered every other call, and whether
+      // it returned before its deadline (woken by the held call's end).
+      std::promise<std::pair<bool, bool>> ended;
+      junction::Host server;
+      server.register_service(gate.service());
+      junction::Service admin("admin");
+      admin.method("stop", [&](auto, Deadline) {
+        about_to_wait.set_value();
+        const junction::Deadline bound = junction::deadline_after(seconds(20));
+        const bool answered = closes ? own->close(bound) : own->drain(bound);
+        ended.set_value({answered, jn_now_ns() < bound});
+        return Buffer::copy_of("stopped");
+      });
+      server.register_service(std::move(admin));
+      junction::Listener listener = server.listen(url);
+      own = &listener;
+      OpenOnExit open_on_exit{gate.open};
+      junction::Host client;
+      client.route("gate", listener.url());
+      client.route("admin", listener.url());
+      const junction::Method wait = client.resolve("gate", "wait");
+      const junction::Method stop = client.resolve("admin", "stop");
+      auto held = call_in_background(wait, "", junction::deadline_after(seconds(30)));
+      ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; })) << url;
+      auto stopping = call_in_background(stop, "", junction::deadline_after(seconds(30)));
+      about_to_wait.get_future().wait();
+      gate.open = true;
+      const CallOutcome held_outcome = held.get();
+      EXPECT_EQ(held_outcome.code, Code::ok) << url << ": " << held_outcome.message;
+      EXPECT_EQ(held_outcome.text, "opened") << url;
+      const auto [answered, before_deadline] = ended.get_future().get();
+      EXPECT_TRUE(answered) << url;
+      EXPECT_TRUE(before_deadline) << url;
+      const CallOutcome stop_outcome = stopping.get();
+      if (closes) {
+        EXPECT_EQ(stop_outcome.code, Code::unavailable) << url << ": " << stop_outcome.message;
+      } else {
+        EXPECT_EQ(stop_outcome.code, Code::ok) << url << ": " << stop_outcome.message;
+        EXPECT_EQ(stop_outcome.text, "stopped") << url;
+        EXPECT_TRUE(listener.close(junction::deadline_after(seconds(10)))) << url;
+      }
+    }
+  }
 }
 
 // A closing listener closes its connections once its last answers are
