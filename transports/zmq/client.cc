@@ -953,6 +953,9 @@ void Client::call(std::string_view service, std::string_view method, jn_bytes re
       status_assign(&result->status, waiter.code, waiter.message);
       return;
     }
+    if (!waiter.message.empty()) {
+      status_assign(&result->status, JN_OK, waiter.message);  // an OK's message goes on too
+    }
     const std::size_t size = waiter.payload.size();
     if (size <= kRespondCopyMax) {
       if (jn_respond(result, static_cast<const std::uint8_t*>(waiter.payload.data()), size) !=
@@ -1165,8 +1168,13 @@ void Client::finish_async(AsyncCall* call) {
       assign_no_answer_in_time(result.status);
     } else if (owned->code != JN_OK) {
       status_assign(&result.status, owned->code, owned->message);
-    } else if (!owned->payload.empty()) {
-      result.response = frame_response(std::move(owned->payload));
+    } else {
+      if (!owned->message.empty()) {
+        status_assign(&result.status, JN_OK, owned->message);
+      }
+      if (!owned->payload.empty()) {
+        result.response = frame_response(std::move(owned->payload));
+      }
     }
   } catch (...) {
     status_assign(&result.status, JN_RESOURCE_EXHAUSTED, "cannot hold the answer");

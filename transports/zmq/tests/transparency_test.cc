@@ -116,6 +116,44 @@ TEST_P(TransparencyTest, HandlerStatusArrivesWithCodeAndMessage) {
   EXPECT_NE(message.find("not allowed"), std::string::npos) << message;
 }
 
+// A handler may answer OK with a message (jn_status_set): the message
+// reaches the caller with the response, sync and async, as in process.
+TEST_P(TransparencyTest, AnOkAnswerKeepsItsMessage) {
+  const jn_handler_fn noted = [](void*, jn_bytes, std::int64_t, jn_result* result) {
+    static constexpr std::uint8_t kDone[] = {'d', 'o', 'n', 'e'};
+    EXPECT_EQ(jn_respond(result, kDone, sizeof(kDone)), JN_OK);
+    EXPECT_EQ(jn_status_set(&result->status, JN_OK, "noted"), JN_OK);
+  };
+  jn_method_desc method{"answer", noted, nullptr, nullptr};
+  const jn_service_desc service{JN_ABI_VERSION, 1, "noted", &method, nullptr, nullptr};
+  ASSERT_EQ(jn_host_register(server_.raw(), &service, nullptr), JN_OK);
+  if (client_) {
+    client_->route("noted", std::string(listener_.url()));
+  }
+  const junction::Method answer = caller().resolve("noted", "answer");
+  jn_result result{};
+  ASSERT_EQ(jn_call(answer.raw(), jn_bytes{nullptr, 0},
+                    junction::deadline_after(std::chrono::seconds(10)), &result),
+            JN_OK);
+  EXPECT_EQ(result.status.code, JN_OK);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(result.status.message.data),
+                        result.status.message.len),
+            "noted");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(result.response.data), result.response.len),
+            "done");
+  jn_result_release(&result);
+
+  std::promise<junction::Result> done;
+  answer.call_async(Buffer(), junction::deadline_after(std::chrono::seconds(10)),
+                    [&done](junction::Result outcome) { done.set_value(std::move(outcome)); });
+  std::future<junction::Result> outcome = done.get_future();
+  ASSERT_EQ(outcome.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  const junction::Result async_result = outcome.get();
+  EXPECT_EQ(async_result.code, Code::ok);
+  EXPECT_EQ(async_result.message, "noted");
+  EXPECT_EQ(async_result.response.text(), "done");
+}
+
 TEST_P(TransparencyTest, ThrowingHandlerIsInternalAndServingGoesOn) {
   std::string message;
   EXPECT_EQ(
