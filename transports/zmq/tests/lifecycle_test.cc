@@ -20,6 +20,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "raw_peer.hh"
 #include "run_last.hh"
 #include "test_support.hh"
 
@@ -811,63 +812,6 @@ TEST(ReconnectTest, CallsAtOnceOnANewInprocListenerAreAllAnswered) {
         << "the route did not see the listener go";
   }
 }
-
-// A raw ZeroMQ ROUTER standing in for a listener, speaking the wire
-// protocol (docs/wire.md) as the test says.
-class RawPeer {
- public:
-  // configure sets options of its socket before it binds, so that its
-  // connections have them.
-  explicit RawPeer(const std::function<void(zmq::socket_t&)>& configure = {})
-      : socket_(context_, zmq::socket_type::router) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvtimeo, 10'000);
-    if (configure) {
-      configure(socket_);
-    }
-    socket_.bind("tcp://127.0.0.1:*");
-  }
-  [[nodiscard]] std::string endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
-  [[nodiscard]] std::string url() const { return "zmq+" + endpoint(); }
-
-  // The next request's frames (routing id, header, payload); empty if none
-  // came in 10 s.
-  std::vector<zmq::message_t> receive() {
-    std::vector<zmq::message_t> message;
-    do {
-      message.emplace_back();
-      if (!socket_.recv(message.back(), zmq::recv_flags::none)) {
-        return {};
-      }
-    } while (message.back().more());
-    return message;
-  }
-
-  // Answers request OK with text.
-  void answer(std::vector<zmq::message_t>& request, std::string_view text) {
-    const junction::wire::Decoded decoded = junction::wire::decode_header(
-        std::span(request[1].data<std::uint8_t>(), request[1].size()), request[2].size(), {});
-    ASSERT_TRUE(decoded.header.has_value());
-    std::vector<std::uint8_t> header;
-    ASSERT_TRUE(
-        junction::wire::encode_response(decoded.header->call_id, JN_OK, "", text.size(), header));
-    socket_.send(request[0], zmq::send_flags::sndmore);
-    socket_.send(zmq::buffer(header), zmq::send_flags::sndmore);
-    socket_.send(zmq::buffer(text), zmq::send_flags::none);
-  }
-
-  // Closes its connections (after sending what it has, for up to linger_ms)
-  // and its socket, as an exiting process would.
-  void close(int linger_ms) {
-    socket_.set(zmq::sockopt::linger, linger_ms);
-    socket_.close();
-    context_.close();
-  }
-
- private:
-  zmq::context_t context_;
-  zmq::socket_t socket_;
-};
 
 bool route_ready(const junction::Host& client, const std::string& service) {
   return client.route_stats(service).state == JN_ROUTE_READY;
