@@ -734,6 +734,56 @@ func TestListenerCloseDrainsCallsInFlight(t *testing.T) {
 	}
 }
 
+// A handler may close the listener running it: Close waits for the other
+// calls in flight (one held until the handler is about to close), not for
+// the handler itself, which it used to wait for without end; the closing
+// handler's caller sees its connection close.
+func TestAHandlerMayCloseItsListener(t *testing.T) {
+	server := newHost(t)
+	started, release := blocking(t, server)
+	closing := make(chan struct{})
+	closed := make(chan error, 1)
+	var listener *junction.Listener
+	if err := server.Register(junction.NewService("admin").
+		Method("stop", func(context.Context, []byte) ([]byte, error) {
+			close(closing)
+			closed <- listener.Close(context.Background()) // no deadline
+			return []byte("stopped"), nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	listener, err := server.Listen("zmq+tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newHost(t)
+	routeTo(t, client, listener.URL(), "blocking", "admin")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held := inBackground(t, release, func() error {
+		got, err := method(t, client, "blocking", "wait").Call(ctx, nil)
+		if err == nil && string(got) != "released" {
+			err = fmt.Errorf("answered %q", got)
+		}
+		return err
+	})
+	receive(t, started, 10*time.Second, "the held call starting")
+	stop := inBackground(t, release, func() error {
+		_, err := method(t, client, "admin", "stop").Call(ctx, nil)
+		return err
+	})
+	receive(t, closing, 10*time.Second, "the handler closing its listener")
+	release()
+	if err := receive(t, held, 30*time.Second, "the call held while the handler closed"); err != nil {
+		t.Fatalf("the call held while the handler closed: %v", err)
+	}
+	if err := receive(t, closed, 30*time.Second, "Close from the handler"); err != nil {
+		t.Fatalf("Close from the handler: %v", err)
+	}
+	expectCode(t, "the closing handler's call", receive(t, stop, 30*time.Second, "the closing handler's call"),
+		junction.Unavailable)
+}
+
 // A drain deadline cuts Close short; the call it cut off is answered by
 // its own deadline at the latest, never left hanging: UNAVAILABLE when the
 // transport sees the connection close (ipc, tcp), DEADLINE_EXCEEDED at the
