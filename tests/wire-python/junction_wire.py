@@ -971,16 +971,14 @@ class Server:
     ) -> None:
         with self._lock:
             cancelled = self._waiting.pop((id(socket), routing_id, request.call_id), False)
-        if cancelled:
-            message = "cancelled by its caller before it ran"
-            response = Response(request.call_id, Code.CANCELLED, message, b"")
-        else:
-            response = self._call(request, deadline)
+        response = self._call(request, deadline, cancelled)
         with self._lock:
             self._answers.append((socket, routing_id, response))
         self._waker.wake()
 
-    def _call(self, request: Request, deadline: Optional[float]) -> Response:
+    def _call(self, request: Request, deadline: Optional[float], cancelled: bool) -> Response:
+        """The answer to request, in the order of docs/wire.md "What a
+        server answers": names, then its cancel, then its deadline."""
         methods = self._services.get(request.service)
         if methods is None:
             message = f"service '{request.service}' is not registered"
@@ -989,6 +987,9 @@ class Server:
         if handler is None:
             message = f"service '{request.service}' has no method '{request.method}'"
             return Response(request.call_id, Code.NOT_FOUND, message, b"")
+        if cancelled:
+            message = "cancelled by its caller before it ran"
+            return Response(request.call_id, Code.CANCELLED, message, b"")
         if deadline is not None and time.monotonic() >= deadline:
             message = "deadline exceeded before the call"
             return Response(request.call_id, Code.DEADLINE_EXCEEDED, message, b"")
