@@ -39,14 +39,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <string>
 #include <vector>
 
+#include "benchmark_context.h"
 #include "run_checked.h"
-
-#ifndef JN_BENCH_BUILD_TYPE
-#define JN_BENCH_BUILD_TYPE "unknown"
-#endif
 
 namespace {
 
@@ -338,6 +334,7 @@ bool teardown(const jn_live_counts& baseline) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  junction::bench::add_run_context(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
@@ -351,12 +348,6 @@ int main(int argc, char** argv) {
     teardown(baseline);
     return 1;
   }
-
-  const std::uint32_t version = jn_abi_version();
-  benchmark::AddCustomContext("junction_abi_version",
-                              std::to_string(JN_ABI_VERSION_MAJOR_OF(version)) + "." +
-                                  std::to_string(JN_ABI_VERSION_MINOR_OF(version)));
-  benchmark::AddCustomContext("junction_bench_build_type", JN_BENCH_BUILD_TYPE);
 
   const std::size_t failed_runs = junction::bench::run_benchmarks_counting_errors();
   benchmark::Shutdown();

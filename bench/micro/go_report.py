@@ -2,8 +2,12 @@
 """Markdown report of the Go bridge's benchmarks (go-bridge/bench_test.go).
 
 Reads `go test -bench` output (a file, or - for standard input), takes the
-median ns/op of each benchmark over its -count runs, and prints one table
-per comparison, every ratio from the same run:
+median ns/op of each benchmark over all its runs (-count, or several go test
+runs appended to one file), and prints what the input records of the run
+(its "key: value" configuration lines: go test's goos, goarch, pkg and cpu,
+and those scripts/run.sh adds, the commit, CPU model, cores, kernel, Go
+version and command; GOMAXPROCS from the benchmark names' suffix), then one
+table per comparison, every ratio from the same run:
 
 - Go -> Rust: the Rust module's typed export called directly through cgo
   (the floor) against junction's Method.CallAppend, Call and CallBorrowed;
@@ -17,7 +21,9 @@ per comparison, every ratio from the same run:
 
     go_report.py go-bench.txt go-bench.md
 
-The table is printed and, if OUTPUT is given, written there too. Standard
+The table is printed and, if OUTPUT is given, written there too. A run of
+fewer than CONCLUSIVE_RUNS runs per benchmark, or of runs shorter than
+CONCLUSIVE_SECONDS, is said to give indicative figures only. Standard
 library only.
 """
 
@@ -26,17 +32,61 @@ import re
 import statistics
 import sys
 
-LINE = re.compile(r"^(?P<name>Benchmark\S+?)(?:-\d+)?\s+\d+\s+(?P<ns>[\d.]+) ns/op")
+LINE = re.compile(r"^(?P<name>Benchmark\S+?)(?:-(?P<procs>\d+))?\s+(?P<iterations>\d+)\s+"
+                  r"(?P<ns>[\d.]+) ns/op")
+# Go's benchmark format: a key starts lower case and holds no space or
+# upper case letter.
+CONFIG = re.compile(r"^(?P<key>[a-z][^\sA-Z:]*): (?P<value>.*)$")
 SIZES = ["0B", "64B", "64KiB", "1MiB"]
+# The shortest run whose figures the report calls more than indicative (the
+# README's "Measured" settings): quick runs of one build move the ratios.
+CONCLUSIVE_RUNS = 5
+CONCLUSIVE_SECONDS = 1.0
 
 
-def read_medians(lines):
-    runs = {}
+def read_run(lines):
+    """Returns (median ns/op by benchmark, the configuration's values by key
+    in order of appearance, GOMAXPROCS values, runs per benchmark, the median
+    length of a run in seconds)."""
+    runs, config, procs, seconds = {}, {}, set(), []
     for line in lines:
-        match = LINE.match(line.strip())
+        line = line.strip()
+        match = LINE.match(line)
         if match:
             runs.setdefault(match["name"], []).append(float(match["ns"]))
-    return {name: statistics.median(values) for name, values in runs.items()}
+            procs.add(int(match["procs"] or 1))  # Go omits the suffix at 1
+            seconds.append(int(match["iterations"]) * float(match["ns"]) * 1e-9)
+        elif match := CONFIG.match(line):
+            values = config.setdefault(match["key"], [])
+            if match["value"] not in values:
+                values.append(match["value"])
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    counts = min((len(values) for values in runs.values()), default=0)
+    return medians, config, procs, counts, statistics.median(seconds) if seconds else 0.0
+
+
+def header(config, procs, counts, seconds):
+    """What the run records of itself, and a short run's caveat."""
+    def known(key):
+        return " / ".join(config.get(key, ["not recorded"]))
+
+    out = ["## Go bridge benchmarks (go test -bench)", ""]
+    if counts < CONCLUSIVE_RUNS or seconds < CONCLUSIVE_SECONDS:
+        out += [f"**Figures indicative only: a short run.** Each benchmark ran {counts} "
+                f"time{'s' if counts != 1 else ''}, for about {seconds:.3g} s each (the median "
+                f"of iterations x ns/op); quick runs of one build move these ratios. For "
+                f"conclusions run at least {CONCLUSIVE_RUNS} runs of {CONCLUSIVE_SECONDS:g} s "
+                f"(`JUNCTION_BENCH_REPS={CONCLUSIVE_RUNS} "
+                f"JUNCTION_BENCH_MIN_TIME={CONCLUSIVE_SECONDS:g} scripts/run.sh`).", ""]
+    command = " / ".join(f"`{c}`" for c in config["command"]) if "command" in config else None
+    out += [f"- Figures: median ns/op of {counts} runs per benchmark, each of about "
+            f"{seconds:.3g} s.",
+            f"- Machine: {known('cpu-model')} (go test's cpu: {known('cpu')}), cores "
+            f"{known('cores')}, kernel {known('kernel')}, {known('goos')}/{known('goarch')}.",
+            f"- Toolchain: Go version {known('go-version')}, GOMAXPROCS "
+            f"{' / '.join(map(str, sorted(procs))) or 'not recorded'}.",
+            f"- Command: {command or 'not recorded'}; commit {known('commit')}.", ""]
+    return "\n".join(out) + "\n"
 
 
 def table(title, note, header, rows):
@@ -134,10 +184,10 @@ def main():
     args = parser.parse_args()
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
     with source:
-        medians = read_medians(source)
+        medians, config, procs, counts, seconds = read_run(source)
     if not medians:
         sys.exit("go_report.py: no benchmark lines in the input")
-    text = report(medians)
+    text = header(config, procs, counts, seconds) + report(medians)
     print(text)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:

@@ -13,7 +13,11 @@ printed and, if OUTPUT is given, written there too.
 With repetitions the median of each benchmark is used (--stat min or mean
 to choose another) and its standard deviation shown; without, the single
 run. --stat min needs the per-repetition entries (without them, as with
---benchmark_report_aggregates_only, the median is used). Standard library only.
+--benchmark_report_aggregates_only, the median is used). The machine, the
+build, the command and the commit come from the JSON's context, where the
+benchmark records them (bench/common/benchmark_context.h). A run shorter
+than CONCLUSIVE_REPS repetitions of CONCLUSIVE_MIN_TIME seconds is said to
+give indicative verdicts only. Standard library only.
 """
 
 import argparse
@@ -45,6 +49,11 @@ COMPARISONS = [
 ]
 
 UNIT_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# The shortest run whose verdicts the report calls more than indicative (the
+# README's "Measured" settings): quick runs of one build flip verdicts.
+CONCLUSIVE_REPS = 5
+CONCLUSIVE_MIN_TIME = 1.0
+DEFAULT_MIN_TIME = 0.5  # Google Benchmark's, without --benchmark_min_time
 RUN_NAME = re.compile(r"^(?P<family>[^/]+)/bytes:(?P<bytes>\d+)(?P<rest>(?:/[^/]+)*)$")
 
 
@@ -133,6 +142,38 @@ def collect(doc, field, stat="median"):
     return out, errors, used
 
 
+def min_time(ctx):
+    """Seconds per repetition asked for (--benchmark_min_time in the recorded
+    command), or None if unknown: no command recorded, or an iteration count."""
+    command = ctx.get("command")
+    if command is None:
+        return None
+    m = re.search(r"--benchmark_min_time=(\S+)", command)
+    if not m:
+        return DEFAULT_MIN_TIME
+    try:
+        return float(m.group(1).removesuffix("s"))
+    except ValueError:
+        return None
+
+
+def caveat(reps, seconds):
+    """What the verdicts of a run too short (or of a length not recorded) to
+    conclude carry, or None."""
+    if reps >= CONCLUSIVE_REPS and seconds is not None and seconds >= CONCLUSIVE_MIN_TIME:
+        return None
+    length = f"at least {seconds:g} s" if seconds is not None else "a length not recorded"
+    least = f"{CONCLUSIVE_REPS} repetitions of {CONCLUSIVE_MIN_TIME:g} s"
+    flags = (f"--benchmark_repetitions={CONCLUSIVE_REPS} "
+             f"--benchmark_min_time={CONCLUSIVE_MIN_TIME:g}")
+    settings = (f"JUNCTION_BENCH_REPS={CONCLUSIVE_REPS} "
+                f"JUNCTION_BENCH_MIN_TIME={CONCLUSIVE_MIN_TIME:g}")
+    return (f"**Verdicts indicative only.** Each benchmark ran {reps} "
+            f"repetition{'s' if reps != 1 else ''} of {length}; runs shorter than {least} flip "
+            f"verdicts from run to run of one build. For conclusions run at least that "
+            f"(`{flags}`; `{settings} scripts/run.sh`).")
+
+
 def fmt(value, spread):
     if spread is None:
         return f"{value:.2f}"
@@ -145,26 +186,26 @@ def render(doc, data, errors, used, args):
     reps = sorted({r for (_, _, r) in data.values()})
     stat = (f"{' or '.join(sorted(used))} of {reps[-1]} repetitions (± standard deviation)"
             if reps and reps[-1] > 1 else "a single run per benchmark")
+    warning = caveat(reps[0] if reps else 1, min_time(ctx))
     lines = ["# junction micro-benchmark: jn_call vs a direct function-pointer call", ""]
     lines.append(f"Target: a jn_call costs at most {args.target_ns:g} ns more than the "
                  "direct function-pointer call of the same handler.")
     lines.append("")
+    if warning:
+        lines += [warning, ""]
+
+    def known(key):
+        return ctx.get(key, "not recorded")
+
     lines.append(f"- Figures: ns per call, {field_label} per iteration, {stat}.")
-    machine = []
-    for key in ("host_name", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled", "date"):
-        if key in ctx:
-            machine.append(f"{key}={ctx[key]}")
-    if machine:
-        lines.append("- Machine: " + ", ".join(machine) + ".")
-    builds = []
-    labels = {"junction_bench_build_type": "benchmark and libjunction",
-              "library_build_type": "libbenchmark itself (outside the timed loop)",
-              "junction_abi_version": "junction ABI"}
-    for key, label in labels.items():
-        if key in ctx:
-            builds.append(f"{label}: {ctx[key]}")
-    if builds:
-        lines.append("- Build: " + "; ".join(builds) + ".")
+    lines.append(f"- Machine: {known('cpu_model')}, {known('num_cpus')} CPUs, {known('kernel')}; "
+                 f"host {known('host_name')}, run {known('date')}.")
+    lines.append(f"- Build: {known('compiler')}; benchmark and libjunction "
+                 f"{known('junction_bench_build_type')}; libbenchmark itself (outside the timed "
+                 f"loop) {known('library_build_type')}; junction ABI "
+                 f"{known('junction_abi_version')}.")
+    command = f"`{ctx['command']}`" if "command" in ctx else "not recorded"
+    lines.append(f"- Command: {command}; commit {known('commit')}.")
     if str(ctx.get("junction_bench_build_type", "")).lower() not in ("release", "", "unknown"):
         lines.append("- **Warning: the benchmark was not built in Release mode.**")
     if ctx.get("cpu_scaling_enabled"):
@@ -199,7 +240,7 @@ def render(doc, data, errors, used, args):
         lines.append(f"## {title}")
         lines.append("")
         lines.append(f"| request | direct ns/call | {cand_label} ns/call | difference ns | "
-                     f"ratio | ≤ +{args.target_ns:g} ns |")
+                     f"ratio | ≤ +{args.target_ns:g} ns{' (indicative)' if warning else ''} |")
         lines.append("|---:|---:|---:|---:|---:|:---:|")
         lines.extend(rows)
         lines.append("")
@@ -208,12 +249,13 @@ def render(doc, data, errors, used, args):
 
     primary = [v for v in verdicts if v[0] == COMPARISONS[0][0]]
     if primary:
+        result = "Result (indicative only, see above)" if warning else "Result"
         if missed_primary:
             sizes = ", ".join(size_label(s) for s in missed_primary)
-            lines.append(f"**Result: target missed for plain jn_call at {sizes}.**")
+            lines.append(f"**{result}: target missed for plain jn_call at {sizes}.**")
         else:
             worst = max(v[3] for v in primary)
-            lines.append(f"**Result: target met for plain jn_call at every size "
+            lines.append(f"**{result}: target met for plain jn_call at every size "
                          f"(largest difference {worst:+.2f} ns).**")
         lines.append("")
     if errors:

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "benchmark_context.h"
 #include "run_checked.h"
 
 namespace {
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   if (!load()) {
     return 1;
   }
+  junction::bench::add_run_context(argc, argv);
   benchmark::Initialize(&argc, argv);
   const std::size_t failed_runs = junction::bench::run_benchmarks_counting_errors();
   benchmark::Shutdown();

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "benchmark_context.h"
 #include "run_checked.h"
 
 namespace {
@@ -145,6 +146,7 @@ BENCHMARK(BM_RoutedCallAsync)
     ->UseRealTime();
 
 int main(int argc, char** argv) {
+  junction::bench::add_run_context(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;
