@@ -12,13 +12,17 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <span>
@@ -38,8 +42,113 @@ using junction::daemon::Options;
 constexpr int kExitFailure = 1;  // a module, an address or the drain failed
 constexpr int kExitUsage = 2;    // a usage or configuration error
 
-void log_line(const std::string& line) {
-  std::fprintf(stderr, "junction-host: %s\n", line.c_str());
+// The daemon's log on standard error. Its lines are written by a thread of
+// their own, so that a log reader that stalls (a pipe it no longer empties)
+// holds up neither the serving nor a stop: line() only queues. While the
+// reader stalls, lines wait, up to kMaxPendingBytes of them; those beyond
+// are dropped, and how many is logged once there is room again.
+class Log {
+ public:
+  static constexpr std::size_t kMaxPendingBytes = std::size_t{1} << 20;
+
+  // Starts the writing thread; false, said on standard error directly,
+  // when no thread can be had.
+  bool start() {
+    try {
+      std::thread([this] { write_lines(); }).detach();
+      return true;
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "junction-host: cannot start the log's thread: %s\n", e.what());
+      return false;
+    }
+  }
+
+  // Queues "junction-host: TEXT" as one line.
+  void line(std::string_view text) noexcept {
+    const std::lock_guard lock(mutex_);
+    try {
+      std::string notice;
+      if (dropped_ != 0) {
+        notice = "junction-host: " + std::to_string(dropped_) +
+                 " log line(s) dropped while standard error was not read\n";
+      }
+      std::string entry = "junction-host: " + std::string(text) + "\n";
+      if (pending_bytes_ + notice.size() + entry.size() > kMaxPendingBytes) {
+        ++dropped_;
+        return;
+      }
+      if (!notice.empty()) queue(std::move(notice));
+      queue(std::move(entry));
+      dropped_ = 0;
+    } catch (const std::bad_alloc&) {
+      ++dropped_;
+    }
+  }
+
+  // Waits until every line queued has been written (or failed to be), for
+  // at most `most`: a reader that stalls loses what it has not taken by then.
+  void flush(std::chrono::milliseconds most) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, most, [this] { return pending_.empty() && !writing_; });
+  }
+
+ private:
+  void queue(std::string entry) {
+    pending_bytes_ += entry.size();
+    pending_.push_back(std::move(entry));
+    changed_.notify_all();
+  }
+
+  void write_lines() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [this] { return !pending_.empty(); });
+      const std::string entry = std::move(pending_.front());
+      pending_.pop_front();
+      writing_ = true;
+      lock.unlock();
+      // A line that cannot be written (no reader any more, a full disk) is
+      // dropped.
+      for (std::size_t written = 0; written < entry.size();) {
+        const ssize_t n = ::write(STDERR_FILENO, entry.data() + written, entry.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        written += static_cast<std::size_t>(n);
+      }
+      lock.lock();
+      pending_bytes_ -= entry.size();
+      writing_ = false;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> pending_;
+  std::size_t pending_bytes_ = 0;
+  std::uint64_t dropped_ = 0;
+  bool writing_ = false;
+};
+
+// How long the daemon, about to exit, waits for its log to be written.
+constexpr std::chrono::milliseconds kLogGrace{1000};
+
+// The daemon's one log. Never destroyed: its thread may still be blocked
+// writing to a stalled reader when the process exits.
+Log& daemon_log() {
+  static Log* const log = new Log();
+  return *log;
+}
+
+void log_line(const std::string& line) { daemon_log().line(line); }
+
+// What went wrong writing standard output, if anything did: what was
+// printed there has been written only when this is empty.
+std::optional<std::string> standard_output_error() {
+  const int flushed = std::fflush(stdout);
+  const int error = errno;
+  if (flushed == 0 && std::ferror(stdout) == 0) return std::nullopt;
+  return std::generic_category().message(error);
 }
 
 // A status's message, or its code's name when it has none; releases it.
@@ -294,7 +403,8 @@ std::string served(const Options& options) {
 }
 
 // --curve-keygen: writes a new secret key to path, created readable by its
-// owner only (an existing file is left alone), and prints the public key.
+// owner only (an existing file is left alone), and prints the public key;
+// when that cannot be printed, path is removed again.
 int curve_keygen(const std::string& path) {
   std::array<char, JN_CURVE_KEY_LENGTH + 1> public_key{};
   std::array<char, JN_CURVE_KEY_LENGTH + 1> secret_key{};
@@ -318,8 +428,16 @@ int curve_keygen(const std::string& path) {
     ::unlink(path.c_str());
     return kExitFailure;
   }
+  // A secret key whose public key was never shown would serve nobody,
+  // and would stand in the way of a new one: it goes again.
   std::printf("%s\n", public_key.data());
-  return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
+  if (const std::optional<std::string> error = standard_output_error()) {
+    ::unlink(path.c_str());
+    log_line("--curve-keygen " + path + ": cannot print the public key on standard output: " +
+             *error + "; the secret key is removed again");
+    return kExitFailure;
+  }
+  return EXIT_SUCCESS;
 }
 
 int serve(const Options& options, const sigset_t& handled_signals) {
@@ -349,7 +467,11 @@ int serve(const Options& options, const sigset_t& handled_signals) {
         std::printf("%s/%s\n", service.name.c_str(), method.c_str());
       }
     }
-    return std::fflush(stdout) == 0 ? EXIT_SUCCESS : kExitFailure;
+    if (const std::optional<std::string> error = standard_output_error()) {
+      log_line("--list: cannot print the methods on standard output: " + *error);
+      return kExitFailure;
+    }
+    return EXIT_SUCCESS;
   }
 
   if (const std::optional<int> stop = stop_signal_pending()) {
@@ -425,39 +547,89 @@ int serve(const Options& options, const sigset_t& handled_signals) {
       log_line(std::string("cannot act on the signal: ") + e.what());
     }
   }
+  // The drain timeout runs from the signal, whatever becomes of the log.
+  const std::int64_t drain_deadline_ns = jn_now_ns() + options.drain_timeout_ns;
   const double drain_seconds = static_cast<double>(options.drain_timeout_ns) / 1e9;
   char announcement[128];
   std::snprintf(announcement, sizeof announcement,
                 "%s received; draining calls in flight (at most %g s)",
                 signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain_seconds);
   log_line(announcement);
-  const std::int64_t drain_deadline_ns = jn_now_ns() + options.drain_timeout_ns;
   const bool drained = listeners.drain_all(drain_deadline_ns);
   log_listener_stats(listeners, curve);
   if (!listeners.close_all(drained ? drain_deadline_ns : 0)) {
     log_line("the drain timeout passed with calls still in flight; they were cut short");
     // Their handlers may still be running, and jn_host_free would wait for
     // them: ending the process here keeps the shutdown within the timeout.
-    std::fflush(stderr);
+    daemon_log().flush(kLogGrace);
     std::_Exit(kExitFailure);
   }
   if (const std::int32_t code = jn_host_free(host.release()); code != JN_OK) {
     log_line(std::string("cannot free the host: ") + jn_status_name(code));
+    daemon_log().flush(kLogGrace);
     std::_Exit(kExitFailure);
   }
   log_line("drained; exiting");
   return EXIT_SUCCESS;
 }
 
+// Opens /dev/null on each of standard input, output and error that is
+// closed, before anything else opens a file: libzmq's and the modules'
+// files would otherwise take those numbers, and what the daemon prints
+// would go into them (an eventfd of libzmq's takes an 8-byte write on
+// kernels before 6.9, and libzmq then aborts). False, said on standard
+// error if it is open, when /dev/null cannot be opened.
+bool open_closed_standard_streams() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // The lowest free number, which is fd: those below it are open by now.
+    if (::open("/dev/null", O_RDWR) < 0) {
+      const int error = errno;
+      std::fprintf(stderr, "junction-host: cannot open /dev/null on a closed standard stream: %s\n",
+                   std::generic_category().message(error).c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+int run(std::span<const char* const> args, const sigset_t& handled_signals) {
+  try {
+    Options options;
+    try {
+      options = junction::daemon::parse_options(args);
+    } catch (const junction::daemon::UsageError& e) {
+      log_line(std::string(e.what()) + " (see --help)");
+      return kExitUsage;
+    }
+    if (options.help) {
+      std::fputs(junction::daemon::kUsage, stdout);
+      if (const std::optional<std::string> error = standard_output_error()) {
+        log_line("--help: cannot print the usage on standard output: " + *error);
+        return kExitFailure;
+      }
+      return EXIT_SUCCESS;
+    }
+    if (!options.curve_keygen_file.empty()) {
+      return curve_keygen(options.curve_keygen_file);
+    }
+    return serve(options, handled_signals);
+  } catch (const std::exception& e) {
+    log_line(std::string("failed: ") + e.what());
+    return kExitFailure;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Blocked before any thread exists (the library's, the transport's, a Go
-  // bundle's runtime threads), so that every thread inherits the mask and
-  // the signals reach only the sigwait in serve (SIGUSR1's and SIGHUP's
-  // default actions, too, would end the process). An ignored signal may be
-  // discarded even while blocked, so a disposition to ignore them inherited
-  // from the parent goes back to the default.
+  if (!open_closed_standard_streams()) return kExitFailure;
+  // Blocked before any thread exists (the log's, the library's, the
+  // transport's, a Go bundle's runtime threads), so that every thread
+  // inherits the mask and the signals reach only the sigwait in serve
+  // (SIGUSR1's and SIGHUP's default actions, too, would end the process).
+  // An ignored signal may be discarded even while blocked, so a disposition
+  // to ignore them inherited from the parent goes back to the default.
   sigset_t handled_signals;
   sigemptyset(&handled_signals);
   sigaddset(&handled_signals, SIGTERM);
@@ -473,27 +645,11 @@ int main(int argc, char** argv) {
   // the daemon at its next line, in the middle of a drain: a write to it
   // fails instead, and the daemon serves on.
   signal(SIGPIPE, SIG_IGN);
+  if (!daemon_log().start()) return kExitFailure;
 
-  try {
-    const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),
-                                            static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
-    Options options;
-    try {
-      options = junction::daemon::parse_options(args);
-    } catch (const junction::daemon::UsageError& e) {
-      log_line(std::string(e.what()) + " (see --help)");
-      return kExitUsage;
-    }
-    if (options.help) {
-      std::fputs(junction::daemon::kUsage, stdout);
-      return EXIT_SUCCESS;
-    }
-    if (!options.curve_keygen_file.empty()) {
-      return curve_keygen(options.curve_keygen_file);
-    }
-    return serve(options, handled_signals);
-  } catch (const std::exception& e) {
-    log_line(std::string("failed: ") + e.what());
-    return kExitFailure;
-  }
+  const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),
+                                          static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
+  const int code = run(args, handled_signals);
+  daemon_log().flush(kLogGrace);
+  return code;
 }

@@ -34,8 +34,10 @@ const char* const kUsage =
     "                           threads, drain-timeout, thread-slice, max-in-flight,\n"
     "                           max-payload, max-unread-answers, max-unread-bytes,\n"
     "                           curve-secret-key-file, curve-client-keys-file),\n"
-    "                           '#' comment lines, blank lines; relative module and\n"
-    "                           key file paths are relative to FILE's directory\n"
+    "                           blank lines and '#' comments (to the line's end, from a\n"
+    "                           '#' that begins the line or follows a blank); relative\n"
+    "                           module and key file paths are relative to FILE's\n"
+    "                           directory\n"
     "  --module PATH            load the module at PATH (at least one; repeatable)\n"
     "  --listen URL             serve on URL (at least one; repeatable):\n"
     "                           zmq+tcp://HOST:PORT (PORT 0: one the system picks),\n"
@@ -70,7 +72,8 @@ const char* const kUsage =
     "                           read again on SIGHUP; needs --curve-secret-key-file\n"
     "  --curve-keygen FILE      write a new CURVE secret key to FILE (created, owner\n"
     "                           only), print its public key on standard output and\n"
-    "                           exit\n"
+    "                           exit; the options before it are checked, those after\n"
+    "                           it not read\n"
     "  --list                   load the modules, print each method they registered as\n"
     "                           a line SERVICE/METHOD on standard output and exit,\n"
     "                           serving nothing (no --listen needed)\n"
@@ -88,7 +91,8 @@ const char* const kUsage =
     "--curve-client-keys-file again and lets in its keys only, from then on, the\n"
     "connections already made included (a file it cannot use changes nothing).\n"
     "Exit status: 0 after a complete drain; 1 when a module cannot be loaded, an\n"
-    "address cannot be bound or the drain timeout cut calls short; 2 for a usage or\n"
+    "address cannot be bound, the drain timeout cut calls short or what --help,\n"
+    "--list or --curve-keygen prints cannot be written; 2 for a usage or\n"
     "configuration error, a URL junction cannot read or a --serve name no module\n"
     "registered included.\n";
 
@@ -122,11 +126,21 @@ bool is_z85_key(std::string_view text) {
   return text.size() == JN_CURVE_KEY_LENGTH && text.find_first_not_of(kZ85) == std::string::npos;
 }
 
+constexpr std::string_view kBlank = " \t\r";
+
 std::string_view trim(std::string_view text) {
-  constexpr std::string_view kBlank = " \t\r";
   const std::size_t first = text.find_first_not_of(kBlank);
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(kBlank) - first + 1);
+}
+
+// A config line without its comment: from a '#' that begins the line or
+// follows a blank to the line's end. A '#' within a word stays.
+std::string_view without_comment(std::string_view line) {
+  for (std::size_t at = line.find('#'); at != std::string_view::npos; at = line.find('#', at + 1)) {
+    if (at == 0 || kBlank.find(line[at - 1]) != std::string_view::npos) return line.substr(0, at);
+  }
+  return line;
 }
 
 // A whole number from 1 to most.
@@ -324,8 +338,8 @@ void read_config(const std::string& path, Settings& settings) {
     // A UTF-8 byte order mark, which some editors write, begins no key.
     constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
     if (number == 1 && text.starts_with(kByteOrderMark)) text.erase(0, kByteOrderMark.size());
-    const std::string_view line = trim(text);
-    if (line.empty() || line.front() == '#') continue;
+    const std::string_view line = trim(without_comment(text));
+    if (line.empty()) continue;
     const std::size_t equals = line.find('=');
     if (equals == std::string_view::npos) {
       throw UsageError(where + " expected 'key = value', got '" + std::string(line) + "'");
@@ -359,6 +373,7 @@ Options parse_options(std::span<const char* const> args) {
   Settings command_line;
   std::vector<std::string> configs;
   bool list = false;
+  std::optional<std::string> keygen_file;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -392,9 +407,8 @@ Options parse_options(std::span<const char* const> args) {
     }
     if (name == "curve-keygen") {
       if (value->empty()) throw UsageError("--curve-keygen needs a value");
-      Options keygen;
-      keygen.curve_keygen_file = std::move(*value);
-      return keygen;
+      keygen_file = std::move(*value);
+      break;  // the options after it are not read
     }
     if (is_path_setting(name) && !value->empty()) {
       *value = absolute_path(*value, "");
@@ -443,6 +457,13 @@ Options parse_options(std::span<const char* const> args) {
   if (client_keys_file) {
     options.curve_client_keys = read_curve_client_keys(*client_keys_file);
     options.curve_client_keys_file = *client_keys_file;
+  }
+  // The options before --curve-keygen were checked as for serving, but
+  // making a key needs no module or URL.
+  if (keygen_file) {
+    Options keygen;
+    keygen.curve_keygen_file = std::move(*keygen_file);
+    return keygen;
   }
   if (options.modules.empty()) {
     throw UsageError("no module to load: give --module PATH (or 'module = PATH' in a config file)");

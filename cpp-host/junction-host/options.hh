@@ -65,7 +65,7 @@ extern const char* const kUsage;
 // Reads the arguments after the program name, and the config file they
 // name. Throws UsageError on anything it cannot use, including a missing
 // --module or --listen (unless help is asked for; --list needs no
-// --listen).
+// --listen; --curve-keygen needs neither, and ends the arguments read).
 [[nodiscard]] Options parse_options(std::span<const char* const> args);
 
 }  // namespace junction::daemon

@@ -34,22 +34,34 @@ int exit_code_of(int wait_status) {
 
 }  // namespace
 
-Daemon::Daemon(const std::vector<std::string>& args, StderrReader stderr_reader) {
-  int out[2];
-  int err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) fail_with(errno, "pipe2");
-  if (pipe2(err, O_CLOEXEC) != 0) {
+Daemon::Daemon(const std::vector<std::string>& args, Streams streams) {
+  const bool closed = streams == Streams::kClosed;
+  const bool stdout_piped = !closed && streams != Streams::kStdoutFull;
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  if (stdout_piped && pipe2(out, O_CLOEXEC) != 0) fail_with(errno, "pipe2");
+  if (!closed && pipe2(err, O_CLOEXEC) != 0) {
     const int error = errno;
-    close(out[0]);
-    close(out[1]);
+    if (stdout_piped) {
+      close(out[0]);
+      close(out[1]);
+    }
     fail_with(error, "pipe2");
   }
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  if (closed) {
+    for (const int fd : {0, 1, 2}) posix_spawn_file_actions_addclose(&actions, fd);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (stdout_piped) {
+      posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 1, "/dev/full", O_WRONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  }
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t none;
@@ -83,21 +95,33 @@ Daemon::Daemon(const std::vector<std::string>& args, StderrReader stderr_reader)
       posix_spawn(&pid_, JN_TEST_DAEMON, &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  close(out[1]);
-  close(err[1]);
+  for (const int fd : {out[1], err[1]}) {
+    if (fd >= 0) close(fd);
+  }
   if (spawned != 0) {
-    close(out[0]);
-    close(err[0]);
+    for (const int fd : {out[0], err[0]}) {
+      if (fd >= 0) close(fd);
+    }
     pid_ = -1;
     fail_with(spawned, "posix_spawn " JN_TEST_DAEMON);
   }
-  stdout_reader_ = std::thread([this, fd = out[0]] { Read(fd, stdout_, stdout_closed_); });
-  if (stderr_reader == StderrReader::kGone) {
+  if (stdout_piped) {
+    stdout_reader_ = std::thread([this, fd = out[0]] { Read(fd, stdout_, stdout_closed_); });
+  } else {
+    stdout_closed_ = true;
+  }
+  if (closed) {
+    stderr_closed_ = true;
+  } else if (streams == Streams::kStderrGone) {
     close(err[0]);
     stderr_closed_ = true;
-    return;
+  } else if (streams == Streams::kStderrStalled) {
+    // Never read: WaitExit waits for stdout alone.
+    stalled_stderr_ = err[0];
+    stderr_closed_ = true;
+  } else {
+    stderr_reader_ = std::thread([this, fd = err[0]] { Read(fd, stderr_, stderr_closed_); });
   }
-  stderr_reader_ = std::thread([this, fd = err[0]] { Read(fd, stderr_, stderr_closed_); });
 }
 
 Daemon::~Daemon() {
@@ -107,8 +131,9 @@ Daemon::~Daemon() {
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  stdout_reader_.join();
+  if (stdout_reader_.joinable()) stdout_reader_.join();
   if (stderr_reader_.joinable()) stderr_reader_.join();
+  if (stalled_stderr_ >= 0) close(stalled_stderr_);
 }
 
 void Daemon::Read(int fd, std::string& into, bool& closed) {

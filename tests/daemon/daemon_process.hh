@@ -22,21 +22,24 @@ namespace jndaemon {
 using namespace std::chrono_literals;
 
 // junction-host running as a child process (the binary the build made),
-// its standard output and error read by a thread each. Destruction kills
-// (SIGKILL) and reaps it if it is still running, so that a failing test
-// leaves no daemon behind.
+// its standard output and error read by a thread each (unless Streams says
+// otherwise). Destruction kills (SIGKILL) and reaps it if it is still
+// running, so that a failing test leaves no daemon behind.
 class Daemon {
  public:
-  // What becomes of the daemon's standard error: read (Stderr), or a pipe
-  // whose reading end is closed at once, as a log reader that has gone
-  // away leaves it.
-  enum class StderrReader { kRead, kGone };
+  // The daemon's standard streams. kRead: stdin /dev/null, stdout and
+  // stderr pipes this process reads (Stdout, Stderr). kStderrGone: stderr a
+  // pipe whose reading end is closed at once, as a log reader that has gone
+  // away leaves it. kStderrStalled: stderr a pipe this process does not
+  // read (StalledStderr), as a log reader that stalls leaves it. kStdoutFull:
+  // stdout /dev/full, where every write fails. kClosed: stdin, stdout and
+  // stderr closed.
+  enum class Streams { kRead, kStderrGone, kStderrStalled, kStdoutFull, kClosed };
 
-  // Spawns the daemon with args after the program name; stdin is
-  // /dev/null, the signal mask empty and SIGTERM/SIGINT/SIGPIPE at their
-  // default. Throws std::system_error if it cannot be spawned.
-  explicit Daemon(const std::vector<std::string>& args,
-                  StderrReader stderr_reader = StderrReader::kRead);
+  // Spawns the daemon with args after the program name; the signal mask
+  // empty and SIGTERM/SIGINT/SIGPIPE at their default. Throws
+  // std::system_error if it cannot be spawned.
+  explicit Daemon(const std::vector<std::string>& args, Streams streams = Streams::kRead);
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
   ~Daemon();
@@ -49,6 +52,10 @@ class Daemon {
   // Waits until stderr holds needle at least count times.
   [[nodiscard]] bool WaitStderr(std::string_view needle, int count = 1,
                                 std::chrono::milliseconds timeout = 10s);
+
+  // With Streams::kStderrStalled: the reading end of the stderr pipe, open
+  // until destruction.
+  [[nodiscard]] int StalledStderr() const noexcept { return stalled_stderr_; }
 
   void Signal(int signal_number) const;
   // Stops the daemon (SIGSTOP) and returns once all its threads have
@@ -72,6 +79,7 @@ class Daemon {
   void Read(int fd, std::string& into, bool& closed);
 
   pid_t pid_ = -1;
+  int stalled_stderr_ = -1;
   std::optional<int> exit_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -1,16 +1,20 @@
 // junction-host run as a real process, with this process as its client:
 // serving modules over zmq+tcp and zmq+ipc, draining on SIGTERM and
 // SIGINT, dying under calls (SIGKILL) and starting again in their place,
-// going silent (SIGSTOP) and coming back, reading a config file, and
-// refusing what it cannot run.
+// going silent (SIGSTOP) and coming back, reading a config file, refusing
+// what it cannot run, and living with standard streams closed, full or
+// stalled.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -43,7 +47,7 @@ constexpr const char* kAnyTcpPort = "zmq+tcp://127.0.0.1:0";
 // How late, past its deadline, a caller may get its answer.
 constexpr auto kSlack = 500ms;
 // The deadline of the calls a killed daemon leaves unanswered.
-constexpr auto kKilledCallDeadline = 3s;
+constexpr auto kKilledCallDeadline = 30s;
 
 // n bytes of a pattern that does not repeat every 256 bytes.
 std::string Payload(std::size_t n) {
@@ -436,7 +440,7 @@ INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),
 // and the daemon serves, drains the call in flight and exits 0 all the
 // same.
 TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
-  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::StderrReader::kGone);
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::Streams::kStderrGone);
   FixtureCaller caller;
   ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
   auto in_flight =
@@ -457,6 +461,73 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
   EXPECT_EQ(answered.code, JN_OK) << CodeName(answered.code) << ": " << answered.message;
   EXPECT_EQ(answered.response, Le64(1000));
   EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
+}
+
+// Reads the pipe fd until what it gave holds needle, for at most timeout;
+// what it read.
+std::string ReadUntil(int fd, std::string_view needle, std::chrono::milliseconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  std::string text;
+  while (text.find(needle) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - std::chrono::steady_clock::now());
+    pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
+    if (left <= 0ms || poll(&readable, 1, static_cast<int>(left.count())) != 1) break;
+    std::array<char, 4096> chunk{};
+    const ssize_t n = read(fd, chunk.data(), chunk.size());
+    if (n <= 0) break;
+    text.append(chunk.data(), static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// Fills the pipe whose reading end is read_end to the brim, through a
+// writing end of its own that does not block (the daemon's blocks), so
+// that the daemon's next write to it blocks until it is read.
+void FillPipe(int read_end) {
+  const std::string path = "/proc/self/fd/" + std::to_string(read_end);
+  const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path << ": " << std::generic_category().message(errno);
+  const std::string filler(4096, '.');
+  // Whole pages while a buffer is free, then bytes into the last one.
+  for (const std::size_t size : {filler.size(), std::size_t{1}}) {
+    while (write(fd, filler.data(), size) > 0) {
+    }
+  }
+  const int error = errno;
+  close(fd);
+  ASSERT_EQ(error, EAGAIN) << std::generic_category().message(error);
+}
+
+// A log reader that stalls (standard error a full pipe nobody reads) holds
+// up neither a report nor a stop: after SIGUSR1 and SIGTERM, which both
+// log, the daemon refuses new calls at once, lets the call in flight
+// finish and exits 0 while the pipe is still full.
+TEST(DaemonDrain, AStalledLogReaderHoldsUpNeitherAReportNorTheStop) {
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "10"},
+                Daemon::Streams::kStderrStalled);
+  FixtureCaller caller;
+  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
+  auto in_flight =
+      std::async(std::launch::async, [&] { return Call(caller.sleep.get(), Le64(2000), 10s); });
+  // fixture/sleep has written its line (into the pipe, which has room
+  // until it is filled): it writes nothing more.
+  ASSERT_TRUE(Contains(ReadUntil(daemon.StalledStderr(), "fixture: sleep 2000 ms\n", 10s),
+                       "fixture: sleep 2000 ms\n"));
+  ASSERT_NO_FATAL_FAILURE(FillPipe(daemon.StalledStderr()));
+
+  daemon.Signal(SIGUSR1);
+  daemon.Signal(SIGTERM);
+  Answer late = Call(caller.echo.get(), "after the signal", 5s);
+  for (int late_calls = 1; late.code == JN_OK && late_calls <= 100; ++late_calls) {
+    std::this_thread::sleep_for(10ms);
+    late = Call(caller.echo.get(), "after the signal", 5s);
+  }
+  EXPECT_EQ(late.code, JN_UNAVAILABLE) << CodeName(late.code) << ": " << late.message;
+  EXPECT_TRUE(daemon.Running()) << "the sleep should keep the daemon draining";
+  const Answer finished = in_flight.get();
+  EXPECT_EQ(finished.code, JN_OK) << CodeName(finished.code) << ": " << finished.message;
+  EXPECT_EQ(daemon.WaitExit(5s), 0) << "with standard error still full";
 }
 
 // A stop asked for while a module is still loading (its init takes a
@@ -492,13 +563,13 @@ TEST(DaemonDrain, TimeoutCutsLongCallsShortAndExitsOne) {
   const auto signalled = std::chrono::steady_clock::now();
   daemon.Signal(SIGTERM);
   EXPECT_EQ(daemon.WaitExit(), 1) << daemon.Output();
-  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s) << "the drain timeout is 0.3 s";
   EXPECT_TRUE(Contains(daemon.Stderr(), "cut short")) << daemon.Output();
 
+  // The daemon's exit closed the call's connection, and its loss answers
+  // the call (docs/wire.md, "Connections"), long before its deadline.
   const Answer cut = call.get();
-  EXPECT_TRUE(cut.code == JN_UNAVAILABLE || cut.code == JN_DEADLINE_EXCEEDED)
-      << CodeName(cut.code) << ": " << cut.message;
-  EXPECT_LT(cut.elapsed, kDeadline + kSlack);
+  EXPECT_EQ(cut.code, JN_UNAVAILABLE) << CodeName(cut.code) << ": " << cut.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s) << "the drain timeout is 0.3 s";
 }
 
 // --- Dying and starting again ------------------------------------------
@@ -532,12 +603,12 @@ TEST(DaemonKill, CallersAreAnsweredInTimeAndAReplacementServesThemAgain) {
   ASSERT_TRUE(first->WaitStderr("fixture: sleep", 2 * kCallersPerUrl)) << first->Output();
   first->Signal(SIGKILL);
   EXPECT_EQ(first->WaitExit(), 128 + SIGKILL);
+  // The loss of their connection answers them (docs/wire.md,
+  // "Connections"), not their deadline, which is far enough away that no
+  // machine is slow enough to reach it first.
   for (auto& call : calls) {
     const Answer answer = call.get();
-    EXPECT_TRUE(answer.code == JN_UNAVAILABLE || answer.code == JN_DEADLINE_EXCEEDED)
-        << CodeName(answer.code) << ": " << answer.message;
-    EXPECT_LT(answer.elapsed, kKilledCallDeadline + kSlack)
-        << std::chrono::duration_cast<std::chrono::milliseconds>(answer.elapsed).count() << " ms";
+    EXPECT_EQ(answer.code, JN_UNAVAILABLE) << CodeName(answer.code) << ": " << answer.message;
   }
   first.reset();
 
@@ -908,6 +979,61 @@ TEST(DaemonCli, HelpPrintsTheUsageAndExitsZero) {
   EXPECT_TRUE(Contains(daemon.Stdout(), "junction-host: serving SERVICES on URL"));
 }
 
+// What --help, --list and --curve-keygen print, standard output cannot
+// take (/dev/full): each says so on standard error and exits 1, and
+// --curve-keygen removes the secret key whose public key it could not
+// show, so that a second try can make one there.
+TEST(DaemonCli, WhatStandardOutputCannotTakeFailsSayingSo) {
+  Daemon help({"--help"}, Daemon::Streams::kStdoutFull);
+  EXPECT_EQ(help.WaitExit(), 1) << help.Output();
+  EXPECT_EQ(help.Stderr(),
+            "junction-host: --help: cannot print the usage on standard output: No space left on "
+            "device\n");
+
+  Daemon list({"--module", kFixture, "--list"}, Daemon::Streams::kStdoutFull);
+  EXPECT_EQ(list.WaitExit(), 1) << list.Output();
+  EXPECT_TRUE(Contains(list.Stderr(),
+                       "junction-host: --list: cannot print the methods on standard output: No "
+                       "space left on device\n"))
+      << list.Output();
+
+  const TempDir dir;
+  const std::string secret = (dir.path() / "daemon.secret").string();
+  Daemon keygen({"--curve-keygen", secret}, Daemon::Streams::kStdoutFull);
+  EXPECT_EQ(keygen.WaitExit(), 1) << keygen.Output();
+  EXPECT_EQ(keygen.Stderr(), "junction-host: --curve-keygen " + secret +
+                                 ": cannot print the public key on standard output: No space "
+                                 "left on device; the secret key is removed again\n");
+  EXPECT_FALSE(std::filesystem::exists(secret));
+  Daemon again({"--curve-keygen", secret});
+  EXPECT_EQ(again.WaitExit(), 0) << again.Output();
+  EXPECT_EQ(again.Stdout().size(), JN_CURVE_KEY_LENGTH + 1) << again.Output();
+  EXPECT_TRUE(std::filesystem::exists(secret));
+}
+
+// Started with standard input, output and error closed (`<&- >&- 2>&-`),
+// the daemon opens /dev/null on them before anything else can take their
+// numbers (libzmq's eventfds would, and what the daemon prints would go
+// into them); it serves and drains as ever.
+TEST(DaemonCli, ClosedStandardStreamsAreOpenedOnDevNull) {
+  const TempDir dir;
+  const std::string ipc = dir.IpcUrl("closed.sock");
+  Daemon daemon({"--module", kFixture, "--listen", ipc}, Daemon::Streams::kClosed);
+  Client client;
+  ASSERT_EQ(client.Route("fixture", ipc), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  // Nothing can say it is ready: an answer does.
+  ExpectServedAgain({echo.get()});
+  for (const int fd : {0, 1, 2}) {
+    const std::filesystem::path link =
+        "/proc/" + std::to_string(daemon.Pid()) + "/fd/" + std::to_string(fd);
+    std::error_code error;
+    EXPECT_EQ(std::filesystem::read_symlink(link, error), std::filesystem::path("/dev/null"))
+        << link << ": " << error.message();
+  }
+  ExpectCleanStop(daemon);
+}
+
 // --list prints every method the modules registered and exits, serving
 // nothing: no --listen is needed, and one given is not bound.
 TEST(DaemonCli, ListPrintsTheModulesMethodsAndExitsWithoutServing) {
@@ -948,6 +1074,29 @@ TEST(DaemonConfig, AByteOrderMarkBeginsNoKey) {
   EXPECT_EQ(daemon.Stdout(), "fixture/echo\nfixture/fail\nfixture/sleep\n") << daemon.Output();
 }
 
+// A '#' that follows a blank begins a comment running to the line's end; a
+// '#' within a word is part of the value (here a module's file name).
+TEST(DaemonConfig, ACommentMayEndALine) {
+  const TempDir dir;
+  const std::filesystem::path module = dir.path() / "lib#fixture.so";
+  std::filesystem::copy_file(kFixture, module);
+  const std::filesystem::path config = dir.path() / "commented.conf";
+  std::ofstream(config) << "module = lib#fixture.so # the fixture, copied\n"
+                        << "listen = " << kAnyTcpPort << "\t# any port\n"
+                        << "threads = 2 #two\n";
+  Daemon daemon({"--config", config.string()});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  EXPECT_TRUE(daemon.Urls()[0].starts_with("zmq+tcp://127.0.0.1:")) << daemon.Output();
+  EXPECT_TRUE(daemon.WaitStderr("loaded module " + module.string() + ": fixture"))
+      << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("fixture", daemon.Urls()[0]), JN_OK);
+  const MethodPtr echo = client.Resolve("fixture", "echo");
+  EXPECT_EQ(Call(echo.get(), "commented").response, "commented");
+  ExpectCleanStop(daemon);
+}
+
 // What a refused configuration case can use: a directory of its own and a
 // TCP address something else is bound to.
 struct Setting {
@@ -979,6 +1128,8 @@ struct Refusal {
   // The daemon's arguments, and what its one error line must hold.
   std::function<std::vector<std::string>(const Setting&)> args;
   std::function<std::vector<std::string>(const Setting&)> says;
+  // What must hold once it has exited, if anything.
+  std::function<void(const Setting&)> leaves = nullptr;
 };
 
 void PrintTo(const Refusal& refusal, std::ostream* out) { *out << refusal.name; }
@@ -1025,6 +1176,7 @@ TEST_P(RefusalTest, ExitsAtOnceWithOneLineNamingTheProblem) {
   for (const std::string& part : refusal.says(setting_)) {
     EXPECT_TRUE(Contains(errors[0], part)) << "wanted: " << part << "\ngot: " << errors[0];
   }
+  if (refusal.leaves) refusal.leaves(setting_);
 }
 
 using Args = std::vector<std::string>;
@@ -1112,6 +1264,11 @@ std::vector<Refusal> Refusals() {
        },
        [](const Setting& s) {
          return Args{(s.dir / "precious").string(), "is not a socket"};
+       },
+       [](const Setting& s) {
+         std::string kept;
+         std::ifstream(s.dir / "precious") >> kept;
+         EXPECT_EQ(kept, "kept");
        }},
       {"HelpWithAValue", 2, [](const Setting&) { return Args{"--help=1"}; },
        [](const Setting&) { return Args{"--help takes no value"}; }},
@@ -1229,6 +1386,28 @@ std::vector<Refusal> Refusals() {
          return Args{"--module", kFixture, "--listen", kAnyTcpPort, "--drain-timeout", "-1"};
        },
        [](const Setting&) { return Args{"--drain-timeout wants seconds"}; }},
+      // The options before --curve-keygen are checked; no key is made.
+      {"KeygenAfterAMissingConfigFile", 2,
+       [](const Setting& s) {
+         return Args{"--config", (s.dir / "none.conf").string(), "--curve-keygen",
+                     (s.dir / "new.secret").string()};
+       },
+       [](const Setting& s) {
+         return Args{"cannot read config file " + (s.dir / "none.conf").string()};
+       },
+       [](const Setting& s) { EXPECT_FALSE(std::filesystem::exists(s.dir / "new.secret")); }},
+      {"KeygenAfterASecretKeyOthersMayRead", 2,
+       [](const Setting& s) {
+         return Args{
+             "--curve-secret-key-file",
+             s.File("open.secret", NewKeyPair().secret_key + "\n",
+                    std::filesystem::perms::owner_read | std::filesystem::perms::group_read),
+             "--curve-keygen", (s.dir / "new.secret").string()};
+       },
+       [](const Setting& s) {
+         return Args{(s.dir / "open.secret").string(), "may be read by other users (mode 0440)"};
+       },
+       [](const Setting& s) { EXPECT_FALSE(std::filesystem::exists(s.dir / "new.secret")); }},
       {"MissingConfigFile", 2,
        [](const Setting& s) {
          return Args{"--config", (s.dir / "none.conf").string()};
