@@ -12,6 +12,10 @@
 // calls the bundle's jn_module_init, as for any module; loading the library
 // has started its Go runtime and run its packages' init functions already.
 // Modules are never unloaded.
+//
+// A bundle keeps its host's SIGPIPE disposition: if the host ignored
+// SIGPIPE when it loaded the bundle, Go code's writes to a closed standard
+// output or error fail with EPIPE rather than end the process.
 package module
 
 /*

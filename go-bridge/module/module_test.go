@@ -2,6 +2,10 @@ package module
 
 import (
 	"errors"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"junction"
@@ -49,5 +53,53 @@ func TestAFailedInitFailsTheLoad(t *testing.T) {
 	mu.Unlock()
 	if code, message := runInits(host); code != junction.OK || message != "" {
 		t.Fatalf("no inits: %v %q", code, message)
+	}
+}
+
+// Set in the environment of a child TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE
+// starts: the child writes to its standard error and exits 0 if the write
+// failed with EPIPE.
+const writeStderrChild = "JUNCTION_MODULE_TEST_WRITE_STDERR"
+
+// Go's writes to a closed standard error fail with EPIPE in a process
+// started with SIGPIPE ignored, as a bundle's do in a host that ignores it,
+// and end a process started with the default disposition with SIGPIPE, as
+// Go's do: this package keeps the disposition the process had.
+func TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE(t *testing.T) {
+	if os.Getenv(writeStderrChild) != "" {
+		if _, err := os.Stderr.Write([]byte("nobody reads this\n")); errors.Is(err, syscall.EPIPE) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+	for _, ignored := range []bool{true, false} {
+		trap := ""
+		if ignored {
+			trap = `trap "" PIPE; `
+		} else if signal.Ignored(syscall.SIGPIPE) {
+			// A shell cannot give back the default disposition of a
+			// signal ignored when it started.
+			t.Log("started with SIGPIPE ignored: the default disposition is not tested")
+			continue
+		}
+		child := exec.Command("/bin/sh", "-c",
+			trap+`exec "$0" -test.run='^TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE$'`, os.Args[0])
+		child.Env = append(os.Environ(), writeStderrChild+"=1")
+		read, write, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		read.Close()
+		child.Stderr = write
+		err = child.Run()
+		write.Close()
+		var exit *exec.ExitError
+		killed := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGPIPE
+		if ignored && err != nil {
+			t.Errorf("started with SIGPIPE ignored: %v, want the write to fail with EPIPE", err)
+		}
+		if !ignored && !killed {
+			t.Errorf("started with SIGPIPE at its default: %v, want the process ended by SIGPIPE", err)
+		}
 	}
 }

@@ -435,14 +435,10 @@ INSTANTIATE_TEST_SUITE_P(Signals, DrainTest, ::testing::Values(SIGTERM, SIGINT),
                            return std::string(info.param == SIGINT ? "SIGINT" : "SIGTERM");
                          });
 
-// Standard error is a pipe nobody reads any longer (a log reader that died):
-// every line the daemon logs, the drain's included, fails to be written,
-// and the daemon serves, drains the call in flight and exits 0 all the
-// same.
-TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
-  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::Streams::kStderrGone);
-  FixtureCaller caller;
-  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
+// Makes a fixture/sleep call through caller, stops daemon with SIGTERM
+// once the daemon has taken it, and checks that the call is answered and
+// the daemon exits 0.
+void ExpectTheDrainAnswersASleep(Daemon& daemon, FixtureCaller& caller) {
   auto in_flight =
       std::async(std::launch::async, [&] { return Call(caller.sleep.get(), Le64(1000), 10s); });
   // Sent, then followed by an echo answered on the same connection: the
@@ -462,6 +458,40 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
   EXPECT_EQ(answered.response, Le64(1000));
   EXPECT_EQ(daemon.WaitExit(), 0) << daemon.Output();
 }
+
+// Standard error is a pipe nobody reads any longer (a log reader that died):
+// every line the daemon logs, the drain's included, fails to be written,
+// and the daemon serves, drains the call in flight and exits 0 all the
+// same.
+TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
+  Daemon daemon({"--module", kFixture, "--listen", kAnyTcpPort}, Daemon::Streams::kStderrGone);
+  FixtureCaller caller;
+  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
+  ExpectTheDrainAnswersASleep(daemon, caller);
+}
+
+#ifdef JN_TEST_GO_STDERR_BUNDLE
+// The same with a Go bundle whose handler writes to that standard error:
+// its Go runtime, started when the bundle was loaded, replaced the SIGPIPE
+// disposition the daemon ignores with a handler of its own, and the bundle
+// (package junction/module) puts the daemon's choice back, so that the Go
+// write fails with EPIPE rather than end the daemon with SIGPIPE.
+TEST(DaemonDrain, AGoneLogReaderStopsNeitherAGoBundleWritingToItNorTheDrain) {
+  Daemon daemon(
+      {"--module", JN_TEST_GO_STDERR_BUNDLE, "--module", kFixture, "--listen", kAnyTcpPort},
+      Daemon::Streams::kStderrGone);
+  FixtureCaller caller;
+  ASSERT_NO_FATAL_FAILURE(ConnectToFixture(daemon, caller));
+  ASSERT_EQ(caller.client.Route("go.stderr", daemon.Urls()[0]), JN_OK);
+  const MethodPtr write = caller.client.Resolve("go.stderr", "write");
+  for (int line = 0; line < 2; ++line) {
+    const Answer written = Call(write.get(), "a line nobody reads\n");
+    ASSERT_EQ(written.code, JN_OK) << CodeName(written.code) << ": " << written.message;
+    EXPECT_TRUE(Contains(written.response, "broken pipe")) << written.response;
+  }
+  ExpectTheDrainAnswersASleep(daemon, caller);
+}
+#endif
 
 // Reads the pipe fd until what it gave holds needle, for at most timeout;
 // what it read.
