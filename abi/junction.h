@@ -657,9 +657,12 @@ JN_API int32_t jn_listener_set_curve_client_keys(jn_listener* listener,
  * JN_OK when no call is in flight, JN_DEADLINE_EXCEEDED when the deadline
  * passed first (those calls run on; a later drain or close waits again),
  * JN_INVALID_ARGUMENT for a NULL listener. Not concurrently with
- * jn_listener_close. From a handler the listener is running, it waits for
- * the other calls in flight: that handler's call is answered when it
- * returns. */
+ * jn_listener_close. From a handler the listener is running (on the thread
+ * running it: an asynchronous handler's start, not where it completes), it
+ * waits for the other calls in flight, those of handlers draining or closing
+ * the listener so excepted: that handler's call is answered when it
+ * returns, and a call queued behind it makes the drain JN_DEADLINE_EXCEEDED
+ * at once. */
 JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_ns);
 
 /* Stops serving and frees the listener. Calls it reads while it waits for
@@ -670,8 +673,10 @@ JN_API int32_t jn_listener_drain(jn_listener* listener, int64_t drain_deadline_n
  * jn_now_ns's clock; 0 does not wait). Returns JN_OK when every call in flight was answered,
  * JN_DEADLINE_EXCEEDED when the deadline cut the drain short (those calls'
  * callers see the connection close). From a handler the listener is
- * running, it waits for the other calls in flight; that handler's caller
- * sees the connection close. NULL is a no-op returning JN_OK. */
+ * running (as for jn_listener_drain), it waits for the other calls in
+ * flight and returns JN_OK when they were answered; that handler's caller,
+ * and those of calls queued behind it (then JN_DEADLINE_EXCEEDED), see the
+ * connection close. NULL is a no-op returning JN_OK. */
 JN_API int32_t jn_listener_close(jn_listener* listener, int64_t drain_deadline_ns);
 
 /* Options for jn_host_route. struct_size = sizeof(jn_route_options).

@@ -276,10 +276,22 @@ bool Listener::may_hand_over() const noexcept {
 
 bool Listener::wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns) {
   draining_.store(true);
-  const std::uint32_t own = running_own_handler() ? 1 : 0;
-  return changed_.wait_until(
-      lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(drain_deadline_ns)),
-      [this, own] { return in_flight_ == own; });
+  const std::chrono::steady_clock::time_point deadline{std::chrono::nanoseconds(drain_deadline_ns)};
+  if (!running_own_handler()) {
+    // With no call in flight none is queued either (a slot is given up only
+    // with the queue empty).
+    return changed_.wait_until(lock, deadline, [this] { return in_flight_ == 0; });
+  }
+  // From one of the listener's handlers: the calls of the handlers waiting
+  // here, this one among them, end only after their waits, so the others
+  // are waited for. Calls queued behind those handlers' slots cannot run
+  // before the handlers return: they are not answered.
+  ++handler_waiters_;
+  changed_.notify_all();  // the other handlers waiting here wait for one call fewer
+  const bool others_ended =
+      changed_.wait_until(lock, deadline, [this] { return in_flight_ == handler_waiters_; });
+  --handler_waiters_;
+  return others_ended && queued_.empty() && !queue_reader_in_hand_;
 }
 
 bool Listener::drain(std::int64_t drain_deadline_ns) {
@@ -555,8 +567,8 @@ void Listener::receive_loop(std::unique_lock<std::mutex>& lock,
     lock.lock();
     call_ns_average_ += (call_ns - call_ns_average_) / 8;
     run_queued(lock);
-    if (--in_flight_ <= 1) {
-      changed_.notify_all();  // at 1, for a drain from the last call's handler
+    if (--in_flight_ <= handler_waiters_) {
+      changed_.notify_all();
     }
     if (hand_over || receiver_epoch_ != epoch) {
       return;  // no longer the receiver

@@ -152,7 +152,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // threads (for those answers) until close. Returns whether no call is in
   // flight. Not concurrently with close. From one of the listener's
   // handlers, it waits for the other calls: that handler's call is left
-  // running, to be answered when it returns.
+  // running, to be answered when it returns, and calls queued behind it make
+  // the result false.
   bool drain(std::int64_t drain_deadline_ns);
 
   // Drains (as drain), then stops the threads and closes the socket.
@@ -164,9 +165,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   Listener(jn_host* host, const ListenOptions& options);
 
-  // Sets draining_ and waits, under lock, until no call is in flight (but
-  // the one of this thread's handler) or drain_deadline_ns passes; whether
-  // none is.
+  // Sets draining_ and waits, under lock, until no call is in flight, or
+  // drain_deadline_ns passes; whether none is. From one of the listener's
+  // handlers: until only the calls of the handlers waiting so are; whether
+  // no other call is left, queued ones included.
   bool wait_for_calls(std::unique_lock<std::mutex>& lock, std::int64_t drain_deadline_ns);
   // Whether this thread is running one of this listener's handlers.
   [[nodiscard]] bool running_own_handler() const noexcept;
@@ -326,6 +328,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint32_t waiting_threads_ = 0;  // waiting for a role
   std::uint32_t threads_ = 0;          // running pool threads
   std::uint32_t in_flight_ = 0;        // calls being handled
+  // Handlers of this listener waiting in its drain or close for the other
+  // calls: their own are not waited for.
+  std::uint32_t handler_waiters_ = 0;
   // The receiver waits inside libzmq: close waits for it to answer what it
   // takes there.
   bool receiving_in_libzmq_ = false;

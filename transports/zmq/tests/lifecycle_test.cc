@@ -14,6 +14,7 @@
 #include <future>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -518,34 +519,67 @@ TEST(DrainTest, DrainKeepsTheListenerReadableUntilClose) {
   EXPECT_FALSE(junction::Listener().drain(0));
 }
 
+pid_t this_thread_id() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// The service "admin", whose method "stop" drains or closes the listener
+// running it (set before any call) once the test lets it go on, and keeps
+// what each drain or close returned: whether it answered every other call,
+// and whether it returned before its deadline, 20 s away (so woken by the
+// calls it waited for, not by its deadline).
+struct SelfStopping {
+  bool closes = false;
+  junction::Listener* own = nullptr;
+  std::atomic<int> entered{0};
+  std::atomic<bool> go{false};
+  std::atomic<pid_t> stopping_thread{0};  // the last to go on
+  std::mutex mutex;
+  std::vector<std::pair<bool, bool>> ended;  // under mutex
+
+  // What the first n drains or closes returned, once n have (for at most
+  // 30 s: a caller may hear of a close before its handler keeps the result).
+  std::vector<std::pair<bool, bool>> wait_for_ends(std::size_t n) {
+    EXPECT_TRUE(eventually(
+        [&] {
+          const std::lock_guard lock(mutex);
+          return ended.size() >= n;
+        },
+        seconds(30)));
+    const std::lock_guard lock(mutex);
+    return ended;
+  }
+
+  junction::Service service() {
+    junction::Service admin("admin");
+    admin.method("stop", [this](auto, Deadline) {
+      entered.fetch_add(1);
+      EXPECT_TRUE(eventually([&] { return go.load(); }, seconds(30)));
+      const junction::Deadline bound = junction::deadline_after(seconds(20));
+      stopping_thread = this_thread_id();
+      const bool answered = closes ? own->close(bound) : own->drain(bound);
+      const std::lock_guard lock(mutex);
+      ended.emplace_back(answered, jn_now_ns() < bound);
+      return Buffer::copy_of("stopped");
+    });
+    return admin;
+  }
+};
+
 // A handler may drain or close the listener running it: the drain or close
 // waits for the other calls in flight (here one held at a gate, opened once
-// the handler is about to wait), not for the handler itself, which it used
-// to wait for until the deadline, for good without one. A drained handler's
-// call is answered; a closing one's caller sees the connection close.
+// the handler goes on), not for the handler itself, which it used to wait
+// for until the deadline, for good without one. A drained handler's call
+// is answered; a closing one's caller sees the connection close.
 TEST(DrainTest, AHandlerMayDrainOrCloseItsOwnListener) {
   for (const std::string& url : {std::string("zmq+tcp://127.0.0.1:0"), inproc_url()}) {
     for (const bool closes : {false, true}) {
       Gate gate;
-      junction::Listener* own = nullptr;  // set before any call
-      std::promise<void> about_to_wait;
-      // Whether the drain or close answered every other call, and whether
-      // it returned before its deadline (woken by the held call's end).
-      std::promise<std::pair<bool, bool>> ended;
+      SelfStopping admin;
+      admin.closes = closes;
       junction::Host server;
       server.register_service(gate.service());
-      junction::Service admin("admin");
-      admin.method("stop", [&](auto, Deadline) {
-        about_to_wait.set_value();
-        const junction::Deadline bound = junction::deadline_after(seconds(20));
-        const bool answered = closes ? own->close(bound) : own->drain(bound);
-        ended.set_value({answered, jn_now_ns() < bound});
-        return Buffer::copy_of("stopped");
-      });
-      server.register_service(std::move(admin));
+      server.register_service(admin.service());
       junction::Listener listener = server.listen(url);
-      own = &listener;
-      OpenOnExit open_on_exit{gate.open};
+      admin.own = &listener;
       junction::Host client;
       client.route("gate", listener.url());
       client.route("admin", listener.url());
@@ -554,15 +588,23 @@ TEST(DrainTest, AHandlerMayDrainOrCloseItsOwnListener) {
       auto held = call_in_background(wait, "", junction::deadline_after(seconds(30)));
       ASSERT_TRUE(eventually([&] { return gate.entered.load() == 1; })) << url;
       auto stopping = call_in_background(stop, "", junction::deadline_after(seconds(30)));
-      about_to_wait.get_future().wait();
+      const OpenOnExit open_on_exit{gate.open};  // before the calls' futures wait
+      ASSERT_TRUE(eventually([&] { return admin.entered.load() == 1; })) << url;
+      admin.go = true;
+      // Waiting in the drain or close (on a futex) before the gate opens.
+      ASSERT_TRUE(eventually([&] {
+        const pid_t thread = admin.stopping_thread.load();
+        return thread != 0 && blocked_in(thread, SYS_futex);
+      })) << url;
       gate.open = true;
       const CallOutcome held_outcome = held.get();
       EXPECT_EQ(held_outcome.code, Code::ok) << url << ": " << held_outcome.message;
       EXPECT_EQ(held_outcome.text, "opened") << url;
-      const auto [answered, before_deadline] = ended.get_future().get();
-      EXPECT_TRUE(answered) << url;
-      EXPECT_TRUE(before_deadline) << url;
       const CallOutcome stop_outcome = stopping.get();
+      const auto ends = admin.wait_for_ends(1);
+      ASSERT_EQ(ends.size(), 1U) << url;
+      EXPECT_TRUE(ends[0].first) << url;
+      EXPECT_TRUE(ends[0].second) << url;
       if (closes) {
         EXPECT_EQ(stop_outcome.code, Code::unavailable) << url << ": " << stop_outcome.message;
       } else {
@@ -572,6 +614,68 @@ TEST(DrainTest, AHandlerMayDrainOrCloseItsOwnListener) {
       }
     }
   }
+}
+
+// Handlers draining their listener at once wait for each other's calls no
+// more than for their own: both drains return before their deadlines,
+// saying every other call was answered.
+TEST(DrainTest, HandlersDrainingTheirListenerAtOnceDoNotWaitForEachOther) {
+  SelfStopping admin;
+  junction::Host server;
+  server.register_service(admin.service());
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0");
+  admin.own = &listener;
+  junction::Host client;
+  client.route("admin", listener.url());
+  const junction::Method stop = client.resolve("admin", "stop");
+  auto first = call_in_background(stop, "", junction::deadline_after(seconds(30)));
+  auto second = call_in_background(stop, "", junction::deadline_after(seconds(30)));
+  ASSERT_TRUE(eventually([&] { return admin.entered.load() == 2; }));
+  admin.go = true;
+  for (auto* call : {&first, &second}) {
+    const CallOutcome outcome = call->get();
+    EXPECT_EQ(outcome.code, Code::ok) << outcome.message;
+  }
+  const auto ends = admin.wait_for_ends(2);
+  ASSERT_EQ(ends.size(), 2U);
+  for (const auto& [answered, before_deadline] : ends) {
+    EXPECT_TRUE(answered);
+    EXPECT_TRUE(before_deadline);
+  }
+  EXPECT_TRUE(listener.close(junction::deadline_after(seconds(10))));
+}
+
+// A call queued behind the slot of a handler that closes its listener (at
+// max_in_flight 1) cannot run before that handler returns: the close says
+// not every call was answered, at once, and the queued call's caller sees
+// the connection close.
+TEST(DrainTest, AHandlersCloseCountsTheCallsQueuedBehindIt) {
+  SelfStopping admin;
+  admin.closes = true;
+  junction::Host server;
+  server.register_service(test_service());
+  server.register_service(admin.service());
+  junction::ListenOptions options;
+  options.max_in_flight = 1;
+  junction::Listener listener = server.listen("zmq+tcp://127.0.0.1:0", options);
+  admin.own = &listener;
+  junction::Host client;
+  client.route("test", listener.url());
+  client.route("admin", listener.url());
+  const junction::Method stop = client.resolve("admin", "stop");
+  auto stopping = call_in_background(stop, "", junction::deadline_after(seconds(30)));
+  ASSERT_TRUE(eventually([&] { return admin.entered.load() == 1; }));
+  const junction::Method echo = client.resolve("test", "echo");
+  auto queued = call_in_background(echo, "queued", junction::deadline_after(seconds(30)));
+  ASSERT_TRUE(eventually([&] { return listener.stats().queued == 1; }));
+  admin.go = true;
+  const CallOutcome queued_outcome = queued.get();
+  EXPECT_EQ(queued_outcome.code, Code::unavailable) << queued_outcome.message;
+  EXPECT_EQ(stopping.get().code, Code::unavailable);
+  const auto ends = admin.wait_for_ends(1);
+  ASSERT_EQ(ends.size(), 1U);
+  EXPECT_FALSE(ends[0].first);
+  EXPECT_TRUE(ends[0].second);
 }
 
 // A closing listener closes its connections once its last answers are
@@ -816,8 +920,6 @@ TEST(ReconnectTest, CallsAtOnceOnANewInprocListenerAreAllAnswered) {
 bool route_ready(const junction::Host& client, const std::string& service) {
   return client.route_stats(service).state == JN_ROUTE_READY;
 }
-
-pid_t this_thread_id() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 bool blocked_in_poll(pid_t tid) {
 #ifdef SYS_poll
