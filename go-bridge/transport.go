@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -21,10 +22,15 @@ type Listener struct {
 	host *Host
 	url  string
 
-	// Held for writing while closing (a second Close returns once the
-	// first is done), for reading by Stats, Drain and SetCurveClientKeys
-	// (useOpen), which the ABI lets run side by side but not with the
-	// close.
+	// Set by the first Close: a later Close returns at once, and a Drain
+	// under way ends within a slice, so that a handler closing its
+	// listener never waits for a Close or a Drain that waits for it.
+	closing atomic.Bool
+	closed  chan struct{} // closed once the first Close is done
+
+	// Held for writing while closing, for reading by Stats, Drain (a slice
+	// at a time) and SetCurveClientKeys (useOpen), which the ABI lets run
+	// side by side but not with the close.
 	mu  sync.RWMutex
 	raw *C.jn_listener // nil once closed
 }
@@ -185,7 +191,8 @@ func (h *Host) Listen(url string, options ...ListenOption) (*Listener, error) {
 		if err != nil {
 			return err
 		}
-		listener = &Listener{host: h, url: C.GoString(C.jn_listener_url(raw)), raw: raw}
+		listener = &Listener{host: h, url: C.GoString(C.jn_listener_url(raw)), raw: raw,
+			closed: make(chan struct{})}
 		// Still under the read lock: Close, which takes the write lock,
 		// finds this listener among the open ones.
 		h.listenersMu.Lock()
@@ -345,13 +352,18 @@ func (l *Listener) SetCurveClientKeys(publicKeys ...string) error {
 // at all. Cancelling ctx while Close waits has no effect: only its deadline
 // counts.
 //
-// Closing a closed listener is a no-op returning nil. Called from a
+// Closing a closed listener is a no-op returning nil, and so is a Close
+// while another is under way: that one closes the listener. Called from a
 // handler the listener is running, Close waits for the other calls in
-// flight, and that handler's caller sees the connection close. While it
-// waits, the listener's Stats, Drain and SetCurveClientKeys answer
-// FAILED_PRECONDITION at once: a handler calling them ends, and with it
-// the wait.
+// flight, and that handler's caller sees the connection close; so a
+// handler may close its listener while [Host.Close], another handler or a
+// Drain is at work on it. While Close waits, the listener's Stats, Drain
+// and SetCurveClientKeys answer FAILED_PRECONDITION at once: a handler
+// calling them ends, and with it the wait.
 func (l *Listener) Close(ctx context.Context) error {
+	if !l.closing.CompareAndSwap(false, true) {
+		return nil
+	}
 	return l.close(drainTimeout(ctx))
 }
 
@@ -362,24 +374,46 @@ func (l *Listener) Close(ctx context.Context) error {
 // counts as for Close. [Listener.Stats] then reports the calls the drain
 // waited for, which a Close would have freed with the listener: a process
 // stopping drains its listeners, reads their stats, then closes them.
-// Drains may run side by side, and beside Stats; a Close waits for them.
-// A listener closed or being closed cannot be drained: FAILED_PRECONDITION.
-// Called from a handler the listener is running, Drain waits for the
-// other calls in flight; that handler's call is answered when it returns.
+// Drains may run side by side, and beside Stats. A listener closed or
+// being closed cannot be drained: FAILED_PRECONDITION, also for a Drain
+// under way when a Close begins (within drainSlice), which then closes the
+// listener. Called from a handler the listener is running, Drain waits for
+// the other calls in flight; that handler's call is answered when it
+// returns.
 func (l *Listener) Drain(ctx context.Context) error {
 	timeout := drainTimeout(ctx)
-	return l.useOpen(func(open *C.jn_listener) error {
-		switch code := Code(C.junction_go_listener_drain(open, C.int64_t(timeout))); code {
-		case OK:
+	var deadline time.Time
+	if timeout != int64(C.JUNCTION_GO_NO_TIMEOUT) {
+		deadline = time.Now().Add(time.Duration(timeout))
+	}
+	for {
+		slice := drainSlice
+		if !deadline.IsZero() {
+			slice = max(min(slice, time.Until(deadline)), 0)
+		}
+		var code Code
+		if err := l.useOpen(func(open *C.jn_listener) error {
+			code = Code(C.junction_go_listener_drain(open, C.int64_t(slice)))
 			return nil
-		case DeadlineExceeded:
+		}); err != nil {
+			return err
+		}
+		switch {
+		case code == OK:
+			return nil
+		case code != DeadlineExceeded:
+			return Errorf(code, "draining listener %s", l.url)
+		case !deadline.IsZero() && !time.Now().Before(deadline):
 			return Errorf(DeadlineExceeded,
 				"listener %s still had calls in flight at the drain deadline", l.url)
-		default:
-			return Errorf(code, "draining listener %s", l.url)
 		}
-	})
+	}
 }
+
+// drainSlice is the longest a Drain waits in libjunction at a time: a
+// Close begun meanwhile, which the ABI does not let run beside it, waits
+// no longer for it.
+const drainSlice = 50 * time.Millisecond
 
 // drainTimeout is how long ctx lets Close or Drain wait for calls in
 // flight: JUNCTION_GO_NO_TIMEOUT without a deadline, 0 once ctx is done.
@@ -394,13 +428,12 @@ func drainTimeout(ctx context.Context) int64 {
 }
 
 // close closes the listener with a drain timeout (JUNCTION_GO_NO_TIMEOUT
-// for none) and forgets it on its host.
+// for none) and forgets it on its host. Only the Close that set closing
+// calls it.
 func (l *Listener) close(timeout int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.raw == nil {
-		return nil
-	}
+	defer close(l.closed)
 	code := Code(C.junction_go_listener_close(l.raw, C.int64_t(timeout)))
 	l.raw = nil
 	l.host.listenersMu.Lock()
@@ -418,7 +451,8 @@ func (l *Listener) close(timeout int64) error {
 }
 
 // closeListeners closes the host's open listeners, each waiting for its
-// calls in flight. Called by Close once no Listen can start.
+// calls in flight, or waits for a Close under way (a handler's, which
+// ends). Called by Close once no Listen can start.
 func (h *Host) closeListeners() {
 	h.listenersMu.Lock()
 	open := make([]*Listener, 0, len(h.listeners))
@@ -427,7 +461,11 @@ func (h *Host) closeListeners() {
 	}
 	h.listenersMu.Unlock()
 	for _, listener := range open {
-		_ = listener.close(C.JUNCTION_GO_NO_TIMEOUT)
+		if listener.closing.CompareAndSwap(false, true) {
+			_ = listener.close(C.JUNCTION_GO_NO_TIMEOUT)
+		} else {
+			<-listener.closed
+		}
 	}
 }
 

@@ -734,6 +734,37 @@ func TestListenerCloseDrainsCallsInFlight(t *testing.T) {
 	}
 }
 
+// selfClosing registers on server the service "admin", whose "stop"
+// closes the listener *listener (with a deadline 20 s away) once release
+// is called, saying on entered that it began and on closed what the Close
+// returned and whether it returned well before its deadline.
+type selfClosing struct {
+	entered chan struct{}
+	proceed chan struct{}
+	closed  chan error
+}
+
+func newSelfClosing(t *testing.T, server *junction.Host, listener **junction.Listener) *selfClosing {
+	t.Helper()
+	admin := &selfClosing{entered: make(chan struct{}, 1), proceed: make(chan struct{}), closed: make(chan error, 1)}
+	if err := server.Register(junction.NewService("admin").
+		Method("stop", func(context.Context, []byte) ([]byte, error) {
+			admin.entered <- struct{}{}
+			<-admin.proceed
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := (*listener).Close(ctx)
+			if err == nil && ctx.Err() != nil {
+				err = fmt.Errorf("Close returned nil only at its deadline")
+			}
+			admin.closed <- err
+			return []byte("stopped"), nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
+
 // A handler may close the listener running it: Close waits for the other
 // calls in flight (one held until the handler is about to close), not for
 // the handler itself, which it used to wait for without end; the closing
@@ -741,17 +772,8 @@ func TestListenerCloseDrainsCallsInFlight(t *testing.T) {
 func TestAHandlerMayCloseItsListener(t *testing.T) {
 	server := newHost(t)
 	started, release := blocking(t, server)
-	closing := make(chan struct{})
-	closed := make(chan error, 1)
 	var listener *junction.Listener
-	if err := server.Register(junction.NewService("admin").
-		Method("stop", func(context.Context, []byte) ([]byte, error) {
-			close(closing)
-			closed <- listener.Close(context.Background()) // no deadline
-			return []byte("stopped"), nil
-		})); err != nil {
-		t.Fatal(err)
-	}
+	admin := newSelfClosing(t, server, &listener)
 	listener, err := server.Listen("zmq+tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -768,20 +790,88 @@ func TestAHandlerMayCloseItsListener(t *testing.T) {
 		return err
 	})
 	receive(t, started, 10*time.Second, "the held call starting")
-	stop := inBackground(t, release, func() error {
+	proceed := sync.OnceFunc(func() { close(admin.proceed) })
+	stop := inBackground(t, proceed, func() error {
 		_, err := method(t, client, "admin", "stop").Call(ctx, nil)
 		return err
 	})
-	receive(t, closing, 10*time.Second, "the handler closing its listener")
+	receive(t, admin.entered, 10*time.Second, "the handler starting")
+	proceed()
 	release()
 	if err := receive(t, held, 30*time.Second, "the call held while the handler closed"); err != nil {
 		t.Fatalf("the call held while the handler closed: %v", err)
 	}
-	if err := receive(t, closed, 30*time.Second, "Close from the handler"); err != nil {
+	if err := receive(t, admin.closed, 30*time.Second, "Close from the handler"); err != nil {
 		t.Fatalf("Close from the handler: %v", err)
 	}
 	expectCode(t, "the closing handler's call", receive(t, stop, 30*time.Second, "the closing handler's call"),
 		junction.Unavailable)
+}
+
+// A handler closing its listener while another party is at work on it
+// waits for neither: Host.Close, which closes the listener and waits for
+// the handler (the handler's Close returns at once), or a Drain without a
+// deadline, which waits for the handler (and ends FAILED_PRECONDITION once
+// the Close begins).
+func TestAHandlerMayCloseItsListenerWhileOthersCloseOrDrainIt(t *testing.T) {
+	for _, other := range []string{"Host.Close", "Drain"} {
+		t.Run(other, func(t *testing.T) {
+			// Made first: its baseline of live objects, checked last, holds
+			// nothing of the server, which the test may close itself.
+			client := newHost(t)
+			server, err := junction.NewHost()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = server.Close() })
+			var listener *junction.Listener
+			admin := newSelfClosing(t, server, &listener)
+			if err := server.Register(junction.NewService("ping").
+				Method("ping", func(context.Context, []byte) ([]byte, error) { return nil, nil })); err != nil {
+				t.Fatal(err)
+			}
+			listener, err = server.Listen("zmq+tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			routeTo(t, client, listener.URL(), "admin", "ping")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			proceed := sync.OnceFunc(func() { close(admin.proceed) })
+			stop := inBackground(t, proceed, func() error {
+				_, err := method(t, client, "admin", "stop").Call(ctx, nil)
+				return err
+			})
+			receive(t, admin.entered, 10*time.Second, "the handler starting")
+			var otherErr <-chan error
+			if other == "Host.Close" {
+				otherErr = inBackground(t, proceed, server.Close)
+			} else {
+				otherErr = inBackground(t, proceed, func() error { return listener.Drain(context.Background()) })
+			}
+			// At work, waiting for the handler's call: the listener answers
+			// new calls UNAVAILABLE.
+			ping := method(t, client, "ping", "ping")
+			eventually(t, 10*time.Second, func() error {
+				if _, err := ping.Call(ctx, nil); !errors.Is(err, junction.ErrUnavailable) {
+					return fmt.Errorf("a call while the listener drains: %v", err)
+				}
+				return nil
+			})
+			proceed()
+			if err := receive(t, admin.closed, 30*time.Second, "Close from the handler"); err != nil {
+				t.Fatalf("Close from the handler: %v", err)
+			}
+			err = receive(t, otherErr, 30*time.Second, other)
+			if other == "Host.Close" && err != nil {
+				t.Fatalf("Host.Close: %v", err)
+			}
+			if other == "Drain" {
+				expectCode(t, "a Drain when a Close began", err, junction.FailedPrecondition)
+			}
+			receive(t, stop, 30*time.Second, "the closing handler's call")
+		})
+	}
 }
 
 // A drain deadline cuts Close short; the call it cut off is answered by
