@@ -24,6 +24,21 @@ min_time=${JUNCTION_BENCH_MIN_TIME:-0.2}
 reps=${JUNCTION_BENCH_REPS:-3}
 scale=${JUNCTION_BENCH_SCALE:-0.5}
 zmq_seconds=${JUNCTION_ZMQ_SECONDS:-1}
+# Exits 2 unless the setting NAME's VALUE matches PATTERN and is not zero:
+# the settings go into shell arithmetic and the benchmarks' options, and a
+# run of nothing would leave the reports nothing to read.
+#   require_positive NAME VALUE PATTERN WANTED
+require_positive() {
+  if [[ ! $2 =~ $3 || ! $2 =~ [1-9] ]]; then
+    echo "scripts/run.sh: $1=$2: wants $4" >&2
+    exit 2
+  fi
+}
+number='^[0-9]*\.?[0-9]+$'
+require_positive JUNCTION_BENCH_REPS "${reps}" '^[1-9][0-9]*$' 'a positive integer'
+require_positive JUNCTION_BENCH_MIN_TIME "${min_time}" "${number}" 'a positive number of seconds'
+require_positive JUNCTION_BENCH_SCALE "${scale}" "${number}" 'a positive number'
+require_positive JUNCTION_ZMQ_SECONDS "${zmq_seconds}" "${number}" 'a positive number of seconds'
 # This job's command, its settings spelled out.
 run_command="JUNCTION_BENCH_MIN_TIME=${min_time} JUNCTION_BENCH_REPS=${reps}"
 run_command+=" JUNCTION_BENCH_SCALE=${scale} JUNCTION_ZMQ_SECONDS=${zmq_seconds} scripts/run.sh"
@@ -31,9 +46,12 @@ run_command+=" JUNCTION_BENCH_SCALE=${scale} JUNCTION_ZMQ_SECONDS=${zmq_seconds}
 # The source tree's commit, "-dirty" when a tracked file differs from it
 # (reading the status writes nothing to the index); "unknown" without git.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ ${commit} != unknown &&
-  -n $(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null || true) ]]; then
-  commit+=-dirty
+if [[ ${commit} != unknown ]]; then
+  if ! changes=$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null); then
+    commit+=-status-unknown
+  elif [[ -n ${changes} ]]; then
+    commit+=-dirty
+  fi
 fi
 
 # The value of /proc/cpuinfo's first "key : value" line for key.

@@ -13,7 +13,7 @@
 #include "provenance.h"
 
 #ifndef JN_BENCH_BUILD_TYPE
-#error "JN_BENCH_BUILD_TYPE must name the build type (bench/*/CMakeLists.txt sets it)"
+#error "JN_BENCH_BUILD_TYPE must name the build type (junction_bench_provenance sets it)"
 #endif
 
 namespace junction::bench {

@@ -14,12 +14,13 @@
 #include <cstddef>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 
 #ifndef JN_BENCH_SOURCE_DIR
-#error "JN_BENCH_SOURCE_DIR must name the source tree (bench/*/CMakeLists.txt sets it)"
+#error "JN_BENCH_SOURCE_DIR must name the source tree (junction_bench_provenance sets it)"
 #endif
 
 namespace junction::bench {
@@ -81,38 +82,38 @@ inline std::string command_line(int argc, char** argv) {
   return command;
 }
 
-// The first line that the shell command prints, without its newline; empty
-// if it prints nothing or fails.
-inline std::string first_line_of(const std::string& command) {
+// The first line that the shell command prints, without its newline (empty
+// if it prints nothing); nothing if it cannot be run or fails.
+inline std::optional<std::string> first_line_of(const std::string& command) {
   std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
+  if (pipe == nullptr) return std::nullopt;
   std::string output;
   std::array<char, 256> chunk{};
   for (std::size_t n = 0; (n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0;) {
     output.append(chunk.data(), n);
   }
-  if (pclose(pipe) != 0) return "";
+  if (pclose(pipe) != 0) return std::nullopt;
   return output.substr(0, output.find('\n'));
 }
 
 // JN_BENCH_SOURCE_DIR's commit, `git rev-parse --short HEAD`, with "-dirty"
-// when a tracked file differs from it; "unknown" without git or a
-// repository.
+// when a tracked file differs from it, or "-status-unknown" when `git
+// status` fails (an index it cannot read, say): never taken for clean;
+// "unknown" without git or a repository it will read.
 inline std::string source_commit() {
   std::string dir;  // single-quoted for the shell
   for (const char ch : std::string_view(JN_BENCH_SOURCE_DIR)) {
     dir += ch == '\'' ? std::string(R"('\'')") : std::string(1, ch);
   }
   const std::string git = "git -C '" + dir + "' ";
-  std::string commit = first_line_of(git + "rev-parse --short HEAD 2>/dev/null");
-  if (commit.empty()) return "unknown";
+  const std::optional<std::string> commit =
+      first_line_of(git + "rev-parse --short HEAD 2>/dev/null");
+  if (!commit || commit->empty()) return "unknown";
   // --no-optional-locks: reading the status writes nothing to the index.
-  if (!first_line_of(git + "--no-optional-locks status --porcelain --untracked-files=no " +
-                     "2>/dev/null")
-           .empty()) {
-    commit += "-dirty";
-  }
-  return commit;
+  const std::optional<std::string> changed = first_line_of(
+      git + "--no-optional-locks status --porcelain --untracked-files=no 2>/dev/null");
+  if (!changed) return *commit + "-status-unknown";
+  return changed->empty() ? *commit : *commit + "-dirty";
 }
 
 }  // namespace junction::bench

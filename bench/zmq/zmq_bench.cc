@@ -1585,15 +1585,12 @@ void usage(std::FILE* to) {
 Options parse_options(int argc, char** argv) {
   Options options;
   double seconds = kQuickSeconds;
-  options.command = "junction_zmq_bench";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    options.command.append(" ").append(arg);
     const bool has_value = i + 1 < argc;
     if (arg == "--quick") {
       seconds = kQuickSeconds;
     } else if (arg == "--seconds" && has_value) {
-      options.command.append(" ").append(argv[i + 1]);
       char* end = nullptr;
       seconds = std::strtod(argv[++i], &end);
       if (*end != '\0' || !(seconds > 0 && seconds <= 3600)) {
@@ -1608,7 +1605,6 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "--curve") {
       options.curve = true;
     } else if (arg == "--thread-slice" && has_value) {
-      options.command.append(" ").append(argv[i + 1]);
       const std::string_view value = argv[++i];
       char* end = nullptr;
       const double nanoseconds =
@@ -1626,7 +1622,6 @@ Options parse_options(int argc, char** argv) {
         options.thread_slice_ns = static_cast<std::uint64_t>(nanoseconds);
       }
     } else if (arg == "--out-dir" && has_value) {
-      options.command.append(" ").append(argv[i + 1]);
       options.out_dir = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
@@ -1639,6 +1634,9 @@ Options parse_options(int argc, char** argv) {
     }
   }
   options.timing = timing_for(seconds);
+  // The program by its name, wherever it was run from, and the arguments.
+  const std::string arguments = junction::bench::command_line(argc - 1, argv + 1);
+  options.command = "junction_zmq_bench" + (arguments.empty() ? "" : " " + arguments);
   return options;
 }
 

@@ -7,12 +7,14 @@
 // directory.
 #include <fcntl.h>
 #include <junction.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
@@ -42,11 +44,15 @@ using junction::daemon::Options;
 constexpr int kExitFailure = 1;  // a module, an address or the drain failed
 constexpr int kExitUsage = 2;    // a usage or configuration error
 
-// The daemon's log on standard error. Its lines are written by a thread of
-// their own, so that a log reader that stalls (a pipe it no longer empties)
-// holds up neither the serving nor a stop: line() only queues. While the
-// reader stalls, lines wait, up to kMaxPendingBytes of them; those beyond
-// are dropped, and how many is logged once there is room again.
+// The daemon's log on standard error. A line is written at once when no
+// line waits before it and the write cannot block (it fits in PIPE_BUF and
+// standard error has room), so that it is there should a module crash the
+// daemon next, and in its order with what the modules write there
+// themselves. Otherwise it waits for a thread of the log's own, so that a
+// log reader that stalls (a pipe it no longer empties) holds up neither the
+// serving nor a stop. While the reader stalls, lines wait, up to
+// kMaxPendingBytes of them; those beyond are dropped, and how many is
+// logged once there is room again.
 class Log {
  public:
   static constexpr std::size_t kMaxPendingBytes = std::size_t{1} << 20;
@@ -57,13 +63,13 @@ class Log {
     try {
       std::thread([this] { write_lines(); }).detach();
       return true;
-    } catch (const std::system_error& e) {
+    } catch (const std::exception& e) {  // std::system_error, std::bad_alloc
       std::fprintf(stderr, "junction-host: cannot start the log's thread: %s\n", e.what());
       return false;
     }
   }
 
-  // Queues "junction-host: TEXT" as one line.
+  // Logs "junction-host: TEXT" as one line.
   void line(std::string_view text) noexcept {
     const std::lock_guard lock(mutex_);
     try {
@@ -77,9 +83,11 @@ class Log {
         ++dropped_;
         return;
       }
-      if (!notice.empty()) queue(std::move(notice));
-      queue(std::move(entry));
-      dropped_ = 0;
+      if (!notice.empty()) {
+        emit(std::move(notice));
+        dropped_ = 0;
+      }
+      emit(std::move(entry));
     } catch (const std::bad_alloc&) {
       ++dropped_;
     }
@@ -93,10 +101,36 @@ class Log {
   }
 
  private:
-  void queue(std::string entry) {
-    pending_bytes_ += entry.size();
+  // Writes entry at once when that keeps the lines in order and cannot
+  // block: under mutex_, with no line queued and the thread not writing, no
+  // other write of the log's is under way. Queues it otherwise.
+  void emit(std::string entry) {
+    if (pending_.empty() && !writing_ && entry.size() <= PIPE_BUF && has_room()) {
+      write_entry(entry);
+      return;
+    }
+    const std::size_t size = entry.size();
     pending_.push_back(std::move(entry));
+    pending_bytes_ += size;
     changed_.notify_all();
+  }
+
+  // Whether standard error takes a write of up to PIPE_BUF bytes without
+  // blocking: a pipe that polls writable has a free buffer of that much.
+  static bool has_room() noexcept {
+    pollfd out{.fd = STDERR_FILENO, .events = POLLOUT, .revents = 0};
+    return ::poll(&out, 1, 0) == 1 && (out.revents & POLLOUT) != 0;
+  }
+
+  // A line that cannot be written (no reader any more, a full disk) is
+  // dropped.
+  static void write_entry(const std::string& entry) noexcept {
+    for (std::size_t written = 0; written < entry.size();) {
+      const ssize_t n = ::write(STDERR_FILENO, entry.data() + written, entry.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
   }
 
   void write_lines() {
@@ -107,14 +141,7 @@ class Log {
       pending_.pop_front();
       writing_ = true;
       lock.unlock();
-      // A line that cannot be written (no reader any more, a full disk) is
-      // dropped.
-      for (std::size_t written = 0; written < entry.size();) {
-        const ssize_t n = ::write(STDERR_FILENO, entry.data() + written, entry.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        written += static_cast<std::size_t>(n);
-      }
+      write_entry(entry);
       lock.lock();
       pending_bytes_ -= entry.size();
       writing_ = false;
@@ -145,10 +172,13 @@ void log_line(const std::string& line) { daemon_log().line(line); }
 // What went wrong writing standard output, if anything did: what was
 // printed there has been written only when this is empty.
 std::optional<std::string> standard_output_error() {
-  const int flushed = std::fflush(stdout);
-  const int error = errno;
-  if (flushed == 0 && std::ferror(stdout) == 0) return std::nullopt;
-  return std::generic_category().message(error);
+  if (std::fflush(stdout) != 0) {
+    const int error = errno;
+    return std::generic_category().message(error);
+  }
+  // An earlier write failed, and its errno is long gone.
+  if (std::ferror(stdout) != 0) return "write error";
+  return std::nullopt;
 }
 
 // A status's message, or its code's name when it has none; releases it.
@@ -603,8 +633,11 @@ int run(std::span<const char* const> args, const sigset_t& handled_signals) {
       return kExitUsage;
     }
     if (options.help) {
-      std::fputs(junction::daemon::kUsage, stdout);
-      if (const std::optional<std::string> error = standard_output_error()) {
+      // The usage outgrows stdout's buffer: fputs writes, and may fail, itself.
+      const bool put = std::fputs(junction::daemon::kUsage, stdout) != EOF;
+      const int put_error = errno;
+      if (const std::optional<std::string> error =
+              put ? standard_output_error() : std::generic_category().message(put_error)) {
         log_line("--help: cannot print the usage on standard output: " + *error);
         return kExitFailure;
       }
