@@ -353,6 +353,12 @@ void answer_wire_call(zmq::socket_t& router, std::vector<zmq::message_t>& frames
   router.send(payload, zmq::send_flags::none);
 }
 
+// The slice a server's threads ask for given slice_ns as
+// jn_host_options.thread_slice_ns has it: 0 is junction's default.
+std::uint64_t resolved_slice_ns(std::uint64_t slice_ns) {
+  return slice_ns == 0 ? junction::detail::kDefaultSliceNs : slice_ns;
+}
+
 // Binds a socket of type on endpoint (a ZeroMQ endpoint), prints url_prefix
 // and ZMQ_LAST_ENDPOINT on stdout, and runs answer_calls(socket) on a
 // thread of its own until stdin closes or SIGTERM (serve_bench_requests).
@@ -363,8 +369,7 @@ void answer_wire_call(zmq::socket_t& router, std::vector<zmq::message_t>& frames
 int serve_plain(const char* command, zmq::socket_type type, const char* endpoint,
                 const char* url_prefix, const char* slice_ns, const char* thread_name,
                 const std::function<void(zmq::socket_t&)>& answer_calls) {
-  const std::uint64_t slice =
-      slice_ns == nullptr ? junction::detail::kDefaultSliceNs : std::stoull(slice_ns);
+  const std::uint64_t slice = resolved_slice_ns(slice_ns == nullptr ? 0 : std::stoull(slice_ns));
   const int sigterm_fd = block_sigterm();
   if (sigterm_fd < 0) {
     std::fprintf(stderr, "%s: signalfd: %s\n", command, errno_text(errno).c_str());
@@ -1409,8 +1414,7 @@ std::string json(const Report& report) {
       << "  \"server_thread_slice_ns\": "
       << (report.thread_slice_ns == JN_THREAD_SLICE_INHERITED
               ? std::string("null")
-              : std::to_string(report.thread_slice_ns == 0 ? junction::detail::kDefaultSliceNs
-                                                           : report.thread_slice_ns))
+              : std::to_string(resolved_slice_ns(report.thread_slice_ns)))
       << ",\n"
       << R"(  "machine": {"cpu_model": )" << json_string(m.cpu_model) << ", \"cpus\": " << m.cpus
       << ", \"memory\": " << json_string(m.memory) << ", \"kernel\": " << json_string(m.kernel)

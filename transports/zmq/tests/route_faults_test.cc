@@ -39,6 +39,15 @@ Frame response_header(std::uint64_t call_id, std::int32_t code = JN_OK,
 // The payload of the answers: two bytes.
 Frame payload() { return {'o', 'k'}; }
 
+// A well-formed answer to call_id, two bytes of payload, with the field at
+// offset of its header set to value.
+template <class T>
+std::vector<Frame> patched_answer(std::uint64_t call_id, std::size_t offset, T value) {
+  Frame header = response_header(call_id);
+  put<T>(header, offset, value);
+  return {header, payload()};
+}
+
 // One broken answer: the frames the server sends for the call with id
 // call_id, and what the caller is answered.
 struct BrokenAnswer {
@@ -49,12 +58,7 @@ struct BrokenAnswer {
 
 constexpr BrokenAnswer kBrokenAnswers[] = {
     {"a code outside 0..16",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       put<std::int32_t>(header, 24, 17);
-       return std::vector<Frame>{header, payload()};
-     },
-     Code::internal},
+     [](std::uint64_t id) { return patched_answer<std::int32_t>(id, 24, 17); }, Code::internal},
     {"a negative code",
      [](std::uint64_t id) {
        Frame header = response_header(id, JN_OK, 0);
@@ -62,12 +66,7 @@ constexpr BrokenAnswer kBrokenAnswers[] = {
        return std::vector<Frame>{header, {}};
      },
      Code::internal},
-    {"version 2",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       header[4] = 2;
-       return std::vector<Frame>{header, payload()};
-     },
+    {"version 2", [](std::uint64_t id) { return patched_answer<std::uint8_t>(id, 4, 2); },
      Code::internal},
     {"a request where a response belongs",
      [](std::uint64_t id) {
@@ -83,12 +82,7 @@ constexpr BrokenAnswer kBrokenAnswers[] = {
        return std::vector<Frame>{header, {}};
      },
      Code::internal},
-    {"kind 9",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       header[5] = 9;
-       return std::vector<Frame>{header, payload()};
-     },
+    {"kind 9", [](std::uint64_t id) { return patched_answer<std::uint8_t>(id, 5, 9); },
      Code::internal},
     {"three frames",
      [](std::uint64_t id) {
@@ -99,33 +93,14 @@ constexpr BrokenAnswer kBrokenAnswers[] = {
      [](std::uint64_t id) { return std::vector<Frame>{response_header(id, JN_OK, 0)}; },
      Code::internal},
     {"an error code with a payload",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       put<std::int32_t>(header, 24, JN_NOT_FOUND);
-       return std::vector<Frame>{header, payload()};
-     },
+     [](std::uint64_t id) { return patched_answer<std::int32_t>(id, 24, JN_NOT_FOUND); },
      Code::internal},
     {"a non-zero timeout",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       put<std::int64_t>(header, 16, 1000);
-       return std::vector<Frame>{header, payload()};
-     },
-     Code::internal},
+     [](std::uint64_t id) { return patched_answer<std::int64_t>(id, 16, 1000); }, Code::internal},
     {"a message length the frame does not have",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       put<std::uint32_t>(header, 28, 5);
-       return std::vector<Frame>{header, payload()};
-     },
-     Code::internal},
+     [](std::uint64_t id) { return patched_answer<std::uint32_t>(id, 28, 5); }, Code::internal},
     {"a payload length the payload frame does not have",
-     [](std::uint64_t id) {
-       Frame header = response_header(id);
-       put<std::uint64_t>(header, 32, 3);
-       return std::vector<Frame>{header, payload()};
-     },
-     Code::internal},
+     [](std::uint64_t id) { return patched_answer<std::uint64_t>(id, 32, 3); }, Code::internal},
     {"a payload over the route's limit",
      [](std::uint64_t id) {
        return std::vector<Frame>{response_header(id, JN_OK, 2000), Frame(2000, 'x')};
