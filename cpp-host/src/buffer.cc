@@ -240,7 +240,7 @@ std::int32_t host_buffer_new(std::uint64_t len, std::uint8_t** data_out, jn_buff
   auto* data = static_cast<std::uint8_t*>(memory) + sizeof(HostBlock);
   data[len] = 0;
   buffer_count(1, static_cast<std::int64_t>(len));
-  *buffer = jn_buffer{data, len, host_buffer_release, block};
+  buffer_store_whole(buffer, jn_buffer{data, len, host_buffer_release, block});
   if (data_out != nullptr) {
     *data_out = data;
   }
@@ -294,7 +294,7 @@ void lent_release(jn_buffer* buffer) { buffer->release = nullptr; }
   if (result->response.release != nullptr) {
     jn_buffer_release(&result->response);
   }
-  result->response = response;
+  buffer_store_whole(&result->response, response);
   return JN_OK;
 }
 
@@ -340,12 +340,8 @@ JN_API std::int32_t jn_respond(jn_result* result, const std::uint8_t* data, std:
   if (result->response.release != nullptr) [[unlikely]] {
     jn_buffer_release(&result->response);
   }
-  // Field by field: the caller reads them one by one, and whole-struct
-  // copies of separately stored fields stall store forwarding.
-  result->response.data = lent.data;
-  result->response.len = len;
-  result->response.release = junction::detail::lent_release;
-  result->response.private_data = nullptr;
+  junction::detail::buffer_store_whole(
+      &result->response, jn_buffer{lent.data, len, junction::detail::lent_release, nullptr});
   return JN_OK;
 }
 

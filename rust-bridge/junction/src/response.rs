@@ -1,6 +1,6 @@
 //! What synchronous handlers answer with.
 
-use crate::{sys, Buffer, Code, Status};
+use crate::{ffi, sys, Buffer, Code, Status};
 
 /// A synchronous handler's response: anything that converts into a
 /// [`Buffer`] (a `Vec<u8>`, `String` or `Box<[u8]>` is handed over without a
@@ -61,7 +61,8 @@ pub(crate) mod sealed {
 
 impl<T: Into<Buffer>> sealed::Sealed for T {
     unsafe fn into_result(self, result: &mut sys::jn_result, _: sealed::Token) {
-        result.response = self.into().into_raw();
+        // SAFETY: the response is a field of the live result.
+        unsafe { ffi::store_whole(&mut result.response, self.into().into_raw()) };
     }
 }
 
