@@ -7,12 +7,13 @@
 #include <atomic>
 #include <charconv>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 
-#if defined(__SSE2__) && !defined(__clang_analyzer__)
+#if defined(__x86_64__) && !defined(__clang_analyzer__)
 #include <emmintrin.h>
 #endif
 
@@ -86,7 +87,9 @@ class DecimalText {
 // the whole are forwarded. The static analyser is shown the plain store,
 // which means the same: it does not follow pointers through vector stores.
 inline void buffer_store_whole(jn_buffer* dst, const jn_buffer& value) noexcept {
-#if defined(__SSE2__) && !defined(__clang_analyzer__)
+#if defined(__x86_64__) && !defined(__clang_analyzer__)
+  static_assert(sizeof(jn_buffer) == 32 && offsetof(jn_buffer, len) == 8 &&
+                offsetof(jn_buffer, private_data) == 24);
   auto* halves = reinterpret_cast<__m128i*>(dst);
   _mm_storeu_si128(halves, _mm_set_epi64x(static_cast<long long>(value.len),
                                           reinterpret_cast<long long>(value.data)));
