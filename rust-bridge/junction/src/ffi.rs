@@ -70,6 +70,12 @@ pub(crate) unsafe fn store_whole(dst: *mut sys::jn_buffer, value: sys::jn_buffer
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_storeu_si128};
+        use std::mem::{offset_of, size_of};
+        const _: () = assert!(
+            size_of::<sys::jn_buffer>() == 32
+                && offset_of!(sys::jn_buffer, len) == 8
+                && offset_of!(sys::jn_buffer, private_data) == 24
+        );
         let halves = dst.cast::<__m128i>();
         let data = value.data.expose_provenance() as i64;
         let release = value.release.map_or(0, |release| release as usize) as i64;
