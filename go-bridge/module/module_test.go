@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -102,4 +104,54 @@ func TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE(t *testing.T) {
 			t.Errorf("started with SIGPIPE at its default: %v, want the process ended by SIGPIPE", err)
 		}
 	}
+}
+
+// Set in the environment of a child TestAProcessABundleStartsHasSIGPIPEAtItsDefault
+// starts: the child starts cat on /proc/self/status and exits 0 if cat had
+// SIGPIPE at its default disposition, 1 if ignored, 2 if it could not tell.
+const startProcessChild = "JUNCTION_MODULE_TEST_START_PROCESS"
+
+// A process started from a host that ignores SIGPIPE, as junction-host
+// does, has this package ask for SIGPIPE rather than ignore it: the
+// processes it starts in turn get the default disposition (an ignored one
+// survives exec), as programs that stop on a closed pipe expect.
+func TestAProcessABundleStartsHasSIGPIPEAtItsDefault(t *testing.T) {
+	if os.Getenv(startProcessChild) != "" {
+		os.Exit(sigpipeIgnoredIn("cat", "/proc/self/status"))
+	}
+	child := exec.Command("/bin/sh", "-c",
+		`trap "" PIPE; exec "$0" -test.run='^TestAProcessABundleStartsHasSIGPIPEAtItsDefault$'`, os.Args[0])
+	child.Env = append(os.Environ(), startProcessChild+"=1")
+	output, err := child.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		t.Errorf("the process the child started ignored SIGPIPE, want its default disposition")
+	default:
+		t.Errorf("the child could not tell how the process it started handled SIGPIPE: %v\n%s", err, output)
+	}
+}
+
+// sigpipeIgnoredIn runs name with args, which print a /proc/PID/status, and
+// returns 0 if that process had SIGPIPE at its default, 1 if it ignored it,
+// 2 if the status could not be read.
+func sigpipeIgnoredIn(name string, args ...string) int {
+	status, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return 2
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if hex, found := strings.CutPrefix(line, "SigIgn:"); found {
+			ignored, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				return 2
+			}
+			if ignored&(1<<(uint(syscall.SIGPIPE)-1)) != 0 {
+				return 1
+			}
+			return 0
+		}
+	}
+	return 2
 }

@@ -23,6 +23,7 @@ static int host_ignores_sigpipe(void) { return host_ignored_sigpipe; }
 import "C"
 
 import (
+	"os"
 	"os/signal"
 	"syscall"
 )
@@ -32,8 +33,17 @@ import (
 // end the process with SIGPIPE. A host with the default disposition keeps
 // Go's behaviour: a library does not change a disposition its host did not
 // choose.
+//
+// Asking for SIGPIPE is what makes the runtime fail those writes; the
+// signals themselves are not wanted (nothing reads the channel, and a full
+// one drops them). Ignoring SIGPIPE would do the same, but a process the
+// bundle starts (os/exec) would inherit the ignored disposition, which
+// survives exec and breaks programs that stop on a closed pipe. Asked for,
+// SIGPIPE keeps the runtime's handler: the runtime gives the processes it
+// starts the default disposition, and passes a SIGPIPE raised on one of the
+// host's own threads to the host's disposition, ignored.
 func init() {
 	if C.host_ignores_sigpipe() != 0 {
-		signal.Ignore(syscall.SIGPIPE)
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	}
 }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -498,8 +499,8 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherTheServingNorTheDrain) {
 // The same with a Go bundle whose handler writes to that standard error:
 // its Go runtime, started when the bundle was loaded, replaced the SIGPIPE
 // disposition the daemon ignores with a handler of its own, and the bundle
-// (package junction/module) puts the daemon's choice back, so that the Go
-// write fails with EPIPE rather than end the daemon with SIGPIPE.
+// (package junction/module) asks for SIGPIPE, so that the Go write fails
+// with EPIPE rather than end the daemon with SIGPIPE.
 TEST(DaemonDrain, AGoneLogReaderStopsNeitherAGoBundleWritingToItNorTheDrain) {
   Daemon daemon(
       {"--module", JN_TEST_GO_STDERR_BUNDLE, "--module", kFixture, "--listen", kAnyTcpPort},
@@ -514,6 +515,41 @@ TEST(DaemonDrain, AGoneLogReaderStopsNeitherAGoBundleWritingToItNorTheDrain) {
     EXPECT_TRUE(Contains(written.response, "broken pipe")) << written.response;
   }
   ExpectTheDrainAnswersASleep(daemon, caller);
+}
+
+// The signals a /proc/PID/status shows in its line named field ("SigIgn:",
+// say), as a mask whose bit N - 1 is signal N; nullopt without that line.
+std::optional<std::uint64_t> SignalMask(std::string_view status, std::string_view field) {
+  const std::size_t at = status.find(field);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::uint64_t mask = 0;
+  const std::string_view hex = status.substr(at + field.size());
+  const std::size_t digits = hex.find_first_not_of(" \t");
+  if (digits == std::string_view::npos) return std::nullopt;
+  if (std::from_chars(hex.data() + digits, hex.data() + hex.size(), mask, 16).ec != std::errc{}) {
+    return std::nullopt;
+  }
+  return mask;
+}
+
+// A process a Go bundle starts gets SIGPIPE at its default disposition:
+// the daemon's ignored one would survive its exec and break a program that
+// stops on a closed pipe. (It keeps the daemon's blocked stop signals, as
+// junction-host's README says.)
+TEST(DaemonSignals, AProcessAGoBundleStartsHasSIGPIPEAtItsDefault) {
+  Daemon daemon({"--module", JN_TEST_GO_STDERR_BUNDLE, "--listen", kAnyTcpPort});
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Output();
+  ASSERT_EQ(daemon.Urls().size(), 1U) << daemon.Output();
+  Client client;
+  ASSERT_EQ(client.Route("go.stderr", daemon.Urls()[0]), JN_OK);
+  const MethodPtr status = client.Resolve("go.stderr", "status");
+  const Answer started = Call(status.get(), "");
+  ASSERT_EQ(started.code, JN_OK) << CodeName(started.code) << ": " << started.message;
+  const std::optional<std::uint64_t> ignored = SignalMask(started.response, "SigIgn:");
+  ASSERT_TRUE(ignored.has_value()) << started.response;
+  EXPECT_EQ(*ignored & (std::uint64_t{1} << (SIGPIPE - 1)), 0U)
+      << "the process ignored SIGPIPE: " << started.response;
+  ExpectCleanStop(daemon);
 }
 #endif
 

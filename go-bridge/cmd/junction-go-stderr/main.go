@@ -1,11 +1,15 @@
-// Command junction-go-stderr is a test fixture: a Go c-shared module whose
-// go.stderr/write writes its request to standard error, for the daemon test
-// of a Go bundle writing to a log reader that has gone away.
+// Command junction-go-stderr is a test fixture: a Go c-shared module for the
+// daemon tests of what a Go bundle inherits from junction-host's signal
+// dispositions. go.stderr/write writes its request to standard error (a log
+// reader that has gone away); go.stderr/status starts cat on
+// /proc/self/status and answers what it printed (the signal dispositions a
+// process the bundle starts has).
 package main
 
 import (
 	"context"
 	"os"
+	"os/exec"
 
 	"junction"
 	"junction/module"
@@ -20,6 +24,9 @@ func init() {
 					return []byte(err.Error()), nil
 				}
 				return nil, nil
+			}).
+			Method("status", func(ctx context.Context, _ []byte) ([]byte, error) {
+				return exec.CommandContext(ctx, "cat", "/proc/self/status").Output()
 			}))
 	})
 }
