@@ -75,18 +75,13 @@ func TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE(t *testing.T) {
 		os.Exit(1)
 	}
 	for _, ignored := range []bool{true, false} {
-		trap := ""
-		if ignored {
-			trap = `trap "" PIPE; `
-		} else if signal.Ignored(syscall.SIGPIPE) {
+		if !ignored && signal.Ignored(syscall.SIGPIPE) {
 			// A shell cannot give back the default disposition of a
 			// signal ignored when it started.
 			t.Log("started with SIGPIPE ignored: the default disposition is not tested")
 			continue
 		}
-		child := exec.Command("/bin/sh", "-c",
-			trap+`exec "$0" -test.run='^TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE$'`, os.Args[0])
-		child.Env = append(os.Environ(), writeStderrChild+"=1")
+		child := rerun("TestAWriteToAClosedStderrKeepsTheHostsSIGPIPE", writeStderrChild, ignored)
 		read, write, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -117,11 +112,9 @@ const startProcessChild = "JUNCTION_MODULE_TEST_START_PROCESS"
 // survives exec), as programs that stop on a closed pipe expect.
 func TestAProcessABundleStartsHasSIGPIPEAtItsDefault(t *testing.T) {
 	if os.Getenv(startProcessChild) != "" {
-		os.Exit(sigpipeIgnoredIn("cat", "/proc/self/status"))
+		os.Exit(sigpipeInAStartedProcess())
 	}
-	child := exec.Command("/bin/sh", "-c",
-		`trap "" PIPE; exec "$0" -test.run='^TestAProcessABundleStartsHasSIGPIPEAtItsDefault$'`, os.Args[0])
-	child.Env = append(os.Environ(), startProcessChild+"=1")
+	child := rerun("TestAProcessABundleStartsHasSIGPIPEAtItsDefault", startProcessChild, true)
 	output, err := child.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
@@ -133,11 +126,24 @@ func TestAProcessABundleStartsHasSIGPIPEAtItsDefault(t *testing.T) {
 	}
 }
 
-// sigpipeIgnoredIn runs name with args, which print a /proc/PID/status, and
-// returns 0 if that process had SIGPIPE at its default, 1 if it ignored it,
-// 2 if the status could not be read.
-func sigpipeIgnoredIn(name string, args ...string) int {
-	status, err := exec.Command(name, args...).Output()
+// rerun is this test binary running only test, through a shell that first
+// ignores SIGPIPE when ignoreSIGPIPE is set, with childEnv set to 1 in its
+// environment (which makes test act as the child).
+func rerun(test, childEnv string, ignoreSIGPIPE bool) *exec.Cmd {
+	trap := ""
+	if ignoreSIGPIPE {
+		trap = `trap "" PIPE; `
+	}
+	child := exec.Command("/bin/sh", "-c", trap+`exec "$0" -test.run="^$1\$"`, os.Args[0], test)
+	child.Env = append(os.Environ(), childEnv+"=1")
+	return child
+}
+
+// sigpipeInAStartedProcess starts cat on /proc/self/status and returns 0 if
+// cat had SIGPIPE at its default, 1 if it ignored it, 2 if its status could
+// not be read.
+func sigpipeInAStartedProcess() int {
+	status, err := exec.Command("cat", "/proc/self/status").Output()
 	if err != nil {
 		return 2
 	}
