@@ -160,8 +160,9 @@ constinit thread_local LentSpace tls_lent_space __attribute__((tls_model("initia
 namespace {
 
 // The body of jn_call and jn_call_into.
-inline std::int32_t call_sync(const jn_method* method, jn_bytes request, std::int64_t deadline_ns,
-                              jn_result* result) noexcept {
+[[gnu::always_inline]] inline std::int32_t call_sync(const jn_method* method, jn_bytes request,
+                                                     std::int64_t deadline_ns,
+                                                     jn_result* result) noexcept {
   *result = jn_result{};
   if (method == nullptr) [[unlikely]] {
     return call_refused(result, nullptr, JN_INVALID_ARGUMENT, "method is NULL");

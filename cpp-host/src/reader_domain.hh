@@ -20,6 +20,12 @@
 // another host's service, or a section opened before it knew its service).
 // So a writer retiring one host's services never waits for a call that
 // only another host's services are running, however long it runs.
+//
+// A thread's record is made at its first section. A thread that cannot
+// have one (no memory for it) still runs its sections, unrecorded: each
+// counts itself in one process-wide counter with a locked instruction and
+// covers anything, and synchronize() also waits until that counter is 0.
+// The thread tries again for a record at each section until it has one.
 #pragma once
 
 #include <atomic>
@@ -51,7 +57,8 @@ struct alignas(64) ReaderRecord {
 // single segment-relative load.
 struct ThreadState {
   ReaderRecord* record;
-  std::uint32_t shard;  // statistics shard: record index + 1, 0 before registration
+  std::uint32_t shard;                // statistics shard: record index + 1, 0 before registration
+  std::uint32_t unrecorded_sections;  // this thread's sections without a record
 };
 // constinit: no dynamic initialisation, so no TLS wrapper call on access.
 extern constinit thread_local ThreadState tls_state __attribute__((tls_model("initial-exec")));
@@ -59,7 +66,15 @@ extern constinit thread_local ThreadState tls_state __attribute__((tls_model("in
 extern std::atomic<std::uint64_t> global_epoch;
 extern bool readers_need_fence;
 
-ReaderRecord* reader_register_thread();
+// Gives the calling thread a record (one an exited thread left, or a new
+// one) and returns it; NULL, with the thread left as it was, when there is
+// no memory for one.
+ReaderRecord* reader_register_thread() noexcept;
+
+// A section of a thread without a record: counted process-wide until
+// leave_unrecorded_section().
+void enter_unrecorded_section() noexcept;
+void leave_unrecorded_section() noexcept;
 
 // Widens the scope of the thread's current section to cover scope (a
 // service's or kAnyScope) too, before the nested section touches it.
@@ -73,7 +88,8 @@ void synchronize(const Host* host, const std::vector<ServiceEntry*>& services);
 
 [[nodiscard]] inline bool in_read_section() noexcept {
   const ReaderRecord* record = tls_state.record;
-  return record != nullptr && record->epoch.load(std::memory_order_relaxed) != 0;
+  return (record != nullptr && record->epoch.load(std::memory_order_relaxed) != 0) ||
+         tls_state.unrecorded_sections != 0;
 }
 
 // Orders a record's stores before the section's reads (see above).
@@ -97,6 +113,8 @@ class ReadSection {
   ~ReadSection() {
     if (outermost_record_ != nullptr) {
       outermost_record_->epoch.store(0, std::memory_order_release);
+    } else if (unrecorded_) [[unlikely]] {
+      leave_unrecorded_section();
     }
   }
   ReadSection(const ReadSection&) = delete;
@@ -121,6 +139,11 @@ class ReadSection {
     ReaderRecord* record = tls_state.record;
     if (record == nullptr) [[unlikely]] {
       record = reader_register_thread();
+      if (record == nullptr) {
+        enter_unrecorded_section();
+        unrecorded_ = true;
+        return;
+      }
     }
     // Only this thread writes its record, so relaxed loads are exact.
     if (record->epoch.load(std::memory_order_relaxed) != 0) [[unlikely]] {
@@ -143,7 +166,8 @@ class ReadSection {
     }
   }
 
-  ReaderRecord* outermost_record_ = nullptr;  // NULL when nested
+  ReaderRecord* outermost_record_ = nullptr;  // NULL when nested or unrecorded
+  bool unrecorded_ = false;                   // counted by enter_unrecorded_section
 };
 
 }  // namespace junction::detail

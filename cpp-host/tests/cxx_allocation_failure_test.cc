@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <junction.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "failing_allocation.hh"
@@ -140,6 +142,9 @@ TEST(CxxAllocationFailureTest, CallAsyncWithoutMemoryToStartTheCallGivesItBack) 
     const Method method = register_c_method(host, {"echo", echo_c, nullptr, nullptr});
     jn_cancel* cancel = nullptr;
     ASSERT_EQ(jn_cancel_new(&cancel), JN_OK);
+    // This thread's first call registers it (reader_domain.hh), once, so
+    // that the count below is the calls' own.
+    EXPECT_EQ(method.call("registers", junction::no_deadline).text(), "registers");
     for (unsigned n = 1; n <= kMostAllocations; ++n) {
       SCOPED_TRACE("allocation " + std::to_string(n) + " failing");
       jn_buffer request{};
@@ -269,6 +274,125 @@ TEST(CxxAllocationFailureTest, ASynchronousCallThatCannotStartIsCounted) {
   ASSERT_EQ(jn_method_stats_get(method.raw(), &stats), JN_OK);
   EXPECT_EQ(stats.calls, 2U);
   EXPECT_EQ(stats.errors, 1U);
+}
+
+// What a call on a thread without memory for its reader record
+// (reader_domain.hh) sees: the handler that answers it, and whether
+// jn_host_free_check there refused (the call runs in a section).
+struct UnrecordedCall {
+  jn_host* host = nullptr;
+  std::promise<void> entered;
+  std::shared_future<void> release;
+  std::atomic<std::int32_t> free_check{-1};
+};
+
+// Answers "recorded" at once on a thread that had its record (every
+// allocation on the thread fails, so a record it reused); on one that had
+// none, tells the test it is running and waits to be released first.
+void held_unless_recorded(void* ctx, jn_bytes /*request*/, std::int64_t /*deadline*/,
+                          jn_result* result) {
+  auto* call = static_cast<UnrecordedCall*>(ctx);
+  if (jnfail::failed == 0) {
+    jn_respond(result, reinterpret_cast<const std::uint8_t*>("recorded"), 8);
+    return;
+  }
+  call->free_check = jn_host_free_check(call->host);
+  call->entered.set_value();
+  call->release.wait();
+  jn_respond(result, reinterpret_cast<const std::uint8_t*>("unrecorded"), 10);
+}
+
+// Threads that made a call each and stay until the test ends, holding
+// their reader records; released and joined however the test ends.
+class ParkedThreads {
+ public:
+  ParkedThreads() : leave_(leave_signal_.get_future().share()) {}
+  ParkedThreads(const ParkedThreads&) = delete;
+  ParkedThreads& operator=(const ParkedThreads&) = delete;
+  ~ParkedThreads() {
+    leave_signal_.set_value();
+    for (std::thread& thread : threads_) {
+      thread.join();
+    }
+  }
+
+  // Starts a thread that makes one call on method with every allocation
+  // failing, and returns the future of its code and answer.
+  std::future<std::pair<std::int32_t, std::string>> call_without_memory(const Method& method) {
+    std::promise<std::pair<std::int32_t, std::string>> outcome;
+    auto answered = outcome.get_future();
+    threads_.emplace_back([&method, outcome = std::move(outcome), leave = leave_]() mutable {
+      std::array<std::uint8_t, 16> room{};
+      jn_result result{};
+      jnfail::failing_from = 1;
+      const std::int32_t code = jn_call_into(method.raw(), jn_bytes{nullptr, 0}, JN_NO_DEADLINE,
+                                             room.data(), room.size(), &result);
+      jnfail::failing_from = 0;
+      outcome.set_value({code, std::string(reinterpret_cast<const char*>(result.response.data),
+                                           result.response.len)});
+      jn_result_release(&result);
+      leave.wait();
+    });
+    return answered;
+  }
+
+ private:
+  std::promise<void> leave_signal_;
+  std::shared_future<void> leave_;
+  std::vector<std::thread> threads_;
+};
+
+bool is_ready(const std::future<void>& future) {
+  return future.wait_for(seconds(0)) == std::future_status::ready;
+}
+
+// A thread whose first call finds no memory for its reader record still
+// makes the call, and the call still holds its service: the service's
+// destroy waits for it, and jn_host_free_check in it refuses.
+TEST(CxxAllocationFailureTest, ACallWithoutMemoryForItsThreadsRecordIsServedAndWaitedFor) {
+  std::atomic<int> destroyed{0};
+  Host host;
+  std::promise<void> release;
+  UnrecordedCall call;
+  call.host = host.raw();
+  call.release = release.get_future().share();
+  const std::future<void> unrecorded_entered = call.entered.get_future();
+  const jn_method_desc methods[] = {{"held", held_unless_recorded, nullptr, &call}};
+  jn_service_desc service = c_service("c", methods, 1);
+  service.ctx = &destroyed;
+  service.destroy = [](void* ctx) { static_cast<std::atomic<int>*>(ctx)->fetch_add(1); };
+  ASSERT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
+  const Method method = host.resolve("c", "held");
+
+  // A thread that finds a record an exited thread left needs no memory for
+  // one: such threads stay, holding theirs, and the next thread tries,
+  // until one has to make its record.
+  {
+    ParkedThreads threads;
+    for (int attempt = 0; attempt < 256 && !is_ready(unrecorded_entered); ++attempt) {
+      auto answered = threads.call_without_memory(method);
+      if (!eventually([&] {
+            return is_ready(unrecorded_entered) ||
+                   answered.wait_for(seconds(0)) == std::future_status::ready;
+          })) {
+        ADD_FAILURE() << "a call neither answered nor reached its handler";
+        break;
+      }
+      if (!is_ready(unrecorded_entered)) {
+        EXPECT_EQ(answered.get(), std::make_pair(std::int32_t{JN_OK}, std::string("recorded")));
+        continue;
+      }
+      // The service's destroy waits for the call (on the host's reclaimer).
+      EXPECT_EQ(jn_host_unregister(host.raw(), "c", nullptr), JN_OK);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      EXPECT_EQ(destroyed.load(), 0) << "destroyed under the unrecorded call";
+      release.set_value();
+      EXPECT_EQ(answered.get(), std::make_pair(std::int32_t{JN_OK}, std::string("unrecorded")));
+    }
+  }
+  ASSERT_TRUE(is_ready(unrecorded_entered)) << "no thread had to make its record";
+  EXPECT_EQ(call.free_check.load(), JN_FAILED_PRECONDITION);
+  EXPECT_TRUE(eventually([&] { return destroyed.load() == 1; }));
 }
 
 }  // namespace

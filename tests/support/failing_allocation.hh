@@ -1,8 +1,8 @@
 // For tests of what junction does when memory runs out: the including
 // executable stands in for operator new, and fails the allocations a test
-// names (by size, or by count) on the thread that names them. Include it in one source file of an
-// executable built without sanitizers (their runtimes replace operator new
-// themselves).
+// names (by size, or by count) on the thread that names them, aligned
+// ones too. Include it in one source file of an executable built without
+// sanitizers (their runtimes replace operator new themselves).
 #pragma once
 
 #include <cstddef>
@@ -18,16 +18,40 @@ inline thread_local std::size_t failing_from = 0;
 // the next one), once; 0: none.
 inline thread_local unsigned failing_nth = 0;
 
+// On this thread, how many allocations were failed as the two above say.
+inline thread_local unsigned failed = 0;
+
+// Whether this thread's allocation of size is to fail (counted if so).
+inline bool fails(std::size_t size) {
+  const bool by_size = failing_from != 0 && size >= failing_from;
+  const bool by_count = !by_size && failing_nth != 0 && --failing_nth == 0;
+  if (by_size || by_count) {
+    ++failed;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace jnfail
 
 void* operator new(std::size_t size) {
-  if (jnfail::failing_from != 0 && size >= jnfail::failing_from) {
-    throw std::bad_alloc();
-  }
-  if (jnfail::failing_nth != 0 && --jnfail::failing_nth == 0) {
+  if (jnfail::fails(size)) {
     throw std::bad_alloc();
   }
   if (void* memory = std::malloc(size == 0 ? 1 : size)) {
+    return memory;
+  }
+  throw std::bad_alloc();
+}
+
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  if (jnfail::fails(size)) {
+    throw std::bad_alloc();
+  }
+  // aligned_alloc wants a non-zero multiple of the alignment.
+  const auto align = static_cast<std::size_t>(alignment);
+  const std::size_t rounded = size == 0 ? align : (size + align - 1) / align * align;
+  if (void* memory = std::aligned_alloc(align, rounded)) {
     return memory;
   }
   throw std::bad_alloc();
@@ -39,4 +63,8 @@ void* operator new(std::size_t size) {
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t /*size*/) noexcept { std::free(memory); }
+void operator delete(void* memory, std::align_val_t /*alignment*/) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t /*size*/, std::align_val_t /*alignment*/) noexcept {
+  std::free(memory);
+}
 #pragma GCC diagnostic pop
