@@ -22,12 +22,18 @@
 // because synchronous handlers run on the caller's thread and the caller
 // reads the response before its next call.)
 //
+// The C++ API (junction.hpp) is timed the same way: its handler, a
+// std::function returning a junction::Buffer, called directly, against
+// junction::Method::call on it registered in a junction::Host (jn_call,
+// the API's trampoline and the Buffer's moves on the way back).
+//
 // Cases, each for requests of 0 B, 64 B and 64 KiB:
 //   BM_direct_length / BM_jn_call_length       call overhead (target: <= 5 ns)
 //   BM_jn_call_deadline_length                 jn_call with a real deadline
 //                                               (the host reads the clock)
 //   BM_direct_checksum / BM_jn_call_checksum   the handler reads every byte
 //   BM_direct_length, BM_jn_call_length with threads:2
+//   BM_cxx_direct_length / BM_cxx_call_length  the C++ API's overhead
 //
 // bench/micro/report.py turns --benchmark_format=json output into a Markdown
 // table of direct vs jn_call.
@@ -39,6 +45,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <junction/junction.hpp>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "benchmark_context.h"
@@ -100,6 +110,15 @@ __attribute__((noinline)) void checksum_handler(void* ctx, jn_bytes request,
 jn_handler_fn volatile g_direct_length = &length_handler;
 jn_handler_fn volatile g_direct_checksum = &checksum_handler;
 
+// The C++ API's length handler: the request length in a Buffer over the
+// thread's response word.
+junction::Buffer cxx_length_response(std::span<const std::uint8_t> request, std::uint64_t salt) {
+  t_response_word = request.size() ^ salt;
+  jn_buffer raw{reinterpret_cast<const std::uint8_t*>(&t_response_word), sizeof t_response_word,
+                &release_thread_word, nullptr};
+  return junction::Buffer(std::move(raw));
+}
+
 // Set up by main() before any benchmark runs; shared by every thread.
 struct Fixture {
   HandlerContext context;
@@ -107,8 +126,14 @@ struct Fixture {
   jn_host* host = nullptr;
   jn_method* length = nullptr;
   jn_method* checksum = nullptr;
+  junction::Handler cxx_length;  // called directly
+  std::optional<junction::Host> cxx_host;
+  std::optional<junction::Method> cxx_length_method;  // cxx_length, registered
 };
 Fixture g;
+
+// The direct C++ call's target, read through a volatile pointer as above.
+const junction::Handler* volatile g_cxx_direct_length = &g.cxx_length;
 
 jn_bytes request_for(const benchmark::State& state) {
   return jn_bytes{g.payload.data(), static_cast<std::uint64_t>(state.range(0))};
@@ -180,6 +205,37 @@ void BM_jn_call_checksum(benchmark::State& state) {
   run_jn_call(state, g.checksum, JN_NO_DEADLINE, true);
 }
 
+// What both C++ callers do with a response before it goes.
+inline void consume(const junction::Buffer& response) {
+  std::uint64_t word = 0;
+  if (response.size() == sizeof word) {
+    std::memcpy(&word, response.data(), sizeof word);
+  }
+  benchmark::DoNotOptimize(word);
+}
+
+void BM_cxx_direct_length(benchmark::State& state) {
+  const std::span<const std::uint8_t> request(g.payload.data(),
+                                              static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    const junction::Handler& handler = *g_cxx_direct_length;
+    const junction::Buffer response = handler(request, junction::no_deadline);
+    consume(response);
+    benchmark::ClobberMemory();
+  }
+}
+
+void BM_cxx_call_length(benchmark::State& state) {
+  const std::span<const std::uint8_t> request(g.payload.data(),
+                                              static_cast<std::size_t>(state.range(0)));
+  const junction::Method& method = *g.cxx_length_method;
+  for (auto _ : state) {
+    const junction::Buffer response = method.call(request, junction::no_deadline);
+    consume(response);
+    benchmark::ClobberMemory();
+  }
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   b->ArgName("bytes")->Arg(0)->Arg(64)->Arg(kMaxRequest);
 }
@@ -191,6 +247,8 @@ BENCHMARK(BM_direct_checksum)->Apply(sizes);
 BENCHMARK(BM_jn_call_checksum)->Apply(sizes);
 BENCHMARK(BM_direct_length)->Apply(sizes)->Threads(2);
 BENCHMARK(BM_jn_call_length)->Apply(sizes)->Threads(2);
+BENCHMARK(BM_cxx_direct_length)->Apply(sizes);
+BENCHMARK(BM_cxx_call_length)->Apply(sizes);
 
 // Diagnostics go to stderr: stdout may carry --benchmark_format=json.
 void print_status(const char* what, std::int32_t code, const jn_status& status) {
@@ -240,7 +298,40 @@ bool setup() {
     jn_status_release(&status);
     return false;
   }
+  g.cxx_length = [salt = &g.context.salt](std::span<const std::uint8_t> request,
+                                          junction::Deadline /*deadline*/) {
+    return cxx_length_response(request, *salt);
+  };
+  try {
+    g.cxx_host.emplace();
+    g.cxx_host->register_service(junction::Service("cxx").method("length", g.cxx_length));
+    g.cxx_length_method.emplace(g.cxx_host->resolve("cxx", "length"));
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "junction_micro_bench: the C++ API's service: %s\n", error.what());
+    return false;
+  }
   return true;
+}
+
+// Whether both C++ API paths answer a request of len bytes with its length.
+bool validate_cxx(std::uint64_t len) {
+  const std::span<const std::uint8_t> request(g.payload.data(), static_cast<std::size_t>(len));
+  bool ok = true;
+  for (const bool through_junction : {false, true}) {
+    const junction::Buffer response =
+        through_junction ? g.cxx_length_method->call(request, junction::no_deadline)
+                         : g.cxx_length(request, junction::no_deadline);
+    std::uint64_t word = 0;
+    if (response.size() == sizeof word) std::memcpy(&word, response.data(), sizeof word);
+    if (response.size() != sizeof word || word != len) {
+      std::fprintf(stderr,
+                   "junction_micro_bench: C++ API %s length with %" PRIu64
+                   " B: response of %zu bytes, value %" PRIu64 "\n",
+                   through_junction ? "Method::call" : "direct", len, response.size(), word);
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 // Checks, before timing anything, that both paths give the same answers.
@@ -291,6 +382,7 @@ bool validate() {
         }
       }
     }
+    ok = validate_cxx(len) && ok;
   }
   return ok;
 }
@@ -303,6 +395,8 @@ bool teardown(const jn_live_counts& baseline) {
                  " errors, %" PRIu64 " latency samples\n",
                  stats.calls, stats.errors, stats.latency_samples);
   }
+  g.cxx_length_method.reset();
+  g.cxx_host.reset();
   jn_method_free(g.length);
   jn_method_free(g.checksum);
   g.length = g.checksum = nullptr;

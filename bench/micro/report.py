@@ -41,6 +41,12 @@ COMPARISONS = [
      "BM_direct_checksum", "BM_jn_call_checksum", 1, False,
      "The handler's work grows with the request; at 64 KiB it dominates and "
      "the difference is within run-to-run noise."),
+    ("The C++ API: junction::Method::call against calling the handler's "
+     "std::function, 1 thread",
+     "BM_cxx_direct_length", "BM_cxx_call_length", 1, False,
+     "The same length handler written against junction.hpp, returning a "
+     "junction::Buffer. The difference is jn_call, the API's trampoline and "
+     "the Buffer's moves; the +5 ns target is jn_call's."),
     ("Call overhead: length handler, 2 threads calling at once",
      "BM_direct_length", "BM_jn_call_length", 2, True,
      "Both threads call the same method handle concurrently. CPU time is the "
