@@ -6,6 +6,8 @@
 #include <exception>
 #include <junction/junction.hpp>
 
+#include "buffer_store.hh"
+
 namespace junction {
 namespace {
 
@@ -34,14 +36,21 @@ std::string take_message(jn_status& status) {
   throw Error(code, take_message(status));
 }
 
-// A synchronous call's response, or its status thrown as an Error.
+// A synchronous call's response, or its status thrown as an Error. The
+// response is read a field at a time, the way a C handler may have stored
+// it: a whole copy would wait for such stores to reach the cache
+// (buffer_store.hh), where field loads are forwarded from any store.
 Buffer take_response(std::int32_t code, jn_result& result) {
   if (code != JN_OK) {
     jn_buffer_release(&result.response);
     throw_status(result.status);
   }
-  jn_status_release(&result.status);
-  return Buffer(std::move(result.response));
+  if (result.status.message.release != nullptr) {
+    jn_status_release(&result.status);
+  }
+  const jn_buffer& answered = result.response;
+  jn_buffer response{answered.data, answered.len, answered.release, answered.private_data};
+  return Buffer(std::move(response));
 }
 
 void check(std::int32_t code, jn_status& status) {
@@ -99,7 +108,8 @@ void handler_trampoline(void* ctx, jn_bytes request, std::int64_t deadline, jn_r
   try {
     const auto& handler = *static_cast<const Handler*>(ctx);
     Buffer response = handler({request.data, static_cast<std::size_t>(request.len)}, deadline);
-    result->response = response.into_raw();
+    // Stored whole, for a caller that copies the response whole.
+    detail::buffer_store_whole(&result->response, response.into_raw());
   } catch (...) {
     result_from_exception(result);
   }
@@ -200,10 +210,6 @@ Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept {
   return now + count;
 }
 
-Buffer::Buffer(jn_buffer&& raw) noexcept : raw_(raw) { raw = jn_buffer{}; }
-
-Buffer::Buffer(Buffer&& other) noexcept : raw_(other.raw_) { other.raw_ = jn_buffer{}; }
-
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
   if (this != &other) {
     jn_buffer_release(&raw_);
@@ -212,8 +218,6 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
   }
   return *this;
 }
-
-Buffer::~Buffer() { jn_buffer_release(&raw_); }
 
 Buffer Buffer::copy_of(std::span<const std::uint8_t> bytes) {
   jn_buffer raw{};
@@ -232,12 +236,6 @@ Buffer Buffer::from_vector(std::vector<std::uint8_t>&& bytes) {
   jn_buffer raw{owned->data(), owned->size(), vector_release, owned.get()};
   static_cast<void>(owned.release());  // now owned by raw, freed by vector_release
   return Buffer(std::move(raw));
-}
-
-jn_buffer Buffer::into_raw() noexcept {
-  jn_buffer out = raw_;
-  raw_ = jn_buffer{};
-  return out;
 }
 
 Completion::Completion(Completion&& other) noexcept
@@ -304,14 +302,14 @@ Method& Method::operator=(Method&& other) noexcept {
 }
 
 Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline) const {
-  jn_result result{};
+  jn_result result;  // always written by the call
   const std::int32_t code = jn_call(raw_, {request.data(), request.size()}, deadline, &result);
   return take_response(code, result);
 }
 
 Buffer Method::call_into(std::span<const std::uint8_t> request, std::span<std::uint8_t> room,
                          Deadline deadline) const {
-  jn_result result{};
+  jn_result result;  // always written by the call
   const std::int32_t code = jn_call_into(raw_, {request.data(), request.size()}, deadline,
                                          room.data(), room.size(), &result);
   return take_response(code, result);
@@ -319,7 +317,7 @@ Buffer Method::call_into(std::span<const std::uint8_t> request, std::span<std::u
 
 Buffer Method::call(std::span<const std::uint8_t> request, Deadline deadline,
                     const Cancel& cancel) const {
-  jn_result result{};
+  jn_result result;  // always written by the call
   const std::int32_t code = jn_call_cancellable(raw_, {request.data(), request.size()}, deadline,
                                                 cancel.raw(), nullptr, 0, &result);
   return take_response(code, result);

@@ -67,13 +67,19 @@ inline constexpr Deadline no_deadline = JN_NO_DEADLINE;
 class Buffer {
  public:
   Buffer() noexcept = default;
-  // Takes ownership of raw's contents and marks raw released.
-  explicit Buffer(jn_buffer&& raw) noexcept;
-  Buffer(Buffer&& other) noexcept;
+  // Takes ownership of raw's contents and marks raw released. The moves
+  // and the destructor are inline: a handler's Buffer is built in place,
+  // and an empty one is dropped without a call into the library.
+  explicit Buffer(jn_buffer&& raw) noexcept : raw_(raw) { raw = jn_buffer{}; }
+  Buffer(Buffer&& other) noexcept : raw_(other.raw_) { other.raw_ = jn_buffer{}; }
   Buffer& operator=(Buffer&& other) noexcept;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer();
+  ~Buffer() {
+    if (raw_.release != nullptr) {
+      jn_buffer_release(&raw_);
+    }
+  }
 
   // A host-allocated copy of bytes.
   [[nodiscard]] static Buffer copy_of(std::span<const std::uint8_t> bytes);
@@ -90,7 +96,11 @@ class Buffer {
   }
 
   // Hands the buffer to C: the caller now owns the returned jn_buffer.
-  [[nodiscard]] jn_buffer into_raw() noexcept;
+  [[nodiscard]] jn_buffer into_raw() noexcept {
+    const jn_buffer out = raw_;
+    raw_ = jn_buffer{};
+    return out;
+  }
 
  private:
   jn_buffer raw_{};
