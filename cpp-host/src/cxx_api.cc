@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <junction/junction.hpp>
+#include <type_traits>
 
 #include "buffer_store.hh"
 
@@ -36,10 +37,14 @@ std::string take_message(jn_status& status) {
   throw Error(code, take_message(status));
 }
 
+// Buffer holds its jn_buffer alone, so the two share an address.
+static_assert(std::is_standard_layout_v<Buffer> && sizeof(Buffer) == sizeof(jn_buffer));
+
 // A synchronous call's response, or its status thrown as an Error. The
 // response is read a field at a time, the way a C handler may have stored
-// it: a whole copy would wait for such stores to reach the cache
-// (buffer_store.hh), where field loads are forwarded from any store.
+// it, and stored whole into the Buffer returned, which its caller may move
+// at once: a whole copy of a buffer stored a field at a time waits for the
+// stores to reach the cache (buffer_store.hh).
 Buffer take_response(std::int32_t code, jn_result& result) {
   if (code != JN_OK) {
     jn_buffer_release(&result.response);
@@ -49,8 +54,11 @@ Buffer take_response(std::int32_t code, jn_result& result) {
     jn_status_release(&result.status);
   }
   const jn_buffer& answered = result.response;
-  jn_buffer response{answered.data, answered.len, answered.release, answered.private_data};
-  return Buffer(std::move(response));
+  Buffer response;
+  detail::buffer_store_whole(
+      reinterpret_cast<jn_buffer*>(&response),
+      jn_buffer{answered.data, answered.len, answered.release, answered.private_data});
+  return response;
 }
 
 void check(std::int32_t code, jn_status& status) {
