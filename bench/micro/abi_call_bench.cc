@@ -205,6 +205,11 @@ void BM_jn_call_checksum(benchmark::State& state) {
   run_jn_call(state, g.checksum, JN_NO_DEADLINE, true);
 }
 
+// The first len payload bytes, as the C++ API takes a request.
+std::span<const std::uint8_t> cxx_request(std::int64_t len) {
+  return {g.payload.data(), static_cast<std::size_t>(len)};
+}
+
 // What both C++ callers do with a response before it goes.
 inline void consume(const junction::Buffer& response) {
   std::uint64_t word = 0;
@@ -215,8 +220,7 @@ inline void consume(const junction::Buffer& response) {
 }
 
 void BM_cxx_direct_length(benchmark::State& state) {
-  const std::span<const std::uint8_t> request(g.payload.data(),
-                                              static_cast<std::size_t>(state.range(0)));
+  const std::span<const std::uint8_t> request = cxx_request(state.range(0));
   for (auto _ : state) {
     const junction::Handler& handler = *g_cxx_direct_length;
     const junction::Buffer response = handler(request, junction::no_deadline);
@@ -226,8 +230,7 @@ void BM_cxx_direct_length(benchmark::State& state) {
 }
 
 void BM_cxx_call_length(benchmark::State& state) {
-  const std::span<const std::uint8_t> request(g.payload.data(),
-                                              static_cast<std::size_t>(state.range(0)));
+  const std::span<const std::uint8_t> request = cxx_request(state.range(0));
   const junction::Method& method = *g.cxx_length_method;
   for (auto _ : state) {
     const junction::Buffer response = method.call(request, junction::no_deadline);
@@ -315,7 +318,7 @@ bool setup() {
 
 // Whether both C++ API paths answer a request of len bytes with its length.
 bool validate_cxx(std::uint64_t len) {
-  const std::span<const std::uint8_t> request(g.payload.data(), static_cast<std::size_t>(len));
+  const std::span<const std::uint8_t> request = cxx_request(static_cast<std::int64_t>(len));
   bool ok = true;
   for (const bool through_junction : {false, true}) {
     const junction::Buffer response =

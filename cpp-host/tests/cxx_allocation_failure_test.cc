@@ -342,7 +342,8 @@ class ParkedThreads {
   std::vector<std::thread> threads_;
 };
 
-bool is_ready(const std::future<void>& future) {
+template <class T>
+bool is_ready(const std::future<T>& future) {
   return future.wait_for(seconds(0)) == std::future_status::ready;
 }
 
@@ -371,10 +372,7 @@ TEST(CxxAllocationFailureTest, ACallWithoutMemoryForItsThreadsRecordIsServedAndW
     ParkedThreads threads;
     for (int attempt = 0; attempt < 256 && !is_ready(unrecorded_entered); ++attempt) {
       auto answered = threads.call_without_memory(method);
-      if (!eventually([&] {
-            return is_ready(unrecorded_entered) ||
-                   answered.wait_for(seconds(0)) == std::future_status::ready;
-          })) {
+      if (!eventually([&] { return is_ready(unrecorded_entered) || is_ready(answered); })) {
         ADD_FAILURE() << "a call neither answered nor reached its handler";
         break;
       }
