@@ -1,10 +1,46 @@
 #include "stats.hh"
 
 #include <bit>
+#include <new>
 
 #include "host.hh"
 
 namespace junction::detail {
+
+MethodStats::~MethodStats() {
+  for (const std::atomic<Shard*>& segment : segments_) {
+    delete[] segment.load(std::memory_order_relaxed);
+  }
+}
+
+MethodStats::Shard* MethodStats::make_segment(std::uint32_t segment) noexcept {
+  auto* made = new (std::nothrow) Shard[std::size_t{kStatsShards} << segment];
+  if (made == nullptr) {
+    return nullptr;
+  }
+  Shard* found = nullptr;
+  if (segments_[segment].compare_exchange_strong(found, made, std::memory_order_acq_rel,
+                                                 std::memory_order_acquire)) {
+    return made;
+  }
+  delete[] made;  // another thread made it first
+  return found;
+}
+
+template <typename Visit>
+void MethodStats::for_each_shard(Visit visit) const {
+  for (const Shard& shard : shards_) {
+    visit(shard);
+  }
+  for (std::uint32_t segment = 0; segment < kStatsSegments; ++segment) {
+    if (const Shard* first = segments_[segment].load(std::memory_order_acquire)) {
+      for (std::size_t i = 0; i < (std::size_t{kStatsShards} << segment); ++i) {
+        visit(first[i]);
+      }
+    }
+  }
+  visit(overflow_);
+}
 
 void MethodStats::record_latency(std::uint64_t nanoseconds) noexcept {
   const unsigned bucket =
@@ -20,12 +56,10 @@ void MethodStats::record_latency(std::uint64_t nanoseconds) noexcept {
 
 void MethodStats::snapshot(jn_method_stats* out) const noexcept {
   *out = jn_method_stats{};
-  for (const Shard& s : shards_) {
-    out->calls += s.calls.load(std::memory_order_relaxed);
-    out->errors += s.errors.load(std::memory_order_relaxed);
-  }
-  out->calls += overflow_.calls.load(std::memory_order_relaxed);
-  out->errors += overflow_.errors.load(std::memory_order_relaxed);
+  for_each_shard([out](const Shard& shard) {
+    out->calls += shard.calls.load(std::memory_order_relaxed);
+    out->errors += shard.errors.load(std::memory_order_relaxed);
+  });
   std::array<std::uint64_t, 64> buckets{};
   std::uint64_t samples = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {

@@ -2,6 +2,7 @@
 // JN_NOT_FOUND and never a destroyed ctx; per-method stats stay exact under
 // concurrent calls.
 #include <algorithm>
+#include <barrier>
 #include <deque>
 #include <string>
 #include <thread>
@@ -246,6 +247,57 @@ TEST_F(ConcurrencyTest, StatsExactUnderConcurrentCalls) {
   EXPECT_LE(s.latency_p50_ns, s.latency_p99_ns);
   EXPECT_LE(s.latency_mean_ns, s.latency_max_ns);
   EXPECT_GT(s.latency_max_ns, 0u);
+}
+
+// Many threads alive at once, more than a method keeps shards for inline,
+// each still count in a shard of their own: counts stay exact, and each
+// thread's latency is sampled every 128th call of its own (the README's
+// "one call in 128 per thread"), which a shard shared by several threads
+// would not give.
+TEST_F(ConcurrencyTest, StatsKeepAShardPerThreadForManyThreads) {
+  auto handler = [](void*, jn_bytes req, int64_t, jn_result* r) {
+    if (req.len > 0 && req.data[0] == 'e') {
+      r->status.code = JN_UNAVAILABLE;
+    }
+  };
+  HostPtr host = NewHost();
+  ASSERT_EQ(Register(host.get(), "many", {{"m", +handler, nullptr, nullptr}}), JN_OK);
+  MethodPtr m = Resolve(host.get(), "many", "m");
+  constexpr int kThreads = 48;  // past the 16 inline shards and two segments' worth
+  constexpr int kSampleEvery = 128;
+  // Three samples a thread with a shard of its own; threads sharing one
+  // would sample almost once more each.
+  constexpr int kCalls = 4 * kSampleEvery - 1;
+  std::atomic<int> errors_made{0};
+  std::atomic<int> wrong{0};
+  // Every thread has made its first call, and so holds a reader record
+  // (and its shard), before any goes on: no record passes to another.
+  std::barrier all_registered(kThreads);
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        const bool fail = (i + t) % 3 == 0;
+        jn_result r{};
+        if (jn_call(m.get(), View(fail ? "err" : "ok"), JN_NO_DEADLINE, &r) !=
+            (fail ? JN_UNAVAILABLE : JN_OK)) {
+          wrong.fetch_add(1);
+        }
+        if (fail) errors_made.fetch_add(1);
+        jn_result_release(&r);
+        if (i == 0) all_registered.arrive_and_wait();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+
+  jn_method_stats s{};
+  ASSERT_EQ(jn_method_stats_get(m.get(), &s), JN_OK);
+  EXPECT_EQ(s.calls, static_cast<uint64_t>(kThreads * kCalls));
+  EXPECT_EQ(s.errors, static_cast<uint64_t>(errors_made.load()));
+  EXPECT_EQ(s.latency_samples, static_cast<uint64_t>(kThreads * (kCalls / kSampleEvery)));
 }
 
 // Asynchronous calls are counted too, each one sampled for latency.

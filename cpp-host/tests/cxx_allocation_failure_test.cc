@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -274,6 +275,64 @@ TEST(CxxAllocationFailureTest, ASynchronousCallThatCannotStartIsCounted) {
   ASSERT_EQ(jn_method_stats_get(method.raw(), &stats), JN_OK);
   EXPECT_EQ(stats.calls, 2U);
   EXPECT_EQ(stats.errors, 1U);
+}
+
+// Answers OK with nothing, allocating nothing.
+void answers_nothing(void* /*ctx*/, jn_bytes /*request*/, std::int64_t /*deadline*/,
+                     jn_result* /*result*/) {}
+
+// Threads past a method's inline statistics shards count their calls in
+// segments made at their first call (stats.hh); a thread that finds no
+// memory for its segment counts in the shared overflow shard instead, its
+// calls answered, and makes the segment at a later call.
+TEST(CxxAllocationFailureTest, CallsWithoutMemoryForTheirStatsShardAreCounted) {
+  Host host;
+  const jn_method_desc methods[] = {{"first", answers_nothing, nullptr, nullptr},
+                                    {"counted", answers_nothing, nullptr, nullptr}};
+  const jn_service_desc service = c_service("c", methods, 2);
+  ASSERT_EQ(jn_host_register(host.raw(), &service, nullptr), JN_OK);
+  const Method first = host.resolve("c", "first");
+  const Method counted = host.resolve("c", "counted");
+  constexpr int kThreads = 24;  // at least 8 past the 16 inline shards
+  constexpr int kCallsWithoutMemory = 10;
+  // Each thread's record is made (with memory) before any thread goes on,
+  // so all of them hold one at once.
+  std::barrier all_registered(kThreads);
+  std::atomic<int> wrong{0};
+  std::atomic<unsigned> failed_allocations{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  auto call = [&wrong](const Method& method) {
+    jn_result result{};
+    if (jn_call_into(method.raw(), jn_bytes{nullptr, 0}, JN_NO_DEADLINE, nullptr, 0, &result) !=
+        JN_OK) {
+      wrong.fetch_add(1);
+    }
+    jn_result_release(&result);
+  };
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      call(first);
+      all_registered.arrive_and_wait();
+      jnfail::failing_from = 1;
+      for (int i = 0; i < kCallsWithoutMemory; ++i) {
+        call(counted);
+      }
+      jnfail::failing_from = 0;
+      failed_allocations.fetch_add(jnfail::failed);
+      call(counted);
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GE(failed_allocations.load(), static_cast<unsigned>(kCallsWithoutMemory))
+      << "no thread past the inline shards tried to make its segment";
+  jn_method_stats stats{};
+  ASSERT_EQ(jn_method_stats_get(counted.raw(), &stats), JN_OK);
+  EXPECT_EQ(stats.calls, static_cast<std::uint64_t>(kThreads * (kCallsWithoutMemory + 1)));
+  EXPECT_EQ(stats.errors, 0U);
 }
 
 // What a call on a thread without memory for its reader record
