@@ -27,21 +27,6 @@ MethodStats::Shard* MethodStats::make_segment(std::uint32_t segment) noexcept {
   return found;
 }
 
-template <typename Visit>
-void MethodStats::for_each_shard(Visit visit) const {
-  for (const Shard& shard : shards_) {
-    visit(shard);
-  }
-  for (std::uint32_t segment = 0; segment < kStatsSegments; ++segment) {
-    if (const Shard* first = segments_[segment].load(std::memory_order_acquire)) {
-      for (std::size_t i = 0; i < (std::size_t{kStatsShards} << segment); ++i) {
-        visit(first[i]);
-      }
-    }
-  }
-  visit(overflow_);
-}
-
 void MethodStats::record_latency(std::uint64_t nanoseconds) noexcept {
   const unsigned bucket =
       nanoseconds == 0 ? 0 : static_cast<unsigned>(std::bit_width(nanoseconds)) - 1;
@@ -56,10 +41,21 @@ void MethodStats::record_latency(std::uint64_t nanoseconds) noexcept {
 
 void MethodStats::snapshot(jn_method_stats* out) const noexcept {
   *out = jn_method_stats{};
-  for_each_shard([out](const Shard& shard) {
+  const auto add = [out](const Shard& shard) {
     out->calls += shard.calls.load(std::memory_order_relaxed);
     out->errors += shard.errors.load(std::memory_order_relaxed);
-  });
+  };
+  for (const Shard& shard : shards_) {
+    add(shard);
+  }
+  for (std::uint32_t segment = 0; segment < kStatsSegments; ++segment) {
+    if (const Shard* first = segments_[segment].load(std::memory_order_acquire)) {
+      for (std::size_t i = 0; i < (std::size_t{kStatsShards} << segment); ++i) {
+        add(first[i]);
+      }
+    }
+  }
+  add(overflow_);
   std::array<std::uint64_t, 64> buckets{};
   std::uint64_t samples = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {

@@ -98,8 +98,6 @@ class MethodStats {
   // Makes segment, once, whichever thread gets there first, and returns
   // it; NULL when there is no memory for it.
   Shard* make_segment(std::uint32_t segment) noexcept;
-  template <typename Visit>
-  void for_each_shard(Visit visit) const;
 
   std::array<Shard, kStatsShards> shards_{};
   std::array<std::atomic<Shard*>, kStatsSegments> segments_{};
