@@ -1,4 +1,6 @@
 // Host-allocated buffers and the live-object counters.
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -88,7 +90,9 @@ constexpr std::uint32_t kBlockCacheCapacity = 16;
 
 struct BlockCache {
   std::uint32_t count;
-  bool closed;  // the thread is exiting: released blocks are freed
+  // The thread is exiting, or has no slot whose return would free the
+  // cache: released blocks are freed.
+  bool closed;
   void* blocks[kBlockCacheCapacity];
 };
 constinit thread_local BlockCache tls_block_cache __attribute__((tls_model("initial-exec"))) = {};
@@ -115,40 +119,53 @@ void block_cache_free_all() noexcept {
   }
 }
 
-// Returns the thread's counter slot, and frees its block cache, when the
-// thread exits.
-struct BufferSlotReturner {
-  ~BufferSlotReturner() {
-    block_cache_free_all();
-    BufferCounterSlot* slot = tls_buffer_slot;
-    if (slot == nullptr) {
-      return;
-    }
-    BufferCounterRegistry& registry = buffer_counter_registry();
-    std::lock_guard lock(registry.mutex);
-    registry.retired_buffers += slot->buffers.exchange(0, std::memory_order_relaxed);
-    registry.retired_bytes += slot->bytes.exchange(0, std::memory_order_relaxed);
-    slot->in_use = false;
-    tls_buffer_slot = nullptr;
-  }
-};
+// Returns an exiting thread's counter slot (the destructor of slot_key,
+// whose value is the slot) and frees its block cache. A pthread key rather
+// than a C++ thread_local: registering a thread_local's destructor
+// allocates, and glibc crashes when that allocation fails. Key destructors
+// also run after the thread's C++ thread_local destructors, so buffers
+// those release are still counted in the slot and cached for this free.
+void return_buffer_slot(void* value) {
+  block_cache_free_all();
+  auto* slot = static_cast<BufferCounterSlot*>(value);
+  BufferCounterRegistry& registry = buffer_counter_registry();
+  std::lock_guard lock(registry.mutex);
+  registry.retired_buffers += slot->buffers.exchange(0, std::memory_order_relaxed);
+  registry.retired_bytes += slot->bytes.exchange(0, std::memory_order_relaxed);
+  slot->in_use = false;
+  tls_buffer_slot = nullptr;
+}
 
+// The key whose destructor returns a thread's slot; NULL when the process
+// could not make one.
+const pthread_key_t* buffer_slot_key() noexcept {
+  static pthread_key_t key;
+  static const bool made = pthread_key_create(&key, return_buffer_slot) == 0;
+  return made ? &key : nullptr;
+}
+
+// Gives the calling thread a counter slot (one an exited thread left, or a
+// new one) and returns it. NULL when there is no memory for one or for its
+// return at exit: the caller counts in the retired totals instead, and the
+// thread caches no blocks (nothing would free them at its exit).
 [[gnu::noinline]] BufferCounterSlot* buffer_slot_register() noexcept {
-  static thread_local BufferSlotReturner returner;
-  (void)returner;
+  const pthread_key_t* key = buffer_slot_key();
   BufferCounterRegistry& registry = buffer_counter_registry();
   std::lock_guard lock(registry.mutex);
   BufferCounterSlot* slot = registry.slots;
   while (slot != nullptr && slot->in_use) {
     slot = slot->next;
   }
-  if (slot == nullptr) {
+  if (slot == nullptr && key != nullptr) {
     slot = new (std::nothrow) BufferCounterSlot;
-    if (slot == nullptr) {
-      return nullptr;
+    if (slot != nullptr) {
+      slot->next = registry.slots;
+      registry.slots = slot;
     }
-    slot->next = registry.slots;
-    registry.slots = slot;
+  }
+  if (slot == nullptr || key == nullptr || pthread_setspecific(*key, slot) != 0) {
+    tls_block_cache.closed = true;
+    return nullptr;
   }
   slot->in_use = true;
   tls_buffer_slot = slot;

@@ -335,6 +335,41 @@ TEST(CxxAllocationFailureTest, CallsWithoutMemoryForTheirStatsShardAreCounted) {
   EXPECT_EQ(stats.errors, 0U);
 }
 
+// The C library allocates (calloc) when a thread first uses a C++
+// thread_local with a destructor, to register it, and crashes when that
+// allocation fails. A thread's first host buffers need no such
+// registration: made and released with calloc failing, and counted as
+// released once the thread has gone.
+TEST(CxxAllocationFailureTest, AThreadsFirstHostBuffersNeedNoCalloc) {
+  jn_live_counts before{};
+  ASSERT_EQ(jn_live_objects(&before), JN_OK);
+  std::int32_t made = -1;
+  unsigned calloc_failed = 0;
+  std::thread([&] {
+    jnfail::failing_calloc = true;
+    std::array<jn_buffer, 3> buffers{};
+    made = JN_OK;
+    for (jn_buffer& buffer : buffers) {  // small ones, cached as released
+      if (const std::int32_t code =
+              jn_buffer_copy(reinterpret_cast<const std::uint8_t*>("abc"), 3, &buffer);
+          code != JN_OK) {
+        made = code;
+      }
+    }
+    for (jn_buffer& buffer : buffers) {
+      jn_buffer_release(&buffer);
+    }
+    jnfail::failing_calloc = false;
+    calloc_failed = jnfail::calloc_failed;
+  }).join();
+  EXPECT_EQ(made, JN_OK);
+  EXPECT_EQ(calloc_failed, 0U);
+  jn_live_counts after{};
+  ASSERT_EQ(jn_live_objects(&after), JN_OK);
+  EXPECT_EQ(after.buffers, before.buffers);
+  EXPECT_EQ(after.buffer_bytes, before.buffer_bytes);
+}
+
 // What a call on a thread without memory for its reader record
 // (reader_domain.hh) sees: the handler that answers it, and whether
 // jn_host_free_check there refused (the call runs in a section).

@@ -1,12 +1,16 @@
 // For tests of what junction does when memory runs out: the including
 // executable stands in for operator new, and fails the allocations a test
 // names (by size, or by count) on the thread that names them, aligned
-// ones too. Include it in one source file of an executable built without
-// sanitizers (their runtimes replace operator new themselves).
+// ones too; and for calloc, which the C library uses for itself (to
+// register a C++ thread_local's destructor, say), and fails it on the
+// threads that ask. Include it in one source file of an executable built
+// without sanitizers (their runtimes replace these themselves).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace jnfail {
@@ -21,6 +25,10 @@ inline thread_local unsigned failing_nth = 0;
 // On this thread, how many allocations were failed as the two above say.
 inline thread_local unsigned failed = 0;
 
+// On this thread, calloc fails (and counts in calloc_failed).
+inline thread_local bool failing_calloc = false;
+inline thread_local unsigned calloc_failed = 0;
+
 // Whether this thread's allocation of size is to fail (counted if so).
 inline bool fails(std::size_t size) {
   const bool by_size = failing_from != 0 && size >= failing_from;
@@ -33,6 +41,25 @@ inline bool fails(std::size_t size) {
 }
 
 }  // namespace jnfail
+
+// calloc from malloc, so that the C library's free takes what it gives.
+extern "C" void* calloc(std::size_t count, std::size_t size) noexcept {
+  if (jnfail::failing_calloc) {
+    ++jnfail::calloc_failed;
+    return nullptr;
+  }
+  if (size != 0 && count > SIZE_MAX / size) {
+    return nullptr;
+  }
+  void* memory = std::malloc(count * size);
+  if (memory != nullptr) {
+    // Through a pointer the compiler cannot follow: malloc then memset is
+    // what it would otherwise turn back into a call to calloc.
+    static void* (*volatile const zero)(void*, int, std::size_t) = std::memset;
+    zero(memory, 0, count * size);
+  }
+  return memory;
+}
 
 void* operator new(std::size_t size) {
   if (jnfail::fails(size)) {

@@ -823,7 +823,7 @@ bool Client::send_call(Waiter& waiter, std::string_view service, std::string_vie
     return deadline_ns == JN_NO_DEADLINE ? wire::kNoTimeout
                                          : std::max<std::int64_t>(0, deadline_ns - jn_now_ns());
   };
-  thread_local std::vector<std::uint8_t> header;
+  std::vector<std::uint8_t> header;
   if (!wire::encode_request(waiter.id, timeout_left(), service, method, request.len, header)) {
     status_assign(&result->status, JN_INVALID_ARGUMENT,
                   "service and method names must be 1 to 255 bytes to be routed");
@@ -1022,7 +1022,7 @@ bool Client::start_call(std::string_view service, std::string_view method, jn_bu
 
 void Client::send_cancel(const std::string& listener_id, std::uint64_t call_id) noexcept {
   try {
-    thread_local std::vector<std::uint8_t> header;
+    std::vector<std::uint8_t> header;
     wire::encode_cancel(call_id, header);
     zmq::message_t frames[3] = {zmq::message_t(listener_id.data(), listener_id.size()),
                                 zmq::message_t(header.data(), header.size()), zmq::message_t()};

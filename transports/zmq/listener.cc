@@ -934,7 +934,7 @@ void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBa
   // Releases outcome on every way out: before the send, or on failure.
   std::unique_ptr<jn_result, void (*)(jn_result*)> spent(outcome, jn_result_release);
   jn_buffer* response = outcome != nullptr ? &outcome->response : nullptr;
-  thread_local std::vector<std::uint8_t> header;
+  std::vector<std::uint8_t> header;
   const bool has_payload = code == JN_OK && response != nullptr && response->len != 0;
   const std::uint64_t payload_len = has_payload ? response->len : 0;
   if (!wire::encode_response(call_id, code, message, payload_len, header)) {

@@ -98,5 +98,42 @@ TEST(AllocationFailureTest, ACallEndingWithoutMemoryForItsMessageKeepsItsCode) {
   EXPECT_EQ(message.find(url), std::string::npos);
 }
 
+// The C library allocates when a thread first uses a C++ thread_local
+// with a destructor, to register it, and crashes when that allocation
+// fails. A routed call, and the listener's answer to it, each on a thread
+// that has not routed or answered before, with calloc failing on it, need
+// no such registration: the call is answered.
+TEST(AllocationFailureTest, AFirstRoutedCallAndItsAnswerRegisterNoThreadExitWork) {
+  junction::Host server;
+  junction::Service answering("answering");
+  // Runs on the listener's thread, which then answers with calloc failing
+  // (the failure is kept on until that thread has answered).
+  answering.method("echo", [](std::span<const std::uint8_t> request, Deadline) {
+    jnfail::failing_calloc = true;
+    return Buffer::copy_of(request);
+  });
+  server.register_service(std::move(answering));
+  const junction::Listener listener = server.listen("zmq+inproc://first-calls");
+  junction::Host client;
+  client.route("answering", "zmq+inproc://first-calls");
+  const junction::Method echo = client.resolve("answering", "echo");
+
+  std::string answer;
+  unsigned calloc_failed = 0;
+  std::thread caller([&] {
+    jnfail::failing_calloc = true;
+    try {
+      answer = echo.call("first", junction::deadline_after(seconds(10))).text();
+    } catch (const junction::Error& error) {
+      answer = error.what();
+    }
+    jnfail::failing_calloc = false;
+    calloc_failed = jnfail::calloc_failed;
+  });
+  caller.join();
+  EXPECT_EQ(answer, "first");
+  EXPECT_EQ(calloc_failed, 0U) << "the caller's thread asked for calloc";
+}
+
 }  // namespace
 }  // namespace jnzmq
