@@ -119,8 +119,8 @@ void block_cache_free_all() noexcept {
   }
 }
 
-// Returns an exiting thread's counter slot (the destructor of slot_key,
-// whose value is the slot) and frees its block cache. A pthread key rather
+// Returns an exiting thread's counter slot (the destructor of the key of
+// buffer_slot_key(), whose value is the slot) and frees its block cache. A pthread key rather
 // than a C++ thread_local: registering a thread_local's destructor
 // allocates, and glibc crashes when that allocation fails. Key destructors
 // also run after the thread's C++ thread_local destructors, so buffers

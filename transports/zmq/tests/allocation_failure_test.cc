@@ -107,7 +107,7 @@ TEST(AllocationFailureTest, AFirstRoutedCallAndItsAnswerRegisterNoThreadExitWork
   junction::Host server;
   junction::Service answering("answering");
   // Runs on the listener's thread, which then answers with calloc failing
-  // (the failure is kept on until that thread has answered).
+  // (left failing there: the listener's threads end with the test).
   answering.method("echo", [](std::span<const std::uint8_t> request, Deadline) {
     jnfail::failing_calloc = true;
     return Buffer::copy_of(request);
