@@ -150,20 +150,24 @@ const pthread_key_t* buffer_slot_key() noexcept {
 // thread caches no blocks (nothing would free them at its exit).
 [[gnu::noinline]] BufferCounterSlot* buffer_slot_register() noexcept {
   const pthread_key_t* key = buffer_slot_key();
+  if (key == nullptr) {
+    tls_block_cache.closed = true;
+    return nullptr;
+  }
   BufferCounterRegistry& registry = buffer_counter_registry();
   std::lock_guard lock(registry.mutex);
   BufferCounterSlot* slot = registry.slots;
   while (slot != nullptr && slot->in_use) {
     slot = slot->next;
   }
-  if (slot == nullptr && key != nullptr) {
+  if (slot == nullptr) {
     slot = new (std::nothrow) BufferCounterSlot;
     if (slot != nullptr) {
       slot->next = registry.slots;
       registry.slots = slot;
     }
   }
-  if (slot == nullptr || key == nullptr || pthread_setspecific(*key, slot) != 0) {
+  if (slot == nullptr || pthread_setspecific(*key, slot) != 0) {
     tls_block_cache.closed = true;
     return nullptr;
   }
