@@ -79,13 +79,14 @@ void set_connection_options(zmq::socket_t& socket, const Endpoint& endpoint,
   set_common_options(socket, endpoint, max_payload_bytes);
 }
 
-// Reports socket's connection events to the returned PAIR (in context, the
-// socket's), through monitor_address. Before socket connects, so that no
-// event is missed.
+// Reports socket's connection events (kMonitoredEvents and extra_events)
+// to the returned PAIR (in context, the socket's), through monitor_address.
+// Before socket connects, so that no event is missed.
 zmq::socket_t monitor_connections(zmq::socket_t& socket, zmq::context_t& context,
-                                  const std::string& monitor_address) {
+                                  const std::string& monitor_address, int extra_events) {
   retry_interrupted_or_throw([&] {
-    return zmq_socket_monitor(socket.handle(), monitor_address.c_str(), kMonitoredEvents);
+    return zmq_socket_monitor(socket.handle(), monitor_address.c_str(),
+                              kMonitoredEvents | extra_events);
   });
   zmq::socket_t events(context, zmq::socket_type::pair);
   retry_interrupted_or_throw([&] { return zmq_connect(events.handle(), monitor_address.c_str()); });
@@ -247,8 +248,11 @@ Client::Client(std::string_view url, const ClientOptions& options)
   static std::atomic<std::uint64_t> client_count{0};
   const std::string client_number = std::to_string(client_count.fetch_add(1));
   const std::string waker_address = "inproc://junction-client-waker-" + client_number;
+  // ZMQ_EVENT_CONNECTED names each new connection's descriptor, whose send
+  // buffer an ipc route raises (monitor_loop).
   zmq::socket_t events = monitor_connections(router, shared_context(),
-                                             "inproc://junction-client-monitor-" + client_number);
+                                             "inproc://junction-client-monitor-" + client_number,
+                                             endpoint->ipc_path.empty() ? 0 : ZMQ_EVENT_CONNECTED);
   zmq::socket_t liveness_events;
   if (endpoint->inproc) {
     liveness_ = Link::up;  // the listener is in this process: there is none
@@ -262,7 +266,7 @@ Client::Client(std::string_view url, const ClientOptions& options)
     set_curve_options(liveness_socket_);
     liveness_events =
         monitor_connections(liveness_socket_, liveness_context(),
-                            "inproc://junction-client-liveness-monitor-" + client_number);
+                            "inproc://junction-client-liveness-monitor-" + client_number, 0);
     retry_interrupted_or_throw(
         [&] { return zmq_connect(liveness_socket_.handle(), endpoint->zmq_address.c_str()); });
   }
@@ -272,6 +276,7 @@ Client::Client(std::string_view url, const ClientOptions& options)
   router.set(zmq::sockopt::connect_routing_id, kWakerId);
   retry_interrupted_or_throw([&] { return zmq_connect(router.handle(), waker_address.c_str()); });
   address_ = endpoint->zmq_address;
+  ipc_path_ = endpoint->ipc_path;
   inproc_ = endpoint->inproc;
   listener_id_ = connect_to_listener(router);
   socket_ = std::make_unique<SharedSocket>(std::move(router));
@@ -417,6 +422,12 @@ void Client::monitor_loop(zmq::socket_t events, zmq::socket_t liveness_events) {
       const Event event = receive_event(i == 0 ? events : liveness_events);
       if (event.id == ZMQ_EVENT_MONITOR_STOPPED) {
         (i == 0 ? calls_monitored : liveness_monitored) = false;
+        continue;
+      }
+      if (event.id == ZMQ_EVENT_CONNECTED) {
+        // Only the connection carrying calls asks for it: its requests go
+        // out through this buffer. Not up until its handshake.
+        raise_ipc_send_buffer(static_cast<int>(event.value), ipc_path_, IpcEnd::connected);
         continue;
       }
       std::lock_guard lock(mutex_);

@@ -268,7 +268,8 @@ class Client {
 
   const std::string url_;
   const ClientOptions options_;
-  std::string address_;  // the libzmq endpoint
+  std::string address_;   // the libzmq endpoint
+  std::string ipc_path_;  // the socket file of a zmq+ipc route
   bool inproc_ = false;
   std::uint64_t inproc_watch_ = 0;
   std::unique_ptr<SharedSocket> socket_;

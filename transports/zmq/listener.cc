@@ -188,6 +188,7 @@ std::shared_ptr<Listener> Listener::start(jn_host* host, std::string_view url,
                                 std::string(url) + ") stays in its process");
   }
   std::shared_ptr<Listener> listener(new Listener(host, options));
+  listener->ipc_path_ = endpoint->ipc_path;
   if (!endpoint->inproc) {
     listener->context_ = std::make_unique<zmq::context_t>(1);
   }
@@ -600,7 +601,7 @@ std::optional<Listener::ReadyCall> Listener::read_call(std::vector<zmq::message_
     return std::nullopt;  // no header frame: nothing to answer
   }
   zmq::message_t& routing_id = frames[0];
-  const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id);
+  const std::shared_ptr<AnswerBacklog> backlog = backlog_of(routing_id, frames[1]);
   const std::uint64_t payload_len = frames.size() > 2 ? frames[2].size() : 0;
   const wire::Decoded decoded = wire::decode_header(bytes_of(frames[1]), payload_len,
                                                     wire::Limits{options_.max_payload_bytes});
@@ -908,24 +909,32 @@ void Listener::stop_using_host() noexcept {
   }
 }
 
-std::shared_ptr<AnswerBacklog> Listener::backlog_of(const zmq::message_t& routing_id) {
+std::shared_ptr<AnswerBacklog> Listener::backlog_of(const zmq::message_t& routing_id,
+                                                    const zmq::message_t& header) {
   std::string id(static_cast<const char*>(routing_id.data()), routing_id.size());
-  std::lock_guard lock(backlogs_mutex_);
-  const auto found = backlogs_.find(id);
-  if (found != backlogs_.end()) {
-    return found->second;
+  std::shared_ptr<AnswerBacklog> made;
+  {
+    std::lock_guard lock(backlogs_mutex_);
+    const auto found = backlogs_.find(id);
+    if (found != backlogs_.end()) {
+      return found->second;
+    }
+    if (backlogs_.size() >= std::max<std::size_t>(64, 2 * backlogs_kept_)) {
+      // A backlog only the map holds (no call or unwritten answer does, and
+      // only under the lock does anything else take it) with nothing in it
+      // is remade at its connection's next call.
+      std::erase_if(backlogs_, [](const auto& entry) {
+        return entry.second.use_count() == 1 &&
+               entry.second->answers.load(std::memory_order_relaxed) == 0;
+      });
+      backlogs_kept_ = backlogs_.size();
+    }
+    made = backlogs_.emplace(std::move(id), std::make_shared<AnswerBacklog>()).first->second;
   }
-  if (backlogs_.size() >= std::max<std::size_t>(64, 2 * backlogs_kept_)) {
-    // A backlog only the map holds (no call or unwritten answer does, and
-    // only under the lock does anything else take it) with nothing in it
-    // is remade at its connection's next call.
-    std::erase_if(backlogs_, [](const auto& entry) {
-      return entry.second.use_count() == 1 &&
-             entry.second->answers.load(std::memory_order_relaxed) == 0;
-    });
-    backlogs_kept_ = backlogs_.size();
+  if (!ipc_path_.empty()) {
+    raise_ipc_send_buffer(zmq_msg_get(header.handle(), ZMQ_SRCFD), ipc_path_, IpcEnd::accepted);
   }
-  return backlogs_.emplace(std::move(id), std::make_shared<AnswerBacklog>()).first->second;
+  return made;
 }
 
 void Listener::answer(zmq::message_t& routing_id, const std::shared_ptr<AnswerBacklog>& backlog,

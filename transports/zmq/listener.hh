@@ -261,8 +261,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start_queue_reader() noexcept;
   void queue_reader_loop();
   void stop_using_host() noexcept;
-  // The backlog of the connection routing_id names, made at its first call.
-  std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id);
+  // The backlog of the connection routing_id names, made at its first call
+  // (header: that call's header frame), when an ipc listener also raises
+  // the connection's send buffer, which carries its answers.
+  std::shared_ptr<AnswerBacklog> backlog_of(const zmq::message_t& routing_id,
+                                            const zmq::message_t& header);
   // Sends an answer, counted in backlog until libzmq has written it out.
   // outcome (may be NULL) is what the host gave back: its response is the
   // payload, and it is released before the answer is sent, so a caller
@@ -284,6 +287,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // kept while the listener is, for the calls that ask it.
   std::unique_ptr<CurveClientGate> client_gate_;
   std::string inproc_name_;  // the zmq+inproc name bound, if any
+  std::string ipc_path_;     // the socket file of a zmq+ipc listener
   std::unique_ptr<SharedSocket> socket_;
 
   std::atomic<bool> draining_{false};

@@ -3,10 +3,13 @@
 #include <junction.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <system_error>
@@ -61,6 +64,31 @@ void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(std::max<std::uint64_t>(
                                            max_payload_bytes, wire::kMaxHeaderBytes)));
   socket.set(zmq::sockopt::ipv6, endpoint.ipv6);
+}
+
+void raise_ipc_send_buffer(int fd, const std::string& ipc_path, IpcEnd end) noexcept {
+  if (fd < 0) {
+    return;
+  }
+  sockaddr_un address{};
+  socklen_t address_len = sizeof(address);
+  auto* const name = reinterpret_cast<sockaddr*>(&address);
+  const int named = end == IpcEnd::accepted ? getsockname(fd, name, &address_len)
+                                            : getpeername(fd, name, &address_len);
+  if (named != 0 || address.sun_family != AF_UNIX ||
+      address_len <= offsetof(sockaddr_un, sun_path) ||
+      strnlen(address.sun_path, address_len - offsetof(sockaddr_un, sun_path)) != ipc_path.size() ||
+      std::memcmp(address.sun_path, ipc_path.data(), ipc_path.size()) != 0) {
+    return;
+  }
+  int current = 0;
+  socklen_t current_len = sizeof(current);
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &current_len) != 0 ||
+      current >= kIpcSendBufferBytes) {
+    return;
+  }
+  const int wanted = kIpcSendBufferBytes;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &wanted, sizeof(wanted));
 }
 
 SharedSocket::SharedSocket(zmq::socket_t socket) : socket_(std::move(socket)) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 #include <zmq.hpp>
@@ -88,6 +89,27 @@ int send_wake_message(zmq::socket_t& waker) noexcept;
 // them; IPv6 when the endpoint names an IPv6 address.
 void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
                         std::uint64_t max_payload_bytes);
+
+// The send buffer junction asks for on each ipc connection carrying calls
+// (raise_ipc_send_buffer). libzmq sets SO_SNDBUF on tcp connections only,
+// so an ipc connection starts with the kernel's net.core.wmem_default
+// (208 KiB on a stock kernel): about three 64 KiB messages in flight each
+// way for every caller sharing the connection. The kernel caps the request
+// at net.core.wmem_max (also 208 KiB on a stock kernel) and doubles it.
+inline constexpr int kIpcSendBufferBytes = 2 << 20;
+
+// Which end of an ipc connection a descriptor is: one a listener accepted
+// (its own address is the socket file) or one a client connected (its
+// peer's is).
+enum class IpcEnd { accepted, connected };
+
+// Raises fd's SO_SNDBUF to kIpcSendBufferBytes (as capped by the kernel)
+// when it is below, never lowering what a deployment's wmem_default gave.
+// fd is a connection of libzmq's, named by a monitor event or a message's
+// ZMQ_SRCFD, which libzmq may have closed meanwhile and the process reused
+// for another descriptor: only a Unix socket whose address (end) is
+// ipc_path is changed, and any failure leaves it as it was.
+void raise_ipc_send_buffer(int fd, const std::string& ipc_path, IpcEnd end) noexcept;
 
 class SharedSocket {
  public:

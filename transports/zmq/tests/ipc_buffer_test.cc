@@ -1,0 +1,104 @@
+// An ipc connection carrying calls asks for a send buffer larger than the
+// kernel's default at both of its ends (the route's, which sends the
+// requests, and the listener's, which sends the answers), so that the
+// callers sharing it are not held to a few large messages in flight. The
+// route's liveness connection carries no calls and the listening socket
+// sends nothing: neither is changed.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "test_support.hh"
+
+namespace jnzmq {
+namespace {
+
+// The send buffer junction asks for on an ipc connection (shared_socket.hh).
+constexpr long kAskedBytes = 2L << 20;
+
+std::optional<long> read_sysctl(const std::string& name) {
+  std::ifstream file("/proc/sys/net/core/" + name);
+  long value = 0;
+  if (file >> value) {
+    return value;
+  }
+  return std::nullopt;
+}
+
+// The send buffers of this process's Unix sockets whose own address
+// (accepted: a listener's ends) or whose peer's (connected: a route's) is
+// path.
+std::vector<long> send_buffers_at(const std::string& path, bool accepted) {
+  std::vector<long> buffers;
+  // The directory's own descriptor is listed too; it is no socket.
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_un address{};
+    socklen_t address_len = sizeof(address);
+    auto* const name = reinterpret_cast<sockaddr*>(&address);
+    const int named =
+        accepted ? getsockname(fd, name, &address_len) : getpeername(fd, name, &address_len);
+    if (named != 0 || address.sun_family != AF_UNIX || address_len <= sizeof(sa_family_t) ||
+        std::string(address.sun_path) != path) {
+      continue;
+    }
+    int buffer = 0;
+    socklen_t buffer_len = sizeof(buffer);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, &buffer_len) == 0) {
+      buffers.push_back(buffer);
+    }
+  }
+  std::sort(buffers.begin(), buffers.end());
+  return buffers;
+}
+
+TEST(IpcSendBufferTest, BothEndsOfTheConnectionCarryingCallsAskForALargerBuffer) {
+  const std::optional<long> wmem_default = read_sysctl("wmem_default");
+  const std::optional<long> wmem_max = read_sysctl("wmem_max");
+  if (!wmem_default || !wmem_max) {
+    GTEST_SKIP() << "/proc/sys/net/core cannot be read here";
+  }
+  // The kernel caps a request at wmem_max and doubles it.
+  const long raised = 2 * std::min(kAskedBytes, *wmem_max);
+  if (*wmem_default >= kAskedBytes || raised <= *wmem_default) {
+    GTEST_SKIP() << "a new socket's buffer (" << *wmem_default
+                 << " bytes) is already as large as junction would ask for";
+  }
+  TempDir dir;
+  junction::Host server;
+  server.register_service(test_service());
+  const junction::Listener listener = server.listen(dir.ipc_url());
+  junction::Host client = routed_to(listener);
+  const junction::Method echo = client.resolve("test", "echo");
+  const std::vector<std::uint8_t> request = pattern_bytes(64 << 10, 7);
+  const Buffer answer = echo.call(request, junction::deadline_after(std::chrono::seconds(10)));
+  ASSERT_EQ(answer.size(), request.size());
+
+  const std::string path = dir.ipc_url().substr(std::string("zmq+ipc://").size());
+  // The route raises its end when libzmq reports the connection, on the
+  // route's monitor thread; by the answer's arrival the listener has raised
+  // its own.
+  std::vector<long> connected;
+  EXPECT_TRUE(eventually([&] {
+    connected = send_buffers_at(path, /*accepted=*/false);
+    return std::count(connected.begin(), connected.end(), raised) == 1;
+  })) << "the route's ends ("
+      << connected.size() << ") have no single buffer of " << raised;
+  // The calls connection and the liveness connection: only the first raised.
+  EXPECT_EQ(connected, (std::vector<long>{*wmem_default, raised}));
+  // The listening socket, the liveness connection's end and the calls
+  // connection's end, only the last raised.
+  EXPECT_EQ(send_buffers_at(path, /*accepted=*/true),
+            (std::vector<long>{*wmem_default, *wmem_default, raised}));
+}
+
+}  // namespace
+}  // namespace jnzmq
