@@ -932,6 +932,8 @@ std::shared_ptr<AnswerBacklog> Listener::backlog_of(const zmq::message_t& routin
     made = backlogs_.emplace(std::move(id), std::make_shared<AnswerBacklog>()).first->second;
   }
   if (!ipc_path_.empty()) {
+    // ZMQ_SRCFD, which libzmq's header lists as deprecated but 4.x keeps,
+    // names the descriptor a message came on without a monitor thread.
     raise_ipc_send_buffer(zmq_msg_get(header.handle(), ZMQ_SRCFD), ipc_path_, IpcEnd::accepted);
   }
   return made;

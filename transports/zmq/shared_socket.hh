@@ -94,8 +94,9 @@ void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
 // (raise_ipc_send_buffer). libzmq sets SO_SNDBUF on tcp connections only,
 // so an ipc connection starts with the kernel's net.core.wmem_default
 // (208 KiB on a stock kernel): about three 64 KiB messages in flight each
-// way for every caller sharing the connection. The kernel caps the request
-// at net.core.wmem_max (also 208 KiB on a stock kernel) and doubles it.
+// way, for all the callers sharing the connection. The kernel caps the
+// request at net.core.wmem_max (also 208 KiB on a stock kernel) and
+// doubles it.
 inline constexpr int kIpcSendBufferBytes = 2 << 20;
 
 // Which end of an ipc connection a descriptor is: one a listener accepted
