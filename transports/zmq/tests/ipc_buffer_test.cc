@@ -83,21 +83,22 @@ TEST(IpcSendBufferTest, BothEndsOfTheConnectionCarryingCallsAskForALargerBuffer)
   ASSERT_EQ(answer.size(), request.size());
 
   const std::string path = dir.ipc_url().substr(std::string("zmq+ipc://").size());
-  // The route raises its end when libzmq reports the connection, on the
-  // route's monitor thread; by the answer's arrival the listener has raised
-  // its own.
+  // The route's end: the calls connection raised, the liveness connection
+  // not. The listener's: the listening socket and the liveness
+  // connection's end not, the calls connection's end raised.
+  const std::vector<long> route_ends{*wmem_default, raised};
+  const std::vector<long> listener_ends{*wmem_default, *wmem_default, raised};
+  // The route raises its end on its monitor thread once libzmq reports the
+  // connection, and the liveness connection may still be being made.
   std::vector<long> connected;
-  EXPECT_TRUE(eventually([&] {
+  std::vector<long> accepted;
+  eventually([&] {
     connected = send_buffers_at(path, /*accepted=*/false);
-    return std::count(connected.begin(), connected.end(), raised) == 1;
-  })) << "the route's ends ("
-      << connected.size() << ") have no single buffer of " << raised;
-  // The calls connection and the liveness connection: only the first raised.
-  EXPECT_EQ(connected, (std::vector<long>{*wmem_default, raised}));
-  // The listening socket, the liveness connection's end and the calls
-  // connection's end, only the last raised.
-  EXPECT_EQ(send_buffers_at(path, /*accepted=*/true),
-            (std::vector<long>{*wmem_default, *wmem_default, raised}));
+    accepted = send_buffers_at(path, /*accepted=*/true);
+    return connected == route_ends && accepted == listener_ends;
+  });
+  EXPECT_EQ(connected, route_ends);
+  EXPECT_EQ(accepted, listener_ends);
 }
 
 }  // namespace
