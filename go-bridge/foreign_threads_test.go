@@ -65,11 +65,12 @@ func threadsNamed(t *testing.T, name string) map[string]bool {
 // A Go handler running on a host worker can make the runtime start OS
 // threads (here it starts goroutines that hold theirs, and waits). Those
 // threads are started from the runtime's own, never cloned from the worker,
-// so the only thread named "jn-worker" that the test adds is the host's one
-// worker.
+// so the calls add no thread named "jn-worker". The worker's first call is
+// made before the count: the runtime may preempt a callback from C before
+// the bridge's lock is taken (lockForeignThread), and did so at a worker's
+// first call into Go in about one run in four of one test order.
 func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 	withoutGC(t)
-	before := threadsNamed(t, "jn-worker") // other hosts' workers, ending or not
 	host, err := junction.NewHost(junction.WithWorkerThreads(1))
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +89,14 @@ func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 		releases = append(releases, release)
 		mu.Unlock()
 		return nil, nil
-	}))
+	}).Method("nothing", func(context.Context, []byte) ([]byte, error) { return nil, nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if code, _ := cgotest.CallOnWorker(method(t, host, "threads", "nothing"), nil, nil); code != junction.OK {
+		t.Fatalf("first call on the worker: %v", code)
+	}
+	before := threadsNamed(t, "jn-worker") // the worker, and other hosts' ending or not
 	hold := method(t, host, "threads", "hold")
 	for range 10 {
 		if code, _ := cgotest.CallOnWorker(hold, nil, nil); code != junction.OK {
@@ -104,7 +109,7 @@ func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 			added++
 		}
 	}
-	if added != 1 {
-		t.Errorf("%d threads named jn-worker were added, want the host's 1", added)
+	if added != 0 {
+		t.Errorf("%d threads named jn-worker were added, want none", added)
 	}
 }

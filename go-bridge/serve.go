@@ -190,7 +190,10 @@ func junctionGoDestroy(serviceHandle C.uintptr_t) {
 // needs meanwhile from its own template thread instead of cloning this one,
 // whose name, scheduling policy, slice and CPU affinity (a listener's
 // "jn-listener", say) would otherwise pass to a Go thread for good. The
-// caller unlocks it (runtime.UnlockOSThread) before returning to C.
+// caller unlocks it (runtime.UnlockOSThread) before returning to C. The
+// runtime may still preempt the goroutine before the lock is taken (at the
+// call's first stack check in Go) and start a thread from this one then:
+// the lock narrows that to the call's entry.
 func lockForeignThread() { runtime.LockOSThread() }
 
 // junctionGoServe runs a Go handler for the trampoline. A response that
