@@ -68,7 +68,7 @@ func threadsNamed(t *testing.T, name string) map[string]bool {
 // so the calls add no thread named "jn-worker". The worker's first call is
 // made before the count: the runtime may preempt a callback from C before
 // the bridge's lock is taken (lockForeignThread), and did so at a worker's
-// first call into Go in about one run in four of one test order.
+// first call into Go in 3 of 10 runs of one test order.
 func TestGoThreadsStartedFromAHandlerAreNotClonesOfItsThread(t *testing.T) {
 	withoutGC(t)
 	host, err := junction.NewHost(junction.WithWorkerThreads(1))
