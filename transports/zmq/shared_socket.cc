@@ -67,6 +67,33 @@ void set_common_options(zmq::socket_t& socket, const Endpoint& endpoint,
   socket.set(zmq::sockopt::ipv6, endpoint.ipv6);
 }
 
+namespace {
+
+// What the kernel grants a Unix socket that asks for kIpcSendBufferBytes
+// (capped by net.core.wmem_max, doubled), found once on a socket pair of
+// its own; 0 when none could be made.
+int granted_ipc_send_buffer() noexcept {
+  static const int granted = [] {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      return 0;
+    }
+    const int wanted = kIpcSendBufferBytes;
+    int got = 0;
+    socklen_t got_len = sizeof(got);
+    if (setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &wanted, sizeof(wanted)) != 0 ||
+        getsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &got, &got_len) != 0) {
+      got = 0;
+    }
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return got;
+  }();
+  return granted;
+}
+
+}  // namespace
+
 void raise_ipc_send_buffer(int fd, const std::string& ipc_path, IpcEnd end) noexcept {
   if (fd < 0) {
     return;
@@ -84,8 +111,10 @@ void raise_ipc_send_buffer(int fd, const std::string& ipc_path, IpcEnd end) noex
   }
   int current = 0;
   socklen_t current_len = sizeof(current);
+  // Below what the kernel grants, not below what was asked: a default
+  // between the two would otherwise be lowered to the cap.
   if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &current_len) != 0 ||
-      current >= kIpcSendBufferBytes) {
+      current >= granted_ipc_send_buffer()) {
     return;
   }
   const int wanted = kIpcSendBufferBytes;

@@ -104,8 +104,9 @@ inline constexpr int kIpcSendBufferBytes = 2 << 20;
 // peer's is).
 enum class IpcEnd { accepted, connected };
 
-// Raises fd's SO_SNDBUF to kIpcSendBufferBytes (as capped by the kernel)
-// when it is below, never lowering what a deployment's wmem_default gave.
+// Raises fd's SO_SNDBUF to kIpcSendBufferBytes as the kernel grants it
+// (capped and doubled) when it is below that, never lowering what a
+// deployment's wmem_default gave.
 // fd is a connection of libzmq's, named by a monitor event or a message's
 // ZMQ_SRCFD, which libzmq may have closed meanwhile and the process reused
 // for another descriptor: only a Unix socket whose address (end) is

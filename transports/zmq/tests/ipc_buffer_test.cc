@@ -7,12 +7,11 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,15 +21,31 @@ namespace jnzmq {
 namespace {
 
 // The send buffer junction asks for on an ipc connection (shared_socket.hh).
-constexpr long kAskedBytes = 2L << 20;
+constexpr int kAskedBytes = 2 << 20;
 
-std::optional<long> read_sysctl(const std::string& name) {
-  std::ifstream file("/proc/sys/net/core/" + name);
-  long value = 0;
-  if (file >> value) {
-    return value;
+// A new Unix socket's send buffer (net.core.wmem_default), and what the
+// kernel grants one asking for kAskedBytes (capped by net.core.wmem_max,
+// doubled), read off a socket pair of the test's own.
+struct KernelBuffers {
+  long fresh = 0;
+  long granted = 0;
+};
+KernelBuffers kernel_buffers() {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
+    ADD_FAILURE() << "socketpair failed";
+    return {};
   }
-  return std::nullopt;
+  int fresh = 0;
+  int granted = 0;
+  socklen_t len = sizeof(int);
+  getsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &fresh, &len);
+  setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &kAskedBytes, sizeof(kAskedBytes));
+  len = sizeof(int);
+  getsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &granted, &len);
+  close(pair[0]);
+  close(pair[1]);
+  return {fresh, granted};
 }
 
 // The send buffers of this process's Unix sockets whose own address
@@ -61,17 +76,10 @@ std::vector<long> send_buffers_at(const std::string& path, bool accepted) {
 }
 
 TEST(IpcSendBufferTest, BothEndsOfTheConnectionCarryingCallsAskForALargerBuffer) {
-  const std::optional<long> wmem_default = read_sysctl("wmem_default");
-  const std::optional<long> wmem_max = read_sysctl("wmem_max");
-  if (!wmem_default || !wmem_max) {
-    GTEST_SKIP() << "/proc/sys/net/core cannot be read here";
-  }
-  // The kernel caps a request at wmem_max and doubles it.
-  const long raised = 2 * std::min(kAskedBytes, *wmem_max);
-  if (*wmem_default >= kAskedBytes || raised <= *wmem_default) {
-    GTEST_SKIP() << "a new socket's buffer (" << *wmem_default
-                 << " bytes) is already as large as junction would ask for";
-  }
+  const KernelBuffers kernel = kernel_buffers();
+  // Where the default is already as large as what would be granted, no
+  // buffer changes: junction never lowers one.
+  const long raised = std::max(kernel.fresh, kernel.granted);
   TempDir dir;
   junction::Host server;
   server.register_service(test_service());
@@ -86,8 +94,8 @@ TEST(IpcSendBufferTest, BothEndsOfTheConnectionCarryingCallsAskForALargerBuffer)
   // The route's end: the calls connection raised, the liveness connection
   // not. The listener's: the listening socket and the liveness
   // connection's end not, the calls connection's end raised.
-  const std::vector<long> route_ends{*wmem_default, raised};
-  const std::vector<long> listener_ends{*wmem_default, *wmem_default, raised};
+  const std::vector<long> route_ends{kernel.fresh, raised};
+  const std::vector<long> listener_ends{kernel.fresh, kernel.fresh, raised};
   // The route raises its end on its monitor thread once libzmq reports the
   // connection, and the liveness connection may still be being made.
   std::vector<long> connected;
