@@ -12,6 +12,11 @@
 namespace jntest {
 namespace {
 
+// A deadline a worker starts its call's handler before, however loaded
+// the machine (50 ms was missed under a CI run's load): for tests whose
+// handler must run before its deadline passes.
+constexpr int64_t kStartsInTimeNs = 1'000'000'000;
+
 class AsyncTest : public LeakCheckedTest {
  protected:
   void SetUp() override {
@@ -165,7 +170,7 @@ TEST_F(AsyncTest, ErrorCompletion) {
 // jn_complete returns JN_DEADLINE_EXCEEDED with its result released.
 TEST_F(AsyncTest, DeadlineExpiresOnAsyncHandler) {
   DoneRecord& done = *NewDone();
-  const int64_t deadline = jn_now_ns() + 50'000'000;
+  const int64_t deadline = jn_now_ns() + kStartsInTimeNs;
   ASSERT_EQ(Start(park_.get(), "slow", &done, deadline), JN_OK);
   ASSERT_TRUE(parking_.WaitInvoked(1));
   ASSERT_TRUE(done.Wait());
@@ -483,7 +488,7 @@ TEST_F(AsyncTest, LateSyncHandlerResponseReleasedOnce) {
   HostPtr host = NewHost();
   ASSERT_EQ(Register(host.get(), "late", {{"m", &Late::Handler, nullptr, &late}}), JN_OK);
   MethodPtr m = Resolve(host.get(), "late", "m");
-  ASSERT_EQ(Start(m.get(), "x", &done, jn_now_ns() + 50'000'000), JN_OK);
+  ASSERT_EQ(Start(m.get(), "x", &done, jn_now_ns() + kStartsInTimeNs), JN_OK);
   const bool answered_while_running = done.Wait(2s);
   late.gate.Open();
   ASSERT_TRUE(done.Wait());
@@ -511,7 +516,7 @@ TEST_F(AsyncTest, DeadlineAnswersWhileTheOnlyWorkerIsBusy) {
   HostPtr host = NewHost(1);
   ASSERT_EQ(Register(host.get(), "busy", {{"m", &Late::Handler, nullptr, &late}}), JN_OK);
   MethodPtr m = Resolve(host.get(), "busy", "m");
-  ASSERT_EQ(Start(m.get(), "x", &done, jn_now_ns() + 50'000'000), JN_OK);
+  ASSERT_EQ(Start(m.get(), "x", &done, jn_now_ns() + kStartsInTimeNs), JN_OK);
   const bool answered_while_running = done.Wait(2s);
   late.gate.Open();
   ASSERT_TRUE(done.Wait());
